@@ -1,0 +1,72 @@
+# Tocsin: a plain Makefile.
+#
+#   make            build the broker (build/tocsind) and tocsinctl
+#   make run        install what is missing, build, start PostgreSQL + broker
+#   make test       install what is missing, build (also ASan+UBSan), run every test
+#   make san       the sanitizer build of the broker (build/san/tocsind)
+#   make unit       build and run the C unit tests
+#   make clean
+
+PKGS      := libwebsockets jansson libpq libsodium
+CC        ?= cc
+WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+             -Wmissing-prototypes -Wno-unused-parameter -Wformat=2
+CSTD      := -std=c11 -D_GNU_SOURCE
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+OPT       ?= -O2 -g
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Ibroker
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
+
+BROKER_SRC := $(filter-out broker/tocsinctl.c,$(wildcard broker/*.c))
+BROKER_HDR := $(wildcard broker/*.h)
+BUILD      := build
+
+.PHONY: all run test san unit clean deps deps-test
+
+all: $(BUILD)/tocsind $(BUILD)/tocsinctl
+
+$(BUILD)/tocsind: $(BROKER_SRC) $(BROKER_HDR)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_ALL) -o $@ $(BROKER_SRC) $(PKG_LIBS)
+
+$(BUILD)/san/tocsind: $(BROKER_SRC) $(BROKER_HDR)
+	@mkdir -p $(BUILD)/san
+	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) -Ibroker -o $@ $(BROKER_SRC) $(PKG_LIBS)
+
+$(BUILD)/tocsinctl: broker/tocsinctl.c broker/password.c broker/password.h broker/log.c broker/log.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_ALL) -o $@ broker/tocsinctl.c broker/password.c broker/log.c $(PKG_LIBS)
+
+san: $(BUILD)/san/tocsind
+
+# C unit tests: each tests/unit/test_X.c links the pure module(s) it names
+# on its first line ("// links: broker/frame.c broker/token.c").
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+
+$(BUILD)/unit/%: tests/unit/%.c $(BROKER_SRC) $(BROKER_HDR)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) -Ibroker -o $@ $< \
+	    $$(sed -n '1s|^// links: ||p' $<) $(PKG_LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+deps:
+	@deploy/install-deps.sh
+
+deps-test:
+	@deploy/install-deps.sh --test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/run.sh
+
+test: deps-test
+	@$(MAKE) --no-print-directory all san $(UNIT_BIN)
+	@tests/run-all.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,116 @@
+/* broker.h: the broker's state and the per-connection session.
+ *
+ * One struct broker per process, owned by main() and reachable from any
+ * lws callback through lws_context_user(). Everything here is touched by
+ * the lws service thread only; the sign-in workers talk to it through
+ * signin.c's locked queues. */
+#ifndef TOCSIN_BROKER_H
+#define TOCSIN_BROKER_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "frame.h"
+#include "outq.h"
+#include "token.h"
+
+_Static_assert(MSG_HEADROOM >= LWS_PRE, "MSG_HEADROOM must cover LWS_PRE");
+
+struct db;
+struct signin;
+struct delivery_log;
+struct http_req;
+struct db_error;
+
+/* One WebSocket connection on tocsin.v1. The memory is lws' per-session
+ * data (zeroed by lws, released by lws after LWS_CALLBACK_CLOSED); what it
+ * points to (rx, q) is ours and freed in session_closed(). */
+struct session {
+	struct session *prev, *next;   /* broker's list of live sessions */
+	struct session *hash_next;     /* chain in broker's id table */
+	struct lws *wsi;
+	uint64_t id;
+	int authed;
+	struct token_claims who;       /* valid once authed */
+	char remote[48];
+	char *rx;                      /* owned: the message being assembled */
+	size_t rx_len, rx_cap;
+	int rx_discard;                /* dropping the rest of an over-size message */
+	struct outq q;                 /* owned */
+	int close_code;                /* non-zero: close once q has drained */
+	char close_reason[64];
+};
+
+#define SESSION_TABLE_SIZE 4096
+
+struct broker {
+	struct conf conf;
+	struct lws_context *ctx;
+	struct lws_vhost *vhost;
+	unsigned char token_key[TOKEN_KEY_BYTES];
+	struct db *db;                    /* owned */
+	struct signin *signin;            /* owned */
+	struct delivery_log *deliveries;  /* owned */
+	struct http_req *http_waiting;    /* sign-in requests awaiting a worker */
+	struct session *sessions;         /* list of live sessions (not owned) */
+	struct session *by_id[SESSION_TABLE_SIZE];
+	unsigned n_sessions;
+	uint64_t next_session_id;
+	volatile int stopping;            /* shutting down: drain, then stop */
+	volatile int done;                /* leave the service loop */
+	lws_sorted_usec_list_t sul_stop;
+	int64_t stop_deadline_us;
+};
+
+/* ws_session.c: the tocsin.v1 protocol callback and sending. */
+int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			 void *in, size_t len);
+/* Queues m (takes its own reference). A queue overflow closes the session
+ * with 4409 instead. */
+void session_send(struct session *s, struct msg *m);
+/* Serialises obj once (steals it) and queues it. */
+void session_send_json(struct session *s, json_t *obj);
+void session_send_error(struct session *s, const struct frame_error *err);
+/* Shorthand for one error frame: code, field (or NULL), ref (or "") and a
+ * message. */
+void session_reply_error(struct session *s, const char *ref, const char *code,
+			 const char *field, const char *message);
+/* Sends what is queued, then closes with code and reason. */
+void session_close_after(struct session *s, int code, const char *reason);
+struct session *broker_find_session(struct broker *b, uint64_t id);
+/* Closes every session with 1001 (shutdown). */
+void broker_close_all_sessions(struct broker *b);
+
+/* handle_*.c: one file per request. arg ownership stays with the handler. */
+void handle_publish(struct session *s, struct client_frame *f);
+void handle_ack(struct session *s, struct client_frame *f);
+void handle_directory(struct session *s, struct client_frame *f);
+
+/* fanout.c: who gets what. */
+/* Sends an alert message to the consoles of recipient sites and to the
+ * operators of the companies guarding them. */
+void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t n_sites,
+		  const int64_t *orgs, size_t n_orgs);
+/* Sends a tally to the controllers and analysts of the sending org. */
+void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, long recipients,
+		  long delivered, long acknowledged);
+
+/* Maps a database failure to a typed error for the client, given what the
+ * handler calls a TS404 (unknown_target, unknown_alert, ...). */
+void reply_db_error(struct session *s, const char *ref, const struct db_error *err,
+		    const char *not_found_code);
+
+/* http_api.c: /api/login and /healthz. */
+int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		      void *in, size_t len);
+/* The size lws allocates per HTTP connection. */
+size_t http_req_size(void);
+/* Hands finished sign-ins back to their HTTP requests (on the loop). */
+void http_collect_signins(struct broker *b);
+
+/* server.c */
+int server_run(struct broker *b);
+
+#endif

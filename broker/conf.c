@@ -1,0 +1,172 @@
+/* conf.c: settings from flags and environment (see conf.h). */
+#include "conf.h"
+#include "log.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: tocsind [options]\n"
+	"\n"
+	"Tocsin's broker: serves the consoles and the tocsin.v1 WebSocket protocol.\n"
+	"\n"
+	"  --listen HOST:PORT     address to listen on (TOCSIN_LISTEN; default 127.0.0.1:8080)\n"
+	"  --database URL         PostgreSQL conninfo or URI (DATABASE_URL; required)\n"
+	"  --web-root DIR         console files to serve (TOCSIN_WEB_ROOT; default ./web-client)\n"
+	"  --token-key FILE       32-byte token key, created if missing (TOCSIN_TOKEN_KEY;\n"
+	"                         default ./var/secrets/token.key)\n"
+	"  --token-ttl SECONDS    lifetime of a sign-in token (default 28800)\n"
+	"  --max-frame BYTES      largest client message (default 65536)\n"
+	"  --auth-timeout SECONDS time allowed before hello (default 10)\n"
+	"  --signin-workers N     password-checking threads, 64 MiB each (default 2)\n"
+	"  --queue-max-msgs N     per-connection outbound queue, messages (default 4096)\n"
+	"  --queue-max-bytes N    per-connection outbound queue, bytes (default 4194304)\n"
+	"  --ping-interval SECS   WebSocket ping when idle; peers silent for twice this\n"
+	"                         long are dropped (default 25)\n"
+	"  --log-level LEVEL      debug, info, warn or error (TOCSIN_LOG_LEVEL; default info)\n"
+	"  --help                 this text\n";
+
+static int parse_listen(struct conf *c, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof c->listen_host) {
+		fprintf(stderr, "tocsind: --listen wants HOST:PORT, got '%s'\n", arg);
+		return -1;
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535) {
+		fprintf(stderr, "tocsind: --listen port must be 1 to 65535, got '%s'\n", colon + 1);
+		return -1;
+	}
+	memcpy(c->listen_host, arg, (size_t)(colon - arg));
+	c->listen_host[colon - arg] = '\0';
+	c->port = (int)port;
+	return 0;
+}
+
+static int parse_long(const char *flag, const char *arg, long min, long max, long *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+
+	if (!*arg || *end || v < min || v > max) {
+		fprintf(stderr, "tocsind: %s must be a number from %ld to %ld, got '%s'\n", flag,
+			min, max, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+enum { OPT_LISTEN = 1, OPT_DATABASE, OPT_WEB_ROOT, OPT_TOKEN_KEY, OPT_TOKEN_TTL, OPT_MAX_FRAME,
+       OPT_AUTH_TIMEOUT, OPT_SIGNIN_WORKERS, OPT_QUEUE_MSGS, OPT_QUEUE_BYTES, OPT_PING,
+       OPT_LOG_LEVEL, OPT_HELP };
+
+static const struct option options[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "database", required_argument, NULL, OPT_DATABASE },
+	{ "web-root", required_argument, NULL, OPT_WEB_ROOT },
+	{ "token-key", required_argument, NULL, OPT_TOKEN_KEY },
+	{ "token-ttl", required_argument, NULL, OPT_TOKEN_TTL },
+	{ "max-frame", required_argument, NULL, OPT_MAX_FRAME },
+	{ "auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT },
+	{ "signin-workers", required_argument, NULL, OPT_SIGNIN_WORKERS },
+	{ "queue-max-msgs", required_argument, NULL, OPT_QUEUE_MSGS },
+	{ "queue-max-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
+	{ "ping-interval", required_argument, NULL, OPT_PING },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int apply(struct conf *c, int opt, const char *arg)
+{
+	long v;
+	enum log_level level;
+
+	switch (opt) {
+	case OPT_LISTEN: return parse_listen(c, arg);
+	case OPT_DATABASE: c->database = arg; return 0;
+	case OPT_WEB_ROOT: c->web_root = arg; return 0;
+	case OPT_TOKEN_KEY: c->token_key = arg; return 0;
+	case OPT_TOKEN_TTL:
+		if (parse_long("--token-ttl", arg, 1, 7 * 86400, &v)) return -1;
+		c->token_ttl = (int)v; return 0;
+	case OPT_MAX_FRAME:
+		if (parse_long("--max-frame", arg, 256, 16 << 20, &v)) return -1;
+		c->max_frame = (size_t)v; return 0;
+	case OPT_AUTH_TIMEOUT:
+		if (parse_long("--auth-timeout", arg, 1, 600, &v)) return -1;
+		c->auth_timeout = (int)v; return 0;
+	case OPT_SIGNIN_WORKERS:
+		if (parse_long("--signin-workers", arg, 1, 16, &v)) return -1;
+		c->signin_workers = (int)v; return 0;
+	case OPT_QUEUE_MSGS:
+		if (parse_long("--queue-max-msgs", arg, 8, 1 << 20, &v)) return -1;
+		c->queue_max_msgs = (unsigned)v; return 0;
+	case OPT_QUEUE_BYTES:
+		if (parse_long("--queue-max-bytes", arg, 4096, 1L << 30, &v)) return -1;
+		c->queue_max_bytes = (size_t)v; return 0;
+	case OPT_PING:
+		if (parse_long("--ping-interval", arg, 1, 3600, &v)) return -1;
+		c->ping_interval = (int)v; return 0;
+	case OPT_LOG_LEVEL:
+		if (log_level_from_name(arg, &level)) {
+			fprintf(stderr, "tocsind: --log-level must be debug, info, warn or error\n");
+			return -1;
+		}
+		c->log_level = (int)level; return 0;
+	}
+	return -1;
+}
+
+int conf_load(struct conf *c, int argc, char **argv)
+{
+	const char *env;
+	int opt;
+
+	memset(c, 0, sizeof *c);
+	strcpy(c->listen_host, "127.0.0.1");
+	c->port = 8080;
+	c->web_root = "./web-client";
+	c->token_key = "./var/secrets/token.key";
+	c->token_ttl = 8 * 3600;
+	c->max_frame = 65536;
+	c->auth_timeout = 10;
+	c->signin_workers = 2;
+	c->queue_max_msgs = 4096;
+	c->queue_max_bytes = 4 << 20;
+	c->ping_interval = 25;
+	c->log_level = LOG_INFO;
+
+	if ((env = getenv("TOCSIN_LISTEN")) && apply(c, OPT_LISTEN, env)) return -1;
+	if ((env = getenv("DATABASE_URL"))) c->database = env;
+	if ((env = getenv("TOCSIN_WEB_ROOT"))) c->web_root = env;
+	if ((env = getenv("TOCSIN_TOKEN_KEY"))) c->token_key = env;
+	if ((env = getenv("TOCSIN_LOG_LEVEL")) && apply(c, OPT_LOG_LEVEL, env)) return -1;
+
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			fputs(usage, stdout);
+			return 1;
+		}
+		if (opt == '?' || apply(c, opt, optarg)) {
+			fputs(usage, stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tocsind: unexpected argument '%s'\n%s", argv[optind], usage);
+		return -1;
+	}
+	if (!c->database || !*c->database) {
+		fprintf(stderr, "tocsind: no database: give --database or set DATABASE_URL\n");
+		return -1;
+	}
+	return 0;
+}

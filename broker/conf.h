@@ -1,0 +1,27 @@
+/* conf.h: the broker's settings, from command-line flags and environment. */
+#ifndef TOCSIN_CONF_H
+#define TOCSIN_CONF_H
+
+#include <stddef.h>
+
+struct conf {
+	char listen_host[64];     /* --listen HOST:PORT (TOCSIN_LISTEN) */
+	int port;
+	const char *database;     /* --database (DATABASE_URL): libpq conninfo or URI */
+	const char *web_root;     /* --web-root (TOCSIN_WEB_ROOT) */
+	const char *token_key;    /* --token-key (TOCSIN_TOKEN_KEY): 32-byte key file */
+	int token_ttl;            /* --token-ttl seconds */
+	size_t max_frame;         /* --max-frame bytes */
+	int auth_timeout;         /* --auth-timeout seconds */
+	int signin_workers;       /* --signin-workers */
+	unsigned queue_max_msgs;  /* --queue-max-msgs per connection */
+	size_t queue_max_bytes;   /* --queue-max-bytes per connection */
+	int ping_interval;        /* --ping-interval seconds */
+	int log_level;            /* --log-level (enum log_level) */
+};
+
+/* Fills c from defaults, then the environment, then argv. Returns 0, 1
+ * when --help was printed, or -1 after printing an error. */
+int conf_load(struct conf *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,51 @@
+/* db.h: the broker's asynchronous PostgreSQL connection.
+ *
+ * One libpq connection in non-blocking pipeline mode whose socket (a dup)
+ * is adopted into the libwebsockets loop, so no call here ever blocks the
+ * loop. Each query is its own pipeline segment (query + sync), hence its
+ * own transaction: one failing request never rolls back another, while
+ * many requests are in flight at once. If the connection drops, every
+ * queued and in-flight query fails with err->lost set and the module
+ * reconnects with back-off.
+ *
+ * Runs on the lws service thread only. */
+#ifndef TOCSIN_DB_H
+#define TOCSIN_DB_H
+
+#include <libpq-fe.h>
+#include <libwebsockets.h>
+#include <stddef.h>
+
+struct broker;
+struct db;
+
+struct db_error {
+	int lost;            /* 1: no connection, or lost with the query in flight */
+	char sqlstate[6];    /* e.g. "TS404"; "" when lost */
+	char message[256];
+	char column[64];     /* PG_DIAG_COLUMN_NAME: the field our functions blame */
+};
+
+/* Called exactly once per query: res is the query's result (valid only
+ * during the call) and err NULL, or res NULL and err set. */
+typedef void (*db_result_fn)(struct broker *b, void *arg, PGresult *res,
+			     const struct db_error *err);
+
+struct db *db_new(struct broker *b, const char *conninfo);
+/* Begins connecting; progress happens on the loop. */
+void db_start(struct db *db);
+/* Queues a query with text parameters (copied). Returns 0, or -1 when the
+ * database is not connected (nothing queued, cb not called). */
+int db_query(struct db *db, const char *sql, int nparams, const char *const *params,
+	     db_result_fn cb, void *arg);
+int db_is_up(const struct db *db);
+/* Queries queued or in flight. */
+size_t db_outstanding(const struct db *db);
+/* Fails what is outstanding (err->lost) and closes the connection. */
+void db_free(struct db *db);
+
+/* The lws protocol callback for the adopted socket ("tocsin-db"). */
+int db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len);
+
+#endif

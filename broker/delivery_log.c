@@ -1,0 +1,212 @@
+/* delivery_log.c: batched delivery records (see delivery_log.h). */
+#include "delivery_log.h"
+#include "broker.h"
+#include "clock.h"
+#include "db.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FLUSH_DELAY_US (20 * 1000)
+#define BATCH_MAX 20000
+#define KEEP_MAX 1000000 /* deliveries kept while the database is away */
+
+struct delivery {
+	int64_t alert_id, site_id, user_id, at_us;
+};
+
+struct delivery_log {
+	struct broker *b;
+	struct delivery *buf;   /* owned: waiting to be written */
+	size_t len, cap;
+	size_t writing;         /* deliveries in the batch being written */
+	struct delivery *batch; /* owned: the batch being written */
+	int flush_scheduled;
+	lws_sorted_usec_list_t sul;
+	size_t dropped;
+};
+
+static void flush_cb(lws_sorted_usec_list_t *sul);
+
+static void schedule(struct delivery_log *log, int64_t delay_us)
+{
+	if (log->flush_scheduled || log->writing)
+		return;
+	log->flush_scheduled = 1;
+	lws_sul_schedule(log->b->ctx, 0, &log->sul, flush_cb, delay_us);
+}
+
+void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_id,
+		      int64_t user_id)
+{
+	if (log->len == log->cap) {
+		size_t cap = log->cap ? log->cap * 2 : 1024;
+		struct delivery *grown;
+		if (log->len >= KEEP_MAX || !(grown = realloc(log->buf, cap * sizeof *grown))) {
+			if (!log->dropped++)
+				log_error("delivery log full: deliveries are no longer recorded");
+			return;
+		}
+		log->buf = grown;
+		log->cap = cap;
+	}
+	log->buf[log->len++] = (struct delivery){ alert_id, site_id, user_id, clock_now_us() };
+	schedule(log, log->len >= BATCH_MAX ? 0 : FLUSH_DELAY_US);
+}
+
+/* Appends "{a,b,c}"-style array literals for one column. */
+static char *array_literal(const struct delivery *d, size_t n, int column)
+{
+	size_t cap = n * 34 + 3, off = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	s[off++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		char iso[CLOCK_ISO_LEN];
+		if (i)
+			s[off++] = ',';
+		switch (column) {
+		case 0: off += (size_t)snprintf(s + off, cap - off, "%lld", (long long)d[i].alert_id); break;
+		case 1:
+			if (d[i].site_id)
+				off += (size_t)snprintf(s + off, cap - off, "%lld", (long long)d[i].site_id);
+			else
+				off += (size_t)snprintf(s + off, cap - off, "NULL");
+			break;
+		case 2: off += (size_t)snprintf(s + off, cap - off, "%lld", (long long)d[i].user_id); break;
+		default:
+			clock_format_iso(d[i].at_us, iso);
+			off += (size_t)snprintf(s + off, cap - off, "%s", iso);
+			break;
+		}
+	}
+	s[off++] = '}';
+	s[off] = '\0';
+	return s;
+}
+
+static void batch_done(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct delivery_log *log = arg;
+
+	if (err) {
+		/* Put the batch back in front of what came since, to retry. */
+		struct delivery *merged = NULL;
+		if (!err->lost)
+			log_error("recording %zu deliveries failed: %s (%s)", log->writing,
+				  err->message, err->sqlstate);
+		if (log->len + log->writing <= KEEP_MAX &&
+		    (merged = malloc((log->len + log->writing) * sizeof *merged))) {
+			memcpy(merged, log->batch, log->writing * sizeof *merged);
+			memcpy(merged + log->writing, log->buf, log->len * sizeof *merged);
+			free(log->buf);
+			log->buf = merged;
+			log->len += log->writing;
+			log->cap = log->len;
+		} else {
+			log->dropped += log->writing;
+			log_error("dropping %zu delivery records", log->writing);
+		}
+	} else {
+		for (int i = 0; i < PQntuples(res); i++)
+			fanout_tally(b, strtoll(PQgetvalue(res, i, 0), NULL, 10),
+				     strtoll(PQgetvalue(res, i, 1), NULL, 10),
+				     strtol(PQgetvalue(res, i, 2), NULL, 10),
+				     strtol(PQgetvalue(res, i, 3), NULL, 10),
+				     strtol(PQgetvalue(res, i, 4), NULL, 10));
+	}
+	free(log->batch);
+	log->batch = NULL;
+	log->writing = 0;
+	if (log->len)
+		schedule(log, err && err->lost ? 500 * 1000 : 0);
+}
+
+static void write_batch(struct delivery_log *log)
+{
+	size_t n = log->len < BATCH_MAX ? log->len : BATCH_MAX;
+	char *cols[4];
+	int ok = 1;
+
+	if (!n || log->writing)
+		return;
+	if (!db_is_up(log->b->db)) {
+		schedule(log, 500 * 1000);
+		return;
+	}
+	for (int c = 0; c < 4; c++)
+		ok &= (cols[c] = array_literal(log->buf, n, c)) != NULL;
+	log->batch = malloc(n * sizeof *log->batch);
+	if (ok && log->batch) {
+		memcpy(log->batch, log->buf, n * sizeof *log->batch);
+		memmove(log->buf, log->buf + n, (log->len - n) * sizeof *log->buf);
+		log->len -= n;
+		log->writing = n;
+		if (db_query(log->b->db,
+			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged"
+			     "  FROM tocsin_record_deliveries($1::bigint[], $2::integer[],"
+			     "                                $3::integer[], $4::timestamptz[])",
+			     4, (const char *const *)cols, batch_done, log)) {
+			/* not connected after all: put it back */
+			memmove(log->buf + n, log->buf, log->len * sizeof *log->buf);
+			memcpy(log->buf, log->batch, n * sizeof *log->buf);
+			log->len += n;
+			log->writing = 0;
+			free(log->batch);
+			log->batch = NULL;
+			schedule(log, 500 * 1000);
+		}
+	} else {
+		free(log->batch);
+		log->batch = NULL;
+		schedule(log, 100 * 1000);
+	}
+	for (int c = 0; c < 4; c++)
+		free(cols[c]);
+}
+
+static void flush_cb(lws_sorted_usec_list_t *sul)
+{
+	struct delivery_log *log = lws_container_of(sul, struct delivery_log, sul);
+
+	log->flush_scheduled = 0;
+	write_batch(log);
+}
+
+void delivery_log_flush(struct delivery_log *log)
+{
+	if (log->flush_scheduled) {
+		lws_sul_cancel(&log->sul);
+		log->flush_scheduled = 0;
+	}
+	write_batch(log);
+}
+
+size_t delivery_log_pending(const struct delivery_log *log)
+{
+	return log->len + log->writing;
+}
+
+struct delivery_log *delivery_log_new(struct broker *b)
+{
+	struct delivery_log *log = calloc(1, sizeof *log);
+
+	if (log)
+		log->b = b;
+	return log;
+}
+
+void delivery_log_free(struct delivery_log *log)
+{
+	if (!log)
+		return;
+	lws_sul_cancel(&log->sul);
+	if (log->len + log->writing)
+		log_error("stopping with %zu deliveries not recorded", log->len + log->writing);
+	free(log->buf);
+	free(log->batch);
+	free(log);
+}

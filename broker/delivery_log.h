@@ -1,0 +1,29 @@
+/* delivery_log.h: records deliveries in PostgreSQL in batches.
+ *
+ * Each alert frame handed to a console's socket is a delivery (alert,
+ * site, user, time). Writing one row per delivery per transaction would
+ * cap fan-out at the database's commit rate, so deliveries are buffered
+ * and written by tocsin_record_deliveries() every few milliseconds, one
+ * transaction per batch; the new tallies it returns go to the senders.
+ * A batch that fails for want of a connection is kept and retried, up to
+ * a bound. Loop thread only. */
+#ifndef TOCSIN_DELIVERY_LOG_H
+#define TOCSIN_DELIVERY_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct broker;
+struct delivery_log;
+
+struct delivery_log *delivery_log_new(struct broker *b);
+/* site_id 0 means "not a site console" (a company operator). */
+void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_id,
+		      int64_t user_id);
+/* Starts writing what is buffered now (used at shutdown). */
+void delivery_log_flush(struct delivery_log *log);
+/* Deliveries buffered or being written. */
+size_t delivery_log_pending(const struct delivery_log *log);
+void delivery_log_free(struct delivery_log *log);
+
+#endif

@@ -1,0 +1,62 @@
+/* fanout.c: who gets which server frame.
+ *
+ * The audience rules live here and only here: an alert goes to the
+ * consoles of its recipient sites and to the operators of the companies
+ * guarding them; a tally goes to the controllers and analysts of the
+ * organisation that sent the alert. Each frame is serialised once and the
+ * same message is queued on every connection that gets it. */
+#include "broker.h"
+
+#include <stdlib.h>
+
+static int contains(const int64_t *sorted, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sorted[mid] == id)
+			return 1;
+		if (sorted[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t n_sites,
+		  const int64_t *orgs, size_t n_orgs)
+{
+	for (struct session *s = b->sessions; s; s = s->next) {
+		if (!s->authed)
+			continue;
+		if ((s->who.role == ROLE_SITE_CONSOLE && contains(sites, n_sites, s->who.site_id)) ||
+		    (s->who.role == ROLE_COMPANY_OPERATOR && contains(orgs, n_orgs, s->who.org_id)))
+			session_send(s, m);
+	}
+}
+
+void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, long recipients,
+		  long delivered, long acknowledged)
+{
+	size_t len;
+	char *text = frame_dump(json_pack("{s:s, s:I, s:i, s:i, s:i}", "type", "tally",
+					  "alert_id", (json_int_t)alert_id,
+					  "recipients", (int)recipients, "delivered", (int)delivered,
+					  "acknowledged", (int)acknowledged),
+				&len);
+	struct msg *m;
+
+	if (!text)
+		return;
+	m = msg_new(text, len, MSG_CONTROL, 0);
+	free(text);
+	if (!m)
+		return;
+	for (struct session *s = b->sessions; s; s = s->next)
+		if (s->authed && s->who.org_id == sender_org &&
+		    (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST))
+			session_send(s, m);
+	msg_unref(m);
+}

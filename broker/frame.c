@@ -1,0 +1,295 @@
+/* frame.c: decode and check client frames (see frame.h). */
+#include "frame.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void frame_error_set(struct frame_error *err, const char *code, const char *field,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	err->code = code;
+	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+}
+
+char *frame_error_json(const struct frame_error *err)
+{
+	json_t *obj = json_pack("{s:s, s:s, s:s}", "type", "error", "code", err->code,
+				"message", err->message);
+	if (!obj)
+		return NULL;
+	if (err->field[0])
+		json_object_set_new(obj, "field", json_string(err->field));
+	if (err->ref[0])
+		json_object_set_new(obj, "ref", json_string(err->ref));
+	return frame_dump(obj, NULL);
+}
+
+char *frame_dump(json_t *obj, size_t *len)
+{
+	char *s;
+
+	if (!obj)
+		return NULL;
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (s && len)
+		*len = strlen(s);
+	return s;
+}
+
+/* A required string of 1..max characters (UTF-8 code points are counted
+ * as bytes here, which only makes the limit stricter for non-ASCII). */
+static int get_string(json_t *root, const char *name, size_t min, size_t max, int required,
+		      const char **out, struct frame_error *err)
+{
+	json_t *v = json_object_get(root, name); /* borrowed */
+
+	if (!v) {
+		if (!required) {
+			*out = NULL;
+			return 0;
+		}
+		frame_error_set(err, "missing_field", name, "%s is required", name);
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		frame_error_set(err, "bad_field", name, "%s must be a string", name);
+		return -1;
+	}
+	if (json_string_length(v) < min || json_string_length(v) > max) {
+		frame_error_set(err, "bad_field", name, "%s must be %zu to %zu characters long",
+				name, min, max);
+		return -1;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		frame_error_set(err, "bad_field", name, "%s must not contain NUL characters", name);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* A positive id that fits PostgreSQL's integer (sites, organisations) or
+ * bigint (alerts). */
+static int id_ok(json_t *v, int64_t max)
+{
+	return json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= max;
+}
+
+static int get_id_array(json_t *targets, const char *name, int64_t **out, size_t *n,
+			struct frame_error *err)
+{
+	json_t *arr = json_object_get(targets, name), *v;
+	char field[FRAME_FIELD_MAX];
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(field, sizeof field, "targets.%s", name);
+	if (!arr || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr)) {
+		frame_error_set(err, "bad_field", field, "%s must be an array of ids", field);
+		return -1;
+	}
+	if (json_array_size(arr) > FRAME_TARGETS_MAX) {
+		frame_error_set(err, "bad_field", field, "%s may hold at most %d ids", field,
+				FRAME_TARGETS_MAX);
+		return -1;
+	}
+	if (json_array_size(arr) == 0)
+		return 0;
+	*out = calloc(json_array_size(arr), sizeof **out);
+	if (!*out) {
+		frame_error_set(err, "internal", NULL, "out of memory");
+		return -1;
+	}
+	json_array_foreach(arr, i, v) {
+		if (!id_ok(v, INT32_MAX)) {
+			snprintf(field, sizeof field, "targets.%s[%zu]", name, i);
+			frame_error_set(err, "bad_field", field, "%s must be a positive integer id",
+					field);
+			free(*out);
+			*out = NULL;
+			return -1;
+		}
+		(*out)[i] = json_integer_value(v);
+	}
+	*n = json_array_size(arr);
+	return 0;
+}
+
+static const char *const severities[] = { "minor", "moderate", "severe", "extreme" };
+
+static int parse_publish(json_t *root, struct frame_publish *p, struct frame_error *err)
+{
+	json_t *targets;
+	int known = 0;
+
+	if (get_string(root, "headline", 1, FRAME_HEADLINE_MAX, 1, &p->headline, err) ||
+	    get_string(root, "body", 0, FRAME_BODY_MAX, 0, &p->body, err) ||
+	    get_string(root, "severity", 1, 16, 1, &p->severity, err))
+		return -1;
+	if (!p->body)
+		p->body = "";
+	for (size_t i = 0; i < sizeof severities / sizeof severities[0]; i++)
+		known |= !strcmp(p->severity, severities[i]);
+	if (!known) {
+		frame_error_set(err, "bad_field", "severity",
+				"severity must be one of minor, moderate, severe, extreme");
+		return -1;
+	}
+	targets = json_object_get(root, "targets");
+	if (!targets) {
+		frame_error_set(err, "missing_field", "targets", "targets is required");
+		return -1;
+	}
+	if (!json_is_object(targets)) {
+		frame_error_set(err, "bad_field", "targets",
+				"targets must be an object with orgs and/or sites");
+		return -1;
+	}
+	if (get_id_array(targets, "orgs", &p->orgs, &p->n_orgs, err) ||
+	    get_id_array(targets, "sites", &p->sites, &p->n_sites, err))
+		return -1;
+	if (p->n_orgs + p->n_sites == 0) {
+		frame_error_set(err, "bad_field", "targets",
+				"targets must name at least one organisation or site");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	enum frame_type type;
+} frame_types[] = {
+	{ "hello", FRAME_HELLO },
+	{ "publish", FRAME_PUBLISH },
+	{ "ack", FRAME_ACK },
+	{ "ping", FRAME_PING },
+	{ "directory", FRAME_DIRECTORY },
+};
+
+/* Reads the optional ref first, so that every later error can echo it. */
+static int parse_ref(json_t *root, struct client_frame *out, struct frame_error *err)
+{
+	json_t *ref = json_object_get(root, "ref");
+
+	if (!ref)
+		return 0;
+	if (!json_is_string(ref) || json_string_length(ref) > FRAME_REF_MAX ||
+	    strlen(json_string_value(ref)) != json_string_length(ref)) {
+		frame_error_set(err, "bad_field", "ref", "ref must be a string of at most %d characters",
+				FRAME_REF_MAX);
+		return -1;
+	}
+	memcpy(out->ref, json_string_value(ref), json_string_length(ref) + 1);
+	memcpy(err->ref, out->ref, sizeof err->ref);
+	return 0;
+}
+
+static int parse_body(json_t *root, struct client_frame *out, struct frame_error *err)
+{
+	json_t *v;
+
+	switch (out->type) {
+	case FRAME_HELLO:
+		v = json_object_get(root, "token");
+		if (!v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
+			out->u.hello.token = NULL;
+			return 0;
+		}
+		if (!json_is_string(v)) {
+			frame_error_set(err, "bad_field", "token", "token must be a string");
+			return -1;
+		}
+		out->u.hello.token = json_string_value(v);
+		out->u.hello.token_len = json_string_length(v);
+		return 0;
+	case FRAME_PUBLISH:
+		return parse_publish(root, &out->u.publish, err);
+	case FRAME_ACK:
+		v = json_object_get(root, "alert_id");
+		if (!v) {
+			frame_error_set(err, "missing_field", "alert_id", "alert_id is required");
+			return -1;
+		}
+		if (!id_ok(v, INT64_MAX)) {
+			frame_error_set(err, "bad_field", "alert_id",
+					"alert_id must be a positive integer");
+			return -1;
+		}
+		out->u.ack.alert_id = json_integer_value(v);
+		return 0;
+	case FRAME_PING:
+	case FRAME_DIRECTORY:
+		return 0;
+	}
+	return 0;
+}
+
+int frame_parse(const char *buf, size_t len, struct client_frame *out, struct frame_error *err)
+{
+	json_error_t jerr;
+	json_t *root, *type;
+	const char *name;
+	size_t i;
+
+	memset(out, 0, sizeof *out);
+	memset(err, 0, sizeof *err);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		frame_error_set(err, "bad_json", NULL, "invalid JSON at line %d, column %d: %s",
+				jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	out->root = root;
+	if (!json_is_object(root)) {
+		frame_error_set(err, "bad_frame", NULL, "a message must be a JSON object");
+		goto fail;
+	}
+	if (parse_ref(root, out, err))
+		goto fail;
+	type = json_object_get(root, "type");
+	if (!type) {
+		frame_error_set(err, "bad_frame", "type", "a message needs a string type");
+		goto fail;
+	}
+	if (!json_is_string(type)) {
+		frame_error_set(err, "bad_frame", "type", "type must be a string");
+		goto fail;
+	}
+	name = json_string_value(type);
+	for (i = 0; i < sizeof frame_types / sizeof frame_types[0]; i++)
+		if (!strcmp(name, frame_types[i].name))
+			break;
+	if (i == sizeof frame_types / sizeof frame_types[0]) {
+		frame_error_set(err, "unknown_type", "type", "unknown message type \"%.40s\"", name);
+		goto fail;
+	}
+	out->type = frame_types[i].type;
+	if (parse_body(root, out, err))
+		goto fail;
+	return 0;
+fail:
+	frame_free(out);
+	return -1;
+}
+
+void frame_free(struct client_frame *frame)
+{
+	if (frame->type == FRAME_PUBLISH) {
+		free(frame->u.publish.orgs);
+		free(frame->u.publish.sites);
+	}
+	json_decref(frame->root);
+	memset(frame, 0, sizeof *frame);
+}

@@ -1,0 +1,71 @@
+/* frame.h: the client side of the tocsin.v1 protocol, decoded and checked.
+ *
+ * frame_parse() turns one text message into a typed request or a typed
+ * error (code, field, message) as listed in docs/protocol.md. It does no
+ * I/O and holds no state, so it is unit-tested and fuzzed on its own.
+ * Server frames are built with jansson by the handlers; frame_error_json()
+ * builds the one shape every handler shares. */
+#ifndef TOCSIN_FRAME_H
+#define TOCSIN_FRAME_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_REF_MAX 64
+#define FRAME_HEADLINE_MAX 200
+#define FRAME_BODY_MAX 4000
+#define FRAME_TARGETS_MAX 1000
+#define FRAME_FIELD_MAX 64
+
+enum frame_type {
+	FRAME_HELLO,
+	FRAME_PUBLISH,
+	FRAME_ACK,
+	FRAME_PING,
+	FRAME_DIRECTORY,
+};
+
+struct frame_publish {
+	const char *headline;  /* borrowed from root */
+	const char *body;      /* borrowed from root; "" when absent */
+	const char *severity;  /* borrowed; one of the four levels */
+	int64_t *orgs;         /* owned */
+	size_t n_orgs;
+	int64_t *sites;        /* owned */
+	size_t n_sites;
+};
+
+struct client_frame {
+	enum frame_type type;
+	char ref[FRAME_REF_MAX + 1]; /* "" when the request had none */
+	json_t *root;                /* owned: the parsed message */
+	union {
+		struct { const char *token; size_t token_len; } hello; /* token NULL when absent */
+		struct frame_publish publish;
+		struct { int64_t alert_id; } ack;
+	} u;
+};
+
+struct frame_error {
+	const char *code;             /* static string, e.g. "bad_field" */
+	char field[FRAME_FIELD_MAX];  /* "" when no single field is at fault */
+	char message[256];
+	char ref[FRAME_REF_MAX + 1];  /* the request's ref when it could be read */
+};
+
+/* 0 and a filled frame (release with frame_free), or -1 and a filled err. */
+int frame_parse(const char *buf, size_t len, struct client_frame *out, struct frame_error *err);
+void frame_free(struct client_frame *frame);
+
+/* Sets err from its parts (printf-style message). */
+void frame_error_set(struct frame_error *err, const char *code, const char *field,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The error frame as compact JSON (malloc'd; caller frees), or NULL on OOM. */
+char *frame_error_json(const struct frame_error *err);
+
+/* Serialises a server frame (compact); caller frees. Steals obj. */
+char *frame_dump(json_t *obj, size_t *len);
+
+#endif

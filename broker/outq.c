@@ -1,0 +1,89 @@
+/* outq.c: shared messages and bounded per-connection queues (see outq.h). */
+#include "outq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct msg *msg_new(const char *payload, size_t len, enum msg_kind kind, int64_t alert_id)
+{
+	struct msg *m = malloc(sizeof *m + MSG_HEADROOM + len);
+
+	if (!m)
+		return NULL;
+	m->refs = 1;
+	m->kind = kind;
+	m->alert_id = alert_id;
+	m->len = len;
+	memcpy(m->buf + MSG_HEADROOM, payload, len);
+	return m;
+}
+
+struct msg *msg_ref(struct msg *m)
+{
+	m->refs++;
+	return m;
+}
+
+void msg_unref(struct msg *m)
+{
+	if (m && --m->refs == 0)
+		free(m);
+}
+
+/* Grows the ring to hold at least want slots, keeping the order. */
+static int grow(struct outq *q, unsigned want)
+{
+	unsigned cap = q->cap ? q->cap * 2 : 8;
+	struct msg **ring;
+
+	while (cap < want)
+		cap *= 2;
+	ring = malloc(cap * sizeof *ring);
+	if (!ring)
+		return -1;
+	for (unsigned i = 0; i < q->count; i++)
+		ring[i] = q->ring[(q->head + i) % q->cap];
+	free(q->ring);
+	q->ring = ring;
+	q->cap = cap;
+	q->head = 0;
+	return 0;
+}
+
+int outq_push(struct outq *q, struct msg *m, unsigned max_msgs, size_t max_bytes)
+{
+	if (q->count >= max_msgs || q->bytes + m->len > max_bytes)
+		return -1;
+	if (q->count == q->cap && grow(q, q->count + 1))
+		return -1;
+	q->ring[(q->head + q->count) % q->cap] = msg_ref(m);
+	q->count++;
+	q->bytes += m->len;
+	return 0;
+}
+
+struct msg *outq_peek(const struct outq *q)
+{
+	return q->count ? q->ring[q->head] : NULL;
+}
+
+void outq_pop(struct outq *q)
+{
+	struct msg *m;
+
+	if (!q->count)
+		return;
+	m = q->ring[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+	q->bytes -= m->len;
+	msg_unref(m);
+}
+
+void outq_clear(struct outq *q)
+{
+	while (q->count)
+		outq_pop(q);
+	free(q->ring);
+	memset(q, 0, sizeof *q);
+}

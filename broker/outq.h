@@ -1,0 +1,56 @@
+/* outq.h: shared outbound messages and each connection's bounded queue.
+ *
+ * A server frame is serialised once (struct msg, reference-counted) and the
+ * same bytes are queued on every connection that gets it: frame once, write
+ * many. Each connection's queue is a small ring of msg pointers, bounded in
+ * count and bytes, allocated on first use so an idle connection costs
+ * nothing here. Pure: no libwebsockets, so it is unit-tested alone.
+ * Single-threaded: used on the event loop only. */
+#ifndef TOCSIN_OUTQ_H
+#define TOCSIN_OUTQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Room before the payload for the WebSocket header (>= LWS_PRE, checked
+ * where libwebsockets is included). */
+#define MSG_HEADROOM 32
+
+enum msg_kind {
+	MSG_CONTROL = 0, /* replies, errors, tallies */
+	MSG_ALERT,       /* an alert: its delivery is recorded when written */
+};
+
+struct msg {
+	unsigned refs;
+	enum msg_kind kind;
+	int64_t alert_id;   /* MSG_ALERT only */
+	size_t len;         /* payload bytes, after the headroom */
+	unsigned char buf[]; /* MSG_HEADROOM bytes, then the payload */
+};
+
+/* A new message holding a copy of payload, with one reference. */
+struct msg *msg_new(const char *payload, size_t len, enum msg_kind kind, int64_t alert_id);
+static inline unsigned char *msg_payload(struct msg *m) { return m->buf + MSG_HEADROOM; }
+struct msg *msg_ref(struct msg *m);
+void msg_unref(struct msg *m);
+
+struct outq {
+	struct msg **ring;   /* owned; NULL until the first push */
+	unsigned cap;        /* ring slots */
+	unsigned head;       /* index of the oldest message */
+	unsigned count;
+	size_t bytes;        /* payload bytes queued */
+};
+
+/* Takes a new reference on m. Returns 0, or -1 when the queue would pass
+ * max_msgs or max_bytes (the caller then treats the reader as too slow). */
+int outq_push(struct outq *q, struct msg *m, unsigned max_msgs, size_t max_bytes);
+/* The oldest message (still queued), or NULL. */
+struct msg *outq_peek(const struct outq *q);
+/* Drops the oldest message and its reference. */
+void outq_pop(struct outq *q);
+/* Drops everything and frees the ring. */
+void outq_clear(struct outq *q);
+
+#endif

@@ -1,0 +1,182 @@
+/* server.c: the libwebsockets context, its protocols and mounts, the
+ * service loop, and an orderly stop.
+ *
+ * One lws service thread runs everything: HTTP, the tocsin.v1 sessions,
+ * the adopted PostgreSQL socket (db.c) and a signalfd for SIGINT/SIGTERM,
+ * so no signal handler ever touches broker state. Stopping closes the
+ * sessions with 1001, writes what is buffered, and leaves the loop once
+ * the database has answered everything or after a deadline. */
+#include "broker.h"
+#include "clock.h"
+#include "db.h"
+#include "delivery_log.h"
+#include "log.h"
+#include "signin.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define STOP_GRACE_US (4 * 1000 * 1000)
+#define STOP_POLL_US (50 * 1000)
+
+static void stop_check(lws_sorted_usec_list_t *sul)
+{
+	struct broker *b = lws_container_of(sul, struct broker, sul_stop);
+	int idle = db_outstanding(b->db) == 0 && delivery_log_pending(b->deliveries) == 0 &&
+		   b->n_sessions == 0;
+
+	if (idle || clock_now_us() > b->stop_deadline_us || !db_is_up(b->db)) {
+		if (!idle)
+			log_warn("stopping with work outstanding: %zu queries, %zu deliveries, "
+				 "%u sessions", db_outstanding(b->db),
+				 delivery_log_pending(b->deliveries), b->n_sessions);
+		b->done = 1;
+		lws_cancel_service(b->ctx);
+		return;
+	}
+	delivery_log_flush(b->deliveries);
+	lws_sul_schedule(b->ctx, 0, &b->sul_stop, stop_check, STOP_POLL_US);
+}
+
+static void begin_stop(struct broker *b, int signo)
+{
+	if (b->stopping) {
+		log_warn("second signal: stopping now");
+		b->done = 1;
+		lws_cancel_service(b->ctx);
+		return;
+	}
+	log_info("signal %d: stopping (closing %u sessions, flushing records)", signo,
+		 b->n_sessions);
+	b->stopping = 1;
+	b->stop_deadline_us = clock_now_us() + STOP_GRACE_US;
+	broker_close_all_sessions(b);
+	delivery_log_flush(b->deliveries);
+	lws_sul_schedule(b->ctx, 0, &b->sul_stop, stop_check, STOP_POLL_US);
+}
+
+static int signal_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			       void *in, size_t len)
+{
+	struct broker *b = lws_context_user(lws_get_context(wsi));
+	struct signalfd_siginfo si;
+
+	if (reason != LWS_CALLBACK_RAW_RX_FILE)
+		return 0;
+	while (read(lws_get_socket_fd(wsi), &si, sizeof si) == (ssize_t)sizeof si)
+		begin_stop(b, (int)si.ssi_signo);
+	return 0;
+}
+
+/* Watches SIGINT and SIGTERM through a signalfd in the loop. The signals
+ * are blocked in main() before any thread starts. */
+static int watch_signals(struct broker *b)
+{
+	sigset_t set;
+	lws_sock_file_fd_type fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	fd.filefd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd.filefd < 0)
+		return -1;
+	if (!lws_adopt_descriptor_vhost(b->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "tocsin-signal",
+					NULL)) {
+		close(fd.filefd);
+		return -1;
+	}
+	return 0;
+}
+
+static void lws_log_to_ours(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+int server_run(struct broker *b)
+{
+	struct lws_protocols protocols[] = {
+		{ "http", http_lws_callback, http_req_size(), 0, 0, NULL, 0 },
+		{ "tocsin.v1", session_lws_callback, sizeof(struct session), 4096, 0, NULL, 0 },
+		{ "tocsin-db", db_lws_callback, 0, 0, 0, NULL, 0 },
+		{ "tocsin-signal", signal_lws_callback, 0, 0, 0, NULL, 0 },
+		{ NULL, NULL, 0, 0, 0, NULL, 0 },
+	};
+	struct lws_http_mount mount_files = {
+		.mountpoint = "/",
+		.mountpoint_len = 1,
+		.origin = b->conf.web_root,
+		.def = "index.html",
+		.origin_protocol = LWSMPRO_FILE,
+	};
+	struct lws_http_mount mount_health = {
+		.mount_next = &mount_files,
+		.mountpoint = "/healthz",
+		.mountpoint_len = 8,
+		.origin = "http",
+		.origin_protocol = LWSMPRO_CALLBACK,
+	};
+	struct lws_http_mount mount_api = {
+		.mount_next = &mount_health,
+		.mountpoint = "/api",
+		.mountpoint_len = 4,
+		.origin = "http",
+		.origin_protocol = LWSMPRO_CALLBACK,
+	};
+	lws_retry_bo_t keepalive = {
+		.secs_since_valid_ping = (uint16_t)b->conf.ping_interval,
+		.secs_since_valid_hangup = (uint16_t)(b->conf.ping_interval * 2 + 5),
+	};
+	struct lws_context_creation_info info;
+	int ret = 1;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+	memset(&info, 0, sizeof info);
+	info.port = b->conf.port;
+	info.iface = b->conf.listen_host;
+	info.protocols = protocols;
+	info.mounts = &mount_api;
+	info.user = b;
+	info.vhost_name = "tocsin";
+	info.retry_and_idle_policy = &keepalive;
+	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+		       LWS_SERVER_OPTION_DISABLE_IPV6;
+	b->ctx = lws_create_context(&info);
+	if (!b->ctx) {
+		log_error("cannot listen on %s:%d", b->conf.listen_host, b->conf.port);
+		return 1;
+	}
+	b->vhost = lws_get_vhost_by_name(b->ctx, "tocsin");
+	b->db = db_new(b, b->conf.database);
+	b->deliveries = delivery_log_new(b);
+	b->signin = signin_new(b, b->conf.signin_workers);
+	if (!b->vhost || !b->db || !b->deliveries || !b->signin || watch_signals(b)) {
+		log_error("cannot start the broker's parts");
+		goto out;
+	}
+	db_start(b->db);
+	log_info("listening on http://%s:%d (consoles from %s)", b->conf.listen_host,
+		 b->conf.port, b->conf.web_root);
+	while (!b->done)
+		if (lws_service(b->ctx, 0) < 0)
+			break;
+	ret = 0;
+	log_info("stopped");
+out:
+	signin_free(b->signin); /* workers may call lws_cancel_service: stop them first */
+	b->signin = NULL;
+	b->stopping = 1;
+	db_free(b->db);
+	b->db = NULL;
+	delivery_log_free(b->deliveries);
+	b->deliveries = NULL;
+	lws_context_destroy(b->ctx);
+	b->ctx = NULL;
+	return ret;
+}

@@ -1,0 +1,37 @@
+/* signin.h: password sign-in on worker threads.
+ *
+ * argon2id costs ~0.4 s and 64 MiB per check, so it never runs on the
+ * event loop. The loop submits a request; a worker looks the user up on
+ * its own (blocking) PostgreSQL connection, checks the password, audits
+ * the attempt, signs a token, and queues the HTTP answer; then it wakes
+ * the loop with lws_cancel_service(), which collects the answers. The
+ * workers read only immutable broker fields (conf, token_key). */
+#ifndef TOCSIN_SIGNIN_H
+#define TOCSIN_SIGNIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct broker;
+struct signin;
+
+struct signin_result {
+	struct signin_result *next;
+	uint64_t request_id;
+	int http_status;   /* 200, 401 or 503 */
+	char *body;        /* owned: the JSON body */
+};
+
+/* Starts n worker threads. NULL on failure. */
+struct signin *signin_new(struct broker *b, int n_workers);
+/* Queues a check. Returns 0, or -1 when the queue is full (answer 503). */
+int signin_submit(struct signin *s, uint64_t request_id, const char *username,
+		  const char *password, size_t password_len, const char *remote);
+/* Takes every finished result (a list the caller frees with
+ * signin_result_free). */
+struct signin_result *signin_take_results(struct signin *s);
+void signin_result_free(struct signin_result *r);
+/* Stops and joins the workers; drops unfinished requests. */
+void signin_free(struct signin *s);
+
+#endif

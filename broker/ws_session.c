@@ -1,0 +1,350 @@
+/* ws_session.c: one tocsin.v1 WebSocket connection, from upgrade to close.
+ *
+ * Assembles client messages (bounded by --max-frame), decodes them with
+ * frame.c, signs the session in with hello, and dispatches requests to the
+ * handle_*.c files. Outbound frames go through the session's bounded queue
+ * and are written only from the writeable callback, one lws_write each.
+ * Loop thread only. */
+#include "broker.h"
+#include "clock.h"
+#include "delivery_log.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CLOSE_AUTH 4401
+#define CLOSE_SLOW 4409
+
+static void table_insert(struct broker *b, struct session *s)
+{
+	struct session **slot = &b->by_id[s->id % SESSION_TABLE_SIZE];
+	s->hash_next = *slot;
+	*slot = s;
+}
+
+static void table_remove(struct broker *b, struct session *s)
+{
+	for (struct session **p = &b->by_id[s->id % SESSION_TABLE_SIZE]; *p; p = &(*p)->hash_next)
+		if (*p == s) {
+			*p = s->hash_next;
+			return;
+		}
+}
+
+struct session *broker_find_session(struct broker *b, uint64_t id)
+{
+	struct session *s = b->by_id[id % SESSION_TABLE_SIZE];
+	while (s && s->id != id)
+		s = s->hash_next;
+	return s;
+}
+
+void session_close_after(struct session *s, int code, const char *reason)
+{
+	if (s->close_code)
+		return;
+	s->close_code = code;
+	snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
+	lws_callback_on_writable(s->wsi);
+}
+
+void session_send(struct session *s, struct msg *m)
+{
+	struct broker *b = lws_context_user(lws_get_context(s->wsi));
+
+	if (s->close_code)
+		return; /* closing: nothing more goes out */
+	if (outq_push(&s->q, m, b->conf.queue_max_msgs, b->conf.queue_max_bytes)) {
+		log_warn("session %llu (%s): outbound queue full, closing as too slow",
+			 (unsigned long long)s->id, s->who.username);
+		outq_clear(&s->q);
+		session_close_after(s, CLOSE_SLOW, "slow_consumer");
+		return;
+	}
+	lws_callback_on_writable(s->wsi);
+}
+
+void session_send_json(struct session *s, json_t *obj)
+{
+	size_t len;
+	char *text = frame_dump(obj, &len);
+	struct msg *m;
+
+	if (!text)
+		return;
+	m = msg_new(text, len, MSG_CONTROL, 0);
+	free(text);
+	if (!m)
+		return;
+	session_send(s, m);
+	msg_unref(m);
+}
+
+void session_send_error(struct session *s, const struct frame_error *err)
+{
+	char *text = frame_error_json(err);
+	struct msg *m;
+
+	if (!text)
+		return;
+	m = msg_new(text, strlen(text), MSG_CONTROL, 0);
+	free(text);
+	if (!m)
+		return;
+	session_send(s, m);
+	msg_unref(m);
+}
+
+void session_reply_error(struct session *s, const char *ref, const char *code,
+			 const char *field, const char *message)
+{
+	struct frame_error err = { 0 };
+
+	frame_error_set(&err, code, field, "%s", message);
+	snprintf(err.ref, sizeof err.ref, "%s", ref ? ref : "");
+	session_send_error(s, &err);
+}
+
+void broker_close_all_sessions(struct broker *b)
+{
+	for (struct session *s = b->sessions; s; s = s->next)
+		session_close_after(s, LWS_CLOSE_STATUS_GOINGAWAY, "broker shutting down");
+}
+
+/* Refuses the session: an error frame, then close 4401. */
+static void refuse_auth(struct session *s, const char *ref, const char *code, const char *message)
+{
+	session_reply_error(s, ref, code, NULL, message);
+	session_close_after(s, CLOSE_AUTH, code);
+}
+
+static void handle_hello(struct broker *b, struct session *s, struct client_frame *f)
+{
+	enum token_status st;
+	char now_iso[CLOCK_ISO_LEN];
+
+	if (s->authed) {
+		session_reply_error(s, f->ref, "already_authenticated", NULL,
+				    "this session is already signed in");
+		return;
+	}
+	if (!f->u.hello.token) {
+		refuse_auth(s, f->ref, "auth_missing", "hello needs a token from /api/login");
+		return;
+	}
+	st = token_verify(b->token_key, f->u.hello.token, f->u.hello.token_len,
+			  clock_now_us() / 1000000, &s->who);
+	if (st != TOKEN_OK) {
+		refuse_auth(s, f->ref, token_status_code(st),
+			    st == TOKEN_EXPIRED ? "the token has expired; sign in again"
+						: "the token is not valid");
+		log_info("session %llu from %s: hello refused (%s)", (unsigned long long)s->id,
+			 s->remote, token_status_code(st));
+		return;
+	}
+	s->authed = 1;
+	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	clock_format_iso(clock_now_us(), now_iso);
+	session_send_json(s, json_pack("{s:s, s:s, s:I, s:s, s:{s:I, s:s, s:s, s:I, s:o}}",
+				       "type", "welcome", "ref", f->ref, "session", (json_int_t)s->id,
+				       "server_time", now_iso, "user",
+				       "id", (json_int_t)s->who.user_id, "username", s->who.username,
+				       "role", role_name(s->who.role),
+				       "org_id", (json_int_t)s->who.org_id,
+				       "site_id", s->who.site_id ? json_integer(s->who.site_id)
+								 : json_null()));
+	log_info("session %llu from %s: signed in as %s (%s)", (unsigned long long)s->id,
+		 s->remote, s->who.username, role_name(s->who.role));
+}
+
+static void dispatch(struct broker *b, struct session *s, struct client_frame *f)
+{
+	char now_iso[CLOCK_ISO_LEN];
+
+	if (f->type == FRAME_HELLO) {
+		handle_hello(b, s, f);
+		return;
+	}
+	if (!s->authed) {
+		refuse_auth(s, f->ref, "auth_required", "send hello with a token first");
+		return;
+	}
+	switch (f->type) {
+	case FRAME_PUBLISH:
+		handle_publish(s, f);
+		break;
+	case FRAME_ACK:
+		handle_ack(s, f);
+		break;
+	case FRAME_DIRECTORY:
+		handle_directory(s, f);
+		break;
+	case FRAME_PING:
+		clock_format_iso(clock_now_us(), now_iso);
+		session_send_json(s, json_pack("{s:s, s:s, s:s}", "type", "pong", "ref", f->ref,
+					       "server_time", now_iso));
+		break;
+	case FRAME_HELLO:
+		break;
+	}
+}
+
+/* One complete message from the client. */
+static void on_message(struct broker *b, struct session *s)
+{
+	struct client_frame f;
+	struct frame_error err;
+
+	if (frame_parse(s->rx, s->rx_len, &f, &err)) {
+		session_send_error(s, &err);
+		return;
+	}
+	dispatch(b, s, &f);
+	frame_free(&f);
+}
+
+/* Appends a fragment; returns 1 when a whole message is ready. */
+static int on_receive(struct broker *b, struct session *s, const void *in, size_t len)
+{
+	int final = lws_is_final_fragment(s->wsi) && !lws_remaining_packet_payload(s->wsi);
+
+	if (s->close_code)
+		return 0;
+	if (s->rx_len == 0 && lws_frame_is_binary(s->wsi))
+		s->rx_discard = 2; /* binary: refuse the whole message */
+	if (!s->rx_discard && s->rx_len + len > b->conf.max_frame) {
+		struct frame_error err = { 0 };
+		frame_error_set(&err, "frame_too_large", NULL,
+				"messages may be at most %zu bytes", b->conf.max_frame);
+		session_send_error(s, &err);
+		session_close_after(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame_too_large");
+		s->rx_discard = 1;
+		s->rx_len = 0;
+		return 0;
+	}
+	if (!s->rx_discard) {
+		if (s->rx_len + len + 1 > s->rx_cap) {
+			size_t cap = s->rx_cap ? s->rx_cap : 1024;
+			char *grown;
+			while (cap < s->rx_len + len + 1)
+				cap *= 2;
+			grown = realloc(s->rx, cap);
+			if (!grown) {
+				session_close_after(s, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+						    "out of memory");
+				return 0;
+			}
+			s->rx = grown;
+			s->rx_cap = cap;
+		}
+		memcpy(s->rx + s->rx_len, in, len);
+		s->rx_len += len;
+	}
+	if (!final)
+		return 0;
+	if (s->rx_discard == 2)
+		session_reply_error(s, "", "bad_frame", NULL, "binary messages are not accepted");
+	if (s->rx_discard) {
+		s->rx_discard = 0;
+		s->rx_len = 0;
+		return 0;
+	}
+	return 1;
+}
+
+/* Writes one queued message; closes once the queue is drained if asked. */
+static int on_writeable(struct broker *b, struct session *s)
+{
+	struct msg *m = outq_peek(&s->q);
+
+	if (m) {
+		if (lws_write(s->wsi, msg_payload(m), m->len, LWS_WRITE_TEXT) < (int)m->len)
+			return -1;
+		if (m->kind == MSG_ALERT && s->authed)
+			delivery_log_add(b->deliveries, m->alert_id, s->who.site_id, s->who.user_id);
+		outq_pop(&s->q);
+		if (outq_peek(&s->q) || s->close_code)
+			lws_callback_on_writable(s->wsi);
+		return 0;
+	}
+	if (s->close_code) {
+		lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+				 (unsigned char *)s->close_reason, strlen(s->close_reason));
+		return -1;
+	}
+	return 0;
+}
+
+static void session_opened(struct broker *b, struct session *s, struct lws *wsi)
+{
+	s->wsi = wsi;
+	s->id = ++b->next_session_id;
+	lws_get_peer_simple(wsi, s->remote, sizeof s->remote);
+	s->next = b->sessions;
+	if (b->sessions)
+		b->sessions->prev = s;
+	b->sessions = s;
+	b->n_sessions++;
+	table_insert(b, s);
+	lws_set_timer_usecs(wsi, (lws_usec_t)b->conf.auth_timeout * LWS_US_PER_SEC);
+	if (b->stopping)
+		session_close_after(s, LWS_CLOSE_STATUS_GOINGAWAY, "broker shutting down");
+}
+
+static void session_closed(struct broker *b, struct session *s)
+{
+	if (!s->id)
+		return;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		b->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	table_remove(b, s);
+	b->n_sessions--;
+	outq_clear(&s->q);
+	free(s->rx);
+	s->rx = NULL;
+	s->id = 0;
+}
+
+int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			 void *in, size_t len)
+{
+	struct broker *b = lws_context_user(lws_get_context(wsi));
+	struct session *s = user;
+	char path[64];
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0 ||
+		    strcmp(path, "/ws") != 0)
+			return -1; /* the protocol lives at /ws only */
+		return 0;
+	case LWS_CALLBACK_ESTABLISHED:
+		session_opened(b, s, wsi);
+		return 0;
+	case LWS_CALLBACK_TIMER:
+		if (!s->authed) {
+			session_reply_error(s, "", "auth_timeout", NULL,
+					    "no hello within the time allowed");
+			session_close_after(s, CLOSE_AUTH, "auth_timeout");
+		}
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (on_receive(b, s, in, len)) {
+			on_message(b, s);
+			s->rx_len = 0;
+		}
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return on_writeable(b, s);
+	case LWS_CALLBACK_CLOSED:
+		session_closed(b, s);
+		return 0;
+	default:
+		return 0;
+	}
+}
