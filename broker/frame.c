@@ -245,7 +245,7 @@ int frame_parse(const char *buf, size_t len, struct client_frame *out, struct fr
 
 	memset(out, 0, sizeof *out);
 	memset(err, 0, sizeof *err);
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		frame_error_set(err, "bad_json", NULL, "invalid JSON at line %d, column %d: %s",
 				jerr.line, jerr.column, jerr.text);

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# deploy/run.sh: what `make run` runs once build/tocsind is built.
+#
+# Without DATABASE_URL: starts the private PostgreSQL under var/ (see
+# deploy/pg-local.sh), applies the migrations and the demo data as the
+# superuser, and runs the broker as the role tocsin_broker.
+# With DATABASE_URL: applies migrations and demo data through
+# TOCSIN_MIGRATE_URL (default: DATABASE_URL) and runs the broker on
+# DATABASE_URL.
+#
+# Prints the address and one demo log-in per role, then runs the broker in
+# the foreground on 127.0.0.1:$TOCSIN_PORT (default 8080). Ctrl-C or SIGTERM
+# stops the broker, then the private PostgreSQL if this script started it.
+# A second run reuses the data in var/.
+# shellcheck disable=SC2317  # cleanup and on_signal run from traps
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+VAR="$ROOT/var"
+PORT="${TOCSIN_PORT:-8080}"
+BROKER="$ROOT/build/tocsind"
+
+die() { echo "run: $*" >&2; exit 1; }
+
+if ! [[ "$PORT" =~ ^[0-9]{1,5}$ ]] || (( PORT < 1 || PORT > 65535 )); then
+    die "TOCSIN_PORT must be a port number (got '$PORT')"
+fi
+[[ -x "$BROKER" ]] || die "$BROKER is missing: build it with make"
+
+mkdir -p "$VAR"
+install -d -m 700 "$VAR/secrets"
+chmod 700 "$VAR/secrets"
+
+# Cleanup runs on every exit: stop the broker if it is still there, then the
+# PostgreSQL this script started (none other).
+started_pg=0
+broker_pid=""
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    if [[ -n "$broker_pid" ]] && kill -0 "$broker_pid" 2>/dev/null; then
+        kill -TERM "$broker_pid" 2>/dev/null || true
+        wait "$broker_pid" 2>/dev/null || true
+    fi
+    if (( started_pg )); then
+        "$ROOT/deploy/pg-local.sh" stop "$VAR" || rc=1
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+# Until the broker runs, a signal just ends the script (through cleanup).
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+if [[ -z "${DATABASE_URL:-}" ]]; then
+    if ! "$ROOT/deploy/pg-local.sh" status "$VAR" >/dev/null; then
+        started_pg=1
+    fi
+    "$ROOT/deploy/pg-local.sh" start "$VAR"
+    migrate_url="$("$ROOT/deploy/pg-local.sh" url "$VAR")"
+    broker_url="$("$ROOT/deploy/pg-local.sh" url "$VAR" tocsin_broker)"
+    db_note="private PostgreSQL under var/ (log: var/log/postgresql.log)"
+else
+    migrate_url="${TOCSIN_MIGRATE_URL:-$DATABASE_URL}"
+    broker_url="$DATABASE_URL"
+    db_note="DATABASE_URL"
+fi
+
+"$ROOT/deploy/migrate.sh" "$migrate_url"
+"$ROOT/deploy/load-demo.sh" "$migrate_url"
+
+cat <<EOF
+
+  Tocsin: http://127.0.0.1:$PORT
+  Database: $db_note
+
+  Demo log-ins (local development only):
+    role              username              password
+    controller        controller            controller-demo
+    analyst           analyst               analyst-demo
+    company_operator  op.citadel            operator-demo
+    site_console      console.threadneedle  console-demo
+    admin             admin                 admin-demo
+
+  Stop with Ctrl-C.
+
+EOF
+
+# The broker runs in the background in its own process group (set -m), so
+# that a Ctrl-C on the terminal reaches this script only and the broker gets
+# exactly one signal: the one forwarded below. `wait` returns as soon as a
+# trapped signal arrives, so the traps run while the broker is up.
+stop_sig=""
+signals=0
+on_signal() { stop_sig="$1"; signals=$((signals + 1)); }
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal TERM' HUP
+
+set -m
+"$BROKER" --listen "127.0.0.1:$PORT" --database "$broker_url" \
+          --web-root "$ROOT/web-client" --token-key "$VAR/secrets/token.key" &
+broker_pid=$!
+set +m
+
+rc=0
+while :; do
+    if wait "$broker_pid"; then rc=0; else rc=$?; fi
+    if [[ -n "$stop_sig" ]] && kill -0 "$broker_pid" 2>/dev/null; then
+        break           # a signal interrupted `wait`: the broker still runs
+    fi
+    if ! kill -0 "$broker_pid" 2>/dev/null; then
+        broker_pid=""   # the broker has exited
+        break
+    fi
+done
+
+if [[ -n "$broker_pid" ]]; then
+    echo "run: stopping the broker (SIG$stop_sig)" >&2
+    kill -s "$stop_sig" "$broker_pid" 2>/dev/null || true
+    # Give it time to close sessions and flush; a second Ctrl-C, or 30 s
+    # without exiting, kills it.
+    seen=$signals
+    for (( i = 0; i < 300; i++ )); do
+        kill -0 "$broker_pid" 2>/dev/null || break
+        if (( signals > seen )); then break; fi
+        sleep 0.1 || true
+    done
+    if kill -0 "$broker_pid" 2>/dev/null; then
+        echo "run: the broker did not stop; killing it" >&2
+        kill -KILL "$broker_pid" 2>/dev/null || true
+    fi
+    wait "$broker_pid" 2>/dev/null || true
+    broker_pid=""
+    case "$stop_sig" in INT) rc=130 ;; *) rc=143 ;; esac
+else
+    echo "run: the broker exited (status $rc)" >&2
+fi
+
+exit "$rc"
