@@ -8,12 +8,15 @@
 #define TOCSIN_BROKER_H
 
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <libwebsockets.h>
 #include <stdint.h>
 
 #include "conf.h"
 #include "frame.h"
+#include "ids.h"
 #include "outq.h"
+#include "site_cache.h"
 #include "token.h"
 
 _Static_assert(MSG_HEADROOM >= LWS_PRE, "MSG_HEADROOM must cover LWS_PRE");
@@ -21,6 +24,7 @@ _Static_assert(MSG_HEADROOM >= LWS_PRE, "MSG_HEADROOM must cover LWS_PRE");
 struct db;
 struct signin;
 struct delivery_log;
+struct journal;
 struct http_req;
 struct db_error;
 
@@ -41,6 +45,15 @@ struct session {
 	struct outq q;                 /* owned */
 	int close_code;                /* non-zero: close once q has drained */
 	char close_reason[64];
+	/* resume (resume.c): while resuming, live alerts wait in held so that
+	 * the backlog always goes first */
+	int resuming;                  /* backlog not yet sent */
+	int resume_pending;            /* waiting for the database or journal */
+	int64_t resume_from;           /* the client's position */
+	char resume_epoch[65];         /* the client's epoch */
+	int welcomed;                  /* welcome sent */
+	char hello_ref[FRAME_REF_MAX + 1];
+	struct outq held;              /* owned */
 };
 
 #define SESSION_TABLE_SIZE 4096
@@ -53,6 +66,14 @@ struct broker {
 	struct db *db;                    /* owned */
 	struct signin *signin;            /* owned */
 	struct delivery_log *deliveries;  /* owned */
+	struct journal *journal;          /* owned */
+	struct site_cache sites;          /* owned contents */
+	struct id_gen ids;
+	char epoch[65];                   /* the stream's epoch; "" until known */
+	int64_t head;                     /* highest stream position seen */
+	int escalating;                   /* an escalation query is in flight */
+	lws_sorted_usec_list_t sul_escalate;
+	lws_sorted_usec_list_t sul_refresh;
 	struct http_req *http_waiting;    /* sign-in requests awaiting a worker */
 	struct session *sessions;         /* list of live sessions (not owned) */
 	struct session *by_id[SESSION_TABLE_SIZE];
@@ -83,19 +104,66 @@ struct session *broker_find_session(struct broker *b, uint64_t id);
 /* Closes every session with 1001 (shutdown). */
 void broker_close_all_sessions(struct broker *b);
 
+/* An alert as it goes out (handle_publish.c). Strings are borrowed. */
+struct alert_view {
+	int64_t id, seq; /* seq 0: only journaled so far */
+	const char *headline, *body, *severity, *sent_at;
+	int64_t sender_user_id;
+	const char *sender_display_name;
+	int64_t sender_org_id;
+	const char *sender_org_name;
+};
+json_t *alert_object(const struct alert_view *a);
+/* From columns first..first+9: id, seq, headline, body, severity, sent_at,
+ * sender_user_id, sender_display_name, sender_org_id, sender_org_name. */
+struct alert_view alert_view_from_row(PGresult *res, int row, int first);
+/* The alert frame, with flag ("replay", "escalated") set true if given. */
+struct msg *alert_msg(const struct alert_view *a, const char *flag);
+
 /* handle_*.c: one file per request. arg ownership stays with the handler. */
 void handle_publish(struct session *s, struct client_frame *f);
-void handle_ack(struct session *s, struct client_frame *f);
+/* ack and read (handle_receipt.c) */
+void handle_receipt(struct session *s, struct client_frame *f);
+void handle_receipts(struct session *s, struct client_frame *f);
 void handle_directory(struct session *s, struct client_frame *f);
+
+/* resume.c: hello's welcome and the backlog. */
+void resume_start(struct session *s, struct client_frame *f);
+/* Starts the resumes that waited for the database and the journal. */
+void resume_pending_all(struct broker *b);
+/* Queues a live alert, or holds it while the session resumes. */
+void resume_deliver(struct session *s, struct msg *m);
+
+/* stream.c: what the broker learns when the database (re)connects, the
+ * periodic refresh, and whether writes go to the database or the journal. */
+void broker_db_up(struct broker *b);
+void broker_journal_drained(struct broker *b);
+/* 1 when writes go straight to the database, 0 when to the journal. */
+int broker_writes_direct(struct broker *b);
+
+/* escalation.c */
+void escalation_start(struct broker *b);
 
 /* fanout.c: who gets what. */
 /* Sends an alert message to the consoles of recipient sites and to the
  * operators of the companies guarding them. */
 void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t n_sites,
 		  const int64_t *orgs, size_t n_orgs);
+struct tally {
+	long recipients, delivered, read, acknowledged, escalated;
+};
 /* Sends a tally to the controllers and analysts of the sending org. */
-void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, long recipients,
-		  long delivered, long acknowledged);
+void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org,
+		  const struct tally *t);
+/* Reads a tally from result columns first..first+4 (recipients, delivered,
+ * acknowledged, read, escalated: the order our SQL functions return). */
+struct tally tally_from_row(PGresult *res, int row, int first);
+/* Sends a message to the controllers and analysts of org. */
+void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org);
+/* Sends a message to the consoles of one site (escalated:true alerts),
+ * or to the operators of one company. */
+void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id);
+void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id);
 
 /* Maps a database failure to a typed error for the client, given what the
  * handler calls a TS404 (unknown_target, unknown_alert, ...). */

@@ -26,6 +26,12 @@ static const char usage[] =
 	"  --ping-interval SECS   WebSocket ping when idle; peers silent for twice this\n"
 	"                         long are dropped (default 25)\n"
 	"  --log-level LEVEL      debug, info, warn or error (TOCSIN_LOG_LEVEL; default info)\n"
+	"  --journal FILE         local journal used while PostgreSQL is unreachable\n"
+	"                         (TOCSIN_JOURNAL; default ./var/journal/tocsin.journal)\n"
+	"  --escalate-after SECS  re-send and raise a severe or extreme alert a site has\n"
+	"                         not acknowledged after this long (default 120)\n"
+	"  --node-id N            this broker's number, 0 to 15, unique among brokers\n"
+	"                         sharing one database (default 0)\n"
 	"  --help                 this text\n";
 
 static int parse_listen(struct conf *c, const char *arg)
@@ -65,7 +71,7 @@ static int parse_long(const char *flag, const char *arg, long min, long max, lon
 
 enum { OPT_LISTEN = 1, OPT_DATABASE, OPT_WEB_ROOT, OPT_TOKEN_KEY, OPT_TOKEN_TTL, OPT_MAX_FRAME,
        OPT_AUTH_TIMEOUT, OPT_SIGNIN_WORKERS, OPT_QUEUE_MSGS, OPT_QUEUE_BYTES, OPT_PING,
-       OPT_LOG_LEVEL, OPT_HELP };
+       OPT_LOG_LEVEL, OPT_JOURNAL, OPT_ESCALATE, OPT_NODE, OPT_HELP };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -80,6 +86,9 @@ static const struct option options[] = {
 	{ "queue-max-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
 	{ "ping-interval", required_argument, NULL, OPT_PING },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "journal", required_argument, NULL, OPT_JOURNAL },
+	{ "escalate-after", required_argument, NULL, OPT_ESCALATE },
+	{ "node-id", required_argument, NULL, OPT_NODE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -115,6 +124,13 @@ static int apply(struct conf *c, int opt, const char *arg)
 	case OPT_PING:
 		if (parse_long("--ping-interval", arg, 1, 3600, &v)) return -1;
 		c->ping_interval = (int)v; return 0;
+	case OPT_JOURNAL: c->journal = arg; return 0;
+	case OPT_ESCALATE:
+		if (parse_long("--escalate-after", arg, 1, 86400, &v)) return -1;
+		c->escalate_after = (int)v; return 0;
+	case OPT_NODE:
+		if (parse_long("--node-id", arg, 0, 15, &v)) return -1;
+		c->node_id = (int)v; return 0;
 	case OPT_LOG_LEVEL:
 		if (log_level_from_name(arg, &level)) {
 			fprintf(stderr, "tocsind: --log-level must be debug, info, warn or error\n");
@@ -143,11 +159,14 @@ int conf_load(struct conf *c, int argc, char **argv)
 	c->queue_max_bytes = 4 << 20;
 	c->ping_interval = 25;
 	c->log_level = LOG_INFO;
+	c->journal = "./var/journal/tocsin.journal";
+	c->escalate_after = 120;
 
 	if ((env = getenv("TOCSIN_LISTEN")) && apply(c, OPT_LISTEN, env)) return -1;
 	if ((env = getenv("DATABASE_URL"))) c->database = env;
 	if ((env = getenv("TOCSIN_WEB_ROOT"))) c->web_root = env;
 	if ((env = getenv("TOCSIN_TOKEN_KEY"))) c->token_key = env;
+	if ((env = getenv("TOCSIN_JOURNAL"))) c->journal = env;
 	if ((env = getenv("TOCSIN_LOG_LEVEL")) && apply(c, OPT_LOG_LEVEL, env)) return -1;
 
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {

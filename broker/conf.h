@@ -18,6 +18,9 @@ struct conf {
 	size_t queue_max_bytes;   /* --queue-max-bytes per connection */
 	int ping_interval;        /* --ping-interval seconds */
 	int log_level;            /* --log-level (enum log_level) */
+	const char *journal;      /* --journal FILE (TOCSIN_JOURNAL) */
+	int escalate_after;       /* --escalate-after seconds */
+	int node_id;              /* --node-id 0..15 */
 };
 
 /* Fills c from defaults, then the environment, then argv. Returns 0, 1

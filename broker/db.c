@@ -237,6 +237,7 @@ static void on_connected(struct db *db)
 	db->retry_us = 0;
 	db->logged_down = 0;
 	log_info("database: connected (server %d)", PQserverVersion(db->conn));
+	broker_db_up(db->b);
 	send_queued(db);
 }
 

@@ -3,6 +3,7 @@
 #include "broker.h"
 #include "clock.h"
 #include "db.h"
+#include "journal.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -88,10 +89,36 @@ static char *array_literal(const struct delivery *d, size_t n, int column)
 	return s;
 }
 
+/* Journals n deliveries (the database is away). 0 or -1. */
+static int journal_batch(struct delivery_log *log, const struct delivery *d, size_t n)
+{
+	json_t *rec = json_pack("{s:[], s:[], s:[], s:[]}", "alerts", "sites", "users", "at");
+	int ret;
+
+	if (!rec)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char iso[CLOCK_ISO_LEN];
+		clock_format_iso(d[i].at_us, iso);
+		json_array_append_new(json_object_get(rec, "alerts"), json_integer(d[i].alert_id));
+		json_array_append_new(json_object_get(rec, "sites"), json_integer(d[i].site_id));
+		json_array_append_new(json_object_get(rec, "users"), json_integer(d[i].user_id));
+		json_array_append_new(json_object_get(rec, "at"), json_string(iso));
+	}
+	ret = journal_append(log->b->journal, "deliveries", rec);
+	json_decref(rec);
+	return ret;
+}
+
 static void batch_done(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct delivery_log *log = arg;
 
+	if (err && err->lost && journal_batch(log, log->batch, log->writing) == 0) {
+		/* outcome unknown: journaled; replay drops it if it committed */
+		err = NULL;
+		res = NULL;
+	}
 	if (err) {
 		/* Put the batch back in front of what came since, to retry. */
 		struct delivery *merged = NULL;
@@ -110,13 +137,12 @@ static void batch_done(struct broker *b, void *arg, PGresult *res, const struct 
 			log->dropped += log->writing;
 			log_error("dropping %zu delivery records", log->writing);
 		}
-	} else {
-		for (int i = 0; i < PQntuples(res); i++)
+	} else if (res) {
+		for (int i = 0; i < PQntuples(res); i++) {
+			struct tally t = tally_from_row(res, i, 2);
 			fanout_tally(b, strtoll(PQgetvalue(res, i, 0), NULL, 10),
-				     strtoll(PQgetvalue(res, i, 1), NULL, 10),
-				     strtol(PQgetvalue(res, i, 2), NULL, 10),
-				     strtol(PQgetvalue(res, i, 3), NULL, 10),
-				     strtol(PQgetvalue(res, i, 4), NULL, 10));
+				     strtoll(PQgetvalue(res, i, 1), NULL, 10), &t);
+		}
 	}
 	free(log->batch);
 	log->batch = NULL;
@@ -133,8 +159,15 @@ static void write_batch(struct delivery_log *log)
 
 	if (!n || log->writing)
 		return;
-	if (!db_is_up(log->b->db)) {
-		schedule(log, 500 * 1000);
+	if (!broker_writes_direct(log->b)) {
+		if (journal_batch(log, log->buf, n) == 0) {
+			memmove(log->buf, log->buf + n, (log->len - n) * sizeof *log->buf);
+			log->len -= n;
+			if (log->len)
+				schedule(log, 0);
+		} else {
+			schedule(log, 500 * 1000);
+		}
 		return;
 	}
 	for (int c = 0; c < 4; c++)
@@ -146,7 +179,8 @@ static void write_batch(struct delivery_log *log)
 		log->len -= n;
 		log->writing = n;
 		if (db_query(log->b->db,
-			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged"
+			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged,"
+			     "       read, escalated"
 			     "  FROM tocsin_record_deliveries($1::bigint[], $2::integer[],"
 			     "                                $3::integer[], $4::timestamptz[])",
 			     4, (const char *const *)cols, batch_done, log)) {

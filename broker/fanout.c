@@ -2,9 +2,10 @@
  *
  * The audience rules live here and only here: an alert goes to the
  * consoles of its recipient sites and to the operators of the companies
- * guarding them; a tally goes to the controllers and analysts of the
- * organisation that sent the alert. Each frame is serialised once and the
- * same message is queued on every connection that gets it. */
+ * guarding them; tallies and escalations go to the controllers and
+ * analysts of the organisation that sent the alert. Each frame is
+ * serialised once and the same message is queued on every connection that
+ * gets it. */
 #include "broker.h"
 
 #include <stdlib.h>
@@ -33,18 +34,54 @@ void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t 
 			continue;
 		if ((s->who.role == ROLE_SITE_CONSOLE && contains(sites, n_sites, s->who.site_id)) ||
 		    (s->who.role == ROLE_COMPANY_OPERATOR && contains(orgs, n_orgs, s->who.org_id)))
-			session_send(s, m);
+			resume_deliver(s, m);
 	}
 }
 
-void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, long recipients,
-		  long delivered, long acknowledged)
+void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id)
+{
+	for (struct session *s = b->sessions; s; s = s->next)
+		if (s->authed && s->who.role == ROLE_SITE_CONSOLE && s->who.site_id == site_id)
+			resume_deliver(s, m);
+}
+
+void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id)
+{
+	for (struct session *s = b->sessions; s; s = s->next)
+		if (s->authed && s->who.role == ROLE_COMPANY_OPERATOR && s->who.org_id == org_id)
+			session_send(s, m);
+}
+
+void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org)
+{
+	for (struct session *s = b->sessions; s; s = s->next)
+		if (s->authed && s->who.org_id == org &&
+		    (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST))
+			session_send(s, m);
+}
+
+struct tally tally_from_row(PGresult *res, int row, int first)
+{
+	struct tally t;
+
+	t.recipients = strtol(PQgetvalue(res, row, first), NULL, 10);
+	t.delivered = strtol(PQgetvalue(res, row, first + 1), NULL, 10);
+	t.acknowledged = strtol(PQgetvalue(res, row, first + 2), NULL, 10);
+	t.read = strtol(PQgetvalue(res, row, first + 3), NULL, 10);
+	t.escalated = strtol(PQgetvalue(res, row, first + 4), NULL, 10);
+	return t;
+}
+
+void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org,
+		  const struct tally *t)
 {
 	size_t len;
-	char *text = frame_dump(json_pack("{s:s, s:I, s:i, s:i, s:i}", "type", "tally",
+	char *text = frame_dump(json_pack("{s:s, s:I, s:i, s:i, s:i, s:i, s:i}", "type", "tally",
 					  "alert_id", (json_int_t)alert_id,
-					  "recipients", (int)recipients, "delivered", (int)delivered,
-					  "acknowledged", (int)acknowledged),
+					  "recipients", (int)t->recipients,
+					  "delivered", (int)t->delivered, "read", (int)t->read,
+					  "acknowledged", (int)t->acknowledged,
+					  "escalated", (int)t->escalated),
 				&len);
 	struct msg *m;
 
@@ -54,9 +91,6 @@ void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, long r
 	free(text);
 	if (!m)
 		return;
-	for (struct session *s = b->sessions; s; s = s->next)
-		if (s->authed && s->who.org_id == sender_org &&
-		    (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST))
-			session_send(s, m);
+	fanout_to_org_desk(b, m, sender_org);
 	msg_unref(m);
 }

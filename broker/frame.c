@@ -176,6 +176,8 @@ static const struct {
 	{ "ack", FRAME_ACK },
 	{ "ping", FRAME_PING },
 	{ "directory", FRAME_DIRECTORY },
+	{ "read", FRAME_READ },
+	{ "receipts", FRAME_RECEIPTS },
 };
 
 /* Reads the optional ref first, so that every later error can echo it. */
@@ -196,26 +198,56 @@ static int parse_ref(json_t *root, struct client_frame *out, struct frame_error 
 	return 0;
 }
 
+/* hello: an optional token (its absence is the broker's auth_missing) and
+ * an optional resume position. */
+static int parse_hello(json_t *root, struct client_frame *out, struct frame_error *err)
+{
+	json_t *v = json_object_get(root, "token"), *resume, *seq;
+
+	if (v && !json_is_null(v) && !json_is_string(v)) {
+		frame_error_set(err, "bad_field", "token", "token must be a string");
+		return -1;
+	}
+	if (json_is_string(v) && json_string_length(v) > 0) {
+		out->u.hello.token = json_string_value(v);
+		out->u.hello.token_len = json_string_length(v);
+	}
+	resume = json_object_get(root, "resume");
+	if (!resume || json_is_null(resume))
+		return 0;
+	if (!json_is_object(resume)) {
+		frame_error_set(err, "bad_field", "resume", "resume must be an object with epoch and seq");
+		return -1;
+	}
+	v = json_object_get(resume, "epoch");
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64) {
+		frame_error_set(err, "bad_field", "resume.epoch",
+				"resume.epoch must be the epoch string from welcome");
+		return -1;
+	}
+	seq = json_object_get(resume, "seq");
+	if (!json_is_integer(seq) || json_integer_value(seq) < 0) {
+		frame_error_set(err, "bad_field", "resume.seq",
+				"resume.seq must be a non-negative integer");
+		return -1;
+	}
+	out->u.hello.resume = 1;
+	out->u.hello.epoch = json_string_value(v);
+	out->u.hello.seq = json_integer_value(seq);
+	return 0;
+}
+
 static int parse_body(json_t *root, struct client_frame *out, struct frame_error *err)
 {
 	json_t *v;
 
 	switch (out->type) {
 	case FRAME_HELLO:
-		v = json_object_get(root, "token");
-		if (!v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
-			out->u.hello.token = NULL;
-			return 0;
-		}
-		if (!json_is_string(v)) {
-			frame_error_set(err, "bad_field", "token", "token must be a string");
-			return -1;
-		}
-		out->u.hello.token = json_string_value(v);
-		out->u.hello.token_len = json_string_length(v);
-		return 0;
+		return parse_hello(root, out, err);
 	case FRAME_PUBLISH:
 		return parse_publish(root, &out->u.publish, err);
+	case FRAME_READ:
+	case FRAME_RECEIPTS:
 	case FRAME_ACK:
 		v = json_object_get(root, "alert_id");
 		if (!v) {

@@ -24,6 +24,8 @@ enum frame_type {
 	FRAME_ACK,
 	FRAME_PING,
 	FRAME_DIRECTORY,
+	FRAME_READ,
+	FRAME_RECEIPTS,
 };
 
 struct frame_publish {
@@ -41,9 +43,15 @@ struct client_frame {
 	char ref[FRAME_REF_MAX + 1]; /* "" when the request had none */
 	json_t *root;                /* owned: the parsed message */
 	union {
-		struct { const char *token; size_t token_len; } hello; /* token NULL when absent */
+		struct {
+			const char *token;   /* NULL when absent */
+			size_t token_len;
+			int resume;          /* 1 when a resume position was given */
+			const char *epoch;   /* borrowed */
+			int64_t seq;
+		} hello;
 		struct frame_publish publish;
-		struct { int64_t alert_id; } ack;
+		struct { int64_t alert_id; } ack; /* also read and receipts */
 	} u;
 };
 

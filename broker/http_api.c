@@ -7,6 +7,7 @@
  * client that hung up meanwhile costs nothing. Loop thread only. */
 #include "broker.h"
 #include "db.h"
+#include "journal.h"
 #include "log.h"
 #include "signin.h"
 
@@ -79,10 +80,11 @@ static void respond_error(struct http_req *r, int status, const char *code, cons
 
 static void respond_health(struct broker *b, struct http_req *r)
 {
-	int up = db_is_up(b->db);
-	respond(r, up ? 200 : 503,
-		frame_dump(json_pack("{s:s, s:s, s:i}", "status", up ? "ok" : "degraded", "db",
-				     up ? "up" : "down", "connections", (int)b->n_sessions),
+	int up = db_is_up(b->db), ok = broker_writes_direct(b);
+	respond(r, ok ? 200 : 503,
+		frame_dump(json_pack("{s:s, s:s, s:i, s:i}", "status", ok ? "ok" : "degraded",
+				     "db", up ? "up" : "down", "connections", (int)b->n_sessions,
+				     "journal", (int)journal_pending(b->journal)),
 			   NULL));
 }
 

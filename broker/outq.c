@@ -13,6 +13,7 @@ struct msg *msg_new(const char *payload, size_t len, enum msg_kind kind, int64_t
 	m->refs = 1;
 	m->kind = kind;
 	m->alert_id = alert_id;
+	m->seq = 0;
 	m->len = len;
 	memcpy(m->buf + MSG_HEADROOM, payload, len);
 	return m;

@@ -25,6 +25,7 @@ struct msg {
 	unsigned refs;
 	enum msg_kind kind;
 	int64_t alert_id;   /* MSG_ALERT only */
+	int64_t seq;        /* MSG_ALERT: stream position, 0 while only journaled */
 	size_t len;         /* payload bytes, after the headroom */
 	unsigned char buf[]; /* MSG_HEADROOM bytes, then the payload */
 };

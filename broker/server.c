@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "db.h"
 #include "delivery_log.h"
+#include "journal.h"
 #include "log.h"
 #include "signin.h"
 
@@ -27,7 +28,10 @@ static void stop_check(lws_sorted_usec_list_t *sul)
 	int idle = db_outstanding(b->db) == 0 && delivery_log_pending(b->deliveries) == 0 &&
 		   b->n_sessions == 0;
 
-	if (idle || clock_now_us() > b->stop_deadline_us || !db_is_up(b->db)) {
+	if (!db_is_up(b->db))
+		delivery_log_flush(b->deliveries); /* into the journal */
+	if (idle || clock_now_us() > b->stop_deadline_us ||
+	    (!db_is_up(b->db) && delivery_log_pending(b->deliveries) == 0 && b->n_sessions == 0)) {
 		if (!idle)
 			log_warn("stopping with work outstanding: %zu queries, %zu deliveries, "
 				 "%u sessions", db_outstanding(b->db),
@@ -153,14 +157,18 @@ int server_run(struct broker *b)
 		return 1;
 	}
 	b->vhost = lws_get_vhost_by_name(b->ctx, "tocsin");
+	b->ids.node = (unsigned)b->conf.node_id;
 	b->db = db_new(b, b->conf.database);
 	b->deliveries = delivery_log_new(b);
+	b->journal = journal_open(b, b->conf.journal);
 	b->signin = signin_new(b, b->conf.signin_workers);
-	if (!b->vhost || !b->db || !b->deliveries || !b->signin || watch_signals(b)) {
+	if (!b->vhost || !b->db || !b->deliveries || !b->journal || !b->signin ||
+	    watch_signals(b)) {
 		log_error("cannot start the broker's parts");
 		goto out;
 	}
 	db_start(b->db);
+	escalation_start(b);
 	log_info("listening on http://%s:%d (consoles from %s)", b->conf.listen_host,
 		 b->conf.port, b->conf.web_root);
 	while (!b->done)
@@ -176,6 +184,9 @@ out:
 	b->db = NULL;
 	delivery_log_free(b->deliveries);
 	b->deliveries = NULL;
+	journal_free(b->journal);
+	b->journal = NULL;
+	site_cache_clear(&b->sites);
 	lws_context_destroy(b->ctx);
 	b->ctx = NULL;
 	return ret;

@@ -122,7 +122,6 @@ static void refuse_auth(struct session *s, const char *ref, const char *code, co
 static void handle_hello(struct broker *b, struct session *s, struct client_frame *f)
 {
 	enum token_status st;
-	char now_iso[CLOCK_ISO_LEN];
 
 	if (s->authed) {
 		session_reply_error(s, f->ref, "already_authenticated", NULL,
@@ -145,15 +144,7 @@ static void handle_hello(struct broker *b, struct session *s, struct client_fram
 	}
 	s->authed = 1;
 	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
-	clock_format_iso(clock_now_us(), now_iso);
-	session_send_json(s, json_pack("{s:s, s:s, s:I, s:s, s:{s:I, s:s, s:s, s:I, s:o}}",
-				       "type", "welcome", "ref", f->ref, "session", (json_int_t)s->id,
-				       "server_time", now_iso, "user",
-				       "id", (json_int_t)s->who.user_id, "username", s->who.username,
-				       "role", role_name(s->who.role),
-				       "org_id", (json_int_t)s->who.org_id,
-				       "site_id", s->who.site_id ? json_integer(s->who.site_id)
-								 : json_null()));
+	resume_start(s, f);
 	log_info("session %llu from %s: signed in as %s (%s)", (unsigned long long)s->id,
 		 s->remote, s->who.username, role_name(s->who.role));
 }
@@ -175,7 +166,11 @@ static void dispatch(struct broker *b, struct session *s, struct client_frame *f
 		handle_publish(s, f);
 		break;
 	case FRAME_ACK:
-		handle_ack(s, f);
+	case FRAME_READ:
+		handle_receipt(s, f);
+		break;
+	case FRAME_RECEIPTS:
+		handle_receipts(s, f);
 		break;
 	case FRAME_DIRECTORY:
 		handle_directory(s, f);
@@ -305,6 +300,7 @@ static void session_closed(struct broker *b, struct session *s)
 	table_remove(b, s);
 	b->n_sessions--;
 	outq_clear(&s->q);
+	outq_clear(&s->held);
 	free(s->rx);
 	s->rx = NULL;
 	s->id = 0;

@@ -1,0 +1,36 @@
+/* journal.h: the broker's local journal, for when PostgreSQL is away.
+ *
+ * While the database is unreachable (or the journal still holds records),
+ * every write the broker must not lose (publish, ack, read, deliveries) is
+ * appended to one file as a JSON line and fdatasync'd before the client is
+ * told it is durable. When the database returns, the records are written
+ * to it in order through tocsin_journal_apply(), which applies each record
+ * id once, so a crash during replay never duplicates anything; the file is
+ * emptied once everything has been applied. Records survive a broker crash:
+ * journal_open() reloads them.
+ *
+ * Loop thread only. The fsync blocks the loop briefly; it happens only in
+ * degraded mode. */
+#ifndef TOCSIN_JOURNAL_H
+#define TOCSIN_JOURNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct broker;
+struct journal;
+
+/* Opens (creating the file and its folder) and loads pending records.
+ * NULL after logging why. */
+struct journal *journal_open(struct broker *b, const char *path);
+/* Appends {"jid","k":kind,"r":rec} and syncs it. rec is borrowed.
+ * 0, or -1 when the record could not be made durable. */
+int journal_append(struct journal *j, const char *kind, json_t *rec);
+/* Records not yet applied to the database. */
+size_t journal_pending(const struct journal *j);
+/* Sends pending records to the database if it is up; calls
+ * broker_journal_drained() once everything is applied. */
+void journal_pump(struct journal *j);
+void journal_free(struct journal *j);
+
+#endif
