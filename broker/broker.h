@@ -126,6 +126,20 @@ void handle_publish(struct session *s, struct client_frame *f);
 void handle_receipt(struct session *s, struct client_frame *f);
 void handle_receipts(struct session *s, struct client_frame *f);
 void handle_directory(struct session *s, struct client_frame *f);
+/* handle_targets.c / handle_relay.c / handle_answer.c (alerts in full) */
+void handle_preview(struct session *s, struct client_frame *f);
+void handle_relay(struct session *s, struct client_frame *f);
+void handle_answer(struct session *s, struct client_frame *f);
+/* handle_status.c: building status, board, area totals, report-now */
+void handle_status(struct session *s, struct client_frame *f);
+void handle_board(struct session *s, struct client_frame *f);
+void handle_area_totals(struct session *s, struct client_frame *f);
+void handle_report_now(struct session *s, struct client_frame *f);
+/* handle_report.c: partner reports and the inbox */
+void handle_report(struct session *s, struct client_frame *f);
+void handle_inbox(struct session *s, struct client_frame *f);
+/* images.c: image expiry (the HTTP side is in http_api.c) */
+void images_start(struct broker *b);
 
 /* resume.c: hello's welcome and the backlog. */
 void resume_start(struct session *s, struct client_frame *f);

@@ -26,6 +26,16 @@ enum frame_type {
 	FRAME_DIRECTORY,
 	FRAME_READ,
 	FRAME_RECEIPTS,
+	/* issue 3: these are checked by their handlers from root */
+	FRAME_PREVIEW,
+	FRAME_RELAY,
+	FRAME_ANSWER,
+	FRAME_STATUS,
+	FRAME_BOARD,
+	FRAME_AREA_TOTALS,
+	FRAME_REPORT_NOW,
+	FRAME_REPORT,
+	FRAME_INBOX,
 };
 
 struct frame_publish {

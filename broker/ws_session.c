@@ -172,6 +172,33 @@ static void dispatch(struct broker *b, struct session *s, struct client_frame *f
 	case FRAME_RECEIPTS:
 		handle_receipts(s, f);
 		break;
+	case FRAME_PREVIEW:
+		handle_preview(s, f);
+		break;
+	case FRAME_RELAY:
+		handle_relay(s, f);
+		break;
+	case FRAME_ANSWER:
+		handle_answer(s, f);
+		break;
+	case FRAME_STATUS:
+		handle_status(s, f);
+		break;
+	case FRAME_BOARD:
+		handle_board(s, f);
+		break;
+	case FRAME_AREA_TOTALS:
+		handle_area_totals(s, f);
+		break;
+	case FRAME_REPORT_NOW:
+		handle_report_now(s, f);
+		break;
+	case FRAME_REPORT:
+		handle_report(s, f);
+		break;
+	case FRAME_INBOX:
+		handle_inbox(s, f);
+		break;
 	case FRAME_DIRECTORY:
 		handle_directory(s, f);
 		break;
