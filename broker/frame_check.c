@@ -149,7 +149,7 @@ int check_area(json_t *area, const char *field, struct frame_error *err)
 rename: /* name the full path of the member at fault */
 		{
 			char member[16];
-			snprintf(member, sizeof member, "%s", err->field);
+			snprintf(member, sizeof member, "%.15s", err->field);
 			snprintf(err->field, sizeof err->field, "%.40s.circle.%s", field, member);
 		}
 		return -1;
