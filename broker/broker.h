@@ -74,6 +74,8 @@ struct broker {
 	int escalating;                   /* an escalation query is in flight */
 	lws_sorted_usec_list_t sul_escalate;
 	lws_sorted_usec_list_t sul_refresh;
+	lws_sorted_usec_list_t sul_images; /* images.c: the expiry sweep */
+	int images_sweeping;              /* a sweep query is in flight */
 	struct http_req *http_waiting;    /* sign-in requests awaiting a worker */
 	struct session *sessions;         /* list of live sessions (not owned) */
 	struct session *by_id[SESSION_TABLE_SIZE];
@@ -104,21 +106,13 @@ struct session *broker_find_session(struct broker *b, uint64_t id);
 /* Closes every session with 1001 (shutdown). */
 void broker_close_all_sessions(struct broker *b);
 
-/* An alert as it goes out (handle_publish.c). Strings are borrowed. */
-struct alert_view {
-	int64_t id, seq; /* seq 0: only journaled so far */
-	const char *headline, *body, *severity, *sent_at;
-	int64_t sender_user_id;
-	const char *sender_display_name;
-	int64_t sender_org_id;
-	const char *sender_org_name;
-};
-json_t *alert_object(const struct alert_view *a);
-/* From columns first..first+9: id, seq, headline, body, severity, sent_at,
- * sender_user_id, sender_display_name, sender_org_id, sender_org_name. */
-struct alert_view alert_view_from_row(PGresult *res, int row, int first);
-/* The alert frame, with flag ("replay", "escalated") set true if given. */
-struct msg *alert_msg(const struct alert_view *a, const char *flag);
+/* The alert frame around an alert object (stolen; built by PostgreSQL's
+ * tocsin_alert_json), with flag ("replay", "escalated") set true if given,
+ * for the audience (MSG_TO_* bits) given (handle_publish.c). */
+struct msg *alert_msg(int64_t id, int64_t seq, json_t *alert, const char *flag,
+		      unsigned audience);
+/* MSG_TO_* bits from an alert's target roles and classification. */
+unsigned alert_audience(const char *roles, const char *classification);
 
 /* handle_*.c: one file per request. arg ownership stays with the handler. */
 void handle_publish(struct session *s, struct client_frame *f);
@@ -167,12 +161,15 @@ struct tally {
 	long recipients, delivered, read, acknowledged, escalated;
 };
 /* Sends a tally to the controllers and analysts of the sending org. */
-void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org,
+/* ... and, for a relay, to the organisation that sent the original
+ * (watcher_org; 0 for none). */
+void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, int64_t watcher_org,
 		  const struct tally *t);
 /* Reads a tally from result columns first..first+4 (recipients, delivered,
  * acknowledged, read, escalated: the order our SQL functions return). */
 struct tally tally_from_row(PGresult *res, int row, int first);
-/* Sends a message to the controllers and analysts of org. */
+/* Sends a message to the desk of org: its controllers and analysts, or
+ * its company operators. */
 void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org);
 /* Sends a message to the consoles of one site (escalated:true alerts),
  * or to the operators of one company. */

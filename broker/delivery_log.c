@@ -141,7 +141,8 @@ static void batch_done(struct broker *b, void *arg, PGresult *res, const struct 
 		for (int i = 0; i < PQntuples(res); i++) {
 			struct tally t = tally_from_row(res, i, 2);
 			fanout_tally(b, strtoll(PQgetvalue(res, i, 0), NULL, 10),
-				     strtoll(PQgetvalue(res, i, 1), NULL, 10), &t);
+				     strtoll(PQgetvalue(res, i, 1), NULL, 10),
+				     strtoll(PQgetvalue(res, i, 7), NULL, 10), &t);
 		}
 	}
 	free(log->batch);
@@ -180,7 +181,7 @@ static void write_batch(struct delivery_log *log)
 		log->writing = n;
 		if (db_query(log->b->db,
 			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged,"
-			     "       read, escalated"
+			     "       read, escalated, watcher_org_id"
 			     "  FROM tocsin_record_deliveries($1::bigint[], $2::integer[],"
 			     "                                $3::integer[], $4::timestamptz[])",
 			     4, (const char *const *)cols, batch_done, log)) {

@@ -24,8 +24,7 @@ static int64_t tick_us(const struct broker *b)
 }
 
 /* Columns: alert_id, site_id, site_name, guard_org_id, escalated_at, seq,
- * headline, body, severity, sent_at, sender_user_id, sender_display_name,
- * sender_org_id, sender_org_name */
+ * sender_org_id, watcher_org_id, alert (json) */
 static void escalated(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	b->escalating = 0;
@@ -35,39 +34,37 @@ static void escalated(struct broker *b, void *arg, PGresult *res, const struct d
 		return;
 	}
 	for (int i = 0; i < PQntuples(res); i++) {
-		struct alert_view a;
+		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		int64_t site = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 		int64_t guard = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		json_t *alert = json_loads(PQgetvalue(res, i, 8), 0, NULL);
+		const char *classification = json_string_value(json_object_get(alert, "classification"));
+		unsigned audience = alert_audience("site_console",
+						   classification ? classification : "OFFICIAL");
 		struct msg *m;
 		size_t len;
 		char *text;
 
-		a.id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		a.seq = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-		a.headline = PQgetvalue(res, i, 6);
-		a.body = PQgetvalue(res, i, 7);
-		a.severity = PQgetvalue(res, i, 8);
-		a.sent_at = PQgetvalue(res, i, 9);
-		a.sender_user_id = strtoll(PQgetvalue(res, i, 10), NULL, 10);
-		a.sender_display_name = PQgetvalue(res, i, 11);
-		a.sender_org_id = strtoll(PQgetvalue(res, i, 12), NULL, 10);
-		a.sender_org_name = PQgetvalue(res, i, 13);
-		if ((m = alert_msg(&a, "escalated"))) {
+		if (!alert)
+			continue;
+		text = frame_dump(json_pack("{s:s, s:I, s:I, s:s, s:s, s:O}", "type", "escalation",
+					    "alert_id", (json_int_t)id, "site_id", (json_int_t)site,
+					    "site_name", PQgetvalue(res, i, 2), "escalated_at",
+					    PQgetvalue(res, i, 4), "alert", alert),
+				  &len);
+		if ((m = alert_msg(id, strtoll(PQgetvalue(res, i, 5), NULL, 10), alert, "escalated",
+				   audience))) {
 			fanout_to_site(b, m, site);
 			msg_unref(m);
 		}
-		text = frame_dump(json_pack("{s:s, s:I, s:I, s:s, s:s, s:o}", "type", "escalation",
-					    "alert_id", (json_int_t)a.id, "site_id", (json_int_t)site,
-					    "site_name", PQgetvalue(res, i, 2), "escalated_at",
-					    PQgetvalue(res, i, 4), "alert", alert_object(&a)),
-				  &len);
 		if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
-			fanout_to_org_desk(b, m, a.sender_org_id);
+			fanout_to_org_desk(b, m, strtoll(PQgetvalue(res, i, 6), NULL, 10));
+			fanout_to_org_desk(b, m, strtoll(PQgetvalue(res, i, 7), NULL, 10));
 			fanout_to_company(b, m, guard);
 			msg_unref(m);
 		}
 		free(text);
-		log_info("alert %lld escalated for site %lld", (long long)a.id, (long long)site);
+		log_info("alert %lld escalated for site %lld", (long long)id, (long long)site);
 	}
 }
 

@@ -30,10 +30,12 @@ void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t 
 		  const int64_t *orgs, size_t n_orgs)
 {
 	for (struct session *s = b->sessions; s; s = s->next) {
-		if (!s->authed)
+		if (!s->authed || ((m->audience & MSG_SENSITIVE) && !s->who.cleared))
 			continue;
-		if ((s->who.role == ROLE_SITE_CONSOLE && contains(sites, n_sites, s->who.site_id)) ||
-		    (s->who.role == ROLE_COMPANY_OPERATOR && contains(orgs, n_orgs, s->who.org_id)))
+		if (((m->audience & MSG_TO_CONSOLES) && s->who.role == ROLE_SITE_CONSOLE &&
+		     contains(sites, n_sites, s->who.site_id)) ||
+		    ((m->audience & MSG_TO_OPERATORS) && s->who.role == ROLE_COMPANY_OPERATOR &&
+		     contains(orgs, n_orgs, s->who.org_id)))
 			resume_deliver(s, m);
 	}
 }
@@ -41,7 +43,8 @@ void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t 
 void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id)
 {
 	for (struct session *s = b->sessions; s; s = s->next)
-		if (s->authed && s->who.role == ROLE_SITE_CONSOLE && s->who.site_id == site_id)
+		if (s->authed && s->who.role == ROLE_SITE_CONSOLE && s->who.site_id == site_id &&
+		    (!(m->audience & MSG_SENSITIVE) || s->who.cleared))
 			resume_deliver(s, m);
 }
 
@@ -54,9 +57,12 @@ void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id)
 
 void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org)
 {
+	if (!org)
+		return;
 	for (struct session *s = b->sessions; s; s = s->next)
 		if (s->authed && s->who.org_id == org &&
-		    (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST))
+		    (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST ||
+		     s->who.role == ROLE_COMPANY_OPERATOR))
 			session_send(s, m);
 }
 
@@ -72,7 +78,7 @@ struct tally tally_from_row(PGresult *res, int row, int first)
 	return t;
 }
 
-void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org,
+void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, int64_t watcher_org,
 		  const struct tally *t)
 {
 	size_t len;
@@ -92,5 +98,7 @@ void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org,
 	if (!m)
 		return;
 	fanout_to_org_desk(b, m, sender_org);
+	if (watcher_org != sender_org)
+		fanout_to_org_desk(b, m, watcher_org);
 	msg_unref(m);
 }

@@ -44,38 +44,6 @@ char *frame_dump(json_t *obj, size_t *len)
 	return s;
 }
 
-/* A required string of 1..max characters (UTF-8 code points are counted
- * as bytes here, which only makes the limit stricter for non-ASCII). */
-static int get_string(json_t *root, const char *name, size_t min, size_t max, int required,
-		      const char **out, struct frame_error *err)
-{
-	json_t *v = json_object_get(root, name); /* borrowed */
-
-	if (!v) {
-		if (!required) {
-			*out = NULL;
-			return 0;
-		}
-		frame_error_set(err, "missing_field", name, "%s is required", name);
-		return -1;
-	}
-	if (!json_is_string(v)) {
-		frame_error_set(err, "bad_field", name, "%s must be a string", name);
-		return -1;
-	}
-	if (json_string_length(v) < min || json_string_length(v) > max) {
-		frame_error_set(err, "bad_field", name, "%s must be %zu to %zu characters long",
-				name, min, max);
-		return -1;
-	}
-	if (strlen(json_string_value(v)) != json_string_length(v)) {
-		frame_error_set(err, "bad_field", name, "%s must not contain NUL characters", name);
-		return -1;
-	}
-	*out = json_string_value(v);
-	return 0;
-}
-
 /* A positive id that fits PostgreSQL's integer (sites, organisations) or
  * bigint (alerts). */
 static int id_ok(json_t *v, int64_t max)
@@ -126,44 +94,13 @@ static int get_id_array(json_t *targets, const char *name, int64_t **out, size_t
 	return 0;
 }
 
-static const char *const severities[] = { "minor", "moderate", "severe", "extreme" };
-
 static int parse_publish(json_t *root, struct frame_publish *p, struct frame_error *err)
 {
-	json_t *targets;
-	int known = 0;
-
-	if (get_string(root, "headline", 1, FRAME_HEADLINE_MAX, 1, &p->headline, err) ||
-	    get_string(root, "body", 0, FRAME_BODY_MAX, 0, &p->body, err) ||
-	    get_string(root, "severity", 1, 16, 1, &p->severity, err))
+	if (frame_publish_check(root, p, get_id_array, err))
 		return -1;
-	if (!p->body)
-		p->body = "";
-	for (size_t i = 0; i < sizeof severities / sizeof severities[0]; i++)
-		known |= !strcmp(p->severity, severities[i]);
-	if (!known) {
-		frame_error_set(err, "bad_field", "severity",
-				"severity must be one of minor, moderate, severe, extreme");
-		return -1;
-	}
-	targets = json_object_get(root, "targets");
-	if (!targets) {
-		frame_error_set(err, "missing_field", "targets", "targets is required");
-		return -1;
-	}
-	if (!json_is_object(targets)) {
-		frame_error_set(err, "bad_field", "targets",
-				"targets must be an object with orgs and/or sites");
-		return -1;
-	}
-	if (get_id_array(targets, "orgs", &p->orgs, &p->n_orgs, err) ||
-	    get_id_array(targets, "sites", &p->sites, &p->n_sites, err))
-		return -1;
-	if (p->n_orgs + p->n_sites == 0) {
-		frame_error_set(err, "bad_field", "targets",
-				"targets must name at least one organisation or site");
-		return -1;
-	}
+	p->headline = json_string_value(json_object_get(p->rec, "headline"));
+	p->body = json_string_value(json_object_get(p->rec, "body"));
+	p->severity = json_string_value(json_object_get(p->rec, "severity"));
 	return 0;
 }
 
@@ -339,6 +276,7 @@ void frame_free(struct client_frame *frame)
 	if (frame->type == FRAME_PUBLISH) {
 		free(frame->u.publish.orgs);
 		free(frame->u.publish.sites);
+		json_decref(frame->u.publish.rec);
 	}
 	json_decref(frame->root);
 	memset(frame, 0, sizeof *frame);

@@ -39,9 +39,10 @@ enum frame_type {
 };
 
 struct frame_publish {
-	const char *headline;  /* borrowed from root */
-	const char *body;      /* borrowed from root; "" when absent */
-	const char *severity;  /* borrowed; one of the four levels */
+	json_t *rec;           /* owned: the normalised record (frame_publish.c) */
+	const char *headline;  /* borrowed from rec; NULL for an update that keeps it */
+	const char *body;      /* borrowed from rec */
+	const char *severity;  /* borrowed from rec */
 	int64_t *orgs;         /* owned */
 	size_t n_orgs;
 	int64_t *sites;        /* owned */
@@ -71,6 +72,15 @@ struct frame_error {
 	char message[256];
 	char ref[FRAME_REF_MAX + 1];  /* the request's ref when it could be read */
 };
+
+/* Checks a publish message into p (frame_publish.c); get_ids reads an id
+ * array member. 0, or -1 with err filled. */
+int frame_publish_check(json_t *root, struct frame_publish *p,
+			int (*get_ids)(json_t *, const char *, int64_t **, size_t *,
+				       struct frame_error *),
+			struct frame_error *err);
+/* RFC 3339 to Unix milliseconds; 0, or -1 when malformed. */
+int frame_parse_time(const char *s, int64_t *unix_ms);
 
 /* 0 and a filled frame (release with frame_free), or -1 and a filled err. */
 int frame_parse(const char *buf, size_t len, struct client_frame *out, struct frame_error *err);

@@ -30,36 +30,10 @@ static void publish_ctx_free(struct publish_ctx *p)
 	free(p);
 }
 
-json_t *alert_object(const struct alert_view *a)
+struct msg *alert_msg(int64_t id, int64_t seq, json_t *alert, const char *flag,
+		      unsigned audience)
 {
-	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:{s:I, s:s, s:I, s:s}}",
-			 "id", (json_int_t)a->id, "seq", a->seq ? json_integer(a->seq) : json_null(),
-			 "headline", a->headline, "body", a->body, "severity", a->severity,
-			 "sent_at", a->sent_at, "sender", "user_id", (json_int_t)a->sender_user_id,
-			 "display_name", a->sender_display_name, "org_id",
-			 (json_int_t)a->sender_org_id, "org_name", a->sender_org_name);
-}
-
-struct alert_view alert_view_from_row(PGresult *res, int row, int first)
-{
-	struct alert_view a;
-
-	a.id = strtoll(PQgetvalue(res, row, first), NULL, 10);
-	a.seq = strtoll(PQgetvalue(res, row, first + 1), NULL, 10);
-	a.headline = PQgetvalue(res, row, first + 2);
-	a.body = PQgetvalue(res, row, first + 3);
-	a.severity = PQgetvalue(res, row, first + 4);
-	a.sent_at = PQgetvalue(res, row, first + 5);
-	a.sender_user_id = strtoll(PQgetvalue(res, row, first + 6), NULL, 10);
-	a.sender_display_name = PQgetvalue(res, row, first + 7);
-	a.sender_org_id = strtoll(PQgetvalue(res, row, first + 8), NULL, 10);
-	a.sender_org_name = PQgetvalue(res, row, first + 9);
-	return a;
-}
-
-struct msg *alert_msg(const struct alert_view *a, const char *flag)
-{
-	json_t *frame = json_pack("{s:s, s:o}", "type", "alert", "alert", alert_object(a));
+	json_t *frame = json_pack("{s:s, s:o}", "type", "alert", "alert", alert);
 	struct msg *m;
 	size_t len;
 	char *text;
@@ -69,11 +43,26 @@ struct msg *alert_msg(const struct alert_view *a, const char *flag)
 	text = frame_dump(frame, &len);
 	if (!text)
 		return NULL;
-	m = msg_new(text, len, MSG_ALERT, a->id);
+	m = msg_new(text, len, MSG_ALERT, id);
 	free(text);
-	if (m)
-		m->seq = a->seq;
+	if (m) {
+		m->seq = seq;
+		m->audience = audience;
+	}
 	return m;
+}
+
+unsigned alert_audience(const char *roles, const char *classification)
+{
+	unsigned a = 0;
+
+	if (strstr(roles, "site_console"))
+		a |= MSG_TO_CONSOLES;
+	if (strstr(roles, "company_operator"))
+		a |= MSG_TO_OPERATORS;
+	if (!strcmp(classification, "OFFICIAL-SENSITIVE"))
+		a |= MSG_SENSITIVE;
+	return a;
 }
 
 /* Parses a PostgreSQL integer array literal ("{1,2}") into ids, in the
@@ -116,47 +105,57 @@ void reply_db_error(struct session *s, const char *ref, const struct db_error *e
 	else if (!strcmp(err->sqlstate, "TS409"))
 		session_reply_error(s, ref, "not_recipient", field, err->message);
 	else if (!strcmp(err->sqlstate, "TS422"))
-		session_reply_error(s, ref, "no_recipients", field, err->message);
+		session_reply_error(s, ref,
+				    field && strcmp(field, "targets") && strcmp(field, "sites")
+					    ? "bad_field" : "no_recipients",
+				    field, err->message);
 	else {
 		log_error("database error %s: %s", err->sqlstate, err->message);
 		session_reply_error(s, ref, "internal", NULL, "the request failed and had no effect");
 	}
 }
 
-/* Fans a durable alert out and confirms it to its publisher. */
-static void deliver(struct broker *b, struct publish_ctx *p, const struct alert_view *a,
-		    const int64_t *sites, size_t n_sites, const int64_t *orgs, size_t n_orgs,
-		    const char *durable)
+/* Fans a durable alert out and confirms it to its publisher. Steals alert. */
+static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t seq,
+		    json_t *alert, unsigned audience, const int64_t *sites, size_t n_sites,
+		    const int64_t *orgs, size_t n_orgs, const char *durable)
 {
 	struct session *s = broker_find_session(b, p->session_id);
 	struct tally t = { .recipients = (long)n_sites };
-	struct msg *m = alert_msg(a, NULL);
+	int64_t sender_org = json_integer_value(json_object_get(json_object_get(alert, "sender"),
+								 "org_id"));
+	char sent_at[CLOCK_ISO_LEN];
+	struct msg *m;
 
+	snprintf(sent_at, sizeof sent_at, "%s",
+		 json_string_value(json_object_get(alert, "sent_at")) ?: "");
+	m = alert_msg(id, seq, alert, NULL, audience);
 	if (m) {
 		fanout_alert(b, m, sites, n_sites, orgs, n_orgs);
 		msg_unref(m);
 	} else {
 		log_error("alert %lld is durable but was not fanned out: out of memory",
-			  (long long)a->id);
+			  (long long)id);
 	}
-	if (a->seq > b->head)
-		b->head = a->seq;
+	if (seq > b->head)
+		b->head = seq;
 	if (s)
 		session_send_json(s, json_pack("{s:s, s:s, s:I, s:o, s:s, s:i, s:s}",
 					       "type", "published", "ref", p->ref,
-					       "alert_id", (json_int_t)a->id,
-					       "seq", a->seq ? json_integer(a->seq) : json_null(),
+					       "alert_id", (json_int_t)id,
+					       "seq", seq ? json_integer(seq) : json_null(),
 					       "durable", durable, "recipients", (int)n_sites,
-					       "sent_at", a->sent_at));
-	fanout_tally(b, a->id, a->sender_org_id, &t);
-	log_info("alert %lld published by %s to %zu sites (%s)", (long long)a->id, p->username,
+					       "sent_at", sent_at));
+	fanout_tally(b, id, sender_org, 0, &t);
+	log_info("alert %lld published by %s to %zu sites (%s)", (long long)id, p->username,
 		 n_sites, durable);
 }
 
 /* Checks targets against the site cache; 0 or -1 after replying. */
 static int check_targets(struct broker *b, struct session *s, struct publish_ctx *p)
 {
-	json_t *orgs = json_object_get(p->rec, "orgs"), *sites = json_object_get(p->rec, "sites"), *v;
+	json_t *t = json_object_get(p->rec, "targets");
+	json_t *orgs = json_object_get(t, "orgs"), *sites = json_object_get(t, "sites"), *v;
 	char field[FRAME_FIELD_MAX], msg[96];
 	size_t i;
 
@@ -195,26 +194,76 @@ static int64_t *json_ids(json_t *arr, size_t *n)
 	return ids;
 }
 
+/* What the degraded path cannot do without the database, or NULL. */
+static const char *needs_database(json_t *rec)
+{
+	json_t *t = json_object_get(rec, "targets");
+
+	if (strcmp(json_string_value(json_object_get(rec, "msg_type")), "alert") != 0)
+		return "updates and cancellations";
+	if (json_array_size(json_object_get(t, "sectors")) || json_is_true(json_object_get(t, "area")))
+		return "targeting by sector or area";
+	if (!strcmp(json_string_value(json_object_get(rec, "classification")), "OFFICIAL-SENSITIVE"))
+		return "OFFICIAL-SENSITIVE alerts";
+	if (json_array_size(json_object_get(rec, "images")))
+		return "alerts with images";
+	return NULL;
+}
+
+/* The alert object as tocsin_alert_json() would build it, for an alert
+ * that so far exists only in the journal. */
+static json_t *journal_alert_object(struct broker *b, struct publish_ctx *p)
+{
+	json_t *r = p->rec;
+	const char *at = json_string_value(json_object_get(r, "at"));
+	json_t *effective = json_object_get(r, "effective");
+
+	return json_pack("{s:I, s:n, s:O, s:s, s:n, s:O, s:O, s:O, s:O, s:O, s:O, s:s,"
+			 " s:s, s:O, s:o, s:o, s:O, s:s, s:o, s:[], s:b, s:n,"
+			 " s:{s:I, s:s, s:I, s:s}}",
+			 "id", json_integer_value(json_object_get(r, "alert_id")), "seq",
+			 "status", json_object_get(r, "status"), "msg_type", "alert",
+			 "references", "category", json_object_get(r, "category"),
+			 "urgency", json_object_get(r, "urgency"),
+			 "severity", json_object_get(r, "severity"),
+			 "certainty", json_object_get(r, "certainty"),
+			 "headline", json_object_get(r, "headline"),
+			 "body", json_object_get(r, "body"),
+			 "instruction", json_string_value(json_object_get(r, "instruction")) ?: "",
+			 "sent_at", at,
+			 "effective", effective ? effective : json_object_get(r, "at"),
+			 "expires", json_object_get(r, "expires") ? json_incref(json_object_get(r, "expires")) : json_null(),
+			 "area", json_object_get(r, "area") ? json_incref(json_object_get(r, "area")) : json_null(),
+			 "classification", json_object_get(r, "classification"),
+			 "handling", json_string_value(json_object_get(r, "handling")) ?: "",
+			 "request", json_object_get(r, "request") ? json_incref(json_object_get(r, "request")) : json_null(),
+			 "images", "cancelled", 0, "relay",
+			 "sender", "user_id", json_integer_value(json_object_get(r, "user_id")),
+			 "display_name", p->username, "org_id", (json_int_t)p->org_id,
+			 "org_name", site_cache_org_name(&b->sites, p->org_id));
+}
+
 /* The degraded path: resolve from the cache, journal, deliver. Takes p. */
 static void publish_journaled(struct broker *b, struct publish_ctx *p)
 {
 	struct session *s = broker_find_session(b, p->session_id);
+	json_t *t = json_object_get(p->rec, "targets"), *recipients, *alert;
 	int64_t *orgs = NULL, *sites = NULL, *rsites = NULL, *rorgs = NULL;
 	size_t n_orgs, n_sites, n_rsites = 0, n_rorgs = 0;
-	json_t *recipients;
-	struct alert_view a;
+	const char *missing = needs_database(p->rec);
+	char msg[160];
 
-	if (!b->sites.loaded) {
+	if (missing || !b->sites.loaded) {
+		snprintf(msg, sizeof msg, "the database is not reachable and %s need it; "
+			 "nothing was published", missing ? missing : "the broker's directory");
 		if (s)
-			session_reply_error(s, p->ref, "unavailable", NULL,
-					    "the database is not reachable and the broker has no "
-					    "directory yet; nothing was published");
+			session_reply_error(s, p->ref, "unavailable", NULL, msg);
 		goto out;
 	}
 	if (s && check_targets(b, s, p))
 		goto out;
-	orgs = json_ids(json_object_get(p->rec, "orgs"), &n_orgs);
-	sites = json_ids(json_object_get(p->rec, "sites"), &n_sites);
+	orgs = json_ids(json_object_get(t, "orgs"), &n_orgs);
+	sites = json_ids(json_object_get(t, "sites"), &n_sites);
 	if (!orgs || !sites ||
 	    site_cache_resolve(&b->sites, orgs, n_orgs, sites, n_sites, &rsites, &n_rsites, &rorgs,
 			       &n_rorgs)) {
@@ -239,17 +288,15 @@ static void publish_journaled(struct broker *b, struct publish_ctx *p)
 					    "alert; nothing was published");
 		goto out;
 	}
-	a.id = json_integer_value(json_object_get(p->rec, "alert_id"));
-	a.seq = 0;
-	a.headline = json_string_value(json_object_get(p->rec, "headline"));
-	a.body = json_string_value(json_object_get(p->rec, "body"));
-	a.severity = json_string_value(json_object_get(p->rec, "severity"));
-	a.sent_at = json_string_value(json_object_get(p->rec, "at"));
-	a.sender_user_id = json_integer_value(json_object_get(p->rec, "user_id"));
-	a.sender_display_name = p->username;
-	a.sender_org_id = p->org_id;
-	a.sender_org_name = site_cache_org_name(&b->sites, p->org_id);
-	deliver(b, p, &a, rsites, n_rsites, rorgs, n_rorgs, "journal");
+	alert = journal_alert_object(b, p);
+	if (alert) {
+		json_t *roles = json_object_get(t, "roles");
+		char *rtext = roles ? json_dumps(roles, JSON_COMPACT) : NULL;
+		deliver(b, p, json_integer_value(json_object_get(p->rec, "alert_id")), 0, alert,
+			alert_audience(rtext ? rtext : "site_console,company_operator", "OFFICIAL"),
+			rsites, n_rsites, rorgs, n_rorgs, "journal");
+		free(rtext);
+	}
 out:
 	free(orgs);
 	free(sites);
@@ -258,15 +305,15 @@ out:
 	publish_ctx_free(p);
 }
 
-/* Columns: alert_id, seq, sent_at, recipient_sites, recipient_orgs,
- * sender_org_id, sender_org_name, sender_display_name, sender_user_id */
+/* Columns: alert_id, seq, recipient_sites, recipient_orgs, sender_org_id,
+ * target_roles, classification, alert, existed */
 static void published(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct publish_ctx *p = arg;
 	struct session *s;
 	size_t n_sites = 0, n_orgs = 0;
 	int64_t *sites, *orgs;
-	struct alert_view a;
+	json_t *alert;
 
 	if (err && err->lost) {
 		/* Outcome unknown: journal it. If it did commit, the replay
@@ -276,98 +323,63 @@ static void published(struct broker *b, void *arg, PGresult *res, const struct d
 	}
 	if (err) {
 		if ((s = broker_find_session(b, p->session_id)))
-			reply_db_error(s, p->ref, err, "unknown_target");
+			reply_db_error(s, p->ref, err,
+				       !strcmp(err->column, "references") ? "unknown_alert"
+									 : "unknown_target");
 		publish_ctx_free(p);
 		return;
 	}
-	sites = parse_id_array(PQgetvalue(res, 0, 3), &n_sites);
-	orgs = parse_id_array(PQgetvalue(res, 0, 4), &n_orgs);
-	a.id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	a.seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	a.headline = json_string_value(json_object_get(p->rec, "headline"));
-	a.body = json_string_value(json_object_get(p->rec, "body"));
-	a.severity = json_string_value(json_object_get(p->rec, "severity"));
-	a.sent_at = PQgetvalue(res, 0, 2);
-	a.sender_org_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-	a.sender_org_name = PQgetvalue(res, 0, 6);
-	a.sender_display_name = PQgetvalue(res, 0, 7);
-	a.sender_user_id = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
-	if (sites && orgs)
-		deliver(b, p, &a, sites, n_sites, orgs, n_orgs, "database");
+	sites = parse_id_array(PQgetvalue(res, 0, 2), &n_sites);
+	orgs = parse_id_array(PQgetvalue(res, 0, 3), &n_orgs);
+	alert = json_loads(PQgetvalue(res, 0, 7), 0, NULL);
+	if (sites && orgs && alert)
+		deliver(b, p, strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+			strtoll(PQgetvalue(res, 0, 1), NULL, 10), alert,
+			alert_audience(PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6)), sites, n_sites,
+			orgs, n_orgs, "database");
 	else
-		log_error("alert %lld stored but not fanned out: out of memory", (long long)a.id);
+		log_error("alert %s stored but not fanned out: out of memory", PQgetvalue(res, 0, 0));
 	free(sites);
 	free(orgs);
 	publish_ctx_free(p);
 }
 
-static json_t *id_array(const int64_t *ids, size_t n)
-{
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_integer(ids[i]));
-	return arr;
-}
-
-/* "{1,2,3}" from a JSON array of ids; caller frees. */
-static char *pg_array(json_t *arr)
-{
-	size_t n = json_array_size(arr), off = 0, i;
-	char *s = malloc(n * 21 + 3);
-	json_t *v;
-
-	if (!s)
-		return NULL;
-	s[off++] = '{';
-	json_array_foreach(arr, i, v)
-		off += (size_t)sprintf(s + off, i ? ",%lld" : "%lld", (long long)json_integer_value(v));
-	s[off++] = '}';
-	s[off] = '\0';
-	return s;
-}
-
 static void publish_direct(struct broker *b, struct session *s, struct publish_ctx *p)
 {
-	char id[24], user[24], *orgs = pg_array(json_object_get(p->rec, "orgs")),
-		*sites = pg_array(json_object_get(p->rec, "sites")),
-		*targets = json_dumps(json_object_get(p->rec, "targets"), JSON_COMPACT);
-	const char *params[10] = { id, user, json_string_value(json_object_get(p->rec, "headline")),
-				   json_string_value(json_object_get(p->rec, "body")),
-				   json_string_value(json_object_get(p->rec, "severity")),
-				   orgs, sites, targets, s->remote,
-				   json_string_value(json_object_get(p->rec, "at")) };
+	char id[24], user[24], *rec = json_dumps(p->rec, JSON_COMPACT);
+	const char *params[4] = { id, user, rec, s->remote };
 
 	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(p->rec, "alert_id")));
 	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
-	if (!orgs || !sites || !targets) {
+	if (!rec) {
 		session_reply_error(s, p->ref, "internal", NULL, "out of memory");
 		publish_ctx_free(p);
 	} else if (db_query(b->db,
-			    "SELECT alert_id, seq,"
-			    "       to_char(sent_at AT TIME ZONE 'UTC',"
-			    "               'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-			    "       recipient_sites, recipient_orgs, sender_org_id, sender_org_name,"
-			    "       sender_display_name, sender_user_id"
-			    "  FROM tocsin_publish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
-			    10, params, published, p)) {
+			    "SELECT alert_id, seq, recipient_sites, recipient_orgs, sender_org_id,"
+			    "       target_roles, classification, alert, existed"
+			    "  FROM tocsin_publish($1, $2, $3::jsonb, $4, NULL)",
+			    4, params, published, p)) {
 		publish_journaled(b, p); /* the database went away just now */
 	}
-	free(orgs);
-	free(sites);
-	free(targets);
+	free(rec);
 }
 
 void handle_publish(struct session *s, struct client_frame *f)
 {
 	struct broker *b = lws_context_user(lws_get_context(s->wsi));
-	struct frame_publish *pub = &f->u.publish;
 	struct publish_ctx *p;
 	char at[CLOCK_ISO_LEN];
-	int64_t now = clock_now_us();
+	int64_t now = clock_now_us(), expires;
+	const char *exp;
 
 	if (s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_ANALYST) {
 		session_reply_error(s, f->ref, "forbidden", NULL,
 				    "only controllers and analysts may publish");
+		return;
+	}
+	exp = json_string_value(json_object_get(f->u.publish.rec, "expires"));
+	if (exp && frame_parse_time(exp, &expires) == 0 && expires <= now / 1000) {
+		session_reply_error(s, f->ref, "bad_field", "expires", "expires must be in the future");
 		return;
 	}
 	p = calloc(1, sizeof *p);
@@ -380,20 +392,12 @@ void handle_publish(struct session *s, struct client_frame *f)
 	memcpy(p->ref, f->ref, sizeof p->ref);
 	memcpy(p->username, s->who.username, sizeof p->username);
 	p->org_id = s->who.org_id;
-	p->rec = json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:{s:o, s:o}, s:s, s:s}",
-			   "alert_id", (json_int_t)ids_next(&b->ids, now / 1000),
-			   "user_id", (json_int_t)s->who.user_id, "headline", pub->headline,
-			   "body", pub->body, "severity", pub->severity,
-			   "orgs", id_array(pub->orgs, pub->n_orgs),
-			   "sites", id_array(pub->sites, pub->n_sites),
-			   "targets", "orgs", id_array(pub->orgs, pub->n_orgs),
-			   "sites", id_array(pub->sites, pub->n_sites), "remote", s->remote,
-			   "at", at);
-	if (!p->rec) {
-		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
-		free(p);
-		return;
-	}
+	p->rec = f->u.publish.rec; /* taken from the frame */
+	f->u.publish.rec = NULL;
+	json_object_set_new(p->rec, "alert_id", json_integer(ids_next(&b->ids, now / 1000)));
+	json_object_set_new(p->rec, "user_id", json_integer(s->who.user_id));
+	json_object_set_new(p->rec, "remote", json_string(s->remote));
+	json_object_set_new(p->rec, "at", json_string(at));
 	if (broker_writes_direct(b))
 		publish_direct(b, s, p);
 	else

@@ -82,7 +82,8 @@ static void receipt_stored(struct broker *b, void *arg, PGresult *res,
 					       "durable", "database"));
 	if (!already) {
 		struct tally t = tally_from_row(res, 0, 5);
-		fanout_tally(b, r->alert_id, strtoll(PQgetvalue(res, 0, 4), NULL, 10), &t);
+		fanout_tally(b, r->alert_id, strtoll(PQgetvalue(res, 0, 4), NULL, 10),
+			     strtoll(PQgetvalue(res, 0, 10), NULL, 10), &t);
 	}
 	free(r);
 }
@@ -123,10 +124,12 @@ void handle_receipt(struct session *s, struct client_frame *f)
 		     r->is_ack
 			     ? "SELECT alert_id, site_id, to_char(acked_at AT TIME ZONE 'UTC', "
 			       "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), already, sender_org_id, recipients,"
-			       " delivered, acknowledged, read, escalated FROM tocsin_ack($1, $2, $3, $4)"
+			       " delivered, acknowledged, read, escalated, watcher_org_id"
+			       " FROM tocsin_ack($1, $2, $3, $4)"
 			     : "SELECT alert_id, site_id, to_char(read_at AT TIME ZONE 'UTC', "
 			       "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), already, sender_org_id, recipients,"
-			       " delivered, acknowledged, read, escalated FROM tocsin_read($1, $2, $3, $4)",
+			       " delivered, acknowledged, read, escalated, watcher_org_id"
+			       " FROM tocsin_read($1, $2, $3, $4)",
 		     4, params, receipt_stored, r))
 		receipt_journaled(b, r);
 }

@@ -1,13 +1,238 @@
-/* handle_report.c: partner reports and the inbox.
- * (Placeholder until the reports work lands: answers "unknown_type".) */
+/* handle_report.c: partner reports to the force, and the force's inbox.
+ *
+ * A site console or a company operator reports something it saw (a
+ * sighting, a suspicious incident, a crime): tocsin_report() stores and
+ * audits it, and the report goes live to every controller and analyst
+ * session. The inbox is the latest reports, read (and audited) through
+ * tocsin_inbox().
+ *
+ * While PostgreSQL is unreachable these requests answer "unavailable" and
+ * change nothing (journaling reports is a later step).
+ *
+ * Loop thread only. */
 #include "broker.h"
+#include "db.h"
+#include "frame_check.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REPORT_TEXT_MAX 2000
+#define REPORT_TIME_MAX 40
+#define REPORT_IMAGE_MAX 64
+#define INBOX_MAX 200
+
+struct report_ctx {
+	uint64_t session_id;
+	char ref[FRAME_REF_MAX + 1];
+};
+
+static struct broker *broker_of(struct session *s)
+{
+	return lws_context_user(lws_get_context(s->wsi));
+}
+
+/* Sends a validation error, echoing the request's ref. */
+static void reply_check_error(struct session *s, const char *ref, struct frame_error *err)
+{
+	snprintf(err->ref, sizeof err->ref, "%s", ref);
+	session_send_error(s, err);
+}
+
+/* A database failure as the client sees it: tocsin_report() blames a
+ * field it checks itself (occurred_at) with TS422, which here is a
+ * bad_field, not reply_db_error's no_recipients. */
+static void reply_failure(struct session *s, const char *ref, const struct db_error *err)
+{
+	if (!err->lost && !strcmp(err->sqlstate, "TS422"))
+		session_reply_error(s, ref, "bad_field", err->column[0] ? err->column : NULL,
+				    err->message);
+	else
+		reply_db_error(s, ref, err, "unknown_target");
+}
+
+/* A string of min..max characters counted as PostgreSQL's length() counts
+ * them (UTF-8 code points; jansson guarantees valid UTF-8), so that the
+ * limits in docs/protocol.md mean characters, not bytes. */
+static int check_text(json_t *obj, const char *name, size_t min, size_t max, int required,
+		      const char **out, struct frame_error *err)
+{
+	size_t n = 0;
+
+	if (check_string(obj, name, 0, (size_t)-1, required, out, err))
+		return -1;
+	if (!*out)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)*out; *p; p++)
+		n += (*p & 0xC0) != 0x80;
+	if (n < min || n > max) {
+		frame_error_set(err, "bad_field", name, "%s must be a string of %zu to %zu characters",
+				name, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends the new report to every controller and analyst session: the
+ * force's desk. */
+static void report_fanout(struct broker *b, const char *report_json)
+{
+	json_t *report = json_loads(report_json, 0, NULL);
+	size_t len;
+	char *text;
+	struct msg *m = NULL;
+
+	text = report ? frame_dump(json_pack("{s:s, s:o}", "type", "partner_report", "report",
+					     report),
+				   &len)
+		      : NULL;
+	if (text)
+		m = msg_new(text, len, MSG_CONTROL, 0);
+	free(text);
+	if (!m) {
+		log_error("partner report not sent live: unreadable or out of memory");
+		return;
+	}
+	for (struct session *s = b->sessions; s; s = s->next)
+		if (s->authed && (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST))
+			session_send(s, m);
+	msg_unref(m);
+}
+
+/* Columns: report_id, report (json). */
+static void report_stored(struct broker *b, void *arg, PGresult *res,
+			  const struct db_error *err)
+{
+	struct report_ctx *c = arg;
+	struct session *s = broker_find_session(b, c->session_id);
+
+	if (err) {
+		if (s)
+			reply_failure(s, c->ref, err);
+		free(c);
+		return;
+	}
+	if (s)
+		session_send_json(s, json_pack("{s:s, s:s, s:I}", "type", "reported", "ref", c->ref,
+					       "report_id",
+					       (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
+	report_fanout(b, PQgetvalue(res, 0, 1));
+	free(c);
+}
 
 void handle_report(struct session *s, struct client_frame *f)
 {
-	session_reply_error(s, f->ref, "unknown_type", "type", "not implemented yet");
+	static const char *const kinds[] = { "sighting", "suspicious", "crime", "other", NULL };
+	struct frame_error err = { 0 };
+	struct report_ctx *c;
+	const char *kind, *text, *occurred_at, *image;
+	double lat = 0, lon = 0;
+	int has_lat, has_lon;
+	char user[24], site[24], slat[32], slon[32];
+	const char *params[9];
+
+	if (s->who.role != ROLE_SITE_CONSOLE && s->who.role != ROLE_COMPANY_OPERATOR) {
+		session_reply_error(s, f->ref, "forbidden", NULL,
+				    "only site consoles and company operators send reports");
+		return;
+	}
+	if (check_enum(f->root, "kind", kinds, NULL, &kind, &err) ||
+	    check_text(f->root, "text", 1, REPORT_TEXT_MAX, 1, &text, &err) ||
+	    check_number(f->root, "lat", -90, 90, 0, &lat, &has_lat, &err) ||
+	    check_number(f->root, "lon", -180, 180, 0, &lon, &has_lon, &err) ||
+	    check_string(f->root, "occurred_at", 1, REPORT_TIME_MAX, 0, &occurred_at, &err) ||
+	    check_string(f->root, "image", 1, REPORT_IMAGE_MAX, 0, &image, &err))
+		goto bad;
+	if (has_lat != has_lon) {
+		frame_error_set(&err, "missing_field", has_lat ? "lon" : "lat",
+				"lat and lon go together: %s is missing", has_lat ? "lon" : "lat");
+		goto bad;
+	}
+
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
+		return;
+	}
+	c->session_id = s->id;
+	memcpy(c->ref, f->ref, sizeof c->ref);
+	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
+	snprintf(site, sizeof site, "%lld", (long long)s->who.site_id);
+	snprintf(slat, sizeof slat, "%.17g", lat);
+	snprintf(slon, sizeof slon, "%.17g", lon);
+	params[0] = user;
+	/* the console's site comes from the token, never from the message */
+	params[1] = s->who.role == ROLE_SITE_CONSOLE ? site : NULL;
+	params[2] = kind;
+	params[3] = text;
+	params[4] = has_lat ? slat : NULL;
+	params[5] = has_lon ? slon : NULL;
+	params[6] = occurred_at;
+	params[7] = image;
+	params[8] = s->remote;
+	if (db_query(broker_of(s)->db,
+		     "SELECT report_id, report FROM tocsin_report($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		     9, params, report_stored, c)) {
+		session_reply_error(s, f->ref, "unavailable", NULL,
+				    "the database is not reachable; the report was not sent");
+		free(c);
+	}
+	return;
+bad:
+	reply_check_error(s, f->ref, &err);
+}
+
+static void inbox_ready(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct report_ctx *c = arg;
+	struct session *s = broker_find_session(b, c->session_id);
+	json_t *reports;
+
+	if (s && err) {
+		reply_failure(s, c->ref, err);
+	} else if (s) {
+		reports = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		if (reports)
+			session_send_json(s, json_pack("{s:s, s:s, s:o}", "type", "inbox", "ref", c->ref,
+						       "reports", reports));
+		else
+			session_reply_error(s, c->ref, "internal", NULL, "inbox unreadable");
+	}
+	free(c);
 }
 
 void handle_inbox(struct session *s, struct client_frame *f)
 {
-	session_reply_error(s, f->ref, "unknown_type", "type", "not implemented yet");
+	struct frame_error err = { 0 };
+	struct report_ctx *c;
+	int64_t limit = INBOX_MAX;
+	char user[24], slimit[24];
+	const char *params[3] = { user, slimit, s->remote };
+
+	if (s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_ANALYST) {
+		session_reply_error(s, f->ref, "forbidden", NULL,
+				    "only controllers and analysts read partner reports");
+		return;
+	}
+	if (check_int(f->root, "limit", 1, INBOX_MAX, 0, &limit, NULL, &err)) {
+		reply_check_error(s, f->ref, &err);
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
+		return;
+	}
+	c->session_id = s->id;
+	memcpy(c->ref, f->ref, sizeof c->ref);
+	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
+	snprintf(slimit, sizeof slimit, "%lld", (long long)limit);
+	if (db_query(broker_of(s)->db, "SELECT tocsin_inbox($1, $2, $3)", 3, params, inbox_ready,
+		     c)) {
+		session_reply_error(s, f->ref, "unavailable", NULL,
+				    "the database is not reachable; retry");
+		free(c);
+	}
 }

@@ -1,8 +1,119 @@
-/* images.c: offender images: expiry and erasure.
- * (Placeholder until the images work lands.) */
+/* images.c: offender images: the checks the HTTP routes make (images.h),
+ * and the expiry sweep.
+ *
+ * The sweep is a timer that asks tocsin_erase_expired_images() to erase
+ * the bytes of every image past its expiry (the function audits each
+ * erasure). It runs every TOCSIN_IMAGE_SWEEP_SECONDS seconds (default 60)
+ * while the database is up; a fetch after the expiry erases the image
+ * itself, so the sweep only bounds how long expired bytes may sit unread.
+ * Loop thread only. */
+#include "images.h"
 #include "broker.h"
+#include "db.h"
+#include "log.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SWEEP_DEFAULT_S 60
+#define SWEEP_MAX_S 86400
+
+const char *image_sniff(const unsigned char *p, size_t len)
+{
+	static const unsigned char jpeg[] = { 0xFF, 0xD8, 0xFF };
+	static const unsigned char png[] = { 0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A };
+
+	if (len >= sizeof png && !memcmp(p, png, sizeof png))
+		return "image/png";
+	if (len >= sizeof jpeg && !memcmp(p, jpeg, sizeof jpeg))
+		return "image/jpeg";
+	return NULL;
+}
+
+const char *image_mime_from_header(const char *value)
+{
+	size_t n;
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	n = strcspn(value, "; \t");
+	if (n == 10 && !strncasecmp(value, "image/jpeg", n))
+		return "image/jpeg";
+	if (n == 9 && !strncasecmp(value, "image/png", n))
+		return "image/png";
+	return NULL;
+}
+
+int image_id_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (n >= IMAGE_ID_LEN ||
+		    !((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+		      (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_'))
+			return 0;
+	return n == IMAGE_ID_LEN;
+}
+
+void image_id_new(char out[IMAGE_ID_LEN + 1])
+{
+	unsigned char raw[16];
+
+	randombytes_buf(raw, sizeof raw);
+	sodium_bin2base64(out, IMAGE_ID_LEN + 1, raw, sizeof raw,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* The sweep interval; warns (once, at start) about a bad setting. */
+static int64_t sweep_us(int warn)
+{
+	const char *env = getenv("TOCSIN_IMAGE_SWEEP_SECONDS");
+	char *end = NULL;
+	long s = env ? strtol(env, &end, 10) : SWEEP_DEFAULT_S;
+
+	if (env && (*env == '\0' || *end != '\0' || s < 1 || s > SWEEP_MAX_S)) {
+		if (warn)
+			log_warn("TOCSIN_IMAGE_SWEEP_SECONDS=%s is not 1 to %d: using %d", env,
+				 SWEEP_MAX_S, SWEEP_DEFAULT_S);
+		s = SWEEP_DEFAULT_S;
+	}
+	return (int64_t)s * 1000000;
+}
+
+static void swept(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	long n;
+
+	b->images_sweeping = 0;
+	if (err) {
+		if (!err->lost)
+			log_error("image expiry sweep failed: %s", err->message);
+		return;
+	}
+	n = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	if (n > 0)
+		log_info("images: erased %ld expired image%s", n, n == 1 ? "" : "s");
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct broker *b = lws_container_of(sul, struct broker, sul_images);
+
+	if (!b->images_sweeping && !b->stopping && db_is_up(b->db)) {
+		b->images_sweeping = 1; /* before: a lost connection calls back at once */
+		if (db_query(b->db, "SELECT tocsin_erase_expired_images()", 0, NULL, swept, NULL))
+			b->images_sweeping = 0;
+	}
+	lws_sul_schedule(b->ctx, 0, &b->sul_images, tick, sweep_us(0));
+}
 
 void images_start(struct broker *b)
 {
-	(void)b;
+	int64_t us = sweep_us(1);
+
+	log_info("images: expiry sweep every %lld s", (long long)(us / 1000000));
+	lws_sul_schedule(b->ctx, 0, &b->sul_images, tick, us);
 }

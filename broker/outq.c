@@ -14,6 +14,7 @@ struct msg *msg_new(const char *payload, size_t len, enum msg_kind kind, int64_t
 	m->kind = kind;
 	m->alert_id = alert_id;
 	m->seq = 0;
+	m->audience = MSG_TO_CONSOLES | MSG_TO_OPERATORS;
 	m->len = len;
 	memcpy(m->buf + MSG_HEADROOM, payload, len);
 	return m;

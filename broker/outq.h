@@ -21,11 +21,16 @@ enum msg_kind {
 	MSG_ALERT,       /* an alert: its delivery is recorded when written */
 };
 
+#define MSG_TO_CONSOLES  1u /* site consoles of recipient sites */
+#define MSG_TO_OPERATORS 2u /* operators of the companies guarding them */
+#define MSG_SENSITIVE    4u /* OFFICIAL-SENSITIVE: cleared users only */
+
 struct msg {
 	unsigned refs;
 	enum msg_kind kind;
 	int64_t alert_id;   /* MSG_ALERT only */
 	int64_t seq;        /* MSG_ALERT: stream position, 0 while only journaled */
+	unsigned audience;  /* MSG_ALERT: MSG_TO_* bits (fanout.c) */
 	size_t len;         /* payload bytes, after the headroom */
 	unsigned char buf[]; /* MSG_HEADROOM bytes, then the payload */
 };

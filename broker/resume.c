@@ -90,7 +90,7 @@ static void resume_reload(struct broker *b, struct session *s, const char *reaso
 	release_held(s, 0);
 }
 
-/* Columns: head, then the alert (id, seq, ... as alert_view_from_row). */
+/* Columns: head, id, seq, alert (json); one row of NULLs when none. */
 static void backlog_ready(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	uint64_t *id = arg;
@@ -126,13 +126,16 @@ static void backlog_ready(struct broker *b, void *arg, PGresult *res, const stru
 		send_welcome(b, s, "ok", NULL, n);
 	last = s->resume_from;
 	for (int i = 0; i < n; i++) {
-		struct alert_view a = alert_view_from_row(res, i, 1);
-		struct msg *m = alert_msg(&a, "replay");
+		int64_t seq = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		json_t *alert = json_loads(PQgetvalue(res, i, 3), 0, NULL);
+		struct msg *m = alert ? alert_msg(strtoll(PQgetvalue(res, i, 1), NULL, 10), seq,
+						  alert, "replay", 0)
+				      : NULL;
 		if (m) {
 			session_send(s, m);
 			msg_unref(m);
 		}
-		last = a.seq;
+		last = seq;
 	}
 	if (n == RESUME_MAX)
 		log_warn("session %llu: backlog cut at %d alerts", (unsigned long long)s->id, n);
@@ -146,7 +149,8 @@ static void backlog_ready(struct broker *b, void *arg, PGresult *res, const stru
 static void query_backlog(struct broker *b, struct session *s)
 {
 	char site[24], org[24], from[24], limit[16];
-	const char *params[5] = { role_name(s->who.role), site, org, from, limit };
+	const char *params[6] = { role_name(s->who.role), site, org, from, limit,
+				  s->who.cleared ? "true" : "false" };
 	uint64_t *id;
 
 	if (b->epoch[0] && strcmp(s->resume_epoch, b->epoch) != 0) {
@@ -170,11 +174,11 @@ static void query_backlog(struct broker *b, struct session *s)
 	snprintf(from, sizeof from, "%lld", (long long)s->resume_from);
 	snprintf(limit, sizeof limit, "%d", RESUME_MAX);
 	if (db_query(b->db,
-		     "SELECT m.head, r.* FROM stream_meta m"
+		     "SELECT m.head, r.id, r.seq, r.alert FROM stream_meta m"
 		     "  LEFT JOIN LATERAL tocsin_resume($1, $2::integer, $3::integer, $4::bigint,"
-		     "                                  $5::integer) r ON true"
+		     "                                  $5::integer, $6::boolean) r ON true"
 		     " ORDER BY r.seq",
-		     5, params, backlog_ready, id)) {
+		     6, params, backlog_ready, id)) {
 		free(id);
 		s->resume_pending = 1;
 		if (!s->welcomed)

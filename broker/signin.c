@@ -38,7 +38,7 @@ struct signin {
 
 static const char lookup_sql[] =
 	"SELECT u.id, u.username, u.display_name, u.password_hash, u.role, u.org_id, o.name,"
-	"       u.site_id, s.name, u.disabled"
+	"       u.site_id, s.name, u.disabled, u.cleared_sensitive"
 	"  FROM users u JOIN organisations o ON o.id = u.org_id"
 	"  LEFT JOIN sites s ON s.id = u.site_id"
 	" WHERE u.username = $1";
@@ -88,6 +88,7 @@ static char *success_body(struct signin *s, PGresult *res)
 	c.role = role_from_name(PQgetvalue(res, 0, 4));
 	c.org_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
 	c.site_id = has_site ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
+	c.cleared = !strcmp(PQgetvalue(res, 0, 10), "t");
 	c.issued_at = now;
 	c.expires_at = now + s->b->conf.token_ttl;
 	if (token_sign(s->b->token_key, &c, token, sizeof token) < 0)

@@ -51,11 +51,12 @@ int token_sign(const unsigned char key[TOKEN_KEY_BYTES], const struct token_clai
 	size_t json_len, b64_len, head_len, tag_b64_len;
 	int ret = -1;
 
-	payload = json_pack("{s:I, s:s, s:s, s:I, s:o, s:I, s:I}",
+	payload = json_pack("{s:I, s:s, s:s, s:I, s:o, s:I, s:I, s:b}",
 			    "sub", (json_int_t)c->user_id, "usr", c->username,
 			    "role", role_name(c->role), "org", (json_int_t)c->org_id,
 			    "site", c->site_id ? json_integer(c->site_id) : json_null(),
-			    "iat", (json_int_t)c->issued_at, "exp", (json_int_t)c->expires_at);
+			    "iat", (json_int_t)c->issued_at, "exp", (json_int_t)c->expires_at,
+			    "clr", c->cleared);
 	if (!payload)
 		return -1;
 	json = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
@@ -117,6 +118,10 @@ static enum token_status parse_claims(const unsigned char *json, size_t len,
 		goto out;
 	if (c->user_id <= 0 || c->org_id <= 0 || c->site_id < 0)
 		goto out;
+	v = json_object_get(root, "clr"); /* optional: absent means not cleared */
+	if (v && !json_is_boolean(v))
+		goto out;
+	c->cleared = json_is_true(v);
 	st = TOKEN_OK;
 out:
 	json_decref(root);

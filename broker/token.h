@@ -35,6 +35,7 @@ struct token_claims {
 	int64_t site_id;               /* "site": 0 when null */
 	int64_t issued_at;             /* "iat", Unix seconds */
 	int64_t expires_at;            /* "exp", Unix seconds */
+	int cleared;                   /* "clr": cleared for OFFICIAL-SENSITIVE */
 };
 
 enum token_status {

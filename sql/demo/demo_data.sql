@@ -160,3 +160,21 @@ SELECT 'console.' || d.slug, 'Front desk, ' || s.name,
 ON CONFLICT (username) DO NOTHING;
 
 DROP TABLE demo_site;
+
+-- OFFICIAL-SENSITIVE clearance (sql/006): the finance and transport sites,
+-- their consoles, the companies' operators and the force's users are
+-- cleared; the rest are not, so the preview shows who is left out.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+                WHERE table_name = 'sites' AND column_name = 'cleared_sensitive') THEN
+        UPDATE sites SET cleared_sensitive = true
+         WHERE sector_id IN (SELECT id FROM sectors WHERE code IN ('finance', 'transport'))
+           AND NOT cleared_sensitive;
+        UPDATE users u SET cleared_sensitive = true
+         WHERE NOT u.cleared_sensitive
+           AND (u.role IN ('controller', 'analyst', 'company_operator', 'admin')
+                OR u.site_id IN (SELECT id FROM sites WHERE cleared_sensitive));
+    END IF;
+END
+$$;

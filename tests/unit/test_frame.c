@@ -1,4 +1,4 @@
-// links: broker/frame.c
+// links: broker/frame.c broker/frame_publish.c broker/frame_check.c
 /* Unit tests for frame.c: every decode path and every typed error. */
 #include <setjmp.h>
 #include <stdarg.h>
