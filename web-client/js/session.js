@@ -1,0 +1,442 @@
+// session.js: the sign-in state kept in sessionStorage, and the WebSocket
+// session every console page shares (docs/protocol.md, "WebSocket session").
+//
+// A Session opens /ws with subprotocol tocsin.v1, sends `hello` as soon as
+// the socket is open, waits for `welcome`, asks for the `directory`, then
+// hands every frame to the handlers registered with on(type, fn). When the
+// connection drops it reconnects on its own with exponential back-off
+// (500 ms doubling to 15 s, full jitter) and reports its state through the
+// "state" event so the page can keep #conn up to date. A close with 4401,
+// or an `error` frame whose code starts with auth_, sends the user back to
+// the sign-in page: the token is no good and retrying cannot help.
+
+export const TOKEN_KEY = 'tocsin.token';
+export const USER_KEY = 'tocsin.user';
+const KEY_PREFIX = 'tocsin.';
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 15000;
+const HANDSHAKE_TIMEOUT_MS = 15000;  // socket open + hello + welcome
+const PING_INTERVAL_MS = 20000;      // application-level ping while idle
+const SILENCE_LIMIT_MS = 45000;      // no frame at all for this long: drop
+const STABLE_AFTER_MS = 10000;       // a session this old resets the back-off
+
+const HOME_BY_ROLE = {
+  controller: 'control.html',
+  analyst: 'control.html',
+  site_console: 'console.html',
+  company_operator: 'console.html',
+  admin: 'admin.html',
+};
+
+export const ROLE_LABELS = {
+  controller: 'Controller',
+  analyst: 'Analyst',
+  site_console: 'Site console',
+  company_operator: 'Company operator',
+  admin: 'Administrator',
+};
+
+/* ---- Stored sign-in ---------------------------------------------------- */
+
+export function getToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function getUser() {
+  try {
+    const raw = sessionStorage.getItem(USER_KEY);
+    const user = raw ? JSON.parse(raw) : null;
+    return user && typeof user === 'object' ? user : null;
+  } catch {
+    return null;
+  }
+}
+
+/* Forget everything this client keeps for the tab (token, user, the lists
+ * the pages cache), so that the next person at the desk starts clean. */
+export function clearSession() {
+  try {
+    const keys = [];
+    for (let i = 0; i < sessionStorage.length; i++) {
+      const k = sessionStorage.key(i);
+      if (k && k.startsWith(KEY_PREFIX)) keys.push(k);
+    }
+    keys.forEach((k) => sessionStorage.removeItem(k));
+  } catch {
+    /* storage unavailable: nothing to clear */
+  }
+}
+
+export function storeSession(token, user) {
+  clearSession();
+  sessionStorage.setItem(TOKEN_KEY, token);
+  sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+}
+
+/* A page-scoped JSON cache in sessionStorage (cleared by clearSession). */
+export function loadCache(name, fallback) {
+  try {
+    const raw = sessionStorage.getItem(KEY_PREFIX + name);
+    return raw ? JSON.parse(raw) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+export function saveCache(name, value) {
+  try {
+    sessionStorage.setItem(KEY_PREFIX + name, JSON.stringify(value));
+  } catch {
+    /* quota or storage disabled: the cache is a convenience only */
+  }
+}
+
+/* The console's position in the alert stream (docs/protocol.md §3), kept
+ * in localStorage per user so that it survives reloads, new tabs and
+ * signing in again: {epoch: string, seq: integer}. */
+function cursorKey(userId) {
+  return `${KEY_PREFIX}cursor.${userId}`;
+}
+
+export function loadCursor(userId) {
+  try {
+    const c = JSON.parse(localStorage.getItem(cursorKey(userId)) || 'null');
+    if (c && typeof c.epoch === 'string' && Number.isInteger(c.seq) && c.seq >= 0) return c;
+  } catch {
+    /* unreadable: start afresh */
+  }
+  return null;
+}
+
+export function saveCursor(userId, cursor) {
+  try {
+    if (cursor) localStorage.setItem(cursorKey(userId), JSON.stringify(cursor));
+    else localStorage.removeItem(cursorKey(userId));
+  } catch {
+    /* storage disabled: resume only within this page's life */
+  }
+}
+
+export function homeFor(role) {
+  return HOME_BY_ROLE[role] || null;
+}
+
+/* Called first by every page but the sign-in page. Returns {token, user}
+ * when the tab is signed in with a role this page serves; otherwise starts
+ * a redirect and returns null. */
+export function requireSession(roles) {
+  const token = getToken();
+  const user = getUser();
+  if (!token || !user) {
+    clearSession();
+    location.replace('index.html');
+    return null;
+  }
+  if (roles && !roles.includes(user.role)) {
+    const home = homeFor(user.role);
+    if (!home) clearSession();
+    location.replace(home || 'index.html');
+    return null;
+  }
+  return { token, user };
+}
+
+export function signOut(session) {
+  if (session) session.stop();
+  clearSession();
+  location.replace('index.html');
+}
+
+function backToSignIn(reason) {
+  clearSession();
+  const q = reason ? `?reason=${encodeURIComponent(reason)}` : '';
+  location.replace(`index.html${q}`);
+}
+
+export function wsUrl() {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+}
+
+/* ---- The WebSocket session -------------------------------------------- */
+
+export class Session {
+  constructor(token) {
+    this.token = token;
+    this.handlers = new Map();   // type -> [fn]
+    this.pending = new Map();    // ref -> the request frame, until answered
+    this.refCounter = 0;
+    this.ws = null;
+    this.state = 'connecting';
+    this.welcomed = false;
+    this.everWelcomed = false;
+    this.welcomedAt = 0;
+    this.offlineSince = null;    // Date the connection was lost
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.retryAt = 0;
+    this.handshakeTimer = null;
+    this.pingTimer = null;
+    this.lastFrameAt = 0;
+    this.stopped = false;
+    this.helloRef = null;
+    // Set by a console page: returns {epoch, seq} to resume from, or null.
+    this.resumeFrom = null;
+    this.onOnline = () => {
+      if (this.retryTimer && !this.stopped) {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = null;
+        this.connect();
+      }
+    };
+  }
+
+  /* Register a handler for a frame type ("welcome", "alert", "error", …)
+   * or for one of the session events:
+   *   "state"  (state, session)   connecting | connected | reconnecting
+   *   "lost"   (requests[])       the connection dropped; these requests
+   *                               were sent and never answered
+   *   "resume_refused" (error)    the broker refused hello.resume; the
+   *                               session signs in again without it
+   * A frame handler is called as fn(frame, request), where request is the
+   * frame this client sent with the same ref, if any. */
+  on(type, fn) {
+    if (!this.handlers.has(type)) this.handlers.set(type, []);
+    this.handlers.get(type).push(fn);
+    return this;
+  }
+
+  emit(type, ...args) {
+    for (const fn of this.handlers.get(type) || []) {
+      try {
+        fn(...args);
+      } catch (err) {
+        console.error(`tocsin: handler for ${type} failed`, err);
+      }
+    }
+  }
+
+  start() {
+    window.addEventListener('online', this.onOnline);
+    this.setState('connecting');
+    this.connect();
+    return this;
+  }
+
+  /* Sign-out: close for good, no reconnection. */
+  stop() {
+    this.stopped = true;
+    window.removeEventListener('online', this.onOnline);
+    clearTimeout(this.retryTimer);
+    this.clearTimers();
+    if (this.ws) {
+      const ws = this.ws;
+      this.detach(ws);
+      try { ws.close(1000, 'signed out'); } catch { /* already closed */ }
+    }
+    this.ws = null;
+  }
+
+  get connected() {
+    return this.state === 'connected';
+  }
+
+  nextRef(type) {
+    this.refCounter += 1;
+    return `${type}-${this.refCounter}`;
+  }
+
+  /* Send a request once the session is welcomed. Returns the ref it
+   * carries, or null when the session is not connected (nothing sent). */
+  request(type, fields = {}) {
+    if (!this.welcomed || !this.ws || this.ws.readyState !== WebSocket.OPEN) return null;
+    const ref = this.nextRef(type);
+    const frame = { type, ref, ...fields };
+    this.pending.set(ref, frame);
+    try {
+      this.ws.send(JSON.stringify(frame));
+    } catch (err) {
+      this.pending.delete(ref);
+      console.error('tocsin: send failed', err);
+      return null;
+    }
+    return ref;
+  }
+
+  setState(state) {
+    this.state = state;
+    this.emit('state', state, this);
+  }
+
+  connect() {
+    if (this.stopped) return;
+    this.retryTimer = null;
+    this.welcomed = false;
+    let ws;
+    try {
+      ws = new WebSocket(wsUrl(), 'tocsin.v1');
+    } catch (err) {
+      console.error('tocsin: cannot open WebSocket', err);
+      this.dropped();
+      return;
+    }
+    this.ws = ws;
+    this.lastFrameAt = Date.now();
+    this.handshakeTimer = setTimeout(() => {
+      console.warn('tocsin: no welcome in time; reconnecting');
+      this.abandon(ws);
+    }, HANDSHAKE_TIMEOUT_MS);
+
+    ws.onopen = () => {
+      if (ws.protocol && ws.protocol !== 'tocsin.v1') {
+        console.warn(`tocsin: unexpected subprotocol ${ws.protocol}`);
+      }
+      this.sendHello(ws, true);
+    };
+    ws.onmessage = (ev) => this.receive(ws, ev);
+    ws.onerror = () => { /* a close event always follows */ };
+    ws.onclose = (ev) => {
+      if (ws !== this.ws) return;
+      this.detach(ws);
+      this.ws = null;
+      if (this.stopped) return;
+      if (ev.code === 4401) {
+        backToSignIn(ev.reason || 'auth');
+        return;
+      }
+      // 1001 (shutting down), 4409 (too slow), 1006 (network) and anything
+      // else: a console must come back, so reconnect with back-off. 1000 and
+      // 1009 are not expected from the broker at all; reconnecting is still
+      // the safe answer for a desk that must not miss an alert.
+      this.dropped();
+    };
+  }
+
+  sendHello(ws, withResume) {
+    const hello = { type: 'hello', token: this.token, ref: this.nextRef('hello') };
+    const resume = withResume && this.resumeFrom ? this.resumeFrom() : null;
+    if (resume) hello.resume = { epoch: resume.epoch, seq: resume.seq };
+    this.helloRef = hello.ref;
+    try {
+      ws.send(JSON.stringify(hello));
+    } catch (err) {
+      console.warn('tocsin: cannot send hello', err);
+    }
+  }
+
+  receive(ws, ev) {
+    if (ws !== this.ws) return;
+    this.lastFrameAt = Date.now();
+    if (typeof ev.data !== 'string') {
+      console.warn('tocsin: ignoring a binary frame');
+      return;
+    }
+    let frame;
+    try {
+      frame = JSON.parse(ev.data);
+    } catch {
+      console.warn('tocsin: ignoring a frame that is not JSON');
+      return;
+    }
+    if (!frame || typeof frame !== 'object' || typeof frame.type !== 'string') return;
+
+    let request;
+    if (typeof frame.ref === 'string' && this.pending.has(frame.ref)) {
+      request = this.pending.get(frame.ref);
+      this.pending.delete(frame.ref);
+    }
+
+    if (frame.type === 'error' && typeof frame.code === 'string' && frame.code.startsWith('auth_')) {
+      this.stop();
+      backToSignIn(frame.code);
+      return;
+    }
+
+    // The broker refused our resume position: the connection stays open,
+    // not signed in. Forget the position and sign in without it.
+    if (frame.type === 'error' && !this.welcomed && frame.ref && frame.ref === this.helloRef &&
+        String(frame.field || '').startsWith('resume')) {
+      this.emit('resume_refused', frame);
+      this.sendHello(ws, false);
+      return;
+    }
+
+    if (frame.type === 'welcome') {
+      clearTimeout(this.handshakeTimer);
+      this.handshakeTimer = null;
+      const reconnect = this.everWelcomed;
+      this.welcomed = true;
+      this.everWelcomed = true;
+      this.welcomedAt = Date.now();
+      this.offlineSince = null;
+      this.startPings();
+      this.setState('connected');
+      this.emit('welcome', frame, { reconnect });
+      this.request('directory');
+      return;
+    }
+
+    this.emit(frame.type, frame, request);
+  }
+
+  startPings() {
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => {
+      const ws = this.ws;
+      if (!ws || !this.welcomed) return;
+      if (Date.now() - this.lastFrameAt > SILENCE_LIMIT_MS) {
+        console.warn('tocsin: the broker went silent; reconnecting');
+        this.abandon(ws);
+        return;
+      }
+      this.request('ping');
+    }, PING_INTERVAL_MS);
+  }
+
+  clearTimers() {
+    clearTimeout(this.handshakeTimer);
+    clearInterval(this.pingTimer);
+    this.handshakeTimer = null;
+    this.pingTimer = null;
+  }
+
+  detach(ws) {
+    ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+    this.clearTimers();
+  }
+
+  /* Give up on a socket that is stuck (no welcome, or silent) without
+   * waiting for a close handshake that may never finish. */
+  abandon(ws) {
+    if (ws !== this.ws) return;
+    this.detach(ws);
+    this.ws = null;
+    try { ws.close(1000, 'unresponsive'); } catch { /* ignore */ }
+    this.dropped();
+  }
+
+  dropped() {
+    if (this.stopped) return;
+    const wasWelcomed = this.welcomed;
+    this.welcomed = false;
+    this.clearTimers();
+    if (wasWelcomed && Date.now() - this.welcomedAt >= STABLE_AFTER_MS) this.attempt = 0;
+    if (!this.offlineSince) this.offlineSince = new Date();
+
+    const lost = [...this.pending.values()];
+    this.pending.clear();
+    if (lost.length) this.emit('lost', lost);
+
+    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
+    const delay = Math.floor(Math.random() * ceiling);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    this.retryAt = Date.now() + delay;
+    this.setState('reconnecting');
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+}
