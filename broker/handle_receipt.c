@@ -80,6 +80,22 @@ static void receipt_stored(struct broker *b, void *arg, PGresult *res,
 					       (json_int_t)r->alert_id, time_field(r),
 					       PQgetvalue(res, 0, 2), "already", already,
 					       "durable", "database"));
+	if (!already && r->is_ack) {
+		/* the site's other consoles stop ringing */
+		size_t len;
+		char *text = frame_dump(json_pack("{s:s, s:I, s:I, s:s, s:s}", "type", "site_acked",
+						  "alert_id", (json_int_t)r->alert_id, "site_id",
+						  (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
+						  "by", s ? s->who.username : "", "acked_at",
+						  PQgetvalue(res, 0, 2)),
+					&len);
+		struct msg *m = text ? msg_new(text, len, MSG_CONTROL, 0) : NULL;
+		if (m) {
+			fanout_to_site(b, m, strtoll(PQgetvalue(res, 0, 1), NULL, 10));
+			msg_unref(m);
+		}
+		free(text);
+	}
 	if (!already) {
 		struct tally t = tally_from_row(res, 0, 5);
 		fanout_tally(b, r->alert_id, strtoll(PQgetvalue(res, 0, 4), NULL, 10),

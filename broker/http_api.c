@@ -1,23 +1,45 @@
-/* http_api.c: the HTTP side of the broker: POST /api/login and GET /healthz.
- * Static console files are served by an lws file mount (server.c); any
- * other path handled here is a JSON 404.
+/* http_api.c: the HTTP side of the broker: POST /api/login, GET /healthz,
+ * and the offender images, POST /api/images and GET /api/images/<id>
+ * (docs/protocol.md, "Images (HTTP)"). Static console files are served by
+ * an lws file mount (server.c); any other path handled here is a JSON 404.
  *
- * A sign-in waits in b->http_waiting while a worker checks the password
- * (signin.c); http_collect_signins() matches answers by request id, so a
- * client that hung up meanwhile costs nothing. Loop thread only. */
+ * A request that waits, a sign-in for a worker (signin.c) or an image
+ * request for the database (db.c), sits in b->http_waiting; answers are
+ * matched by request id (http_collect_signins, take_waiting), so a client
+ * that hung up meanwhile costs nothing and a freed request is never
+ * touched.
+ *
+ * An image upload is read into a buffer of its Content-Length, at most
+ * 2 MiB. An upload refused on its headers alone (401, 403, 413, 415) is
+ * answered once its body has been read and dropped, so that the client
+ * reads the answer rather than a connection reset; a body declared over
+ * IMAGE_DRAIN_MAX is refused at once and the connection closed.
+ *
+ * Responses go out from HTTP_WRITEABLE, one lws_write per callback: the
+ * headers, then the body in pieces of at most HTTP_CHUNK bytes. Loop
+ * thread only. */
 #include "broker.h"
+#include "clock.h"
 #include "db.h"
+#include "images.h"
 #include "journal.h"
 #include "log.h"
 #include "signin.h"
 
+#include <limits.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define LOGIN_BODY_MAX 4096
+#define HTTP_CHUNK 16384
+#define IMAGE_DRAIN_MAX ((long long)16 * 1024 * 1024)
+#define IMAGES_PATH "/api/images"
 
-enum route { ROUTE_NONE, ROUTE_LOGIN };
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "request ids travel as db_query args");
+
+enum route { ROUTE_NONE, ROUTE_LOGIN, ROUTE_IMAGE_UPLOAD };
 
 struct http_req {
 	struct http_req *next;        /* in b->http_waiting while waiting */
@@ -28,10 +50,22 @@ struct http_req {
 	char *body;                   /* owned: request body so far */
 	size_t body_len;
 	int body_too_large;
+	/* image upload */
+	size_t body_cap;              /* body's size: the declared Content-Length */
+	int64_t user_id;              /* from the bearer token */
+	const char *mime;             /* static: the declared image type */
+	int refuse_status;            /* non-zero: refused, answered after the body */
+	const char *refuse_code;      /* static */
+	const char *refuse_msg;       /* static */
+	/* the response */
 	int status;                   /* response, once decided */
 	char *resp;                   /* owned: response body */
 	size_t resp_len;
+	size_t resp_off;              /* bytes of resp written */
+	void (*resp_free)(void *);    /* frees resp; NULL: free() */
+	const char *resp_type;        /* static: its Content-Type */
 	int headers_sent;
+	int close_after;              /* close rather than await another request */
 	char remote[48];
 };
 
@@ -46,6 +80,36 @@ static void unlink_waiting(struct broker *b, struct http_req *r)
 	r->next = NULL;
 }
 
+static void wait_for_answer(struct broker *b, struct http_req *r)
+{
+	r->waiting = 1;
+	r->next = b->http_waiting;
+	b->http_waiting = r;
+}
+
+/* The waiting request with this id, unlinked, or NULL when its client
+ * went away (or the broker has left its loop and answers nobody). */
+static struct http_req *take_waiting(struct broker *b, uint64_t id)
+{
+	struct http_req *r = b->http_waiting;
+
+	if (b->done)
+		return NULL;
+	while (r && r->id != id)
+		r = r->next;
+	if (r)
+		unlink_waiting(b, r);
+	return r;
+}
+
+static void free_resp(struct http_req *r)
+{
+	if (r->resp)
+		(r->resp_free ? r->resp_free : free)(r->resp);
+	r->resp = NULL;
+	r->resp_free = NULL;
+}
+
 static void req_reset(struct broker *b, struct http_req *r)
 {
 	if (r->waiting)
@@ -53,20 +117,31 @@ static void req_reset(struct broker *b, struct http_req *r)
 	if (r->body)
 		sodium_memzero(r->body, r->body_len);
 	free(r->body);
-	free(r->resp);
+	free_resp(r);
 	memset(r, 0, sizeof *r);
 }
 
-/* Decides the response (takes body) and asks for a writeable callback. */
+/* Decides the response: data (len bytes of type, freed with free_fn, or
+ * free() when NULL) is taken. Asks for a writeable callback. */
+static void respond_bytes(struct http_req *r, int status, const char *type, char *data,
+			  size_t len, void (*free_fn)(void *))
+{
+	free_resp(r);
+	r->status = status;
+	r->resp = data;
+	r->resp_len = len;
+	r->resp_off = 0;
+	r->resp_free = free_fn;
+	r->resp_type = type;
+	lws_callback_on_writable(r->wsi);
+}
+
+/* Decides a JSON response (takes body). */
 static void respond(struct http_req *r, int status, char *body)
 {
 	if (!body)
 		body = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
-	free(r->resp);
-	r->status = status;
-	r->resp = body;
-	r->resp_len = body ? strlen(body) : 0;
-	lws_callback_on_writable(r->wsi);
+	respond_bytes(r, status, "application/json", body, body ? strlen(body) : 0, NULL);
 }
 
 static void respond_error(struct http_req *r, int status, const char *code, const char *field,
@@ -123,9 +198,7 @@ static void start_login(struct broker *b, struct http_req *r)
 				 json_string_value(pass), json_string_length(pass), r->remote)) {
 		respond_error(r, 503, "busy", NULL, "too many sign-ins at once; retry shortly");
 	} else {
-		r->waiting = 1;
-		r->next = b->http_waiting;
-		b->http_waiting = r;
+		wait_for_answer(b, r);
 	}
 	json_decref(root);
 	if (r->body) /* the password must not outlive its use */
@@ -140,17 +213,294 @@ void http_collect_signins(struct broker *b)
 	struct signin_result *list = signin_take_results(b->signin);
 
 	for (struct signin_result *res = list; res; res = res->next) {
-		struct http_req *r = b->http_waiting;
-		while (r && r->id != res->request_id)
-			r = r->next;
+		struct http_req *r = take_waiting(b, res->request_id);
 		if (!r)
 			continue; /* the client went away */
-		unlink_waiting(b, r);
 		respond(r, res->http_status, res->body);
 		res->body = NULL;
 	}
 	signin_result_free(list);
 }
+
+/* ------------------------------------------------------------ images */
+
+/* The bearer token of the request: NULL and who filled, or the error
+ * code (auth_missing, auth_invalid, auth_expired). */
+static const char *check_bearer(struct broker *b, struct lws *wsi, struct token_claims *who)
+{
+	char hdr[TOKEN_MAX_LEN + 32], *p, *e;
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	enum token_status st;
+
+	if (n <= 0)
+		return "auth_missing";
+	if (n >= (int)sizeof hdr ||
+	    lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+		return "auth_invalid";
+	for (p = hdr; *p == ' ' || *p == '\t'; p++)
+		;
+	if (strncasecmp(p, "Bearer", 6) || (p[6] != ' ' && p[6] != '\t' && p[6] != '\0'))
+		return "auth_invalid";
+	for (p += 6; *p == ' ' || *p == '\t'; p++)
+		;
+	for (e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		;
+	*e = '\0';
+	if (!*p)
+		return "auth_missing";
+	st = token_verify(b->token_key, p, (size_t)(e - p), clock_now_us() / 1000000, who);
+	return st == TOKEN_OK ? NULL : token_status_code(st);
+}
+
+static void respond_auth_error(struct http_req *r, const char *code)
+{
+	respond_error(r, 401, code, NULL,
+		      !strcmp(code, "auth_missing")
+			      ? "send Authorization: Bearer <token> with a token from /api/login"
+		      : !strcmp(code, "auth_expired") ? "the token has expired; sign in again"
+						       : "the token is not valid");
+}
+
+/* The declared Content-Length: -1 when absent, LLONG_MAX when unreadable. */
+static long long content_length(struct lws *wsi)
+{
+	char v[24], *end;
+	long long n;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return -1;
+	if (lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+	    v[0] < '0' || v[0] > '9')
+		return LLONG_MAX;
+	n = strtoll(v, &end, 10);
+	return *end ? LLONG_MAX : n;
+}
+
+/* Refuses an upload; the answer goes out once the body is in. */
+static void refuse_upload(struct http_req *r, int status, const char *code, const char *msg)
+{
+	r->refuse_status = status;
+	r->refuse_code = code;
+	r->refuse_msg = msg;
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+	r->body_cap = 0;
+}
+
+static void answer_refusal(struct http_req *r)
+{
+	respond_error(r, r->refuse_status, r->refuse_code, NULL, r->refuse_msg);
+}
+
+static void respond_db_error(struct http_req *r, const struct db_error *err)
+{
+	if (err->lost)
+		respond_error(r, 503, "unavailable", NULL,
+			      "the database is not reachable; the request had no effect");
+	else if (!strcmp(err->sqlstate, "TS403"))
+		respond_error(r, 403, "forbidden", NULL, err->message);
+	else if (!strcmp(err->sqlstate, "TS422"))
+		respond_error(r, 400, "bad_image", NULL, err->message);
+	else {
+		log_error("image request: database error %s: %s", err->sqlstate, err->message);
+		respond_error(r, 500, "internal", NULL, "the request failed and had no effect");
+	}
+}
+
+/* POST /api/images: decides what it can from the headers. */
+static void start_upload(struct broker *b, struct lws *wsi, struct http_req *r)
+{
+	struct token_claims who;
+	char ctype[128] = "";
+	long long len = content_length(wsi);
+	const char *code = check_bearer(b, wsi, &who);
+
+	if (code)
+		refuse_upload(r, 401, code, "");
+	else if (who.role != ROLE_CONTROLLER && who.role != ROLE_ANALYST &&
+		 who.role != ROLE_SITE_CONSOLE && who.role != ROLE_COMPANY_OPERATOR)
+		refuse_upload(r, 403, "forbidden", "this role may not upload images");
+	else if (lws_hdr_copy(wsi, ctype, sizeof ctype, WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0 ||
+		 !(r->mime = image_mime_from_header(ctype)))
+		refuse_upload(r, 415, "unsupported_media_type",
+			      "Content-Type must be image/jpeg or image/png");
+	else if (len > (long long)IMAGE_MAX_BYTES)
+		refuse_upload(r, 413, "too_large", "an image is at most 2097152 bytes");
+	else if (len <= 0)
+		refuse_upload(r, 400, "bad_image",
+			      "the body must be a JPEG or PNG image, sent with a Content-Length");
+
+	if (len <= 0 || len > IMAGE_DRAIN_MAX) { /* no body to wait for, or too much */
+		r->close_after = len > IMAGE_DRAIN_MAX;
+		if (r->refuse_status == 401)
+			respond_auth_error(r, code);
+		else
+			answer_refusal(r);
+		return;
+	}
+	r->route = ROUTE_IMAGE_UPLOAD;
+	if (r->refuse_status)
+		return;
+	r->body = malloc((size_t)len);
+	if (!r->body) {
+		refuse_upload(r, 503, "busy", "out of memory; retry shortly");
+		return;
+	}
+	r->body_cap = (size_t)len;
+	r->user_id = who.user_id;
+}
+
+static void on_image_body(struct http_req *r, const char *in, size_t len)
+{
+	if (r->refuse_status)
+		return; /* read and dropped */
+	if (len > r->body_cap - r->body_len) {
+		refuse_upload(r, 413, "too_large", "the body is longer than its Content-Length");
+		return;
+	}
+	memcpy(r->body + r->body_len, in, len);
+	r->body_len += len;
+}
+
+static void image_stored(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct http_req *r = take_waiting(b, (uint64_t)(uintptr_t)arg);
+
+	if (!r)
+		return; /* the client went away */
+	if (err) {
+		respond_db_error(r, err);
+		return;
+	}
+	log_info("image %s stored (%zu bytes, %s, from %s)", PQgetvalue(res, 0, 0), r->body_cap,
+		 r->mime, r->remote);
+	respond(r, 201, frame_dump(json_pack("{s:s}", "image_id", PQgetvalue(res, 0, 0)), NULL));
+}
+
+/* The whole body is in: checks it is what it says and stores it. */
+static void finish_upload(struct broker *b, struct http_req *r)
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char sha_hex[crypto_hash_sha256_BYTES * 2 + 1], id[IMAGE_ID_LEN + 1], uid[24];
+	const char *kind, *params[6];
+	char *hex;
+	size_t n = r->body_len;
+
+	if (r->refuse_status) {
+		if (r->refuse_status == 401)
+			respond_auth_error(r, r->refuse_code);
+		else
+			answer_refusal(r);
+		return;
+	}
+	kind = image_sniff((const unsigned char *)r->body, n);
+	if (n != r->body_cap || !kind) {
+		respond_error(r, 400, "bad_image", NULL, "the body is not a JPEG or PNG image");
+		return;
+	}
+	if (strcmp(kind, r->mime)) {
+		respond_error(r, 400, "bad_image", NULL,
+			      !strcmp(kind, "image/png") ? "the body is a PNG image, not image/jpeg"
+							 : "the body is a JPEG image, not image/png");
+		return;
+	}
+	crypto_hash_sha256(digest, (const unsigned char *)r->body, n);
+	sodium_bin2hex(sha_hex, sizeof sha_hex, digest, sizeof digest);
+	/* bytea in hex input format: \x then two digits a byte */
+	hex = malloc(2 * n + 3);
+	if (!hex) {
+		respond_error(r, 503, "busy", NULL, "out of memory; retry shortly");
+		return;
+	}
+	hex[0] = '\\';
+	hex[1] = 'x';
+	sodium_bin2hex(hex + 2, 2 * n + 1, (const unsigned char *)r->body, n);
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+	image_id_new(id);
+	snprintf(uid, sizeof uid, "%lld", (long long)r->user_id);
+	params[0] = id;
+	params[1] = uid;
+	params[2] = r->mime;
+	params[3] = hex;
+	params[4] = sha_hex;
+	params[5] = r->remote;
+	wait_for_answer(b, r); /* before: a lost connection calls back at once */
+	if (db_query(b->db, "SELECT tocsin_image_store($1, $2::int, $3, $4::bytea, $5, $6)", 6,
+		     params, image_stored, (void *)(uintptr_t)r->id)) {
+		unlink_waiting(b, r);
+		respond_error(r, 503, "unavailable", NULL,
+			      "the database is not reachable; the image was not stored");
+	}
+	free(hex);
+}
+
+/* Columns: mime, content, status (sql/005_images.sql). */
+static void image_fetched(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct http_req *r = take_waiting(b, (uint64_t)(uintptr_t)arg);
+	const char *status, *mime;
+	unsigned char *data;
+	size_t len;
+
+	if (!r)
+		return; /* the client went away */
+	if (err) {
+		respond_db_error(r, err);
+		return;
+	}
+	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 2) : "";
+	if (!strcmp(status, "ok")) {
+		mime = image_mime_from_header(PQgetvalue(res, 0, 0));
+		data = mime ? PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1), &len)
+			    : NULL;
+		if (!data) {
+			respond_error(r, 500, "internal", NULL, "the image could not be read");
+			return;
+		}
+		respond_bytes(r, 200, mime, (char *)data, len, PQfreemem);
+	} else if (!strcmp(status, "forbidden")) {
+		respond_error(r, 403, "forbidden", NULL, "you may not see this image");
+	} else if (!strcmp(status, "not_found")) {
+		respond_error(r, 404, "not_found", NULL, "no such image");
+	} else if (!strcmp(status, "expired")) {
+		respond_error(r, 410, "image_expired", NULL, "the image has expired and was erased");
+	} else {
+		log_error("image fetch: unexpected status \"%s\"", status);
+		respond_error(r, 500, "internal", NULL, "the request failed");
+	}
+}
+
+/* GET /api/images/<id>: the database decides, and audits the view. */
+static void start_fetch(struct broker *b, struct lws *wsi, struct http_req *r, const char *id)
+{
+	struct token_claims who;
+	const char *code = check_bearer(b, wsi, &who), *params[3];
+	char uid[24];
+
+	if (code) {
+		respond_auth_error(r, code);
+		return;
+	}
+	if (!image_id_valid(id)) {
+		respond_error(r, 404, "not_found", NULL, "no such image");
+		return;
+	}
+	snprintf(uid, sizeof uid, "%lld", (long long)who.user_id);
+	params[0] = id;
+	params[1] = uid;
+	params[2] = r->remote;
+	wait_for_answer(b, r); /* before: a lost connection calls back at once */
+	if (db_query(b->db, "SELECT mime, content, status FROM tocsin_image_fetch($1, $2::int, $3)",
+		     3, params, image_fetched, (void *)(uintptr_t)r->id)) {
+		unlink_waiting(b, r);
+		respond_error(r, 503, "unavailable", NULL, "the database is not reachable; retry");
+	}
+}
+
+/* ------------------------------------------------------------ routing */
 
 /* Routes a new request; returns -1 to close. */
 static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
@@ -183,6 +533,24 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 		r->route = ROUTE_LOGIN;
 		return 0;
 	}
+	if (!strcmp(path, IMAGES_PATH)) {
+		if (!is_post)
+			respond_error(r, 405, "method_not_allowed", NULL,
+				      "use POST for /api/images, GET for /api/images/<id>");
+		else
+			start_upload(b, wsi, r);
+		return 0;
+	}
+	if (!strncmp(path, IMAGES_PATH "/", sizeof IMAGES_PATH)) {
+		if (is_post) {
+			r->close_after = 1; /* its body is not read */
+			respond_error(r, 405, "method_not_allowed", NULL,
+				      "use GET for /api/images/<id>, POST for /api/images");
+		} else {
+			start_fetch(b, wsi, r, path + sizeof IMAGES_PATH);
+		}
+		return 0;
+	}
 	if (!strcmp(path, "/healthz")) {
 		respond_health(b, r);
 		return 0;
@@ -210,40 +578,45 @@ static void on_body(struct http_req *r, const char *in, size_t len)
 	r->body[r->body_len] = '\0';
 }
 
-/* Headers in one writeable callback, the body in the next: one lws_write
- * per callback. */
+/* Headers in one writeable callback, then the body in pieces of at most
+ * HTTP_CHUNK bytes, one lws_write per callback. */
 static int on_writeable(struct lws *wsi, struct http_req *r)
 {
-	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+	unsigned char buf[LWS_PRE + HTTP_CHUNK], *start = buf + LWS_PRE, *p = start,
 		*end = buf + sizeof buf - 1;
+	size_t n;
+	int final;
 
 	if (!r->resp)
 		return 0;
 	if (!r->headers_sent) {
-		if (lws_add_http_common_headers(wsi, (unsigned)r->status, "application/json",
+		if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->resp_type,
 						r->resp_len, &p, end) ||
 		    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 						(const unsigned char *)"no-store", 8, &p, end) ||
+		    (r->status == 401 &&
+		     lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+						 (const unsigned char *)"Bearer", 6, &p, end)) ||
 		    lws_finalize_write_http_header(wsi, start, &p, end))
 			return -1;
 		r->headers_sent = 1;
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	{
-		unsigned char *out = malloc(LWS_PRE + r->resp_len);
-		int n;
-		if (!out)
-			return -1;
-		memcpy(out + LWS_PRE, r->resp, r->resp_len);
-		n = lws_write(wsi, out + LWS_PRE, r->resp_len, LWS_WRITE_HTTP_FINAL);
-		free(out);
-		if (n < (int)r->resp_len)
-			return -1;
+	n = r->resp_len - r->resp_off;
+	if (n > HTTP_CHUNK)
+		n = HTTP_CHUNK;
+	final = r->resp_off + n == r->resp_len;
+	memcpy(start, r->resp + r->resp_off, n);
+	if (lws_write(wsi, start, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+		return -1;
+	r->resp_off += n;
+	if (!final) {
+		lws_callback_on_writable(wsi);
+		return 0;
 	}
-	free(r->resp);
-	r->resp = NULL;
-	if (lws_http_transaction_completed(wsi))
+	free_resp(r);
+	if (r->close_after || lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
 }
@@ -266,10 +639,14 @@ int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	case LWS_CALLBACK_HTTP_BODY:
 		if (r->route == ROUTE_LOGIN)
 			on_body(r, in, len);
+		else if (r->route == ROUTE_IMAGE_UPLOAD)
+			on_image_body(r, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (r->route == ROUTE_LOGIN && !r->waiting && !r->resp)
 			start_login(b, r);
+		else if (r->route == ROUTE_IMAGE_UPLOAD && !r->waiting && !r->resp)
+			finish_upload(b, r);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return on_writeable(wsi, r);

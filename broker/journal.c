@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,7 +119,7 @@ struct journal *journal_open(struct broker *b, const char *path)
 	dir = strdup(path);
 	if (!j->path || !dir)
 		goto fail;
-	if (mkdir(dirname(dir), 0700) != 0 && errno != EEXIST) {
+	if (mkdir_p(dirname(dir), 0700) != 0) {
 		log_error("journal: cannot create the folder of %s: %s", path, strerror(errno));
 		goto fail;
 	}

@@ -2,6 +2,7 @@
  * and runs the server loop (server.c) until SIGINT or SIGTERM. */
 #include "broker.h"
 #include "log.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,8 @@ static int load_token_key(const char *path, unsigned char key[TOKEN_KEY_BYTES])
 	if (fd < 0 && errno == ENOENT) {
 		char *dir = strdup(path);
 		if (dir) {
-			mkdir(dirname(dir), 0700); /* one level; EEXIST is fine */
+			if (mkdir_p(dirname(dir), 0700) != 0)
+				log_warn("cannot create the folder of %s: %s", path, strerror(errno));
 			free(dir);
 		}
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
