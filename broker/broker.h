@@ -12,6 +12,7 @@
 #include <libwebsockets.h>
 #include <stdint.h>
 
+#include "admission.h"
 #include "conf.h"
 #include "frame.h"
 #include "ids.h"
@@ -54,6 +55,9 @@ struct session {
 	int welcomed;                  /* welcome sent */
 	char hello_ref[FRAME_REF_MAX + 1];
 	struct outq held;              /* owned */
+	struct rate_bucket rate;       /* client message rate */
+	int64_t rate_notice_us;        /* last rate_limited error sent */
+	int counted;                   /* counted in broker's address_counts */
 };
 
 #define SESSION_TABLE_SIZE 4096
@@ -80,6 +84,7 @@ struct broker {
 	struct session *sessions;         /* list of live sessions (not owned) */
 	struct session *by_id[SESSION_TABLE_SIZE];
 	unsigned n_sessions;
+	struct address_counts per_address; /* owned entries */
 	uint64_t next_session_id;
 	volatile int stopping;            /* shutting down: drain, then stop */
 	volatile int done;                /* leave the service loop */

@@ -32,6 +32,13 @@ static const char usage[] =
 	"                         not acknowledged after this long (default 120)\n"
 	"  --node-id N            this broker's number, 0 to 15, unique among brokers\n"
 	"                         sharing one database (default 0)\n"
+	"  --allowed-origin URL   a browser Origin allowed to open the WebSocket\n"
+	"                         (repeatable; default http://127.0.0.1:PORT and\n"
+	"                         http://localhost:PORT); requests without Origin pass\n"
+	"  --rate-limit N         client messages per second per connection (default 50,\n"
+	"                         bursts of twice that)\n"
+	"  --max-connections-per-address N  (default 5000)\n"
+	"  --max-connections N    WebSocket connections in all (default 19000)\n"
 	"  --help                 this text\n";
 
 static int parse_listen(struct conf *c, const char *arg)
@@ -71,7 +78,8 @@ static int parse_long(const char *flag, const char *arg, long min, long max, lon
 
 enum { OPT_LISTEN = 1, OPT_DATABASE, OPT_WEB_ROOT, OPT_TOKEN_KEY, OPT_TOKEN_TTL, OPT_MAX_FRAME,
        OPT_AUTH_TIMEOUT, OPT_SIGNIN_WORKERS, OPT_QUEUE_MSGS, OPT_QUEUE_BYTES, OPT_PING,
-       OPT_LOG_LEVEL, OPT_JOURNAL, OPT_ESCALATE, OPT_NODE, OPT_HELP };
+       OPT_LOG_LEVEL, OPT_JOURNAL, OPT_ESCALATE, OPT_NODE, OPT_ORIGIN, OPT_RATE,
+       OPT_PER_ADDRESS, OPT_MAX_CONN, OPT_HELP };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -89,6 +97,10 @@ static const struct option options[] = {
 	{ "journal", required_argument, NULL, OPT_JOURNAL },
 	{ "escalate-after", required_argument, NULL, OPT_ESCALATE },
 	{ "node-id", required_argument, NULL, OPT_NODE },
+	{ "allowed-origin", required_argument, NULL, OPT_ORIGIN },
+	{ "rate-limit", required_argument, NULL, OPT_RATE },
+	{ "max-connections-per-address", required_argument, NULL, OPT_PER_ADDRESS },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -131,6 +143,21 @@ static int apply(struct conf *c, int opt, const char *arg)
 	case OPT_NODE:
 		if (parse_long("--node-id", arg, 0, 15, &v)) return -1;
 		c->node_id = (int)v; return 0;
+	case OPT_ORIGIN:
+		if (c->n_origins >= 16) {
+			fprintf(stderr, "tocsind: at most 16 --allowed-origin\n");
+			return -1;
+		}
+		c->origins[c->n_origins++] = arg; return 0;
+	case OPT_RATE:
+		if (parse_long("--rate-limit", arg, 1, 100000, &v)) return -1;
+		c->rate_per_sec = (int)v; return 0;
+	case OPT_PER_ADDRESS:
+		if (parse_long("--max-connections-per-address", arg, 1, 100000, &v)) return -1;
+		c->max_per_address = (int)v; return 0;
+	case OPT_MAX_CONN:
+		if (parse_long("--max-connections", arg, 1, 1000000, &v)) return -1;
+		c->max_connections = (int)v; return 0;
 	case OPT_LOG_LEVEL:
 		if (log_level_from_name(arg, &level)) {
 			fprintf(stderr, "tocsind: --log-level must be debug, info, warn or error\n");
@@ -161,6 +188,9 @@ int conf_load(struct conf *c, int argc, char **argv)
 	c->log_level = LOG_INFO;
 	c->journal = "./var/journal/tocsin.journal";
 	c->escalate_after = 120;
+	c->rate_per_sec = 50;
+	c->max_per_address = 5000;
+	c->max_connections = 19000;
 
 	if ((env = getenv("TOCSIN_LISTEN")) && apply(c, OPT_LISTEN, env)) return -1;
 	if ((env = getenv("DATABASE_URL"))) c->database = env;

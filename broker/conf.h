@@ -21,6 +21,12 @@ struct conf {
 	const char *journal;      /* --journal FILE (TOCSIN_JOURNAL) */
 	int escalate_after;       /* --escalate-after seconds */
 	int node_id;              /* --node-id 0..15 */
+	const char *origins[16];  /* --allowed-origin (repeatable); none given:
+	                           * http(s)://127.0.0.1:PORT and http(s)://localhost:PORT */
+	int n_origins;
+	int rate_per_sec;         /* --rate-limit messages per second per connection */
+	int max_per_address;      /* --max-connections-per-address */
+	int max_connections;      /* --max-connections */
 };
 
 /* Fills c from defaults, then the environment, then argv. Returns 0, 1

@@ -223,6 +223,31 @@ static int parse_body(json_t *root, struct client_frame *out, struct frame_error
 	return 0;
 }
 
+/* The deepest nesting of arrays and objects, outside strings: jansson
+ * would follow a hostile message 2048 levels deep. */
+static int nesting_depth(const char *buf, size_t len)
+{
+	int depth = 0, max = 0, in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				max = depth;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return max;
+}
+
 int frame_parse(const char *buf, size_t len, struct client_frame *out, struct frame_error *err)
 {
 	json_error_t jerr;
@@ -232,6 +257,11 @@ int frame_parse(const char *buf, size_t len, struct client_frame *out, struct fr
 
 	memset(out, 0, sizeof *out);
 	memset(err, 0, sizeof *err);
+	if (nesting_depth(buf, len) > FRAME_MAX_DEPTH) {
+		frame_error_set(err, "bad_json", NULL, "the message is nested more than %d levels deep",
+				FRAME_MAX_DEPTH);
+		return -1;
+	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		frame_error_set(err, "bad_json", NULL, "invalid JSON at line %d, column %d: %s",

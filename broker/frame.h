@@ -17,6 +17,7 @@
 #define FRAME_BODY_MAX 4000
 #define FRAME_TARGETS_MAX 1000
 #define FRAME_FIELD_MAX 64
+#define FRAME_MAX_DEPTH 16
 
 enum frame_type {
 	FRAME_HELLO,

@@ -41,18 +41,6 @@ static void reply_check_error(struct session *s, const char *ref, struct frame_e
 	session_send_error(s, err);
 }
 
-/* A database failure as the client sees it: tocsin_report() blames a
- * field it checks itself (occurred_at) with TS422, which here is a
- * bad_field, not reply_db_error's no_recipients. */
-static void reply_failure(struct session *s, const char *ref, const struct db_error *err)
-{
-	if (!err->lost && !strcmp(err->sqlstate, "TS422"))
-		session_reply_error(s, ref, "bad_field", err->column[0] ? err->column : NULL,
-				    err->message);
-	else
-		reply_db_error(s, ref, err, "unknown_target");
-}
-
 /* A string of min..max characters counted as PostgreSQL's length() counts
  * them (UTF-8 code points; jansson guarantees valid UTF-8), so that the
  * limits in docs/protocol.md mean characters, not bytes. */
@@ -109,8 +97,9 @@ static void report_stored(struct broker *b, void *arg, PGresult *res,
 	struct session *s = broker_find_session(b, c->session_id);
 
 	if (err) {
+		/* TS422 naming occurred_at (checked by tocsin_report) is a bad_field */
 		if (s)
-			reply_failure(s, c->ref, err);
+			reply_db_error(s, c->ref, err, "unknown_target");
 		free(c);
 		return;
 	}
@@ -191,7 +180,7 @@ static void inbox_ready(struct broker *b, void *arg, PGresult *res, const struct
 	json_t *reports;
 
 	if (s && err) {
-		reply_failure(s, c->ref, err);
+		reply_db_error(s, c->ref, err, "unknown_target");
 	} else if (s) {
 		reports = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 		if (reports)

@@ -440,8 +440,9 @@ static int json_ids_contain(json_t *ids, int64_t id)
 	return 0;
 }
 
-/* Columns: request_id, asked (json array), by_name, requested_at. Confirms
- * to the controller, then asks the consoles of the sites inside. */
+/* Columns: request_id, asked (json array), by_name, requested_at; no row
+ * when no site lies inside the area (nothing was stored). Confirms to the
+ * controller, then asks the consoles of the sites inside. */
 static void report_now_stored(struct broker *b, void *arg, PGresult *res,
 			      const struct db_error *err)
 {
@@ -454,6 +455,13 @@ static void report_now_stored(struct broker *b, void *arg, PGresult *res,
 	if (err) {
 		if (s)
 			reply_db_error(s, v->ref, err, "unknown_target");
+		free(v);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		if (s)
+			session_reply_error(s, v->ref, "no_recipients", "area",
+					    "no site lies inside the area; nobody was asked");
 		free(v);
 		return;
 	}

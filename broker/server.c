@@ -188,6 +188,7 @@ out:
 	journal_free(b->journal);
 	b->journal = NULL;
 	site_cache_clear(&b->sites);
+	address_counts_clear(&b->per_address);
 	lws_context_destroy(b->ctx);
 	b->ctx = NULL;
 	return ret;

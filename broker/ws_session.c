@@ -15,6 +15,7 @@
 
 #define CLOSE_AUTH 4401
 #define CLOSE_SLOW 4409
+#define CLOSE_BUSY 4429
 
 static void table_insert(struct broker *b, struct session *s)
 {
@@ -310,8 +311,18 @@ static void session_opened(struct broker *b, struct session *s, struct lws *wsi)
 	b->n_sessions++;
 	table_insert(b, s);
 	lws_set_timer_usecs(wsi, (lws_usec_t)b->conf.auth_timeout * LWS_US_PER_SEC);
-	if (b->stopping)
+	if (b->stopping) {
 		session_close_after(s, LWS_CLOSE_STATUS_GOINGAWAY, "broker shutting down");
+	} else if (b->n_sessions > (unsigned)b->conf.max_connections ||
+		   address_counts_add(&b->per_address, s->remote,
+				      (unsigned)b->conf.max_per_address)) {
+		log_warn("refusing a connection from %s: too many connections", s->remote);
+		session_reply_error(s, "", "too_many_connections", NULL,
+				    "too many connections; retry later");
+		session_close_after(s, CLOSE_BUSY, "too_many_connections");
+	} else {
+		s->counted = 1;
+	}
 }
 
 static void session_closed(struct broker *b, struct session *s)
@@ -326,11 +337,32 @@ static void session_closed(struct broker *b, struct session *s)
 		s->next->prev = s->prev;
 	table_remove(b, s);
 	b->n_sessions--;
+	if (s->counted)
+		address_counts_remove(&b->per_address, s->remote);
 	outq_clear(&s->q);
 	outq_clear(&s->held);
 	free(s->rx);
 	s->rx = NULL;
 	s->id = 0;
+}
+
+/* Refuses a browser upgrade from a page of another origin (cross-site
+ * WebSocket hijacking): the session would otherwise act with the token the
+ * page holds. */
+static int origin_check(struct broker *b, struct lws *wsi)
+{
+	char origin[256] = "", peer[48] = "";
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) >= (int)sizeof origin)
+		return -1;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+	    lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) < 0)
+		return -1;
+	if (admission_origin_ok(origin, b->conf.origins, b->conf.n_origins, b->conf.port))
+		return 0;
+	lws_get_peer_simple(wsi, peer, sizeof peer);
+	log_warn("refused a WebSocket upgrade from %s with Origin '%s'", peer, origin);
+	return -1;
 }
 
 int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -345,7 +377,7 @@ int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0 ||
 		    strcmp(path, "/ws") != 0)
 			return -1; /* the protocol lives at /ws only */
-		return 0;
+		return origin_check(b, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		session_opened(b, s, wsi);
 		return 0;
@@ -358,7 +390,18 @@ int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (on_receive(b, s, in, len)) {
-			on_message(b, s);
+			int64_t now = clock_now_us();
+			if (rate_allow(&s->rate, b->conf.rate_per_sec, now)) {
+				on_message(b, s);
+			} else if (now - s->rate_notice_us > 1000000) {
+				/* one notice a second: errors must not amplify a flood */
+				s->rate_notice_us = now;
+				session_reply_error(s, "", "rate_limited", NULL,
+						    "too many messages; this one and others "
+						    "were dropped");
+				log_warn("session %llu (%s): over the message rate",
+					 (unsigned long long)s->id, s->who.username);
+			}
 			s->rx_len = 0;
 		}
 		return 0;

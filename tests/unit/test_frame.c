@@ -144,6 +144,21 @@ static void test_envelope_errors(void **state)
 	expect_error("{\"type\":\"ping\",\"ref\":5}", "bad_field", "ref");
 	expect_error("{\"type\":\"ping\",\"ref\":\"01234567890123456789012345678901234567890123456789012345678901234\"}",
 		     "bad_field", "ref");
+	/* nesting beyond the limit is refused before jansson sees it */
+	{
+		char deep[200] = "{\"type\":\"ping\",\"x\":";
+		size_t off = strlen(deep);
+		for (int i = 0; i < FRAME_MAX_DEPTH; i++)
+			deep[off++] = '[';
+		for (int i = 0; i < FRAME_MAX_DEPTH; i++)
+			deep[off++] = ']';
+		deep[off++] = '}';
+		deep[off] = '\0';
+		expect_error(deep, "bad_json", "");
+		/* brackets inside strings do not count */
+		assert_int_equal(parse("{\"type\":\"ping\",\"ref\":\"[[[[[[[[[[[[[[[[[[[[\"}", &f, &e), 0);
+		frame_free(&f);
+	}
 	/* invalid UTF-8 is bad JSON */
 	expect_error("{\"type\":\"ping\",\"ref\":\"\xff\"}", "bad_json", "");
 	/* the ref is echoed in errors that come after it was read */
