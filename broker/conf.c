@@ -35,7 +35,7 @@ static const char usage[] =
 	"  --allowed-origin URL   a browser Origin allowed to open the WebSocket\n"
 	"                         (repeatable; default http://127.0.0.1:PORT and\n"
 	"                         http://localhost:PORT); requests without Origin pass\n"
-	"  --rate-limit N         client messages per second per connection (default 50,\n"
+	"  --rate-limit N         client messages per second per connection (default 200,\n"
 	"                         bursts of twice that)\n"
 	"  --max-connections-per-address N  (default 5000)\n"
 	"  --max-connections N    WebSocket connections in all (default 19000)\n"
@@ -188,7 +188,7 @@ int conf_load(struct conf *c, int argc, char **argv)
 	c->log_level = LOG_INFO;
 	c->journal = "./var/journal/tocsin.journal";
 	c->escalate_after = 120;
-	c->rate_per_sec = 50;
+	c->rate_per_sec = 200;
 	c->max_per_address = 5000;
 	c->max_connections = 19000;
 
