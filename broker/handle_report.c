@@ -29,6 +29,7 @@ struct report_ctx {
 	char ref[FRAME_REF_MAX + 1];
 };
 
+/* The broker a session belongs to. */
 static struct broker *broker_of(struct session *s)
 {
 	return lws_context_user(lws_get_context(s->wsi));
@@ -111,6 +112,9 @@ static void report_stored(struct broker *b, void *arg, PGresult *res,
 	free(c);
 }
 
+/* Checks every member before anything is stored; occurred_at's format
+ * and range are checked by tocsin_report(), which stores nothing either
+ * when it refuses. */
 void handle_report(struct session *s, struct client_frame *f)
 {
 	static const char *const kinds[] = { "sighting", "suspicious", "crime", "other", NULL };
@@ -173,6 +177,7 @@ bad:
 	reply_check_error(s, f->ref, &err);
 }
 
+/* The inbox as PostgreSQL built it (newest first), named and sent. */
 static void inbox_ready(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct report_ctx *c = arg;
@@ -192,6 +197,7 @@ static void inbox_ready(struct broker *b, void *arg, PGresult *res, const struct
 	free(c);
 }
 
+/* Read and audited (view_inbox) by tocsin_inbox(). */
 void handle_inbox(struct session *s, struct client_frame *f)
 {
 	struct frame_error err = { 0 };

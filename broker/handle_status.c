@@ -34,6 +34,7 @@ static struct {
 	size_t n, cap;
 } board_subs;
 
+/* The broker a session belongs to. */
 static struct broker *broker_of(struct session *s)
 {
 	return lws_context_user(lws_get_context(s->wsi));
@@ -95,6 +96,8 @@ static int check_request_id(json_t *obj, const char *name, int64_t *out, int *pr
 	return 0;
 }
 
+/* Request ids go out as "r-<id>" (docs/protocol.md), the form
+ * check_request_id reads back. */
 static void format_request_id(int64_t id, char out[REQUEST_ID_LEN])
 {
 	snprintf(out, REQUEST_ID_LEN, "r-%lld", (long long)id);
@@ -241,6 +244,8 @@ static void status_stored(struct broker *b, void *arg, PGresult *res,
 	free(c);
 }
 
+/* Checks every member before anything is stored: a bad one is a typed
+ * error naming it, and nothing changes. */
 void handle_status(struct session *s, struct client_frame *f)
 {
 	static const char *const counts[] = { "people", "officers", "trauma_packs",
@@ -314,6 +319,8 @@ struct view_ctx {
 	char ref[FRAME_REF_MAX + 1];
 };
 
+/* The context of a query for s, or NULL (and "internal" sent) when out
+ * of memory. */
 static struct view_ctx *view_ctx_new(struct session *s, struct client_frame *f)
 {
 	struct view_ctx *v = calloc(1, sizeof *v);
@@ -351,6 +358,8 @@ static void board_ready(struct broker *b, void *arg, PGresult *res, const struct
 	free(v);
 }
 
+/* The board is read and audited by tocsin_board(), which also scopes it
+ * to the operator's company. */
 void handle_board(struct session *s, struct client_frame *f)
 {
 	struct view_ctx *v;
@@ -373,6 +382,7 @@ void handle_board(struct session *s, struct client_frame *f)
 	}
 }
 
+/* Area totals as PostgreSQL built them, named and sent. */
 static void area_totals_ready(struct broker *b, void *arg, PGresult *res,
 			      const struct db_error *err)
 {
@@ -395,6 +405,7 @@ static void area_totals_ready(struct broker *b, void *arg, PGresult *res,
 	free(v);
 }
 
+/* Sums over a circle (tocsin_area_totals: haversine in SQL). */
 void handle_area_totals(struct session *s, struct client_frame *f)
 {
 	struct frame_error err = { 0 };
@@ -493,6 +504,8 @@ static void report_now_stored(struct broker *b, void *arg, PGresult *res,
 	free(v);
 }
 
+/* The area is checked here (check_area) and resolved to sites by
+ * tocsin_point_in_area() in PostgreSQL, the same test alert targeting uses. */
 void handle_report_now(struct session *s, struct client_frame *f)
 {
 	struct frame_error err = { 0 };
