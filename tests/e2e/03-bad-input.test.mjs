@@ -1,0 +1,215 @@
+// Malformed and forbidden requests on a signed-in session: each gets a typed
+// error echoing its ref, publishes nothing, and leaves the session usable.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Stack, consoleDirectory, newRef } from './lib/harness.mjs';
+
+// Large enough for a publish with a 4001-character body (bad_field body),
+// small enough that an 8 KiB frame is over it.
+const MAX_FRAME = 6144;
+
+describe('bad input on a signed-in session', { timeout: 180_000 }, () => {
+  let st;
+  let ctl, conA, conB;
+  let siteA, siteB;     // consoles of sites of two different companies
+  let noSiteOrg;        // an organisation that guards no site, if any
+  let alertCount;       // alerts in the database before this file's requests
+
+  const countAlerts = async () => Number((await st.one('SELECT count(*) AS n FROM alerts')).n);
+
+  // Send one frame (object or raw text); expect an error with `code`, then
+  // check the session still answers ping and nothing was published.
+  async function expectError(session, frame, code, { field, fieldPrefix } = {}) {
+    const ref = newRef('bad');
+    let raw;
+    if (typeof frame === 'string') raw = frame;
+    else raw = JSON.stringify(Array.isArray(frame) || frame === null ? frame : { ...frame, ref });
+    const carriesRef = typeof frame === 'object' && frame !== null && !Array.isArray(frame);
+    session.sendRaw(raw);
+    const err = await session.next((m) => m.type === 'error' || (carriesRef && m.ref === ref), 3000, `error ${code} for ${raw.slice(0, 80)}`);
+    assert.equal(err.type, 'error', `reply to ${raw.slice(0, 200)}: ${JSON.stringify(err)}`);
+    const codes = Array.isArray(code) ? code : [code];
+    assert.ok(codes.includes(err.code), `reply to ${raw.slice(0, 200)}: ${JSON.stringify(err)}; want ${codes.join(' or ')}`);
+    assert.equal(typeof err.message, 'string');
+    assert.ok(err.message.length > 0);
+    if (carriesRef) assert.equal(err.ref, ref, `the error echoes ref: ${JSON.stringify(err)}`);
+    if (field !== undefined) assert.equal(err.field, field, `field: ${JSON.stringify(err)}`);
+    if (fieldPrefix !== undefined) {
+      assert.equal(typeof err.field, 'string', `field: ${JSON.stringify(err)}`);
+      assert.ok(err.field.startsWith(fieldPrefix), `field ${err.field} starts with ${fieldPrefix}`);
+    }
+    await session.ping();
+    assert.equal(await countAlerts(), alertCount, `nothing was published by ${raw.slice(0, 200)}`);
+    return err;
+  }
+
+  const publish = (over) => ({
+    type: 'publish', headline: 'Test headline', body: 'Test body', severity: 'minor',
+    targets: { sites: [siteA.site_id] }, ...over,
+  });
+
+  before(async () => {
+    st = await Stack.create({ label: import.meta.url, maxFrame: MAX_FRAME });
+    const consoles = await consoleDirectory(st);
+    siteA = consoles[0];
+    siteB = consoles.find((c) => c.guard_org_id !== siteA.guard_org_id);
+    assert.ok(siteA && siteB, 'demo data has consoles of two companies');
+    [noSiteOrg] = await st.query(`SELECT o.id FROM organisations o
+                                   WHERE NOT EXISTS (SELECT 1 FROM sites s WHERE s.guard_org_id = o.id)
+                                   ORDER BY o.id LIMIT 1`);
+    ctl = await st.connectAs('controller');
+    conA = await st.connectAs(siteA.username);
+    conB = await st.connectAs(siteB.username);
+    alertCount = await countAlerts();
+  });
+  after(async () => { await st?.cleanup(); });
+
+  it('invalid JSON → bad_json', async () => {
+    const err = await expectError(ctl, '{"type": "ping", "ref": ', 'bad_json');
+    assert.equal(err.ref, undefined);
+    await expectError(ctl, 'not json at all', 'bad_json');
+  });
+
+  it('valid JSON that is not an object with a string type → bad_frame', async () => {
+    await expectError(ctl, '[1, 2, 3]', 'bad_frame');
+    await expectError(ctl, '"ping"', 'bad_frame');
+    await expectError(ctl, '42', 'bad_frame');
+    await expectError(ctl, 'null', 'bad_frame');
+    await expectError(ctl, { note: 'no type' }, 'bad_frame');
+    await expectError(ctl, { type: 5 }, 'bad_frame');
+    await expectError(ctl, { type: null }, 'bad_frame');
+  });
+
+  it('unknown type → unknown_type', async () => {
+    await expectError(ctl, { type: 'frobnicate' }, 'unknown_type');
+    await expectError(ctl, { type: 'PUBLISH' }, 'unknown_type');
+  });
+
+  it('publish without headline → missing_field headline', async () => {
+    const p = publish();
+    delete p.headline;
+    await expectError(ctl, p, 'missing_field', { field: 'headline' });
+  });
+
+  it('publish without severity or targets → missing_field', async () => {
+    const p = publish();
+    delete p.severity;
+    await expectError(ctl, p, 'missing_field', { field: 'severity' });
+    const q = publish();
+    delete q.targets;
+    await expectError(ctl, q, 'missing_field', { field: 'targets' });
+  });
+
+  it('headline of the wrong type or length → bad_field headline', async () => {
+    await expectError(ctl, publish({ headline: 17 }), 'bad_field', { field: 'headline' });
+    await expectError(ctl, publish({ headline: '' }), 'bad_field', { field: 'headline' });
+    await expectError(ctl, publish({ headline: 'h'.repeat(201) }), 'bad_field', { field: 'headline' });
+    await expectError(ctl, publish({ body: 'b'.repeat(4001), headline: 'Body too long' }), 'bad_field', { field: 'body' });
+  });
+
+  it('severity of the wrong type or value → bad_field severity', async () => {
+    await expectError(ctl, publish({ severity: 3 }), 'bad_field', { field: 'severity' });
+    await expectError(ctl, publish({ severity: 'catastrophic' }), 'bad_field', { field: 'severity' });
+  });
+
+  it('a target id that is not an integer → bad_field targets…', async () => {
+    await expectError(ctl, publish({ targets: { sites: [String(siteA.site_id)] } }), 'bad_field', { fieldPrefix: 'targets' });
+    await expectError(ctl, publish({ targets: { sites: [siteA.site_id, 1.5] } }), 'bad_field', { fieldPrefix: 'targets' });
+    await expectError(ctl, publish({ targets: { orgs: 'all' } }), 'bad_field', { fieldPrefix: 'targets' });
+    await expectError(ctl, publish({ targets: [siteA.site_id] }), 'bad_field', { fieldPrefix: 'targets' });
+  });
+
+  it('an unknown site or organisation → unknown_target', async () => {
+    const { max_site: maxSite, max_org: maxOrg } = await st.one(
+      'SELECT (SELECT max(id) FROM sites) AS max_site, (SELECT max(id) FROM organisations) AS max_org');
+    await expectError(ctl, publish({ targets: { sites: [siteA.site_id, maxSite + 1000] } }), 'unknown_target',
+      { field: 'targets.sites[1]' });
+    await expectError(ctl, publish({ targets: { orgs: [maxOrg + 1000] } }), 'unknown_target',
+      { field: 'targets.orgs[0]' });
+  });
+
+  it('targets that name nothing → an error, nothing published', async () => {
+    const codes = ['missing_field', 'bad_field', 'no_recipients'];
+    for (const targets of [{}, { orgs: [], sites: [] }, { sites: [] }]) {
+      const e = await expectError(ctl, publish({ targets }), codes);
+      if (e.field !== undefined) assert.ok(e.field.startsWith('targets'), `field ${e.field}`);
+    }
+  });
+
+  it('targets that resolve to no site → no_recipients', async () => {
+    assert.ok(noSiteOrg, 'demo data has an organisation guarding no site (a police organisation)');
+    await expectError(ctl, publish({ targets: { orgs: [noSiteOrg.id] } }), 'no_recipients');
+  });
+
+  it('publish from a site console → forbidden', async () => {
+    await expectError(conA, publish(), 'forbidden');
+  });
+
+  it('ack from a controller → forbidden', async () => {
+    const [any] = await st.query('SELECT id FROM alerts ORDER BY id LIMIT 1');
+    await expectError(ctl, { type: 'ack', alert_id: any?.id ?? 1 }, 'forbidden');
+  });
+
+  it('ack without or with a bad alert_id → missing_field / bad_field', async () => {
+    await expectError(conA, { type: 'ack' }, 'missing_field', { field: 'alert_id' });
+    await expectError(conA, { type: 'ack', alert_id: '1' }, 'bad_field', { field: 'alert_id' });
+  });
+
+  it('ack of an alert that does not exist → unknown_alert', async () => {
+    const { m } = await st.one('SELECT coalesce(max(id), 0) AS m FROM alerts');
+    await expectError(conA, { type: 'ack', alert_id: Number(m) + 100000 }, 'unknown_alert');
+  });
+
+  it('ack of an alert not sent to the console\'s site → not_recipient', async () => {
+    const pub = await ctl.request({ type: 'publish', headline: `For site ${siteA.site_id} only`, severity: 'minor',
+      targets: { sites: [siteA.site_id] } });
+    assert.equal(pub.type, 'published', JSON.stringify(pub));
+    alertCount += 1;
+    await conA.next((m) => m.type === 'alert' && m.alert?.id === pub.alert_id, 2000, 'the alert');
+    await expectError(conB, { type: 'ack', alert_id: pub.alert_id }, 'not_recipient');
+    const acks = await st.query('SELECT * FROM acks WHERE alert_id = $1', [pub.alert_id]);
+    assert.equal(acks.length, 0, 'no acknowledgement recorded');
+  });
+
+  it('a binary frame → bad_frame, the session stays open', async () => {
+    conA.sendRaw(Buffer.from(JSON.stringify({ type: 'ping', ref: 'bin' })), { binary: true });
+    const err = await conA.next((m) => m.type === 'error' || m.ref === 'bin', 3000, 'bad_frame for a binary frame');
+    assert.equal(err.type, 'error', JSON.stringify(err));
+    assert.equal(err.code, 'bad_frame');
+    await conA.ping();
+  });
+
+  it('a frame over --max-frame → frame_too_large, close 1009, others unaffected', async () => {
+    const big = await st.connectAs(siteB.username, { label: 'oversize' });
+    const frame = JSON.stringify({ type: 'ping', ref: 'big', pad: 'x'.repeat(8192) });
+    assert.ok(Buffer.byteLength(frame) > MAX_FRAME + 2000);
+    big.sendRaw(frame);
+    const err = await big.next((m) => m.type === 'error' || m.type === 'pong', 3000, 'frame_too_large');
+    assert.equal(err.type, 'error', JSON.stringify(err));
+    assert.equal(err.code, 'frame_too_large');
+    const closed = await big.waitClosed(3000);
+    assert.equal(closed.code, 1009, JSON.stringify(closed));
+    // The other sessions, and new ones, still work.
+    await ctl.ping();
+    await conB.ping();
+    const fresh = await st.connectAs(siteB.username, { label: 'after-oversize' });
+    await fresh.ping();
+    // A frame just under the limit is fine.
+    const ok = JSON.stringify({ type: 'ping', ref: 'fits', pad: 'y'.repeat(MAX_FRAME - 200) });
+    assert.ok(Buffer.byteLength(ok) < MAX_FRAME);
+    fresh.sendRaw(ok);
+    const pong = await fresh.next((m) => m.ref === 'fits', 3000, 'pong for a frame under the limit');
+    assert.equal(pong.type, 'pong', JSON.stringify(pong));
+  });
+
+  it('published nothing but the one legitimate alert', async () => {
+    assert.equal(await countAlerts(), alertCount);
+    const audits = await st.query(`SELECT count(*)::int AS n FROM audit WHERE action = 'publish'`);
+    const alerts = await st.query('SELECT count(*)::int AS n FROM alerts');
+    assert.equal(audits[0].n, alerts[0].n, 'one publish audit row per alert');
+  });
+
+  it('stops cleanly (exit 0, no sanitizer report)', async () => {
+    await st.stop();
+  });
+});
