@@ -186,8 +186,7 @@ void handle_receipts(struct session *s, struct client_frame *f)
 	char user[24], alert[24];
 	const char *params[2] = { user, alert };
 
-	if (s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_ANALYST &&
-	    s->who.role != ROLE_ADMIN) {
+	if (s->who.role == ROLE_SITE_CONSOLE) {
 		session_reply_error(s, f->ref, "forbidden", NULL,
 				    "only the sending organisation sees receipts");
 		return;

@@ -709,6 +709,67 @@ LANGUAGE sql STABLE AS $$
     SELECT id, guard_org_id, cleared_sensitive FROM sites ORDER BY id;
 $$;
 
+-- Receipts: the sending organisation's desk (controllers and analysts of
+-- the force, or the operators of a relaying company), the organisation
+-- that sent the original of a relay, and admins.
+CREATE OR REPLACE FUNCTION tocsin_receipts_allowed(p_user_id integer, p_alert_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM users u, alerts a
+         WHERE u.id = p_user_id AND NOT u.disabled AND a.id = p_alert_id
+           AND (u.role = 'admin'
+                OR (u.role IN ('controller', 'analyst', 'company_operator')
+                    AND (u.org_id = a.sender_org_id
+                         OR u.org_id = (SELECT o.sender_org_id FROM alerts o
+                                         WHERE o.id = a.relay_of)))));
+$$;
+
+CREATE OR REPLACE FUNCTION tocsin_receipts(p_user_id integer, p_alert_id bigint)
+RETURNS json
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM alerts WHERE id = p_alert_id) THEN
+        RAISE EXCEPTION 'no alert with id %', p_alert_id
+            USING ERRCODE = 'TS404', COLUMN = 'alert_id';
+    END IF;
+    IF NOT tocsin_receipts_allowed(p_user_id, p_alert_id) THEN
+        RAISE EXCEPTION 'only the sending organisation may see these receipts'
+            USING ERRCODE = 'TS403';
+    END IF;
+    RETURN (
+        WITH per_site AS (
+            SELECT r.site_id, s.name AS site_name, s.guard_org_id,
+                   (SELECT min(d.delivered_at) FROM deliveries d
+                     WHERE d.alert_id = r.alert_id AND d.site_id = r.site_id) AS delivered_at,
+                   x.read_at, k.acked_at, e.escalated_at
+              FROM alert_recipients r
+              JOIN sites s ON s.id = r.site_id
+              LEFT JOIN reads x ON x.alert_id = r.alert_id AND x.site_id = r.site_id
+              LEFT JOIN acks k ON k.alert_id = r.alert_id AND k.site_id = r.site_id
+              LEFT JOIN escalations e ON e.alert_id = r.alert_id AND e.site_id = r.site_id
+             WHERE r.alert_id = p_alert_id)
+        SELECT json_build_object(
+            'sites', COALESCE(json_agg(json_build_object(
+                'site_id', site_id, 'site_name', site_name, 'guard_org_id', guard_org_id,
+                'delivered_at', to_char(delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'read_at', to_char(read_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'acked_at', to_char(acked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'escalated_at', to_char(escalated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                ORDER BY site_name), '[]'::json),
+            'not_acknowledged', COALESCE(json_agg(site_id ORDER BY site_id)
+                                         FILTER (WHERE acked_at IS NULL), '[]'::json),
+            'relays', COALESCE((SELECT json_agg(json_build_object(
+                          'alert_id', x.id, 'by_org_id', x.sender_org_id, 'note', x.relay_note,
+                          'sites', (SELECT json_agg(r2.site_id ORDER BY r2.site_id)
+                                      FROM alert_recipients r2 WHERE r2.alert_id = x.id))
+                          ORDER BY x.id)
+                                  FROM alerts x WHERE x.relay_of = p_alert_id), '[]'::json))
+          FROM per_site);
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION tocsin_receipts_allowed(integer, bigint) TO tocsin_broker;
 GRANT SELECT, INSERT ON answers TO tocsin_broker;
 GRANT UPDATE (cancelled_at, target_roles) ON alerts TO tocsin_broker;
 GRANT SELECT ON alert_tallies TO tocsin_broker;
