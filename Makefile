@@ -35,9 +35,11 @@ $(BUILD)/san/tocsind: $(BROKER_SRC) $(BROKER_HDR)
 	@mkdir -p $(BUILD)/san
 	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) -Ibroker -o $@ $(BROKER_SRC) $(PKG_LIBS)
 
-$(BUILD)/tocsinctl: broker/tocsinctl.c broker/password.c broker/password.h broker/log.c broker/log.h
+CTL_SRC := broker/tocsinctl.c broker/password.c broker/log.c broker/audit_chain.c
+
+$(BUILD)/tocsinctl: $(CTL_SRC) $(BROKER_HDR)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_ALL) -o $@ broker/tocsinctl.c broker/password.c broker/log.c $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $(CTL_SRC) $(PKG_LIBS)
 
 san: $(BUILD)/san/tocsind
 

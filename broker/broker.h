@@ -76,6 +76,9 @@ struct broker {
 	char epoch[65];                   /* the stream's epoch; "" until known */
 	int64_t head;                     /* highest stream position seen */
 	int escalating;                   /* an escalation query is in flight */
+	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
+	int sealing;                      /* a sealing round is in flight */
+	lws_sorted_usec_list_t sul_seal;
 	lws_sorted_usec_list_t sul_escalate;
 	lws_sorted_usec_list_t sul_refresh;
 	lws_sorted_usec_list_t sul_images; /* images.c: the expiry sweep */
@@ -156,6 +159,8 @@ int broker_writes_direct(struct broker *b);
 
 /* escalation.c */
 void escalation_start(struct broker *b);
+/* audit_sealer.c */
+void audit_sealer_start(struct broker *b);
 
 /* fanout.c: who gets what. */
 /* Sends an alert message to the consoles of recipient sites and to the

@@ -17,6 +17,8 @@ static const char usage[] =
 	"  --web-root DIR         console files to serve (TOCSIN_WEB_ROOT; default ./web-client)\n"
 	"  --token-key FILE       32-byte token key, created if missing (TOCSIN_TOKEN_KEY;\n"
 	"                         default ./var/secrets/token.key)\n"
+	"  --audit-key FILE       32-byte key sealing the audit trail, created if missing\n"
+	"                         (TOCSIN_AUDIT_KEY; default: audit.key beside the token key)\n"
 	"  --token-ttl SECONDS    lifetime of a sign-in token (default 28800)\n"
 	"  --max-frame BYTES      largest client message (default 65536)\n"
 	"  --auth-timeout SECONDS time allowed before hello (default 10)\n"
@@ -79,7 +81,7 @@ static int parse_long(const char *flag, const char *arg, long min, long max, lon
 enum { OPT_LISTEN = 1, OPT_DATABASE, OPT_WEB_ROOT, OPT_TOKEN_KEY, OPT_TOKEN_TTL, OPT_MAX_FRAME,
        OPT_AUTH_TIMEOUT, OPT_SIGNIN_WORKERS, OPT_QUEUE_MSGS, OPT_QUEUE_BYTES, OPT_PING,
        OPT_LOG_LEVEL, OPT_JOURNAL, OPT_ESCALATE, OPT_NODE, OPT_ORIGIN, OPT_RATE,
-       OPT_PER_ADDRESS, OPT_MAX_CONN, OPT_HELP };
+       OPT_PER_ADDRESS, OPT_MAX_CONN, OPT_AUDIT_KEY, OPT_HELP };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -101,6 +103,7 @@ static const struct option options[] = {
 	{ "rate-limit", required_argument, NULL, OPT_RATE },
 	{ "max-connections-per-address", required_argument, NULL, OPT_PER_ADDRESS },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
+	{ "audit-key", required_argument, NULL, OPT_AUDIT_KEY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -143,6 +146,7 @@ static int apply(struct conf *c, int opt, const char *arg)
 	case OPT_NODE:
 		if (parse_long("--node-id", arg, 0, 15, &v)) return -1;
 		c->node_id = (int)v; return 0;
+	case OPT_AUDIT_KEY: c->audit_key = arg; return 0;
 	case OPT_ORIGIN:
 		if (c->n_origins >= 16) {
 			fprintf(stderr, "tocsind: at most 16 --allowed-origin\n");
@@ -197,6 +201,7 @@ int conf_load(struct conf *c, int argc, char **argv)
 	if ((env = getenv("TOCSIN_WEB_ROOT"))) c->web_root = env;
 	if ((env = getenv("TOCSIN_TOKEN_KEY"))) c->token_key = env;
 	if ((env = getenv("TOCSIN_JOURNAL"))) c->journal = env;
+	if ((env = getenv("TOCSIN_AUDIT_KEY"))) c->audit_key = env;
 	if ((env = getenv("TOCSIN_LOG_LEVEL")) && apply(c, OPT_LOG_LEVEL, env)) return -1;
 
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {

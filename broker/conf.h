@@ -10,6 +10,7 @@ struct conf {
 	const char *database;     /* --database (DATABASE_URL): libpq conninfo or URI */
 	const char *web_root;     /* --web-root (TOCSIN_WEB_ROOT) */
 	const char *token_key;    /* --token-key (TOCSIN_TOKEN_KEY): 32-byte key file */
+	const char *audit_key;    /* --audit-key (TOCSIN_AUDIT_KEY): 32-byte key file */
 	int token_ttl;            /* --token-ttl seconds */
 	size_t max_frame;         /* --max-frame bytes */
 	int auth_timeout;         /* --auth-timeout seconds */

@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Reads the 32-byte token key, creating it (mode 0600) on first start. */
+/* Reads a 32-byte key (token or audit), creating it (mode 0600) on first
+ * start. */
 static int load_token_key(const char *path, unsigned char key[TOKEN_KEY_BYTES])
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -80,7 +81,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (load_token_key(b.conf.token_key, b.token_key))
 		return 1;
+	if (!b.conf.audit_key) {
+		/* default: audit.key beside the token key */
+		static char path[4096];
+		const char *slash = strrchr(b.conf.token_key, '/');
+		snprintf(path, sizeof path, "%.*saudit.key",
+			 slash ? (int)(slash - b.conf.token_key + 1) : 0, b.conf.token_key);
+		b.conf.audit_key = path;
+	}
+	if (load_token_key(b.conf.audit_key, b.audit_key))
+		return 1;
 	r = server_run(&b);
 	sodium_memzero(b.token_key, sizeof b.token_key);
+	sodium_memzero(b.audit_key, sizeof b.audit_key);
 	return r;
 }
