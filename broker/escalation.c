@@ -58,6 +58,7 @@ static void escalated(struct broker *b, void *arg, PGresult *res, const struct d
 			msg_unref(m);
 		}
 		if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
+			m->audience = audience; /* carries the alert: same clearance rule */
 			fanout_to_org_desk(b, m, strtoll(PQgetvalue(res, i, 6), NULL, 10));
 			fanout_to_org_desk(b, m, strtoll(PQgetvalue(res, i, 7), NULL, 10));
 			fanout_to_company(b, m, guard);

@@ -26,6 +26,13 @@ static int contains(const int64_t *sorted, size_t n, int64_t id)
 	return 0;
 }
 
+/* Whether a session may see a message: OFFICIAL-SENSITIVE content goes
+ * to cleared users only, whatever the path. */
+static int may_see(const struct session *s, const struct msg *m)
+{
+	return s->authed && (!(m->audience & MSG_SENSITIVE) || s->who.cleared);
+}
+
 void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t n_sites,
 		  const int64_t *orgs, size_t n_orgs)
 {
@@ -43,15 +50,14 @@ void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t 
 void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id)
 {
 	for (struct session *s = b->sessions; s; s = s->next)
-		if (s->authed && s->who.role == ROLE_SITE_CONSOLE && s->who.site_id == site_id &&
-		    (!(m->audience & MSG_SENSITIVE) || s->who.cleared))
+		if (may_see(s, m) && s->who.role == ROLE_SITE_CONSOLE && s->who.site_id == site_id)
 			resume_deliver(s, m);
 }
 
 void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id)
 {
 	for (struct session *s = b->sessions; s; s = s->next)
-		if (s->authed && s->who.role == ROLE_COMPANY_OPERATOR && s->who.org_id == org_id)
+		if (may_see(s, m) && s->who.role == ROLE_COMPANY_OPERATOR && s->who.org_id == org_id)
 			session_send(s, m);
 }
 
@@ -60,7 +66,7 @@ void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org)
 	if (!org)
 		return;
 	for (struct session *s = b->sessions; s; s = s->next)
-		if (s->authed && s->who.org_id == org &&
+		if (may_see(s, m) && s->who.org_id == org &&
 		    (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST ||
 		     s->who.role == ROLE_COMPANY_OPERATOR))
 			session_send(s, m);

@@ -168,6 +168,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 						    ?: json_null()),
 			  &len);
 	if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
+		m->audience = alert_audience("", PQgetvalue(res, 0, 6)); /* the note may be sensitive */
 		fanout_to_org_desk(b, m, strtoll(PQgetvalue(res, 0, 5), NULL, 10));
 		msg_unref(m);
 	}
@@ -235,7 +236,7 @@ void handle_relay(struct session *s, struct client_frame *f)
 	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
 	snprintf(of, sizeof of, "%lld", (long long)of_id);
 	{
-		const char *params[6] = { id, user, of, list, note ? note : "", s->remote };
+		const char *params[6] = { id, user, of, list, note, s->remote }; /* note may be NULL */
 		run(b, s,
 		    "SELECT alert_id, seq, recipient_sites, sender_org_id, sender_org_name,"
 		    "       watcher_org_id, classification, alert"

@@ -265,6 +265,13 @@ BEGIN
                 RAISE EXCEPTION 'alert % is already cancelled', ref.id
                     USING ERRCODE = 'TS422', COLUMN = 'references';
             END IF;
+            -- an expired alert stays expired unless an update gives it a
+            -- new expiry: nothing past its expires is delivered again
+            IF COALESCE((p_rec->>'expires')::timestamptz, ref.expires) <= v_at THEN
+                RAISE EXCEPTION 'alert % has expired%', ref.id,
+                    CASE WHEN v_type = 'update' THEN '; give a new expires to revive it' ELSE '' END
+                    USING ERRCODE = 'TS422', COLUMN = 'references';
+            END IF;
         END IF;
         IF (p_rec->>'expires')::timestamptz <= v_at THEN
             RAISE EXCEPTION 'expires must be in the future'
@@ -305,8 +312,12 @@ BEGIN
             INSERT INTO alert_recipients (alert_id, site_id)
             SELECT a.id, s.id FROM sites s WHERE s.id = ANY (p_recipients);
         ELSIF v_type <> 'alert' THEN
+            -- the same recipients, less any that a raised classification
+            -- no longer allows
             INSERT INTO alert_recipients (alert_id, site_id)
-            SELECT a.id, r.site_id FROM alert_recipients r WHERE r.alert_id = ref.id;
+            SELECT a.id, r.site_id FROM alert_recipients r JOIN sites s ON s.id = r.site_id
+             WHERE r.alert_id = ref.id
+               AND (a.classification <> 'OFFICIAL-SENSITIVE' OR s.cleared_sensitive);
         ELSE
             INSERT INTO alert_recipients (alert_id, site_id)
             SELECT a.id, t.site_id FROM tocsin_resolve_targets(p_rec) t WHERE t.included;
@@ -316,7 +327,11 @@ BEGIN
                 USING ERRCODE = 'TS422', COLUMN = 'targets';
         END IF;
         IF v_type = 'cancel' THEN
-            UPDATE alerts SET cancelled_at = v_at WHERE id = ref.id;
+            -- the whole chain: the original and every update of it
+            UPDATE alerts SET cancelled_at = v_at
+             WHERE cancelled_at IS NULL AND msg_type <> 'cancel'
+               AND (id IN (ref.id, COALESCE(ref.references_id, ref.id))
+                    OR references_id IN (ref.id, COALESCE(ref.references_id, ref.id)));
         END IF;
         IF jsonb_array_length(COALESCE(p_rec->'images', '[]')) > 0 THEN
             PERFORM tocsin_attach_images(a.id, u.id,
@@ -384,6 +399,12 @@ BEGIN
                     WHERE r.alert_id = p_of AND s.guard_org_id = u.org_id) THEN
         RAISE EXCEPTION 'alert % did not reach any site your company guards', p_of
             USING ERRCODE = 'TS403';
+    END IF;
+    IF o.cancelled_at IS NOT NULL OR o.msg_type = 'cancel' THEN
+        RAISE EXCEPTION 'alert % is cancelled', p_of USING ERRCODE = 'TS422', COLUMN = 'alert_id';
+    END IF;
+    IF o.expires <= clock_timestamp() THEN
+        RAISE EXCEPTION 'alert % has expired', p_of USING ERRCODE = 'TS422', COLUMN = 'alert_id';
     END IF;
     SELECT x.s, x.i INTO bad, idx FROM unnest(p_sites) WITH ORDINALITY AS x(s, i)
      WHERE NOT EXISTS (SELECT 1 FROM sites WHERE id = x.s AND guard_org_id = u.org_id)

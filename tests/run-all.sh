@@ -22,7 +22,7 @@ set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-VAR="$ROOT/build/test-var"
+VAR="${TOCSIN_TEST_VAR:-$ROOT/build/test-var}"  # override to run beside another suite
 OUT="$ROOT/tests/output"
 PG_LOCAL="$ROOT/deploy/pg-local.sh"
 
