@@ -127,6 +127,7 @@ describe('the web consoles in Chromium', { timeout: 180_000 }, () => {
     await ctl.fill('#headline', headline);
     await ctl.fill('#body', 'Sent from the end-to-end test in Chromium.');
     await ctl.selectOption('#severity', 'severe');
+    await ctl.fill('#confirm-live', 'SEND'); // live severe alerts need the typed confirmation
     const box = ctl.locator(`input[name="target-site"][value="${target.site_id}"]`);
     await box.waitFor({ state: 'attached' });
     await box.check();

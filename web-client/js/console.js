@@ -8,6 +8,13 @@
 // an alert has been on screen (`read`). The desk keeps its position in the
 // alert stream (localStorage, per user) and resumes from it on every
 // connection, so alerts sent while it was offline arrive as replays.
+//
+// The partnership (docs/protocol.md §2b): alerts in full (status,
+// category, instruction, area, classification, relay note, images),
+// answers to the control room's questions, `site_acked` from another
+// console of the site, the building status form and report requests, the
+// "Report to police" form; for company operators their sites' board and
+// relaying an alert to their sites.
 
 import {
   requireSession, Session, loadCache, saveCache, loadCursor, saveCursor,
@@ -16,6 +23,14 @@ import {
   el, formatTime, timeElement, setupHeader, bindConnIndicator, showError, describeError,
 } from './ui.js';
 import { createSound } from './sound.js';
+import { areaText } from './area.js';
+import { imageFigure } from './images.js';
+import { createBoard } from './board.js';
+import { setupReportForm } from './reportform.js';
+import { setupStatusForm } from './statusform.js';
+import {
+  CATEGORY_LABELS, URGENCY_LABELS, CERTAINTY_LABELS, label, exerciseWord, isUnsupported, unsupportedText,
+} from './labels.js';
 
 const SEVERITIES = ['minor', 'moderate', 'severe', 'extreme'];
 const MAX_HISTORY = 200;
@@ -36,9 +51,36 @@ const STATUS_TEXT = {
 // on every screen; an update or a cancel replaces the alert it references;
 // an alert past `expires` is no longer current.
 function exerciseText(a) {
-  if (a.status === 'exercise') return 'Exercise — not a real incident';
-  if (a.status === 'test') return 'Test — not a real incident';
+  const w = exerciseWord(a.status);
+  return w ? `${w} — not a real incident` : '';
+}
+
+function categoryText(a) {
+  const parts = [label(CATEGORY_LABELS, a.category)];
+  if (a.urgency && a.urgency !== 'unknown') parts.push(`${label(URGENCY_LABELS, a.urgency)} urgency`);
+  if (a.certainty && a.certainty !== 'unknown') parts.push(label(CERTAINTY_LABELS, a.certainty));
+  return parts.filter(Boolean).join(' · ');
+}
+
+function relayText(a) {
+  const r = a.relay;
+  if (!r) return '';
+  return `Relayed by ${r.by_org_name || 'your security company'}${r.note ? `: ${r.note}` : ''}`;
+}
+
+function handlingText(a) {
+  return a.handling ? `Handling: ${a.handling}` : '';
+}
+
+function requestQuestion(rq) {
+  if (!rq) return '';
+  if (rq.kind === 'choice') return 'The control room asks for an answer:';
+  if (rq.kind === 'number') return `The control room asks: ${rq.label || 'a number'} (${rq.min ?? 0} to ${rq.max ?? '…'})`;
   return '';
+}
+
+function answerValue(v) {
+  return v === null || v === undefined ? '' : String(v);
 }
 
 function kindText(a, ref) {
@@ -72,10 +114,15 @@ function main({ token, user }) {
   // Company operators do not acknowledge: their banner has a local
   // "Dismiss" instead of #ack.
   let actionBtn = $('ack');
+  let bannerRelay = null;
   if (!canAck) {
     const dismiss = el('button', { id: 'dismiss', type: 'button', class: 'btn btn-ack' }, 'Dismiss');
     actionBtn.replaceWith(dismiss);
     actionBtn = dismiss;
+    // Company operators pass a force alert on to their sites.
+    bannerRelay = el('button', { id: 'banner-relay', type: 'button', class: 'btn btn-relay relay' }, 'Relay to our sites…');
+    dismiss.after(bannerRelay);
+    bannerRelay.addEventListener('click', () => openRelay(Number(banner.dataset.alertId), bannerRelay));
   }
 
   /* ---- Header: where this desk is ------------------------------------- */
@@ -109,9 +156,12 @@ function main({ token, user }) {
 
   /* ---- Alerts kept by this desk --------------------------------------- */
 
-  // alert id -> { alert, status: new|acked|seen|failed, received_at,
-  //               acked_at, read_at, escalated, escalations: [{site_id,
-  //               site_name, escalated_at}] }
+  // alert id -> { alert, status: new|acked|seen|failed|cancelled|superseded,
+  //               received_at, acked_at, acked_by (another console),
+  //               read_at, escalated, escalations: [{site_id, site_name,
+  //               escalated_at}], answer: {value, at}, answerPending,
+  //               answerError, relays: [{relay_id, recipients, note, at,
+  //               tally}] (company operators) }
   const entries = new Map();
   const ackQueue = new Set();     // ids the user asked to acknowledge
   const ackInFlight = new Map();  // id -> ref of the ack request on the wire
@@ -173,29 +223,253 @@ function main({ token, user }) {
     return STATUS_TEXT[entry.status] || entry.status;
   }
 
+  /* ---- Questions (requests) and answers -------------------------------- */
+
+  const answerInFlight = new Map(); // ref -> alert id
+
+  // The answer controls for an alert with a request: buttons for a
+  // choice, a number field for a number. Company desks see the question
+  // only. Built once per place (banner, history item); syncRequest keeps
+  // them current.
+  function requestBlock(entry) {
+    const a = entry.alert;
+    const rq = a.request;
+    const id = a.id;
+    const box = el('div', { class: 'request-box', dataset: { alertId: String(id), kind: rq.kind } });
+    if (!canAck) {
+      const what = rq.kind === 'choice' ? (rq.options || []).join(' / ') : `${rq.label || 'a number'}`;
+      box.append(el('p', { class: 'request-info' }, `The control room asks each site to answer: ${what}.`));
+      return box;
+    }
+    box.append(el('p', { class: 'request-question' }, requestQuestion(rq)));
+    if (rq.kind === 'choice') {
+      const group = el('div', { class: 'answer-options', role: 'group', 'aria-label': 'Answer' });
+      for (const o of rq.options || []) {
+        const b = el('button', { type: 'button', class: 'btn answer-option', dataset: { option: o }, 'aria-pressed': 'false' }, o);
+        b.addEventListener('click', () => sendAnswer(id, o));
+        group.append(b);
+      }
+      box.append(group);
+    } else if (rq.kind === 'number') {
+      const inputId = `answer-number-${id}-${Math.random().toString(36).slice(2, 7)}`;
+      const input = el('input', {
+        id: inputId, class: 'answer-number', type: 'number', inputmode: 'numeric', step: '1',
+        min: String(rq.min ?? 0), max: rq.max !== undefined ? String(rq.max) : undefined,
+      });
+      const f = el('form', { class: 'answer-form', novalidate: true },
+        el('label', { for: inputId }, rq.label || 'Number'),
+        input,
+        el('button', { type: 'submit', class: 'btn answer-submit' }, 'Send answer'));
+      f.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        const raw = input.value.trim();
+        const v = Number(raw);
+        const min = Number.isFinite(rq.min) ? rq.min : 0;
+        const max = Number.isFinite(rq.max) ? rq.max : Infinity;
+        if (raw === '' || !Number.isInteger(v) || v < min || v > max) {
+          entry.answerError = `Enter a whole number from ${min}${Number.isFinite(max) ? ` to ${max}` : ' up'}.`;
+          input.setAttribute('aria-invalid', 'true');
+          syncAnswers(id);
+          input.focus();
+          return;
+        }
+        input.removeAttribute('aria-invalid');
+        sendAnswer(id, v);
+      });
+      input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
+      box.append(f);
+    }
+    box.append(
+      el('p', { class: 'answer-current', 'aria-live': 'polite' }),
+      el('p', { class: 'answer-error', role: 'alert', hidden: true }));
+    syncRequest(box, entry);
+    return box;
+  }
+
+  function syncRequest(box, entry) {
+    if (!canAck) return;
+    const cur = entry.answer;
+    const pending = entry.answerPending;
+    // An alert updated, cancelled or expired takes no more answers.
+    const closed = Boolean(entry.replaced) || entry.status === 'cancelled' || entry.status === 'superseded' ||
+      isExpired(entry.alert);
+    const busy = closed || (pending !== undefined && pending !== null);
+    box.dataset.closed = closed ? 'true' : 'false';
+    for (const b of box.querySelectorAll('.answer-option')) {
+      const chosen = cur && answerValue(cur.value) === b.dataset.option;
+      b.setAttribute('aria-pressed', chosen ? 'true' : 'false');
+      b.classList.toggle('chosen', Boolean(chosen));
+      b.disabled = busy;
+    }
+    const numInput = box.querySelector('.answer-number');
+    if (numInput) numInput.disabled = closed;
+    const num = box.querySelector('.answer-number');
+    if (num && cur && document.activeElement !== num && num.value === '') num.value = answerValue(cur.value);
+    const sub = box.querySelector('.answer-submit');
+    if (sub) {
+      sub.disabled = busy;
+      sub.textContent = cur ? 'Change answer' : 'Send answer';
+    }
+    const curEl = box.querySelector('.answer-current');
+    if (pending !== undefined && pending !== null) curEl.textContent = `Sending “${answerValue(pending)}”…`;
+    else if (cur) curEl.textContent = `Your answer: ${answerValue(cur.value)}${cur.at ? ` (sent ${formatTime(cur.at)})` : ''}.${closed ? '' : ' You can change it.'}`;
+    else curEl.textContent = 'Not answered yet.';
+    if (closed) {
+      const how = entry.replaced || (entry.status === 'superseded' ? 'update' : entry.status === 'cancelled' ? 'cancel' : '');
+      curEl.textContent += how === 'update' ? ' This alert was updated: answer on the newer version.'
+        : how === 'cancel' ? ' This alert was cancelled.' : ' This alert has expired.';
+    }
+    box.dataset.answered = cur ? 'true' : 'false';
+    const err = box.querySelector('.answer-error');
+    err.textContent = entry.answerError || '';
+    err.hidden = !entry.answerError;
+    if (!entry.answerError) num?.removeAttribute('aria-invalid');
+  }
+
+  function syncAnswers(id) {
+    const entry = entries.get(id);
+    if (!entry) return;
+    for (const box of document.querySelectorAll(`.request-box[data-alert-id="${CSS.escape(String(id))}"]`)) {
+      syncRequest(box, entry);
+    }
+  }
+
+  function sendAnswer(id, value) {
+    const entry = entries.get(id);
+    if (!entry || !entry.alert.request) return;
+    entry.answerError = '';
+    const field = entry.alert.request.kind === 'number' ? { number: value } : { choice: value };
+    const ref = session.request('answer', { alert_id: id, ...field });
+    if (!ref) {
+      entry.answerError = 'Not connected: the answer was not sent. Answer again when the connection is back.';
+    } else {
+      answerInFlight.set(ref, id);
+      entry.answerPending = value;
+    }
+    syncAnswers(id);
+  }
+
+  session.on('answered', (frame, req) => {
+    const id = answerInFlight.get(frame.ref) ?? frame.alert_id;
+    answerInFlight.delete(frame.ref);
+    const entry = entries.get(id);
+    if (!entry) return;
+    const value = req ? (req.choice ?? req.number) : entry.answerPending;
+    entry.answer = { value, at: frame.answered_at || new Date().toISOString() };
+    entry.answerPending = null;
+    entry.answerError = '';
+    persist();
+    syncAnswers(id);
+    announce(`Answer sent: ${answerValue(value)}.`);
+  });
+
+  function onAnswerError(frame, req) {
+    const id = answerInFlight.get(req.ref) ?? req.alert_id;
+    answerInFlight.delete(req.ref);
+    const entry = entries.get(id);
+    if (!entry) return;
+    entry.answerPending = null;
+    entry.answerError = isUnsupported(frame) ? unsupportedText('Answering') : `The answer was not sent: ${describeError(frame)}`;
+    syncAnswers(id);
+    if (String(frame.field || '').startsWith('number')) {
+      for (const n of document.querySelectorAll(`.request-box[data-alert-id="${CSS.escape(String(id))}"] .answer-number`)) {
+        n.setAttribute('aria-invalid', 'true');
+      }
+    }
+  }
+
+  /* ---- Images ----------------------------------------------------------- */
+
+  function imagesList(a) {
+    return Array.isArray(a.images) ? a.images.filter((i) => i && (typeof i === 'string' || i.id)) : [];
+  }
+
+  function fillImages(box, a) {
+    const list = imagesList(a);
+    box.replaceChildren(...list.map((img, i) => imageFigure(token, img,
+      `Image ${i + 1} of ${list.length} with the alert “${a.headline || ''}”`)));
+    box.hidden = !list.length;
+  }
+
+  /* ---- Relay (company operators) --------------------------------------- */
+
+  function relayable(entry) {
+    const a = entry.alert;
+    return !canAck && !a.relay && a.msg_type !== 'cancel' && !a.cancelled &&
+      entry.status !== 'cancelled' && entry.status !== 'superseded' && !entry.replaced && !isExpired(a) &&
+      a.sender?.org_id !== user.org_id;
+  }
+
+  function relayedText(entry) {
+    const list = entry.relays || [];
+    if (!list.length) return '';
+    return list.map((r) => {
+      const t = r.tally;
+      const counts = t ? ` — delivered ${t.delivered ?? 0}, acknowledged ${t.acknowledged ?? 0} of ${t.recipients ?? r.recipients}` : '';
+      return `Relayed to ${r.recipients} site${r.recipients === 1 ? '' : 's'} at ${formatTime(r.at)}${r.note ? ` (“${r.note}”)` : ''}${counts}`;
+    }).join('; ');
+  }
+
+  function relayButton(id) {
+    const b = el('button', { type: 'button', class: 'btn relay', dataset: { alertId: String(id) } }, 'Relay to our sites…');
+    b.addEventListener('click', () => openRelay(id, b));
+    return b;
+  }
+
+  /* ---- History ---------------------------------------------------------- */
+
   function renderHistoryItem(entry) {
     const a = entry.alert;
     const sev = sevOf(a);
     const sites = siteNames(a);
     const exercise = exerciseText(a);
     const kind = kindText(a, referenced(a));
+    const cat = categoryText(a);
+    // A cancellation carries the alert it cancels (merged by the broker):
+    // only the stand-down matters, not the old details or question.
+    const full = a.msg_type !== 'cancel';
+    const area = full ? areaText(a.area) : '';
+    const images = full ? imagesList(a) : [];
+    let imagesBox = null;
+    if (images.length) {
+      const holder = el('div', { class: 'images' });
+      imagesBox = el('details', { class: 'history-images' },
+        el('summary', {}, `Image${images.length === 1 ? '' : 's'} (${images.length})`), holder);
+      imagesBox.addEventListener('toggle', () => {
+        if (imagesBox.open && !holder.childElementCount) fillImages(holder, a);
+      });
+    }
     const item = el('li', {
       class: `history-item sev-${sev}${exercise ? ' is-exercise' : ''}`,
-      dataset: { alertId: String(a.id), severity: sev, status: entry.status },
+      dataset: {
+        alertId: String(a.id), severity: sev, status: entry.status,
+        alertStatus: a.status || 'actual', msgType: a.msg_type || 'alert',
+      },
     },
+    exercise ? el('p', { class: 'exercise-strip' }, exercise) : null,
     el('div', { class: 'history-head' },
       el('span', { class: `severity badge sev-${sev}` }, a.severity || ''),
-      exercise ? el('span', { class: 'badge exercise-badge' }, a.status) : null,
+      exercise ? el('span', { class: 'badge exercise-badge exercise-mark' }, exerciseWord(a.status)) : null,
+      a.classification === 'OFFICIAL-SENSITIVE' ? el('span', { class: 'badge classification-badge classification' }, a.classification) : null,
       el('h3', { class: 'headline' }, a.headline || ''),
       el('span', { class: 'status' }, statusText(entry))),
+    cat ? el('p', { class: 'history-category category' }, cat) : null,
     kind ? el('p', { class: 'history-kind' }, kind) : null,
-    a.body ? el('p', { class: 'history-body' }, a.body) : null,
-    a.instruction ? el('p', { class: 'history-instruction' }, `What to do: ${a.instruction}`) : null,
+    a.relay ? el('p', { class: 'history-relay relay-note' }, relayText(a)) : null,
+    full && a.body ? el('p', { class: 'history-body' }, a.body) : null,
+    full && a.instruction ? el('p', { class: 'history-instruction' }, `What to do: ${a.instruction}`) : null,
+    area ? el('p', { class: 'history-area area' }, `Area: ${area}`) : null,
+    a.handling ? el('p', { class: 'history-handling handling' }, handlingText(a)) : null,
     sites ? el('p', { class: 'history-sites' }, `Sites: ${sites}`) : null,
+    imagesBox,
+    full && a.request ? requestBlock(entry) : null,
     el('p', { class: 'history-escalation' }),
     el('p', { class: 'history-meta' },
       `From ${senderText(a)} · sent `, timeElement(a.sent_at, 'history-sent-at'),
-      el('span', { class: 'acked-at' })));
+      a.expires ? ` · expires ${formatTime(a.expires)}` : '',
+      el('span', { class: 'acked-at' })),
+    canAck ? null : el('div', { class: 'history-actions' }, relayButton(a.id),
+      el('p', { class: 'relayed', hidden: true })));
     fillHistoryItem(item, entry);
     return item;
   }
@@ -204,11 +478,27 @@ function main({ token, user }) {
     item.dataset.status = entry.status;
     item.classList.toggle('escalated', isEscalated(entry));
     item.querySelector('.status').textContent = statusText(entry);
-    item.querySelector('.acked-at').textContent =
-      entry.acked_at ? ` · acknowledged ${formatTime(entry.acked_at)}` : '';
+    let acked = '';
+    if (entry.acked_at) {
+      acked = ` · acknowledged ${formatTime(entry.acked_at)}`;
+      if (entry.acked_by) acked += ` by ${entry.acked_by} (another console)`;
+    }
+    item.querySelector('.acked-at').textContent = acked;
+    if (entry.acked_by) item.dataset.ackedBy = entry.acked_by;
     const esc = item.querySelector('.history-escalation');
     esc.textContent = escalationText(entry);
     esc.hidden = !esc.textContent;
+    const box = item.querySelector('.request-box');
+    if (box) syncRequest(box, entry);
+    const relay = item.querySelector('.relay');
+    if (relay) relay.hidden = !relayable(entry);
+    const relayed = item.querySelector('.relayed');
+    if (relayed) {
+      relayed.textContent = relayedText(entry);
+      relayed.hidden = !relayed.textContent;
+    }
+    const actions = item.querySelector('.history-actions');
+    if (actions) actions.hidden = relay?.hidden && relayed?.hidden;
   }
 
   function updateHistoryItem(entry) {
@@ -224,14 +514,21 @@ function main({ token, user }) {
     historyEmpty.hidden = true;
   }
 
+  function setText(node, text) {
+    node.textContent = text || '';
+    node.hidden = !text;
+  }
+
   function renderBanner() {
     const queue = waiting();
     updateTitle();
     if (!queue.length) {
       banner.hidden = true;
       delete banner.dataset.alertId;
+      delete banner.dataset.rendered;
       allClear.hidden = session.state === 'reconnecting';
       document.body.classList.remove('alerting');
+      document.body.classList.remove('alerting-exercise');
       return;
     }
     const entry = queue[0];
@@ -241,38 +538,54 @@ function main({ token, user }) {
     allClear.hidden = true;
     banner.dataset.alertId = String(a.id);
     banner.dataset.severity = sev;
+    banner.dataset.alertStatus = a.status || 'actual';
     for (const s of SEVERITIES) banner.classList.toggle(`sev-${s}`, s === sev);
     document.body.classList.add('alerting');
 
     banner.querySelector('.severity').textContent = a.severity || '';
     banner.querySelector('.headline').textContent = a.headline || '';
-    const bodyEl = banner.querySelector('.body');
-    bodyEl.textContent = a.body || '';
-    bodyEl.hidden = !a.body;
-    const instrEl = banner.querySelector('.instruction');
-    instrEl.textContent = a.instruction ? `What to do: ${a.instruction}` : '';
-    instrEl.hidden = !a.instruction;
-    const exEl = banner.querySelector('.exercise-mark');
-    exEl.textContent = exerciseText(a);
-    exEl.hidden = !exEl.textContent;
-    banner.classList.toggle('is-exercise', !exEl.hidden);
-    const kindEl = banner.querySelector('.kind-mark');
-    kindEl.textContent = kindText(a, referenced(a));
-    kindEl.hidden = !kindEl.textContent;
-    const sitesEl = banner.querySelector('.sites');
+    const full = a.msg_type !== 'cancel'; // a cancellation: the stand-down only
+    setText(banner.querySelector('.body'), full ? a.body : '');
+    setText(banner.querySelector('.instruction'), full && a.instruction ? `What to do: ${a.instruction}` : '');
+    const ex = exerciseText(a);
+    setText(banner.querySelector('.exercise-mark'), ex);
+    const w = exerciseWord(a.status);
+    setText(banner.querySelector('.exercise-strip'), ex ? `${w} · ${w} · ${w} — not a real incident` : '');
+    banner.classList.toggle('is-exercise', Boolean(ex));
+    document.body.classList.toggle('alerting-exercise', Boolean(ex));
+    setText(banner.querySelector('.category'), categoryText(a));
+    setText(banner.querySelector('.classification'), a.classification === 'OFFICIAL-SENSITIVE' ? a.classification : '');
+    setText(banner.querySelector('.handling'), handlingText(a));
+    const area = full ? areaText(a.area) : '';
+    setText(banner.querySelector('.area'), area ? `Area: ${area}` : '');
+    setText(banner.querySelector('.relay-note'), relayText(a));
+    setText(banner.querySelector('.kind-mark'), kindText(a, referenced(a)));
     const sites = siteNames(a);
-    sitesEl.textContent = sites ? `Sites: ${sites}` : '';
-    sitesEl.hidden = !sites;
+    setText(banner.querySelector('.sites'), sites ? `Sites: ${sites}` : '');
     const escEl = banner.querySelector('.escalation');
     let esc = escalationText(entry);
     if (!esc && entry.escalated) esc = 'Reminder: the control room is waiting for this desk to acknowledge.';
-    escEl.textContent = esc;
-    escEl.hidden = !esc;
+    setText(escEl, esc);
     banner.classList.toggle('escalated', Boolean(esc));
     banner.querySelector('.sender').textContent = senderText(a);
     const sentAt = banner.querySelector('.sent-at');
     sentAt.dateTime = a.sent_at || '';
     sentAt.textContent = formatTime(a.sent_at);
+    banner.querySelector('.expires').textContent = a.expires ? ` · expires ${formatTime(a.expires)}` : '';
+
+    // Images and the answer controls are rebuilt only when another alert
+    // takes the banner (so that typing and focus survive re-renders).
+    const reqBox = banner.querySelector('.request');
+    if (banner.dataset.rendered !== String(a.id)) {
+      banner.dataset.rendered = String(a.id);
+      fillImages(banner.querySelector('.images'), full ? a : {});
+      const ask = full && a.request;
+      reqBox.replaceChildren(...(ask ? [requestBlock(entry)] : []));
+      reqBox.hidden = !ask;
+    } else {
+      const box = reqBox.querySelector('.request-box');
+      if (box) syncRequest(box, entry);
+    }
 
     const more = queue.length - 1;
     const pc = banner.querySelector('.pending-count');
@@ -288,6 +601,10 @@ function main({ token, user }) {
         : '';
     } else {
       ackNote.textContent = 'Company desks do not acknowledge; the sites do.';
+      bannerRelay.hidden = !relayable(entry);
+      bannerRelay.dataset.alertId = String(a.id);
+      const r = relayedText(entry);
+      if (r) ackNote.textContent = r;
     }
     maybeSendRead();
   }
@@ -325,7 +642,7 @@ function main({ token, user }) {
   function addAlert(a) {
     if (entries.has(a.id)) return [entries.get(a.id), false];
     const entry = {
-      alert: a, status: 'new', received_at: new Date().toISOString(),
+      alert: a, status: a.cancelled ? 'cancelled' : 'new', received_at: new Date().toISOString(),
       acked_at: null, read_at: null, escalated: false, escalations: [],
     };
     entries.set(a.id, entry);
@@ -438,7 +755,10 @@ function main({ token, user }) {
       if (!resuming) raise(a, `Missed alert: ${alertText(a)}`);
       return;
     }
-    if (isNew) {
+    if (isNew && entry.status === 'cancelled') {
+      // Sent, then cancelled before it reached this desk: history only.
+      updateHistoryItem(entry);
+    } else if (isNew) {
       raise(a, `New ${alertText(a)}`);
     } else if (frame.escalated && entry.status === 'new') {
       updateHistoryItem(entry);
@@ -452,6 +772,7 @@ function main({ token, user }) {
     if (a.msg_type !== 'update' && a.msg_type !== 'cancel') return;
     const old = entries.get(Number(a.references));
     if (!old) return;
+    old.replaced = a.msg_type;
     if (old.status === 'new' || old.status === 'seen') {
       old.status = a.msg_type === 'cancel' ? 'cancelled' : 'superseded';
       ackQueue.delete(old.alert.id);
@@ -494,6 +815,7 @@ function main({ token, user }) {
     };
     renderPlace();
     renderBanner();
+    if (board) board.rerender();
   });
 
   /* ---- Read receipts (site consoles) ---------------------------------- */
@@ -556,9 +878,231 @@ function main({ token, user }) {
     }
     if (consoleError.dataset.kind === 'ack') showError(consoleError, '');
     const wasShowing = banner.dataset.alertId === String(id);
+    if (wasShowing) sound.stop();
     renderBanner();
     if (wasShowing && !banner.hidden) actionBtn.focus();
   });
+
+  // Another console of this site acknowledged first: stop ringing here,
+  // and say who did.
+  session.on('site_acked', (frame) => {
+    const id = frame.alert_id;
+    const entry = entries.get(id);
+    if (!entry || (user.site_id && frame.site_id && frame.site_id !== user.site_id)) return;
+    const wasShowing = banner.dataset.alertId === String(id);
+    ackQueue.delete(id);
+    if (entry.status !== 'acked') {
+      entry.status = 'acked';
+      entry.acked_at = frame.acked_at || new Date().toISOString();
+      entry.acked_by = frame.by || 'another console';
+    }
+    updateHistoryItem(entry);
+    persist();
+    if (wasShowing) sound.stop();
+    renderBanner();
+    announce(`“${entry.alert.headline || 'Alert'}” was acknowledged by ${frame.by || 'another console'} at this site.`);
+    if (wasShowing && !banner.hidden) actionBtn.focus();
+  });
+
+  /* ---- Relay (company operators) --------------------------------------- */
+
+  const relayDialog = $('relay-dialog');
+  const relayForm = $('relay-form');
+  const relaySites = $('relay-sites');
+  const relayAll = $('relay-all');
+  const relayNote = $('relay-note');
+  const relayError = $('relay-error');
+  const relaySend = $('relay-send');
+  const relayOf = new Map();       // relay alert id -> original alert id
+  let relayRef = null;
+  let relayReturnFocus = null;
+
+  for (const e of entries.values()) for (const r of e.relays || []) relayOf.set(r.relay_id, e.alert.id);
+
+  function ownSites() {
+    return directory.sites.filter((s) => s.guard_org_id === user.org_id)
+      .sort((x, y) => String(x.name).localeCompare(String(y.name)));
+  }
+
+  function syncRelayAll() {
+    const boxes = [...relaySites.querySelectorAll('input[name="relay-site"]')];
+    const on = boxes.filter((b) => b.checked).length;
+    relayAll.checked = boxes.length > 0 && on === boxes.length;
+    relayAll.indeterminate = on > 0 && on < boxes.length;
+  }
+
+  function openRelay(id, from) {
+    const entry = entries.get(id);
+    if (!entry || canAck || !relayDialog) return;
+    const a = entry.alert;
+    relayDialog.dataset.alertId = String(id);
+    relayReturnFocus = from || null;
+    const ex = exerciseWord(a.status);
+    $('relay-alert').replaceChildren(
+      el('span', { class: `severity badge sev-${sevOf(a)}` }, a.severity || ''),
+      ex ? el('span', { class: 'badge exercise-badge exercise-mark' }, ex) : '',
+      ' ', el('strong', {}, a.headline || ''),
+      el('span', { class: 'muted' }, ` — from ${senderText(a)}, sent ${formatTime(a.sent_at)}`));
+    relayDialog.classList.toggle('is-exercise', Boolean(ex));
+    const sites = ownSites();
+    relaySites.replaceChildren(...sites.map((s) => el('label', { class: 'target' },
+      el('input', { type: 'checkbox', name: 'relay-site', value: String(s.id), checked: true }),
+      el('span', { class: 'target-name' }, s.name),
+      el('span', { class: 'target-meta' }, s.sector || ''))));
+    if (!sites.length) relaySites.append(el('p', { class: 'muted' }, 'The directory has not listed your sites yet: the relay goes to all of them.'));
+    $('relay-all-count').textContent = `(${sites.length})`;
+    relayAll.checked = true;
+    relayAll.indeterminate = false;
+    relayNote.value = '';
+    showError(relayError, '');
+    relaySend.disabled = false;
+    relaySend.textContent = ex ? `Relay ${ex} alert` : 'Relay alert';
+    if (typeof relayDialog.showModal === 'function') relayDialog.showModal();
+    else relayDialog.setAttribute('open', '');
+    relayAll.focus();
+  }
+
+  function closeRelay() {
+    if (relayDialog.open) relayDialog.close();
+    if (relayReturnFocus && relayReturnFocus.isConnected && !relayReturnFocus.hidden) relayReturnFocus.focus();
+  }
+
+  if (relayDialog) {
+    relayAll.addEventListener('change', () => {
+      for (const b of relaySites.querySelectorAll('input[name="relay-site"]')) b.checked = relayAll.checked;
+      relayAll.indeterminate = false;
+    });
+    relaySites.addEventListener('change', (ev) => {
+      ev.target.removeAttribute('aria-invalid');
+      syncRelayAll();
+    });
+    $('relay-close').addEventListener('click', closeRelay);
+    relayForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      if (relayRef) return;
+      showError(relayError, '');
+      const id = Number(relayDialog.dataset.alertId);
+      const boxes = [...relaySites.querySelectorAll('input[name="relay-site"]')];
+      const chosen = boxes.filter((b) => b.checked).map((b) => Number(b.value));
+      if (boxes.length && !chosen.length) {
+        showError(relayError, 'Choose at least one site.');
+        relayAll.focus();
+        return;
+      }
+      const note = relayNote.value.trim();
+      if (note.length > 1000) {
+        showError(relayError, 'The note is longer than 1000 characters.');
+        relayNote.setAttribute('aria-invalid', 'true');
+        relayNote.focus();
+        return;
+      }
+      const frame = { alert_id: id };
+      if (boxes.length && chosen.length < boxes.length) frame.sites = chosen;
+      if (note) frame.note = note;
+      const ref = session.request('relay', frame);
+      if (!ref) {
+        showError(relayError, 'Not connected to the broker: nothing was relayed. Try again when the connection is back.');
+        return;
+      }
+      relayRef = ref;
+      relaySend.disabled = true;
+      relaySend.textContent = 'Relaying…';
+    });
+    relayNote.addEventListener('input', () => relayNote.removeAttribute('aria-invalid'));
+  }
+
+  session.on('relayed', (frame, req) => {
+    if (frame.ref === relayRef) relayRef = null;
+    const orig = Number(frame.of ?? req?.alert_id);
+    const entry = entries.get(orig);
+    if (entry) {
+      entry.relays = entry.relays || [];
+      entry.relays.push({
+        relay_id: frame.alert_id,
+        recipients: Number.isInteger(frame.recipients) ? frame.recipients : (req?.sites?.length ?? 0),
+        note: req?.note || '',
+        at: new Date().toISOString(),
+      });
+      relayOf.set(frame.alert_id, orig);
+      updateHistoryItem(entry);
+      persist();
+      renderBanner();
+    }
+    if (relayDialog?.open && Number(relayDialog.dataset.alertId) === orig) closeRelay();
+    announce(`Relayed to ${frame.recipients ?? ''} site${frame.recipients === 1 ? '' : 's'}.`);
+  });
+
+  function onRelayError(frame, req) {
+    relayRef = null;
+    relaySend.disabled = false;
+    relaySend.textContent = 'Relay alert';
+    const msg = isUnsupported(frame) ? unsupportedText('Relaying') : `Nothing was relayed: ${describeError(frame)}`;
+    if (!relayDialog.open) {
+      showError(consoleError, msg);
+      consoleError.dataset.kind = 'relay';
+      return;
+    }
+    showError(relayError, msg);
+    const m = /^sites\[(\d+)\]/.exec(String(frame.field || ''));
+    if (m && req?.sites) {
+      const box = relaySites.querySelector(`input[value="${req.sites[Number(m[1])]}"]`);
+      if (box) {
+        box.setAttribute('aria-invalid', 'true');
+        box.focus();
+      }
+    } else if (String(frame.field || '').startsWith('note')) {
+      relayNote.setAttribute('aria-invalid', 'true');
+      relayNote.focus();
+    }
+  }
+
+  // Company operators get the counts of their relays.
+  session.on('tally', (t) => {
+    const entry = entries.get(relayOf.get(t.alert_id));
+    const r = entry?.relays?.find((x) => x.relay_id === t.alert_id);
+    if (!r) return;
+    r.tally = t;
+    updateHistoryItem(entry);
+    persist();
+    if (banner.dataset.alertId === String(entry.alert.id)) renderBanner();
+  });
+
+  /* ---- Status board (company operators) ----------------------------- */
+
+  let board = null;
+  let boardUnsupported = false;
+  if (!canAck) {
+    $('board-panel').hidden = false;
+    board = createBoard($('board'), $('board-summary'), {
+      orgName: (id) => directory.orgs.find((o) => o.id === id)?.name || '',
+    });
+    session.on('board', (frame) => {
+      showError($('board-error'), '');
+      board.setSites(frame.sites);
+    });
+    session.on('status_update', (frame) => {
+      if (frame.site) board.update(frame.site);
+    });
+    session.on('welcome', () => {
+      if (!boardUnsupported && !session.request('board')) board.message('Not connected.');
+    });
+  }
+
+  function onBoardError(frame) {
+    if (!board) return;
+    if (isUnsupported(frame)) {
+      boardUnsupported = true;
+      board.message(unsupportedText('The status board'));
+      return;
+    }
+    board.message('');
+    showError($('board-error'), `The board could not be loaded: ${describeError(frame)}`);
+  }
+
+  /* ---- Building status and reports to police ------------------------ */
+
+  const statusForm = canAck ? setupStatusForm(session, { announce }) : null;
+  const reportForm = setupReportForm(session, token);
 
   /* ---- Connection ----------------------------------------------------- */
 
@@ -566,6 +1110,21 @@ function main({ token, user }) {
     for (const r of requests) {
       if (r.type === 'ack') ackInFlight.delete(r.alert_id);
       if (r.type === 'read') readInFlight.delete(r.alert_id);
+      if (r.type === 'answer') {
+        answerInFlight.delete(r.ref);
+        const entry = entries.get(r.alert_id);
+        if (entry) {
+          entry.answerPending = null;
+          entry.answerError = 'The connection dropped before the answer was confirmed: answer again when the connection is back.';
+          syncAnswers(r.alert_id);
+        }
+      }
+      if (r.type === 'relay' && r.ref === relayRef) {
+        relayRef = null;
+        relaySend.disabled = false;
+        relaySend.textContent = 'Relay alert';
+        showError(relayError, 'The connection dropped before the broker confirmed the relay: check with your sites before relaying again.');
+      }
     }
     renderBanner();
   });
@@ -588,6 +1147,14 @@ function main({ token, user }) {
         if (entry) entry.read_at = 'refused';
       }
       return;
+    }
+    switch (type) {
+      case 'answer': onAnswerError(frame, req); return;
+      case 'status': statusForm?.onError(frame); return;
+      case 'report': reportForm?.onError(frame); return;
+      case 'relay': onRelayError(frame, req); return;
+      case 'board': onBoardError(frame); return;
+      default: break;
     }
     let kind = 'server';
     if (type === 'ack') {

@@ -13,6 +13,7 @@ const PATTERNS = {          // beeps per severity: [frequency Hz, count]
 export function createSound(button) {
   let ctx = null;
   let enabled = true;
+  let playing = [];         // oscillators scheduled and not yet finished
 
   function context() {
     try {
@@ -58,6 +59,8 @@ export function createSound(button) {
         osc.connect(gain).connect(ctx.destination);
         osc.start(start);
         osc.stop(start + 0.22);
+        playing.push(osc);
+        osc.onended = () => { playing = playing.filter((o) => o !== osc); };
       }
     } catch {
       /* audio refused or unsupported: the banner is the alarm */
@@ -88,6 +91,14 @@ export function createSound(button) {
   render();
 
   return {
+    /* Silence the tones still sounding or scheduled (the alert was
+     * acknowledged, here or at another console of the site). */
+    stop() {
+      for (const osc of playing) {
+        try { osc.stop(); } catch { /* already stopped */ }
+      }
+      playing = [];
+    },
     alert(severity) {
       if (!enabled) return;
       try {

@@ -1,0 +1,171 @@
+// board.js: the status board (docs/protocol.md §2b "Building status"): the
+// latest report of every site the session may see, as a sortable table,
+// kept live by `status_update`. Used by the control room (every site) and
+// the company desk (its own sites).
+
+import { el, formatTime, timeElement } from './ui.js';
+import { CCTV_LABELS, STATE_LABELS, label } from './labels.js';
+
+// Column key, header, kind of sort, the site member (or a function).
+const COLUMNS = [
+  { key: 'site', title: 'Site', sort: 'text', get: (s) => s.site_name || `site ${s.site_id}` },
+  { key: 'sector', title: 'Sector', sort: 'text', get: (s) => s.sector || '' },
+  { key: 'company', title: 'Company', sort: 'text', get: (s, ctx) => ctx.orgName(s.guard_org_id) },
+  { key: 'state', title: 'State', sort: 'state', get: (s) => s.state },
+  { key: 'people', title: 'People', sort: 'number', get: (s) => s.people },
+  { key: 'officers', title: 'Officers', sort: 'number', get: (s) => s.officers },
+  { key: 'trauma-packs', title: 'Trauma packs', sort: 'number', get: (s) => s.trauma_packs },
+  { key: 'first-aid-kits', title: 'First-aid kits', sort: 'number', get: (s) => s.first_aid_kits },
+  { key: 'defibrillators', title: 'Defibrillators', sort: 'number', get: (s) => s.defibrillators },
+  { key: 'cctv', title: 'CCTV', sort: 'cctv', get: (s) => s.cctv },
+  { key: 'reported-at', title: 'Reported at', sort: 'time', get: (s) => s.reported_at },
+];
+
+// Most serious first when sorted descending.
+const STATE_RANK = { evacuating: 5, lockdown: 4, closed: 3, heightened: 2, normal: 1 };
+const CCTV_RANK = { down: 3, partial: 2, working: 1 };
+
+/* root: the #board element (a container); summary: #board-summary.
+ * ctx.orgName(id) names a guarding company. Returns {setSites, update,
+ * clear, size}. */
+export function createBoard(root, summary, ctx) {
+  const sites = new Map();     // site id -> latest row
+  let sortKey = 'site';
+  let sortDir = 'ascending';
+  const fresh = new Map();     // site id -> time of a live update (highlight)
+  let note = 'Loading the board…'; // shown while the board has no rows
+
+  const headRow = el('tr');
+  const table = el('table', { class: 'board-table' },
+    el('caption', { class: 'visually-hidden' },
+      'Latest status report of each site. Column buttons sort the table.'),
+    el('thead', {}, headRow),
+    el('tbody'));
+  for (const c of COLUMNS) {
+    const btn = el('button', { type: 'button', class: 'sort', dataset: { key: c.key } }, c.title);
+    btn.addEventListener('click', () => {
+      if (sortKey === c.key) sortDir = sortDir === 'ascending' ? 'descending' : 'ascending';
+      else {
+        sortKey = c.key;
+        sortDir = c.sort === 'text' ? 'ascending' : 'descending';
+      }
+      render();
+      root.querySelector(`button.sort[data-key="${c.key}"]`)?.focus();
+    });
+    headRow.append(el('th', { scope: 'col', class: `col-${c.key}`, dataset: { key: c.key } }, btn));
+  }
+  const empty = el('p', { class: 'muted board-empty' }, 'Loading the board…');
+  const scroller = el('div', { class: 'board-scroll', tabindex: '0', 'aria-label': 'Status board' }, table);
+  root.replaceChildren(empty, scroller);
+
+  function sortValue(c, s) {
+    const v = c.get(s, ctx);
+    switch (c.sort) {
+      case 'number': return Number.isFinite(v) ? v : -1;
+      case 'state': return STATE_RANK[v] || 0;
+      case 'cctv': return CCTV_RANK[v] || 0;
+      case 'time': return v ? Date.parse(v) || 0 : 0;
+      default: return String(v || '').toLowerCase();
+    }
+  }
+
+  function cellText(c, s) {
+    const v = c.get(s, ctx);
+    if (c.key === 'state') return v ? label(STATE_LABELS, v) : '—';
+    if (c.key === 'cctv') return v ? label(CCTV_LABELS, v) : '—';
+    if (c.sort === 'number') return Number.isFinite(v) ? String(v) : '—';
+    return v || '—';
+  }
+
+  function row(s) {
+    const tr = el('tr', {
+      dataset: {
+        siteId: String(s.site_id),
+        state: s.state || 'none',
+        cctv: s.cctv || 'none',
+      },
+      class: [s.reported_at ? '' : 'never', fresh.has(s.site_id) ? 'fresh' : ''].filter(Boolean).join(' ') || undefined,
+    });
+    for (const c of COLUMNS) {
+      let content;
+      if (c.key === 'reported-at') {
+        content = s.reported_at ? timeElement(s.reported_at, 'board-time') : 'never';
+      } else content = cellText(c, s);
+      const attrs = { class: c.key };
+      if (c.key === 'site') {
+        tr.append(el('th', { ...attrs, scope: 'row', title: s.note ? `Note: ${s.note}` : undefined }, content,
+          s.note ? el('span', { class: 'board-note' }, s.note) : null));
+      } else tr.append(el('td', attrs, content));
+    }
+    return tr;
+  }
+
+  function render() {
+    const col = COLUMNS.find((c) => c.key === sortKey) || COLUMNS[0];
+    const list = [...sites.values()].sort((a, b) => {
+      const x = sortValue(col, a);
+      const y = sortValue(col, b);
+      let d = x < y ? -1 : x > y ? 1 : 0;
+      if (sortDir === 'descending') d = -d;
+      return d || String(a.site_name).localeCompare(String(b.site_name));
+    });
+    table.tBodies[0].replaceChildren(...list.map(row));
+    for (const th of headRow.children) {
+      if (th.dataset.key === sortKey) th.setAttribute('aria-sort', sortDir);
+      else th.removeAttribute('aria-sort');
+    }
+    empty.textContent = note;
+    empty.hidden = sites.size > 0 || !note;
+    renderSummary();
+  }
+
+  function renderSummary() {
+    if (!summary) return;
+    const all = [...sites.values()];
+    const reported = all.filter((s) => s.reported_at);
+    const count = (st) => reported.filter((s) => s.state === st).length;
+    const parts = [`${reported.length} of ${all.length} site${all.length === 1 ? '' : 's'} reported`];
+    for (const st of ['evacuating', 'lockdown', 'closed', 'heightened']) {
+      const n = count(st);
+      if (n) parts.push(`${n} ${label(STATE_LABELS, st).toLowerCase()}`);
+    }
+    const down = reported.filter((s) => s.cctv === 'down').length;
+    if (down) parts.push(`CCTV down at ${down}`);
+    const people = reported.reduce((t, s) => t + (Number.isFinite(s.people) ? s.people : 0), 0);
+    parts.push(`${people} people reported inside`);
+    summary.textContent = parts.join(' · ');
+    summary.classList.toggle('warn', reported.some((s) => ['evacuating', 'lockdown'].includes(s.state)) || down > 0);
+  }
+
+  return {
+    setSites(list) {
+      note = 'No sites on the board.';
+      sites.clear();
+      for (const s of Array.isArray(list) ? list : []) {
+        if (s && Number.isFinite(s.site_id)) sites.set(s.site_id, s);
+      }
+      render();
+    },
+    update(s) {
+      if (!s || !Number.isFinite(s.site_id)) return;
+      sites.set(s.site_id, { ...(sites.get(s.site_id) || {}), ...s });
+      fresh.set(s.site_id, Date.now());
+      setTimeout(() => {
+        if (Date.now() - (fresh.get(s.site_id) || 0) >= 60000) {
+          fresh.delete(s.site_id);
+          root.querySelector(`tr[data-site-id="${s.site_id}"]`)?.classList.remove('fresh');
+        }
+      }, 60000);
+      render();
+    },
+    message(text) {
+      note = text || '';
+      empty.textContent = note;
+      empty.hidden = !note || sites.size > 0;
+    },
+    get size() { return sites.size; },
+    siteName(id) { return sites.get(id)?.site_name; },
+    rerender: render,
+    lastReport(id) { const s = sites.get(id); return s && s.reported_at ? formatTime(s.reported_at) : ''; },
+  };
+}
