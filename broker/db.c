@@ -39,6 +39,8 @@ struct db {
 	struct db_job *inflight, *inflight_tail;
 	size_t n_queued, n_inflight;
 	lws_sorted_usec_list_t sul_retry;
+	lws_sorted_usec_list_t sul_flush; /* re-asks for POLLOUT (see flush_later) */
+	int want_write;                   /* libpq has output the socket did not take */
 	int64_t retry_us;
 	int logged_down;
 };
@@ -188,11 +190,30 @@ static void send_queued(struct db *db)
 	}
 	if (db->state == DB_UP) {
 		int r = PQflush(db->conn);
+		db->want_write = r > 0;
 		if (r < 0)
 			go_down(db, PQerrorMessage(db->conn));
 		else if (r > 0)
 			lws_callback_on_writable(db->raw);
 	}
+}
+
+static void flush_cb(lws_sorted_usec_list_t *sul)
+{
+	struct db *db = lws_container_of(sul, struct db, sul_flush);
+
+	if (db->state == DB_UP && db->raw)
+		send_queued(db);
+}
+
+/* lws' raw-file role clears POLLOUT after RAW_WRITEABLE_FILE returns, so a
+ * lws_callback_on_writable() made inside that callback is lost: a query
+ * larger than the socket buffer would then wait for some other traffic.
+ * Ask again from a timer, outside the callback. */
+static void flush_later(struct db *db)
+{
+	if (db->state == DB_UP && db->want_write)
+		lws_sul_schedule(db->b->ctx, 0, &db->sul_flush, flush_cb, 1);
 }
 
 /* Reads every complete result. A job is done at its PIPELINE_SYNC; the
@@ -295,6 +316,7 @@ int db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			break;
 		}
 		send_queued(db);
+		flush_later(db);
 		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		db->raw = NULL;
@@ -381,6 +403,7 @@ void db_free(struct db *db)
 	if (!db)
 		return;
 	lws_sul_cancel(&db->sul_retry);
+	lws_sul_cancel(&db->sul_flush);
 	fail_all(db, "broker stopping");
 	if (db->raw) {
 		struct lws *raw = db->raw;
