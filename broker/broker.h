@@ -27,6 +27,7 @@ struct signin;
 struct delivery_log;
 struct journal;
 struct http_req;
+struct receipt_ctx;
 struct db_error;
 
 /* One WebSocket connection on tocsin.v1. The memory is lws' per-session
@@ -76,6 +77,10 @@ struct broker {
 	char epoch[65];                   /* the stream's epoch; "" until known */
 	int64_t head;                     /* highest stream position seen */
 	int escalating;                   /* an escalation query is in flight */
+	struct receipt_ctx **receipts;    /* owned: acks and reads waiting for a batch */
+	size_t n_receipts, cap_receipts;
+	int receipts_scheduled;
+	lws_sorted_usec_list_t sul_receipts;
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
 	int sealing;                      /* a sealing round is in flight */
 	lws_sorted_usec_list_t sul_seal;
@@ -127,6 +132,10 @@ void handle_publish(struct session *s, struct client_frame *f);
 /* ack and read (handle_receipt.c) */
 void handle_receipt(struct session *s, struct client_frame *f);
 void handle_receipts(struct session *s, struct client_frame *f);
+/* Writes the acks and reads still waiting for a batch (at stop), and
+ * frees the queue. */
+void receipts_flush(struct broker *b);
+void receipts_free(struct broker *b);
 void handle_directory(struct session *s, struct client_frame *f);
 /* handle_targets.c / handle_relay.c / handle_answer.c (alerts in full) */
 void handle_preview(struct session *s, struct client_frame *f);

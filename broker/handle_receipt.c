@@ -54,62 +54,226 @@ static void receipt_journaled(struct broker *b, struct receipt_ctx *r)
 	free(r);
 }
 
-/* Columns: alert_id, site_id, at, already, sender_org_id, recipients,
- * delivered, acknowledged, read, escalated */
-static void receipt_stored(struct broker *b, void *arg, PGresult *res,
-			   const struct db_error *err)
+#define RECEIPT_BATCH_MAX 2000
+#define RECEIPT_DELAY_US 2000
+
+/* A batch on its way to tocsin_receipt_batch(): the items it answers. */
+struct receipt_batch {
+	struct receipt_ctx **items;
+	size_t n;
+};
+
+/* The site's other consoles stop ringing once one acknowledged. */
+static void tell_site(struct broker *b, struct receipt_ctx *r, PGresult *res, int row)
 {
-	struct receipt_ctx *r = arg;
 	struct session *s = broker_find_session(b, r->session_id);
-	int already;
+	int64_t site = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+	size_t len;
+	char *text = frame_dump(json_pack("{s:s, s:I, s:I, s:s, s:s}", "type", "site_acked",
+					  "alert_id", (json_int_t)r->alert_id, "site_id",
+					  (json_int_t)site, "by", s ? s->who.username : "",
+					  "acked_at", PQgetvalue(res, row, 6)),
+				&len);
+	struct msg *m = text ? msg_new(text, len, MSG_CONTROL, 0) : NULL;
+
+	if (m) {
+		/* the other consoles of the site: the acknowledging one has its reply */
+		for (struct session *o = b->sessions; o; o = o->next)
+			if (o != s && o->authed && o->who.role == ROLE_SITE_CONSOLE &&
+			    o->who.site_id == site)
+				resume_deliver(o, m);
+		msg_unref(m);
+	}
+	free(text);
+}
+
+/* Columns: idx, err_state, err_message, err_field, alert_id, site_id, at,
+ * already, sender_org_id, recipients, delivered, acknowledged, read,
+ * escalated, watcher_org_id. One row per item, in order. */
+static void batch_stored(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct receipt_batch *batch = arg;
+	int last_tally_row = -1;
 
 	if (err && err->lost) {
-		receipt_journaled(b, r);
-		return;
+		/* outcome unknown: journal each; replay applies each once */
+		for (size_t i = 0; i < batch->n; i++)
+			receipt_journaled(b, batch->items[i]);
+		goto out;
 	}
-	if (err) {
-		if (s)
-			reply_db_error(s, r->ref, err, "unknown_alert");
-		free(r);
-		return;
-	}
-	already = !strcmp(PQgetvalue(res, 0, 3), "t");
-	if (s)
-		session_send_json(s, json_pack("{s:s, s:s, s:I, s:s, s:b, s:s}", "type",
-					       reply_type(r), "ref", r->ref, "alert_id",
-					       (json_int_t)r->alert_id, time_field(r),
-					       PQgetvalue(res, 0, 2), "already", already,
-					       "durable", "database"));
-	if (!already && r->is_ack) {
-		/* the site's other consoles stop ringing */
-		size_t len;
-		char *text = frame_dump(json_pack("{s:s, s:I, s:I, s:s, s:s}", "type", "site_acked",
-						  "alert_id", (json_int_t)r->alert_id, "site_id",
-						  (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
-						  "by", s ? s->who.username : "", "acked_at",
-						  PQgetvalue(res, 0, 2)),
-					&len);
-		struct msg *m = text ? msg_new(text, len, MSG_CONTROL, 0) : NULL;
-		if (m) {
-			fanout_to_site(b, m, strtoll(PQgetvalue(res, 0, 1), NULL, 10));
-			msg_unref(m);
+	for (size_t i = 0; i < batch->n; i++) {
+		struct receipt_ctx *r = batch->items[i];
+		struct session *s = broker_find_session(b, r->session_id);
+		int row = err ? -1 : (int)i;
+
+		if (row < 0 || row >= PQntuples(res)) {
+			if (s)
+				reply_db_error(s, r->ref, err, "unknown_alert");
+		} else if (!PQgetisnull(res, row, 1)) {
+			struct db_error e = { 0 };
+			snprintf(e.sqlstate, sizeof e.sqlstate, "%s", PQgetvalue(res, row, 1));
+			snprintf(e.message, sizeof e.message, "%s", PQgetvalue(res, row, 2));
+			snprintf(e.column, sizeof e.column, "%s", PQgetvalue(res, row, 3));
+			if (s)
+				reply_db_error(s, r->ref, &e, "unknown_alert");
+		} else {
+			int already = !strcmp(PQgetvalue(res, row, 7), "t");
+			if (s)
+				session_send_json(s, json_pack("{s:s, s:s, s:I, s:s, s:b, s:s}", "type",
+							       reply_type(r), "ref", r->ref, "alert_id",
+							       (json_int_t)r->alert_id, time_field(r),
+							       PQgetvalue(res, row, 6), "already", already,
+							       "durable", "database"));
+			if (!already && r->is_ack)
+				tell_site(b, r, res, row);
+			if (!already)
+				last_tally_row = row;
 		}
-		free(text);
+		/* one tally per alert and batch: the last row for it is current */
+		if (last_tally_row >= 0 &&
+		    (i + 1 == batch->n || batch->items[i + 1]->alert_id != r->alert_id)) {
+			struct tally t = tally_from_row(res, last_tally_row, 9);
+			fanout_tally(b, r->alert_id, strtoll(PQgetvalue(res, last_tally_row, 8), NULL, 10),
+				     strtoll(PQgetvalue(res, last_tally_row, 14), NULL, 10), &t);
+			last_tally_row = -1;
+		}
+		free(r);
 	}
-	if (!already) {
-		struct tally t = tally_from_row(res, 0, 5);
-		fanout_tally(b, r->alert_id, strtoll(PQgetvalue(res, 0, 4), NULL, 10),
-			     strtoll(PQgetvalue(res, 0, 10), NULL, 10), &t);
+out:
+	free(batch->items);
+	free(batch);
+}
+
+/* Appends one PostgreSQL array element (quoted) to a growing literal. */
+static int append(char **buf, size_t *len, size_t *cap, const char *text, int first)
+{
+	size_t need = strlen(text) * 2 + 4;
+
+	if (*len + need + 2 > *cap) {
+		size_t cap2 = (*cap + need) * 2;
+		char *grown = realloc(*buf, cap2);
+		if (!grown)
+			return -1;
+		*buf = grown;
+		*cap = cap2;
 	}
-	free(r);
+	if (!first)
+		(*buf)[(*len)++] = ',';
+	(*buf)[(*len)++] = '"';
+	for (const char *p = text; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			(*buf)[(*len)++] = '\\';
+		(*buf)[(*len)++] = *p;
+	}
+	(*buf)[(*len)++] = '"';
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* Sends what waits as one batch (its own transaction). */
+static void flush_batch(struct broker *b)
+{
+	struct receipt_batch *batch;
+	char *cols[5] = { 0 };
+	size_t len[5] = { 0 }, cap[5] = { 0 };
+	int ok = 1;
+
+	b->receipts_scheduled = 0;
+	if (!b->n_receipts)
+		return;
+	batch = calloc(1, sizeof *batch);
+	if (!batch)
+		return;
+	batch->items = b->receipts;
+	batch->n = b->n_receipts;
+	b->receipts = NULL;
+	b->n_receipts = b->cap_receipts = 0;
+	for (int c = 0; c < 5; c++) {
+		cols[c] = malloc(64);
+		ok &= cols[c] != NULL;
+		if (cols[c]) {
+			cols[c][0] = '{';
+			cols[c][1] = '\0';
+			len[c] = 1;
+			cap[c] = 64;
+		}
+	}
+	for (size_t i = 0; ok && i < batch->n; i++) {
+		struct receipt_ctx *r = batch->items[i];
+		char user[24], alert[24];
+		snprintf(user, sizeof user, "%lld", (long long)r->user_id);
+		snprintf(alert, sizeof alert, "%lld", (long long)r->alert_id);
+		ok = !append(&cols[0], &len[0], &cap[0], r->is_ack ? "ack" : "read", !i) &&
+		     !append(&cols[1], &len[1], &cap[1], user, !i) &&
+		     !append(&cols[2], &len[2], &cap[2], alert, !i) &&
+		     !append(&cols[3], &len[3], &cap[3], r->remote, !i) &&
+		     !append(&cols[4], &len[4], &cap[4], r->at, !i);
+	}
+	for (int c = 0; ok && c < 5; c++) {
+		cols[c][len[c]++] = '}';
+		cols[c][len[c]] = '\0';
+	}
+	if (!ok || db_query(b->db,
+			    "SELECT * FROM tocsin_receipt_batch($1::text[], $2::integer[], $3::bigint[],"
+			    "                                   $4::text[], $5::timestamptz[])",
+			    5, (const char *const *)cols, batch_stored, batch)) {
+		for (size_t i = 0; i < batch->n; i++)
+			receipt_journaled(b, batch->items[i]);
+		free(batch->items);
+		free(batch);
+	}
+	for (int c = 0; c < 5; c++)
+		free(cols[c]);
+}
+
+static void flush_cb(lws_sorted_usec_list_t *sul)
+{
+	flush_batch(lws_container_of(sul, struct broker, sul_receipts));
+}
+
+void receipts_flush(struct broker *b)
+{
+	if (b->receipts_scheduled)
+		lws_sul_cancel(&b->sul_receipts);
+	flush_batch(b);
+}
+
+void receipts_free(struct broker *b)
+{
+	lws_sul_cancel(&b->sul_receipts);
+	for (size_t i = 0; i < b->n_receipts; i++)
+		free(b->receipts[i]);
+	free(b->receipts);
+	b->receipts = NULL;
+	b->n_receipts = b->cap_receipts = 0;
+}
+
+/* Queues r for the next batch, sent within RECEIPT_DELAY_US. */
+static void enqueue(struct broker *b, struct receipt_ctx *r)
+{
+	if (b->n_receipts == b->cap_receipts) {
+		size_t cap = b->cap_receipts ? b->cap_receipts * 2 : 64;
+		struct receipt_ctx **grown = realloc(b->receipts, cap * sizeof *grown);
+		if (!grown) {
+			receipt_journaled(b, r);
+			return;
+		}
+		b->receipts = grown;
+		b->cap_receipts = cap;
+	}
+	b->receipts[b->n_receipts++] = r;
+	if (b->n_receipts >= RECEIPT_BATCH_MAX) {
+		receipts_flush(b);
+	} else if (!b->receipts_scheduled) {
+		b->receipts_scheduled = 1;
+		lws_sul_schedule(b->ctx, 0, &b->sul_receipts, flush_cb, RECEIPT_DELAY_US);
+	}
 }
 
 void handle_receipt(struct session *s, struct client_frame *f)
 {
 	struct broker *b = lws_context_user(lws_get_context(s->wsi));
 	struct receipt_ctx *r;
-	char user[24], alert[24];
-	const char *params[4] = { user, alert, s->remote, NULL };
 
 	if (s->who.role != ROLE_SITE_CONSOLE) {
 		session_reply_error(s, f->ref, "forbidden", NULL,
@@ -129,24 +293,9 @@ void handle_receipt(struct session *s, struct client_frame *f)
 	r->user_id = s->who.user_id;
 	snprintf(r->remote, sizeof r->remote, "%s", s->remote);
 	clock_format_iso(clock_now_us(), r->at);
-	if (!broker_writes_direct(b)) {
-		receipt_journaled(b, r);
-		return;
-	}
-	snprintf(user, sizeof user, "%lld", (long long)r->user_id);
-	snprintf(alert, sizeof alert, "%lld", (long long)r->alert_id);
-	params[3] = r->at;
-	if (db_query(b->db,
-		     r->is_ack
-			     ? "SELECT alert_id, site_id, to_char(acked_at AT TIME ZONE 'UTC', "
-			       "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), already, sender_org_id, recipients,"
-			       " delivered, acknowledged, read, escalated, watcher_org_id"
-			       " FROM tocsin_ack($1, $2, $3, $4)"
-			     : "SELECT alert_id, site_id, to_char(read_at AT TIME ZONE 'UTC', "
-			       "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), already, sender_org_id, recipients,"
-			       " delivered, acknowledged, read, escalated, watcher_org_id"
-			       " FROM tocsin_read($1, $2, $3, $4)",
-		     4, params, receipt_stored, r))
+	if (broker_writes_direct(b))
+		enqueue(b, r);
+	else
 		receipt_journaled(b, r);
 }
 

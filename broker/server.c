@@ -26,7 +26,7 @@ static void stop_check(lws_sorted_usec_list_t *sul)
 {
 	struct broker *b = lws_container_of(sul, struct broker, sul_stop);
 	int idle = db_outstanding(b->db) == 0 && delivery_log_pending(b->deliveries) == 0 &&
-		   b->n_sessions == 0;
+		   b->n_sessions == 0 && b->n_receipts == 0;
 
 	if (!db_is_up(b->db))
 		delivery_log_flush(b->deliveries); /* into the journal */
@@ -57,6 +57,7 @@ static void begin_stop(struct broker *b, int signo)
 	b->stopping = 1;
 	b->stop_deadline_us = clock_now_us() + STOP_GRACE_US;
 	broker_close_all_sessions(b);
+	receipts_flush(b);
 	delivery_log_flush(b->deliveries);
 	lws_sul_schedule(b->ctx, 0, &b->sul_stop, stop_check, STOP_POLL_US);
 }
@@ -186,6 +187,7 @@ out:
 	b->db = NULL;
 	delivery_log_free(b->deliveries);
 	b->deliveries = NULL;
+	receipts_free(b);
 	journal_free(b->journal);
 	b->journal = NULL;
 	site_cache_clear(&b->sites);
