@@ -35,6 +35,9 @@
 #define LOGIN_BODY_MAX 4096
 #define HTTP_CHUNK 16384
 #define IMAGE_DRAIN_MAX ((long long)16 * 1024 * 1024)
+/* An image request may wait this long for the database, and for each
+ * piece of its answer to be taken (lws' default is 5 s from the request). */
+#define IMAGE_TIMEOUT_S 30
 #define IMAGES_PATH "/api/images"
 
 _Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "request ids travel as db_query args");
@@ -66,6 +69,8 @@ struct http_req {
 	const char *resp_type;        /* static: its Content-Type */
 	int headers_sent;
 	int close_after;              /* close rather than await another request */
+	int bearer_challenge;         /* a 401 of the image routes: www-authenticate */
+	int image;                    /* an image route: IMAGE_TIMEOUT_S applies */
 	char remote[48];
 };
 
@@ -254,6 +259,7 @@ static const char *check_bearer(struct broker *b, struct lws *wsi, struct token_
 
 static void respond_auth_error(struct http_req *r, const char *code)
 {
+	r->bearer_challenge = 1;
 	respond_error(r, 401, code, NULL,
 		      !strcmp(code, "auth_missing")
 			      ? "send Authorization: Bearer <token> with a token from /api/login"
@@ -297,7 +303,7 @@ static void respond_db_error(struct http_req *r, const struct db_error *err)
 {
 	if (err->lost)
 		respond_error(r, 503, "unavailable", NULL,
-			      "the database is not reachable; the request had no effect");
+			      "the database is not reachable; retry shortly");
 	else if (!strcmp(err->sqlstate, "TS403"))
 		respond_error(r, 403, "forbidden", NULL, err->message);
 	else if (!strcmp(err->sqlstate, "TS422"))
@@ -427,6 +433,7 @@ static void finish_upload(struct broker *b, struct http_req *r)
 	params[3] = hex;
 	params[4] = sha_hex;
 	params[5] = r->remote;
+	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, IMAGE_TIMEOUT_S);
 	wait_for_answer(b, r); /* before: a lost connection calls back at once */
 	if (db_query(b->db, "SELECT tocsin_image_store($1, $2::int, $3, $4::bytea, $5, $6)", 6,
 		     params, image_stored, (void *)(uintptr_t)r->id)) {
@@ -492,6 +499,7 @@ static void start_fetch(struct broker *b, struct lws *wsi, struct http_req *r, c
 	params[0] = id;
 	params[1] = uid;
 	params[2] = r->remote;
+	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, IMAGE_TIMEOUT_S);
 	wait_for_answer(b, r); /* before: a lost connection calls back at once */
 	if (db_query(b->db, "SELECT mime, content, status FROM tocsin_image_fetch($1, $2::int, $3)",
 		     3, params, image_fetched, (void *)(uintptr_t)r->id)) {
@@ -533,6 +541,8 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 		r->route = ROUTE_LOGIN;
 		return 0;
 	}
+	if (!strncmp(path, IMAGES_PATH, sizeof IMAGES_PATH - 1))
+		r->image = 1;
 	if (!strcmp(path, IMAGES_PATH)) {
 		if (!is_post)
 			respond_error(r, 405, "method_not_allowed", NULL,
@@ -594,7 +604,7 @@ static int on_writeable(struct lws *wsi, struct http_req *r)
 						r->resp_len, &p, end) ||
 		    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 						(const unsigned char *)"no-store", 8, &p, end) ||
-		    (r->status == 401 &&
+		    (r->bearer_challenge &&
 		     lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
 						 (const unsigned char *)"Bearer", 6, &p, end)) ||
 		    lws_finalize_write_http_header(wsi, start, &p, end))
@@ -608,6 +618,8 @@ static int on_writeable(struct lws *wsi, struct http_req *r)
 		n = HTTP_CHUNK;
 	final = r->resp_off + n == r->resp_len;
 	memcpy(start, r->resp + r->resp_off, n);
+	if (r->image)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, IMAGE_TIMEOUT_S);
 	if (lws_write(wsi, start, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
 		return -1;
 	r->resp_off += n;
