@@ -72,3 +72,12 @@ test: deps-test
 
 clean:
 	rm -rf $(BUILD)
+
+# make bench (issue 6): the load test, separate from make test. Builds the
+# broker and bench/loadgen.c, starts its own PostgreSQL (build/bench/var),
+# tocsind and Mosquitto on 127.0.0.1, drives them with BENCH_N consoles
+# (default 10000), prints the table and writes build/bench/results.json.
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh

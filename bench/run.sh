@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# bench/run.sh: what `make bench` runs (issue 6). Separate from `make test`.
+#
+# Builds the broker (make, -O2) and the load generator (bench/loadgen.c),
+# starts a fresh private PostgreSQL under build/bench/var, migrates it, loads
+# the demo data and adds the bench's sites and site consoles, starts
+# build/tocsind on 127.0.0.1 with its own token key, and drives it with
+# N console connections (BENCH_N, default 10,000):
+#   idle memory, fan-out (solo, paced, burst), acknowledgements, status
+#   burst (not implemented yet), reconnect storm;
+# then the same fan-out and idle memory against Eclipse Mosquitto (Debian's,
+# MQTT 3.1.1 over WebSocket, QoS 0). Prints the table, the Tocsin/Mosquitto
+# ratios and PASS/MISS per target, and writes build/bench/results.json.
+#
+# Everything listens on 127.0.0.1 only; every step has a time limit, and
+# whatever this script started is stopped on exit (trap).
+#
+# Settings (environment):
+#   BENCH_N            console connections (default 10000, at most 19000)
+#   BENCH_ACK_ALERTS   alerts every console acknowledges (default 1: N acks)
+#   BENCH_PORT         Tocsin's port (default 18080)
+#   BENCH_MQTT_PORT    Mosquitto's plain MQTT port (default 18883); its
+#                      WebSocket listener is the next port
+#   BENCH_MOSQUITTO=0  skip the Mosquitto comparison
+#   BENCH_PERF=1       record the broker with `perf record -g` during its run
+#                      (build/bench/perf-tocsind.txt)
+#   BENCH_KEEP_DB=1    leave PostgreSQL running afterwards (for inspection)
+# shellcheck disable=SC2317  # cleanup runs from a trap
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+OUT="$ROOT/build/bench"
+VAR="$OUT/var"
+N="${BENCH_N:-10000}"
+ACK_ALERTS="${BENCH_ACK_ALERTS:-1}"
+PORT="${BENCH_PORT:-18080}"
+MQTT_PORT="${BENCH_MQTT_PORT:-18883}"
+WS_PORT=$((MQTT_PORT + 1))
+LOADGEN_TIMEOUT=540      # seconds, per load-generator run
+
+die() { echo "bench: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+if ! [[ "$N" =~ ^[0-9]+$ ]] || (( N < 10 || N > 19000 )); then
+    die "BENCH_N must be 10 to 19000 (got '$N')"
+fi
+if ! [[ "$ACK_ALERTS" =~ ^[0-9]+$ ]] || (( ACK_ALERTS > 64 )); then
+    die "BENCH_ACK_ALERTS must be 0 to 64"
+fi
+for p in "$PORT" "$MQTT_PORT"; do
+    if ! [[ "$p" =~ ^[0-9]+$ ]] || (( p < 1024 || p >= 65535 )); then die "bad port '$p'"; fi
+done
+(( $(ulimit -n) >= N + 100 )) || die "ulimit -n is $(ulimit -n): N=$N connections need more file descriptors"
+
+cd "$ROOT"
+mkdir -p "$OUT"
+
+broker_pid=""
+mosq_pid=""
+perf_pid=""
+pg_started=0
+stop_pid() {   # stop_pid pid name: TERM, up to 10 s, then KILL
+    local pid="$1" i
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for (( i = 0; i < 100; i++ )); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "$2 did not stop within 10 s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    stop_pid "$perf_pid" perf
+    stop_pid "$broker_pid" tocsind
+    stop_pid "$mosq_pid" mosquitto
+    if (( pg_started )) && [[ "${BENCH_KEEP_DB:-0}" != 1 ]]; then
+        "$ROOT/deploy/pg-local.sh" stop "$VAR" >/dev/null || true
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Other programs on the machine compete for the same two cores: record which
+# used CPU while a load generator ran (seconds), so that the results say so.
+cpu_snapshot() { ps -eo pid=,comm=,cputimes= 2>/dev/null || true; }
+others_cpu() {   # others_cpu BEFORE AFTER PID...: "comm:seconds ..." of others, top 6
+    local before="$1" after="$2"; shift 2
+    awk -v skip=" $* " '
+        NR == FNR { t[$1] = $NF; next }
+        {
+            if (index(skip, " " $1 " ")) next
+            if ($2 ~ /^(postgres|tocsind|loadgen|mosquitto|perf|timeout|ps)$/) next
+            d = $NF - (($1 in t) ? t[$1] : 0)
+            if (d >= 1) by[$2] += d
+        }
+        END { for (c in by) printf "%s:%ds\n", c, by[c] }' \
+        <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sort -t: -k2 -n -r | head -n 6 | tr '\n' ' '
+}
+
+port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
+listening_on() { ss -Hltn "sport = :$1" | awk '{print $4}' | sort -u | tr '\n' ' '; }
+
+# ---- build ------------------------------------------------------------------
+say "building the broker (make) and the load generator"
+make --no-print-directory -C "$ROOT" build/tocsind >/dev/null
+# A private copy: a concurrent `make` elsewhere cannot swap it during the run.
+cp "$ROOT/build/tocsind" "$OUT/tocsind"
+CFLAGS_BENCH=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter)
+# shellcheck disable=SC2046
+cc "${CFLAGS_BENCH[@]}" $(pkg-config --cflags libpq libsodium) -o "$OUT/loadgen" \
+   bench/loadgen.c $(pkg-config --libs libpq libsodium) -lm
+cc "${CFLAGS_BENCH[@]}" -o "$OUT/report" bench/report.c -lm
+
+# ---- PostgreSQL, fresh for every run ---------------------------------------
+port_free "$PORT" || die "port $PORT is in use (set BENCH_PORT)"
+"$ROOT/deploy/pg-local.sh" stop "$VAR" >/dev/null 2>&1 || true
+rm -rf "$VAR"
+pg_started=1
+"$ROOT/deploy/pg-local.sh" start "$VAR" >/dev/null
+SUPER_URL="$("$ROOT/deploy/pg-local.sh" url "$VAR")"
+BROKER_URL="$("$ROOT/deploy/pg-local.sh" url "$VAR" tocsin_broker)"
+"$ROOT/deploy/migrate.sh" "$SUPER_URL" >/dev/null
+"$ROOT/deploy/load-demo.sh" "$SUPER_URL" >/dev/null
+psql_s() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d "$SUPER_URL" "$@"; }
+
+SITES=$(( (N + 9) / 10 ))   # ten consoles per site
+say "adding $SITES bench sites and their site consoles"
+psql_s -v sites="$SITES" <<'SQL'
+INSERT INTO sites (name, address, lat, lon, sector_id, guard_org_id)
+SELECT 'bench-site-' || g, 'Bench building ' || g || ', London',
+       51.51 + (g % 100) * 0.0001, -0.09 + (g / 100) * 0.0001,
+       (SELECT min(id) FROM sectors),
+       c.ids[1 + g % array_length(c.ids, 1)]
+  FROM generate_series(1, :sites) AS g,
+       (SELECT array_agg(id ORDER BY id) AS ids FROM organisations
+         WHERE kind = 'security_company') AS c;
+INSERT INTO users (username, display_name, password_hash, role, org_id, site_id)
+SELECT 'bench.console.' || substr(s.name, 12), 'Bench console ' || substr(s.name, 12),
+       '$argon2id$bench-no-password-sign-in', 'site_console', s.guard_org_id, s.id
+  FROM sites s WHERE s.name LIKE 'bench-site-%';
+ANALYZE;
+SQL
+psql_s -tA -F ' ' -c "SELECT id, site_id, org_id, username FROM users
+                       WHERE username LIKE 'bench.console.%' ORDER BY id" > "$OUT/users.txt"
+CONTROLLER="$(psql_s -tA -F ':' -c "SELECT id, org_id, username FROM users WHERE username = 'controller'")"
+ORGS="$(psql_s -tA -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM organisations
+                        WHERE kind = 'security_company'")"
+[[ -n "$CONTROLLER" && -n "$ORGS" ]] || die "the demo data has no controller or no companies"
+(( $(wc -l < "$OUT/users.txt") == SITES )) || die "expected $SITES bench consoles in the database"
+
+# ---- the broker ---------------------------------------------------------------
+umask 077
+head -c 32 /dev/urandom > "$OUT/token.key"
+umask 022
+broker_args=(--listen "127.0.0.1:$PORT" --database "$BROKER_URL" --web-root "$ROOT/web-client"
+             --token-key "$OUT/token.key" --log-level warn)
+if "$OUT/tocsind" --help 2>&1 | grep -q -- '--journal'; then
+    rm -rf "$OUT/journal"
+    mkdir -p "$OUT/journal"
+    broker_args+=(--journal "$OUT/journal/tocsin.journal")
+fi
+say "starting tocsind on 127.0.0.1:$PORT (log: build/bench/broker.log)"
+"$OUT/tocsind" "${broker_args[@]}" > "$OUT/broker.log" 2>&1 &
+broker_pid=$!
+for (( i = 0; i < 100; i++ )); do
+    if curl -fsS --max-time 1 "http://127.0.0.1:$PORT/healthz" 2>/dev/null | grep -q '"db":"up"'; then
+        break
+    fi
+    kill -0 "$broker_pid" 2>/dev/null || die "tocsind exited at start: $(tail -n 5 "$OUT/broker.log")"
+    sleep 0.2
+done
+curl -fsS --max-time 1 "http://127.0.0.1:$PORT/healthz" | grep -q '"db":"up"' \
+    || die "tocsind did not become healthy within 20 s"
+addr="$(listening_on "$PORT")"
+[[ "$addr" == "127.0.0.1:$PORT " ]] || die "tocsind listens on '$addr', not 127.0.0.1 only"
+
+# ---- meta ---------------------------------------------------------------------
+{
+    echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "n $N"
+    echo "sites $SITES"
+    echo "nproc $(nproc)"
+    echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "kernel $(uname -r)"
+    echo "mem_gib $(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+    echo "loadavg_before $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')"
+    echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- broker 2>/dev/null || echo +dirty-broker)"
+    echo "libwebsockets $(pkg-config --modversion libwebsockets)"
+    echo "postgresql $(psql_s -tA -c 'SHOW server_version' | cut -d' ' -f1)"
+    echo "ack_alerts $ACK_ALERTS"
+} > "$OUT/meta.txt"
+
+# ---- Tocsin ---------------------------------------------------------------------
+if [[ "${BENCH_PERF:-0}" == 1 ]] && command -v perf >/dev/null; then
+    perf record -F 499 -g -p "$broker_pid" -o "$OUT/perf-tocsind.data" >/dev/null 2>&1 &
+    perf_pid=$!
+fi
+say "Tocsin: N=$N (progress below; full log build/bench/loadgen-tocsin.log)"
+rm -f "$OUT/tocsin.txt" "$OUT/mosquitto.txt"
+snap_before="$(cpu_snapshot)"
+rc=0
+timeout -k 5 "$LOADGEN_TIMEOUT" "$OUT/loadgen" tocsin --port "$PORT" --n "$N" \
+    --users "$OUT/users.txt" --key "$OUT/token.key" --controller "$CONTROLLER" \
+    --orgs "$ORGS" --broker-pid "$broker_pid" --pg-pid "$(head -n 1 "$VAR/pg/postmaster.pid")" \
+    --db "$SUPER_URL" \
+    --ack-alerts "$ACK_ALERTS" --out "$OUT/tocsin.txt" \
+    2> >(tee "$OUT/loadgen-tocsin.log" >&2) || rc=$?
+(( rc == 0 )) || say "the Tocsin load generator ended with status $rc"
+echo "others_cpu_tocsin $(others_cpu "$snap_before" "$(cpu_snapshot)" $$)" >> "$OUT/meta.txt"
+if [[ -n "$perf_pid" ]]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    for (( i = 0; i < 100; i++ )); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
+    stop_pid "$perf_pid" perf
+    perf_pid=""
+    perf report -i "$OUT/perf-tocsind.data" --stdio --no-children --percent-limit 0.5 \
+        > "$OUT/perf-tocsind.txt" 2>/dev/null || true
+fi
+if kill -0 "$broker_pid" 2>/dev/null; then
+    echo "tocsind_alive 1" >> "$OUT/meta.txt"
+    stop_pid "$broker_pid" tocsind
+else
+    wait "$broker_pid" 2>/dev/null && brc=0 || brc=$?
+    echo "tocsind_alive 0" >> "$OUT/meta.txt"
+    echo "tocsind_exit $brc" >> "$OUT/meta.txt"
+    say "tocsind died during the run (status $brc); see build/bench/broker.log"
+fi
+broker_pid=""
+echo "tocsind_log_warnings $(grep -c . "$OUT/broker.log" || true)" >> "$OUT/meta.txt"
+echo "tocsind_log_4409 $(grep -c 'too slow' "$OUT/broker.log" || true)" >> "$OUT/meta.txt"
+
+# ---- Mosquitto --------------------------------------------------------------------
+if [[ "${BENCH_MOSQUITTO:-1}" != 0 ]]; then
+    if ! command -v mosquitto >/dev/null; then
+        if (( EUID == 0 )); then
+            say "installing mosquitto (Debian)"
+            apt-get update -q >/dev/null
+            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mosquitto >/dev/null
+        else
+            say "mosquitto is not installed (sudo apt-get install -y mosquitto); skipping the comparison"
+        fi
+    fi
+fi
+if [[ "${BENCH_MOSQUITTO:-1}" != 0 ]] && command -v mosquitto >/dev/null; then
+    port_free "$MQTT_PORT" || die "port $MQTT_PORT is in use (set BENCH_MQTT_PORT)"
+    port_free "$WS_PORT" || die "port $WS_PORT is in use (set BENCH_MQTT_PORT)"
+    # 2.0.11 will not start with a WebSocket listener only, so a plain MQTT
+    # one comes first. Its WebSocket listener given just 127.0.0.1 listens on
+    # all interfaces; with socket_domain ipv4 it keeps to 127.0.0.1 (checked
+    # below with ss).
+    cat > "$OUT/mosquitto.conf" <<EOF
+# Written by bench/run.sh.
+per_listener_settings false
+allow_anonymous true
+persistence false
+allow_duplicate_messages true
+max_connections -1
+log_dest stderr
+log_type error
+log_type warning
+listener $MQTT_PORT 127.0.0.1
+listener $WS_PORT 127.0.0.1
+protocol websockets
+socket_domain ipv4
+bind_interface lo
+EOF
+    say "starting mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version //p') (WebSocket on 127.0.0.1:$WS_PORT)"
+    mosquitto -c "$OUT/mosquitto.conf" > "$OUT/mosquitto.log" 2>&1 &
+    mosq_pid=$!
+    for (( i = 0; i < 50; i++ )); do
+        ! port_free "$WS_PORT" && break
+        kill -0 "$mosq_pid" 2>/dev/null || die "mosquitto exited at start: $(tail -n 5 "$OUT/mosquitto.log")"
+        sleep 0.1
+    done
+    addr="$(listening_on "$WS_PORT")"
+    [[ "$addr" == "127.0.0.1:$WS_PORT " ]] || die "mosquitto's WebSocket listener is on '$addr', not 127.0.0.1 only"
+    echo "mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version //p')" >> "$OUT/meta.txt"
+    sleep 0.5
+    say "Mosquitto: N=$N (full log build/bench/loadgen-mosquitto.log)"
+    rc=0
+    snap_before="$(cpu_snapshot)"
+    timeout -k 5 "$LOADGEN_TIMEOUT" "$OUT/loadgen" mqtt --port "$WS_PORT" --n "$N" \
+        --broker-pid "$mosq_pid" --out "$OUT/mosquitto.txt" \
+        2> >(tee "$OUT/loadgen-mosquitto.log" >&2) || rc=$?
+    (( rc == 0 )) || say "the Mosquitto load generator ended with status $rc"
+    echo "others_cpu_mosquitto $(others_cpu "$snap_before" "$(cpu_snapshot)" $$)" >> "$OUT/meta.txt"
+    kill -0 "$mosq_pid" 2>/dev/null && echo "mosquitto_alive 1" >> "$OUT/meta.txt" \
+        || echo "mosquitto_alive 0" >> "$OUT/meta.txt"
+    stop_pid "$mosq_pid" mosquitto
+    mosq_pid=""
+fi
+
+# ---- the report ---------------------------------------------------------------------
+args=(--meta "$OUT/meta.txt" --tocsin "$OUT/tocsin.txt" --json "$OUT/results.json")
+[[ -f "$OUT/mosquitto.txt" ]] && args+=(--mosquitto "$OUT/mosquitto.txt")
+"$OUT/report" "${args[@]}" | tee "$OUT/results.txt"
+say "results: build/bench/results.json (table: build/bench/results.txt)"
