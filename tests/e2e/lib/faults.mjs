@@ -1,0 +1,318 @@
+// Fault-injection helpers for the "never silent" tests (tests/e2e/10-16).
+//
+// What harness.mjs does not do, built on its classes without changing them:
+//   - PgCluster: a private PostgreSQL cluster of a test's own (deploy/pg-local.sh
+//     in a directory under build/), migrated and with the demo data, that the
+//     test may stop and start; stackOnCluster() puts a Stack (broker + superuser
+//     client) on it.
+//   - BrokerFiles / restartable brokers: a token key and a journal that outlive
+//     one broker process (passed as --token-key/--journal after the harness's
+//     own, which they override: the broker keeps the last value of a flag), so a
+//     broker can be killed with SIGKILL and started again on the same files.
+//   - killBroker(): SIGKILL, then the harness's clean-up for that process.
+//   - health(), publish(), cursors and alert bookkeeping used by several files.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import assert from 'node:assert/strict';
+import {
+  ROOT, Broker, Stack, pgConnect, httpRequest, connect, openSocket, forgeToken,
+  newRef, sleep, waitFor,
+} from './harness.mjs';
+
+const execFileP = promisify(execFile);
+
+// As harness.mjs's (not exported there): a sanitizer report in broker output.
+export const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer|ThreadSanitizer|AddressSanitizer:DEADLYSIGNAL/;
+
+// ------------------------------------------------------------ small things
+
+// GET /healthz: { status (HTTP), body (JSON) }.
+export async function health(broker, timeoutMs = 5000) {
+  const r = await httpRequest(broker, 'GET', '/healthz', { timeoutMs });
+  return { status: r.status, body: r.json };
+}
+
+// Waits until /healthz satisfies pred(body, status); returns the body.
+export async function waitHealth(broker, pred, { timeoutMs = 30000, what = 'healthz' } = {}) {
+  let last;
+  return waitFor(async () => {
+    const h = await health(broker, 2000);
+    last = h;
+    return pred(h.body, h.status) ? h.body : null;
+  }, { timeoutMs, intervalMs: 200, what: `${what} (last: ${JSON.stringify(last)})` });
+}
+
+// Sends publish with a fresh ref and waits for its reply; asserts `published`.
+// A rate_limited error (it carries no ref: docs/protocol.md) fails at once.
+export async function publish(session, fields, timeoutMs = 10000) {
+  const ref = newRef('pub');
+  session.send({ type: 'publish', ref, ...fields });
+  const m = await session.next((x) => x.ref === ref || (x.type === 'error' && x.code === 'rate_limited'),
+    timeoutMs, `the reply to publish ${ref}`);
+  assert.equal(m.type, 'published', `publish ${JSON.stringify(fields).slice(0, 200)} answered ${JSON.stringify(m)}`);
+  return m;
+}
+
+// The alert frames a session has received (all of them, also those taken
+// from the queue by next()).
+export const alertFrames = (s) => s.seen.filter((m) => m.type === 'alert');
+
+// Counts of each alert id among frames.
+export function countIds(frames) {
+  const n = new Map();
+  for (const f of frames) n.set(f.alert.id, (n.get(f.alert.id) || 0) + 1);
+  return n;
+}
+
+// Ids that occur more than once: [[id, count], ...].
+export function duplicates(frames) {
+  return [...countIds(frames)].filter(([, c]) => c > 1);
+}
+
+// The position a client resumes from: the welcome's head, advanced to the
+// highest seq among the alert frames it has processed.
+export function cursorOf(session) {
+  let seq = session.welcome?.stream?.head ?? 0;
+  for (const m of alertFrames(session)) if (typeof m.alert.seq === 'number' && m.alert.seq > seq) seq = m.alert.seq;
+  return { epoch: session.welcome?.stream?.epoch, seq };
+}
+
+// Open, hello with resume, and wait for the welcome (kept in s.welcome).
+export async function connectResume(broker, token, resume, { label = 'resume', timeoutMs = 10000 } = {}) {
+  const s = await openSocket(broker, { label, timeoutMs });
+  s.send({ type: 'hello', token, resume });
+  let m;
+  try {
+    m = await s.next((x) => x.type === 'welcome' || x.type === 'error', timeoutMs, 'welcome');
+  } catch (err) {
+    s.terminate();
+    throw err;
+  }
+  if (m.type !== 'welcome') {
+    s.terminate();
+    throw new Error(`${label}: hello with resume refused: ${JSON.stringify(m)}`);
+  }
+  s.welcome = m;
+  return s;
+}
+
+// Token claims for a user row ({id, username, role, org_id, site_id}).
+export function claimsFor(u, ttlSeconds = 3600) {
+  const now = Math.floor(Date.now() / 1000);
+  return { sub: u.id, usr: u.username, role: u.role, org: u.org_id, site: u.site_id ?? null, iat: now, exp: now + ttlSeconds };
+}
+
+// Waits until the broker's output matches re (bounded); returns the match.
+export async function waitForLog(broker, re, timeoutMs = 10000) {
+  return waitFor(() => broker.stderr.match(re), { timeoutMs, intervalMs: 50, what: `broker log line ${re}` });
+}
+
+// The last lines of a broker's output that match re (for failure messages).
+export function logLines(broker, re, max = 20) {
+  return broker.stderr.split('\n').filter((l) => re.test(l)).slice(-max).join('\n');
+}
+
+// Stack.stop() without its lingering timer: harness.mjs's Broker.stop()
+// races the exit against a sleep(15 s) that it never clears, which keeps the
+// test process alive for up to 15 s after the broker is gone. Here the
+// SIGTERM is sent and the exit awaited with a cleared timer first; then
+// Stack.stop() does its checks (exit code 0, no sanitizer report) as usual.
+export async function stopStack(st, timeoutMs = 15000) {
+  st.closeSessions();
+  await sleep(100);
+  const b = st.broker;
+  if (b && !b.exit && !b.stopped) {
+    b.proc.kill('SIGTERM');
+    let timer;
+    await Promise.race([b.exited, new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+    clearTimeout(timer);
+  }
+  await st.stop(); // throws on a bad exit or a sanitizer report (or SIGKILLs after its own wait)
+}
+
+// Session.waitClosed() without its lingering timer (harness.mjs races the
+// close against a sleep it never clears).
+export async function waitClosed(session, timeoutMs = 3000) {
+  let timer;
+  const r = await Promise.race([session.closed, new Promise((resolve) => { timer = setTimeout(() => resolve(null), timeoutMs); })]);
+  clearTimeout(timer);
+  if (!r) throw new Error(`${session.label}: not closed within ${timeoutMs} ms; frames received: ${session.describeSeen()}`);
+  return r;
+}
+
+// ------------------------------------------------------------ brokers that restart
+
+// A token key and journal that outlive one broker process.
+export class BrokerFiles {
+  constructor(label = 'broker') {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `tocsin-${label}-`));
+    this.keyFile = path.join(this.dir, 'token.key');
+    this.journal = path.join(this.dir, 'journal', 'tocsin.journal');
+  }
+
+  // Flags that override the harness's per-process key and journal.
+  args() {
+    return ['--token-key', this.keyFile, '--journal', this.journal];
+  }
+
+  journalText() {
+    return fs.existsSync(this.journal) ? fs.readFileSync(this.journal, 'utf8') : null;
+  }
+
+  forge(claims) {
+    return forgeToken(this.keyFile, claims);
+  }
+
+  remove() {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// The journal lines of a file: [{jid, k, r}].
+export function journalRecords(text) {
+  if (!text) return [];
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+// kill -9 a broker the harness started, and do the harness's clean-up of
+// that process (its log, its temporary directory). Throws if it printed a
+// sanitizer report before it died.
+export async function killBroker(broker) {
+  if (!broker.exit) broker.proc.kill('SIGKILL');
+  await broker.exited;
+  broker.stopped = true;
+  await sleep(50);
+  await new Promise((resolve) => broker.log.end(resolve));
+  fs.rmSync(broker.tmpDir, { recursive: true, force: true });
+  const m = broker.stderr.match(SANITIZER_REPORT);
+  if (m) throw new Error(`broker printed a sanitizer report before it was killed: ${broker.stderr.slice(Math.max(0, m.index - 200), m.index + 3000)}`);
+  return broker.exit;
+}
+
+// A new broker process like `old` (same database, same extra flags: with
+// BrokerFiles, the same key and journal), on a new port, with its own log.
+export async function startLike(old, extraArgs = []) {
+  const b = new Broker({
+    label: old.label, databaseUrl: old.databaseUrl, args: [...old.extraArgs, ...extraArgs],
+    tokenTtl: old.tokenTtl, maxFrame: old.maxFrame, authTimeout: old.authTimeout,
+  });
+  await b.start();
+  return b;
+}
+
+// ------------------------------------------------------------ a PostgreSQL of one's own
+
+// A private cluster under build/ (deploy/pg-local.sh), migrated, with the
+// demo data in database `tocsin`. Stopping it is the test's to do.
+export class PgCluster {
+  static async create(label = 'pg') {
+    const c = new PgCluster();
+    const base = path.join(ROOT, 'build');
+    fs.mkdirSync(base, { recursive: true });
+    // The socket path must stay under 100 characters (pg-local.sh).
+    let parent = base;
+    if (path.join(base, 'pg-xxxxxx', 'run', '.s.PGSQL.5432').length >= 100) parent = os.tmpdir();
+    c.dir = fs.mkdtempSync(path.join(parent, `pg-${label.slice(0, 12)}-`));
+    fs.chmodSync(c.dir, 0o755);
+    c.script = process.env.TOCSIN_PG_LOCAL || path.join(ROOT, 'deploy/pg-local.sh');
+    c.running = false;
+    await c.start();
+    c.superUrl = await c.url();
+    c.brokerUrl = await c.url('tocsin_broker', 'tocsin');
+    await c.run(path.join(ROOT, 'deploy/migrate.sh'), [c.superUrl]);
+    await c.run(path.join(ROOT, 'deploy/load-demo.sh'), [c.superUrl]);
+    return c;
+  }
+
+  async run(cmd, args, timeout = 120000) {
+    try {
+      return (await execFileP(cmd, args, { encoding: 'utf8', timeout })).stdout;
+    } catch (err) {
+      throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed: ${err.message}\n${err.stdout || ''}${err.stderr || ''}`);
+    }
+  }
+
+  async url(role, db) {
+    const args = ['url', this.dir];
+    if (role) args.push(role, db || 'tocsin');
+    return (await this.run(this.script, args)).trim();
+  }
+
+  async start() {
+    await this.run(this.script, ['start', this.dir]);
+    this.running = true;
+  }
+
+  // Fast shutdown (sessions are terminated), as pg-local.sh does it.
+  async stop() {
+    await this.run(this.script, ['stop', this.dir]);
+    this.running = false;
+  }
+
+  logTail(lines = 30) {
+    try {
+      return fs.readFileSync(path.join(this.dir, 'log', 'postgresql.log'), 'utf8').split('\n').slice(-lines).join('\n');
+    } catch { return '(no log)'; }
+  }
+
+  // Stop and remove; never throws. TOCSIN_KEEP_PG=1 (as for tests/run-all.sh)
+  // leaves it running for a look: deploy/pg-local.sh url|stop <dir>.
+  async destroy() {
+    if (!this.dir) return;
+    if (process.env.TOCSIN_KEEP_PG === '1') {
+      if (!this.kept) console.log(`# TOCSIN_KEEP_PG=1: PostgreSQL left running in ${this.dir}`);
+      this.kept = true;
+      return;
+    }
+    try { await this.run(this.script, ['stop', this.dir], 90000); } catch { /* already stopped */ }
+    this.running = false;
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
+  }
+}
+
+// A Stack (harness.mjs) whose database is `tocsin` on a private cluster.
+export async function stackOnCluster(cluster, { label, broker: brokerOpts = {} } = {}) {
+  const st = new Stack();
+  st.label = label;
+  st.db = { name: 'tocsin', superUrl: cluster.superUrl, brokerUrl: cluster.brokerUrl };
+  st.pg = await pgConnect(cluster.superUrl);
+  st.sessions = [];
+  st.logins = new Map();
+  st.broker = new Broker({ label, databaseUrl: cluster.brokerUrl, ...brokerOpts });
+  try {
+    await st.broker.start();
+  } catch (err) {
+    await st.cleanup();
+    throw err;
+  }
+  return st;
+}
+
+// Replace a Stack's superuser client (after its server went away).
+export async function reconnectPg(st) {
+  await st.pg?.end().catch(() => {});
+  st.pg = await pgConnect(st.db.superUrl);
+}
+
+// ------------------------------------------------------------ many connections
+
+// Opens count connections with limited parallelism; fn(i) resolves a Session.
+export async function inBatches(count, parallel, fn) {
+  const out = new Array(count);
+  let next = 0;
+  async function worker() {
+    while (next < count) {
+      const i = next++;
+      out[i] = await fn(i);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
+  return out;
+}
+
+export { connect, newRef, sleep, waitFor, randomBytes };
