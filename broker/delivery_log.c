@@ -29,6 +29,7 @@ struct delivery_log {
 };
 
 static void flush_cb(lws_sorted_usec_list_t *sul);
+static int journal_batch(struct delivery_log *log, const struct delivery *d, size_t n);
 
 static void schedule(struct delivery_log *log, int64_t delay_us)
 {
@@ -41,12 +42,27 @@ static void schedule(struct delivery_log *log, int64_t delay_us)
 void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_id,
 		      int64_t user_id)
 {
+	if (log->len >= KEEP_MAX) {
+		/* PostgreSQL cannot keep up: spill to the journal (written back
+		 * in order) in batch-sized records rather than lose audit records */
+		size_t moved = 0;
+		while (moved < log->len) {
+			size_t n = log->len - moved < BATCH_MAX ? log->len - moved : BATCH_MAX;
+			if (journal_batch(log, log->buf + moved, n))
+				break;
+			moved += n;
+		}
+		memmove(log->buf, log->buf + moved, (log->len - moved) * sizeof *log->buf);
+		log->len -= moved;
+		log_warn("delivery log over %d records: %zu moved to the journal", KEEP_MAX, moved);
+	}
 	if (log->len == log->cap) {
 		size_t cap = log->cap ? log->cap * 2 : 1024;
 		struct delivery *grown;
 		if (log->len >= KEEP_MAX || !(grown = realloc(log->buf, cap * sizeof *grown))) {
 			if (!log->dropped++)
-				log_error("delivery log full: deliveries are no longer recorded");
+				log_error("delivery log full and the journal refused it: deliveries "
+					  "are no longer recorded");
 			return;
 		}
 		log->buf = grown;

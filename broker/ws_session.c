@@ -402,7 +402,10 @@ int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 				log_warn("session %llu (%s): over the message rate",
 					 (unsigned long long)s->id, s->who.username);
 			}
-			s->rx_len = 0;
+			/* consoles talk rarely: give the buffer back between messages */
+			free(s->rx);
+			s->rx = NULL;
+			s->rx_len = s->rx_cap = 0;
 		}
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
