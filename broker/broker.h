@@ -113,6 +113,13 @@ void session_send_error(struct session *s, const struct frame_error *err);
  * message. */
 void session_reply_error(struct session *s, const char *ref, const char *code,
 			 const char *field, const char *message);
+/* Sends a checked-member error (frame_check.h), echoing the request's ref. */
+void session_reply_check_error(struct session *s, const char *ref, struct frame_error *err);
+/* The broker a session belongs to. */
+static inline struct broker *session_broker(struct session *s)
+{
+	return (struct broker *)lws_context_user(lws_get_context(s->wsi));
+}
 /* Sends what is queued, then closes with code and reason. */
 void session_close_after(struct session *s, int code, const char *reason);
 struct session *broker_find_session(struct broker *b, uint64_t id);

@@ -27,6 +27,25 @@ int check_string(json_t *obj, const char *name, size_t min, size_t max, int requ
 	return 0;
 }
 
+int check_text(json_t *obj, const char *name, size_t min, size_t max, int required,
+	       const char **out, struct frame_error *err)
+{
+	size_t n = 0;
+
+	if (check_string(obj, name, 0, (size_t)-1, required, out, err))
+		return -1;
+	if (!*out)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)*out; *p; p++)
+		n += (*p & 0xC0) != 0x80; /* count lead bytes only */
+	if (n < min || n > max) {
+		frame_error_set(err, "bad_field", name, "%s must be a string of %zu to %zu characters",
+				name, min, max);
+		return -1;
+	}
+	return 0;
+}
+
 int check_enum(json_t *obj, const char *name, const char *const *choices, const char *def,
 	       const char **out, struct frame_error *err)
 {

@@ -18,6 +18,10 @@ int check_enum(json_t *obj, const char *name, const char *const *choices, const 
 /* An integer in min..max; absent is fine when !required (*present 0). */
 int check_int(json_t *obj, const char *name, int64_t min, int64_t max, int required,
 	      int64_t *out, int *present, struct frame_error *err);
+/* A string of min..max characters counted as PostgreSQL's length()
+ * counts them (UTF-8 code points), so limits mean characters, not bytes. */
+int check_text(json_t *obj, const char *name, size_t min, size_t max, int required,
+	       const char **out, struct frame_error *err);
 /* A number (integer or real) in min..max. */
 int check_number(json_t *obj, const char *name, double min, double max, int required,
 		 double *out, int *present, struct frame_error *err);

@@ -29,41 +29,6 @@ struct report_ctx {
 	char ref[FRAME_REF_MAX + 1];
 };
 
-/* The broker a session belongs to. */
-static struct broker *broker_of(struct session *s)
-{
-	return lws_context_user(lws_get_context(s->wsi));
-}
-
-/* Sends a validation error, echoing the request's ref. */
-static void reply_check_error(struct session *s, const char *ref, struct frame_error *err)
-{
-	snprintf(err->ref, sizeof err->ref, "%s", ref);
-	session_send_error(s, err);
-}
-
-/* A string of min..max characters counted as PostgreSQL's length() counts
- * them (UTF-8 code points; jansson guarantees valid UTF-8), so that the
- * limits in docs/protocol.md mean characters, not bytes. */
-static int check_text(json_t *obj, const char *name, size_t min, size_t max, int required,
-		      const char **out, struct frame_error *err)
-{
-	size_t n = 0;
-
-	if (check_string(obj, name, 0, (size_t)-1, required, out, err))
-		return -1;
-	if (!*out)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)*out; *p; p++)
-		n += (*p & 0xC0) != 0x80;
-	if (n < min || n > max) {
-		frame_error_set(err, "bad_field", name, "%s must be a string of %zu to %zu characters",
-				name, min, max);
-		return -1;
-	}
-	return 0;
-}
-
 /* Sends the new report to every controller and analyst session: the
  * force's desk. */
 static void report_fanout(struct broker *b, const char *report_json)
@@ -165,7 +130,7 @@ void handle_report(struct session *s, struct client_frame *f)
 	params[6] = occurred_at;
 	params[7] = image;
 	params[8] = s->remote;
-	if (db_query(broker_of(s)->db,
+	if (db_query(session_broker(s)->db,
 		     "SELECT report_id, report FROM tocsin_report($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 		     9, params, report_stored, c)) {
 		session_reply_error(s, f->ref, "unavailable", NULL,
@@ -174,7 +139,7 @@ void handle_report(struct session *s, struct client_frame *f)
 	}
 	return;
 bad:
-	reply_check_error(s, f->ref, &err);
+	session_reply_check_error(s, f->ref, &err);
 }
 
 /* The inbox as PostgreSQL built it (newest first), named and sent. */
@@ -212,7 +177,7 @@ void handle_inbox(struct session *s, struct client_frame *f)
 		return;
 	}
 	if (check_int(f->root, "limit", 1, INBOX_MAX, 0, &limit, NULL, &err)) {
-		reply_check_error(s, f->ref, &err);
+		session_reply_check_error(s, f->ref, &err);
 		return;
 	}
 	c = calloc(1, sizeof *c);
@@ -224,7 +189,7 @@ void handle_inbox(struct session *s, struct client_frame *f)
 	memcpy(c->ref, f->ref, sizeof c->ref);
 	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
 	snprintf(slimit, sizeof slimit, "%lld", (long long)limit);
-	if (db_query(broker_of(s)->db, "SELECT tocsin_inbox($1, $2, $3)", 3, params, inbox_ready,
+	if (db_query(session_broker(s)->db, "SELECT tocsin_inbox($1, $2, $3)", 3, params, inbox_ready,
 		     c)) {
 		session_reply_error(s, f->ref, "unavailable", NULL,
 				    "the database is not reachable; retry");

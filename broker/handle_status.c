@@ -34,41 +34,6 @@ static struct {
 	size_t n, cap;
 } board_subs;
 
-/* The broker a session belongs to. */
-static struct broker *broker_of(struct session *s)
-{
-	return lws_context_user(lws_get_context(s->wsi));
-}
-
-/* Sends a validation error, echoing the request's ref. */
-static void reply_check_error(struct session *s, const char *ref, struct frame_error *err)
-{
-	snprintf(err->ref, sizeof err->ref, "%s", ref);
-	session_send_error(s, err);
-}
-
-/* A string of min..max characters counted as PostgreSQL's length() counts
- * them (UTF-8 code points; jansson guarantees valid UTF-8), so that the
- * limits in docs/protocol.md mean characters, not bytes. */
-static int check_text(json_t *obj, const char *name, size_t min, size_t max, int required,
-		      const char **out, struct frame_error *err)
-{
-	size_t n = 0;
-
-	if (check_string(obj, name, 0, (size_t)-1, required, out, err))
-		return -1;
-	if (!*out)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)*out; *p; p++)
-		n += (*p & 0xC0) != 0x80;
-	if (n < min || n > max) {
-		frame_error_set(err, "bad_field", name, "%s must be a string of %zu to %zu characters",
-				name, min, max);
-		return -1;
-	}
-	return 0;
-}
-
 /* A report-now request id as the protocol writes it ("r-7"); absent is
  * fine (*present 0). */
 static int check_request_id(json_t *obj, const char *name, int64_t *out, int *present,
@@ -298,7 +263,7 @@ void handle_status(struct session *s, struct client_frame *f)
 	params[9] = note;
 	params[10] = replying ? reply_to : NULL;
 	params[11] = s->remote;
-	if (db_query(broker_of(s)->db,
+	if (db_query(session_broker(s)->db,
 		     "SELECT report_id, site_id, guard_org_id, reported_at, site, answered,"
 		     " request_id, requested_by, progress"
 		     " FROM tocsin_status($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -309,7 +274,7 @@ void handle_status(struct session *s, struct client_frame *f)
 	}
 	return;
 bad:
-	reply_check_error(s, f->ref, &err);
+	session_reply_check_error(s, f->ref, &err);
 }
 
 /* What a board or area-totals query needs back: who asked, and how to
@@ -375,7 +340,7 @@ void handle_board(struct session *s, struct client_frame *f)
 	if (!(v = view_ctx_new(s, f)))
 		return;
 	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
-	if (db_query(broker_of(s)->db, "SELECT tocsin_board($1, $2)", 2, params, board_ready, v)) {
+	if (db_query(session_broker(s)->db, "SELECT tocsin_board($1, $2)", 2, params, board_ready, v)) {
 		session_reply_error(s, f->ref, "unavailable", NULL,
 				    "the database is not reachable; retry");
 		free(v);
@@ -422,7 +387,7 @@ void handle_area_totals(struct session *s, struct client_frame *f)
 	if (check_number(f->root, "lat", -90, 90, 1, &lat, NULL, &err) ||
 	    check_number(f->root, "lon", -180, 180, 1, &lon, NULL, &err) ||
 	    check_number(f->root, "radius_m", 1, 50000, 1, &radius, NULL, &err)) {
-		reply_check_error(s, f->ref, &err);
+		session_reply_check_error(s, f->ref, &err);
 		return;
 	}
 	if (!(v = view_ctx_new(s, f)))
@@ -431,7 +396,7 @@ void handle_area_totals(struct session *s, struct client_frame *f)
 	snprintf(slat, sizeof slat, "%.17g", lat);
 	snprintf(slon, sizeof slon, "%.17g", lon);
 	snprintf(sradius, sizeof sradius, "%.17g", radius);
-	if (db_query(broker_of(s)->db, "SELECT tocsin_area_totals($1, $2, $3, $4, $5)", 5, params,
+	if (db_query(session_broker(s)->db, "SELECT tocsin_area_totals($1, $2, $3, $4, $5)", 5, params,
 		     area_totals_ready, v)) {
 		session_reply_error(s, f->ref, "unavailable", NULL,
 				    "the database is not reachable; retry");
@@ -522,11 +487,11 @@ void handle_report_now(struct session *s, struct client_frame *f)
 	}
 	if (!area || json_is_null(area)) {
 		frame_error_set(&err, "missing_field", "area", "area is required");
-		reply_check_error(s, f->ref, &err);
+		session_reply_check_error(s, f->ref, &err);
 		return;
 	}
 	if (check_area(area, "area", &err)) {
-		reply_check_error(s, f->ref, &err);
+		session_reply_check_error(s, f->ref, &err);
 		return;
 	}
 	area_text = json_dumps(area, JSON_COMPACT);
@@ -538,7 +503,7 @@ void handle_report_now(struct session *s, struct client_frame *f)
 	}
 	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
 	params[1] = area_text;
-	rc = db_query(broker_of(s)->db,
+	rc = db_query(session_broker(s)->db,
 		      "SELECT request_id, to_json(asked), by_name, requested_at"
 		      " FROM tocsin_report_now($1, $2::jsonb, $3)",
 		      3, params, report_now_stored, v);

@@ -107,6 +107,12 @@ void session_reply_error(struct session *s, const char *ref, const char *code,
 	session_send_error(s, &err);
 }
 
+void session_reply_check_error(struct session *s, const char *ref, struct frame_error *err)
+{
+	snprintf(err->ref, sizeof err->ref, "%s", ref);
+	session_send_error(s, err);
+}
+
 void broker_close_all_sessions(struct broker *b)
 {
 	for (struct session *s = b->sessions; s; s = s->next)
