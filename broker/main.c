@@ -42,7 +42,7 @@ static int load_token_key(const char *path, unsigned char key[TOKEN_KEY_BYTES])
 			return -1;
 		}
 		close(fd);
-		log_info("created a new token key in %s", path);
+		log_info("created a new key in %s", path);
 		return 0;
 	}
 	if (fd < 0) {

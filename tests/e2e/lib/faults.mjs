@@ -12,7 +12,6 @@
 //   - killBroker(): SIGKILL, then the harness's clean-up for that process.
 //   - health(), publish(), cursors and alert bookkeeping used by several files.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,14 +35,14 @@ export async function health(broker, timeoutMs = 5000) {
   return { status: r.status, body: r.json };
 }
 
-// Waits until /healthz satisfies pred(body, status); returns the body.
+// Waits until /healthz satisfies pred(body, status); returns the body. On a
+// timeout the error names the last answer.
 export async function waitHealth(broker, pred, { timeoutMs = 30000, what = 'healthz' } = {}) {
-  let last;
   return waitFor(async () => {
     const h = await health(broker, 2000);
-    last = h;
-    return pred(h.body, h.status) ? h.body : null;
-  }, { timeoutMs, intervalMs: 200, what: `${what} (last: ${JSON.stringify(last)})` });
+    if (pred(h.body, h.status)) return h.body;
+    throw new Error(`healthz answered ${h.status} ${JSON.stringify(h.body)}`);
+  }, { timeoutMs, intervalMs: 200, what });
 }
 
 // Sends publish with a fresh ref and waits for its reply; asserts `published`.
@@ -220,11 +219,16 @@ export class PgCluster {
     fs.chmodSync(c.dir, 0o755);
     c.script = process.env.TOCSIN_PG_LOCAL || path.join(ROOT, 'deploy/pg-local.sh');
     c.running = false;
-    await c.start();
-    c.superUrl = await c.url();
-    c.brokerUrl = await c.url('tocsin_broker', 'tocsin');
-    await c.run(path.join(ROOT, 'deploy/migrate.sh'), [c.superUrl]);
-    await c.run(path.join(ROOT, 'deploy/load-demo.sh'), [c.superUrl]);
+    try {
+      await c.start();
+      c.superUrl = await c.url();
+      c.brokerUrl = await c.url('tocsin_broker', 'tocsin');
+      await c.run(path.join(ROOT, 'deploy/migrate.sh'), [c.superUrl]);
+      await c.run(path.join(ROOT, 'deploy/load-demo.sh'), [c.superUrl]);
+    } catch (err) {
+      await c.destroy(); // nothing may outlive a failed start
+      throw err;
+    }
     return c;
   }
 
@@ -315,4 +319,4 @@ export async function inBatches(count, parallel, fn) {
   return out;
 }
 
-export { connect, newRef, sleep, waitFor, randomBytes };
+export { connect, newRef, sleep, waitFor };
