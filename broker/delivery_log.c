@@ -23,6 +23,7 @@ struct delivery_log {
 	size_t len, cap;
 	size_t writing;         /* deliveries in the batch being written */
 	struct delivery *batch; /* owned: the batch being written */
+	char batch_jid[JOURNAL_ID_LEN]; /* its record id (journal.h) */
 	int flush_scheduled;
 	lws_sorted_usec_list_t sul;
 	size_t dropped;
@@ -105,8 +106,10 @@ static char *array_literal(const struct delivery *d, size_t n, int column)
 	return s;
 }
 
-/* Journals n deliveries (the database is away). 0 or -1. */
-static int journal_batch(struct delivery_log *log, const struct delivery *d, size_t n)
+/* Journals n deliveries (the database is away), under jid when the batch
+ * was already sent under that id. 0 or -1. */
+static int journal_batch_id(struct delivery_log *log, const struct delivery *d, size_t n,
+			    const char *jid)
 {
 	json_t *rec = json_pack("{s:[], s:[], s:[], s:[]}", "alerts", "sites", "users", "at");
 	int ret;
@@ -121,17 +124,25 @@ static int journal_batch(struct delivery_log *log, const struct delivery *d, siz
 		json_array_append_new(json_object_get(rec, "users"), json_integer(d[i].user_id));
 		json_array_append_new(json_object_get(rec, "at"), json_string(iso));
 	}
-	ret = journal_append(log->b->journal, "deliveries", rec);
+	ret = jid ? journal_append_id(log->b->journal, jid, "deliveries", rec)
+		  : journal_append(log->b->journal, "deliveries", rec);
 	json_decref(rec);
 	return ret;
+}
+
+static int journal_batch(struct delivery_log *log, const struct delivery *d, size_t n)
+{
+	return journal_batch_id(log, d, n, NULL);
 }
 
 static void batch_done(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct delivery_log *log = arg;
 
-	if (err && err->lost && journal_batch(log, log->batch, log->writing) == 0) {
-		/* outcome unknown: journaled; replay drops it if it committed */
+	if (err && err->lost &&
+	    journal_batch_id(log, log->batch, log->writing, log->batch_jid) == 0) {
+		/* outcome unknown: journaled under the id it was sent with, so
+		 * replay skips it if it had committed */
 		err = NULL;
 		res = NULL;
 	}
@@ -171,7 +182,7 @@ static void batch_done(struct broker *b, void *arg, PGresult *res, const struct 
 static void write_batch(struct delivery_log *log)
 {
 	size_t n = log->len < BATCH_MAX ? log->len : BATCH_MAX;
-	char *cols[4];
+	char *cols[5];
 	int ok = 1;
 
 	if (!n || log->writing)
@@ -188,7 +199,9 @@ static void write_batch(struct delivery_log *log)
 		return;
 	}
 	for (int c = 0; c < 4; c++)
-		ok &= (cols[c] = array_literal(log->buf, n, c)) != NULL;
+		ok &= (cols[c + 1] = array_literal(log->buf, n, c)) != NULL;
+	journal_new_id(log->b->journal, log->batch_jid);
+	cols[0] = log->batch_jid;
 	log->batch = malloc(n * sizeof *log->batch);
 	if (ok && log->batch) {
 		memcpy(log->batch, log->buf, n * sizeof *log->batch);
@@ -198,9 +211,9 @@ static void write_batch(struct delivery_log *log)
 		if (db_query(log->b->db,
 			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged,"
 			     "       read, escalated, watcher_org_id"
-			     "  FROM tocsin_record_deliveries($1::bigint[], $2::integer[],"
-			     "                                $3::integer[], $4::timestamptz[])",
-			     4, (const char *const *)cols, batch_done, log)) {
+			     "  FROM tocsin_record_deliveries_once($1, $2::bigint[], $3::integer[],"
+			     "                                     $4::integer[], $5::timestamptz[])",
+			     5, (const char *const *)cols, batch_done, log)) {
 			/* not connected after all: put it back */
 			memmove(log->buf + n, log->buf, log->len * sizeof *log->buf);
 			memcpy(log->buf, log->batch, n * sizeof *log->buf);
@@ -215,7 +228,7 @@ static void write_batch(struct delivery_log *log)
 		log->batch = NULL;
 		schedule(log, 100 * 1000);
 	}
-	for (int c = 0; c < 4; c++)
+	for (int c = 1; c < 5; c++)
 		free(cols[c]);
 }
 

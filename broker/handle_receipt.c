@@ -20,6 +20,7 @@ struct receipt_ctx {
 	int64_t alert_id, user_id;
 	char remote[48];
 	char at[CLOCK_ISO_LEN];
+	char jid[JOURNAL_ID_LEN];  /* its record id, direct or journaled */
 };
 
 static const char *reply_type(const struct receipt_ctx *r)
@@ -40,7 +41,7 @@ static void receipt_journaled(struct broker *b, struct receipt_ctx *r)
 				"alert_id", (json_int_t)r->alert_id, "remote", r->remote,
 				"at", r->at);
 
-	if (!rec || journal_append(b->journal, r->is_ack ? "ack" : "read", rec)) {
+	if (!rec || journal_append_id(b->journal, r->jid, r->is_ack ? "ack" : "read", rec)) {
 		if (s)
 			session_reply_error(s, r->ref, "unavailable", NULL,
 					    "neither the database nor the journal could store it");
@@ -174,8 +175,8 @@ static int append(char **buf, size_t *len, size_t *cap, const char *text, int fi
 static void flush_batch(struct broker *b)
 {
 	struct receipt_batch *batch;
-	char *cols[5] = { 0 };
-	size_t len[5] = { 0 }, cap[5] = { 0 };
+	char *cols[6] = { 0 };
+	size_t len[6] = { 0 }, cap[6] = { 0 };
 	int ok = 1;
 
 	b->receipts_scheduled = 0;
@@ -188,7 +189,7 @@ static void flush_batch(struct broker *b)
 	batch->n = b->n_receipts;
 	b->receipts = NULL;
 	b->n_receipts = b->cap_receipts = 0;
-	for (int c = 0; c < 5; c++) {
+	for (int c = 0; c < 6; c++) {
 		cols[c] = malloc(64);
 		ok &= cols[c] != NULL;
 		if (cols[c]) {
@@ -207,22 +208,23 @@ static void flush_batch(struct broker *b)
 		     !append(&cols[1], &len[1], &cap[1], user, !i) &&
 		     !append(&cols[2], &len[2], &cap[2], alert, !i) &&
 		     !append(&cols[3], &len[3], &cap[3], r->remote, !i) &&
-		     !append(&cols[4], &len[4], &cap[4], r->at, !i);
+		     !append(&cols[4], &len[4], &cap[4], r->at, !i) &&
+		     !append(&cols[5], &len[5], &cap[5], r->jid, !i);
 	}
-	for (int c = 0; ok && c < 5; c++) {
+	for (int c = 0; ok && c < 6; c++) {
 		cols[c][len[c]++] = '}';
 		cols[c][len[c]] = '\0';
 	}
 	if (!ok || db_query(b->db,
-			    "SELECT * FROM tocsin_receipt_batch($1::text[], $2::integer[], $3::bigint[],"
-			    "                                   $4::text[], $5::timestamptz[])",
-			    5, (const char *const *)cols, batch_stored, batch)) {
+			    "SELECT * FROM tocsin_receipt_batch($6::text[], $1::text[], $2::integer[],"
+			    "                                   $3::bigint[], $4::text[], $5::timestamptz[])",
+			    6, (const char *const *)cols, batch_stored, batch)) {
 		for (size_t i = 0; i < batch->n; i++)
 			receipt_journaled(b, batch->items[i]);
 		free(batch->items);
 		free(batch);
 	}
-	for (int c = 0; c < 5; c++)
+	for (int c = 0; c < 6; c++)
 		free(cols[c]);
 }
 
@@ -293,6 +295,7 @@ void handle_receipt(struct session *s, struct client_frame *f)
 	r->user_id = s->who.user_id;
 	snprintf(r->remote, sizeof r->remote, "%s", s->remote);
 	clock_format_iso(clock_now_us(), r->at);
+	journal_new_id(b->journal, r->jid);
 	if (broker_writes_direct(b))
 		enqueue(b, r);
 	else

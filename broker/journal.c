@@ -145,16 +145,27 @@ fail:
 	return NULL;
 }
 
+void journal_new_id(struct journal *j, char out[JOURNAL_ID_LEN])
+{
+	snprintf(out, JOURNAL_ID_LEN, "%u-%lld-%llu", j->b->ids.node, j->boot_us, ++j->counter);
+}
+
 int journal_append(struct journal *j, const char *kind, json_t *rec)
 {
-	char jid[48];
+	char jid[JOURNAL_ID_LEN];
+
+	journal_new_id(j, jid);
+	return journal_append_id(j, jid, kind, rec);
+}
+
+int journal_append_id(struct journal *j, const char *jid, const char *kind, json_t *rec)
+{
 	json_t *line;
 	char *text, *rtext;
 	size_t len;
 	struct record *r;
 	int ok;
 
-	snprintf(jid, sizeof jid, "%u-%lld-%llu", j->b->ids.node, j->boot_us, ++j->counter);
 	line = json_pack("{s:s, s:s, s:O}", "jid", jid, "k", kind, "r", rec);
 	text = line ? json_dumps(line, JSON_COMPACT) : NULL;
 	json_decref(line);

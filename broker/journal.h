@@ -23,9 +23,18 @@ struct journal;
 /* Opens (creating the file and its folder) and loads pending records.
  * NULL after logging why. */
 struct journal *journal_open(struct broker *b, const char *path);
+#define JOURNAL_ID_LEN 48
+
+/* A new record id, unique across brokers and restarts. A write sent
+ * straight to the database carries one too, so that if its outcome is lost
+ * and it is journaled under the same id, replay skips it when it had in
+ * fact committed (sql/010_exactly_once.sql). */
+void journal_new_id(struct journal *j, char out[JOURNAL_ID_LEN]);
 /* Appends {"jid","k":kind,"r":rec} and syncs it. rec is borrowed.
  * 0, or -1 when the record could not be made durable. */
 int journal_append(struct journal *j, const char *kind, json_t *rec);
+/* The same, under an id from journal_new_id(). */
+int journal_append_id(struct journal *j, const char *jid, const char *kind, json_t *rec);
 /* Records not yet applied to the database. */
 size_t journal_pending(const struct journal *j);
 /* Sends pending records to the database if it is up; calls
