@@ -156,6 +156,10 @@ void handle_report_now(struct session *s, struct client_frame *f);
 /* handle_report.c: partner reports and the inbox */
 void handle_report(struct session *s, struct client_frame *f);
 void handle_inbox(struct session *s, struct client_frame *f);
+/* handle_refresh.c: a new token over the live connection */
+void handle_refresh(struct session *s, struct client_frame *f);
+/* revocation.c: closes the sessions of disabled users and revoked tokens */
+void revocation_start(struct broker *b);
 /* images.c: image expiry (the HTTP side is in http_api.c) */
 void images_start(struct broker *b);
 

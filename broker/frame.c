@@ -124,6 +124,7 @@ static const struct {
 	{ "report_now", FRAME_REPORT_NOW },
 	{ "report", FRAME_REPORT },
 	{ "inbox", FRAME_INBOX },
+	{ "refresh", FRAME_REFRESH },
 };
 
 /* Reads the optional ref first, so that every later error can echo it. */
@@ -218,6 +219,7 @@ static int parse_body(json_t *root, struct client_frame *out, struct frame_error
 	case FRAME_REPORT_NOW:
 	case FRAME_REPORT:
 	case FRAME_INBOX:
+	case FRAME_REFRESH:
 		return 0; /* their handlers check the members (frame_check.c helpers) */
 	}
 	return 0;

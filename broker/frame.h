@@ -37,6 +37,7 @@ enum frame_type {
 	FRAME_REPORT_NOW,
 	FRAME_REPORT,
 	FRAME_INBOX,
+	FRAME_REFRESH, /* handle_refresh.c checks its members */
 };
 
 struct frame_publish {

@@ -174,6 +174,7 @@ int server_run(struct broker *b)
 	escalation_start(b);
 	images_start(b);
 	audit_sealer_start(b);
+	revocation_start(b);
 	log_info("listening on http://%s:%d (consoles from %s)", b->conf.listen_host,
 		 b->conf.port, b->conf.web_root);
 	while (!b->done)

@@ -206,6 +206,9 @@ static void dispatch(struct broker *b, struct session *s, struct client_frame *f
 	case FRAME_INBOX:
 		handle_inbox(s, f);
 		break;
+	case FRAME_REFRESH:
+		handle_refresh(s, f);
+		break;
 	case FRAME_DIRECTORY:
 		handle_directory(s, f);
 		break;
