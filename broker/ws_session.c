@@ -285,17 +285,29 @@ static int on_receive(struct broker *b, struct session *s, const void *in, size_
 	return 1;
 }
 
-/* Writes one queued message; closes once the queue is drained if asked. */
+#define WRITES_PER_CALLBACK 32
+
+/* Writes queued messages while the socket takes them (up to a budget, so
+ * one busy connection does not hold the loop); closes once the queue is
+ * drained if asked. Each message is its own WebSocket frame; writing
+ * several per callback saves a pass of the service loop, and its poll()
+ * over every connection, per message. */
 static int on_writeable(struct broker *b, struct session *s)
 {
-	struct msg *m = outq_peek(&s->q);
+	struct msg *m;
+	int written = 0;
 
-	if (m) {
+	while ((m = outq_peek(&s->q)) && written < WRITES_PER_CALLBACK) {
 		if (lws_write(s->wsi, msg_payload(m), m->len, LWS_WRITE_TEXT) < (int)m->len)
 			return -1;
 		if (m->kind == MSG_ALERT && s->authed)
 			delivery_log_add(b->deliveries, m->alert_id, s->who.site_id, s->who.user_id);
 		outq_pop(&s->q);
+		written++;
+		if (lws_send_pipe_choked(s->wsi))
+			break;
+	}
+	if (written) {
 		if (outq_peek(&s->q) || s->close_code)
 			lws_callback_on_writable(s->wsi);
 		return 0;
