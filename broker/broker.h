@@ -88,6 +88,9 @@ struct broker {
 	lws_sorted_usec_list_t sul_refresh;
 	lws_sorted_usec_list_t sul_images; /* images.c: the expiry sweep */
 	int images_sweeping;              /* a sweep query is in flight */
+	lws_sorted_usec_list_t sul_revoke; /* revocation.c: expiry and revocation sweep */
+	int revoking;                     /* a revocation query is in flight */
+	unsigned revoke_ticks;
 	struct http_req *http_waiting;    /* sign-in requests awaiting a worker */
 	struct session *sessions;         /* list of live sessions (not owned) */
 	struct session *by_id[SESSION_TABLE_SIZE];

@@ -1,8 +1,146 @@
-/* revocation.c: closes the sessions of disabled users and revoked tokens.
- * (Placeholder until the token lifecycle work lands.) */
+/* revocation.c: closes the sessions whose token has expired, and those of
+ * disabled users and revoked tokens (docs/protocol.md, "Token lifecycle").
+ *
+ * A timer ticks every second. Each tick closes the signed-in sessions
+ * whose token has expired (auth_expired, 4401: no database needed). Every
+ * REVOKE_EVERY ticks, one query, tocsin_revoked(), is given the (user, iat)
+ * pair of every signed-in session and answers the pairs revoked since
+ * (user disabled or deleted, or iat before users.tokens_valid_after);
+ * those sessions get auth_revoked and 4401. So a revocation takes at most
+ * about REVOKE_EVERY seconds plus the query. While the database is
+ * unreachable nothing is revoked (expiry still applies); the sweep resumes
+ * when it returns. Loop thread only. */
 #include "broker.h"
+#include "clock.h"
+#include "db.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CLOSE_AUTH 4401
+#define TICK_US (1000 * 1000)
+#define REVOKE_EVERY 2 /* ticks */
+
+/* Sends the error and closes with 4401 (the session stays usable until
+ * its queue drains; nothing is freed here, so loops over sessions are
+ * safe). */
+static void close_auth(struct session *s, const char *code, const char *message)
+{
+	session_reply_error(s, "", code, NULL, message);
+	session_close_after(s, CLOSE_AUTH, code);
+}
+
+/* Closes the signed-in sessions whose token has expired. */
+static void close_expired(struct broker *b, int64_t now)
+{
+	for (struct session *s = b->sessions; s; s = s->next) {
+		if (!s->authed || s->close_code || s->who.expires_at > now)
+			continue;
+		log_info("session %llu (%s): token expired", (unsigned long long)s->id,
+			 s->who.username);
+		close_auth(s, "auth_expired", "the token has expired; sign in again");
+	}
+}
+
+/* Columns: user_id, iat, reason */
+static void revoked(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	b->revoking = 0;
+	if (err) {
+		if (!err->lost)
+			log_error("revocation check failed: %s", err->message);
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t user = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		int64_t iat = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		const char *reason = PQgetvalue(res, i, 2);
+
+		for (struct session *s = b->sessions; s; s = s->next) {
+			if (!s->authed || s->close_code || s->who.user_id != user ||
+			    s->who.issued_at != iat)
+				continue;
+			log_info("session %llu (%s): token revoked (%s)", (unsigned long long)s->id,
+				 s->who.username, reason);
+			close_auth(s, "auth_revoked",
+				   !strcmp(reason, "revoked")
+					   ? "the token was revoked; sign in again"
+					   : "the account is disabled");
+		}
+	}
+}
+
+/* Appends "n" to a Postgres array literal being built in buf; -1 when it
+ * does not fit. */
+static int append_int(char **buf, size_t *len, size_t *cap, int64_t n)
+{
+	char num[24];
+	int k = snprintf(num, sizeof num, "%s%lld", *len > 1 ? "," : "", (long long)n);
+
+	if (*len + (size_t)k + 2 > *cap) {
+		size_t grown_cap = *cap * 2 + (size_t)k + 2;
+		char *grown = realloc(*buf, grown_cap);
+		if (!grown)
+			return -1;
+		*buf = grown;
+		*cap = grown_cap;
+	}
+	memcpy(*buf + *len, num, (size_t)k + 1);
+	*len += (size_t)k;
+	return 0;
+}
+
+/* Asks which of the live (user, iat) pairs are revoked. */
+static void check_revoked(struct broker *b)
+{
+	size_t ulen = 1, ucap = 256, ilen = 1, icap = 256;
+	char *users = malloc(ucap), *iats = malloc(icap);
+	const char *params[2];
+	int any = 0;
+
+	if (!users || !iats)
+		goto out;
+	strcpy(users, "{");
+	strcpy(iats, "{");
+	for (struct session *s = b->sessions; s; s = s->next) {
+		if (!s->authed || s->close_code)
+			continue;
+		if (append_int(&users, &ulen, &ucap, s->who.user_id) ||
+		    append_int(&iats, &ilen, &icap, s->who.issued_at)) {
+			log_error("revocation check skipped: out of memory");
+			goto out;
+		}
+		any = 1;
+	}
+	if (!any)
+		goto out;
+	strcpy(users + ulen, "}");
+	strcpy(iats + ilen, "}");
+	params[0] = users;
+	params[1] = iats;
+	b->revoking = 1; /* before: a lost connection calls back at once */
+	if (db_query(b->db, "SELECT user_id, iat, reason FROM tocsin_revoked($1::int[], $2::bigint[])",
+		     2, params, revoked, NULL))
+		b->revoking = 0;
+out:
+	free(users);
+	free(iats);
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct broker *b = lws_container_of(sul, struct broker, sul_revoke);
+
+	if (!b->stopping) {
+		close_expired(b, clock_now_us() / 1000000);
+		if (++b->revoke_ticks % REVOKE_EVERY == 0 && !b->revoking && db_is_up(b->db))
+			check_revoked(b);
+	}
+	lws_sul_schedule(b->ctx, 0, &b->sul_revoke, tick, TICK_US);
+}
 
 void revocation_start(struct broker *b)
 {
-	(void)b;
+	lws_sul_schedule(b->ctx, 0, &b->sul_revoke, tick, TICK_US);
 }

@@ -34,11 +34,16 @@ struct signin {
 	int stop;                               /* guarded by lock */
 	int n_workers;
 	pthread_t *workers;
+	/* the lockout (read once at start; see lockout_setting) */
+	int lockout_account;                    /* failures per account */
+	int lockout_address;                    /* failures per address */
+	int lockout_minutes;                    /* in this window */
 };
 
 static const char lookup_sql[] =
 	"SELECT u.id, u.username, u.display_name, u.password_hash, u.role, u.org_id, o.name,"
-	"       u.site_id, s.name, u.disabled, u.cleared_sensitive"
+	"       u.site_id, s.name, u.disabled, u.cleared_sensitive,"
+	"       tocsin_token_floor(u.tokens_valid_after)"
 	"  FROM users u JOIN organisations o ON o.id = u.org_id"
 	"  LEFT JOIN sites s ON s.id = u.site_id"
 	" WHERE u.username = $1";
@@ -89,8 +94,12 @@ static char *success_body(struct signin *s, PGresult *res)
 	c.org_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
 	c.site_id = has_site ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
 	c.cleared = !strcmp(PQgetvalue(res, 0, 10), "t");
+	/* never before the user's revocation floor (sql/011): a token signed
+	 * in the second of a revocation would be revoked at once */
 	c.issued_at = now;
-	c.expires_at = now + s->b->conf.token_ttl;
+	if (strtoll(PQgetvalue(res, 0, 11), NULL, 10) > now)
+		c.issued_at = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
+	c.expires_at = c.issued_at + s->b->conf.token_ttl;
 	if (token_sign(s->b->token_key, &c, token, sizeof token) < 0)
 		return NULL;
 	clock_format_iso(c.expires_at * 1000000, expires);
@@ -105,19 +114,86 @@ static char *success_body(struct signin *s, PGresult *res)
 			  NULL);
 }
 
+/* Runs a statement whose answer does not matter, logging a failure:
+ * bookkeeping must not change the answer to the client, but must not
+ * fail unseen either. */
+static void exec_logged(PGconn *conn, const char *what, const char *sql, int n,
+			const char *const *params)
+{
+	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		log_error("sign-in: %s failed: %s", what, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+/* The lockout, checked before the user lookup so that a locked-out
+ * guesser costs two index scans and no argon2. Returns 1 with out filled
+ * (429, audited) when the account or the address is locked out, 0 when
+ * not, -1 when the database did not answer. */
+static int locked_out(struct signin *s, PGconn *conn, const struct signin_req *r,
+		      struct signin_result *out)
+{
+	char acct[16], addr[16], mins[16], retry_s[16];
+	const char *params[5] = { r->username, r->remote, acct, addr, mins };
+	const char *audit_params[4];
+	PGresult *res;
+	int retry;
+
+	snprintf(acct, sizeof acct, "%d", s->lockout_account);
+	snprintf(addr, sizeof addr, "%d", s->lockout_address);
+	snprintf(mins, sizeof mins, "%d", s->lockout_minutes);
+	res = PQexecParams(conn,
+			   "SELECT locked, retry_after, scope"
+			   "  FROM tocsin_signin_gate($1, $2, $3::int, $4::int, $5::int)",
+			   5, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_error("sign-in lockout check failed: %s", PQerrorMessage(conn));
+		PQclear(res);
+		return -1;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		PQclear(res);
+		return 0;
+	}
+	retry = atoi(PQgetvalue(res, 0, 1));
+	snprintf(retry_s, sizeof retry_s, "%d", retry);
+	audit_params[0] = r->username;
+	audit_params[1] = r->remote;
+	audit_params[2] = PQgetvalue(res, 0, 2);
+	audit_params[3] = retry_s;
+	exec_logged(conn, "lockout audit", "SELECT tocsin_audit_signin_locked($1, $2, $3, $4::int)",
+		    4, audit_params);
+	log_warn("sign-in for '%s' from %s refused: locked out (%s) for %d s", r->username,
+		 r->remote, PQgetvalue(res, 0, 2), retry);
+	PQclear(res);
+	out->http_status = 429;
+	out->body = frame_dump(json_pack("{s:{s:s, s:s, s:i}}", "error", "code", "locked_out",
+					 "message",
+					 "too many failed sign-ins for this account or from this "
+					 "address; retry later",
+					 "retry_after", retry),
+			       NULL);
+	return 1;
+}
+
 /* Checks one request; returns the result to queue. */
 static struct signin_result *check(struct signin *s, PGconn **conn, struct signin_req *r)
 {
 	struct signin_result *out = calloc(1, sizeof *out);
 	const char *params[1] = { r->username };
+	const char *fail_params[2] = { r->username, r->remote };
 	PGresult *res = NULL;
-	int known, ok;
+	int known, ok, gate = -1;
 
 	if (!out)
 		return NULL;
 	out->request_id = r->request_id;
 	*conn = worker_conn(s, *conn);
-	if (*conn)
+	if (*conn && (gate = locked_out(s, *conn, r, out)) == 1)
+		goto done; /* no argon2: the refusal must stay cheap */
+	if (gate == 0)
 		res = PQexecParams(*conn, lookup_sql, 1, NULL, params, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		out->http_status = 503;
@@ -136,6 +212,12 @@ static struct signin_result *check(struct signin *s, PGconn **conn, struct signi
 		      ok ? "" : !known ? "unknown user"
 			       : strcmp(PQgetvalue(res, 0, 9), "t") == 0 ? "disabled"
 									 : "wrong password");
+	if (ok)
+		exec_logged(*conn, "clearing the failure count",
+			    "SELECT tocsin_signin_succeeded($1)", 1, params);
+	else
+		exec_logged(*conn, "counting a failure", "SELECT tocsin_signin_failed($1, $2)", 2,
+			    fail_params);
 	if (ok && (out->body = success_body(s, res))) {
 		out->http_status = 200;
 	} else {
@@ -188,6 +270,24 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* A lockout threshold from the environment (read once, at start: tests
+ * use small ones), or def when unset or not a number in 1..100000. */
+static int lockout_setting(const char *name, int def)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return def;
+	n = strtol(v, &end, 10);
+	if (*end || n < 1 || n > 100000) {
+		log_warn("%s=%s is not a number from 1 to 100000; using %d", name, v, def);
+		return def;
+	}
+	return (int)n;
+}
+
 struct signin *signin_new(struct broker *b, int n_workers)
 {
 	struct signin *s = calloc(1, sizeof *s);
@@ -195,6 +295,9 @@ struct signin *signin_new(struct broker *b, int n_workers)
 	if (!s)
 		return NULL;
 	s->b = b;
+	s->lockout_account = lockout_setting("TOCSIN_LOCKOUT_ACCOUNT", 5);
+	s->lockout_address = lockout_setting("TOCSIN_LOCKOUT_ADDRESS", 20);
+	s->lockout_minutes = lockout_setting("TOCSIN_LOCKOUT_MINUTES", 15);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	s->workers = calloc((size_t)n_workers, sizeof *s->workers);

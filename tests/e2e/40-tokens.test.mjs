@@ -1,0 +1,289 @@
+// Token lifecycle: refresh over the live connection, expiry of sessions,
+// revocation (disabled users, tokens_valid_after) within 5 s, and the
+// sign-in lockout per account and per address (docs/protocol.md,
+// "Token lifecycle").
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Stack, RFC3339_MS, decodeToken, login, httpRequest, newRef, openSocket, sleep, waitFor,
+} from './lib/harness.mjs';
+
+const TTL = 3; // --token-ttl of the first broker
+
+// Expect an error frame with `code` (and ref, when given), then close `closeCode`.
+async function expectErrorAndClose(s, code, closeCode, timeoutMs = 3000, ref) {
+  const err = await s.next((m) => m.type === 'error', timeoutMs, `error ${code}`);
+  assert.equal(err.code, code, `error frame: ${JSON.stringify(err)}`);
+  if (ref !== undefined) assert.equal(err.ref, ref, `error frame: ${JSON.stringify(err)}`);
+  assert.equal(typeof err.message, 'string');
+  const closed = await s.waitClosed(timeoutMs);
+  assert.equal(closed.code, closeCode, `close: ${JSON.stringify(closed)}`);
+  assert.equal(closed.reason, code);
+  return { err, closed };
+}
+
+async function refresh(s, timeoutMs = 3000) {
+  return s.request({ type: 'refresh' }, timeoutMs);
+}
+
+describe('token refresh, expiry and revocation (--token-ttl 3)', { timeout: 180_000 }, () => {
+  let st;
+
+  before(async () => {
+    st = await Stack.create({ label: import.meta.url, tokenTtl: TTL });
+  });
+  after(async () => { await st?.cleanup(); });
+
+  // A fresh sign-in every time: tokens live 3 s here.
+  const fresh = (username, password) => login(st.broker, username, password ?? {
+    controller: 'controller-demo', controller2: 'controller-demo', analyst: 'analyst-demo',
+    admin: 'admin-demo',
+  }[username] ?? 'operator-demo');
+
+  // The same claims with a long life: revocation must not race the 3 s TTL.
+  const longLived = (token) => st.forgeToken({ ...decodeToken(token), exp: Math.floor(Date.now() / 1000) + 600 });
+
+  it('refresh gives a new token for the same identity, with a later expiry, that works for hello', async () => {
+    const first = await fresh('controller');
+    const old = decodeToken(first.token);
+    const s = await st.connect(first.token, { label: 'refresher' });
+    await sleep(1100); // exp has one-second resolution
+    const ref = newRef('refresh');
+    s.send({ type: 'refresh', ref });
+    const r = await s.next((m) => m.ref === ref, 3000, 'refreshed');
+    assert.equal(r.type, 'refreshed', JSON.stringify(r));
+    assert.match(r.token, /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    assert.match(r.expires_at, RFC3339_MS);
+    assert.notEqual(r.token, first.token);
+    const claims = decodeToken(r.token);
+    for (const k of ['sub', 'usr', 'role', 'org', 'site', 'clr']) {
+      assert.deepEqual(claims[k], old[k], `claim ${k} kept`);
+    }
+    assert.ok(claims.exp > old.exp, `new exp ${claims.exp} after old ${old.exp}`);
+    assert.ok(claims.iat >= old.iat + 1);
+    assert.equal(claims.exp - claims.iat, TTL);
+    assert.equal(claims.exp, Math.floor(Date.parse(r.expires_at) / 1000));
+    await s.ping(); // the session goes on
+    const s2 = await st.connect(r.token, { label: 'hello-with-refreshed' });
+    assert.equal(s2.welcome.user.username, 'controller');
+    s.close();
+    s2.close();
+  });
+
+  it('closes a session whose token expires (auth_expired, 4401), not one that refreshes in time', async () => {
+    const a = await fresh('analyst');
+    const b = await fresh('analyst');
+    const t0 = Date.now();
+    const lazy = await st.connect(a.token, { label: 'no-refresh' });
+    const keen = await st.connect(b.token, { label: 'refreshes' });
+    const keenDone = (async () => {
+      // Refresh each second, past the first token's expiry (2..3 s away).
+      while (Date.now() - t0 < 5000) {
+        await sleep(1000);
+        const r = await refresh(keen);
+        assert.equal(r.type, 'refreshed', JSON.stringify(r));
+      }
+    })();
+    await expectErrorAndClose(lazy, 'auth_expired', 4401, 7000);
+    const waited = Date.now() - t0;
+    const expiresIn = Date.parse(a.expires_at) - t0;
+    assert.ok(waited >= expiresIn - 200, `closed after ${waited} ms, before the expiry (${expiresIn} ms)`);
+    assert.ok(waited <= expiresIn + 2500, `closed ${waited} ms in, token expired at ${expiresIn} ms`);
+    await keenDone;
+    assert.ok(Date.now() > Date.parse(b.expires_at) + 1500, 'the keen session outlived its first token');
+    assert.ok(keen.isOpen, `closed: ${JSON.stringify(keen.closeInfo)}`);
+    await keen.ping();
+    keen.close();
+  });
+
+  it('refuses refresh once the user is disabled: auth_revoked, 4401', async () => {
+    const t = await fresh('op.citadel');
+    const s = await st.connect(t.token, { label: 'disabled-refresh' });
+    try {
+      await st.query(`UPDATE users SET disabled = true WHERE username = 'op.citadel'`);
+      const ref = newRef('refresh');
+      s.send({ type: 'refresh', ref });
+      const { err } = await expectErrorAndClose(s, 'auth_revoked', 4401, 5000);
+      // Normally the refresh's own answer; the periodic sweep may win the race.
+      assert.ok(err.ref === ref || err.ref === '', JSON.stringify(err));
+      const r = await httpRequest(st.broker, 'POST', '/api/login',
+        { body: { username: 'op.citadel', password: 'operator-demo' } });
+      assert.equal(r.status, 401, r.text);
+    } finally {
+      await st.query(`UPDATE users SET disabled = false WHERE username = 'op.citadel'`);
+    }
+  });
+
+  it('disabling a user closes its live session with auth_revoked, 4401 within 5 s; others stay', async () => {
+    const t = longLived((await fresh('op.bastion')).token);
+    const other = longLived((await fresh('op.sentinel')).token);
+    const s = await st.connect(t, { label: 'to-disable' });
+    const bystander = await st.connect(other, { label: 'bystander' });
+    let elapsed;
+    try {
+      const t0 = Date.now();
+      await st.query(`UPDATE users SET disabled = true WHERE username = 'op.bastion'`);
+      await expectErrorAndClose(s, 'auth_revoked', 4401, 6000);
+      elapsed = Date.now() - t0;
+      assert.ok(elapsed < 5000, `revocation took ${elapsed} ms`);
+      const r = await refresh(bystander);
+      assert.equal(r.type, 'refreshed', JSON.stringify(r));
+      await bystander.ping();
+    } finally {
+      await st.query(`UPDATE users SET disabled = false WHERE username = 'op.bastion'`);
+    }
+    // Enabling the user again does not bring its old token back.
+    const again = await openSocket(st.broker, { label: 'old-token-after-enable' });
+    st.sessions.push(again);
+    again.send({ type: 'hello', token: t });
+    await expectErrorAndClose(again, 'auth_revoked', 4401, 6000);
+    // A fresh sign-in works.
+    const s2 = await st.connect((await fresh('op.bastion')).token, { label: 're-enabled' });
+    await s2.ping();
+    s2.close();
+    bystander.close();
+  });
+
+  it('bumping tokens_valid_after closes existing sessions; a fresh sign-in works and keeps working', async () => {
+    const t = longLived((await fresh('controller2')).token);
+    const s1 = await st.connect(t, { label: 'bump-1' });
+    const s2 = await st.connect(t, { label: 'bump-2' });
+    const t0 = Date.now();
+    await st.query(`SELECT tocsin_revoke_tokens('controller2')`);
+    await Promise.all([
+      expectErrorAndClose(s1, 'auth_revoked', 4401, 6000),
+      expectErrorAndClose(s2, 'auth_revoked', 4401, 6000),
+    ]);
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed < 5000, `revocation took ${elapsed} ms`);
+    // Right after the bump (often the same second): the new token must not
+    // count as issued before it.
+    const n = await fresh('controller2');
+    const s3 = await st.connect(n.token, { label: 'after-bump' });
+    await sleep(1500);
+    const r = await refresh(s3);
+    assert.equal(r.type, 'refreshed', JSON.stringify(r));
+    await sleep(1500); // at least one more revocation sweep
+    await s3.ping();
+    assert.ok(!s3.seen.some((m) => m.type === 'error'), s3.describeSeen());
+    s3.close();
+  });
+
+  it('refresh before hello is refused like any request (auth_required, 4401)', async () => {
+    const s = await st.openSocket({ label: 'refresh-first' });
+    const ref = newRef('refresh');
+    s.send({ type: 'refresh', ref });
+    await expectErrorAndClose(s, 'auth_required', 4401, 3000, ref);
+  });
+
+  it('stops cleanly (exit 0, no sanitizer report)', async () => {
+    await st.stop();
+  });
+});
+
+describe('sign-in lockout (3 per account, 5 per address)', { timeout: 180_000 }, () => {
+  let st;
+  const started = new Date();
+  const env = { TOCSIN_LOCKOUT_ACCOUNT: '3', TOCSIN_LOCKOUT_ADDRESS: '5', TOCSIN_LOCKOUT_MINUTES: '15' };
+
+  before(async () => {
+    Object.assign(process.env, env); // read by the broker once, at start
+    try {
+      st = await Stack.create({ label: `${import.meta.url}-lockout` });
+    } finally {
+      for (const k of Object.keys(env)) delete process.env[k];
+    }
+  });
+  after(async () => { await st?.cleanup(); });
+
+  const attempt = (username, password) =>
+    httpRequest(st.broker, 'POST', '/api/login', { body: { username, password } });
+  const forget = () => st.query('DELETE FROM signin_failures');
+
+  function assertLocked(r) {
+    assert.equal(r.status, 429, r.text);
+    assert.equal(r.json?.error?.code, 'locked_out', r.text);
+    assert.equal(typeof r.json.error.message, 'string');
+    const ra = r.json.error.retry_after;
+    assert.ok(Number.isInteger(ra) && ra > 0 && ra <= 15 * 60, `retry_after ${ra}`);
+  }
+
+  it('locks an account out after 3 wrong passwords, even for the right one, and audits it', async () => {
+    await forget();
+    for (let i = 0; i < 3; i++) {
+      const r = await attempt('analyst', `wrong-${i}`);
+      assert.equal(r.status, 401, `attempt ${i + 1}: ${r.text}`);
+    }
+    assertLocked(await attempt('analyst', 'analyst-demo'));
+    assertLocked(await attempt('analyst', 'wrong-again'));
+    // Another account from the same address is not locked (3 < 5).
+    const ok = await attempt('controller', 'controller-demo');
+    assert.equal(ok.status, 200, ok.text);
+    const rows = await waitFor(async () => {
+      const got = await st.query(
+        `SELECT action, actor_username, remote_addr, detail FROM audit
+          WHERE actor_username = 'analyst' AND action IN ('signin_failed', 'signin_locked', 'signin')
+            AND at >= $1 ORDER BY id`, [started]);
+      return got.filter((a) => a.action === 'signin_locked').length >= 2 ? got : null;
+    }, { what: 'signin_locked audit rows' });
+    assert.deepEqual(rows.map((a) => a.action),
+      ['signin_failed', 'signin_failed', 'signin_failed', 'signin_locked', 'signin_locked']);
+    const locked = rows.find((a) => a.action === 'signin_locked');
+    assert.equal(locked.detail.scope, 'account');
+    assert.ok(locked.detail.retry_after > 0);
+    assert.equal(locked.remote_addr, '127.0.0.1');
+    assert.ok(!JSON.stringify(rows).includes('analyst-demo'), 'a password reached the audit trail');
+  });
+
+  it('a successful sign-in clears the account counter', async () => {
+    await forget();
+    for (let i = 0; i < 2; i++) assert.equal((await attempt('admin', `bad-${i}`)).status, 401);
+    assert.equal((await attempt('admin', 'admin-demo')).status, 200);
+    // Without the reset, 2 + 2 failures would lock the account on the 4th.
+    for (let i = 0; i < 2; i++) assert.equal((await attempt('admin', `bad-again-${i}`)).status, 401);
+    assert.equal((await attempt('admin', 'admin-demo')).status, 200);
+  });
+
+  it('locks an address out after 5 failures across accounts', async () => {
+    await forget();
+    for (const u of ['op.citadel', 'op.bastion', 'op.sentinel', 'controller', 'no.such.user']) {
+      const r = await attempt(u, 'not-the-password');
+      assert.equal(r.status, 401, `${u}: ${r.text}`);
+    }
+    const r = await attempt('controller2', 'controller-demo');
+    assertLocked(r);
+    const row = await waitFor(() => st.query(
+      `SELECT detail FROM audit WHERE action = 'signin_locked' AND actor_username = 'controller2'
+          AND at >= $1`, [started]).then((x) => x[0]), { what: 'signin_locked for controller2' });
+    assert.equal(row.detail.scope, 'address');
+    // Cleared, the same sign-in works: the refusal was the lockout.
+    await forget();
+    assert.equal((await attempt('controller2', 'controller-demo')).status, 200);
+  });
+
+  it('answers a locked-out sign-in fast (no password check)', async () => {
+    await forget();
+    const checks = [];
+    for (let i = 0; i < 3; i++) {
+      const t = Date.now();
+      assert.equal((await attempt('op.sentinel', `bad-${i}`)).status, 401);
+      checks.push(Date.now() - t);
+    }
+    const perCheck = checks.sort((x, y) => x - y)[1]; // median of the argon2 checks
+    const times = [];
+    for (let i = 0; i < 5; i++) {
+      const t = Date.now();
+      assertLocked(await attempt('op.sentinel', 'operator-demo'));
+      times.push(Date.now() - t);
+    }
+    times.sort((x, y) => x - y);
+    const median = times[2];
+    // Well under a password check (argon2id), whatever this machine's speed.
+    assert.ok(median < 200 && median < perCheck / 2,
+      `locked-out median ${median} ms; a password check took ${perCheck} ms`);
+  });
+
+  it('stops cleanly (exit 0, no sanitizer report)', async () => {
+    await st.stop();
+  });
+});
