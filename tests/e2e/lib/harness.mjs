@@ -48,6 +48,15 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Races a promise against a timeout that is cleared as soon as the promise
+// settles, so that a finished test file does not stay alive for the rest of
+// the timeout. Resolves to onTimeout's value when time runs out.
+function raceTimeout(promise, ms, onTimeout) {
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(onTimeout), ms); });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 // Poll fn() until it returns a truthy value; fail after timeoutMs with the
 // last value seen (or the last error thrown).
 export async function waitFor(fn, { timeoutMs = 5000, intervalMs = 100, what = 'condition' } = {}) {
@@ -252,8 +261,7 @@ export class Broker {
     this.stopped = true;
     if (!this.exit) {
       this.proc.kill('SIGTERM');
-      const timer = sleep(timeoutMs).then(() => 'timeout');
-      const r = await Promise.race([this.exited, timer]);
+      const r = await raceTimeout(this.exited, timeoutMs, 'timeout');
       if (r === 'timeout') {
         this.proc.kill('SIGKILL');
         await this.exited;
@@ -452,7 +460,7 @@ export class Session {
 
   // Wait for the close (bounded); resolves { code, reason }.
   async waitClosed(timeoutMs = 3000) {
-    const r = await Promise.race([this.closed, sleep(timeoutMs).then(() => null)]);
+    const r = await raceTimeout(this.closed, timeoutMs, null);
     if (!r) throw new Error(`${this.label}: not closed within ${timeoutMs} ms; frames received: ${this.describeSeen()}`);
     return r;
   }
