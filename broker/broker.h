@@ -46,7 +46,7 @@ struct session {
 	int rx_discard;                /* dropping the rest of an over-size message */
 	struct outq q;                 /* owned */
 	int close_code;                /* non-zero: close once q has drained */
-	char close_reason[64];
+	const char *close_reason;      /* a static string (not owned) */
 	/* resume (resume.c): while resuming, live alerts wait in held so that
 	 * the backlog always goes first */
 	int resuming;                  /* backlog not yet sent */
@@ -123,8 +123,13 @@ static inline struct broker *session_broker(struct session *s)
 {
 	return (struct broker *)lws_context_user(lws_get_context(s->wsi));
 }
-/* Sends what is queued, then closes with code and reason. */
+/* Sends what is queued, then closes with code and reason (a string with
+ * static storage: a literal or an error code). */
 void session_close_after(struct session *s, int code, const char *reason);
+/* An authentication error frame (code, message), then close 4401 with the
+ * code as reason. */
+void session_refuse_auth(struct session *s, const char *ref, const char *code,
+			 const char *message);
 struct session *broker_find_session(struct broker *b, uint64_t id);
 /* Closes every session with 1001 (shutdown). */
 void broker_close_all_sessions(struct broker *b);

@@ -18,18 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLOSE_AUTH 4401
 
 struct refresh_ctx {
 	uint64_t session_id;           /* the session may be gone by the answer */
 	char ref[FRAME_REF_MAX + 1];
 };
-
-static void refuse(struct session *s, const char *ref, const char *code, const char *message)
-{
-	session_reply_error(s, ref, code, NULL, message);
-	session_close_after(s, CLOSE_AUTH, code);
-}
 
 /* 1 when the account row still describes the identity the session holds:
  * a refresh never changes role, organisation, site or clearance. */
@@ -60,13 +53,13 @@ static void checked(struct broker *b, void *arg, PGresult *res, const struct db_
 	}
 	status = PQgetvalue(res, 0, 0);
 	if (s->who.expires_at <= now) {
-		refuse(s, c->ref, "auth_expired", "the token has expired; sign in again");
+		session_refuse_auth(s, c->ref, "auth_expired", "the token has expired; sign in again");
 		goto out;
 	}
 	if (strcmp(status, "ok") != 0) {
 		log_info("session %llu (%s): refresh refused (%s)", (unsigned long long)s->id,
 			 s->who.username, status);
-		refuse(s, c->ref, "auth_revoked",
+		session_refuse_auth(s, c->ref, "auth_revoked",
 		       !strcmp(status, "revoked") ? "the token was revoked; sign in again"
 						  : "the account is disabled");
 		goto out;
@@ -74,7 +67,7 @@ static void checked(struct broker *b, void *arg, PGresult *res, const struct db_
 	if (!same_identity(&s->who, res)) {
 		log_info("session %llu (%s): refresh refused (account changed)",
 			 (unsigned long long)s->id, s->who.username);
-		refuse(s, c->ref, "auth_revoked", "the account has changed; sign in again");
+		session_refuse_auth(s, c->ref, "auth_revoked", "the account has changed; sign in again");
 		goto out;
 	}
 	next = s->who;
@@ -105,7 +98,7 @@ void handle_refresh(struct session *s, struct client_frame *f)
 	const char *params[2] = { user, iat };
 
 	if (s->who.expires_at <= clock_now_us() / 1000000) {
-		refuse(s, f->ref, "auth_expired", "the token has expired; sign in again");
+		session_refuse_auth(s, f->ref, "auth_expired", "the token has expired; sign in again");
 		return;
 	}
 	c = calloc(1, sizeof *c);

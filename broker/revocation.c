@@ -18,18 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLOSE_AUTH 4401
 #define TICK_US (1000 * 1000)
 #define REVOKE_EVERY 2 /* ticks */
-
-/* Sends the error and closes with 4401 (the session stays usable until
- * its queue drains; nothing is freed here, so loops over sessions are
- * safe). */
-static void close_auth(struct session *s, const char *code, const char *message)
-{
-	session_reply_error(s, "", code, NULL, message);
-	session_close_after(s, CLOSE_AUTH, code);
-}
 
 /* Closes the signed-in sessions whose token has expired. */
 static void close_expired(struct broker *b, int64_t now)
@@ -39,7 +29,7 @@ static void close_expired(struct broker *b, int64_t now)
 			continue;
 		log_info("session %llu (%s): token expired", (unsigned long long)s->id,
 			 s->who.username);
-		close_auth(s, "auth_expired", "the token has expired; sign in again");
+		session_refuse_auth(s, "", "auth_expired", "the token has expired; sign in again");
 	}
 }
 
@@ -63,7 +53,7 @@ static void revoked(struct broker *b, void *arg, PGresult *res, const struct db_
 				continue;
 			log_info("session %llu (%s): token revoked (%s)", (unsigned long long)s->id,
 				 s->who.username, reason);
-			close_auth(s, "auth_revoked",
+			session_refuse_auth(s, "", "auth_revoked",
 				   !strcmp(reason, "revoked")
 					   ? "the token was revoked; sign in again"
 					   : "the account is disabled");

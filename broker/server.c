@@ -108,9 +108,10 @@ int server_run(struct broker *b)
 {
 	struct lws_protocols protocols[] = {
 		{ "http", http_lws_callback, http_req_size(), 0, 0, NULL, 0 },
-		/* a 1 KiB receive buffer: consoles send little, and lws keeps one
-		 * per connection (bench: 4 KiB of a 7 KiB idle connection) */
-		{ "tocsin.v1", session_lws_callback, sizeof(struct session), 1024, 0, NULL, 0 },
+		/* a 512-byte receive buffer: consoles send little (larger
+		 * messages arrive in fragments), and lws keeps one per connection
+		 * (bench: 4 KiB of a 7 KiB idle connection at first) */
+		{ "tocsin.v1", session_lws_callback, sizeof(struct session), 512, 0, NULL, 0 },
 		{ "tocsin-db", db_lws_callback, 0, 0, 0, NULL, 0 },
 		{ "tocsin-signal", signal_lws_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },

@@ -46,7 +46,7 @@ void session_close_after(struct session *s, int code, const char *reason)
 	if (s->close_code)
 		return;
 	s->close_code = code;
-	snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
+	s->close_reason = reason;
 	lws_callback_on_writable(s->wsi);
 }
 
@@ -119,8 +119,8 @@ void broker_close_all_sessions(struct broker *b)
 		session_close_after(s, LWS_CLOSE_STATUS_GOINGAWAY, "broker shutting down");
 }
 
-/* Refuses the session: an error frame, then close 4401. */
-static void refuse_auth(struct session *s, const char *ref, const char *code, const char *message)
+void session_refuse_auth(struct session *s, const char *ref, const char *code,
+			 const char *message)
 {
 	session_reply_error(s, ref, code, NULL, message);
 	session_close_after(s, CLOSE_AUTH, code);
@@ -136,13 +136,13 @@ static void handle_hello(struct broker *b, struct session *s, struct client_fram
 		return;
 	}
 	if (!f->u.hello.token) {
-		refuse_auth(s, f->ref, "auth_missing", "hello needs a token from /api/login");
+		session_refuse_auth(s, f->ref, "auth_missing", "hello needs a token from /api/login");
 		return;
 	}
 	st = token_verify(b->token_key, f->u.hello.token, f->u.hello.token_len,
 			  clock_now_us() / 1000000, &s->who);
 	if (st != TOKEN_OK) {
-		refuse_auth(s, f->ref, token_status_code(st),
+		session_refuse_auth(s, f->ref, token_status_code(st),
 			    st == TOKEN_EXPIRED ? "the token has expired; sign in again"
 						: "the token is not valid");
 		log_info("session %llu from %s: hello refused (%s)", (unsigned long long)s->id,
@@ -165,7 +165,7 @@ static void dispatch(struct broker *b, struct session *s, struct client_frame *f
 		return;
 	}
 	if (!s->authed) {
-		refuse_auth(s, f->ref, "auth_required", "send hello with a token first");
+		session_refuse_auth(s, f->ref, "auth_required", "send hello with a token first");
 		return;
 	}
 	switch (f->type) {
