@@ -110,8 +110,10 @@ int server_run(struct broker *b)
 		{ "http", http_lws_callback, http_req_size(), 0, 0, NULL, 0 },
 		/* a 512-byte receive buffer: consoles send little (larger
 		 * messages arrive in fragments), and lws keeps one per connection
-		 * (bench: 4 KiB of a 7 KiB idle connection at first) */
-		{ "tocsin.v1", session_lws_callback, sizeof(struct session), 512, 0, NULL, 0 },
+		 * (bench: 4 KiB of a 7 KiB idle connection at first). The send
+		 * size is set on its own: left at 0 it would follow the receive
+		 * buffer and cut every alert into 512-byte send()s. */
+		{ "tocsin.v1", session_lws_callback, sizeof(struct session), 512, 0, NULL, 65536 },
 		{ "tocsin-db", db_lws_callback, 0, 0, 0, NULL, 0 },
 		{ "tocsin-signal", signal_lws_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
