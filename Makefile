@@ -7,7 +7,7 @@
 #   make unit       build and run the C unit tests
 #   make clean
 
-PKGS      := libwebsockets jansson libpq libsodium
+PKGS      := libwebsockets jansson libpq libsodium libzmq
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
              -Wmissing-prototypes -Wno-unused-parameter -Wformat=2
@@ -19,13 +19,20 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Ibroker
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
-BROKER_SRC := $(filter-out broker/tocsinctl.c,$(wildcard broker/*.c))
+BROKER_SRC := $(filter-out broker/tocsinctl.c broker/ctl_%.c,$(wildcard broker/*.c))
 BROKER_HDR := $(wildcard broker/*.h)
 BUILD      := build
 
 .PHONY: all run test san unit clean deps deps-test
 
-all: $(BUILD)/tocsind $(BUILD)/tocsinctl
+# Each mk/*.mk adds its own targets (adapters, fuzzing, web assets) and may
+# append to ALL_EXTRA (built by `make`) and TEST_EXTRA (built before tests).
+.DEFAULT_GOAL := all
+ALL_EXTRA  :=
+TEST_EXTRA :=
+include $(sort $(wildcard mk/*.mk))
+
+all: $(BUILD)/tocsind $(BUILD)/tocsinctl $(ALL_EXTRA)
 
 $(BUILD)/tocsind: $(BROKER_SRC) $(BROKER_HDR)
 	@mkdir -p $(BUILD)
@@ -35,7 +42,8 @@ $(BUILD)/san/tocsind: $(BROKER_SRC) $(BROKER_HDR)
 	@mkdir -p $(BUILD)/san
 	$(CC) $(CSTD) $(WARN) $(SAN_FLAGS) $(PKG_CFLAGS) -Ibroker -o $@ $(BROKER_SRC) $(PKG_LIBS)
 
-CTL_SRC := broker/tocsinctl.c broker/password.c broker/log.c broker/audit_chain.c
+CTL_SRC := broker/tocsinctl.c $(wildcard broker/ctl_*.c) broker/password.c broker/log.c \
+           broker/audit_chain.c
 
 $(BUILD)/tocsinctl: $(CTL_SRC) $(BROKER_HDR)
 	@mkdir -p $(BUILD)
@@ -67,7 +75,7 @@ run: deps
 	@deploy/run.sh
 
 test: deps-test
-	@$(MAKE) --no-print-directory all san $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all san $(UNIT_BIN) $(TEST_EXTRA)
 	@tests/run-all.sh
 
 clean:

@@ -1,7 +1,7 @@
-/* tocsinctl: Tocsin's administration tool: hash-password (for loading
- * users) and audit verify (walks the audit trail's seal chain). More
- * commands arrive with the administration issue. */
-#include "audit_chain.h"
+/* tocsinctl: Tocsin's administration tool. This file dispatches; each
+ * group of commands lives in a ctl_<group>.c file (ctl_commands.h). */
+#include "ctl.h"
+#include "ctl_commands.h"
 #include "log.h"
 #include "password.h"
 
@@ -12,22 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char usage[] =
-	"usage: tocsinctl COMMAND\n"
-	"\n"
-	"commands:\n"
-	"  hash-password   read a password from standard input (one line) and print\n"
-	"                  its argon2id hash, as stored in users.password_hash\n"
-	"  audit verify [--database URL] [--audit-key FILE]\n"
-	"                  recompute the audit trail's seal chain and report the first\n"
-	"                  row edited, deleted or inserted behind the broker's back\n"
-	"                  (defaults: DATABASE_URL, TOCSIN_AUDIT_KEY or\n"
-	"                  ./var/secrets/audit.key)\n"
-	"  help            this text\n"
-	"\n"
-	"exit codes: 0 success (audit verify: the chain is intact), 1 failure\n"
-	"(audit verify: the chain is broken), 2 usage error, 3 cannot connect\n";
 
 static int hash_password(void)
 {
@@ -53,124 +37,63 @@ static int hash_password(void)
 	return 0;
 }
 
-static int read_key(const char *path, unsigned char key[AUDIT_KEY_BYTES])
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, key, AUDIT_KEY_BYTES);
+/* The commands: group and name as typed, the function, a line of help.
+ * A command with no group is typed as one word. */
+struct ctl_command {
+	const char *group, *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
 
-	if (fd >= 0)
-		close(fd);
-	if (n != AUDIT_KEY_BYTES) {
-		fprintf(stderr, "tocsinctl: cannot read a %d-byte audit key from %s\n",
-			AUDIT_KEY_BYTES, path);
-		return -1;
+static int ctl_hash_password(int argc, char **argv)
+{
+	if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+		puts("usage: tocsinctl hash-password < FILE\n"
+		     "Reads a password (one line) on standard input and prints its argon2id\n"
+		     "hash, as stored in users.password_hash.");
+		return CTL_OK;
 	}
-	return 0;
+	return argc ? CTL_USAGE : hash_password();
 }
 
-/* Walks audit rows and seals in id order. A row with no seal below the
- * last sealed id was inserted behind the broker's back; a seal with no row
- * is a deleted row; a seal that does not match is an edited row (or a
- * broken chain). Rows above the last seal await sealing. */
-static int audit_verify(int argc, char **argv)
+static const struct ctl_command commands[] = {
+	{ NULL, "hash-password", ctl_hash_password, "print the argon2id hash of a password read on stdin" },
+	{ "audit", "verify", ctl_audit_verify, "walk the audit seal chain; name the first broken row" },
+};
+
+static void print_usage(FILE *out)
 {
-	const char *url = getenv("DATABASE_URL"), *keyfile = getenv("TOCSIN_AUDIT_KEY");
-	unsigned char key[AUDIT_KEY_BYTES], prev[AUDIT_SEAL_BYTES], want[AUDIT_SEAL_BYTES],
-		got[AUDIT_SEAL_BYTES];
-	long long sealed = 0, waiting = 0, last_sealed = 0;
-	int have_prev = 0, rc = 0;
-	PGconn *conn;
-	PGresult *res;
-
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--database") && i + 1 < argc)
-			url = argv[++i];
-		else if (!strcmp(argv[i], "--audit-key") && i + 1 < argc)
-			keyfile = argv[++i];
-		else {
-			fprintf(stderr, "tocsinctl audit verify: unknown argument '%s'\n", argv[i]);
-			return 2;
-		}
+	fputs("usage: tocsinctl [GROUP] COMMAND [OPTIONS]   (COMMAND --help for its options)\n"
+	      "\ncommands:\n", out);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		char name[48];
+		snprintf(name, sizeof name, "%s%s%s", commands[i].group ? commands[i].group : "",
+			 commands[i].group ? " " : "", commands[i].name);
+		fprintf(out, "  %-24s %s\n", name, commands[i].summary);
 	}
-	if (!url) {
-		fprintf(stderr, "tocsinctl: no database: give --database or set DATABASE_URL\n");
-		return 2;
-	}
-	if (read_key(keyfile ? keyfile : "./var/secrets/audit.key", key))
-		return 2;
-	conn = PQconnectdb(url);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "tocsinctl: %s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return 3;
-	}
-	res = PQexec(conn, "SELECT COALESCE(a.id, s.audit_id), a.id IS NOT NULL,"
-			   "       tocsin_audit_canonical(a), s.seal,"
-			   "       (SELECT max(audit_id) FROM audit_seal)"
-			   "  FROM audit a FULL JOIN audit_seal s ON s.audit_id = a.id"
-			   " ORDER BY 1");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "tocsinctl: %s", PQerrorMessage(conn));
-		PQclear(res);
-		PQfinish(conn);
-		return 3;
-	}
-	if (PQntuples(res))
-		last_sealed = PQgetisnull(res, 0, 4) ? 0 : strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-	for (int i = 0; i < PQntuples(res) && !rc; i++) {
-		long long id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		int has_row = !strcmp(PQgetvalue(res, i, 1), "t"), has_seal = !PQgetisnull(res, i, 3);
-
-		if (!has_row) {
-			printf("BROKEN at audit row %lld: the row was deleted (its seal remains)\n", id);
-			rc = 1;
-		} else if (!has_seal) {
-			if (id < last_sealed) {
-				printf("BROKEN at audit row %lld: the row has no seal but later rows do: "
-				       "inserted behind the broker's back\n", id);
-				rc = 1;
-			} else {
-				waiting++;
-			}
-		} else if (audit_chain_parse_seal(PQgetvalue(res, i, 3), got)) {
-			printf("BROKEN at audit row %lld: its seal is malformed\n", id);
-			rc = 1;
-		} else {
-			audit_chain_seal(key, have_prev ? prev : NULL, PQgetvalue(res, i, 2),
-					 (size_t)PQgetlength(res, i, 2), want);
-			if (sodium_memcmp(want, got, sizeof want) != 0) {
-				printf("BROKEN at audit row %lld: the row or the chain before it was "
-				       "changed (the seal does not match)\n", id);
-				rc = 1;
-			}
-			memcpy(prev, got, sizeof prev);
-			have_prev = 1;
-			sealed++;
-		}
-	}
-	if (!rc)
-		printf("audit chain intact: %lld rows sealed, %lld awaiting their seal\n", sealed,
-		       waiting);
-	sodium_memzero(key, sizeof key);
-	PQclear(res);
-	PQfinish(conn);
-	return rc;
+	fputs("\ncommon options: --database URL (default DATABASE_URL), --json (JSON output)\n"
+	      "exit codes: 0 success, 1 refused or found a problem (audit verify: broken),\n"
+	      "2 usage error, 3 cannot reach the database or broker, 4 not found\n", out);
 }
 
 int main(int argc, char **argv)
 {
 	if (sodium_init() < 0) {
 		fprintf(stderr, "tocsinctl: libsodium failed to start\n");
-		return 1;
+		return CTL_FAILED;
 	}
-	if (argc == 2 && !strcmp(argv[1], "hash-password"))
-		return hash_password();
-	if (argc >= 3 && !strcmp(argv[1], "audit") && !strcmp(argv[2], "verify"))
-		return audit_verify(argc - 3, argv + 3);
-	if (argc == 2 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))) {
-		fputs(usage, stdout);
-		return 0;
+	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help")) {
+		print_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_USAGE : CTL_OK;
 	}
-	fputs(usage, stderr);
-	return 2;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		const struct ctl_command *c = &commands[i];
+		if (!c->group && !strcmp(argv[1], c->name))
+			return c->run(argc - 2, argv + 2);
+		if (c->group && argc >= 3 && !strcmp(argv[1], c->group) && !strcmp(argv[2], c->name))
+			return c->run(argc - 3, argv + 3);
+	}
+	fprintf(stderr, "tocsinctl: unknown command '%s%s%s' (tocsinctl help lists them)\n",
+		argv[1], argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
+	return CTL_USAGE;
 }

@@ -22,7 +22,7 @@ esac
 # Build and run: compiler, libraries, PostgreSQL, and util-linux (setpriv,
 # used to run PostgreSQL unprivileged when we are root).
 pkgs=(gcc make pkg-config libwebsockets-dev libjansson-dev libpq-dev libsodium-dev
-      libzmq3-dev libcmocka-dev postgresql util-linux)
+      libzmq3-dev libxml2-dev libcmocka-dev postgresql util-linux)
 
 # A Node.js that did not come from Debian (NodeSource, nvm...) is fine as long
 # as it is 18 or newer and has npm: installing Debian's nodejs/npm over it
@@ -35,7 +35,7 @@ node_ok() {
 }
 
 if (( with_tests )); then
-    pkgs+=(chromium)
+    pkgs+=(chromium openssl)
     node_ok || pkgs+=(nodejs npm)
 fi
 
