@@ -23,7 +23,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 VAR="${TOCSIN_TEST_VAR:-$ROOT/build/test-var}"  # override to run beside another suite
-OUT="$ROOT/tests/output"
+OUT="${TOCSIN_TEST_OUTPUT:-$ROOT/tests/output}"  # logs, TAP and screenshots
 PG_LOCAL="$ROOT/deploy/pg-local.sh"
 
 unit_passed=0
