@@ -52,29 +52,47 @@ PGconn *ctl_connect(const char *cmd, const struct ctl_opts *o, int *exit_code)
 	return conn;
 }
 
-/* One row as a JSON object; *_json columns are parsed, NULLs are null. */
+/* PostgreSQL type OIDs (pg_type.h is a server header; these never change). */
+enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_JSON = 114,
+       OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_NUMERIC = 1700, OID_JSONB = 3802 };
+
+/* One value as JSON, typed by its column so that scripts get numbers,
+ * booleans and nested JSON rather than strings of them. */
+static json_t *typed_value(PGresult *res, int row, int col, int as_json)
+{
+	const char *val = PQgetvalue(res, row, col);
+	Oid type = PQftype(res, col);
+
+	if (PQgetisnull(res, row, col))
+		return json_null();
+	if (as_json || type == OID_JSON || type == OID_JSONB)
+		return json_loads(val, JSON_DECODE_ANY, NULL);
+	switch (type) {
+	case OID_BOOL:
+		return json_boolean(val[0] == 't');
+	case OID_INT2: case OID_INT4: case OID_INT8:
+		return json_integer(strtoll(val, NULL, 10));
+	case OID_FLOAT4: case OID_FLOAT8: case OID_NUMERIC:
+		return json_real(strtod(val, NULL));
+	default:
+		return json_string(val);
+	}
+}
+
+/* One row as a JSON object; a column named "x_json" is embedded as x. */
 static json_t *row_object(PGresult *res, int row)
 {
 	json_t *obj = json_object();
 
 	for (int c = 0; c < PQnfields(res); c++) {
-		const char *name = PQfname(res, c), *val = PQgetvalue(res, row, c);
+		const char *name = PQfname(res, c);
 		size_t nlen = strlen(name);
-		json_t *v;
+		int as_json = nlen > 5 && !strcmp(name + nlen - 5, "_json");
+		json_t *v = typed_value(res, row, c, as_json);
+		char key[128];
 
-		if (PQgetisnull(res, row, c))
-			v = json_null();
-		else if (nlen > 5 && !strcmp(name + nlen - 5, "_json"))
-			v = json_loads(val, JSON_DECODE_ANY, NULL);
-		else
-			v = json_string(val);
-		if (nlen > 5 && !strcmp(name + nlen - 5, "_json")) {
-			char key[128];
-			snprintf(key, sizeof key, "%.*s", (int)(nlen - 5), name);
-			json_object_set_new(obj, key, v ? v : json_null());
-		} else {
-			json_object_set_new(obj, name, v ? v : json_null());
-		}
+		snprintf(key, sizeof key, "%.*s", (int)(as_json ? nlen - 5 : nlen), name);
+		json_object_set_new(obj, key, v ? v : json_null());
 	}
 	return obj;
 }
