@@ -45,9 +45,9 @@ $(BUILD)/san/tocsind: $(BROKER_SRC) $(BROKER_HDR)
 CTL_SRC := broker/tocsinctl.c $(wildcard broker/ctl_*.c) broker/password.c broker/log.c \
            broker/audit_chain.c
 
-$(BUILD)/tocsinctl: $(CTL_SRC) $(BROKER_HDR)
+$(BUILD)/tocsinctl: $(CTL_SRC) $(BROKER_HDR) $(BUILD)/libtocsinbus.a
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_ALL) -o $@ $(CTL_SRC) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -Iadapters/lib -o $@ $(CTL_SRC) $(BUILD)/libtocsinbus.a $(PKG_LIBS)
 
 san: $(BUILD)/san/tocsind
 
@@ -79,7 +79,7 @@ test: deps-test
 	@tests/run-all.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) web-client/vendor
 
 # make bench (issue 6): the load test, separate from make test. Builds the
 # broker and bench/loadgen.c, starts its own PostgreSQL (build/bench/var),

@@ -18,7 +18,9 @@
 #include "ids.h"
 #include "outq.h"
 #include "site_cache.h"
+#include "privileges.h"
 #include "token.h"
+#include "token_keys.h"
 
 _Static_assert(MSG_HEADROOM >= LWS_PRE, "MSG_HEADROOM must cover LWS_PRE");
 
@@ -59,6 +61,10 @@ struct session {
 	struct rate_bucket rate;       /* client message rate */
 	int64_t rate_notice_us;        /* last rate_limited error sent */
 	int counted;                   /* counted in broker's address_counts */
+	int hello_checking;            /* hello's token verified; asking the database
+	                                * whether it was revoked (ws_session.c) */
+	int64_t heard_us;              /* last pong or message from the peer (liveness.c) */
+	int ping_due;                  /* liveness.c asked for a ping; on_writeable sends it */
 };
 
 #define SESSION_TABLE_SIZE 4096
@@ -67,11 +73,13 @@ struct broker {
 	struct conf conf;
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
-	unsigned char token_key[TOKEN_KEY_BYTES];
+	struct token_keys token_keys;     /* owned: signing and previous key (token_keys.h) */
+	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	struct db *db;                    /* owned */
 	struct signin *signin;            /* owned */
 	struct delivery_log *deliveries;  /* owned */
 	struct journal *journal;          /* owned */
+	struct bus *bus;                  /* owned (bus.c): NULL when the bus is off */
 	struct site_cache sites;          /* owned contents */
 	struct id_gen ids;
 	char epoch[65];                   /* the stream's epoch; "" until known */
@@ -89,6 +97,8 @@ struct broker {
 	lws_sorted_usec_list_t sul_images; /* images.c: the expiry sweep */
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_revoke; /* revocation.c: expiry and revocation sweep */
+	lws_sorted_usec_list_t sul_liveness; /* liveness.c: pings and dead-peer sweep */
+	int64_t liveness_at_us;           /* liveness.c: when it last swept */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;
 	struct http_req *http_waiting;    /* sign-in requests awaiting a worker */
@@ -164,10 +174,15 @@ void handle_report_now(struct session *s, struct client_frame *f);
 /* handle_report.c: partner reports and the inbox */
 void handle_report(struct session *s, struct client_frame *f);
 void handle_inbox(struct session *s, struct client_frame *f);
+/* handle_history.c: a site's history (status reports, alerts received) */
+void handle_site_history(struct session *s, struct client_frame *f);
 /* handle_refresh.c: a new token over the live connection */
 void handle_refresh(struct session *s, struct client_frame *f);
 /* revocation.c: closes the sessions of disabled users and revoked tokens */
 void revocation_start(struct broker *b);
+/* liveness.c: pings idle connections, drops peers silent for 2 x
+ * --ping-interval + 5 s (instead of lws' per-connection timers) */
+void liveness_start(struct broker *b);
 /* images.c: image expiry (the HTTP side is in http_api.c) */
 void images_start(struct broker *b);
 

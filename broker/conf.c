@@ -41,6 +41,17 @@ static const char usage[] =
 	"                         bursts of twice that)\n"
 	"  --max-connections-per-address N  (default 5000)\n"
 	"  --max-connections N    WebSocket connections in all (default 19000)\n"
+	"  --tls-cert FILE        PEM certificate (chain) for https and wss (TOCSIN_TLS_CERT);\n"
+	"                         with --tls-key the port speaks TLS 1.2+ only\n"
+	"  --tls-key FILE         PEM private key of --tls-cert (TOCSIN_TLS_KEY)\n"
+	"  --user NAME            when started as root: read every key and certificate,\n"
+	"                         then run as this user (TOCSIN_USER)\n"
+	"  --allow-root           keep running as root without --user (TOCSIN_ALLOW_ROOT=1)\n"
+	"  --bus-ingest ENDPOINT  bind the ZeroMQ ROUTER for adapters here, e.g.\n"
+	"                         tcp://127.0.0.1:7201 (docs/bus.md; default: off)\n"
+	"  --bus-events ENDPOINT  bind the ZeroMQ PUB event stream here (default: off)\n"
+	"  --bus-key FILE         the broker's CURVE key pair (tocsinctl bus keygen);\n"
+	"                         required with --bus-ingest or --bus-events\n"
 	"  --help                 this text\n";
 
 static int parse_listen(struct conf *c, const char *arg)
@@ -81,7 +92,9 @@ static int parse_long(const char *flag, const char *arg, long min, long max, lon
 enum { OPT_LISTEN = 1, OPT_DATABASE, OPT_WEB_ROOT, OPT_TOKEN_KEY, OPT_TOKEN_TTL, OPT_MAX_FRAME,
        OPT_AUTH_TIMEOUT, OPT_SIGNIN_WORKERS, OPT_QUEUE_MSGS, OPT_QUEUE_BYTES, OPT_PING,
        OPT_LOG_LEVEL, OPT_JOURNAL, OPT_ESCALATE, OPT_NODE, OPT_ORIGIN, OPT_RATE,
-       OPT_PER_ADDRESS, OPT_MAX_CONN, OPT_AUDIT_KEY, OPT_HELP };
+       OPT_PER_ADDRESS, OPT_MAX_CONN, OPT_AUDIT_KEY, OPT_HELP,
+       OPT_TLS_CERT, OPT_TLS_KEY, OPT_USER, OPT_ALLOW_ROOT,
+       OPT_BUS_INGEST, OPT_BUS_EVENTS, OPT_BUS_KEY };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -105,6 +118,13 @@ static const struct option options[] = {
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
 	{ "audit-key", required_argument, NULL, OPT_AUDIT_KEY },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
+	{ "bus-ingest", required_argument, NULL, OPT_BUS_INGEST },
+	{ "bus-events", required_argument, NULL, OPT_BUS_EVENTS },
+	{ "bus-key", required_argument, NULL, OPT_BUS_KEY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -147,6 +167,13 @@ static int apply(struct conf *c, int opt, const char *arg)
 		if (parse_long("--node-id", arg, 0, 15, &v)) return -1;
 		c->node_id = (int)v; return 0;
 	case OPT_AUDIT_KEY: c->audit_key = arg; return 0;
+	case OPT_TLS_CERT: c->tls_cert = arg; return 0;
+	case OPT_TLS_KEY: c->tls_key = arg; return 0;
+	case OPT_USER: c->run_user = arg; return 0;
+	case OPT_ALLOW_ROOT: c->allow_root = 1; return 0;
+	case OPT_BUS_INGEST: c->bus_ingest = arg; return 0;
+	case OPT_BUS_EVENTS: c->bus_events = arg; return 0;
+	case OPT_BUS_KEY: c->bus_key = arg; return 0;
 	case OPT_ORIGIN:
 		if (c->n_origins >= 16) {
 			fprintf(stderr, "tocsind: at most 16 --allowed-origin\n");
@@ -203,6 +230,10 @@ int conf_load(struct conf *c, int argc, char **argv)
 	if ((env = getenv("TOCSIN_JOURNAL"))) c->journal = env;
 	if ((env = getenv("TOCSIN_AUDIT_KEY"))) c->audit_key = env;
 	if ((env = getenv("TOCSIN_LOG_LEVEL")) && apply(c, OPT_LOG_LEVEL, env)) return -1;
+	if ((env = getenv("TOCSIN_TLS_CERT")) && *env) c->tls_cert = env;
+	if ((env = getenv("TOCSIN_TLS_KEY")) && *env) c->tls_key = env;
+	if ((env = getenv("TOCSIN_USER")) && *env) c->run_user = env;
+	if ((env = getenv("TOCSIN_ALLOW_ROOT")) && !strcmp(env, "1")) c->allow_root = 1;
 
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (opt == OPT_HELP) {
@@ -216,6 +247,15 @@ int conf_load(struct conf *c, int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tocsind: unexpected argument '%s'\n%s", argv[optind], usage);
+		return -1;
+	}
+	if (!c->tls_cert != !c->tls_key) {
+		fprintf(stderr, "tocsind: --tls-cert and --tls-key go together: give both or neither\n");
+		return -1;
+	}
+	if ((c->bus_ingest || c->bus_events) && !c->bus_key) {
+		fprintf(stderr, "tocsind: --bus-ingest and --bus-events need --bus-key FILE "
+			"(make one with tocsinctl bus keygen --out FILE)\n");
 		return -1;
 	}
 	if (!c->database || !*c->database) {

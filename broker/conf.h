@@ -28,6 +28,14 @@ struct conf {
 	int rate_per_sec;         /* --rate-limit messages per second per connection */
 	int max_per_address;      /* --max-connections-per-address */
 	int max_connections;      /* --max-connections */
+	const char *bus_ingest;   /* --bus-ingest ENDPOINT: ZeroMQ ROUTER (bus.c); NULL: off */
+	const char *bus_events;   /* --bus-events ENDPOINT: ZeroMQ PUB; NULL: off */
+	const char *bus_key;      /* --bus-key FILE: the broker's CURVE key pair */
+	const char *tls_cert;     /* --tls-cert FILE (TOCSIN_TLS_CERT): PEM chain; with
+	                           * tls_key, the port serves https and wss only */
+	const char *tls_key;      /* --tls-key FILE (TOCSIN_TLS_KEY): PEM private key */
+	const char *run_user;     /* --user NAME (TOCSIN_USER): drop to it after reading keys */
+	int allow_root;           /* --allow-root (TOCSIN_ALLOW_ROOT=1): run as root without --user */
 };
 
 /* Fills c from defaults, then the environment, then argv. Returns 0, 1

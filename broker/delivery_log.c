@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define FLUSH_DELAY_US (20 * 1000)
-#define BATCH_MAX 20000
+#define BATCH_MAX 4000 /* rows per transaction: a publish waits behind at most one */
 #define KEEP_MAX 1000000 /* deliveries kept while the database is away */
 
 struct delivery {
@@ -19,8 +19,8 @@ struct delivery {
 
 struct delivery_log {
 	struct broker *b;
-	struct delivery *buf;   /* owned: waiting to be written */
-	size_t len, cap;
+	struct delivery *buf;   /* owned: waiting to be written, from buf[start] */
+	size_t start, len, cap;
 	size_t writing;         /* deliveries in the batch being written */
 	struct delivery *batch; /* owned: the batch being written */
 	char batch_jid[JOURNAL_ID_LEN]; /* its record id (journal.h) */
@@ -31,6 +31,27 @@ struct delivery_log {
 
 static void flush_cb(lws_sorted_usec_list_t *sul);
 static int journal_batch(struct delivery_log *log, const struct delivery *d, size_t n);
+
+/* The oldest delivery waiting to be written. */
+static struct delivery *waiting(struct delivery_log *log)
+{
+	return log->buf + log->start;
+}
+
+/* Drops the n oldest waiting deliveries (written or journaled). The rest
+ * moves down only once the gap is as large as the rest, so a backlog is
+ * not copied again for every small batch taken from its front. */
+static void take(struct delivery_log *log, size_t n)
+{
+	log->start += n;
+	log->len -= n;
+	if (!log->len) {
+		log->start = 0;
+	} else if (log->start >= log->len) {
+		memmove(log->buf, waiting(log), log->len * sizeof *log->buf);
+		log->start = 0;
+	}
+}
 
 static void schedule(struct delivery_log *log, int64_t delay_us)
 {
@@ -49,13 +70,16 @@ void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_i
 		size_t moved = 0;
 		while (moved < log->len) {
 			size_t n = log->len - moved < BATCH_MAX ? log->len - moved : BATCH_MAX;
-			if (journal_batch(log, log->buf + moved, n))
+			if (journal_batch(log, waiting(log) + moved, n))
 				break;
 			moved += n;
 		}
-		memmove(log->buf, log->buf + moved, (log->len - moved) * sizeof *log->buf);
-		log->len -= moved;
+		take(log, moved);
 		log_warn("delivery log over %d records: %zu moved to the journal", KEEP_MAX, moved);
+	}
+	if (log->start + log->len == log->cap && log->start) {
+		memmove(log->buf, waiting(log), log->len * sizeof *log->buf);
+		log->start = 0;
 	}
 	if (log->len == log->cap) {
 		size_t cap = log->cap ? log->cap * 2 : 1024;
@@ -69,7 +93,7 @@ void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_i
 		log->buf = grown;
 		log->cap = cap;
 	}
-	log->buf[log->len++] = (struct delivery){ alert_id, site_id, user_id, clock_now_us() };
+	log->buf[log->start + log->len++] = (struct delivery){ alert_id, site_id, user_id, clock_now_us() };
 	schedule(log, log->len >= BATCH_MAX ? 0 : FLUSH_DELAY_US);
 }
 
@@ -155,9 +179,10 @@ static void batch_done(struct broker *b, void *arg, PGresult *res, const struct 
 		if (log->len + log->writing <= KEEP_MAX &&
 		    (merged = malloc((log->len + log->writing) * sizeof *merged))) {
 			memcpy(merged, log->batch, log->writing * sizeof *merged);
-			memcpy(merged + log->writing, log->buf, log->len * sizeof *merged);
+			memcpy(merged + log->writing, waiting(log), log->len * sizeof *merged);
 			free(log->buf);
 			log->buf = merged;
+			log->start = 0;
 			log->len += log->writing;
 			log->cap = log->len;
 		} else {
@@ -188,9 +213,8 @@ static void write_batch(struct delivery_log *log)
 	if (!n || log->writing)
 		return;
 	if (!broker_writes_direct(log->b)) {
-		if (journal_batch(log, log->buf, n) == 0) {
-			memmove(log->buf, log->buf + n, (log->len - n) * sizeof *log->buf);
-			log->len -= n;
+		if (journal_batch(log, waiting(log), n) == 0) {
+			take(log, n);
 			if (log->len)
 				schedule(log, 0);
 		} else {
@@ -199,14 +223,13 @@ static void write_batch(struct delivery_log *log)
 		return;
 	}
 	for (int c = 0; c < 4; c++)
-		ok &= (cols[c + 1] = array_literal(log->buf, n, c)) != NULL;
+		ok &= (cols[c + 1] = array_literal(waiting(log), n, c)) != NULL;
 	journal_new_id(log->b->journal, log->batch_jid);
 	cols[0] = log->batch_jid;
 	log->batch = malloc(n * sizeof *log->batch);
 	if (ok && log->batch) {
-		memcpy(log->batch, log->buf, n * sizeof *log->batch);
-		memmove(log->buf, log->buf + n, (log->len - n) * sizeof *log->buf);
-		log->len -= n;
+		memcpy(log->batch, waiting(log), n * sizeof *log->batch);
+		take(log, n);
 		log->writing = n;
 		if (db_query(log->b->db,
 			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged,"
@@ -214,9 +237,13 @@ static void write_batch(struct delivery_log *log)
 			     "  FROM tocsin_record_deliveries_once($1, $2::bigint[], $3::integer[],"
 			     "                                     $4::integer[], $5::timestamptz[])",
 			     5, (const char *const *)cols, batch_done, log)) {
-			/* not connected after all: put it back */
-			memmove(log->buf + n, log->buf, log->len * sizeof *log->buf);
-			memcpy(log->buf, log->batch, n * sizeof *log->buf);
+			/* not connected after all: put it back in front */
+			if (log->start < n) {
+				memmove(log->buf + n, waiting(log), log->len * sizeof *log->buf);
+				log->start = n;
+			}
+			log->start -= n;
+			memcpy(waiting(log), log->batch, n * sizeof *log->buf);
 			log->len += n;
 			log->writing = 0;
 			free(log->batch);

@@ -1,5 +1,6 @@
 /* frame.c: decode and check client frames (see frame.h). */
 #include "frame.h"
+#include "frame_check.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,16 +19,66 @@ void frame_error_set(struct frame_error *err, const char *code, const char *fiel
 	va_end(ap);
 }
 
+/* The length of the well-formed UTF-8 character at p (as jansson checks
+ * it: no overlong forms, no surrogates, at most U+10FFFF), or 0. jansson
+ * validates but does not export its check, hence these few lines. */
+static size_t utf8_char_len(const unsigned char *p)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 2, cp = p[0] & 0x1F;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		n = 3, cp = p[0] & 0x0F;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3F);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* A JSON string of s. jansson refuses bytes that are not UTF-8, and an
+ * error message may hold them: a character cut by a length limit ("%.40s"
+ * of an unknown type), or raw input bytes quoted by a parse error. Each
+ * byte that does not start a well-formed character becomes '?', so that
+ * the client still gets its typed error (found by fuzzing: such error
+ * frames used to be dropped, and the client got no answer at all). */
+static json_t *error_string(const char *s)
+{
+	json_t *v = json_string(s);
+	char clean[sizeof ((struct frame_error *)0)->message];
+	size_t n;
+
+	if (v)
+		return v;
+	snprintf(clean, sizeof clean, "%s", s);
+	for (unsigned char *p = (unsigned char *)clean; *p; p += n ? n : 1)
+		if (!(n = utf8_char_len(p)))
+			*p = '?';
+	return json_string(clean);
+}
+
 char *frame_error_json(const struct frame_error *err)
 {
-	json_t *obj = json_pack("{s:s, s:s, s:s}", "type", "error", "code", err->code,
-				"message", err->message);
+	json_t *obj = json_pack("{s:s, s:s, s:o}", "type", "error", "code", err->code,
+				"message", error_string(err->message));
 	if (!obj)
 		return NULL;
 	if (err->field[0])
-		json_object_set_new(obj, "field", json_string(err->field));
+		json_object_set_new(obj, "field", error_string(err->field));
 	if (err->ref[0])
-		json_object_set_new(obj, "ref", json_string(err->ref));
+		json_object_set_new(obj, "ref", error_string(err->ref));
 	return frame_dump(obj, NULL);
 }
 
@@ -125,6 +176,7 @@ static const struct {
 	{ "report", FRAME_REPORT },
 	{ "inbox", FRAME_INBOX },
 	{ "refresh", FRAME_REFRESH },
+	{ "site_history", FRAME_SITE_HISTORY },
 };
 
 /* Reads the optional ref first, so that every later error can echo it. */
@@ -184,6 +236,22 @@ static int parse_hello(json_t *root, struct client_frame *out, struct frame_erro
 	return 0;
 }
 
+/* site_history: the site (required), how many rows of each list, and the
+ * paging time; the scope is the handler's and PostgreSQL's to decide. */
+static int parse_site_history(json_t *root, struct client_frame *out, struct frame_error *err)
+{
+	int present;
+
+	if (check_int(root, "site_id", 1, INT32_MAX, 1, &out->u.history.site_id, NULL, err) ||
+	    check_int(root, "limit", 1, FRAME_HISTORY_LIMIT_MAX, 0, &out->u.history.limit,
+		      &present, err) ||
+	    check_time(root, "before", 0, &out->u.history.before, err))
+		return -1;
+	if (!present)
+		out->u.history.limit = FRAME_HISTORY_LIMIT_DEFAULT;
+	return 0;
+}
+
 static int parse_body(json_t *root, struct client_frame *out, struct frame_error *err)
 {
 	json_t *v;
@@ -221,6 +289,8 @@ static int parse_body(json_t *root, struct client_frame *out, struct frame_error
 	case FRAME_INBOX:
 	case FRAME_REFRESH:
 		return 0; /* their handlers check the members (frame_check.c helpers) */
+	case FRAME_SITE_HISTORY:
+		return parse_site_history(root, out, err);
 	}
 	return 0;
 }

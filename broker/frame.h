@@ -18,6 +18,8 @@
 #define FRAME_TARGETS_MAX 1000
 #define FRAME_FIELD_MAX 64
 #define FRAME_MAX_DEPTH 16
+#define FRAME_HISTORY_LIMIT_MAX 200
+#define FRAME_HISTORY_LIMIT_DEFAULT 50
 
 enum frame_type {
 	FRAME_HELLO,
@@ -38,6 +40,7 @@ enum frame_type {
 	FRAME_REPORT,
 	FRAME_INBOX,
 	FRAME_REFRESH, /* handle_refresh.c checks its members */
+	FRAME_SITE_HISTORY, /* checked here: site_id, limit, before */
 };
 
 struct frame_publish {
@@ -65,6 +68,11 @@ struct client_frame {
 		} hello;
 		struct frame_publish publish;
 		struct { int64_t alert_id; } ack; /* also read and receipts */
+		struct {
+			int64_t site_id;
+			int64_t limit;       /* 1..FRAME_HISTORY_LIMIT_MAX, default 50 */
+			const char *before;  /* borrowed; NULL when absent */
+		} history;
 	} u;
 };
 

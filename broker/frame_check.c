@@ -96,6 +96,23 @@ int check_int(json_t *obj, const char *name, int64_t min, int64_t max, int requi
 	return 0;
 }
 
+/* Times are read with the one parser publish uses, so every member that
+ * takes a time accepts the same forms. */
+int check_time(json_t *obj, const char *name, int required, const char **out,
+	       struct frame_error *err)
+{
+	int64_t ms;
+
+	if (check_string(obj, name, 1, 40, required, out, err))
+		return -1;
+	if (*out && frame_parse_time(*out, &ms)) {
+		frame_error_set(err, "bad_field", name,
+				"%s must be an RFC 3339 time such as 2026-11-22T14:15:00Z", name);
+		return -1;
+	}
+	return 0;
+}
+
 int check_number(json_t *obj, const char *name, double min, double max, int required,
 		 double *out, int *present, struct frame_error *err)
 {

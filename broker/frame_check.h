@@ -25,6 +25,10 @@ int check_text(json_t *obj, const char *name, size_t min, size_t max, int requir
 /* A number (integer or real) in min..max. */
 int check_number(json_t *obj, const char *name, double min, double max, int required,
 		 double *out, int *present, struct frame_error *err);
+/* An RFC 3339 time (frame_parse_time: 2026-11-22T14:15:00.123Z or with an
+ * offset); absent or null is fine when !required (*out NULL). */
+int check_time(json_t *obj, const char *name, int required, const char **out,
+	       struct frame_error *err);
 /* An area: {"circle":{lat,lon,radius_m}} or {"polygon":[[lat,lon],...]}
  * (at least 4 points, closed). field is the member's name for errors. */
 int check_area(json_t *area, const char *field, struct frame_error *err);

@@ -11,6 +11,7 @@
 
 struct directory_ctx {
 	uint64_t session_id;
+	int presence;                  /* add consoles_online (company desks) */
 	char ref[FRAME_REF_MAX + 1];
 };
 
@@ -29,6 +30,33 @@ static const char directory_sql[] =
 	"  'orgs', COALESCE((SELECT json_agg(o ORDER BY o.id) FROM o), '[]'::json),"
 	"  'sites', COALESCE((SELECT json_agg(s ORDER BY s.name) FROM s), '[]'::json))";
 
+/* How many signed-in consoles a site has right now. */
+static json_int_t consoles_online(struct broker *b, json_int_t site_id)
+{
+	json_int_t n = 0;
+
+	for (struct session *x = b->sessions; x; x = x->next)
+		if (x->authed && x->who.role == ROLE_SITE_CONSOLE && x->who.site_id == site_id)
+			n++;
+	return n;
+}
+
+/* A company desk shows whether each of its sites is connected: add
+ * "consoles_online" to each site (a snapshot; the desk asks again). Only
+ * for company operators, whose sites are few: one pass over the sessions
+ * per site. */
+static void add_presence(struct broker *b, json_t *obj)
+{
+	json_t *sites = json_object_get(obj, "sites");
+	size_t i;
+	json_t *site;
+
+	json_array_foreach(sites, i, site) {
+		json_int_t id = json_integer_value(json_object_get(site, "id"));
+		json_object_set_new(site, "consoles_online", json_integer(consoles_online(b, id)));
+	}
+}
+
 static void directory_ready(struct broker *b, void *arg, PGresult *res,
 			    const struct db_error *err)
 {
@@ -41,6 +69,8 @@ static void directory_ready(struct broker *b, void *arg, PGresult *res,
 	} else if (s) {
 		obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 		if (obj) {
+			if (d->presence)
+				add_presence(b, obj);
 			json_object_set_new(obj, "type", json_string("directory"));
 			json_object_set_new(obj, "ref", json_string(d->ref));
 			session_send_json(s, obj);
@@ -72,6 +102,7 @@ void handle_directory(struct session *s, struct client_frame *f)
 	}
 	params[0] = scope;
 	d->session_id = s->id;
+	d->presence = s->who.role == ROLE_COMPANY_OPERATOR;
 	memcpy(d->ref, f->ref, sizeof d->ref);
 	if (db_query(b->db, directory_sql, 2, params, directory_ready, d)) {
 		session_reply_error(s, f->ref, "unavailable", NULL,

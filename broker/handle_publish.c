@@ -5,23 +5,27 @@
  * row in one transaction; while PostgreSQL is unreachable (or the journal
  * is still being written back), the recipients are resolved from the site
  * cache and the alert is appended to the journal instead. Only once it is
- * durable is the alert fanned out and the publisher confirmed. */
+ * durable is the alert fanned out, the publisher confirmed and the event
+ * put on the bus (alert.published / alert.updated / alert.cancelled).
+ *
+ * The publisher is a requester (requester.h): a WebSocket session, or an
+ * adapter on the ZeroMQ bus, whose publish goes through
+ * tocsin_bus_publish() so that a repeated (adapter, seq) publishes once. */
 #include "broker.h"
+#include "bus.h"
 #include "clock.h"
 #include "db.h"
 #include "journal.h"
 #include "log.h"
+#include "requester.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* What the database callback needs; owned by the query. */
 struct publish_ctx {
-	uint64_t session_id;
-	char ref[FRAME_REF_MAX + 1];
-	char username[USERNAME_MAX + 1];
-	int64_t org_id;
-	json_t *rec;   /* owned: the alert as the journal records it */
+	struct requester req; /* who publishes, where the reply goes */
+	json_t *rec;          /* owned: the alert as the journal records it */
 };
 
 static void publish_ctx_free(struct publish_ctx *p)
@@ -90,29 +94,27 @@ static int64_t *parse_id_array(const char *text, size_t *n)
 	return ids;
 }
 
-void reply_db_error(struct session *s, const char *ref, const struct db_error *err,
-		    const char *not_found_code)
+/* The bus event for a durable alert: alert.published, alert.updated or
+ * alert.cancelled, by its msg_type. */
+static void emit_alert(struct broker *b, struct publish_ctx *p, int64_t id, json_t *alert,
+		       const int64_t *sites, size_t n_sites, const char *durable)
 {
-	const char *field = err->column[0] ? err->column : NULL;
+	const char *type = json_string_value(json_object_get(alert, "msg_type")) ?: "alert";
+	json_t *list = json_array(), *ev;
 
-	if (err->lost)
-		session_reply_error(s, ref, "unavailable", NULL,
-				    "the database is not reachable; the request had no effect");
-	else if (!strcmp(err->sqlstate, "TS403"))
-		session_reply_error(s, ref, "forbidden", NULL, err->message);
-	else if (!strcmp(err->sqlstate, "TS404"))
-		session_reply_error(s, ref, not_found_code, field, err->message);
-	else if (!strcmp(err->sqlstate, "TS409"))
-		session_reply_error(s, ref, "not_recipient", field, err->message);
-	else if (!strcmp(err->sqlstate, "TS422"))
-		session_reply_error(s, ref,
-				    field && strcmp(field, "targets") && strcmp(field, "sites")
-					    ? "bad_field" : "no_recipients",
-				    field, err->message);
-	else {
-		log_error("database error %s: %s", err->sqlstate, err->message);
-		session_reply_error(s, ref, "internal", NULL, "the request failed and had no effect");
-	}
+	for (size_t i = 0; list && i < n_sites; i++)
+		json_array_append_new(list, json_integer(sites[i]));
+	ev = json_pack("{s:I, s:I, s:s, s:O?, s:O?, s:O?, s:s, s:O?, s:i, s:o, s:s, s:s?}",
+		       "alert_id", (json_int_t)id, "org_id", (json_int_t)p->req.who.org_id,
+		       "user", p->req.who.username,
+		       "headline", json_object_get(alert, "headline"),
+		       "severity", json_object_get(alert, "severity"),
+		       "status", json_object_get(alert, "status"), "msg_type", type,
+		       "references", json_object_get(alert, "references"),
+		       "recipients", (int)n_sites, "sites", list ? list : json_array(),
+		       "durable", durable, "adapter", p->req.adapter_id ? p->req.adapter : NULL);
+	bus_emit(b, !strcmp(type, "update") ? "alert.updated"
+		    : !strcmp(type, "cancel") ? "alert.cancelled" : "alert.published", ev);
 }
 
 /* Fans a durable alert out and confirms it to its publisher. Steals alert. */
@@ -120,8 +122,8 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 		    json_t *alert, unsigned audience, const int64_t *sites, size_t n_sites,
 		    const int64_t *orgs, size_t n_orgs, const char *durable)
 {
-	struct session *s = broker_find_session(b, p->session_id);
 	struct tally t = { .recipients = (long)n_sites };
+	json_t *reply;
 	int64_t sender_org = json_integer_value(json_object_get(json_object_get(alert, "sender"),
 								 "org_id"));
 	char sent_at[CLOCK_ISO_LEN];
@@ -129,6 +131,7 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 
 	snprintf(sent_at, sizeof sent_at, "%s",
 		 json_string_value(json_object_get(alert, "sent_at")) ?: "");
+	emit_alert(b, p, id, alert, sites, n_sites, durable);
 	m = alert_msg(id, seq, alert, NULL, audience);
 	if (m) {
 		fanout_alert(b, m, sites, n_sites, orgs, n_orgs);
@@ -139,20 +142,24 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 	}
 	if (seq > b->head)
 		b->head = seq;
-	if (s)
-		session_send_json(s, json_pack("{s:s, s:s, s:I, s:o, s:s, s:i, s:s}",
-					       "type", "published", "ref", p->ref,
-					       "alert_id", (json_int_t)id,
-					       "seq", seq ? json_integer(seq) : json_null(),
-					       "durable", durable, "recipients", (int)n_sites,
-					       "sent_at", sent_at));
+	/* the stream position is "seq" to a session; an adapter's "seq" is
+	 * its own, so it gets the position as "stream_seq" */
+	reply = json_pack("{s:s, s:I, s:o, s:s, s:i, s:s}", "type", "published",
+			  "alert_id", (json_int_t)id,
+			  p->req.adapter_id ? "stream_seq" : "seq",
+			  seq ? json_integer(seq) : json_null(),
+			  "durable", durable, "recipients", (int)n_sites, "sent_at", sent_at);
+	if (reply && p->req.adapter_id)
+		json_object_set_new(reply, "duplicate", json_false());
+	requester_send(b, &p->req, reply);
 	fanout_tally(b, id, sender_org, 0, &t);
-	log_info("alert %lld published by %s to %zu sites (%s)", (long long)id, p->username,
-		 n_sites, durable);
+	log_info("alert %lld published by %s%s%s to %zu sites (%s)", (long long)id,
+		 p->req.who.username, p->req.adapter_id ? " through adapter " : "",
+		 p->req.adapter_id ? p->req.adapter : "", n_sites, durable);
 }
 
 /* Checks targets against the site cache; 0 or -1 after replying. */
-static int check_targets(struct broker *b, struct session *s, struct publish_ctx *p)
+static int check_targets(struct broker *b, struct publish_ctx *p)
 {
 	json_t *t = json_object_get(p->rec, "targets");
 	json_t *orgs = json_object_get(t, "orgs"), *sites = json_object_get(t, "sites"), *v;
@@ -164,7 +171,7 @@ static int check_targets(struct broker *b, struct session *s, struct publish_ctx
 			snprintf(field, sizeof field, "targets.orgs[%zu]", i);
 			snprintf(msg, sizeof msg, "no organisation with id %lld",
 				 (long long)json_integer_value(v));
-			session_reply_error(s, p->ref, "unknown_target", field, msg);
+			requester_error(b, &p->req, "unknown_target", field, msg);
 			return -1;
 		}
 	}
@@ -173,7 +180,7 @@ static int check_targets(struct broker *b, struct session *s, struct publish_ctx
 			snprintf(field, sizeof field, "targets.sites[%zu]", i);
 			snprintf(msg, sizeof msg, "no site with id %lld",
 				 (long long)json_integer_value(v));
-			session_reply_error(s, p->ref, "unknown_target", field, msg);
+			requester_error(b, &p->req, "unknown_target", field, msg);
 			return -1;
 		}
 	}
@@ -239,14 +246,13 @@ static json_t *journal_alert_object(struct broker *b, struct publish_ctx *p)
 			 "request", json_object_get(r, "request") ? json_incref(json_object_get(r, "request")) : json_null(),
 			 "images", "cancelled", 0, "relay",
 			 "sender", "user_id", json_integer_value(json_object_get(r, "user_id")),
-			 "display_name", p->username, "org_id", (json_int_t)p->org_id,
-			 "org_name", site_cache_org_name(&b->sites, p->org_id));
+			 "display_name", p->req.who.username, "org_id", (json_int_t)p->req.who.org_id,
+			 "org_name", site_cache_org_name(&b->sites, p->req.who.org_id));
 }
 
 /* The degraded path: resolve from the cache, journal, deliver. Takes p. */
 static void publish_journaled(struct broker *b, struct publish_ctx *p)
 {
-	struct session *s = broker_find_session(b, p->session_id);
 	json_t *t = json_object_get(p->rec, "targets"), *recipients, *alert;
 	int64_t *orgs = NULL, *sites = NULL, *rsites = NULL, *rorgs = NULL;
 	size_t n_orgs, n_sites, n_rsites = 0, n_rorgs = 0;
@@ -256,25 +262,22 @@ static void publish_journaled(struct broker *b, struct publish_ctx *p)
 	if (missing || !b->sites.loaded) {
 		snprintf(msg, sizeof msg, "the database is not reachable and %s need it; "
 			 "nothing was published", missing ? missing : "the broker's directory");
-		if (s)
-			session_reply_error(s, p->ref, "unavailable", NULL, msg);
+		requester_error(b, &p->req, "unavailable", NULL, msg);
 		goto out;
 	}
-	if (s && check_targets(b, s, p))
+	if (requester_present(b, &p->req) && check_targets(b, p))
 		goto out;
 	orgs = json_ids(json_object_get(t, "orgs"), &n_orgs);
 	sites = json_ids(json_object_get(t, "sites"), &n_sites);
 	if (!orgs || !sites ||
 	    site_cache_resolve(&b->sites, orgs, n_orgs, sites, n_sites, &rsites, &n_rsites, &rorgs,
 			       &n_rorgs)) {
-		if (s)
-			session_reply_error(s, p->ref, "internal", NULL, "out of memory");
+		requester_error(b, &p->req, "internal", NULL, "out of memory");
 		goto out;
 	}
 	if (!n_rsites) {
-		if (s)
-			session_reply_error(s, p->ref, "no_recipients", "targets",
-					    "the targets resolve to no site");
+		requester_error(b, &p->req, "no_recipients", "targets",
+				"the targets resolve to no site");
 		goto out;
 	}
 	recipients = json_array();
@@ -282,12 +285,14 @@ static void publish_journaled(struct broker *b, struct publish_ctx *p)
 		json_array_append_new(recipients, json_integer(rsites[i]));
 	json_object_set_new(p->rec, "recipients", recipients);
 	if (journal_append(b->journal, "publish", p->rec)) {
-		if (s)
-			session_reply_error(s, p->ref, "unavailable", NULL,
-					    "neither the database nor the journal could store the "
-					    "alert; nothing was published");
+		requester_error(b, &p->req, "unavailable", NULL,
+				"neither the database nor the journal could store the "
+				"alert; nothing was published");
 		goto out;
 	}
+	if (p->req.adapter_id) /* a resend during the outage is a duplicate */
+		bus_journaled_add(b->bus, p->req.adapter_id, p->req.seq,
+				  json_integer_value(json_object_get(p->rec, "alert_id")));
 	alert = journal_alert_object(b, p);
 	if (alert) {
 		json_t *roles = json_object_get(t, "roles");
@@ -305,12 +310,30 @@ out:
 	publish_ctx_free(p);
 }
 
+/* An adapter's repeated (adapter, seq): the original alert, nothing
+ * published again. */
+static void reply_duplicate(struct broker *b, struct publish_ctx *p, PGresult *res)
+{
+	size_t n_sites = 0;
+	int64_t *sites = parse_id_array(PQgetvalue(res, 0, 2), &n_sites);
+
+	requester_send(b, &p->req,
+		       json_pack("{s:s, s:I, s:I, s:s, s:i, s:b}", "type", "published",
+				 "alert_id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+				 "stream_seq", (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
+				 "durable", "database", "recipients", (int)n_sites,
+				 "duplicate", 1));
+	log_info("adapter %s resent seq %lld: alert %s, not published again", p->req.adapter,
+		 (long long)p->req.seq, PQgetvalue(res, 0, 0));
+	free(sites);
+}
+
 /* Columns: alert_id, seq, recipient_sites, recipient_orgs, sender_org_id,
- * target_roles, classification, alert, existed */
+ * target_roles, classification, alert, existed (and, from
+ * tocsin_bus_publish, duplicate) */
 static void published(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct publish_ctx *p = arg;
-	struct session *s;
 	size_t n_sites = 0, n_orgs = 0;
 	int64_t *sites, *orgs;
 	json_t *alert;
@@ -322,10 +345,14 @@ static void published(struct broker *b, void *arg, PGresult *res, const struct d
 		return;
 	}
 	if (err) {
-		if ((s = broker_find_session(b, p->session_id)))
-			reply_db_error(s, p->ref, err,
-				       !strcmp(err->column, "references") ? "unknown_alert"
-									 : "unknown_target");
+		requester_db_error(b, &p->req, err,
+				   !strcmp(err->column, "references") ? "unknown_alert"
+								     : "unknown_target");
+		publish_ctx_free(p);
+		return;
+	}
+	if (PQnfields(res) > 9 && !strcmp(PQgetvalue(res, 0, 9), "t")) {
+		reply_duplicate(b, p, res);
 		publish_ctx_free(p);
 		return;
 	}
@@ -344,62 +371,79 @@ static void published(struct broker *b, void *arg, PGresult *res, const struct d
 	publish_ctx_free(p);
 }
 
-static void publish_direct(struct broker *b, struct session *s, struct publish_ctx *p)
+static const char publish_sql[] =
+	"SELECT alert_id, seq, recipient_sites, recipient_orgs, sender_org_id,"
+	"       target_roles, classification, alert, existed"
+	"  FROM tocsin_publish($1, $2, $3::jsonb, $4, NULL)";
+/* the same columns, and duplicate: the (adapter, seq) check and the
+ * publish in one transaction */
+static const char bus_publish_sql[] =
+	"SELECT alert_id, seq, recipient_sites, recipient_orgs, sender_org_id,"
+	"       target_roles, classification, alert, existed, duplicate"
+	"  FROM tocsin_bus_publish($4::integer, $5::bigint, $1, $2::jsonb, $3)";
+
+static void publish_direct(struct broker *b, struct publish_ctx *p)
 {
-	char id[24], user[24], *rec = json_dumps(p->rec, JSON_COMPACT);
-	const char *params[4] = { id, user, rec, s->remote };
+	char id[24], user[24], adapter[24], seq[24], *rec = json_dumps(p->rec, JSON_COMPACT);
+	const char *params[4] = { id, user, rec, p->req.remote };
+	const char *bus_params[5] = { id, rec, p->req.remote, adapter, seq };
+	int bus = p->req.adapter_id != 0;
 
 	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(p->rec, "alert_id")));
-	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
+	snprintf(user, sizeof user, "%lld", (long long)p->req.who.user_id);
+	snprintf(adapter, sizeof adapter, "%lld", (long long)p->req.adapter_id);
+	snprintf(seq, sizeof seq, "%lld", (long long)p->req.seq);
 	if (!rec) {
-		session_reply_error(s, p->ref, "internal", NULL, "out of memory");
+		requester_error(b, &p->req, "internal", NULL, "out of memory");
 		publish_ctx_free(p);
-	} else if (db_query(b->db,
-			    "SELECT alert_id, seq, recipient_sites, recipient_orgs, sender_org_id,"
-			    "       target_roles, classification, alert, existed"
-			    "  FROM tocsin_publish($1, $2, $3::jsonb, $4, NULL)",
-			    4, params, published, p)) {
+	} else if (bus ? db_query(b->db, bus_publish_sql, 5, bus_params, published, p)
+		       : db_query(b->db, publish_sql, 4, params, published, p)) {
 		publish_journaled(b, p); /* the database went away just now */
 	}
 	free(rec);
 }
 
-void handle_publish(struct session *s, struct client_frame *f)
+/* The publish path every requester shares: role, expiry, an id, then the
+ * database or the journal. Takes f->u.publish.rec. */
+void publish_request(struct broker *b, const struct requester *r, struct client_frame *f)
 {
-	struct broker *b = lws_context_user(lws_get_context(s->wsi));
 	struct publish_ctx *p;
 	char at[CLOCK_ISO_LEN];
 	int64_t now = clock_now_us(), expires;
 	const char *exp;
 
-	if (s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_ANALYST) {
-		session_reply_error(s, f->ref, "forbidden", NULL,
-				    "only controllers and analysts may publish");
+	if (r->who.role != ROLE_CONTROLLER && r->who.role != ROLE_ANALYST) {
+		requester_error(b, r, "forbidden", NULL, "only controllers and analysts may publish");
 		return;
 	}
 	exp = json_string_value(json_object_get(f->u.publish.rec, "expires"));
 	if (exp && frame_parse_time(exp, &expires) == 0 && expires <= now / 1000) {
-		session_reply_error(s, f->ref, "bad_field", "expires", "expires must be in the future");
+		requester_error(b, r, "bad_field", "expires", "expires must be in the future");
 		return;
 	}
 	p = calloc(1, sizeof *p);
 	if (!p) {
-		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
+		requester_error(b, r, "internal", NULL, "out of memory");
 		return;
 	}
 	clock_format_iso(now, at);
-	p->session_id = s->id;
-	memcpy(p->ref, f->ref, sizeof p->ref);
-	memcpy(p->username, s->who.username, sizeof p->username);
-	p->org_id = s->who.org_id;
+	p->req = *r;
 	p->rec = f->u.publish.rec; /* taken from the frame */
 	f->u.publish.rec = NULL;
 	json_object_set_new(p->rec, "alert_id", json_integer(ids_next(&b->ids, now / 1000)));
-	json_object_set_new(p->rec, "user_id", json_integer(s->who.user_id));
-	json_object_set_new(p->rec, "remote", json_string(s->remote));
+	json_object_set_new(p->rec, "user_id", json_integer(r->who.user_id));
+	json_object_set_new(p->rec, "remote", json_string(r->remote));
 	json_object_set_new(p->rec, "at", json_string(at));
 	if (broker_writes_direct(b))
-		publish_direct(b, s, p);
+		publish_direct(b, p);
 	else
 		publish_journaled(b, p);
+}
+
+void handle_publish(struct session *s, struct client_frame *f)
+{
+	struct requester r;
+
+	requester_from_session(&r, s, f->ref);
+	publish_request(session_broker(s), &r, f);
 }

@@ -6,9 +6,12 @@
  * one, and return the new tally for the sender's desk. While PostgreSQL is
  * unreachable the receipt is journaled and written back later, in order. */
 #include "broker.h"
+#include "bus.h"
 #include "clock.h"
 #include "db.h"
 #include "journal.h"
+#include "log.h"
+#include "receipt_notice.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@ struct receipt_ctx {
 	char remote[48];
 	char at[CLOCK_ISO_LEN];
 	char jid[JOURNAL_ID_LEN];  /* its record id, direct or journaled */
+	char username[USERNAME_MAX + 1]; /* for the bus event */
 };
 
 static const char *reply_type(const struct receipt_ctx *r)
@@ -94,6 +98,7 @@ static void tell_site(struct broker *b, struct receipt_ctx *r, PGresult *res, in
 static void batch_stored(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct receipt_batch *batch = arg;
+	struct receipt_notices *notices = NULL;
 	int last_tally_row = -1;
 
 	if (err && err->lost) {
@@ -102,6 +107,7 @@ static void batch_stored(struct broker *b, void *arg, PGresult *res, const struc
 			receipt_journaled(b, batch->items[i]);
 		goto out;
 	}
+	notices = receipt_notices_new(); /* NULL: the desks miss a live hint */
 	for (size_t i = 0; i < batch->n; i++) {
 		struct receipt_ctx *r = batch->items[i];
 		struct session *s = broker_find_session(b, r->session_id);
@@ -125,8 +131,17 @@ static void batch_stored(struct broker *b, void *arg, PGresult *res, const struc
 							       (json_int_t)r->alert_id, time_field(r),
 							       PQgetvalue(res, row, 6), "already", already,
 							       "durable", "database"));
+			if (!already)
+				bus_emit_receipt(b, r->is_ack, r->alert_id,
+						 strtoll(PQgetvalue(res, row, 5), NULL, 10), r->username,
+						 PQgetvalue(res, row, 6));
 			if (!already && r->is_ack)
 				tell_site(b, r, res, row);
+			if (!already && notices &&
+			    receipt_notices_add(notices, r->is_ack ? "acked" : "read", r->alert_id,
+						strtoll(PQgetvalue(res, row, 5), NULL, 10),
+						r->username, PQgetvalue(res, row, 6), NULL))
+				log_warn("site_receipt notice dropped: out of memory");
 			if (!already)
 				last_tally_row = row;
 		}
@@ -140,6 +155,7 @@ static void batch_stored(struct broker *b, void *arg, PGresult *res, const struc
 		}
 		free(r);
 	}
+	receipt_notices_send(b, notices);
 out:
 	free(batch->items);
 	free(batch);
@@ -293,6 +309,7 @@ void handle_receipt(struct session *s, struct client_frame *f)
 	r->is_ack = f->type == FRAME_ACK;
 	r->alert_id = f->u.ack.alert_id;
 	r->user_id = s->who.user_id;
+	memcpy(r->username, s->who.username, sizeof r->username);
 	snprintf(r->remote, sizeof r->remote, "%s", s->remote);
 	clock_format_iso(clock_now_us(), r->at);
 	journal_new_id(b->journal, r->jid);
@@ -336,7 +353,7 @@ void handle_receipts(struct session *s, struct client_frame *f)
 	struct broker *b = lws_context_user(lws_get_context(s->wsi));
 	struct receipts_ctx *q;
 	char user[24], alert[24];
-	const char *params[2] = { user, alert };
+	const char *params[3] = { user, alert, s->remote };
 
 	if (s->who.role == ROLE_SITE_CONSOLE) {
 		session_reply_error(s, f->ref, "forbidden", NULL,
@@ -353,7 +370,8 @@ void handle_receipts(struct session *s, struct client_frame *f)
 	q->alert_id = f->u.ack.alert_id;
 	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
 	snprintf(alert, sizeof alert, "%lld", (long long)q->alert_id);
-	if (db_query(b->db, "SELECT tocsin_receipts($1, $2)", 2, params, receipts_ready, q)) {
+	/* audited as a consultation (view_receipts, sql/015_audit_s62.sql) */
+	if (db_query(b->db, "SELECT tocsin_receipts($1, $2, $3)", 3, params, receipts_ready, q)) {
 		session_reply_error(s, f->ref, "unavailable", NULL,
 				    "the database is not reachable; retry");
 		free(q);

@@ -74,7 +74,7 @@ static void checked(struct broker *b, void *arg, PGresult *res, const struct db_
 	floor = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
 	next.issued_at = floor > now ? floor : now; /* as signin.c: not before the floor */
 	next.expires_at = next.issued_at + b->conf.token_ttl;
-	if (token_sign(b->token_key, &next, token, sizeof token) < 0) {
+	if (token_keys_sign(&b->token_keys, &next, token, sizeof token) < 0) {
 		log_error("session %llu: cannot sign a refreshed token", (unsigned long long)s->id);
 		session_reply_error(s, c->ref, "internal", NULL, "the refresh failed; retry");
 		goto out;

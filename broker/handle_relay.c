@@ -6,10 +6,12 @@
  * members, runs it, and tells the right desks. None of these is journaled:
  * while the database is away they answer "unavailable". */
 #include "broker.h"
+#include "bus.h"
 #include "clock.h"
 #include "db.h"
 #include "frame_check.h"
 #include "log.h"
+#include "receipt_notice.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,10 @@ struct request_ctx {
 	char ref[FRAME_REF_MAX + 1];
 	char username[USERNAME_MAX + 1];
 	int64_t alert_id;
+	/* answer: what the bus event says */
+	int64_t site_id;
+	char choice[41];             /* "" when the answer is a number */
+	int64_t number;
 };
 
 static struct request_ctx *request_ctx_new(struct session *s, struct client_frame *f)
@@ -245,6 +251,20 @@ void handle_relay(struct session *s, struct client_frame *f)
 	}
 }
 
+/* The desk of the company guarding the answering site sees its answer
+ * live (site_receipt, receipt_notice.c). */
+static void notify_company_desk(struct broker *b, const struct request_ctx *q, const char *at)
+{
+	struct receipt_notices *n = receipt_notices_new();
+	char number[24];
+
+	snprintf(number, sizeof number, "%lld", (long long)q->number);
+	if (n && receipt_notices_add(n, "answered", q->alert_id, q->site_id, q->username, at,
+				     q->choice[0] ? q->choice : number))
+		log_warn("site_receipt notice dropped: out of memory");
+	receipt_notices_send(b, n);
+}
+
 /* Columns: alert_id, answered_at, sender_org_id, watcher_org_id, summary */
 static void answered(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
@@ -265,6 +285,9 @@ static void answered(struct broker *b, void *arg, PGresult *res, const struct db
 		session_send_json(s, json_pack("{s:s, s:s, s:I, s:s}", "type", "answered", "ref",
 					       q->ref, "alert_id", (json_int_t)q->alert_id,
 					       "answered_at", PQgetvalue(res, 0, 1)));
+	bus_emit_answer(b, q->alert_id, q->site_id, q->username, q->choice[0] ? q->choice : NULL,
+			q->number, PQgetvalue(res, 0, 1));
+	notify_company_desk(b, q, PQgetvalue(res, 0, 1));
 	summary = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
 	if (summary) {
 		json_object_set_new(summary, "type", json_string("answers"));
@@ -312,6 +335,9 @@ void handle_answer(struct session *s, struct client_frame *f)
 	if (!(q = request_ctx_new(s, f)))
 		return;
 	q->alert_id = alert_id;
+	q->site_id = s->who.site_id;
+	snprintf(q->choice, sizeof q->choice, "%s", choice ? choice : "");
+	q->number = number;
 	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
 	snprintf(alert, sizeof alert, "%lld", (long long)alert_id);
 	snprintf(num, sizeof num, "%lld", (long long)number);

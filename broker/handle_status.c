@@ -15,6 +15,7 @@
  *
  * Loop thread only. */
 #include "broker.h"
+#include "bus.h"
 #include "db.h"
 #include "frame_check.h"
 #include "log.h"
@@ -165,6 +166,7 @@ struct status_ctx {
 	char ref[FRAME_REF_MAX + 1];
 	int replying;              /* the report named a request */
 	int64_t in_reply_to;
+	char username[USERNAME_MAX + 1]; /* for the bus event */
 };
 
 /* Columns: report_id, site_id, guard_org_id, reported_at, site (json),
@@ -198,6 +200,13 @@ static void status_stored(struct broker *b, void *arg, PGresult *res,
 		session_send_json(s, reply);
 	}
 	site = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
+	if (site)
+		bus_emit(b, "status",
+			 json_pack("{s:I, s:I, s:I, s:s, s:s, s:O}", "report_id",
+				   (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "site_id",
+				   (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10), "org_id",
+				   (json_int_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10), "user",
+				   c->username, "reported_at", PQgetvalue(res, 0, 3), "status", site));
 	if (site)
 		board_fanout(b, site, strtoll(PQgetvalue(res, 0, 2), NULL, 10));
 	else
@@ -251,6 +260,7 @@ void handle_status(struct session *s, struct client_frame *f)
 	memcpy(c->ref, f->ref, sizeof c->ref);
 	c->replying = replying;
 	c->in_reply_to = request_id;
+	memcpy(c->username, s->who.username, sizeof c->username);
 	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
 	snprintf(site, sizeof site, "%lld", (long long)s->who.site_id);
 	snprintf(reply_to, sizeof reply_to, "%lld", (long long)request_id);

@@ -56,6 +56,7 @@ struct http_req {
 	/* image upload */
 	size_t body_cap;              /* body's size: the declared Content-Length */
 	int64_t user_id;              /* from the bearer token */
+	int64_t iat;                  /* its "iat": checked for revocation (sql/016) */
 	const char *mime;             /* static: the declared image type */
 	int refuse_status;            /* non-zero: refused, answered after the body */
 	const char *refuse_code;      /* static */
@@ -253,7 +254,7 @@ static const char *check_bearer(struct broker *b, struct lws *wsi, struct token_
 	*e = '\0';
 	if (!*p)
 		return "auth_missing";
-	st = token_verify(b->token_key, p, (size_t)(e - p), clock_now_us() / 1000000, who);
+	st = token_keys_verify(&b->token_keys, p, (size_t)(e - p), clock_now_us() / 1000000, who);
 	return st == TOKEN_OK ? NULL : token_status_code(st);
 }
 
@@ -264,6 +265,7 @@ static void respond_auth_error(struct http_req *r, const char *code)
 		      !strcmp(code, "auth_missing")
 			      ? "send Authorization: Bearer <token> with a token from /api/login"
 		      : !strcmp(code, "auth_expired") ? "the token has expired; sign in again"
+		      : !strcmp(code, "auth_revoked") ? "the token was revoked or the account disabled; sign in again"
 						       : "the token is not valid");
 }
 
@@ -304,6 +306,8 @@ static void respond_db_error(struct http_req *r, const struct db_error *err)
 	if (err->lost)
 		respond_error(r, 503, "unavailable", NULL,
 			      "the database is not reachable; retry shortly");
+	else if (!strcmp(err->sqlstate, "TS401"))
+		respond_auth_error(r, "auth_revoked");
 	else if (!strcmp(err->sqlstate, "TS403"))
 		respond_error(r, 403, "forbidden", NULL, err->message);
 	else if (!strcmp(err->sqlstate, "TS422"))
@@ -355,6 +359,7 @@ static void start_upload(struct broker *b, struct lws *wsi, struct http_req *r)
 	}
 	r->body_cap = (size_t)len;
 	r->user_id = who.user_id;
+	r->iat = who.issued_at;
 }
 
 static void on_image_body(struct http_req *r, const char *in, size_t len)
@@ -388,8 +393,8 @@ static void image_stored(struct broker *b, void *arg, PGresult *res, const struc
 static void finish_upload(struct broker *b, struct http_req *r)
 {
 	unsigned char digest[crypto_hash_sha256_BYTES];
-	char sha_hex[crypto_hash_sha256_BYTES * 2 + 1], id[IMAGE_ID_LEN + 1], uid[24];
-	const char *kind, *params[6];
+	char sha_hex[crypto_hash_sha256_BYTES * 2 + 1], id[IMAGE_ID_LEN + 1], uid[24], iat[24];
+	const char *kind, *params[7];
 	char *hex;
 	size_t n = r->body_len;
 
@@ -433,9 +438,13 @@ static void finish_upload(struct broker *b, struct http_req *r)
 	params[3] = hex;
 	params[4] = sha_hex;
 	params[5] = r->remote;
+	snprintf(iat, sizeof iat, "%lld", (long long)r->iat);
+	params[6] = iat;
 	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, IMAGE_TIMEOUT_S);
 	wait_for_answer(b, r); /* before: a lost connection calls back at once */
-	if (db_query(b->db, "SELECT tocsin_image_store($1, $2::int, $3, $4::bytea, $5, $6)", 6,
+	/* _token: refuses a revoked token (sql/016_access_fixes.sql) */
+	if (db_query(b->db,
+		     "SELECT tocsin_image_store_token($1, $2::int, $7::bigint, $3, $4::bytea, $5, $6)", 7,
 		     params, image_stored, (void *)(uintptr_t)r->id)) {
 		unlink_waiting(b, r);
 		respond_error(r, 503, "unavailable", NULL,
@@ -468,6 +477,8 @@ static void image_fetched(struct broker *b, void *arg, PGresult *res, const stru
 			return;
 		}
 		respond_bytes(r, 200, mime, (char *)data, len, PQfreemem);
+	} else if (!strcmp(status, "revoked")) {
+		respond_auth_error(r, "auth_revoked");
 	} else if (!strcmp(status, "forbidden")) {
 		respond_error(r, 403, "forbidden", NULL, "you may not see this image");
 	} else if (!strcmp(status, "not_found")) {
@@ -484,8 +495,8 @@ static void image_fetched(struct broker *b, void *arg, PGresult *res, const stru
 static void start_fetch(struct broker *b, struct lws *wsi, struct http_req *r, const char *id)
 {
 	struct token_claims who;
-	const char *code = check_bearer(b, wsi, &who), *params[3];
-	char uid[24];
+	const char *code = check_bearer(b, wsi, &who), *params[4];
+	char uid[24], iat[24];
 
 	if (code) {
 		respond_auth_error(r, code);
@@ -499,10 +510,104 @@ static void start_fetch(struct broker *b, struct lws *wsi, struct http_req *r, c
 	params[0] = id;
 	params[1] = uid;
 	params[2] = r->remote;
+	snprintf(iat, sizeof iat, "%lld", (long long)who.issued_at);
+	params[3] = iat;
 	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, IMAGE_TIMEOUT_S);
 	wait_for_answer(b, r); /* before: a lost connection calls back at once */
-	if (db_query(b->db, "SELECT mime, content, status FROM tocsin_image_fetch($1, $2::int, $3)",
-		     3, params, image_fetched, (void *)(uintptr_t)r->id)) {
+	/* _token: a revoked token gets status "revoked" (sql/016_access_fixes.sql) */
+	if (db_query(b->db,
+		     "SELECT mime, content, status FROM tocsin_image_fetch_token($1, $2::int, $4::bigint, $3)",
+		     4, params, image_fetched, (void *)(uintptr_t)r->id)) {
+		unlink_waiting(b, r);
+		respond_error(r, 503, "unavailable", NULL, "the database is not reachable; retry");
+	}
+}
+
+/* ------------------------------------------------------------ CAP export */
+
+#define ALERTS_PATH "/api/alerts/"
+
+/* Columns: status, cap (sql/019_cap_token_gate.sql, tocsin_cap_export_token). */
+static void cap_exported(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct http_req *r = take_waiting(b, (uint64_t)(uintptr_t)arg);
+	const char *status;
+	char *doc;
+
+	if (!r)
+		return; /* the client went away */
+	if (err) {
+		respond_db_error(r, err);
+		return;
+	}
+	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
+	if (!strcmp(status, "ok")) {
+		doc = strdup(PQgetvalue(res, 0, 1));
+		if (doc)
+			respond_bytes(r, 200, "application/cap+xml; charset=utf-8", doc, strlen(doc),
+				      NULL);
+		else
+			respond_error(r, 503, "busy", NULL, "out of memory; retry shortly");
+	} else if (!strcmp(status, "revoked")) {
+		respond_auth_error(r, "auth_revoked");
+	} else if (!strcmp(status, "forbidden")) {
+		respond_error(r, 403, "forbidden", NULL, "you may not read this alert");
+	} else if (!strcmp(status, "not_found")) {
+		respond_error(r, 404, "not_found", NULL, "no alert with that id");
+	} else {
+		log_error("cap export: unexpected status \"%s\"", status);
+		respond_error(r, 500, "internal", NULL, "the request failed");
+	}
+}
+
+/* The base of image URIs in the export: http://<Host> when the Host
+ * header is a plain host[:port], else "" (relative URIs). */
+static void request_base(struct lws *wsi, char *base, size_t size)
+{
+	char host[96] = "";
+
+	base[0] = '\0';
+	if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0 ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+		    strlen(host))
+		return;
+	snprintf(base, size, "http://%s", host);
+}
+
+/* GET /api/alerts/<id>/cap (rest is "<id>/cap"): the database decides who
+ * may read it, builds the CAP 1.2 document, and audits the export. */
+static void start_cap_export(struct broker *b, struct lws *wsi, struct http_req *r,
+			     const char *rest)
+{
+	struct token_claims who;
+	const char *code = check_bearer(b, wsi, &who), *params[5];
+	char uid[24], iat[24], id[24], base[112];
+	size_t n = strspn(rest, "0123456789");
+
+	if (code) {
+		respond_auth_error(r, code);
+		return;
+	}
+	if (n == 0 || n > 18 || strcmp(rest + n, "/cap") || rest[0] == '0') {
+		respond_error(r, 404, "not_found", NULL, "no such resource: GET /api/alerts/<id>/cap");
+		return;
+	}
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	snprintf(uid, sizeof uid, "%lld", (long long)who.user_id);
+	snprintf(iat, sizeof iat, "%lld", (long long)who.issued_at);
+	request_base(wsi, base, sizeof base);
+	params[0] = id;
+	params[1] = uid;
+	params[2] = iat;
+	params[3] = r->remote;
+	params[4] = base;
+	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, IMAGE_TIMEOUT_S);
+	wait_for_answer(b, r); /* before: a lost connection calls back at once */
+	if (db_query(b->db,
+		     "SELECT status, cap FROM tocsin_cap_export_token($1::bigint, $2::int, $3::bigint,"
+		     " $4, $5)", 5,
+		     params, cap_exported, (void *)(uintptr_t)r->id)) {
 		unlink_waiting(b, r);
 		respond_error(r, 503, "unavailable", NULL, "the database is not reachable; retry");
 	}
@@ -558,6 +663,17 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 				      "use GET for /api/images/<id>, POST for /api/images");
 		} else {
 			start_fetch(b, wsi, r, path + sizeof IMAGES_PATH);
+		}
+		return 0;
+	}
+	if (!strncmp(path, ALERTS_PATH, sizeof ALERTS_PATH - 1)) {
+		r->image = 1; /* waits for the database: the image timeout applies */
+		if (is_post) {
+			r->close_after = 1; /* its body is not read */
+			respond_error(r, 405, "method_not_allowed", NULL,
+				      "use GET for /api/alerts/<id>/cap");
+		} else {
+			start_cap_export(b, wsi, r, path + sizeof ALERTS_PATH - 1);
 		}
 		return 0;
 	}

@@ -1,63 +1,63 @@
-/* main.c: tocsind, the Tocsin broker. Reads its settings, its token key,
- * and runs the server loop (server.c) until SIGINT or SIGTERM. */
+/* main.c: tocsind, the Tocsin broker. Reads its settings and every secret
+ * it needs (token keys, audit key, TLS certificate and key) while it may
+ * still be root, then runs the server loop (server.c), which drops to
+ * --user once listening, until SIGINT or SIGTERM. */
 #include "broker.h"
+#include "key_file.h"
 #include "log.h"
-#include "paths.h"
+#include "tls_files.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-/* Reads a 32-byte key (token or audit), creating it (mode 0600) on first
- * start. */
-static int load_token_key(const char *path, unsigned char key[TOKEN_KEY_BYTES])
+/* Default --allowed-origin under TLS: the https origins of the port on
+ * 127.0.0.1, localhost and the listen address. Without TLS the default
+ * stays admission.c's (http and https on 127.0.0.1 and localhost). */
+static void default_tls_origins(struct conf *c)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	static char origins[3][96]; /* referenced by conf for the process's life */
+	const char *hosts[3] = { "127.0.0.1", "localhost", c->listen_host };
 
-	if (fd < 0 && errno == ENOENT) {
-		char *dir = strdup(path);
-		if (dir) {
-			if (mkdir_p(dirname(dir), 0700) != 0)
-				log_warn("cannot create the folder of %s: %s", path, strerror(errno));
-			free(dir);
-		}
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			log_error("cannot create token key %s: %s", path, strerror(errno));
-			return -1;
-		}
-		crypto_auth_keygen(key);
-		n = write(fd, key, TOKEN_KEY_BYTES);
-		if (n != TOKEN_KEY_BYTES || fsync(fd) != 0) {
-			log_error("cannot write token key %s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		close(fd);
-		log_info("created a new key in %s", path);
-		return 0;
+	if (c->n_origins || !c->tls_cert)
+		return;
+	for (int i = 0; i < 3; i++) {
+		if (i == 2 && (!strcmp(hosts[i], "127.0.0.1") || !strcmp(hosts[i], "localhost") ||
+			       !strcmp(hosts[i], "0.0.0.0") || !*hosts[i]))
+			break;
+		snprintf(origins[i], sizeof origins[i], "https://%s:%d", hosts[i], c->port);
+		c->origins[c->n_origins++] = origins[i];
 	}
-	if (fd < 0) {
-		log_error("cannot read token key %s: %s", path, strerror(errno));
-		return -1;
-	}
-	n = read(fd, key, TOKEN_KEY_BYTES);
-	close(fd);
-	if (n != TOKEN_KEY_BYTES) {
-		log_error("token key %s must hold exactly %d bytes", path, TOKEN_KEY_BYTES);
-		return -1;
-	}
-	return 0;
 }
 
+/* Reads every secret: token keys, audit key, TLS files. */
+static int read_secrets(struct broker *b)
+{
+	static char audit_path[4096];
+
+	if (token_keys_init(&b->token_keys, b->conf.token_key))
+		return -1;
+	if (!b->conf.audit_key) {
+		/* default: audit.key beside the token key */
+		const char *slash = strrchr(b->conf.token_key, '/');
+		snprintf(audit_path, sizeof audit_path, "%.*saudit.key",
+			 slash ? (int)(slash - b->conf.token_key + 1) : 0, b->conf.token_key);
+		b->conf.audit_key = audit_path;
+	}
+	if (key_file_load_or_create(b->conf.audit_key, "audit key", b->audit_key))
+		goto fail;
+	if (b->conf.tls_cert && tls_files_check(b->conf.tls_cert, b->conf.tls_key))
+		goto fail;
+	return 0;
+fail:
+	token_keys_free(&b->token_keys);
+	sodium_memzero(b->audit_key, sizeof b->audit_key);
+	return -1;
+}
+
+/* Order matters: settings, the privilege plan, every secret, the journal's
+ * owner, then the loop (which drops privileges once listening). */
 int main(int argc, char **argv)
 {
 	static struct broker b; /* large (session table); lives for the process */
@@ -68,6 +68,9 @@ int main(int argc, char **argv)
 	if (r)
 		return r > 0 ? 0 : 2;
 	log_set_level((enum log_level)b.conf.log_level);
+	if (privileges_plan(&b.conf, &b.run_as))
+		return 2;
+	default_tls_origins(&b.conf);
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to start");
 		return 1;
@@ -79,20 +82,15 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (load_token_key(b.conf.token_key, b.token_key))
+	if (read_secrets(&b))
 		return 1;
-	if (!b.conf.audit_key) {
-		/* default: audit.key beside the token key */
-		static char path[4096];
-		const char *slash = strrchr(b.conf.token_key, '/');
-		snprintf(path, sizeof path, "%.*saudit.key",
-			 slash ? (int)(slash - b.conf.token_key + 1) : 0, b.conf.token_key);
-		b.conf.audit_key = path;
+	if (privileges_prepare_journal(&b.run_as, b.conf.journal)) {
+		r = 1;
+		goto out;
 	}
-	if (load_token_key(b.conf.audit_key, b.audit_key))
-		return 1;
 	r = server_run(&b);
-	sodium_memzero(b.token_key, sizeof b.token_key);
+out:
+	token_keys_free(&b.token_keys);
 	sodium_memzero(b.audit_key, sizeof b.audit_key);
 	return r;
 }

@@ -4,6 +4,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Writes the RFC 6455 header of a final, unmasked text frame of len bytes
+ * just before the payload; returns its length. */
+static unsigned frame_header(unsigned char *payload, size_t len)
+{
+	unsigned char *h;
+
+	if (len < 126) {
+		h = payload - 2;
+		h[1] = (unsigned char)len;
+	} else if (len < 65536) {
+		h = payload - 4;
+		h[1] = 126;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+	} else {
+		h = payload - 10;
+		h[1] = 127;
+		for (int i = 0; i < 8; i++)
+			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	}
+	h[0] = 0x81; /* FIN, text */
+	return (unsigned)(payload - h);
+}
+
 struct msg *msg_new(const char *payload, size_t len, enum msg_kind kind, int64_t alert_id)
 {
 	struct msg *m = malloc(sizeof *m + MSG_HEADROOM + len);
@@ -17,6 +41,7 @@ struct msg *msg_new(const char *payload, size_t len, enum msg_kind kind, int64_t
 	m->audience = MSG_TO_CONSOLES | MSG_TO_OPERATORS;
 	m->len = len;
 	memcpy(m->buf + MSG_HEADROOM, payload, len);
+	m->hdr_len = frame_header(m->buf + MSG_HEADROOM, len);
 	return m;
 }
 
@@ -67,6 +92,11 @@ int outq_push(struct outq *q, struct msg *m, unsigned max_msgs, size_t max_bytes
 struct msg *outq_peek(const struct outq *q)
 {
 	return q->count ? q->ring[q->head] : NULL;
+}
+
+struct msg *outq_at(const struct outq *q, unsigned i)
+{
+	return i < q->count ? q->ring[(q->head + i) % q->cap] : NULL;
 }
 
 void outq_pop(struct outq *q)

@@ -12,9 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Room before the payload for the WebSocket header (>= LWS_PRE, checked
- * where libwebsockets is included). */
+/* Room before the payload for the WebSocket header (>= LWS_PRE plus the
+ * longest frame header, checked where libwebsockets is included). */
 #define MSG_HEADROOM 32
+/* The longest server frame header: FIN/opcode, 127, 64-bit length. */
+#define MSG_FRAME_HDR_MAX 10
 
 enum msg_kind {
 	MSG_CONTROL = 0, /* replies, errors, tallies */
@@ -32,12 +34,18 @@ struct msg {
 	int64_t seq;        /* MSG_ALERT: stream position, 0 while only journaled */
 	unsigned audience;  /* MSG_ALERT: MSG_TO_* bits (fanout.c) */
 	size_t len;         /* payload bytes, after the headroom */
+	unsigned hdr_len;   /* WebSocket frame header bytes, just before the payload */
 	unsigned char buf[]; /* MSG_HEADROOM bytes, then the payload */
 };
 
 /* A new message holding a copy of payload, with one reference. */
 struct msg *msg_new(const char *payload, size_t len, enum msg_kind kind, int64_t alert_id);
 static inline unsigned char *msg_payload(struct msg *m) { return m->buf + MSG_HEADROOM; }
+/* The whole server WebSocket frame (an unmasked, final text frame: header
+ * then payload), built once in msg_new so that every connection that gets
+ * the message writes the same bytes without framing them again. */
+static inline unsigned char *msg_frame(struct msg *m) { return msg_payload(m) - m->hdr_len; }
+static inline size_t msg_frame_len(const struct msg *m) { return m->hdr_len + m->len; }
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
 
@@ -54,6 +62,8 @@ struct outq {
 int outq_push(struct outq *q, struct msg *m, unsigned max_msgs, size_t max_bytes);
 /* The oldest message (still queued), or NULL. */
 struct msg *outq_peek(const struct outq *q);
+/* The i-th oldest message (0 is outq_peek's), or NULL past the end. */
+struct msg *outq_at(const struct outq *q, unsigned i);
 /* Drops the oldest message and its reference. */
 void outq_pop(struct outq *q);
 /* Drops everything and frees the ring. */

@@ -7,6 +7,7 @@
  * sessions with 1001, writes what is buffered, and leaves the loop once
  * the database has answered everything or after a deadline. */
 #include "broker.h"
+#include "bus.h"
 #include "clock.h"
 #include "db.h"
 #include "delivery_log.h"
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "signin.h"
 
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -104,6 +106,41 @@ static void lws_log_to_ours(int level, const char *line)
 	log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws: %.*s", (int)n, line);
 }
 
+/* Headers on every HTTP response besides those of lws'
+ * HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE (content-security-policy,
+ * x-content-type-options, x-frame-options, referrer-policy): the CSP's
+ * frame-ancestors already forbids framing; permissions-policy turns off
+ * what the consoles never use; HSTS only under TLS (see tls_setup). */
+static const struct lws_protocol_vhost_options header_coop = {
+	NULL, NULL, "cross-origin-opener-policy:", "same-origin"
+};
+static const struct lws_protocol_vhost_options header_permissions = {
+	&header_coop, NULL, "permissions-policy:",
+	"camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+};
+static const struct lws_protocol_vhost_options header_hsts_chain = {
+	&header_permissions, NULL, "strict-transport-security:", "max-age=31536000"
+};
+
+/* https and wss only on the port: the certificate and key (checked in
+ * main.c before anything listens), TLS 1.2 or later, HTTP/1.1 by ALPN
+ * (WebSockets over HTTP/2 bring nothing here), and HSTS. A plain
+ * connection to the port fails the handshake. */
+static void tls_setup(struct broker *b, struct lws_context_creation_info *info)
+{
+	if (!b->conf.tls_cert) {
+		info->headers = &header_permissions;
+		return;
+	}
+	info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info->ssl_cert_filepath = b->conf.tls_cert;
+	info->ssl_private_key_filepath = b->conf.tls_key;
+	info->ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 |
+				SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION;
+	info->alpn = "http/1.1";
+	info->headers = &header_hsts_chain;
+}
+
 int server_run(struct broker *b)
 {
 	struct lws_protocols protocols[] = {
@@ -116,6 +153,7 @@ int server_run(struct broker *b)
 		{ "tocsin.v1", session_lws_callback, sizeof(struct session), 512, 0, NULL, 65536 },
 		{ "tocsin-db", db_lws_callback, 0, 0, 0, NULL, 0 },
 		{ "tocsin-signal", signal_lws_callback, 0, 0, 0, NULL, 0 },
+		{ "tocsin-bus", bus_lws_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
 	struct lws_http_mount mount_files = {
@@ -139,10 +177,9 @@ int server_run(struct broker *b)
 		.origin = "http",
 		.origin_protocol = LWSMPRO_CALLBACK,
 	};
-	lws_retry_bo_t keepalive = {
-		.secs_since_valid_ping = (uint16_t)b->conf.ping_interval,
-		.secs_since_valid_hangup = (uint16_t)(b->conf.ping_interval * 2 + 5),
-	};
+	/* no lws validity timers (all zero): liveness.c pings and reaps in
+	 * one sweep instead of one timer per connection */
+	lws_retry_bo_t keepalive = { 0 };
 	struct lws_context_creation_info info;
 	int ret = 1;
 
@@ -157,13 +194,29 @@ int server_run(struct broker *b)
 	info.retry_and_idle_policy = &keepalive;
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
+	tls_setup(b, &info);
 	b->ctx = lws_create_context(&info);
 	if (!b->ctx) {
-		log_error("cannot listen on %s:%d", b->conf.listen_host, b->conf.port);
+		log_error("cannot listen on %s:%d%s", b->conf.listen_host, b->conf.port,
+			  b->conf.tls_cert ? " with TLS" : "");
 		return 1;
 	}
 	b->vhost = lws_get_vhost_by_name(b->ctx, "tocsin");
 	b->ids.node = (unsigned)b->conf.node_id;
+	/* The bus reads its key and binds its endpoints while the broker may
+	 * still be root, like the TLS key and the port above; then no more
+	 * root (privileges.h), before any connection to PostgreSQL, the
+	 * journal or a sign-in worker. */
+	if (!b->vhost) {
+		log_error("cannot start the broker's parts");
+		goto out;
+	}
+	if (bus_start(b)) {
+		log_error("cannot start the ZeroMQ bus");
+		goto out;
+	}
+	if (privileges_drop(&b->run_as))
+		goto out;
 	b->db = db_new(b, b->conf.database);
 	b->deliveries = delivery_log_new(b);
 	b->journal = journal_open(b, b->conf.journal);
@@ -178,8 +231,10 @@ int server_run(struct broker *b)
 	images_start(b);
 	audit_sealer_start(b);
 	revocation_start(b);
-	log_info("listening on http://%s:%d (consoles from %s)", b->conf.listen_host,
-		 b->conf.port, b->conf.web_root);
+	liveness_start(b);
+	token_keys_watch(&b->token_keys, b->ctx);
+	log_info("listening on %s://%s:%d (consoles from %s)", b->conf.tls_cert ? "https" : "http",
+		 b->conf.listen_host, b->conf.port, b->conf.web_root);
 	while (!b->done)
 		if (lws_service(b->ctx, 0) < 0)
 			break;
@@ -189,6 +244,8 @@ out:
 	signin_free(b->signin); /* workers may call lws_cancel_service: stop them first */
 	b->signin = NULL;
 	b->stopping = 1;
+	bus_free(b->bus); /* before the database: its queries name the bus */
+	b->bus = NULL;
 	db_free(b->db);
 	b->db = NULL;
 	delivery_log_free(b->deliveries);
@@ -198,6 +255,7 @@ out:
 	b->journal = NULL;
 	site_cache_clear(&b->sites);
 	address_counts_clear(&b->per_address);
+	token_keys_unwatch(&b->token_keys);
 	lws_context_destroy(b->ctx);
 	b->ctx = NULL;
 	return ret;

@@ -100,7 +100,7 @@ static char *success_body(struct signin *s, PGresult *res)
 	if (strtoll(PQgetvalue(res, 0, 11), NULL, 10) > now)
 		c.issued_at = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
 	c.expires_at = c.issued_at + s->b->conf.token_ttl;
-	if (token_sign(s->b->token_key, &c, token, sizeof token) < 0)
+	if (token_keys_sign(&s->b->token_keys, &c, token, sizeof token) < 0)
 		return NULL;
 	clock_format_iso(c.expires_at * 1000000, expires);
 	return frame_dump(json_pack("{s:s, s:s, s:{s:I, s:s, s:s, s:s, s:I, s:s, s:o, s:o}}",

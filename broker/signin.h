@@ -5,7 +5,7 @@
  * its own (blocking) PostgreSQL connection, checks the password, audits
  * the attempt, signs a token, and queues the HTTP answer; then it wakes
  * the loop with lws_cancel_service(), which collects the answers. The
- * workers read only immutable broker fields (conf, token_key). */
+ * workers read only immutable broker fields (conf) and sign through token_keys (locked). */
 #ifndef TOCSIN_SIGNIN_H
 #define TOCSIN_SIGNIN_H
 

@@ -131,12 +131,27 @@ out:
 enum token_status token_verify(const unsigned char key[TOKEN_KEY_BYTES], const char *token,
 			       size_t len, int64_t now, struct token_claims *c)
 {
+	const unsigned char (*keys)[TOKEN_KEY_BYTES] = (const unsigned char (*)[TOKEN_KEY_BYTES])key;
+
+	return token_verify_any(keys, 1, token, len, now, c, NULL);
+}
+
+/* The tag of a token is checked against each key before its payload is
+ * decoded, so that nothing parses what an outsider wrote. Trying a second
+ * key costs one more HMAC and needs no key id in the token: tokens issued
+ * before a rotation look the same as those after it. */
+enum token_status token_verify_any(const unsigned char (*keys)[TOKEN_KEY_BYTES], size_t n_keys,
+				   const char *token, size_t len, int64_t now,
+				   struct token_claims *c, int *which)
+{
 	unsigned char tag[crypto_auth_BYTES];
 	unsigned char payload[TOKEN_MAX_LEN];
-	size_t tag_len, payload_len;
+	size_t tag_len, payload_len, k;
 	const char *dot;
 	enum token_status st;
 
+	if (which)
+		*which = -1;
 	if (len < 5 || len > TOKEN_MAX_LEN || memcmp(token, "v1.", 3) != 0)
 		return TOKEN_MALFORMED;
 	dot = memchr(token + 3, '.', len - 3);
@@ -145,8 +160,14 @@ enum token_status token_verify(const unsigned char key[TOKEN_KEY_BYTES], const c
 	if (sodium_base642bin(tag, sizeof tag, dot + 1, len - (size_t)(dot + 1 - token), NULL,
 			      &tag_len, NULL, B64) != 0 || tag_len != sizeof tag)
 		return TOKEN_MALFORMED;
-	if (crypto_auth_verify(tag, (const unsigned char *)token, (size_t)(dot - token), key) != 0)
+	for (k = 0; k < n_keys; k++)
+		if (crypto_auth_verify(tag, (const unsigned char *)token, (size_t)(dot - token),
+				       keys[k]) == 0)
+			break;
+	if (k == n_keys)
 		return TOKEN_BAD_SIGNATURE;
+	if (which)
+		*which = (int)k;
 	if (sodium_base642bin(payload, sizeof payload, token + 3, (size_t)(dot - token - 3), NULL,
 			      &payload_len, NULL, B64) != 0)
 		return TOKEN_MALFORMED;

@@ -56,6 +56,14 @@ int token_sign(const unsigned char key[TOKEN_KEY_BYTES], const struct token_clai
 enum token_status token_verify(const unsigned char key[TOKEN_KEY_BYTES], const char *token,
 			       size_t len, int64_t now, struct token_claims *claims);
 
+/* As token_verify, trying each of n_keys keys in turn (the signing key
+ * first, then a previous key whose tokens are still honoured after a
+ * rotation). TOKEN_BAD_SIGNATURE only when no key verifies the tag. When
+ * which is not NULL it gets the index of the key that verified, or -1. */
+enum token_status token_verify_any(const unsigned char (*keys)[TOKEN_KEY_BYTES], size_t n_keys,
+				   const char *token, size_t len, int64_t now,
+				   struct token_claims *claims, int *which);
+
 const char *token_status_code(enum token_status status);
 
 #endif

@@ -7,6 +7,7 @@
  * Loop thread only. */
 #include "broker.h"
 #include "clock.h"
+#include "db.h"
 #include "delivery_log.h"
 #include "log.h"
 
@@ -126,11 +127,78 @@ void session_refuse_auth(struct session *s, const char *ref, const char *code,
 	session_close_after(s, CLOSE_AUTH, code);
 }
 
+/* What hello asked for, kept while the database says whether its token
+ * was revoked (the frame itself is gone by then). */
+struct hello_wait {
+	uint64_t session_id;
+	char ref[FRAME_REF_MAX + 1];
+	int resume;
+	int64_t seq;
+	char epoch[65];
+};
+
+/* Signs the session in and starts its welcome (resume.c). */
+static void admit(struct session *s, const struct hello_wait *w)
+{
+	struct client_frame f = { .type = FRAME_HELLO };
+
+	s->hello_checking = 0;
+	s->authed = 1;
+	memcpy(f.ref, w->ref, sizeof f.ref);
+	f.u.hello.resume = w->resume;
+	f.u.hello.seq = w->seq;
+	f.u.hello.epoch = w->epoch;
+	resume_start(s, &f);
+	log_info("session %llu from %s: signed in as %s (%s)", (unsigned long long)s->id,
+		 s->remote, s->who.username, role_name(s->who.role));
+}
+
+/* Columns: status ('ok', 'disabled', 'revoked', 'deleted'). A database
+ * that cannot answer does not keep consoles out (alerts come first, and
+ * the journal carries them while it is away): the session is admitted
+ * and the revocation sweep (revocation.c) closes it if it must once the
+ * database is back. */
+static void hello_checked(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct hello_wait *w = arg;
+	struct session *s = broker_find_session(b, w->session_id);
+	const char *status;
+
+	if (!s || s->close_code || !s->hello_checking || b->stopping)
+		goto out; /* gone, closing, or the broker is stopping */
+	if (err) {
+		if (!err->lost)
+			log_error("session %llu: revocation check at hello failed: %s",
+				  (unsigned long long)s->id, err->message);
+		admit(s, w);
+		goto out;
+	}
+	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "ok";
+	if (strcmp(status, "ok") != 0) {
+		s->hello_checking = 0;
+		log_info("session %llu from %s: hello refused (%s: token %s)",
+			 (unsigned long long)s->id, s->remote, s->who.username, status);
+		session_refuse_auth(s, w->ref, "auth_revoked",
+				    !strcmp(status, "revoked") ? "the token was revoked; sign in again"
+							       : "the account is disabled");
+		goto out;
+	}
+	admit(s, w);
+out:
+	free(w);
+}
+
+/* hello: the token must verify (signing key or the previous one), then
+ * must not be revoked. The second check asks the database without waiting
+ * on the loop; until it answers, the session is not signed in. */
 static void handle_hello(struct broker *b, struct session *s, struct client_frame *f)
 {
 	enum token_status st;
+	struct hello_wait *w;
+	char user[24], iat[24];
+	const char *params[2] = { user, iat };
 
-	if (s->authed) {
+	if (s->authed || s->hello_checking) {
 		session_reply_error(s, f->ref, "already_authenticated", NULL,
 				    "this session is already signed in");
 		return;
@@ -139,8 +207,8 @@ static void handle_hello(struct broker *b, struct session *s, struct client_fram
 		session_refuse_auth(s, f->ref, "auth_missing", "hello needs a token from /api/login");
 		return;
 	}
-	st = token_verify(b->token_key, f->u.hello.token, f->u.hello.token_len,
-			  clock_now_us() / 1000000, &s->who);
+	st = token_keys_verify(&b->token_keys, f->u.hello.token, f->u.hello.token_len,
+			       clock_now_us() / 1000000, &s->who);
 	if (st != TOKEN_OK) {
 		session_refuse_auth(s, f->ref, token_status_code(st),
 			    st == TOKEN_EXPIRED ? "the token has expired; sign in again"
@@ -149,11 +217,25 @@ static void handle_hello(struct broker *b, struct session *s, struct client_fram
 			 s->remote, token_status_code(st));
 		return;
 	}
-	s->authed = 1;
 	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
-	resume_start(s, f);
-	log_info("session %llu from %s: signed in as %s (%s)", (unsigned long long)s->id,
-		 s->remote, s->who.username, role_name(s->who.role));
+	w = calloc(1, sizeof *w);
+	if (!w) {
+		session_refuse_auth(s, f->ref, "internal", "out of memory; retry");
+		return;
+	}
+	w->session_id = s->id;
+	memcpy(w->ref, f->ref, sizeof w->ref);
+	w->resume = f->u.hello.resume;
+	w->seq = f->u.hello.seq;
+	snprintf(w->epoch, sizeof w->epoch, "%s", f->u.hello.epoch ? f->u.hello.epoch : "");
+	s->hello_checking = 1;
+	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
+	snprintf(iat, sizeof iat, "%lld", (long long)s->who.issued_at);
+	if (db_query(b->db, "SELECT status FROM tocsin_token_check($1::int, $2::bigint)", 2,
+		     params, hello_checked, w)) {
+		admit(s, w); /* the database is away: see hello_checked */
+		free(w);
+	}
 }
 
 static void dispatch(struct broker *b, struct session *s, struct client_frame *f)
@@ -208,6 +290,9 @@ static void dispatch(struct broker *b, struct session *s, struct client_frame *f
 		break;
 	case FRAME_REFRESH:
 		handle_refresh(s, f);
+		break;
+	case FRAME_SITE_HISTORY:
+		handle_site_history(s, f);
 		break;
 	case FRAME_DIRECTORY:
 		handle_directory(s, f);
@@ -285,29 +370,88 @@ static int on_receive(struct broker *b, struct session *s, const void *in, size_
 	return 1;
 }
 
-#define WRITES_PER_CALLBACK 32
+#define WRITES_PER_CALLBACK 64
+#define TX_BATCH_BYTES (32 * 1024)
 
-/* Writes queued messages while the socket takes them (up to a budget, so
- * one busy connection does not hold the loop); closes once the queue is
- * drained if asked. Each message is its own WebSocket frame; writing
- * several per callback saves a pass of the service loop, and its poll()
- * over every connection, per message. */
-static int on_writeable(struct broker *b, struct session *s)
+_Static_assert(MSG_HEADROOM >= LWS_PRE + MSG_FRAME_HDR_MAX,
+	       "a pre-framed message still needs LWS_PRE bytes before its header");
+
+/* Where several queued frames are put together for one send: used by one
+ * writeable callback at a time, on the loop thread only, so one buffer
+ * serves every connection. */
+static unsigned char tx_batch[LWS_PRE + TX_BATCH_BYTES];
+/* The ping's payload, after the headroom lws writes its header into. A
+ * ping must carry a payload: lws 4.1 does not pass an empty pong on as
+ * LWS_CALLBACK_RECEIVE_PONG. */
+static unsigned char ping_frame[LWS_PRE + 1] = { [LWS_PRE] = 'p' };
+
+/* After frames went out: records the alert deliveries and drops them. */
+static void sent(struct broker *b, struct session *s, unsigned n)
 {
-	struct msg *m;
-	int written = 0;
-
-	while ((m = outq_peek(&s->q)) && written < WRITES_PER_CALLBACK) {
-		if (lws_write(s->wsi, msg_payload(m), m->len, LWS_WRITE_TEXT) < (int)m->len)
-			return -1;
+	for (unsigned i = 0; i < n; i++) {
+		struct msg *m = outq_peek(&s->q);
 		if (m->kind == MSG_ALERT && s->authed)
 			delivery_log_add(b->deliveries, m->alert_id, s->who.site_id, s->who.user_id);
 		outq_pop(&s->q);
-		written++;
-		if (lws_send_pipe_choked(s->wsi))
-			break;
 	}
-	if (written) {
+}
+
+/* Writes the queued frames as one send: each message is already framed
+ * (outq.h), so one frame goes straight from the shared message and
+ * several are copied back to back into tx_batch (up to TX_BATCH_BYTES).
+ * This costs one system call per connection per wake-up instead of one per
+ * frame (and no poll() to ask whether the socket would take more).
+ * lws_write with LWS_WRITE_HTTP sends the bytes as they are and keeps
+ * what the socket did not take, so a partial send is not an error.
+ * Returns the number of messages written, or -1. */
+static int write_batch(struct session *s)
+{
+	struct msg *m = outq_peek(&s->q);
+	size_t len = msg_frame_len(m);
+	unsigned n = 1;
+
+	if (len >= TX_BATCH_BYTES || !outq_at(&s->q, 1))
+		return lws_write(s->wsi, msg_frame(m), len, LWS_WRITE_HTTP) < 0 ? -1 : 1;
+	memcpy(tx_batch + LWS_PRE, msg_frame(m), len);
+	while (n < WRITES_PER_CALLBACK && (m = outq_at(&s->q, n)) &&
+	       len + msg_frame_len(m) <= TX_BATCH_BYTES) {
+		memcpy(tx_batch + LWS_PRE + len, msg_frame(m), msg_frame_len(m));
+		len += msg_frame_len(m);
+		n++;
+	}
+	return lws_write(s->wsi, tx_batch + LWS_PRE, len, LWS_WRITE_HTTP) < 0 ? -1 : (int)n;
+}
+
+/* The same through lws' own framing, one frame per lws_write, for a
+ * WebSocket carried inside an HTTP/2 stream (lws frames that itself). */
+static int write_framed(struct session *s)
+{
+	struct msg *m = outq_peek(&s->q);
+
+	return lws_write(s->wsi, msg_payload(m), m->len, LWS_WRITE_TEXT) < (int)m->len ? -1 : 1;
+}
+
+/* Writes what is queued (a bounded batch, so one busy connection does not
+ * hold the loop) and asks to be called again while more waits; closes
+ * once the queue is drained if asked. */
+static int on_writeable(struct broker *b, struct session *s)
+{
+	int n;
+
+	if (s->ping_due) {
+		/* liveness.c's ping, alone in this callback; data follows in the next */
+		s->ping_due = 0;
+		if (lws_write(s->wsi, ping_frame + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+			return -1;
+		if (outq_peek(&s->q) || s->close_code)
+			lws_callback_on_writable(s->wsi);
+		return 0;
+	}
+	if (outq_peek(&s->q)) {
+		n = lws_get_network_wsi(s->wsi) == s->wsi ? write_batch(s) : write_framed(s);
+		if (n < 0)
+			return -1;
+		sent(b, s, (unsigned)n);
 		if (outq_peek(&s->q) || s->close_code)
 			lws_callback_on_writable(s->wsi);
 		return 0;
@@ -323,6 +467,7 @@ static int on_writeable(struct broker *b, struct session *s)
 static void session_opened(struct broker *b, struct session *s, struct lws *wsi)
 {
 	s->wsi = wsi;
+	s->heard_us = clock_now_us();
 	s->id = ++b->next_session_id;
 	lws_get_peer_simple(wsi, s->remote, sizeof s->remote);
 	s->next = b->sessions;
@@ -403,13 +548,19 @@ int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		session_opened(b, s, wsi);
 		return 0;
 	case LWS_CALLBACK_TIMER:
-		if (!s->authed) {
+		/* lws 4.1 may fire a cancelled timer at once: a hello being
+		 * checked (hello_checking) is not a missing hello */
+		if (!s->authed && !s->hello_checking) {
 			session_reply_error(s, "", "auth_timeout", NULL,
 					    "no hello within the time allowed");
 			session_close_after(s, CLOSE_AUTH, "auth_timeout");
 		}
 		return 0;
+	case LWS_CALLBACK_RECEIVE_PONG:
+		s->heard_us = clock_now_us();
+		return 0;
 	case LWS_CALLBACK_RECEIVE:
+		s->heard_us = clock_now_us();
 		if (on_receive(b, s, in, len)) {
 			int64_t now = clock_now_us();
 			if (rate_allow(&s->rate, b->conf.rate_per_sec, now)) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/install-deps.sh [--test]: make sure the Debian packages Tocsin needs
+# deploy/install-deps.sh [--test|--fuzz]: make sure the Debian packages Tocsin needs
 # to build and run are installed (with --test: also what the tests need, and
 # the npm packages of tests/).
 #
@@ -10,19 +10,21 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-usage() { echo "usage: deploy/install-deps.sh [--test]" >&2; exit 2; }
+usage() { echo "usage: deploy/install-deps.sh [--test|--fuzz]" >&2; exit 2; }
 
 with_tests=0
+with_fuzz=0  # --fuzz (make fuzz): clang with libFuzzer (tests/fuzz/README.md)
 case "$#:${1:-}" in
     0:) ;;
     1:--test) with_tests=1 ;;
+    1:--fuzz) with_fuzz=1 ;;
     *) usage ;;
 esac
 
 # Build and run: compiler, libraries, PostgreSQL, and util-linux (setpriv,
 # used to run PostgreSQL unprivileged when we are root).
 pkgs=(gcc make pkg-config libwebsockets-dev libjansson-dev libpq-dev libsodium-dev
-      libzmq3-dev libxml2-dev libcmocka-dev postgresql util-linux)
+      libzmq3-dev libxml2-dev libcmocka-dev libssl-dev postgresql util-linux)
 
 # A Node.js that did not come from Debian (NodeSource, nvm...) is fine as long
 # as it is 18 or newer and has npm: installing Debian's nodejs/npm over it
@@ -34,9 +36,17 @@ node_ok() {
     [[ "$major" =~ ^[0-9]+$ ]] && (( major >= 18 ))
 }
 
+# Node.js and npm build the web consoles' assets (mk/web.mk: npm ci in
+# web-client/), so `make run` needs them too.
+node_ok || pkgs+=(nodejs npm)
 if (( with_tests )); then
     pkgs+=(chromium openssl)
-    node_ok || pkgs+=(nodejs npm)
+fi
+
+# libFuzzer's runtime (libclang_rt.fuzzer) is only recommended by clang, so
+# it is named: with --no-install-recommends it would be left out.
+if (( with_fuzz )); then
+    pkgs+=(clang libclang-rt-dev)
 fi
 
 missing=()
@@ -59,8 +69,8 @@ if (( ${#missing[@]} )); then
         exit 1
     fi
     # nodejs from Debian may still be too old or lack npm: say so plainly.
-    if (( with_tests )) && ! node_ok; then
-        echo "install-deps: node >= 18 and npm are needed for the tests" >&2
+    if ! node_ok; then
+        echo "install-deps: node >= 18 and npm are needed (web assets, tests)" >&2
         exit 1
     fi
 else

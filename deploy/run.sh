@@ -18,6 +18,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 VAR="$ROOT/var"
 PORT="${TOCSIN_PORT:-8080}"
+SCHEME=http
+[[ -z "${TOCSIN_TLS_CERT:-}" ]] || SCHEME=https   # with TOCSIN_TLS_KEY: https and wss only
 BROKER="$ROOT/build/tocsind"
 
 die() { echo "run: $*" >&2; exit 1; }
@@ -68,11 +70,28 @@ else
 fi
 
 "$ROOT/deploy/migrate.sh" "$migrate_url"
+
+# The ZeroMQ bus (docs/bus.md): the broker's CURVE key pair, made on the
+# first run; adapters need its public half (bus_server.key.pub).
+BUS_INGEST="tcp://127.0.0.1:${TOCSIN_BUS_INGEST_PORT:-7201}"
+BUS_EVENTS="tcp://127.0.0.1:${TOCSIN_BUS_EVENTS_PORT:-7202}"
+BUS_KEY="$VAR/secrets/bus_server.key"
+if [[ ! -f "$BUS_KEY" ]]; then
+    "$ROOT/build/tocsinctl" bus keygen --out "$BUS_KEY" >/dev/null || die "cannot create $BUS_KEY"
+fi
+bus_public="$(sed -n 's/^public //p' "$BUS_KEY")"
 "$ROOT/deploy/load-demo.sh" "$migrate_url"
+
+# tocsinctl connects as the role tocsin_admin (sql/014_admin.sql).
+if [[ -z "${DATABASE_URL:-}" ]]; then
+    ctl_url="$("$ROOT/deploy/pg-local.sh" url "$VAR" tocsin_admin)"
+else
+    ctl_url="${TOCSIN_ADMIN_URL:-<a URL for the role tocsin_admin>}"
+fi
 
 cat <<EOF
 
-  Tocsin: http://127.0.0.1:$PORT
+  Tocsin: $SCHEME://127.0.0.1:$PORT
   Database: $db_note
 
   Demo log-ins (local development only):
@@ -82,6 +101,15 @@ cat <<EOF
     company_operator  op.citadel            operator-demo
     site_console      console.threadneedle  console-demo
     admin             admin                 admin-demo
+
+  Administration (build/tocsinctl help lists every command; docs/tocsinctl.md):
+    DATABASE_URL='$ctl_url' build/tocsinctl site list
+  With that DATABASE_URL, also: alert list; board; device add --site threadneedle;
+  adapter add tocsinctl --user controller --out var/secrets/tocsinctl-bus.key (once),
+  then: publish --headline Test --severity minor --status Exercise --site threadneedle
+
+  ZeroMQ bus (docs/bus.md): ingest $BUS_INGEST, events $BUS_EVENTS
+    broker public key: $bus_public  (file: var/secrets/bus_server.key.pub)
 
   Stop with Ctrl-C.
 
@@ -98,9 +126,31 @@ trap 'on_signal INT' INT
 trap 'on_signal TERM' TERM
 trap 'on_signal TERM' HUP
 
+# As root, the broker reads its keys and certificate, then runs as the
+# user the private PostgreSQL runs as (tocsin, made by pg-local.sh), which
+# may use that cluster's socket; var/journal becomes that user's. Without
+# that user, it stays root (--allow-root).
+# The user must be able to reach the consoles' files and var/journal: a
+# checkout inside a folder only root may enter (mktemp -d) would leave the
+# broker unable to serve the pages or write its journal once it dropped
+# root, so it then stays root and says why.
+user_args=()
+if (( EUID == 0 )); then
+    if id -u tocsin >/dev/null 2>&1 &&
+       setpriv --reuid=tocsin --regid="$(id -g tocsin)" --init-groups \
+           test -r "$ROOT/web-client/index.html" -a -x "$VAR" 2>/dev/null; then
+        user_args=(--user tocsin)
+    else
+        echo "run: the user tocsin cannot reach $ROOT; the broker stays root (--allow-root)" >&2
+        user_args=(--allow-root)
+    fi
+fi
+
 set -m
 "$BROKER" --listen "127.0.0.1:$PORT" --database "$broker_url" \
-          --web-root "$ROOT/web-client" --token-key "$VAR/secrets/token.key" &
+          --web-root "$ROOT/web-client" --token-key "$VAR/secrets/token.key" \
+          --bus-ingest "$BUS_INGEST" --bus-events "$BUS_EVENTS" --bus-key "$BUS_KEY" \
+          "${user_args[@]}" &
 broker_pid=$!
 set +m
 

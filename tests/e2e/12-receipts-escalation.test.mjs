@@ -95,10 +95,19 @@ describe('receipts and escalation', { timeout: 180_000 }, () => {
     assert.equal(rca.type, 'receipts', JSON.stringify(rca));
     assert.deepEqual(rca.not_acknowledged, rc.not_acknowledged);
 
-    // Another organisation's users may not.
+    // The company guarding those sites sees them, and only its own sites
+    // (scope own_sites, migration 020; tests/e2e/24-operator-receipts).
+    const op0 = await st.connectAs(companies[0].operator);
+    const ro = await op0.request({ type: 'receipts', alert_id: pub.alert_id });
+    assert.equal(ro.type, 'receipts', JSON.stringify(ro));
+    assert.equal(ro.scope, 'own_sites');
+    assert.ok(ro.sites.every((x) => x.guard_org_id === companies[0].id), JSON.stringify(ro));
+    op0.close();
+
+    // Another organisation's users may not, nor a company none of whose sites it reached.
     const an = await userByName(st, 'analyst');
     assert.notEqual(an.org_id, ctlUser.org_id, 'demo data: the analyst is in another organisation');
-    for (const who of ['analyst', companies[0].operator, s1.username]) {
+    for (const who of ['analyst', companies[1].operator, s1.username]) {
       const s = who === s1.username ? c1 : await st.connectAs(who);
       const e = await s.request({ type: 'receipts', alert_id: pub.alert_id });
       assert.equal(e.type, 'error', `${who}: ${JSON.stringify(e)}`);

@@ -128,6 +128,37 @@ static void test_ack(void **state)
 	expect_error("{\"type\":\"ack\",\"alert_id\":1.5}", "bad_field", "alert_id");
 }
 
+/* site_history: defaults, bounds, and a typed error for each member. */
+static void test_site_history(void **state)
+{
+	struct client_frame f;
+	struct frame_error e;
+
+	assert_int_equal(parse("{\"type\":\"site_history\",\"ref\":\"h1\",\"site_id\":7}", &f, &e), 0);
+	assert_int_equal(f.type, FRAME_SITE_HISTORY);
+	assert_int_equal(f.u.history.site_id, 7);
+	assert_int_equal(f.u.history.limit, 50);
+	assert_null(f.u.history.before);
+	frame_free(&f);
+	assert_int_equal(parse("{\"type\":\"site_history\",\"site_id\":7,\"limit\":200,"
+			       "\"before\":\"2026-11-22T14:15:00.123+01:00\"}", &f, &e), 0);
+	assert_int_equal(f.u.history.limit, 200);
+	assert_string_equal(f.u.history.before, "2026-11-22T14:15:00.123+01:00");
+	frame_free(&f);
+	expect_error("{\"type\":\"site_history\"}", "missing_field", "site_id");
+	expect_error("{\"type\":\"site_history\",\"site_id\":\"7\"}", "bad_field", "site_id");
+	expect_error("{\"type\":\"site_history\",\"site_id\":0}", "bad_field", "site_id");
+	expect_error("{\"type\":\"site_history\",\"site_id\":2147483648}", "bad_field", "site_id");
+	expect_error("{\"type\":\"site_history\",\"site_id\":7,\"limit\":0}", "bad_field", "limit");
+	expect_error("{\"type\":\"site_history\",\"site_id\":7,\"limit\":201}", "bad_field", "limit");
+	expect_error("{\"type\":\"site_history\",\"site_id\":7,\"limit\":2.5}", "bad_field", "limit");
+	expect_error("{\"type\":\"site_history\",\"site_id\":7,\"before\":\"yesterday\"}",
+		     "bad_field", "before");
+	expect_error("{\"type\":\"site_history\",\"site_id\":7,\"before\":12}", "bad_field", "before");
+	expect_error("{\"type\":\"site_history\",\"ref\":\"h2\",\"site_id\":7,\"before\":\"\"}",
+		     "bad_field", "before");
+}
+
 static void test_envelope_errors(void **state)
 {
 	struct client_frame f;
@@ -199,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_publish_errors),
 		cmocka_unit_test(test_publish_limits),
 		cmocka_unit_test(test_ack),
+		cmocka_unit_test(test_site_history),
 		cmocka_unit_test(test_envelope_errors),
 		cmocka_unit_test(test_error_json),
 	};

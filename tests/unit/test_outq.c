@@ -78,12 +78,67 @@ static void test_shared(void **state)
 	}
 }
 
+/* Checks one message's pre-built frame: header bytes, then the payload. */
+static void check_frame(size_t len, const unsigned char *want_hdr, unsigned want_hdr_len)
+{
+	static char payload[70000];
+	struct msg *m;
+
+	memset(payload, 'x', sizeof payload);
+	m = msg_new(payload, len, MSG_ALERT, 7);
+	assert_non_null(m);
+	assert_int_equal(m->hdr_len, want_hdr_len);
+	assert_int_equal(msg_frame_len(m), want_hdr_len + len);
+	assert_memory_equal(msg_frame(m), want_hdr, want_hdr_len);
+	assert_ptr_equal(msg_frame(m) + want_hdr_len, msg_payload(m));
+	assert_memory_equal(msg_payload(m), payload, len);
+	msg_unref(m);
+}
+
+/* Each message carries its RFC 6455 server frame (FIN + text, unmasked),
+ * with the 7-bit, 16-bit and 64-bit length forms at their boundaries. */
+static void test_frame_header(void **state)
+{
+	check_frame(0, (const unsigned char[]){ 0x81, 0 }, 2);
+	check_frame(125, (const unsigned char[]){ 0x81, 125 }, 2);
+	check_frame(126, (const unsigned char[]){ 0x81, 126, 0, 126 }, 4);
+	check_frame(65535, (const unsigned char[]){ 0x81, 126, 0xff, 0xff }, 4);
+	check_frame(65536, (const unsigned char[]){ 0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0 }, 10);
+	assert_true(MSG_HEADROOM >= MSG_FRAME_HDR_MAX);
+}
+
+/* outq_at walks the queue oldest first, across the ring's wrap point, and
+ * says NULL past the end. */
+static void test_at(void **state)
+{
+	struct outq q = { 0 };
+	struct msg *m[12];
+
+	for (int i = 0; i < 12; i++)
+		m[i] = msg_new("m", 1, MSG_CONTROL, 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(outq_push(&q, m[i], 100, 1000), 0);
+	for (int i = 0; i < 5; i++)
+		outq_pop(&q);
+	for (int i = 6; i < 12; i++)
+		assert_int_equal(outq_push(&q, m[i], 100, 1000), 0);
+	for (unsigned i = 0; i < 7; i++)
+		assert_ptr_equal(outq_at(&q, i), m[5 + i]);
+	assert_null(outq_at(&q, 7));
+	outq_clear(&q);
+	assert_null(outq_at(&q, 0));
+	for (int i = 0; i < 12; i++)
+		msg_unref(m[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_and_wrap),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_shared),
+		cmocka_unit_test(test_frame_header),
+		cmocka_unit_test(test_at),
 	};
 	return cmocka_run_group_tests_name("outq", tests, NULL, NULL);
 }

@@ -133,6 +133,45 @@ static void test_bad_claims(void **state)
 	}
 }
 
+/* After a rotation: tokens of the current and the previous key verify,
+ * and which key did is reported; a third key's tokens do not. */
+static void test_verify_any(void **state)
+{
+	unsigned char keys[2][TOKEN_KEY_BYTES], stranger[TOKEN_KEY_BYTES];
+	struct token_claims c = sample(), out;
+	char tok[TOKEN_MAX_LEN + 1];
+	int n, which;
+
+	crypto_auth_keygen(keys[0]);
+	crypto_auth_keygen(keys[1]);
+	crypto_auth_keygen(stranger);
+	n = token_sign(keys[1], &c, tok, sizeof tok);
+	assert_int_equal(token_verify_any((const unsigned char (*)[TOKEN_KEY_BYTES])keys, 2, tok,
+					  (size_t)n, 1500, &out, &which), TOKEN_OK);
+	assert_int_equal(which, 1);
+	assert_string_equal(out.username, "console.gherkin");
+	/* only the current key: the previous key's token is refused */
+	assert_int_equal(token_verify_any((const unsigned char (*)[TOKEN_KEY_BYTES])keys, 1, tok,
+					  (size_t)n, 1500, &out, &which), TOKEN_BAD_SIGNATURE);
+	assert_int_equal(which, -1);
+	n = token_sign(keys[0], &c, tok, sizeof tok);
+	assert_int_equal(token_verify_any((const unsigned char (*)[TOKEN_KEY_BYTES])keys, 2, tok,
+					  (size_t)n, 1500, &out, &which), TOKEN_OK);
+	assert_int_equal(which, 0);
+	/* expiry still applies under the previous key */
+	n = token_sign(keys[1], &c, tok, sizeof tok);
+	assert_int_equal(token_verify_any((const unsigned char (*)[TOKEN_KEY_BYTES])keys, 2, tok,
+					  (size_t)n, 2000, &out, NULL), TOKEN_EXPIRED);
+	n = token_sign(stranger, &c, tok, sizeof tok);
+	assert_int_equal(token_verify_any((const unsigned char (*)[TOKEN_KEY_BYTES])keys, 2, tok,
+					  (size_t)n, 1500, &out, &which), TOKEN_BAD_SIGNATURE);
+	/* no keys at all: nothing verifies; malformed stays malformed */
+	assert_int_equal(token_verify_any((const unsigned char (*)[TOKEN_KEY_BYTES])keys, 0, tok,
+					  (size_t)n, 1500, &out, NULL), TOKEN_BAD_SIGNATURE);
+	assert_int_equal(token_verify_any((const unsigned char (*)[TOKEN_KEY_BYTES])keys, 2, "v1.x",
+					  4, 1500, &out, NULL), TOKEN_MALFORMED);
+}
+
 static void test_roles(void **state)
 {
 	assert_int_equal(role_from_name("company_operator"), ROLE_COMPANY_OPERATOR);
@@ -150,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_forged),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_bad_claims),
+		cmocka_unit_test(test_verify_any),
 		cmocka_unit_test(test_roles),
 	};
 	return cmocka_run_group_tests_name("token", tests, setup, NULL);

@@ -18,6 +18,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,8 +150,11 @@ async function freePort() {
 const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer|ThreadSanitizer|AddressSanitizer:DEADLYSIGNAL/;
 
 export class Broker {
-  constructor({ label, databaseUrl, args = [], tokenTtl, maxFrame, authTimeout }) {
+  // tls: { cert, key, ca } (PEM file paths; ca what clients trust) serves
+  // https and wss (--tls-cert/--tls-key); the helpers below follow it.
+  constructor({ label, databaseUrl, args = [], tokenTtl, maxFrame, authTimeout, tls }) {
     this.label = label;
+    this.tls = tls ? { ...tls, caPem: fs.readFileSync(tls.ca || tls.cert) } : null;
     this.databaseUrl = databaseUrl;
     this.extraArgs = args;
     this.tokenTtl = tokenTtl;
@@ -162,8 +166,8 @@ export class Broker {
     this.stopped = false;
   }
 
-  get httpUrl() { return `http://127.0.0.1:${this.port}`; }
-  get wsUrl() { return `ws://127.0.0.1:${this.port}/ws`; }
+  get httpUrl() { return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`; }
+  get wsUrl() { return `${this.tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}/ws`; }
 
   async start() {
     if (!fs.existsSync(this.binary)) {
@@ -205,6 +209,7 @@ export class Broker {
     if (this.tokenTtl != null) args.push('--token-ttl', String(this.tokenTtl));
     if (this.maxFrame != null) args.push('--max-frame', String(this.maxFrame));
     if (this.authTimeout != null) args.push('--auth-timeout', String(this.authTimeout));
+    if (this.tls) args.push('--tls-cert', this.tls.cert, '--tls-key', this.tls.key);
     args.push(...this.extraArgs);
     this.args = args;
     this.stderr = '';
@@ -215,6 +220,9 @@ export class Broker {
       ...process.env,
       ASAN_OPTIONS: 'abort_on_error=0:detect_leaks=1:exitcode=66',
       UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+      // The tests run as root in CI; tocsind refuses root without --user
+      // or this (tests that check --user pass it in args).
+      TOCSIN_ALLOW_ROOT: '1',
     };
     this.proc = spawn(this.binary, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.stderr += d; this.log.write(d); });
@@ -307,7 +315,10 @@ export function httpRequest(broker, method, urlPath, { body, headers = {}, timeo
       h['content-length'] = Buffer.byteLength(payload);
       if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
     }
-    const req = http.request({ host: '127.0.0.1', port: broker.port, method, path: urlPath, headers: h, agent: false });
+    const req = (broker.tls ? https : http).request({
+      host: '127.0.0.1', port: broker.port, method, path: urlPath, headers: h, agent: false,
+      ...(broker.tls ? { ca: broker.tls.caPem, servername: 'localhost' } : {}),
+    });
     const timer = setTimeout(() => req.destroy(new Error(`${method} ${urlPath}: no answer within ${timeoutMs} ms`)), timeoutMs);
     req.on('response', (res) => {
       const chunks = [];
@@ -485,7 +496,10 @@ export class Session {
 // (err.status set when the server answered HTTP) when it was refused.
 export function openSocket(broker, { protocols = [SUBPROTOCOL], label = 'ws', timeoutMs = 5000 } = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(broker.wsUrl, protocols, { handshakeTimeout: timeoutMs, maxPayload: 16 << 20 });
+    const ws = new WebSocket(broker.wsUrl, protocols, {
+      handshakeTimeout: timeoutMs, maxPayload: 16 << 20,
+      ...(broker.tls ? { ca: broker.tls.caPem, servername: 'localhost' } : {}),
+    });
     const session = new Session(ws, label);
     let settled = false;
     ws.on('open', () => { if (!settled) { settled = true; resolve(session); } });

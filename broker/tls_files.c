@@ -1,0 +1,91 @@
+/* tls_files.c: checking the TLS certificate and key with OpenSSL (the
+ * library lws itself uses), before lws loads them. Start-up only. */
+#include "tls_files.h"
+#include "log.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <string.h>
+
+/* OpenSSL's own reason for the last failure, for the log. */
+static const char *ssl_reason(void)
+{
+	static char buf[256]; /* start-up only, one thread */
+	unsigned long e = ERR_peek_last_error();
+
+	if (!e)
+		return "no usable PEM data";
+	ERR_error_string_n(e, buf, sizeof buf);
+	ERR_clear_error();
+	return buf;
+}
+
+/* Never prompts for a passphrase: an encrypted key is refused. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf; (void)size; (void)rwflag; (void)u;
+	return -1;
+}
+
+/* The first certificate of the chain file: the one the key must match. */
+static X509 *read_cert(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	X509 *x;
+
+	if (!f) {
+		log_error("cannot read the TLS certificate %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	x = PEM_read_X509(f, NULL, no_passphrase, NULL);
+	fclose(f);
+	if (!x)
+		log_error("the TLS certificate %s holds no PEM certificate (%s)", path, ssl_reason());
+	return x;
+}
+
+/* The private key, or a message saying why it cannot be used. */
+static EVP_PKEY *read_key(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	EVP_PKEY *k;
+
+	if (!f) {
+		log_error("cannot read the TLS key %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	k = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+	fclose(f);
+	if (!k)
+		log_error("the TLS key %s holds no unencrypted PEM private key (%s)", path,
+			  ssl_reason());
+	return k;
+}
+
+/* Everything lws would fail on later, said with the file's name now. */
+int tls_files_check(const char *cert, const char *key)
+{
+	X509 *x = read_cert(cert);
+	EVP_PKEY *k = x ? read_key(key) : NULL;
+	int rc = -1;
+
+	if (!x || !k)
+		goto out;
+	if (X509_check_private_key(x, k) != 1) {
+		log_error("the TLS key %s does not belong to the certificate %s", key, cert);
+		ERR_clear_error();
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+		log_warn("the TLS certificate %s has expired", cert);
+	else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0)
+		log_warn("the TLS certificate %s is not valid yet", cert);
+	rc = 0;
+out:
+	EVP_PKEY_free(k);
+	X509_free(x);
+	return rc;
+}
