@@ -6,5 +6,43 @@
 
 /* ctl_audit.c */
 int ctl_audit_verify(int argc, char **argv);
+int ctl_audit_export(int argc, char **argv);
+
+/* ctl_admin.c */
+int ctl_org_add(int argc, char **argv);
+int ctl_org_list(int argc, char **argv);
+int ctl_org_disable(int argc, char **argv);
+int ctl_site_add(int argc, char **argv);
+int ctl_site_list(int argc, char **argv);
+int ctl_site_update(int argc, char **argv);
+int ctl_site_disable(int argc, char **argv);
+int ctl_user_add(int argc, char **argv);
+int ctl_user_list(int argc, char **argv);
+int ctl_user_disable(int argc, char **argv);
+int ctl_user_enable(int argc, char **argv);
+int ctl_user_set_password(int argc, char **argv);
+int ctl_user_update(int argc, char **argv);
+int ctl_device_add(int argc, char **argv);
+int ctl_device_list(int argc, char **argv);
+int ctl_device_revoke(int argc, char **argv);
+
+/* ctl_alerts.c */
+int ctl_alert_list(int argc, char **argv);
+int ctl_alert_show(int argc, char **argv);
+int ctl_board(int argc, char **argv);
+int ctl_publish(int argc, char **argv);
+
+/* ctl_keys.c */
+int ctl_keys_rotate(int argc, char **argv);
+int ctl_keys_show(int argc, char **argv);
+
+/* ctl_cap.c */
+int ctl_cap_export(int argc, char **argv);
+
+/* ctl_bus.c */
+int ctl_bus_keygen(int argc, char **argv);
+int ctl_adapter_add(int argc, char **argv);
+int ctl_adapter_list(int argc, char **argv);
+int ctl_adapter_revoke(int argc, char **argv);
 
 #endif

@@ -1,0 +1,254 @@
+/* ctl_keys.c: tocsinctl keys rotate / keys show, the broker's token keys.
+ *
+ * tocsind signs tokens with --token-key FILE and also accepts tokens signed
+ * with FILE.prev (broker/token_keys.h). `keys rotate` copies FILE to
+ * FILE.prev, then puts a new random key in FILE; each file is written
+ * beside its final name, flushed and renamed into place, so a reader sees
+ * the old file or the new one, never half of one. The new files keep the
+ * owner, group and mode of the key they replace (0600 when there is
+ * none). A running broker notices within a few seconds: live sessions stay
+ * connected, tokens already issued keep working until they expire (unless
+ * a second rotation drops their key from FILE.prev), and refresh hands out
+ * tokens under the new key. Needs no database. */
+#include "ctl.h"
+#include "ctl_commands.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KEY_BYTES 32
+#define DEFAULT_TOKEN_KEY "./var/secrets/token.key"
+
+/* Reads a 32-byte key: CTL_OK, CTL_NOT_FOUND when missing (if missing_ok,
+ * *present is 0 and CTL_OK), or CTL_FAILED after a message. */
+static int read_key(const char *path, unsigned char key[KEY_BYTES], int missing_ok,
+		    int *present)
+{
+	unsigned char extra;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, more;
+
+	*present = 0;
+	if (fd < 0 && errno == ENOENT) {
+		if (missing_ok)
+			return CTL_OK;
+		fprintf(stderr, "tocsinctl keys: no token key at %s (tocsind creates it on its "
+				"first start; --token-key names another)\n", path);
+		return CTL_NOT_FOUND;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "tocsinctl keys: cannot read %s: %s\n", path, strerror(errno));
+		return CTL_FAILED;
+	}
+	n = read(fd, key, KEY_BYTES);
+	more = n == KEY_BYTES ? read(fd, &extra, 1) : 0;
+	close(fd);
+	if (n != KEY_BYTES || more != 0) {
+		fprintf(stderr, "tocsinctl keys: %s is not a %d-byte key\n", path, KEY_BYTES);
+		return CTL_FAILED;
+	}
+	*present = 1;
+	return CTL_OK;
+}
+
+/* Flushes the folder of path, so that a rename in it survives a crash. */
+static int sync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, rc = -1;
+
+	if (!copy)
+		return -1;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return rc;
+}
+
+/* Writes key to path through path.tmp and a rename, with the owner,
+ * group and mode of like (a stat of the key being replaced). */
+static int write_key(const char *path, const unsigned char key[KEY_BYTES],
+		     const struct stat *like)
+{
+	char tmp[4200];
+	int fd;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		fprintf(stderr, "tocsinctl keys: path too long: %s\n", path);
+		return -1;
+	}
+	unlink(tmp); /* a leftover of an interrupted rotation */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	if ((geteuid() == 0 && fchown(fd, like->st_uid, like->st_gid) != 0) ||
+	    fchmod(fd, like->st_mode & 0640) != 0 || write(fd, key, KEY_BYTES) != KEY_BYTES ||
+	    fsync(fd) != 0) {
+		close(fd);
+		unlink(tmp);
+		goto fail;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "tocsinctl keys: cannot write %s: %s\n", path, strerror(errno));
+	return -1;
+}
+
+/* A short fingerprint of a key (BLAKE2b, 8 bytes, hex), to compare keys
+ * without showing them. */
+static void fingerprint(const unsigned char key[KEY_BYTES], char out[17])
+{
+	unsigned char h[8];
+
+	crypto_generichash(h, sizeof h, key, KEY_BYTES, NULL, 0);
+	sodium_bin2hex(out, 17, h, sizeof h);
+}
+
+/* --token-key FILE (default TOCSIN_TOKEN_KEY, then ./var/secrets/token.key);
+ * returns CTL_OK or CTL_USAGE. */
+static int parse(const char *cmd, int argc, char **argv, const char **path, int *help,
+		 int *json)
+{
+	struct ctl_opts o;
+	const char *env = getenv("TOCSIN_TOKEN_KEY");
+
+	*path = env && *env ? env : DEFAULT_TOKEN_KEY;
+	argc = ctl_take_common(cmd, &o, argc, argv, help);
+	if (argc < 0)
+		return CTL_USAGE;
+	*json = o.json;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--token-key") && i + 1 < argc) {
+			*path = argv[++i];
+		} else {
+			fprintf(stderr, "tocsinctl %s: unknown argument '%s' (--help)\n", cmd, argv[i]);
+			return CTL_USAGE;
+		}
+	}
+	return CTL_OK;
+}
+
+/* Fingerprints as a table or JSON; note is a line for people. */
+static void print_keys(const char *path, const char *prev_path, const unsigned char *cur,
+		       const unsigned char *prev, int json, const char *note)
+{
+	char fp[17], fp_prev[17] = "";
+
+	fingerprint(cur, fp);
+	if (prev)
+		fingerprint(prev, fp_prev);
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "token_key", path, "fingerprint", fp,
+				      "previous_key", prev_path, "previous_fingerprint",
+				      prev ? json_string(fp_prev) : json_null());
+		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (text)
+			puts(text);
+		free(text);
+		json_decref(o);
+		return;
+	}
+	printf("signing key   %s  %s\n", fp, path);
+	printf("previous key  %s  %s\n", prev ? fp_prev : "(none)          ", prev_path);
+	if (note)
+		puts(note);
+}
+
+static const char rotate_help[] =
+	"usage: tocsinctl keys rotate [--token-key FILE] [--json]\n"
+	"Moves the broker's token signing key FILE to FILE.prev and writes a new\n"
+	"random key in FILE (each written aside, flushed and renamed into place,\n"
+	"keeping the owner, group and mode of the key it replaces). A running\n"
+	"tocsind rereads both within a few seconds, without a restart: live\n"
+	"sessions stay, tokens signed with the old key stay valid until they\n"
+	"expire, and refresh gives tokens under the new key. Rotating again drops\n"
+	"the key now in FILE.prev: wait at least the token lifetime (--token-ttl)\n"
+	"between rotations. The broker must be able to read FILE after it dropped\n"
+	"privileges (--user); otherwise it logs that and needs a restart.\n"
+	"FILE: --token-key, else TOCSIN_TOKEN_KEY, else " DEFAULT_TOKEN_KEY ".\n"
+	"Prints key fingerprints (never the keys). Exit: 0 rotated, 1 cannot write,\n"
+	"2 usage, 4 no key at FILE.\n";
+
+/* keys rotate: the old key to FILE.prev first, then the new one. */
+int ctl_keys_rotate(int argc, char **argv)
+{
+	unsigned char cur[KEY_BYTES], next[KEY_BYTES];
+	char prev_path[4200];
+	const char *path;
+	struct stat like;
+	int help, json, present, rc;
+
+	rc = parse("keys rotate", argc, argv, &path, &help, &json);
+	if (rc != CTL_OK || help) {
+		fputs(rotate_help, help ? stdout : stderr);
+		return help && rc == CTL_OK ? CTL_OK : CTL_USAGE;
+	}
+	snprintf(prev_path, sizeof prev_path, "%s.prev", path);
+	rc = read_key(path, cur, 0, &present);
+	if (rc != CTL_OK)
+		return rc;
+	if (stat(path, &like) != 0) {
+		fprintf(stderr, "tocsinctl keys rotate: cannot stat %s: %s\n", path, strerror(errno));
+		return CTL_FAILED;
+	}
+	crypto_auth_keygen(next);
+	/* the old key first: a broker looking in between still has it */
+	if (write_key(prev_path, cur, &like) != 0 || write_key(path, next, &like) != 0 ||
+	    sync_dir(path) != 0) {
+		rc = CTL_FAILED;
+		goto out;
+	}
+	print_keys(path, prev_path, next, cur, json,
+		   "rotated: a running tocsind signs with the new key within a few seconds");
+	rc = CTL_OK;
+out:
+	sodium_memzero(cur, sizeof cur);
+	sodium_memzero(next, sizeof next);
+	return rc;
+}
+
+static const char show_help[] =
+	"usage: tocsinctl keys show [--token-key FILE] [--json]\n"
+	"Prints the fingerprints (BLAKE2b, 8 bytes) of the token signing key FILE\n"
+	"and of FILE.prev, to compare keys without showing them.\n"
+	"Exit: 0, 1 unreadable, 2 usage, 4 no key at FILE.\n";
+
+/* keys show: which keys are in place, without showing them. */
+int ctl_keys_show(int argc, char **argv)
+{
+	unsigned char cur[KEY_BYTES], prev[KEY_BYTES];
+	char prev_path[4200];
+	const char *path;
+	int help, json, present, has_prev, rc;
+
+	rc = parse("keys show", argc, argv, &path, &help, &json);
+	if (rc != CTL_OK || help) {
+		fputs(show_help, help ? stdout : stderr);
+		return help && rc == CTL_OK ? CTL_OK : CTL_USAGE;
+	}
+	snprintf(prev_path, sizeof prev_path, "%s.prev", path);
+	rc = read_key(path, cur, 0, &present);
+	if (rc == CTL_OK)
+		rc = read_key(prev_path, prev, 1, &has_prev);
+	if (rc == CTL_OK)
+		print_keys(path, prev_path, cur, has_prev ? prev : NULL, json, NULL);
+	sodium_memzero(cur, sizeof cur);
+	sodium_memzero(prev, sizeof prev);
+	return rc;
+}
