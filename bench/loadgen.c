@@ -1921,7 +1921,7 @@ static void usage(void)
 		"                      --orgs A,B,C --broker-pid PID --db URL --out FILE [options]\n"
 		"       loadgen mqtt   --port P --n N --broker-pid PID --out FILE [options]\n"
 		"options: --solo K (10) --solo-gap-ms MS (500) --paced K (200) --rate R (20)\n"
-		"         --burst K (200) --ack-alerts K (1) --storm-missed K (3) --no-storm\n");
+		"         --burst K (200) --ack-alerts K (1) --storm-missed K (3) --no-storm --no-status\n");
 	exit(2);
 }
 
@@ -1929,7 +1929,8 @@ int main(int argc, char **argv)
 {
 	const char *users = NULL, *keyf = NULL, *ctrl = NULL, *orgs = NULL, *db = NULL,
 		   *out = NULL;
-	int solo = 10, paced = 200, burst = 200, ack_alerts = 1, storm = 1, solo_gap_ms = 500,
+	int solo = 10, paced = 200, burst = 200, ack_alerts = 1, storm = 1, status = 1,
+	    solo_gap_ms = 500,
 	    missed = 3, n_fan;
 	double rate = 20;
 	long rss0, rssn;
@@ -1947,6 +1948,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--no-storm")) {
 			storm = 0;
+			continue;
+		}
+		if (!strcmp(a, "--no-status")) {
+			status = 0;
 			continue;
 		}
 		if (!v)
@@ -2126,7 +2131,7 @@ int main(int argc, char **argv)
 		run_acks(ack_alerts, G.n_alerts - burst);
 
 	/* 3. status burst (answered "not implemented yet" by a broker without it) */
-	if (G.proto == P_TOCSIN && G.n_ready > 0)
+	if (G.proto == P_TOCSIN && G.n_ready > 0 && status)
 		run_status();
 
 	/* 5. reconnect storm */

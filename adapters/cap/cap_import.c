@@ -1,0 +1,258 @@
+/* cap_import.c: a parsed CAP document becomes bus requests: each inline
+ * image an `image` request, then one `publish` carrying the image ids,
+ * the targets, and for an Update or Cancel the id of the alert the CAP
+ * references name (from the state map). The broker's answer decides:
+ * published is recorded in the map; an error is a rejection naming the
+ * field, except `unavailable`, which is worth retrying. */
+#include "cap_import.h"
+#include "cap_state.h"
+#include "bus_client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESEND_MS 2000
+#define READ_MAX (8 * 1024 * 1024)
+
+char *cap_read_file(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f) {
+		fprintf(stderr, "tocsin-cap: cannot open %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (n == cap) {
+			char *grown = cap < READ_MAX ? realloc(buf, (cap = cap ? cap * 2 : 65536) + 1)
+						     : NULL;
+			if (!grown) {
+				fprintf(stderr, "tocsin-cap: %s is over 8 MiB or memory ran out\n",
+					path);
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = grown;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f)) {
+				fprintf(stderr, "tocsin-cap: cannot read %s: %s\n", path,
+					strerror(errno));
+				free(buf);
+				buf = NULL;
+			}
+			break;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
+/* One request and its answer, with seq (0: the next number). NULL reply:
+ * *outcome says RETRY or STOPPED. */
+static json_t *call(const struct cap_importer *im, json_t *req, int64_t seq,
+		    enum cap_outcome *outcome, char *reason, size_t rsize)
+{
+	char seq_file[4096];
+	json_t *reply;
+
+	snprintf(seq_file, sizeof seq_file, "%s/seq", im->state_dir);
+	if (seq <= 0)
+		seq = bus_seq_next(seq_file);
+	if (seq < 0) {
+		snprintf(reason, rsize, "cannot advance the sequence number in %s", seq_file);
+		*outcome = CAP_RETRY;
+		return NULL;
+	}
+	reply = bus_client_call(im->bus, req, seq, RESEND_MS, im->timeout_ms);
+	if (!reply) {
+		*outcome = *im->stop ? CAP_STOPPED : CAP_RETRY;
+		snprintf(reason, rsize, "%s", *im->stop ? "stopped"
+							: "the broker did not answer in time");
+	}
+	return reply;
+}
+
+/* An error reply as a reason; RETRY for unavailable, else REJECTED. */
+static enum cap_outcome broker_refused(json_t *reply, const char *what, char *reason,
+				       size_t rsize)
+{
+	const char *code = json_string_value(json_object_get(reply, "code"));
+	const char *field = json_string_value(json_object_get(reply, "field"));
+	const char *msg = json_string_value(json_object_get(reply, "message"));
+
+	snprintf(reason, rsize, "%s%s%s: %s (broker: %s)", what, field ? " " : "",
+		 field ? field : "", msg ? msg : "refused", code ? code : "error");
+	return code && (!strcmp(code, "unavailable") || !strcmp(code, "busy")) ? CAP_RETRY
+									      : CAP_REJECTED;
+}
+
+/* Uploads the inline images; their ids go into the publish request. */
+static enum cap_outcome upload_images(const struct cap_importer *im, struct cap_alert *a,
+				      json_t *req, char *reason, size_t rsize)
+{
+	json_t *ids = json_array(), *img;
+	size_t i;
+	enum cap_outcome out = CAP_IMPORTED;
+
+	json_array_foreach(a->images, i, img) {
+		json_t *r = json_pack("{s:s, s:O, s:O, s:O}", "type", "image", "mime",
+				      json_object_get(img, "mime"), "data",
+				      json_object_get(img, "data"), "caption",
+				      json_object_get(img, "caption"));
+		json_t *reply = r ? call(im, r, 0, &out, reason, rsize) : NULL;
+		const char *type = json_string_value(json_object_get(reply, "type"));
+		char what[120];
+
+		json_decref(r);
+		if (!reply) {
+			if (!r)
+				out = CAP_RETRY;
+			break;
+		}
+		snprintf(what, sizeof what, "resource \"%.80s\"",
+			 json_string_value(json_object_get(img, "caption")));
+		if (type && !strcmp(type, "image_stored") &&
+		    json_is_string(json_object_get(reply, "image_id"))) {
+			json_array_append(ids, json_object_get(reply, "image_id"));
+		} else {
+			out = broker_refused(reply, what, reason, rsize);
+		}
+		json_decref(reply);
+		if (out != CAP_IMPORTED)
+			break;
+	}
+	if (out == CAP_IMPORTED && json_array_size(ids))
+		json_object_set(req, "images", ids);
+	json_decref(ids);
+	return out;
+}
+
+/* The alert id an Update or Cancel replaces: the last reference imported
+ * here. */
+static enum cap_outcome resolve_reference(const struct cap_importer *im, struct cap_alert *a,
+					  json_t *req, char *reason, size_t rsize)
+{
+	for (size_t i = a->n_refs; i-- > 0;) {
+		int64_t id;
+		int rc = cap_state_lookup(im->state_dir, a->refs[i].sender, a->refs[i].identifier,
+					  &id);
+		if (rc < 0) {
+			snprintf(reason, rsize, "cannot read the state in %s", im->state_dir);
+			return CAP_RETRY;
+		}
+		if (rc == 0) {
+			json_object_set_new(req, "references", json_integer(id));
+			return CAP_IMPORTED;
+		}
+	}
+	snprintf(reason, rsize,
+		 "references: none of the referenced messages was imported here (%.100s,%.100s); import it first",
+		 a->refs[0].sender, a->refs[0].identifier);
+	return CAP_REJECTED;
+}
+
+/* The publish request: the parsed fields, type, and targets. */
+static enum cap_outcome build_request(const struct cap_importer *im, struct cap_alert *a,
+				      json_t *req, char *reason, size_t rsize)
+{
+	const char *type = json_string_value(json_object_get(a->publish, "msg_type"));
+
+	json_object_update(req, a->publish);
+	json_object_set_new(req, "type", json_string("publish"));
+	if (strcmp(type, "alert"))
+		return resolve_reference(im, a, req, reason, rsize);
+	if (im->targets)
+		json_object_set(req, "targets", im->targets);
+	else if (json_object_get(a->publish, "area"))
+		json_object_set_new(req, "targets", json_pack("{s:b}", "area", 1));
+	else {
+		snprintf(reason, rsize,
+			 "area: the alert has no polygon or circle to target; give --targets");
+		return CAP_REJECTED;
+	}
+	return CAP_IMPORTED;
+}
+
+/* The publish's sequence number: the one a previous attempt at this CAP
+ * message used, else a new one, written down before it is sent. */
+static enum cap_outcome publish_seq(const struct cap_importer *im, struct cap_alert *a,
+				    int64_t *seq, char *reason, size_t rsize)
+{
+	char seq_file[4096];
+	int rc = cap_state_pending(im->state_dir, a->sender, a->identifier, seq);
+
+	if (rc == 0)
+		return CAP_IMPORTED;
+	snprintf(seq_file, sizeof seq_file, "%s/seq", im->state_dir);
+	if (rc < 0 || (*seq = bus_seq_next(seq_file)) < 0 ||
+	    cap_state_set_pending(im->state_dir, a->sender, a->identifier, *seq)) {
+		snprintf(reason, rsize, "cannot keep the adapter's state in %s", im->state_dir);
+		return CAP_RETRY;
+	}
+	return CAP_IMPORTED;
+}
+
+enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, size_t len,
+				int64_t *alert_id, char *reason, size_t rsize)
+{
+	struct cap_alert a;
+	struct cap_problem prob;
+	json_t *req = NULL, *reply = NULL, *note;
+	int64_t seq = 0;
+	enum cap_outcome out;
+	size_t i;
+	int rc;
+
+	if (cap_parse(im->schema, xml, len, &a, &prob)) {
+		cap_problem_format(&prob, reason, rsize);
+		return CAP_REJECTED;
+	}
+	json_array_foreach(a.notes, i, note)
+		fprintf(stderr, "tocsin-cap: %s %s: not held: %s\n", a.sender, a.identifier,
+			json_string_value(note));
+	rc = cap_state_lookup(im->state_dir, a.sender, a.identifier, alert_id);
+	if (rc == 0) {
+		fprintf(stderr, "tocsin-cap: %s %s was imported before as alert %" PRId64 "\n",
+			a.sender, a.identifier, *alert_id);
+		cap_alert_free(&a);
+		return CAP_IMPORTED;
+	}
+	req = json_object();
+	out = rc < 0 || !req ? CAP_RETRY : build_request(im, &a, req, reason, rsize);
+	if (out == CAP_IMPORTED)
+		out = upload_images(im, &a, req, reason, rsize);
+	if (out == CAP_IMPORTED)
+		out = publish_seq(im, &a, &seq, reason, rsize);
+	if (out == CAP_IMPORTED)
+		reply = call(im, req, seq, &out, reason, rsize);
+	if (reply) {
+		const char *type = json_string_value(json_object_get(reply, "type"));
+		if (type && !strcmp(type, "published")) {
+			*alert_id = (int64_t)json_integer_value(json_object_get(reply, "alert_id"));
+			if (cap_state_record(im->state_dir, a.sender, a.identifier, *alert_id))
+				fprintf(stderr, "tocsin-cap: alert %" PRId64 " published but not recorded; an Update of it will be refused\n",
+					*alert_id);
+			out = CAP_IMPORTED;
+		} else {
+			out = broker_refused(reply, "publish", reason, rsize);
+		}
+	}
+	json_decref(reply);
+	json_decref(req);
+	cap_alert_free(&a);
+	return out;
+}
