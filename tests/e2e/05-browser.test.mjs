@@ -3,70 +3,17 @@
 // and the controller's sent list counts the delivery and acknowledgement.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { Stack, OUTPUT_DIR, consoleDirectory, waitFor } from './lib/harness.mjs';
+import { Stack, consoleDirectory, waitFor } from './lib/harness.mjs';
+import {
+  launch, watch, newContext as newHostContext, signIn, textBecomes as textIs, SHOTS,
+} from './lib/browser.mjs';
 
-const CHROMIUM = process.env.TOCSIN_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.join(OUTPUT_DIR, 'screenshots');
-const UI_TIMEOUT = 10_000;
+const UI_TIMEOUT = 20_000;
 
-// Every page problem is collected; the test fails if any was seen.
-function watch(page, name, problems) {
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`${name}: console error: ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`${name}: uncaught exception: ${err.message}`));
-  page.on('crash', () => problems.push(`${name}: page crashed`));
-}
-
-async function newContext(browser, broker, name, problems) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  // Nothing but the broker may be reached.
-  await ctx.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if ((u.protocol === 'http:' || u.protocol === 'ws:') && u.host === `127.0.0.1:${broker.port}`) return route.continue();
-    if (u.protocol === 'data:' || u.protocol === 'blob:') return route.continue();
-    problems.push(`${name}: request to something other than the broker: ${u.href}`);
-    return route.abort();
-  });
-  // CSP violations are reported as console errors too; this catches the
-  // ones that are only reported as events.
-  await ctx.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
-    });
-  });
-  ctx.setDefaultTimeout(UI_TIMEOUT);
-  return ctx;
-}
-
-async function signIn(page, broker, username, password, landing) {
-  await page.goto(`${broker.httpUrl}/index.html`, { waitUntil: 'load' });
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.click('#signin');
-  try {
-    await page.waitForURL((u) => u.pathname.endsWith(`/${landing}`), { timeout: UI_TIMEOUT });
-  } catch (err) {
-    const msg = await page.locator('#signin-error').textContent().catch(() => null);
-    throw new Error(`${username} did not land on ${landing} (at ${page.url()}, #signin-error: ${JSON.stringify(msg)}): ${err.message}`);
-  }
-}
-
-// Poll the trimmed textContent of a selector until it equals want.
-async function textBecomes(page, selector, want, what) {
-  let last;
-  try {
-    await waitFor(async () => {
-      last = await page.locator(selector).first().textContent({ timeout: 500 }).catch(() => null);
-      return last !== null && last.trim() === want;
-    }, { timeoutMs: UI_TIMEOUT, intervalMs: 100, what });
-  } catch (err) {
-    throw new Error(`${what}: ${selector} is ${JSON.stringify(last)}, want ${JSON.stringify(want)} (${err.message})`);
-  }
-}
+// The shared helpers (lib/browser.mjs), as this file has always used them.
+const newContext = (browser, broker, name, problems) => newHostContext(browser, `127.0.0.1:${broker.port}`, name, problems);
+const textBecomes = (page, selector, want, what) => textIs(page, selector, want, what, UI_TIMEOUT);
 
 describe('the web consoles in Chromium', { timeout: 180_000 }, () => {
   let st;
@@ -76,18 +23,10 @@ describe('the web consoles in Chromium', { timeout: 180_000 }, () => {
   const pages = {};
 
   before(async () => {
-    assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}`);
     st = await Stack.create({ label: import.meta.url });
     [target] = await consoleDirectory(st);
     assert.ok(target, 'demo data has a site console');
-    fs.mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--no-first-run', '--disable-sync'],
-    });
+    browser = await launch();
   });
   after(async () => {
     await browser?.close().catch(() => {});
@@ -118,11 +57,11 @@ describe('the web consoles in Chromium', { timeout: 180_000 }, () => {
 
   async function sendAndAcknowledge(con, ctl) {
     // The site console signs in and connects.
-    await signIn(con, st.broker, target.username, 'console-demo', 'console.html');
+    await signIn(con, st.broker.httpUrl, target.username, 'console-demo', 'console.html');
     await con.waitForSelector('#conn[data-state="connected"]', { state: 'attached' });
 
     // The controller signs in, writes and sends an alert to that one site.
-    await signIn(ctl, st.broker, 'controller', 'controller-demo', 'control.html');
+    await signIn(ctl, st.broker.httpUrl, 'controller', 'controller-demo', 'control.html');
     const headline = `Browser alert for ${target.site_name} ${Date.now()}`;
     await ctl.fill('#headline', headline);
     await ctl.fill('#body', 'Sent from the end-to-end test in Chromium.');

@@ -20,15 +20,22 @@ const COLUMNS = [
   { key: 'cctv', title: 'CCTV', sort: 'cctv', get: (s) => s.cctv },
   { key: 'reported-at', title: 'Reported at', sort: 'time', get: (s) => s.reported_at },
 ];
+// The company desk's extra column (ctx.presence given): is the site's
+// console connected? From `directory` sites' consoles_online.
+const PRESENCE = {
+  key: 'console', title: 'Console', sort: 'number', get: (s, ctx) => ctx.presence(s.site_id),
+};
 
 // Most serious first when sorted descending.
 const STATE_RANK = { evacuating: 5, lockdown: 4, closed: 3, heightened: 2, normal: 1 };
 const CCTV_RANK = { down: 3, partial: 2, working: 1 };
 
 /* root: the #board element (a container); summary: #board-summary.
- * ctx.orgName(id) names a guarding company. Returns {setSites, update,
- * clear, size}. */
+ * ctx.orgName(id) names a guarding company; ctx.onHistory(siteId,
+ * siteName, button), when given, adds a "History" button to each row
+ * (js/history.js). Returns {setSites, update, clear, size}. */
 export function createBoard(root, summary, ctx) {
+  const columns = ctx.presence ? [COLUMNS[0], PRESENCE, ...COLUMNS.slice(1)] : COLUMNS;
   const sites = new Map();     // site id -> latest row
   let sortKey = 'site';
   let sortDir = 'ascending';
@@ -41,7 +48,7 @@ export function createBoard(root, summary, ctx) {
       'Latest status report of each site. Column buttons sort the table.'),
     el('thead', {}, headRow),
     el('tbody'));
-  for (const c of COLUMNS) {
+  for (const c of columns) {
     const btn = el('button', { type: 'button', class: 'sort', dataset: { key: c.key } }, c.title);
     btn.addEventListener('click', () => {
       if (sortKey === c.key) sortDir = sortDir === 'ascending' ? 'descending' : 'ascending';
@@ -54,6 +61,7 @@ export function createBoard(root, summary, ctx) {
     });
     headRow.append(el('th', { scope: 'col', class: `col-${c.key}`, dataset: { key: c.key } }, btn));
   }
+  if (ctx.onHistory) headRow.append(el('th', { scope: 'col', class: 'col-history' }, el('span', { class: 'visually-hidden' }, 'History')));
   const empty = el('p', { class: 'muted board-empty' }, 'Loading the board…');
   const scroller = el('div', { class: 'board-scroll', tabindex: '0', 'aria-label': 'Status board' }, table);
   root.replaceChildren(empty, scroller);
@@ -73,6 +81,7 @@ export function createBoard(root, summary, ctx) {
     const v = c.get(s, ctx);
     if (c.key === 'state') return v ? label(STATE_LABELS, v) : '—';
     if (c.key === 'cctv') return v ? label(CCTV_LABELS, v) : '—';
+    if (c.key === 'console') return v == null ? '—' : v > 0 ? 'Connected' : 'Offline';
     if (c.sort === 'number') return Number.isFinite(v) ? String(v) : '—';
     return v || '—';
   }
@@ -86,22 +95,33 @@ export function createBoard(root, summary, ctx) {
       },
       class: [s.reported_at ? '' : 'never', fresh.has(s.site_id) ? 'fresh' : ''].filter(Boolean).join(' ') || undefined,
     });
-    for (const c of COLUMNS) {
+    for (const c of columns) {
       let content;
       if (c.key === 'reported-at') {
         content = s.reported_at ? timeElement(s.reported_at, 'board-time') : 'never';
       } else content = cellText(c, s);
       const attrs = { class: c.key };
+      if (c.key === 'console') {
+        const v = c.get(s, ctx);
+        attrs.dataset = { online: v == null ? 'unknown' : v > 0 ? 'true' : 'false' };
+      }
       if (c.key === 'site') {
         tr.append(el('th', { ...attrs, scope: 'row', title: s.note ? `Note: ${s.note}` : undefined }, content,
           s.note ? el('span', { class: 'board-note' }, s.note) : null));
       } else tr.append(el('td', attrs, content));
     }
+    if (ctx.onHistory) {
+      const name = s.site_name || `site ${s.site_id}`;
+      const btn = el('button', { type: 'button', class: 'btn btn-small history-open', dataset: { siteId: String(s.site_id) },
+        'aria-label': `History of ${name}` }, 'History');
+      btn.addEventListener('click', () => ctx.onHistory(s.site_id, name, btn));
+      tr.append(el('td', { class: 'history' }, btn));
+    }
     return tr;
   }
 
   function render() {
-    const col = COLUMNS.find((c) => c.key === sortKey) || COLUMNS[0];
+    const col = columns.find((c) => c.key === sortKey) || columns[0];
     const list = [...sites.values()].sort((a, b) => {
       const x = sortValue(col, a);
       const y = sortValue(col, b);

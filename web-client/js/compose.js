@@ -14,6 +14,8 @@ import { exerciseWord, isUnsupported, unsupportedText } from './labels.js';
 
 const LIVE_CONFIRM_SEVERITIES = ['severe', 'extreme'];
 const REQUEST_OPTION_MAX = 40;
+// A gap left in a template's wording: [place], [time], …
+const TEMPLATE_GAP = /\[[^\]\n]{1,40}\]/;
 
 export function createCompose({ session, token, onAreaChange }) {
   const $ = (id) => document.getElementById(id);
@@ -534,6 +536,11 @@ export function createCompose({ session, token, onAreaChange }) {
 
     const h = f.headline.value.trim();
     if (!h) return problem('Enter a headline.', f.headline, 'headline');
+    // A template's […] gaps must be filled in before anything goes out.
+    for (const n of [f.headline, f.body, f.instruction]) {
+      const gap = n.value.match(TEMPLATE_GAP);
+      if (gap) return problem(`Fill in ${gap[0]} (left from the template) before sending.`, n, 'template');
+    }
     if (h.length > 200) return problem('The headline is longer than 200 characters.', f.headline, 'headline');
     if (f.body.value.length > 4000) return problem('The details are longer than 4000 characters.', f.body, 'body');
     const instruction = f.instruction.value.trim();
@@ -862,6 +869,39 @@ export function createCompose({ session, token, onAreaChange }) {
     renderTargets();
   }
 
+  /* Fill the form from a template (js/templates.js): the wording, the
+   * alert model's codes and the question; area and recipients are kept. */
+  function applyTemplate(t) {
+    const set = (node, value) => {
+      node.value = value ?? '';
+      setInvalid(node, false);
+    };
+    set(f.category, t.category);
+    set(f.severity, t.severity);
+    set(f.urgency, t.urgency);
+    set(f.certainty, t.certainty);
+    set(f.classification, t.classification || 'OFFICIAL');
+    set(f.headline, t.headline);
+    set(f.body, t.body);
+    set(f.instruction, t.instruction);
+    const rq = t.request;
+    set(f.requestKind, rq ? rq.kind : 'none');
+    if (rq?.kind === 'choice') set(f.requestOptions, rq.options.join('\n'));
+    if (rq?.kind === 'number') {
+      set(f.requestLabel, rq.label);
+      set(f.requestMin, String(rq.min));
+      set(f.requestMax, String(rq.max));
+    }
+    renderRequestKind();
+    updateBodyCount();
+    renderLook();
+    markPreviewStale();
+    form.dataset.template = t.id;
+    const gap = f.headline.value.match(TEMPLATE_GAP);
+    f.headline.focus();
+    if (gap) f.headline.setSelectionRange(gap.index, gap.index + gap[0].length);
+  }
+
   renderAreaKind();
   renderRequestKind();
   renderLook();
@@ -869,6 +909,7 @@ export function createCompose({ session, token, onAreaChange }) {
 
   return {
     setDirectory,
+    applyTemplate,
     startUpdate,
     onPublished,
     onPreview,

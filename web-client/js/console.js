@@ -26,6 +26,8 @@ import { createSound } from './sound.js';
 import { areaText } from './area.js';
 import { imageFigure } from './images.js';
 import { createBoard } from './board.js';
+import { setupHistory } from './history.js';
+import { createCityMap } from './map.js';
 import { setupReportForm } from './reportform.js';
 import { setupStatusForm } from './statusform.js';
 import {
@@ -34,6 +36,15 @@ import {
 
 const SEVERITIES = ['minor', 'moderate', 'severe', 'extreme'];
 const MAX_HISTORY = 200;
+// Alerts that take a site console's whole screen until acknowledged.
+const URGENT_SEVERITIES = ['severe', 'extreme'];
+// How often a company desk asks again which of its sites are connected.
+const PRESENCE_POLL_MS = 15000;
+// A company desk asks for a relay's per-site receipts this long after a tally.
+const RELAY_RECEIPTS_MS = 1500;
+// ... and for its own sites' receipts of an alert this long after it came
+// (its deliveries are recorded by then); site_receipt frames keep it live.
+const OWN_RECEIPTS_MS = 2500;
 // Ack errors after which retrying cannot succeed: the alert leaves the queue.
 const ACK_FINAL_ERRORS = new Set(['unknown_alert', 'not_recipient', 'forbidden', 'bad_field', 'missing_field']);
 
@@ -444,6 +455,7 @@ function main({ token, user }) {
       dataset: {
         alertId: String(a.id), severity: sev, status: entry.status,
         alertStatus: a.status || 'actual', msgType: a.msg_type || 'alert',
+        ...(referencedId(a) ? { references: String(referencedId(a)) } : {}),
       },
     },
     exercise ? el('p', { class: 'exercise-strip' }, exercise) : null,
@@ -464,10 +476,12 @@ function main({ token, user }) {
     imagesBox,
     full && a.request ? requestBlock(entry) : null,
     el('p', { class: 'history-escalation' }),
+    el('p', { class: 'replaced-by', hidden: true }),
     el('p', { class: 'history-meta' },
       `From ${senderText(a)} · sent `, timeElement(a.sent_at, 'history-sent-at'),
       a.expires ? ` · expires ${formatTime(a.expires)}` : '',
       el('span', { class: 'acked-at' })),
+    canAck ? null : el('ul', { class: 'own-sites-status', hidden: true, 'aria-label': 'Our sites: received, read, acknowledged, answered' }),
     canAck ? null : el('div', { class: 'history-actions' }, relayButton(a.id),
       el('p', { class: 'relayed', hidden: true })));
     fillHistoryItem(item, entry);
@@ -490,15 +504,90 @@ function main({ token, user }) {
     esc.hidden = !esc.textContent;
     const box = item.querySelector('.request-box');
     if (box) syncRequest(box, entry);
+    const rb = item.querySelector('.replaced-by');
+    const by = entry.replaced_by;
+    rb.textContent = !by ? ''
+      : by.kind === 'cancel' ? `Cancelled${by.at ? ` at ${formatTime(by.at)}` : ''}: stand down (the cancellation is just above).`
+        : `Updated${by.at ? ` at ${formatTime(by.at)}` : ''}: “${by.headline || ''}” above replaces this alert.`;
+    rb.hidden = !by;
+    item.classList.toggle('is-replaced', Boolean(by));
     const relay = item.querySelector('.relay');
     if (relay) relay.hidden = !relayable(entry);
     const relayed = item.querySelector('.relayed');
     if (relayed) {
       relayed.textContent = relayedText(entry);
       relayed.hidden = !relayed.textContent;
+      renderRelaySites(item, entry);
     }
     const actions = item.querySelector('.history-actions');
     if (actions) actions.hidden = relay?.hidden && relayed?.hidden;
+    renderOwnSites(item, entry);
+  }
+
+  /* The banner's line for a company desk: how many of its sites that got
+   * the alert acknowledged, read and answered it. */
+  function ownSitesText(entry) {
+    const list = entry.own_sites || [];
+    if (!list.length) return '';
+    const n = (f) => list.filter(f).length;
+    const answered = n((x) => x.answer != null);
+    return `Our sites: ${n((x) => x.acked_at)} of ${list.length} acknowledged, ${n((x) => x.read_at)} read` +
+      (answered ? `, ${answered} answered` : '');
+  }
+
+  /* A site's receipt state in words: acknowledged / read / delivered / not yet. */
+  function receiptState(x) {
+    return x.acked_at ? `acknowledged ${formatTime(x.acked_at)}`
+      : x.read_at ? `read ${formatTime(x.read_at)}, not acknowledged`
+        : x.delivered_at ? `delivered ${formatTime(x.delivered_at)}, not acknowledged` : 'not yet received';
+  }
+
+  /* A company desk, under each alert it was sent: its own sites that
+   * received it, with read / acknowledged and their latest answer (from
+   * `receipts`, scope own_sites, and live `site_receipt` frames). */
+  function renderOwnSites(item, entry) {
+    const list = item.querySelector('.own-sites-status');
+    if (!list) return;
+    const rows = (entry.own_sites || []).map((x) => el('li', {
+      class: x.acked_at ? 'acked' : 'not-acked',
+      dataset: {
+        siteId: String(x.site_id), acked: x.acked_at ? 'true' : 'false', read: x.read_at ? 'true' : 'false',
+        ...(x.answer != null ? { answer: String(x.answer) } : {}),
+      },
+    }, el('span', { class: 'site' }, x.site_name || siteName(x.site_id)), ': ',
+    el('span', { class: 'state' }, receiptState(x)),
+    x.answer != null ? el('span', { class: 'answer' }, ` · answered “${answerValue(x.answer)}”`) : null));
+    list.replaceChildren(...rows);
+    list.hidden = !rows.length;
+  }
+
+  /* Per site of each relay: acknowledged / read / delivered / not yet, and
+   * its latest answer. */
+  function renderRelaySites(item, entry) {
+    let list = item.querySelector('.relay-sites-status');
+    const rows = [];
+    for (const r of entry.relays || []) {
+      for (const x of r.sites || []) {
+        const ans = (r.answers || []).find((a) => a.site_id === x.site_id);
+        const state = x.acked_at ? `acknowledged ${formatTime(x.acked_at)}`
+          : x.read_at ? `read ${formatTime(x.read_at)}, not acknowledged`
+            : x.delivered_at ? `delivered ${formatTime(x.delivered_at)}, not acknowledged` : 'not yet received';
+        rows.push(el('li', {
+          class: x.acked_at ? 'acked' : 'not-acked',
+          dataset: { siteId: String(x.site_id), relayId: String(r.relay_id), acked: x.acked_at ? 'true' : 'false' },
+        }, el('span', { class: 'site' }, x.site_name || siteName(x.site_id)), ': ', el('span', { class: 'state' }, state),
+        ans ? el('span', { class: 'answer' }, ` · answered “${answerValue(ans.answer)}”`) : null));
+      }
+    }
+    if (!rows.length) {
+      list?.remove();
+      return;
+    }
+    if (!list) {
+      list = el('ul', { class: 'relay-sites-status', 'aria-label': 'Our sites that received the relay' });
+      item.querySelector('.relayed').after(list);
+    }
+    list.replaceChildren(...rows);
   }
 
   function updateHistoryItem(entry) {
@@ -507,11 +596,43 @@ function main({ token, user }) {
   }
 
   // Newest first: before the first item of an older alert.
+  /* Newest first, except that an update or cancellation keeps the alert
+   * it replaces right under it (class thread-previous), so the history
+   * shows them in place, together. */
   function insertHistoryItem(entry) {
     const item = renderHistoryItem(entry);
-    const older = [...history.children].find((li) => Number(li.dataset.alertId) < entry.alert.id);
-    history.insertBefore(item, older || null);
+    const id = entry.alert.id;
+    const newer = [...history.children].find((li) => li.dataset.references === String(id));
+    if (newer) {
+      newer.after(item);
+      item.classList.add('thread-previous');
+    } else {
+      const older = [...history.children].find((li) => Number(li.dataset.alertId) < id);
+      history.insertBefore(item, older || null);
+    }
+    const ref = referencedId(entry.alert);
+    const prev = ref ? historyItem(ref) : null;
+    if (prev) {
+      // Move the replaced alert (and what it replaced) under this one.
+      let chain = prev;
+      const moving = [];
+      while (chain) {
+        moving.push(chain);
+        const r = chain.dataset.references;
+        chain = r ? historyItem(Number(r)) : null;
+      }
+      let at = item;
+      for (const li of moving) {
+        at.after(li);
+        li.classList.add('thread-previous');
+        at = li;
+      }
+    }
     historyEmpty.hidden = true;
+  }
+
+  function referencedId(a) {
+    return (a.msg_type === 'update' || a.msg_type === 'cancel') && a.references ? Number(a.references) : null;
   }
 
   function setText(node, text) {
@@ -529,6 +650,7 @@ function main({ token, user }) {
       allClear.hidden = session.state === 'reconnecting';
       document.body.classList.remove('alerting');
       document.body.classList.remove('alerting-exercise');
+      setTakeover(null);
       return;
     }
     const entry = queue[0];
@@ -606,7 +728,30 @@ function main({ token, user }) {
       const r = relayedText(entry);
       if (r) ackNote.textContent = r;
     }
+    const own = banner.querySelector('.own-sites-summary');
+    if (own) {
+      own.textContent = canAck ? '' : ownSitesText(entry);
+      own.hidden = !own.textContent;
+    }
+    setTakeover(a);
     maybeSendRead();
+  }
+
+  /* An urgent alert (severe, extreme or immediate) at a site console takes
+   * the whole screen, rings until it is acknowledged, and keeps the
+   * keyboard inside it: the page behind is inert until then. */
+  function isUrgent(a) {
+    return a.msg_type !== 'cancel' && (URGENT_SEVERITIES.includes(sevOf(a)) || a.urgency === 'immediate');
+  }
+
+  function setTakeover(a) {
+    const on = Boolean(a) && canAck && isUrgent(a);
+    banner.classList.toggle('takeover', on);
+    banner.dataset.takeover = on ? 'true' : 'false';
+    document.body.classList.toggle('taken-over', on);
+    for (const n of document.querySelectorAll('body > header, body > main')) n.inert = on;
+    if (on) sound.ring(sevOf(a));
+    else sound.stopRinging();
   }
 
   function announce(text) {
@@ -773,6 +918,7 @@ function main({ token, user }) {
     const old = entries.get(Number(a.references));
     if (!old) return;
     old.replaced = a.msg_type;
+    old.replaced_by = { id: a.id, kind: a.msg_type, at: a.sent_at, headline: a.headline };
     if (old.status === 'new' || old.status === 'seen') {
       old.status = a.msg_type === 'cancel' ? 'cancelled' : 'superseded';
       ackQueue.delete(old.alert.id);
@@ -1065,27 +1211,195 @@ function main({ token, user }) {
     updateHistoryItem(entry);
     persist();
     if (banner.dataset.alertId === String(entry.alert.id)) renderBanner();
+    relayReceiptsSoon(t.alert_id);
   });
+
+  /* A company desk's relays, site by site: who received, read, acknowledged
+   * and answered (`receipts` of the relay, asked shortly after each tally
+   * and on every welcome; `answers` live). */
+  const relayReceiptTimers = new Map();   // relay id -> timer
+  let receiptsUnsupported = false;
+
+  function relayOfEntry(relayId) {
+    const entry = entries.get(relayOf.get(relayId));
+    return [entry, entry?.relays?.find((x) => x.relay_id === relayId)];
+  }
+
+  function relayReceiptsSoon(relayId) {
+    if (canAck || receiptsUnsupported || relayReceiptTimers.has(relayId)) return;
+    relayReceiptTimers.set(relayId, setTimeout(() => {
+      relayReceiptTimers.delete(relayId);
+      session.request('receipts', { alert_id: relayId });
+    }, RELAY_RECEIPTS_MS));
+  }
+
+  session.on('receipts', (frame) => {
+    const [entry, r] = relayOfEntry(frame.alert_id);
+    if (!r || !Array.isArray(frame.sites)) return;
+    r.sites = frame.sites.map((x) => ({
+      site_id: x.site_id, site_name: x.site_name, delivered_at: x.delivered_at, read_at: x.read_at, acked_at: x.acked_at,
+    }));
+    updateHistoryItem(entry);
+    persist();
+  });
+
+  session.on('answers', (frame) => {
+    const [entry, r] = relayOfEntry(frame.alert_id);
+    if (!r) return;
+    r.answers = Array.isArray(frame.by_site) ? frame.by_site : [];
+    updateHistoryItem(entry);
+    persist();
+  });
+
+  if (!canAck) {
+    session.on('welcome', () => {
+      const recent = [...entries.values()].sort(byAge).slice(-20);
+      for (const e of recent) for (const r of e.relays || []) relayReceiptsSoon(r.relay_id);
+    });
+  }
+
+  /* A company desk's own sites, alert by alert: `receipts` (scope
+   * own_sites: only its sites, docs/protocol.md) when an alert comes and on
+   * every welcome, then `site_receipt` frames as its sites read,
+   * acknowledge and answer. */
+  const ownReceiptTimers = new Map();   // alert id -> timer
+
+  function ownReceiptsSoon(id) {
+    const entry = entries.get(id);
+    if (canAck || receiptsUnsupported || ownReceiptTimers.has(id) || !entry ||
+        entry.alert.msg_type === 'cancel' || entry.alert.sender?.org_id === user.org_id) return;
+    ownReceiptTimers.set(id, setTimeout(() => {
+      ownReceiptTimers.delete(id);
+      session.request('receipts', { alert_id: id });
+    }, OWN_RECEIPTS_MS));
+  }
+
+  /* Merges one site's receipt into a list of site rows. */
+  function mergeSite(list, frame) {
+    let x = list.find((y) => y.site_id === frame.site_id);
+    if (!x) {
+      x = { site_id: frame.site_id, site_name: frame.site_name, delivered_at: null, read_at: null, acked_at: null, answer: null };
+      list.push(x);
+      list.sort((p, q) => String(p.site_name).localeCompare(String(q.site_name)));
+    }
+    // reading or acknowledging means it was received
+    if (!x.delivered_at) x.delivered_at = frame.at;
+    if (frame.kind === 'read' && !x.read_at) x.read_at = frame.at;
+    if (frame.kind === 'acked' && !x.acked_at) x.acked_at = frame.at;
+    if (frame.kind === 'answered') { x.answer = frame.answer; x.answered_at = frame.at; }
+  }
+
+  if (!canAck) {
+    session.on('alert', (frame) => { if (Number.isFinite(frame.alert?.id)) ownReceiptsSoon(frame.alert.id); });
+    session.on('welcome', () => {
+      for (const e of [...entries.values()].sort(byAge).slice(-20)) ownReceiptsSoon(e.alert.id);
+    });
+    session.on('receipts', (frame) => {
+      const entry = entries.get(frame.alert_id);
+      if (!entry || !Array.isArray(frame.sites)) return;
+      entry.own_sites = frame.sites.map((x) => ({
+        site_id: x.site_id, site_name: x.site_name, delivered_at: x.delivered_at, read_at: x.read_at,
+        acked_at: x.acked_at, answer: x.answer ?? null, answered_at: x.answered_at ?? null,
+      }));
+      updateHistoryItem(entry);
+      persist();
+      if (banner.dataset.alertId === String(entry.alert.id)) renderBanner();
+    });
+    session.on('site_receipt', (frame) => {
+      if (!Number.isFinite(frame.site_id)) return;
+      const entry = entries.get(frame.alert_id);
+      const [relayEntry, r] = entry ? [null, null] : relayOfEntry(frame.alert_id);
+      if (entry) {
+        entry.own_sites = entry.own_sites || [];
+        mergeSite(entry.own_sites, frame);
+        updateHistoryItem(entry);
+        if (banner.dataset.alertId === String(entry.alert.id)) renderBanner();
+      } else if (r) {
+        if (frame.kind === 'answered') {
+          r.answers = (r.answers || []).filter((x) => x.site_id !== frame.site_id);
+          r.answers.push({ site_id: frame.site_id, site_name: frame.site_name, answer: frame.answer, at: frame.at });
+        } else {
+          r.sites = r.sites || [];
+          mergeSite(r.sites, frame);
+        }
+        updateHistoryItem(relayEntry);
+      } else {
+        return;
+      }
+      persist();
+    });
+  }
 
   /* ---- Status board (company operators) ----------------------------- */
 
   let board = null;
   let boardUnsupported = false;
+  const siteHistory = setupHistory(session);
+  if (canAck) {
+    // The building console's "Our history": its own site only.
+    const ours = $('our-history');
+    ours.hidden = false;
+    ours.addEventListener('click', () => siteHistory.open(user.site_id,
+      directory.sites.find((s) => s.id === user.site_id)?.name || user.site_name, ours));
+  }
   if (!canAck) {
     $('board-panel').hidden = false;
     board = createBoard($('board'), $('board-summary'), {
+      onHistory: (id, name, btn) => siteHistory.open(id, name, btn),
       orgName: (id) => directory.orgs.find((o) => o.id === id)?.name || '',
+      // consoles_online (docs/protocol.md `directory`), asked again every
+      // PRESENCE_POLL_MS while connected.
+      presence: (id) => {
+        const n = directory.sites.find((x) => x.id === id)?.consoles_online;
+        return Number.isFinite(n) ? n : null;
+      },
     });
+    setInterval(() => {
+      if (session.connected && document.visibilityState !== 'hidden') session.request('directory');
+    }, PRESENCE_POLL_MS);
     session.on('board', (frame) => {
       showError($('board-error'), '');
       board.setSites(frame.sites);
+      deskSites.clear();
+      for (const x of Array.isArray(frame.sites) ? frame.sites : []) if (x && Number.isFinite(x.site_id)) deskSites.set(x.site_id, x);
+      renderDeskMap();
     });
     session.on('status_update', (frame) => {
       if (frame.site) board.update(frame.site);
+      const x = frame.site;
+      if (x && Number.isFinite(x.site_id)) deskSites.set(x.site_id, { ...deskSites.get(x.site_id), ...x });
+      renderDeskMap();
     });
+    session.on('directory', () => renderDeskMap());
+    session.on('alert', () => renderDeskMap());
     session.on('welcome', () => {
       if (!boardUnsupported && !session.request('board')) board.message('Not connected.');
     });
+  }
+
+  /* The company desk's map: its sites by latest state and console
+   * presence, and the areas of the alerts in its history that are still
+   * in force (not cancelled, replaced or expired). */
+  const deskSites = new Map();   // site id -> latest board row
+  const deskMap = canAck ? null : createCityMap($('desk-map'), { label: 'Map of our sites and the alert areas' });
+  let deskFitted = false;        // zoomed to our sites once
+
+  function renderDeskMap() {
+    if (!deskMap) return;
+    const online = (id) => directory.sites.find((x) => x.id === id)?.consoles_online;
+    if (!deskFitted && deskSites.size) {
+      deskFitted = true;
+      deskMap.fitTo([...deskSites.values()]);
+    }
+    deskMap.setSites([...deskSites.values()].map((x) => ({
+      id: x.site_id, name: x.site_name, lat: x.lat, lon: x.lon, state: x.state, reported_at: x.reported_at,
+    })), (x) => [x.reported_at ? `state-${x.state}` : 'never', online(x.id) === 0 ? 'console-offline' : ''].join(' '));
+    const live = [...entries.values()]
+      .filter((e) => e.alert.area && e.alert.msg_type !== 'cancel' && !e.replaced && e.status !== 'cancelled' && !isExpired(e.alert))
+      .sort(byAge).slice(-20);
+    deskMap.setAreas(live.map((e) => ({
+      area: e.alert.area, id: e.alert.id, className: `area-shape${e.alert.status && e.alert.status !== 'actual' ? ' is-exercise' : ''}`,
+    })));
   }
 
   function onBoardError(frame) {
@@ -1154,6 +1468,11 @@ function main({ token, user }) {
       case 'report': reportForm?.onError(frame); return;
       case 'relay': onRelayError(frame, req); return;
       case 'board': onBoardError(frame); return;
+      case 'site_history': return; // shown in the history dialog (history.js)
+      case 'receipts':
+        // The per-site view of a relay is extra: never bother the desk.
+        if (frame.code === 'unknown_type') receiptsUnsupported = true;
+        return;
       default: break;
     }
     let kind = 'server';

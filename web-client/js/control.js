@@ -9,6 +9,10 @@ import {
 } from './ui.js';
 import { createCompose } from './compose.js';
 import { createBoard } from './board.js';
+import { setupHistory } from './history.js';
+import { setupComposeMap } from './composemap.js';
+import { setupBoardMap } from './boardmap.js';
+import { TEMPLATES, templateById } from './templates.js';
 import { imageFigure } from './images.js';
 import { areaText, checkLat, checkLon, checkRadius, AreaError } from './area.js';
 import {
@@ -19,6 +23,8 @@ const SEVERITIES = ['minor', 'moderate', 'severe', 'extreme'];
 const MAX_SENT = 200;           // sent alerts kept in the list and the cache
 const MAX_BUFFERED = 500;       // tallies/answers/relays waiting for their alert
 const MAX_INBOX = 200;
+const NOT_ACKED_SHOWN = 12;           // site names listed on a sent entry
+const RECEIPTS_AFTER_TALLY_MS = 2000; // receipts again this long after a tally
 // The alert model members a sent record keeps (docs/protocol.md §2b).
 const MODEL = ['headline', 'body', 'severity', 'status', 'category', 'urgency', 'certainty',
   'instruction', 'expires', 'area', 'classification', 'handling', 'request'];
@@ -38,7 +44,27 @@ function main({ token, user }) {
   let directory = { orgs: [], sites: [] };
   let directoryRetry = null;
 
-  const compose = createCompose({ session, token, onAreaChange: () => renderReportNowArea() });
+  let composeMap = null;          // set below, once the form exists
+  let boardMap = null;
+  const compose = createCompose({
+    session,
+    token,
+    onAreaChange: () => {
+      renderReportNowArea();
+      composeMap?.render();
+    },
+  });
+
+  /* ---- Templates and drawing the area ------------------------------- */
+
+  const templateSel = $('template');
+  for (const t of TEMPLATES) templateSel.append(el('option', { value: t.id }, t.title));
+  $('template-apply').addEventListener('click', () => {
+    const t = templateById(templateSel.value);
+    if (t) compose.applyTemplate(t);
+  });
+
+  composeMap = setupComposeMap({ compose, sites: () => directory.sites });
 
   const sent = new Map();          // alert id -> record (built on `published`)
   const tallyBuffer = new Map();   // alert id -> latest tally not yet matched
@@ -76,6 +102,7 @@ function main({ token, user }) {
   //   by_org_name, sites, note, at, tally}], cancelled, superseded_by }
 
   function persistSent() {
+    boardMap?.setAlertAreas([...sent.values()]);
     saveCache('sent', [...sent.values()].slice(-MAX_SENT));
   }
 
@@ -338,8 +365,43 @@ function main({ token, user }) {
 
   function refreshSent(rec) {
     const item = itemFor(rec.alert_id);
-    if (item) updateSentItem(item, rec);
+    if (item) {
+      updateSentItem(item, rec);
+      renderNotAcked(item, rec);
+    }
     persistSent();
+  }
+
+  /* The sites that have not acknowledged, on the entry itself (from the
+   * latest receipts; asked again shortly after each tally). */
+  function renderNotAcked(item, rec) {
+    let p = item.querySelector('.not-acked');
+    const names = Array.isArray(rec.not_acked) ? rec.not_acked : null;
+    const done = rec.recipients > 0 && rec.acknowledged >= rec.recipients;
+    if (!names || done || rec.msg_type === 'cancel') {
+      if (p) p.hidden = true;
+      return;
+    }
+    if (!p) {
+      p = el('p', { class: 'not-acked' });
+      const anchor = item.querySelector('details.receipts');
+      if (anchor) anchor.before(p);
+      else item.append(p);
+    }
+    const shown = names.slice(0, NOT_ACKED_SHOWN);
+    const more = names.length - shown.length;
+    p.textContent = `Not acknowledged yet (${names.length}): ${shown.join(', ')}${more ? ` and ${more} more` : ''}`;
+    p.dataset.count = String(names.length);
+    p.hidden = !names.length;
+  }
+
+  const receiptsSoon = new Map();  // alert id -> timer: receipts after tallies
+  function receiptsAfterTally(id) {
+    if (receiptsSoon.has(id) || !sent.has(id)) return;
+    receiptsSoon.set(id, setTimeout(() => {
+      receiptsSoon.delete(id);
+      requestReceipts(id);
+    }, RECEIPTS_AFTER_TALLY_MS));
   }
 
   function applyTallyToRecord(rec, t) {
@@ -351,6 +413,7 @@ function main({ token, user }) {
   function onTally(t) {
     const id = t.alert_id;
     const rec = sent.get(id);
+    if (rec) receiptsAfterTally(id);
     if (rec) {
       applyTallyToRecord(rec, t);
       refreshSent(rec);
@@ -555,6 +618,9 @@ function main({ token, user }) {
     }
     refreshSent(rec);
 
+    rec.not_acked = sites.filter((x) => !x.acked_at).map((x) => x.site_name || `site ${x.site_id}`)
+      .sort((x, y) => x.localeCompare(y));
+    refreshSent(rec);
     const item = itemFor(frame.alert_id);
     const bodyBox = item?.querySelector('.receipts-body');
     if (!bodyBox) return;
@@ -610,7 +676,10 @@ function main({ token, user }) {
   /* ---- Status board ---------------------------------------------------- */
 
   const boardError = $('board-error');
-  const board = createBoard($('board'), $('board-summary'), { orgName });
+  const siteHistory = setupHistory(session);
+  const board = createBoard($('board'), $('board-summary'), {
+    orgName, onHistory: (id, name, btn) => siteHistory.open(id, name, btn),
+  });
   let boardUnsupported = false;
 
   function requestBoard() {
@@ -625,16 +694,6 @@ function main({ token, user }) {
   session.on('status_update', (frame) => {
     if (frame.site) board.update(frame.site);
   });
-
-  function onBoardError(frame) {
-    if (isUnsupported(frame)) {
-      boardUnsupported = true;
-      board.message(unsupportedText('The status board'));
-      return;
-    }
-    showError(boardError, `The board could not be loaded: ${describeError(frame)}`);
-    board.message('');
-  }
 
   /* ---- Area totals ----------------------------------------------------- */
 
@@ -731,6 +790,18 @@ function main({ token, user }) {
     const node = f.startsWith('lat') ? tLat : f.startsWith('lon') ? tLon : f.startsWith('radius') ? tRadius : null;
     totalsFail(`No totals: ${describeError(frame)}`, node);
   }
+
+  // The board map: a click asks for the totals around that point.
+  boardMap = setupBoardMap(session, {
+    onPick: ({ lat, lon }) => {
+      tLat.value = lat.toFixed(6);
+      tLon.value = lon.toFixed(6);
+      if (!tRadius.value) tRadius.value = '300';
+      for (const n of [tLat, tLon, tRadius]) n.removeAttribute('aria-invalid');
+      totalsForm.requestSubmit();
+    },
+  });
+  boardMap.setAlertAreas([...sent.values()]);
 
   /* ---- Report now ------------------------------------------------------ */
 
@@ -867,6 +938,7 @@ function main({ token, user }) {
       prev = li;
     }
     inboxEmpty.hidden = reports.size > 0;
+    boardMap.setReports(list);
   }
 
   function setUnread(n) {
@@ -922,6 +994,7 @@ function main({ token, user }) {
     const type = req ? req.type : null;
     switch (type) {
       case 'ping':
+      case 'site_history': // shown in the history dialog (history.js)
         return;
       case 'receipts':
         onReceiptsError(frame, req);
@@ -993,6 +1066,7 @@ function main({ token, user }) {
     const own = directory.orgs.find((o) => o.id === user.org_id);
     if (own) $('org-name').textContent = own.name;
     compose.setDirectory(directory);
+    composeMap.render();
     board.rerender();
     for (const rec of sent.values()) {
       const item = itemFor(rec.alert_id);

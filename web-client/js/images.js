@@ -5,6 +5,7 @@
 // <img src="/api/images/…"> could not carry the token anyway).
 
 import { el } from './ui.js';
+import { getToken } from './session.js';
 
 export const IMAGE_TYPES = ['image/jpeg', 'image/png'];
 export const MAX_IMAGE_BYTES = 2 * 1024 * 1024;
@@ -21,12 +22,18 @@ export function checkImageFile(file) {
 
 /* Upload one file; resolves to the image id. Rejects with an Error that
  * carries `code` (the broker's error code, or 'network') and `status`. */
+/* The token refreshed over the live connection (js/session.js keeps it in
+ * sessionStorage) is newer than the one a page was started with. */
+function freshest(token) {
+  return getToken() || token;
+}
+
 export async function uploadImage(token, file) {
   let res;
   try {
     res = await fetch('/api/images', {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': file.type },
+      headers: { Authorization: `Bearer ${freshest(token)}`, 'Content-Type': file.type },
       body: file,
     });
   } catch {
@@ -70,7 +77,7 @@ export function loadImage(token, id) {
     let res;
     try {
       res = await fetch(`/api/images/${encodeURIComponent(id)}`, {
-        headers: { Authorization: `Bearer ${token}` },
+        headers: { Authorization: `Bearer ${freshest(token)}` },
         cache: 'no-store',
       });
     } catch {

@@ -20,6 +20,8 @@ const HANDSHAKE_TIMEOUT_MS = 15000;  // socket open + hello + welcome
 const PING_INTERVAL_MS = 20000;      // application-level ping while idle
 const SILENCE_LIMIT_MS = 45000;      // no frame at all for this long: drop
 const STABLE_AFTER_MS = 10000;       // a session this old resets the back-off
+const REFRESH_RETRY_MS = 5000;       // a refused (unavailable) refresh retries
+const REFRESH_GAP_MS = 10000;        // never refresh again sooner than this
 
 const HOME_BY_ROLE = {
   controller: 'control.html',
@@ -122,6 +124,20 @@ export function saveCursor(userId, cursor) {
   }
 }
 
+/* The claims of a v1 token ({sub, role, iat, exp, …}), or null. The page
+ * reads them only to know when to refresh; the broker checks the token. */
+export function tokenClaims(token) {
+  try {
+    const [v, payload] = String(token).split('.');
+    if (v !== 'v1' || !payload) return null;
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const c = JSON.parse(json);
+    return c && typeof c === 'object' ? c : null;
+  } catch {
+    return null;
+  }
+}
+
 export function homeFor(role) {
   return HOME_BY_ROLE[role] || null;
 }
@@ -184,6 +200,8 @@ export class Session {
     this.lastFrameAt = 0;
     this.stopped = false;
     this.helloRef = null;
+    this.refreshTimer = null;
+    this.serverOffsetMs = 0;     // broker clock minus ours (from welcome)
     // Set by a console page: returns {epoch, seq} to resume from, or null.
     this.resumeFrom = null;
     this.onOnline = () => {
@@ -232,6 +250,7 @@ export class Session {
     this.stopped = true;
     window.removeEventListener('online', this.onOnline);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.refreshTimer);
     this.clearTimers();
     if (this.ws) {
       const ws = this.ws;
@@ -365,6 +384,18 @@ export class Session {
       return;
     }
 
+    // Token refresh (docs/protocol.md "Token lifecycle") is the session's
+    // own business: pages only hear "token" with the new one.
+    if (frame.type === 'refreshed' && typeof frame.token === 'string') {
+      this.adoptToken(frame.token);
+      return;
+    }
+    if (frame.type === 'error' && request?.type === 'refresh') {
+      console.warn(`tocsin: token refresh refused (${frame.code}); retrying`);
+      this.scheduleRefresh(REFRESH_RETRY_MS);
+      return;
+    }
+
     if (frame.type === 'welcome') {
       clearTimeout(this.handshakeTimer);
       this.handshakeTimer = null;
@@ -373,7 +404,10 @@ export class Session {
       this.everWelcomed = true;
       this.welcomedAt = Date.now();
       this.offlineSince = null;
+      const serverNow = Date.parse(frame.server_time);
+      if (Number.isFinite(serverNow)) this.serverOffsetMs = serverNow - Date.now();
       this.startPings();
+      this.scheduleRefresh();
       this.setState('connected');
       this.emit('welcome', frame, { reconnect });
       this.request('directory');
@@ -381,6 +415,37 @@ export class Session {
     }
 
     this.emit(frame.type, frame, request);
+  }
+
+  /* Ask for a new token when less than a third of this one's lifetime is
+   * left (or after `delayMs`), so that a console open all day stays signed
+   * in without a password. A refresh that cannot be sent waits for the next
+   * welcome, which schedules it again. */
+  scheduleRefresh(delayMs, minMs = 1000) {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    const c = tokenClaims(this.token);
+    if (!c || !Number.isFinite(c.exp) || !Number.isFinite(c.iat) || c.exp <= c.iat) return;
+    // Token times are the broker's: compare with the broker's clock.
+    const now = Date.now() + this.serverOffsetMs;
+    const dueMs = (c.exp - (c.exp - c.iat) / 3) * 1000;
+    if (now >= c.exp * 1000) return;  // expired: the broker closes with 4401
+    const delay = delayMs ?? Math.max(minMs, dueMs - now);
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      if (!this.request('refresh')) console.warn('tocsin: token refresh waits for the connection');
+    }, delay);
+  }
+
+  adoptToken(token) {
+    this.token = token;
+    try {
+      sessionStorage.setItem(TOKEN_KEY, token);
+    } catch {
+      /* storage disabled: this page's life only */
+    }
+    this.emit('token', token);
+    this.scheduleRefresh(undefined, REFRESH_GAP_MS);
   }
 
   startPings() {

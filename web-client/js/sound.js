@@ -10,8 +10,12 @@ const PATTERNS = {          // beeps per severity: [frequency Hz, count]
   extreme: [988, 4],
 };
 
+const RING_EVERY_MS = 4000;  // an urgent alert rings again this often
+
 export function createSound(button) {
   let ctx = null;
+  let ringTimer = null;     // repeating tone of an urgent alert, until stopped
+  let ringSeverity = null;
   let enabled = true;
   let playing = [];         // oscillators scheduled and not yet finished
 
@@ -94,10 +98,26 @@ export function createSound(button) {
     /* Silence the tones still sounding or scheduled (the alert was
      * acknowledged, here or at another console of the site). */
     stop() {
+      this.stopRinging();
       for (const osc of playing) {
         try { osc.stop(); } catch { /* already stopped */ }
       }
       playing = [];
+    },
+    /* Ring every few seconds until stop() or stopRinging(): an urgent
+     * alert on a screen that may be unattended for a moment. */
+    ring(severity) {
+      if (ringTimer && ringSeverity === severity) return;
+      clearInterval(ringTimer);
+      ringSeverity = severity;
+      ringTimer = setInterval(() => this.alert(severity), RING_EVERY_MS);
+      if (button) button.dataset.ringing = 'true';
+    },
+    stopRinging() {
+      clearInterval(ringTimer);
+      ringTimer = null;
+      ringSeverity = null;
+      if (button) button.dataset.ringing = 'false';
     },
     alert(severity) {
       if (!enabled) return;

@@ -58,22 +58,39 @@ export function setupHeader(user, session) {
   if (out) out.addEventListener('click', () => signOut(session));
 }
 
-/* Keep #conn in step with the session: data-state plus human text. */
+/* Keep #conn in step with the session: data-state plus human text.
+ * Reconnecting for longer than OFFLINE_AFTER_MS (or the browser says it
+ * is offline) reads "Offline since 14:32": a desk screen watched from a
+ * distance must say plainly that alerts cannot reach it. */
+const OFFLINE_AFTER_MS = 30000;
+
 export function bindConnIndicator(session, conn) {
   if (!conn) return;
-  const label = conn;
+  let timer = null;
   const render = (state) => {
-    conn.dataset.state = state;
+    clearTimeout(timer);
+    timer = null;
+    const since = session.offlineSince;
+    const long = since && (Date.now() - since.getTime() >= OFFLINE_AFTER_MS || navigator.onLine === false);
     if (state === 'connected') {
-      label.textContent = 'Connected';
+      conn.dataset.state = 'connected';
+      conn.textContent = 'Connected';
+    } else if (state === 'reconnecting' && long) {
+      conn.dataset.state = 'offline';
+      conn.textContent = `Offline since ${clock(since).slice(0, 5)}`;
     } else if (state === 'reconnecting') {
-      const since = session.offlineSince ? ` offline since ${clock(session.offlineSince)}` : '';
-      label.textContent = `Reconnecting…${since}`;
+      conn.dataset.state = 'reconnecting';
+      conn.textContent = `Reconnecting…${since ? ` offline since ${clock(since)}` : ''}`;
+      if (since) timer = setTimeout(() => render(session.state), OFFLINE_AFTER_MS - (Date.now() - since.getTime()) + 50);
     } else {
-      label.textContent = 'Connecting…';
+      conn.dataset.state = 'connecting';
+      conn.textContent = 'Connecting…';
     }
+    if (since && state !== 'connected') conn.dataset.offlineSince = since.toISOString();
+    else delete conn.dataset.offlineSince;
   };
   session.on('state', render);
+  window.addEventListener('offline', () => render(session.state));
   render(session.state);
 }
 

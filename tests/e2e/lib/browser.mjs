@@ -1,0 +1,190 @@
+// Browser helpers for the console tests (tests/e2e/05-browser, 7x-*):
+// Debian's Chromium driven by playwright-core against the real broker.
+// Every page's console errors, uncaught exceptions, CSP violations and
+// requests to anything but the broker are collected as problems; a test
+// asserts there were none. Screenshots go to <test output>/screenshots/.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { OUTPUT_DIR, demoPassword, waitFor, sleep } from './harness.mjs';
+
+export const CHROMIUM = process.env.TOCSIN_CHROMIUM || '/usr/bin/chromium';
+export const SHOTS = path.join(OUTPUT_DIR, 'screenshots');
+// Generous: up to seven engineers share two cores with their own tests.
+export const UI_TIMEOUT = 20_000;
+
+export const LANDING = {
+  controller: 'control.html',
+  analyst: 'control.html',
+  company_operator: 'console.html',
+  site_console: 'console.html',
+};
+
+export async function launch() {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}`);
+  fs.mkdirSync(SHOTS, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 60_000,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--no-first-run', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
+      // Background tabs must keep their timers: several consoles at once.
+      '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows'],
+  });
+}
+
+/* Every page problem goes to `problems`; `allow` filters known, expected
+ * console errors (e.g. the failed WebSocket while the broker restarts). */
+export function watch(page, name, problems, allow = []) {
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    if (allow.some((re) => re.test(text))) return;
+    problems.push(`${name}: console error: ${text}`);
+  });
+  page.on('pageerror', (err) => problems.push(`${name}: uncaught exception: ${err.message}`));
+  page.on('crash', () => problems.push(`${name}: page crashed`));
+}
+
+/* A browser context that may reach the broker at `host` (host:port) only. */
+export async function newContext(browser, host, name, problems, { viewport = { width: 1280, height: 900 } } = {}) {
+  const ctx = await browser.newContext({ viewport });
+  await ctx.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if ((u.protocol === 'http:' || u.protocol === 'ws:') && u.host === host) return route.continue();
+    if (u.protocol === 'data:' || u.protocol === 'blob:') return route.continue();
+    problems.push(`${name}: request to something other than the broker: ${u.href}`);
+    return route.abort();
+  });
+  await ctx.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+    });
+  });
+  ctx.setDefaultTimeout(UI_TIMEOUT);
+  return ctx;
+}
+
+/* A signed-in page for `username`, on its landing page, connected. */
+export async function openAs(browser, baseUrl, username, role, problems, opts = {}) {
+  const host = new URL(baseUrl).host;
+  const ctx = await newContext(browser, host, username, problems, opts);
+  const page = await ctx.newPage();
+  watch(page, username, problems, opts.allow || []);
+  await signIn(page, baseUrl, username, demoPassword(username), LANDING[role]);
+  try {
+    await page.waitForSelector('#conn[data-state="connected"]', { state: 'attached', timeout: UI_TIMEOUT });
+  } catch (err) {
+    const conn = await page.locator('#conn').textContent().catch(() => null);
+    throw new Error(`${username}: not connected (#conn ${JSON.stringify(conn)}); page problems: ${JSON.stringify(problems)}: ${err.message}`);
+  }
+  return page;
+}
+
+export async function signIn(page, baseUrl, username, password, landing) {
+  await page.goto(`${baseUrl}/index.html`, { waitUntil: 'load' });
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('#signin');
+  try {
+    await page.waitForURL((u) => u.pathname.endsWith(`/${landing}`), { timeout: UI_TIMEOUT });
+  } catch (err) {
+    const msg = await page.locator('#signin-error').textContent().catch(() => null);
+    throw new Error(`${username} did not land on ${landing} (at ${page.url()}, #signin-error: ${JSON.stringify(msg)}): ${err.message}`);
+  }
+}
+
+/* Poll the trimmed textContent of a selector until want (a string, or a
+ * RegExp) matches. */
+export async function textBecomes(page, selector, want, what, timeoutMs = UI_TIMEOUT) {
+  let last;
+  const ok = (t) => (want instanceof RegExp ? want.test(t) : t === want);
+  try {
+    await waitFor(async () => {
+      last = await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => null);
+      return last !== null && ok(last.trim());
+    }, { timeoutMs, intervalMs: 150, what });
+  } catch (err) {
+    throw new Error(`${what}: ${selector} is ${JSON.stringify(last)}, want ${want} (${err.message})`);
+  }
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false }).catch(() => {});
+}
+
+/* Site markers on a map: {siteId: {x, y}} page coordinates of their centres. */
+export async function markerCentres(page, mapSelector) {
+  const out = {};
+  for (const m of await page.locator(`${mapSelector} path.site-marker`).all()) {
+    const id = await m.getAttribute('data-site-id');
+    const box = await m.boundingBox();
+    if (id && box) out[id] = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  }
+  return out;
+}
+
+/* A TCP forwarder on a fixed port in front of a broker, so a browser keeps
+ * its origin (and sessionStorage) while the broker behind it is replaced:
+ * `retarget(port)` points new connections at another broker, `cut()`
+ * drops every open connection. While no broker is set, connections are
+ * refused at once. */
+export class Forwarder {
+  constructor() {
+    this.target = null;
+    this.sockets = new Set();
+    this.server = net.createServer((client) => this.#accept(client));
+  }
+
+  async listen() {
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', resolve);
+    });
+    this.port = this.server.address().port;
+    return this;
+  }
+
+  get baseUrl() { return `http://127.0.0.1:${this.port}`; }
+  get host() { return `127.0.0.1:${this.port}`; }
+
+  retarget(port) { this.target = port; }
+
+  cut() {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  #accept(client) {
+    if (!this.target) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(this.target, '127.0.0.1');
+    this.sockets.add(client);
+    this.sockets.add(upstream);
+    const done = () => {
+      client.destroy();
+      upstream.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(upstream);
+    };
+    client.on('error', done);
+    upstream.on('error', done);
+    client.on('close', done);
+    upstream.on('close', done);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  async close() {
+    this.cut();
+    await new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export { sleep, waitFor };
