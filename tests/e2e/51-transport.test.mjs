@@ -16,7 +16,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import {
-  ROOT, Stack, SUBPROTOCOL, demoPassword,
+  Broker, ROOT, Stack, SUBPROTOCOL, demoPassword,
 } from './lib/harness.mjs';
 import { LANDING, UI_TIMEOUT, launch, signIn, watch } from './lib/browser.mjs';
 
@@ -307,6 +307,7 @@ describe('--user: reads the keys as root, then runs as that user', { timeout: 12
   let dir;
   let user;
   let busPort;
+  let relay;
 
   before(async () => {
     if (process.getuid() !== 0) return;
@@ -324,15 +325,39 @@ describe('--user: reads the keys as root, then runs as that user', { timeout: 12
     execFileSync(path.join(ROOT, 'build/tocsinctl'), ['bus', 'keygen', '--out', busKey], { stdio: 'pipe', timeout: 30000 });
     fs.chmodSync(busKey, 0o600);
     busPort = await freePort();
-    st = await Stack.create({
-      label: `${import.meta.url}-user`,
+    st = await Stack.create({ label: `${import.meta.url}-user`, startBroker: false });
+    // Once it has dropped root the broker must still reach PostgreSQL. The
+    // test cluster's socket lives inside the checkout, which a clone in a
+    // folder only root may enter (mktemp -d, as CI does) hides from every
+    // other user; a relay socket in this test's open folder forwards to it.
+    const pgHost = new URL(st.db.brokerUrl).searchParams.get('host');
+    const relayDir = path.join(dir, 'pg');
+    fs.mkdirSync(relayDir);
+    fs.chmodSync(relayDir, 0o755);
+    relay = net.createServer((c) => {
+      const up = net.connect(path.join(pgHost, '.s.PGSQL.5432'));
+      c.pipe(up);
+      up.pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    const relaySocket = path.join(relayDir, '.s.PGSQL.5432');
+    await new Promise((resolve, reject) => { relay.once('error', reject); relay.listen(relaySocket, resolve); });
+    fs.chmodSync(relaySocket, 0o777);
+    const url = new URL(st.db.brokerUrl);
+    url.searchParams.set('host', relayDir);
+    st.broker = new Broker({
+      label: `${st.label}-user`,
+      databaseUrl: url.toString(),
       tls: { cert: files.cert, key: files.key },
       args: ['--user', 'tocsin', '--journal', path.join(dir, 'journal', 'tocsin.journal'),
         '--bus-key', busKey, '--bus-ingest', `tcp://127.0.0.1:${busPort}`],
     });
+    await st.broker.start();
   });
   after(async () => {
     await st?.cleanup();
+    relay?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
