@@ -30,6 +30,7 @@ struct delivery_log;
 struct journal;
 struct http_req;
 struct receipt_ctx;
+struct status_batch;
 struct db_error;
 
 /* One WebSocket connection on tocsin.v1. The memory is lws' per-session
@@ -89,6 +90,7 @@ struct broker {
 	size_t n_receipts, cap_receipts;
 	int receipts_scheduled;
 	lws_sorted_usec_list_t sul_receipts;
+	struct status_batch *status_batch; /* owned (status_batch.c): reports waiting */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
 	int sealing;                      /* a sealing round is in flight */
 	lws_sorted_usec_list_t sul_seal;

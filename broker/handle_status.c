@@ -3,7 +3,9 @@
  *
  * A console's status report is stored by tocsin_status(), which keeps
  * every report, makes it the site's latest, audits it, and records it as
- * the answer to the report-now request it names. The board is the latest
+ * the answer to the report-now request it names; reports are stored in
+ * batches of those that arrived within a few ms (status_batch.c), each
+ * answered after its batch commits. The board is the latest
  * report of each site; a session that asked for the board is subscribed
  * to it and gets a status_update for every later report of a site it may
  * see. Subscribers are kept here as session ids (sessions vanish; each id
@@ -19,6 +21,7 @@
 #include "db.h"
 #include "frame_check.h"
 #include "log.h"
+#include "status_batch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -161,65 +164,75 @@ static void report_now_progress(struct broker *b, int64_t request_id, int64_t as
 	msg_unref(m);
 }
 
-struct status_ctx {
-	uint64_t session_id;
-	char ref[FRAME_REF_MAX + 1];
-	int replying;              /* the report named a request */
-	int64_t in_reply_to;
-	char username[USERNAME_MAX + 1]; /* for the bus event */
-};
-
-/* Columns: report_id, site_id, guard_org_id, reported_at, site (json),
- * answered, request_id, requested_by, progress (json). */
-static void status_stored(struct broker *b, void *arg, PGresult *res,
-			  const struct db_error *err)
+/* The report's own outcome in a batch row (columns 1-3: err_state,
+ * err_message, err_field), as a db_error; 0 when it was stored. */
+static int row_error(PGresult *res, int row, struct db_error *e)
 {
-	struct status_ctx *c = arg;
-	struct session *s = broker_find_session(b, c->session_id);
+	if (PQgetisnull(res, row, 1))
+		return 0;
+	snprintf(e->sqlstate, sizeof e->sqlstate, "%s", PQgetvalue(res, row, 1));
+	snprintf(e->message, sizeof e->message, "%s", PQgetvalue(res, row, 2));
+	snprintf(e->column, sizeof e->column, "%s", PQgetvalue(res, row, 3));
+	return 1;
+}
+
+/* Columns of a batch row: idx, err_state, err_message, err_field, then
+ * report_id, site_id, guard_org_id, reported_at, site (json), answered,
+ * request_id, requested_by, progress (json). Replies status_ok, tells the
+ * bus and the board, and the controller whose request it answered. */
+void status_report_done(struct broker *b, struct status_report *r, PGresult *res, int row,
+			const struct db_error *err)
+{
+	enum { C_ID = 4, C_SITE, C_ORG, C_AT, C_BOARD, C_ANSWERED, C_REQ, C_ASKER, C_PROGRESS };
+	struct session *s = broker_find_session(b, r->session_id);
+	struct db_error e = { 0 };
 	json_t *reply, *site;
 	int answered;
 	char rid[REQUEST_ID_LEN];
 
+	if (!err && (row >= PQntuples(res) || row_error(res, row, &e)))
+		err = row < PQntuples(res) ? &e : &(struct db_error){ .sqlstate = "XX000",
+								      .message = "no row" };
 	if (err) {
 		if (s)
-			reply_db_error(s, c->ref, err, "unknown_target");
-		free(c);
+			reply_db_error(s, r->ref, err, "unknown_target");
 		return;
 	}
-	answered = !strcmp(PQgetvalue(res, 0, 5), "t");
+	answered = !strcmp(PQgetvalue(res, row, C_ANSWERED), "t");
 	if (s) {
-		reply = json_pack("{s:s, s:s, s:I, s:I, s:s}", "type", "status_ok", "ref", c->ref,
-				  "site_id", (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
-				  "report_id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
-				  "reported_at", PQgetvalue(res, 0, 3));
-		if (reply && c->replying) {
-			format_request_id(c->in_reply_to, rid);
+		reply = json_pack("{s:s, s:s, s:I, s:I, s:s}", "type", "status_ok", "ref", r->ref,
+				  "site_id", (json_int_t)strtoll(PQgetvalue(res, row, C_SITE), NULL, 10),
+				  "report_id", (json_int_t)strtoll(PQgetvalue(res, row, C_ID), NULL, 10),
+				  "reported_at", PQgetvalue(res, row, C_AT));
+		if (reply && r->replying) {
+			format_request_id(r->in_reply_to, rid);
 			json_object_set_new(reply, "in_reply_to", json_string(rid));
 			json_object_set_new(reply, "answered", json_boolean(answered));
 		}
 		session_send_json(s, reply);
 	}
-	site = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
-	if (site)
+	site = json_loads(PQgetvalue(res, row, C_BOARD), 0, NULL);
+	if (site) {
 		bus_emit(b, "status",
 			 json_pack("{s:I, s:I, s:I, s:s, s:s, s:O}", "report_id",
-				   (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "site_id",
-				   (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10), "org_id",
-				   (json_int_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10), "user",
-				   c->username, "reported_at", PQgetvalue(res, 0, 3), "status", site));
-	if (site)
-		board_fanout(b, site, strtoll(PQgetvalue(res, 0, 2), NULL, 10));
-	else
-		log_error("status report %s: board entry unreadable", PQgetvalue(res, 0, 0));
+				   (json_int_t)strtoll(PQgetvalue(res, row, C_ID), NULL, 10), "site_id",
+				   (json_int_t)strtoll(PQgetvalue(res, row, C_SITE), NULL, 10), "org_id",
+				   (json_int_t)strtoll(PQgetvalue(res, row, C_ORG), NULL, 10), "user",
+				   r->username, "reported_at", PQgetvalue(res, row, C_AT), "status", site));
+		board_fanout(b, site, strtoll(PQgetvalue(res, row, C_ORG), NULL, 10));
+	} else {
+		log_error("status report %s: board entry unreadable", PQgetvalue(res, row, C_ID));
+	}
 	json_decref(site);
 	if (answered)
-		report_now_progress(b, strtoll(PQgetvalue(res, 0, 6), NULL, 10),
-				    strtoll(PQgetvalue(res, 0, 7), NULL, 10), PQgetvalue(res, 0, 8));
-	free(c);
+		report_now_progress(b, strtoll(PQgetvalue(res, row, C_REQ), NULL, 10),
+				    strtoll(PQgetvalue(res, row, C_ASKER), NULL, 10),
+				    PQgetvalue(res, row, C_PROGRESS));
 }
 
 /* Checks every member before anything is stored: a bad one is a typed
- * error naming it, and nothing changes. */
+ * error naming it, and nothing changes. The report then waits a few ms
+ * for a batch (status_batch.c). */
 void handle_status(struct session *s, struct client_frame *f)
 {
 	static const char *const counts[] = { "people", "officers", "trauma_packs",
@@ -228,11 +241,9 @@ void handle_status(struct session *s, struct client_frame *f)
 	static const char *const states[] = { "normal", "heightened", "lockdown", "evacuating",
 					      "closed", NULL };
 	struct frame_error err = { 0 };
-	struct status_ctx *c;
-	char num[5][24], user[24], site[24], reply_to[24];
+	struct status_report *r;
 	const char *cctv, *state, *note;
-	const char *params[12];
-	int64_t v, request_id = 0;
+	int64_t num[5], request_id = 0;
 	int replying;
 
 	if (s->who.role != ROLE_SITE_CONSOLE || s->who.site_id <= 0) {
@@ -240,47 +251,41 @@ void handle_status(struct session *s, struct client_frame *f)
 				    "only a site console reports building status");
 		return;
 	}
-	for (size_t i = 0; i < 5; i++) {
-		if (check_int(f->root, counts[i], 0, STATUS_COUNT_MAX, 1, &v, NULL, &err))
+	for (size_t i = 0; i < 5; i++)
+		if (check_int(f->root, counts[i], 0, STATUS_COUNT_MAX, 1, &num[i], NULL, &err))
 			goto bad;
-		snprintf(num[i], sizeof num[i], "%lld", (long long)v);
-	}
 	if (check_enum(f->root, "cctv", cctv_values, NULL, &cctv, &err) ||
 	    check_enum(f->root, "state", states, NULL, &state, &err) ||
 	    check_text(f->root, "note", 0, STATUS_NOTE_MAX, 0, &note, &err) ||
 	    check_request_id(f->root, "in_reply_to", &request_id, &replying, &err))
 		goto bad;
 
-	c = calloc(1, sizeof *c);
-	if (!c) {
+	r = calloc(1, sizeof *r);
+	if (r)
+		/* the site comes from the token, never from the message */
+		r->args = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s?, s:o, s:s}",
+				    "user_id", (json_int_t)s->who.user_id, "site_id",
+				    (json_int_t)s->who.site_id, "people", (json_int_t)num[0],
+				    "officers", (json_int_t)num[1], "trauma_packs", (json_int_t)num[2],
+				    "first_aid_kits", (json_int_t)num[3], "defibrillators",
+				    (json_int_t)num[4], "cctv", cctv, "state", state, "note", note,
+				    "in_reply_to",
+				    replying ? json_integer(request_id) : json_null(), "remote",
+				    s->remote);
+	if (!r || !r->args) {
+		status_report_free(r);
 		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
 		return;
 	}
-	c->session_id = s->id;
-	memcpy(c->ref, f->ref, sizeof c->ref);
-	c->replying = replying;
-	c->in_reply_to = request_id;
-	memcpy(c->username, s->who.username, sizeof c->username);
-	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
-	snprintf(site, sizeof site, "%lld", (long long)s->who.site_id);
-	snprintf(reply_to, sizeof reply_to, "%lld", (long long)request_id);
-	params[0] = user;
-	params[1] = site; /* from the token, never from the message */
-	for (size_t i = 0; i < 5; i++)
-		params[2 + i] = num[i];
-	params[7] = cctv;
-	params[8] = state;
-	params[9] = note;
-	params[10] = replying ? reply_to : NULL;
-	params[11] = s->remote;
-	if (db_query(session_broker(s)->db,
-		     "SELECT report_id, site_id, guard_org_id, reported_at, site, answered,"
-		     " request_id, requested_by, progress"
-		     " FROM tocsin_status($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-		     12, params, status_stored, c)) {
+	r->session_id = s->id;
+	memcpy(r->ref, f->ref, sizeof r->ref);
+	r->replying = replying;
+	r->in_reply_to = request_id;
+	memcpy(r->username, s->who.username, sizeof r->username);
+	if (status_batch_add(session_broker(s), r)) {
 		session_reply_error(s, f->ref, "unavailable", NULL,
 				    "the database is not reachable; the report was not stored");
-		free(c);
+		status_report_free(r);
 	}
 	return;
 bad:

@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "log.h"
 #include "signin.h"
+#include "status_batch.h"
 
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -60,6 +61,7 @@ static void begin_stop(struct broker *b, int signo)
 	b->stop_deadline_us = clock_now_us() + STOP_GRACE_US;
 	broker_close_all_sessions(b);
 	receipts_flush(b);
+	status_batch_flush(b);
 	delivery_log_flush(b->deliveries);
 	lws_sul_schedule(b->ctx, 0, &b->sul_stop, stop_check, STOP_POLL_US);
 }
@@ -251,6 +253,7 @@ out:
 	delivery_log_free(b->deliveries);
 	b->deliveries = NULL;
 	receipts_free(b);
+	status_batch_free(b);
 	journal_free(b->journal);
 	b->journal = NULL;
 	site_cache_clear(&b->sites);
