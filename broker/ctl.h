@@ -9,6 +9,8 @@
 
 #include <libpq-fe.h>
 
+#include "ctl_args.h"
+
 /* Exit codes that scripts can rely on (also in `tocsinctl help`). */
 enum {
 	CTL_OK = 0,          /* done */
@@ -50,6 +52,26 @@ int ctl_exec_print(const char *cmd, PGconn *conn, const char *sql, int n,
  * after printing the error and setting *exit_code as ctl_exec_print does. */
 PGresult *ctl_exec(const char *cmd, PGconn *conn, const char *sql, int n,
 		   const char *const *params, int *exit_code);
+
+/* What a command body gets once its options are parsed and the database
+ * is connected (ctl_run). */
+struct ctl_run {
+	const char *cmd;
+	PGconn *conn;
+	struct ctl_opts o;
+	struct ctl_arg *args;
+	const char *pos[2];
+	int npos;
+	char actor[160]; /* who to name in the audit (ctl_actor) */
+};
+
+/* The frame around a database command, so that every command behaves alike
+ * for scripts: takes the common options, prints help for --help, parses
+ * args with min..max positional words (at most 2), connects, runs body and
+ * disconnects. Returns body's exit code or the frame's own (usage,
+ * unreachable). */
+int ctl_run(const char *cmd, const char *help, int argc, char **argv, struct ctl_arg *args,
+	    int min, int max, int (*body)(struct ctl_run *r));
 
 /* Reads a file of at most max bytes into a NUL-terminated buffer (caller
  * frees); "-" reads standard input. NULL after printing why. */

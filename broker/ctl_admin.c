@@ -22,18 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What one admin command gets once its arguments are parsed and the
- * database is connected. */
-struct admin_run {
-	const char *cmd;
-	PGconn *conn;
-	struct ctl_opts o;
-	struct ctl_arg *args;
-	const char *pos[2];
-	int npos;
-	char actor[160];
-};
-
 #define ACTOR_HELP "  --actor NAME       who to name in the audit (default tocsinctl:$USER)\n"
 #define COMMON_HELP                                                                        \
 	"  --database URL     default DATABASE_URL (connect as the role tocsin_admin)\n"     \
@@ -41,37 +29,9 @@ struct admin_run {
 	"Exit: 0 done, 1 refused (the message says why), 2 usage, 3 database\n"              \
 	"unreachable, 4 not found.\n"
 
-/* Parses, prints --help, connects, runs body, disconnects: the same frame
- * around every admin command, so they behave alike for scripts. */
-static int admin_run(const char *cmd, const char *help, int argc, char **argv,
-		     struct ctl_arg *args, int min, int max, int (*body)(struct admin_run *r))
-{
-	struct admin_run r = { .cmd = cmd, .args = args };
-	int want_help, rc;
-
-	argc = ctl_take_common(cmd, &r.o, argc, argv, &want_help);
-	if (argc < 0)
-		return CTL_USAGE;
-	if (want_help) {
-		fputs(help, stdout);
-		return CTL_OK;
-	}
-	r.npos = ctl_parse_args(cmd, argc, argv, args, r.pos, min, max);
-	if (r.npos < 0)
-		return CTL_USAGE;
-	ctl_actor(ctl_arg(args, "--actor"), r.actor, sizeof r.actor);
-	r.conn = ctl_connect(cmd, &r.o, &rc);
-	if (!r.conn)
-		return rc;
-	PQsetErrorVerbosity(r.conn, PQERRORS_TERSE); /* the message, not the PL/pgSQL stack */
-	rc = body(&r);
-	PQfinish(r.conn);
-	return rc;
-}
-
 /* ------------------------------------------------------ organisations */
 
-static int org_add(struct admin_run *r)
+static int org_add(struct ctl_run *r)
 {
 	const char *p[] = { r->actor, r->pos[0], ctl_arg(r->args, "--kind"),
 			    ctl_arg(r->args, "--parent") };
@@ -85,7 +45,7 @@ int ctl_org_add(int argc, char **argv)
 	struct ctl_arg args[] = { { "--kind", 0, 1, NULL }, { "--parent", 0, 0, NULL },
 				  { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("org add",
+	return ctl_run("org add",
 			 "usage: tocsinctl org add NAME --kind police|police_unit|security_company\n"
 			 "                         [--parent ORG] [--actor NAME]\n"
 			 "Adds an organisation (ORG: an id or the exact name) and prints it.\n"
@@ -93,7 +53,7 @@ int ctl_org_add(int argc, char **argv)
 			 argc, argv, args, 1, 1, org_add);
 }
 
-static int org_list(struct admin_run *r)
+static int org_list(struct ctl_run *r)
 {
 	return ctl_exec_print(r->cmd, r->conn,
 			      "SELECT * FROM tocsin_admin_org_list ORDER BY id", 0, NULL, r->o.json);
@@ -103,14 +63,14 @@ int ctl_org_list(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { NULL, 0, 0, NULL } };
 
-	return admin_run("org list",
+	return ctl_run("org list",
 			 "usage: tocsinctl org list\n"
 			 "Lists the organisations with their number of sites and active users.\n"
 			 COMMON_HELP,
 			 argc, argv, args, 0, 0, org_list);
 }
 
-static int org_disable(struct admin_run *r)
+static int org_disable(struct ctl_run *r)
 {
 	const char *p[] = { r->actor, r->pos[0] };
 
@@ -122,7 +82,7 @@ int ctl_org_disable(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("org disable",
+	return ctl_run("org disable",
 			 "usage: tocsinctl org disable ORG [--actor NAME]\n"
 			 "Disables an organisation (an id or the exact name) and every user of it;\n"
 			 "their live connections close within seconds. Its sites stay.\n"
@@ -134,7 +94,7 @@ int ctl_org_disable(int argc, char **argv)
 
 /* The site fields given as options, as the JSON object the SQL functions
  * take; NULL (a usage error, after a message) for a bad --cleared. */
-static char *site_fields(struct admin_run *r)
+static char *site_fields(struct ctl_run *r)
 {
 	static const char *const names[] = { "slug", "name", "address", "lat",
 					     "lon", "sector", "guard" };
@@ -164,7 +124,7 @@ static char *site_fields(struct admin_run *r)
 	return text;
 }
 
-static int site_add(struct admin_run *r)
+static int site_add(struct ctl_run *r)
 {
 	char *fields = site_fields(r);
 	const char *p[] = { r->actor, fields };
@@ -197,7 +157,7 @@ int ctl_site_add(int argc, char **argv)
 		{ NULL, 0, 0, NULL }
 	};
 
-	return admin_run("site add",
+	return ctl_run("site add",
 			 "usage: tocsinctl site add --slug SLUG --name NAME --address TEXT --lat LAT\n"
 			 "                          --lon LON --sector CODE --guard ORG\n"
 			 "                          [--cleared yes|no] [--actor NAME]\n"
@@ -206,7 +166,7 @@ int ctl_site_add(int argc, char **argv)
 			 argc, argv, args, 0, 0, site_add);
 }
 
-static int site_list(struct admin_run *r)
+static int site_list(struct ctl_run *r)
 {
 	const char *p[] = { ctl_arg(r->args, "--org") };
 
@@ -221,14 +181,14 @@ int ctl_site_list(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { "--org", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("site list",
+	return ctl_run("site list",
 			 "usage: tocsinctl site list [--org ORG]\n"
 			 "Lists the sites (of one guarding company with --org: id or exact name).\n"
 			 COMMON_HELP,
 			 argc, argv, args, 0, 0, site_list);
 }
 
-static int site_update(struct admin_run *r)
+static int site_update(struct ctl_run *r)
 {
 	char *fields = site_fields(r);
 	const char *p[] = { r->actor, r->pos[0], fields };
@@ -257,7 +217,7 @@ int ctl_site_update(int argc, char **argv)
 		{ NULL, 0, 0, NULL }
 	};
 
-	return admin_run("site update",
+	return ctl_run("site update",
 			 "usage: tocsinctl site update SITE [--slug SLUG] [--name NAME] [--address TEXT]\n"
 			 "                          [--lat LAT] [--lon LON] [--sector CODE] [--guard ORG]\n"
 			 "                          [--cleared yes|no] [--actor NAME]\n"
@@ -267,7 +227,7 @@ int ctl_site_update(int argc, char **argv)
 			 argc, argv, args, 1, 1, site_update);
 }
 
-static int site_disable(struct admin_run *r)
+static int site_disable(struct ctl_run *r)
 {
 	const char *p[] = { r->actor, r->pos[0] };
 
@@ -279,7 +239,7 @@ int ctl_site_disable(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("site disable",
+	return ctl_run("site disable",
 			 "usage: tocsinctl site disable SITE [--actor NAME]\n"
 			 "Disables a site (its slug or id) and revokes its console devices; their\n"
 			 "live connections close within seconds.\n"
@@ -303,7 +263,7 @@ static int read_hash(const char *cmd, char hash[PASSWORD_HASH_MAX])
 	return rc;
 }
 
-static int user_add(struct admin_run *r)
+static int user_add(struct ctl_run *r)
 {
 	char hash[PASSWORD_HASH_MAX];
 	const char *p[] = { r->actor, r->pos[0], ctl_arg(r->args, "--display-name"),
@@ -325,7 +285,7 @@ int ctl_user_add(int argc, char **argv)
 				  { "--cleared", 1, 0, NULL },	    { "--actor", 0, 0, NULL },
 				  { NULL, 0, 0, NULL } };
 
-	return admin_run("user add",
+	return ctl_run("user add",
 			 "usage: tocsinctl user add USERNAME --role ROLE [--org ORG] [--site SITE]\n"
 			 "                          [--display-name NAME] [--cleared] [--actor NAME]\n"
 			 "                          < PASSWORD\n"
@@ -340,7 +300,7 @@ int ctl_user_add(int argc, char **argv)
 			 argc, argv, args, 1, 1, user_add);
 }
 
-static int user_list(struct admin_run *r)
+static int user_list(struct ctl_run *r)
 {
 	const char *p[] = { ctl_arg(r->args, "--org"), ctl_arg(r->args, "--role"),
 			    ctl_arg(r->args, "--site") };
@@ -359,14 +319,14 @@ int ctl_user_list(int argc, char **argv)
 	struct ctl_arg args[] = { { "--org", 0, 0, NULL }, { "--role", 0, 0, NULL },
 				  { "--site", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("user list",
+	return ctl_run("user list",
 			 "usage: tocsinctl user list [--org ORG] [--role ROLE] [--site SITE]\n"
 			 "Lists users, optionally of one organisation, role or site.\n"
 			 COMMON_HELP,
 			 argc, argv, args, 0, 0, user_list);
 }
 
-static int user_disable(struct admin_run *r)
+static int user_disable(struct ctl_run *r)
 {
 	const char *p[] = { r->actor, r->pos[0] };
 
@@ -379,7 +339,7 @@ int ctl_user_disable(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("user disable",
+	return ctl_run("user disable",
 			 "usage: tocsinctl user disable USERNAME [--actor NAME]\n"
 			 "Disables a user: it cannot sign in, and its live connections close\n"
 			 "within seconds.\n"
@@ -387,7 +347,7 @@ int ctl_user_disable(int argc, char **argv)
 			 argc, argv, args, 1, 1, user_disable);
 }
 
-static int user_enable(struct admin_run *r)
+static int user_enable(struct ctl_run *r)
 {
 	const char *p[] = { r->actor, r->pos[0] };
 
@@ -400,7 +360,7 @@ int ctl_user_enable(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("user enable",
+	return ctl_run("user enable",
 			 "usage: tocsinctl user enable USERNAME [--actor NAME]\n"
 			 "Enables a disabled user (tokens it held before stay revoked: it signs in\n"
 			 "again). Refused while its organisation or site is disabled.\n"
@@ -408,7 +368,7 @@ int ctl_user_enable(int argc, char **argv)
 			 argc, argv, args, 1, 1, user_enable);
 }
 
-static int user_set_password(struct admin_run *r)
+static int user_set_password(struct ctl_run *r)
 {
 	char hash[PASSWORD_HASH_MAX];
 	const char *p[] = { r->actor, r->pos[0], hash };
@@ -424,7 +384,7 @@ int ctl_user_set_password(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("user set-password",
+	return ctl_run("user set-password",
 			 "usage: tocsinctl user set-password USERNAME [--actor NAME] < PASSWORD\n"
 			 "Sets a user's password (one line on standard input). The user's live\n"
 			 "sessions are ended: it signs in again with the new password.\n"
@@ -451,7 +411,7 @@ static int blank(const char *s)
 
 /* Checks the values user update can check without the database, naming
  * the flag: a usage error (exit 2) rather than a refusal. 0 or -1. */
-static int user_update_check(const struct admin_run *r)
+static int user_update_check(const struct ctl_run *r)
 {
 	static const char *const roles[] = { "controller", "analyst", "company_operator",
 					     "site_console", "admin" };
@@ -488,7 +448,7 @@ static int user_update_check(const struct admin_run *r)
 /* The changes given as options, as the JSON object
  * tocsin_admin_user_update takes (caller frees); NULL after a message when
  * a value is bad or nothing is to change (a usage error). */
-static char *user_update_fields(const struct admin_run *r)
+static char *user_update_fields(const struct ctl_run *r)
 {
 	static const char *const opts[][2] = { { "--role", "role" },
 					       { "--org", "org" },
@@ -523,7 +483,7 @@ static char *user_update_fields(const struct admin_run *r)
 	return text;
 }
 
-static int user_update(struct admin_run *r)
+static int user_update(struct ctl_run *r)
 {
 	char *fields = user_update_fields(r);
 	const char *p[] = { r->actor, r->pos[0], fields };
@@ -545,7 +505,7 @@ int ctl_user_update(int argc, char **argv)
 				  { "--display-name", 0, 0, NULL }, { "--actor", 0, 0, NULL },
 				  { NULL, 0, 0, NULL } };
 
-	return admin_run("user update",
+	return ctl_run("user update",
 			 "usage: tocsinctl user update USERNAME [--role ROLE] [--org ORG] [--site SITE]\n"
 			 "                          [--cleared yes|no] [--display-name NAME]\n"
 			 "                          [--actor NAME]\n"
@@ -603,7 +563,7 @@ static void print_device(PGresult *res, const char *pw, int json)
 	       PQgetvalue(res, 0, PQfnumber(res, "username")), pw);
 }
 
-static int device_add(struct admin_run *r)
+static int device_add(struct ctl_run *r)
 {
 	char pw[21], hash[PASSWORD_HASH_MAX];
 	const char *p[] = { r->actor, ctl_arg(r->args, "--site"), ctl_arg(r->args, "--name"), hash };
@@ -629,7 +589,7 @@ int ctl_device_add(int argc, char **argv)
 	struct ctl_arg args[] = { { "--site", 0, 1, NULL }, { "--name", 0, 0, NULL },
 				  { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("device add",
+	return ctl_run("device add",
 			 "usage: tocsinctl device add --site SITE [--name NAME] [--actor NAME]\n"
 			 "Registers a building console device for a site (slug or id): a\n"
 			 "site_console user named console.SLUG (console.SLUG.NAME with --name;\n"
@@ -639,7 +599,7 @@ int ctl_device_add(int argc, char **argv)
 			 argc, argv, args, 0, 0, device_add);
 }
 
-static int device_list(struct admin_run *r)
+static int device_list(struct ctl_run *r)
 {
 	const char *p[] = { ctl_arg(r->args, "--site") };
 
@@ -654,14 +614,14 @@ int ctl_device_list(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { "--site", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("device list",
+	return ctl_run("device list",
 			 "usage: tocsinctl device list [--site SITE]\n"
 			 "Lists the console devices (site_console users), of one site with --site.\n"
 			 COMMON_HELP,
 			 argc, argv, args, 0, 0, device_list);
 }
 
-static int device_revoke(struct admin_run *r)
+static int device_revoke(struct ctl_run *r)
 {
 	const char *p[] = { r->actor, r->pos[0] };
 
@@ -673,7 +633,7 @@ int ctl_device_revoke(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return admin_run("device revoke",
+	return ctl_run("device revoke",
 			 "usage: tocsinctl device revoke USERNAME [--actor NAME]\n"
 			 "De-registers a console device: its user is disabled and its live\n"
 			 "connections close within seconds.\n"

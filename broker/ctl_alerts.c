@@ -32,41 +32,6 @@ extern char **environ;
 #define EXIT_HELP                                                                      \
 	"Exit: 0 done, 1 refused, 2 usage, 3 database or broker unreachable, 4 not found.\n"
 
-/* The frame around the read-only commands: options, --help, connect. */
-struct read_run {
-	const char *cmd;
-	PGconn *conn;
-	struct ctl_opts o;
-	struct ctl_arg *args;
-	const char *pos[1];
-	char actor[160];
-};
-
-static int read_run(const char *cmd, const char *help, int argc, char **argv,
-		    struct ctl_arg *args, int npos, int (*body)(struct read_run *r))
-{
-	struct read_run r = { .cmd = cmd, .args = args };
-	int want_help, rc;
-
-	argc = ctl_take_common(cmd, &r.o, argc, argv, &want_help);
-	if (argc < 0)
-		return CTL_USAGE;
-	if (want_help) {
-		fputs(help, stdout);
-		return CTL_OK;
-	}
-	if (ctl_parse_args(cmd, argc, argv, args, r.pos, npos, npos) < 0)
-		return CTL_USAGE;
-	ctl_actor(ctl_arg(args, "--actor"), r.actor, sizeof r.actor);
-	r.conn = ctl_connect(cmd, &r.o, &rc);
-	if (!r.conn)
-		return rc;
-	PQsetErrorVerbosity(r.conn, PQERRORS_TERSE); /* the message, not the PL/pgSQL stack */
-	rc = body(&r);
-	PQfinish(r.conn);
-	return rc;
-}
-
 /* 1 when s is a decimal integer from lo to hi. */
 static int is_int(const char *s, long long lo, long long hi)
 {
@@ -82,7 +47,7 @@ static int is_int(const char *s, long long lo, long long hi)
 
 /* ------------------------------------------------------------ alert list */
 
-static int alert_list(struct read_run *r)
+static int alert_list(struct ctl_run *r)
 {
 	const char *limit = ctl_arg(r->args, "--limit");
 	const char *p[] = { ctl_arg(r->args, "--since"), limit ? limit : "50" };
@@ -101,14 +66,14 @@ int ctl_alert_list(int argc, char **argv)
 	struct ctl_arg args[] = { { "--since", 0, 0, NULL }, { "--limit", 0, 0, NULL },
 				  { NULL, 0, 0, NULL } };
 
-	return read_run("alert list",
+	return ctl_run("alert list",
 			"usage: tocsinctl alert list [--since TIME] [--limit N]\n"
 			"Lists alerts, newest first, with their tallies: recipient sites, sites\n"
 			"delivered to, read, acknowledged, and answered.\n"
 			"  --since TIME       only alerts sent at or after TIME (e.g. 2026-11-22T10:00Z)\n"
 			"  --limit N          at most N alerts (1 to 10000, default 50)\n"
 			DB_HELP EXIT_HELP,
-			argc, argv, args, 0, alert_list);
+			argc, argv, args, 0, 0, alert_list);
 }
 
 /* ------------------------------------------------------------ alert show */
@@ -152,7 +117,7 @@ static void print_show(json_t *alert, json_t *tallies, json_t *pending)
 	}
 }
 
-static int alert_show(struct read_run *r)
+static int alert_show(struct ctl_run *r)
 {
 	const char *p[] = { r->actor, r->pos[0] };
 	json_t *cols[3];
@@ -184,19 +149,19 @@ int ctl_alert_show(int argc, char **argv)
 {
 	struct ctl_arg args[] = { { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
 
-	return read_run("alert show",
+	return ctl_run("alert show",
 			"usage: tocsinctl alert show ID [--actor NAME]\n"
 			"Shows one alert in full, its tallies and the recipient sites that have\n"
 			"not acknowledged it (whether each was delivered to and read). Audited\n"
 			"as a consultation (view_alert) naming the actor.\n"
 			"  --actor NAME       who to name in the audit (default tocsinctl:$USER)\n"
 			DB_HELP EXIT_HELP,
-			argc, argv, args, 1, alert_show);
+			argc, argv, args, 1, 1, alert_show);
 }
 
 /* ----------------------------------------------------------------- board */
 
-static int board(struct read_run *r)
+static int board(struct ctl_run *r)
 {
 	const char *p[] = { r->actor, ctl_arg(r->args, "--org") };
 
@@ -209,14 +174,14 @@ int ctl_board(int argc, char **argv)
 	struct ctl_arg args[] = { { "--org", 0, 0, NULL }, { "--actor", 0, 0, NULL },
 				  { NULL, 0, 0, NULL } };
 
-	return read_run("board",
+	return ctl_run("board",
 			"usage: tocsinctl board [--org ORG] [--actor NAME]\n"
 			"The status board: every site's latest status report (empty columns for\n"
 			"sites that never reported), of one guarding company with --org (id or\n"
 			"exact name). Audited as a consultation (view_board) naming the actor.\n"
 			"  --actor NAME       who to name in the audit (default tocsinctl:$USER)\n"
 			DB_HELP EXIT_HELP,
-			argc, argv, args, 0, board);
+			argc, argv, args, 0, 0, board);
 }
 
 /* --------------------------------------------------------------- publish */

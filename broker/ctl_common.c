@@ -205,3 +205,29 @@ char *ctl_read_file(const char *cmd, const char *path, size_t max, size_t *len)
 		*len = n;
 	return buf;
 }
+
+int ctl_run(const char *cmd, const char *help, int argc, char **argv, struct ctl_arg *args,
+	    int min, int max, int (*body)(struct ctl_run *r))
+{
+	struct ctl_run r = { .cmd = cmd, .args = args };
+	int want_help, rc;
+
+	argc = ctl_take_common(cmd, &r.o, argc, argv, &want_help);
+	if (argc < 0)
+		return CTL_USAGE;
+	if (want_help) {
+		fputs(help, stdout);
+		return CTL_OK;
+	}
+	r.npos = ctl_parse_args(cmd, argc, argv, args, r.pos, min, max);
+	if (r.npos < 0)
+		return CTL_USAGE;
+	ctl_actor(ctl_arg(args, "--actor"), r.actor, sizeof r.actor);
+	r.conn = ctl_connect(cmd, &r.o, &rc);
+	if (!r.conn)
+		return rc;
+	PQsetErrorVerbosity(r.conn, PQERRORS_TERSE); /* the message, not the PL/pgSQL stack */
+	rc = body(&r);
+	PQfinish(r.conn);
+	return rc;
+}
