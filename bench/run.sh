@@ -24,6 +24,7 @@
 #   BENCH_MOSQUITTO=0  skip the Mosquitto comparison
 #   BENCH_PERF=1       record the broker with `perf record -g` during its run
 #                      (build/bench/perf-tocsind.txt)
+#   BENCH_OUT          output folder (default build/bench; its var/ holds PostgreSQL)
 #   BENCH_KEEP_DB=1    leave PostgreSQL running afterwards (for inspection)
 #   BENCH_PERF_ARGS    perf record's call-graph options (default "-g"; e.g.
 #                      "--call-graph dwarf,16384" for libraries without frame
@@ -35,7 +36,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-OUT="$ROOT/build/bench"
+OUT="${BENCH_OUT:-$ROOT/build/bench}"
 VAR="$OUT/var"
 N="${BENCH_N:-10000}"
 ACK_ALERTS="${BENCH_ACK_ALERTS:-1}"
@@ -176,7 +177,7 @@ if "$OUT/tocsind" --help 2>&1 | grep -q -- '--journal'; then
     mkdir -p "$OUT/journal"
     broker_args+=(--journal "$OUT/journal/tocsin.journal")
 fi
-say "starting tocsind on 127.0.0.1:$PORT (log: build/bench/broker.log)"
+say "starting tocsind on 127.0.0.1:$PORT (log: $OUT/broker.log)"
 # TOCSIN_ALLOW_ROOT: tocsind refuses to run as root without --user otherwise
 TOCSIN_ALLOW_ROOT=1 "$OUT/tocsind" "${broker_args[@]}" > "$OUT/broker.log" 2>&1 &
 broker_pid=$!
@@ -214,7 +215,7 @@ if [[ "${BENCH_PERF:-0}" == 1 ]] && command -v perf >/dev/null; then
     perf record -F 499 ${BENCH_PERF_ARGS:--g} -p "$broker_pid" -o "$OUT/perf-tocsind.data" >/dev/null 2>&1 &
     perf_pid=$!
 fi
-say "Tocsin: N=$N (progress below; full log build/bench/loadgen-tocsin.log)"
+say "Tocsin: N=$N (progress below; full log $OUT/loadgen-tocsin.log)"
 read -ra loadgen_extra <<< "${BENCH_LOADGEN_ARGS:-}"
 rm -f "$OUT/tocsin.txt" "$OUT/mosquitto.txt"
 snap_before="$(cpu_snapshot)"
@@ -242,7 +243,7 @@ else
     wait "$broker_pid" 2>/dev/null && brc=0 || brc=$?
     echo "tocsind_alive 0" >> "$OUT/meta.txt"
     echo "tocsind_exit $brc" >> "$OUT/meta.txt"
-    say "tocsind died during the run (status $brc); see build/bench/broker.log"
+    say "tocsind died during the run (status $brc); see $OUT/broker.log"
 fi
 broker_pid=""
 echo "tocsind_log_warnings $(grep -c . "$OUT/broker.log" || true)" >> "$OUT/meta.txt"
@@ -295,7 +296,7 @@ EOF
     [[ "$addr" == "127.0.0.1:$WS_PORT " ]] || die "mosquitto's WebSocket listener is on '$addr', not 127.0.0.1 only"
     echo "mosquitto $(mosquitto -h 2>/dev/null | sed -n 's/^mosquitto version //p')" >> "$OUT/meta.txt"
     sleep 0.5
-    say "Mosquitto: N=$N (full log build/bench/loadgen-mosquitto.log)"
+    say "Mosquitto: N=$N (full log $OUT/loadgen-mosquitto.log)"
     rc=0
     snap_before="$(cpu_snapshot)"
     timeout -k 5 "$LOADGEN_TIMEOUT" "$OUT/loadgen" mqtt --port "$WS_PORT" --n "$N" \
@@ -341,4 +342,4 @@ if make --no-print-directory -C "$ROOT" build/anpr-bench >/dev/null \
 else
     say "the ANPR matching bench failed (build/anpr-bench)"
 fi
-say "results: build/bench/results.json (table: build/bench/results.txt)"
+say "results: $OUT/results.json (table: $OUT/results.txt)"
