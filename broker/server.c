@@ -3,7 +3,14 @@
  *
  * One lws service thread runs everything: HTTP, the tocsin.v1 sessions,
  * the adopted PostgreSQL socket (db.c) and a signalfd for SIGINT/SIGTERM,
- * so no signal handler ever touches broker state. Stopping closes the
+ * so no signal handler ever touches broker state.
+ *
+ * The loop is libev's (epoll), handed to lws as a foreign loop, and this
+ * file runs it. lws 4.1's own loop poll()s over every connection at each
+ * wake-up: at 10,000 consoles that was about half of the broker's CPU,
+ * and one alert took twice as long to reach them all (bench/README.md).
+ * A foreign loop keeps the stop in our hands: one ev_run pass at a time
+ * until b->done, and lws installs no signal watcher of its own. Stopping closes the
  * sessions with 1001, writes what is buffered, and leaves the loop once
  * the database has answered everything or after a deadline. */
 #include "broker.h"
@@ -16,6 +23,7 @@
 #include "signin.h"
 #include "status_batch.h"
 
+#include <ev.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <string.h>
@@ -183,7 +191,14 @@ int server_run(struct broker *b)
 	 * one sweep instead of one timer per connection */
 	lws_retry_bo_t keepalive = { 0 };
 	struct lws_context_creation_info info;
+	struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL);
+	void *foreign_loops[1] = { loop };
 	int ret = 1;
+
+	if (!loop) {
+		log_error("cannot create the event loop (libev, epoll)");
+		return 1;
+	}
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
 	memset(&info, 0, sizeof info);
@@ -195,12 +210,15 @@ int server_run(struct broker *b)
 	info.vhost_name = "tocsin";
 	info.retry_and_idle_policy = &keepalive;
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
-		       LWS_SERVER_OPTION_DISABLE_IPV6;
+		       LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = foreign_loops;
 	tls_setup(b, &info);
 	b->ctx = lws_create_context(&info);
 	if (!b->ctx) {
-		log_error("cannot listen on %s:%d%s", b->conf.listen_host, b->conf.port,
+		log_error("cannot listen on %s:%d%s (or lws has no libev: package "
+			  "libwebsockets-evlib-ev)", b->conf.listen_host, b->conf.port,
 			  b->conf.tls_cert ? " with TLS" : "");
+		ev_loop_destroy(loop);
 		return 1;
 	}
 	b->vhost = lws_get_vhost_by_name(b->ctx, "tocsin");
@@ -238,8 +256,7 @@ int server_run(struct broker *b)
 	log_info("listening on %s://%s:%d (consoles from %s)", b->conf.tls_cert ? "https" : "http",
 		 b->conf.listen_host, b->conf.port, b->conf.web_root);
 	while (!b->done)
-		if (lws_service(b->ctx, 0) < 0)
-			break;
+		ev_run(loop, EVRUN_ONCE);
 	ret = 0;
 	log_info("stopped");
 out:
@@ -261,5 +278,6 @@ out:
 	token_keys_unwatch(&b->token_keys);
 	lws_context_destroy(b->ctx);
 	b->ctx = NULL;
+	ev_loop_destroy(loop);
 	return ret;
 }

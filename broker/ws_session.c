@@ -2,9 +2,9 @@
  *
  * Assembles client messages (bounded by --max-frame), decodes them with
  * frame.c, signs the session in with hello, and dispatches requests to the
- * handle_*.c files. Outbound frames go through the session's bounded queue
- * and are written only from the writeable callback, one lws_write each.
- * Loop thread only. */
+ * handle_*.c files. Outbound frames go through the session's bounded queue;
+ * a lone frame to a socket that can take it is written at once, the rest
+ * from the writeable callback, one send per wake-up. Loop thread only. */
 #include "broker.h"
 #include "clock.h"
 #include "db.h"
@@ -51,6 +51,8 @@ void session_close_after(struct session *s, int code, const char *reason)
 	lws_callback_on_writable(s->wsi);
 }
 
+static int write_now(struct broker *b, struct session *s);
+
 void session_send(struct session *s, struct msg *m)
 {
 	struct broker *b = lws_context_user(lws_get_context(s->wsi));
@@ -64,6 +66,8 @@ void session_send(struct session *s, struct msg *m)
 		session_close_after(s, CLOSE_SLOW, "slow_consumer");
 		return;
 	}
+	if (s->q.count == 1 && write_now(b, s))
+		return;
 	lws_callback_on_writable(s->wsi);
 }
 
@@ -420,6 +424,29 @@ static int write_batch(struct session *s)
 		n++;
 	}
 	return lws_write(s->wsi, tx_batch + LWS_PRE, len, LWS_WRITE_HTTP) < 0 ? -1 : (int)n;
+}
+
+/* Writes a lone queued message now, when the socket would take it: an
+ * alert to 10,000 idle consoles then costs one send() each, instead of a
+ * request for writeability and a wake-up per connection (with libev, two
+ * epoll_ctl and an event each). lws_send_pipe_choked also answers "choked"
+ * while lws still holds the rest of an earlier partial send, so bytes
+ * never overtake each other. Not on an HTTP/2 stream nor with a ping
+ * waiting (the writeable callback orders those). On a write error the
+ * message stays queued and the writeable callback closes the connection.
+ * Returns 1 when written. */
+static int write_now(struct broker *b, struct session *s)
+{
+	int n;
+
+	if (s->ping_due || lws_get_network_wsi(s->wsi) != s->wsi ||
+	    lws_send_pipe_choked(s->wsi))
+		return 0;
+	n = write_batch(s);
+	if (n <= 0)
+		return 0;
+	sent(b, s, (unsigned)n);
+	return 1;
 }
 
 /* The same through lws' own framing, one frame per lws_write, for a
