@@ -66,6 +66,7 @@ struct session {
 	                                * whether it was revoked (ws_session.c) */
 	int64_t heard_us;              /* last pong or message from the peer (liveness.c) */
 	int ping_due;                  /* liveness.c asked for a ping; on_writeable sends it */
+	int flush_listed;              /* in broker's to_flush (ws_session.c) */
 };
 
 #define SESSION_TABLE_SIZE 4096
@@ -86,6 +87,10 @@ struct broker {
 	char epoch[65];                   /* the stream's epoch; "" until known */
 	int64_t head;                     /* highest stream position seen */
 	int escalating;                   /* an escalation query is in flight */
+	/* sessions whose queue filled during this pass of the loop: written
+	 * at its end (sessions_flush), by id, so a closed one is skipped */
+	uint64_t *to_flush;               /* owned */
+	size_t n_flush, cap_flush;
 	struct receipt_ctx **receipts;    /* owned: acks and reads waiting for a batch */
 	size_t n_receipts, cap_receipts;
 	int receipts_scheduled;
@@ -121,6 +126,9 @@ int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 /* Queues m (takes its own reference). A queue overflow closes the session
  * with 4409 instead. */
 void session_send(struct session *s, struct msg *m);
+/* Writes what the sessions queued during this pass of the loop (server.c
+ * calls it after each pass). */
+void sessions_flush(struct broker *b);
 /* Serialises obj once (steals it) and queues it. */
 void session_send_json(struct session *s, json_t *obj);
 void session_send_error(struct session *s, const struct frame_error *err);

@@ -255,8 +255,10 @@ int server_run(struct broker *b)
 	token_keys_watch(&b->token_keys, b->ctx);
 	log_info("listening on %s://%s:%d (consoles from %s)", b->conf.tls_cert ? "https" : "http",
 		 b->conf.listen_host, b->conf.port, b->conf.web_root);
-	while (!b->done)
+	while (!b->done) {
 		ev_run(loop, EVRUN_ONCE);
+		sessions_flush(b);
+	}
 	ret = 0;
 	log_info("stopped");
 out:
@@ -274,6 +276,8 @@ out:
 	journal_free(b->journal);
 	b->journal = NULL;
 	site_cache_clear(&b->sites);
+	free(b->to_flush);
+	b->to_flush = NULL;
 	address_counts_clear(&b->per_address);
 	token_keys_unwatch(&b->token_keys);
 	lws_context_destroy(b->ctx);

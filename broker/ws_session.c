@@ -2,9 +2,10 @@
  *
  * Assembles client messages (bounded by --max-frame), decodes them with
  * frame.c, signs the session in with hello, and dispatches requests to the
- * handle_*.c files. Outbound frames go through the session's bounded queue;
- * a lone frame to a socket that can take it is written at once, the rest
- * from the writeable callback, one send per wake-up. Loop thread only. */
+ * handle_*.c files. Outbound frames go through the session's bounded queue.
+ * What a pass of the loop queues for an idle socket is written at the end
+ * of that pass, all of it in one send; the rest from the writeable
+ * callback, one send per wake-up. Loop thread only. */
 #include "broker.h"
 #include "clock.h"
 #include "db.h"
@@ -51,7 +52,7 @@ void session_close_after(struct session *s, int code, const char *reason)
 	lws_callback_on_writable(s->wsi);
 }
 
-static int write_now(struct broker *b, struct session *s);
+static void flush_later(struct broker *b, struct session *s);
 
 void session_send(struct session *s, struct msg *m)
 {
@@ -66,9 +67,8 @@ void session_send(struct session *s, struct msg *m)
 		session_close_after(s, CLOSE_SLOW, "slow_consumer");
 		return;
 	}
-	if (s->q.count == 1 && write_now(b, s))
-		return;
-	lws_callback_on_writable(s->wsi);
+	if (s->q.count == 1)
+		flush_later(b, s);
 }
 
 void session_send_json(struct session *s, json_t *obj)
@@ -426,27 +426,65 @@ static int write_batch(struct session *s)
 	return lws_write(s->wsi, tx_batch + LWS_PRE, len, LWS_WRITE_HTTP) < 0 ? -1 : (int)n;
 }
 
-/* Writes a lone queued message now, when the socket would take it: an
- * alert to 10,000 idle consoles then costs one send() each, instead of a
- * request for writeability and a wake-up per connection (with libev, two
- * epoll_ctl and an event each). lws_send_pipe_choked also answers "choked"
- * while lws still holds the rest of an earlier partial send, so bytes
- * never overtake each other. Not on an HTTP/2 stream nor with a ping
- * waiting (the writeable callback orders those). On a write error the
- * message stays queued and the writeable callback closes the connection.
- * Returns 1 when written. */
-static int write_now(struct broker *b, struct session *s)
+/* Lists a session whose queue was empty, to be written at the end of this
+ * pass of the loop (sessions_flush) rather than after a request for
+ * writeability: with epoll that request costs two epoll_ctl and an event
+ * per connection, and at the end of the pass every alert the pass fanned
+ * out leaves in one send. Without room in the list, the writeable
+ * callback does it. */
+static void flush_later(struct broker *b, struct session *s)
 {
-	int n;
+	if (s->flush_listed)
+		return;
+	if (b->n_flush == b->cap_flush) {
+		size_t cap = b->cap_flush ? b->cap_flush * 2 : 1024;
+		uint64_t *grown = realloc(b->to_flush, cap * sizeof *grown);
+		if (!grown) {
+			lws_callback_on_writable(s->wsi);
+			return;
+		}
+		b->to_flush = grown;
+		b->cap_flush = cap;
+	}
+	b->to_flush[b->n_flush++] = s->id;
+	s->flush_listed = 1;
+}
 
-	if (s->ping_due || lws_get_network_wsi(s->wsi) != s->wsi ||
-	    lws_send_pipe_choked(s->wsi))
-		return 0;
-	n = write_batch(s);
-	if (n <= 0)
-		return 0;
-	sent(b, s, (unsigned)n);
-	return 1;
+/* Writes one listed session's queue when its socket would take it now.
+ * lws_send_pipe_choked also answers "choked" while lws holds the rest of
+ * an earlier partial send, so bytes never overtake each other. Not on an
+ * HTTP/2 stream nor with a ping waiting (the writeable callback orders
+ * those); what is left waits for the writeable callback. */
+static void flush_one(struct broker *b, struct session *s)
+{
+	int n = 0;
+
+	s->flush_listed = 0;
+	if (!outq_peek(&s->q) || s->close_code)
+		return;
+	if (!s->ping_due && lws_get_network_wsi(s->wsi) == s->wsi &&
+	    !lws_send_pipe_choked(s->wsi)) {
+		n = write_batch(s);
+		if (n > 0)
+			sent(b, s, (unsigned)n);
+	}
+	if (n <= 0 || outq_peek(&s->q))
+		lws_callback_on_writable(s->wsi);
+}
+
+void sessions_flush(struct broker *b)
+{
+	size_t n = b->n_flush;
+
+	for (size_t i = 0; i < n; i++) {
+		struct session *s = broker_find_session(b, b->to_flush[i]);
+		if (s)
+			flush_one(b, s);
+	}
+	/* anything listed meanwhile (nothing is, today) goes in the next pass */
+	if (b->n_flush > n)
+		memmove(b->to_flush, b->to_flush + n, (b->n_flush - n) * sizeof *b->to_flush);
+	b->n_flush -= n;
 }
 
 /* The same through lws' own framing, one frame per lws_write, for a
