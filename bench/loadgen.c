@@ -1486,7 +1486,7 @@ static void wait_delivery_records(const char *prefix, uint64_t expected)
 	int64_t t0 = now_us(), last_change = t0, v, prev = -1;
 
 	for (;;) {
-		v = db_scalar("SELECT coalesce(max(id), 0) FROM deliveries");
+		v = db_scalar("SELECT tocsin_delivery_count()"); /* sql/023 */
 		if (v != prev) {
 			prev = v;
 			last_change = now_us();
@@ -1496,7 +1496,7 @@ static void wait_delivery_records(const char *prefix, uint64_t expected)
 			break;
 		idle_for(200000);
 	}
-	v = db_scalar("SELECT count(*) FROM deliveries");
+	v = db_scalar("SELECT tocsin_delivery_count()");
 	resulti(prefix, "delivery_records", v);
 	resulti(prefix, "delivery_records_expected", (long long)expected);
 	resultf(prefix, "delivery_records_wait_s", (now_us() - t0) / 1e6);

@@ -5,6 +5,8 @@
  * cap fan-out at the database's commit rate, so deliveries are buffered
  * and written by tocsin_record_deliveries() every few milliseconds, one
  * transaction per batch; the new tallies it returns go to the senders.
+ * PostgreSQL stores each batch compactly, one delivery_batches row and one
+ * sealed 'deliver' audit row per alert in it (sql/023, docs/audit.md).
  * A batch that fails for want of a connection is kept and retried, up to
  * a bound. Loop thread only. */
 #ifndef TOCSIN_DELIVERY_LOG_H

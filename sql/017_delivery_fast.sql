@@ -14,6 +14,10 @@
 --   SELECT first_at FROM delivered_sites WHERE alert_id = Y AND site_id = X;
 -- each console and time: SELECT user_id, delivered_at FROM deliveries
 --   WHERE alert_id = Y AND site_id = X; and the audit's 'deliver' rows).
+-- (Since sql/023 deliveries is a view over the rows written until then,
+-- renamed delivery_rows, and delivery_batches, one row per alert and batch
+-- of recipients; the same queries answer, and the 'deliver' audit row is
+-- one per batch, its seal covering the batch: docs/audit.md.)
 -- Like the audit table, deliveries no longer needs its references checked
 -- row by row: only the broker writes it (its role may insert, never update
 -- or delete), through tocsin_record_deliveries, with the id of an alert it

@@ -134,11 +134,20 @@ describe('publish, deliver, acknowledge', { timeout: 240_000 }, () => {
     assert.equal(pub[0].actor_role, 'controller');
     assert.equal(pub[0].actor_org_id, ctlUser.org_id);
 
-    const deliver = audit.filter((r) => r.action === 'deliver' && r.site_id === siteA1.site_id);
-    assert.ok(deliver.length >= 1, 'a deliver row for the console\'s site');
-    assert.equal(deliver[0].actor_user_id, siteA1.user_id);
-    assert.ok(!audit.some((r) => r.action === 'deliver' && r.site_id != null && r.site_id !== siteA1.site_id),
-      'no delivery audited for a site that was not a recipient');
+    // One deliver row per (alert, batch of recipients), by the broker, listing
+    // the sites and users the batch reached (sql/023).
+    const deliver = audit.filter((r) => r.action === 'deliver');
+    assert.ok(deliver.length >= 1, 'a deliver row for the alert');
+    for (const r of deliver) {
+      assert.equal(r.actor_role, 'system');
+      assert.equal(r.actor_username, 'tocsind');
+      assert.deepEqual(r.detail.sites, [siteA1.site_id], `only the recipient site: ${JSON.stringify(r.detail)}`);
+      assert.ok(r.detail.users.includes(siteA1.user_id), `the console's user: ${JSON.stringify(r.detail)}`);
+      const [batch] = await st.query('SELECT * FROM delivery_batches WHERE id = $1', [r.detail.batch]);
+      assert.ok(batch, `the batch row ${r.detail.batch}`);
+      assert.equal(Number(batch.alert_id), Number(id));
+      assert.equal(batch.n, r.detail.count);
+    }
 
     const acks = audit.filter((r) => r.action === 'ack');
     assert.equal(acks.length, 2, 'both acknowledgements audited');
@@ -153,6 +162,9 @@ describe('publish, deliver, acknowledge', { timeout: 240_000 }, () => {
       `a delivery row for the console: ${JSON.stringify(deliveries)}`);
     assert.ok(!deliveries.some((d) => d.site_id != null && d.site_id !== siteA1.site_id),
       `no delivery to a site that was not a recipient: ${JSON.stringify(deliveries)}`);
+    // "did site X receive alert Y, and when": through the deliveries view
+    const when = deliveries.find((d) => d.site_id === siteA1.site_id).delivered_at;
+    assert.ok(when instanceof Date && when >= row.sent_at, `delivered at ${when}, sent at ${row.sent_at}`);
 
     const ackRows = await st.query('SELECT * FROM acks WHERE alert_id = $1', [id]);
     assert.equal(ackRows.length, 1);

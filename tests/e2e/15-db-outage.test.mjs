@@ -55,7 +55,9 @@ describe(`PostgreSQL stopped for ${OUTAGE_S} s mid-stream; the audit is complete
     const a = await cA.request({ type: 'ack', alert_id: pre.alert_id });
     assert.equal(a.durable, 'database');
     // Its deliveries are written before the outage begins.
-    await waitFor(async () => (await st.one(`SELECT count(*) AS n FROM audit WHERE action = 'deliver' AND alert_id = $1`, [pre.alert_id])).n === 5,
+    // (one deliver row per batch of recipients, its count the deliveries: sql/023)
+    await waitFor(async () => (await st.one(`SELECT coalesce(sum((detail->>'count')::int), 0)::int AS n FROM audit
+                                              WHERE action = 'deliver' AND alert_id = $1`, [pre.alert_id])).n === 5,
       { timeoutMs: 5000, what: 'the 5 deliveries of the first alert in the audit' });
     // A console that goes away before the outage, to resume after it.
     away = await st.connectAs(siteA.username, { label: 'console-A-away' });
@@ -220,6 +222,9 @@ describe(`PostgreSQL stopped for ${OUTAGE_S} s mid-stream; the audit is complete
     const mismatched = [];
     const deliveriesBy = new Map((await st.query('SELECT alert_id, count(*)::int AS n FROM deliveries WHERE alert_id = ANY($1) GROUP BY alert_id',
       [[...ids, ...xIds]])).map((r) => [r.alert_id, r.n]));
+    const byUser = await st.query(`SELECT d.alert_id, u.username, count(*)::int AS n FROM deliveries d JOIN users u ON u.id = d.user_id
+                                    WHERE d.alert_id = ANY($1) GROUP BY 1, 2`, [[...ids, ...xIds]]);
+    const userIdOf = new Map((await st.query('SELECT id, username FROM users')).map((r) => [r.username, r.id]));
     for (const id of [...ids, ...xIds]) {
       const want = {};
       for (const s of conns) {
@@ -227,14 +232,19 @@ describe(`PostgreSQL stopped for ${OUTAGE_S} s mid-stream; the audit is complete
         if (n) want[userOf.get(s)] = (want[userOf.get(s)] || 0) + n;
       }
       const have = {};
-      for (const r of rowsOf('deliver', id)) have[r.actor_username] = (have[r.actor_username] || 0) + 1;
+      for (const r of byUser.filter((x) => x.alert_id === id)) have[r.username] = r.n;
       const total = Object.values(want).reduce((a, b) => a + b, 0);
-      if (JSON.stringify(Object.entries(have).sort()) !== JSON.stringify(Object.entries(want).sort()) || (deliveriesBy.get(id) || 0) !== total) {
+      // the deliver audit rows (one per batch) count the same deliveries and name the same users
+      const audited = rowsOf('deliver', id).reduce((a, r) => a + r.detail.count, 0);
+      const auditedUsers = new Set(rowsOf('deliver', id).flatMap((r) => r.detail.users));
+      const sameUsers = Object.keys(want).every((u) => auditedUsers.has(userIdOf.get(u))) && auditedUsers.size === Object.keys(want).length;
+      if (JSON.stringify(Object.entries(have).sort()) !== JSON.stringify(Object.entries(want).sort()) || (deliveriesBy.get(id) || 0) !== total
+          || audited !== total || !sameUsers) {
         const p = X.find((x) => x.alert_id === id) || J.find((j) => j.pub.alert_id === id)?.pub;
-        mismatched.push({ ref: p.ref, durable: p.durable, alert_id: id, sent_at: p.sent_at, clients_saw: want, deliver_audit_rows: have, deliveries_rows: deliveriesBy.get(id) || 0 });
+        mismatched.push({ ref: p.ref, durable: p.durable, alert_id: id, sent_at: p.sent_at, clients_saw: want, deliveries_by_user: have, deliver_audited: audited, deliveries_rows: deliveriesBy.get(id) || 0 });
       }
     }
-    assert.deepEqual(mismatched, [], 'deliver audit rows (by user) and deliveries rows = the alert frames the clients saw');
+    assert.deepEqual(mismatched, [], 'deliveries (by user) and deliver audit rows (count, users) = the alert frames the clients saw');
 
     // Acks and reads: one audit row per request.
     for (const id of [...ids, pre.alert_id]) {

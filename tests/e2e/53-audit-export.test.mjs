@@ -111,8 +111,9 @@ describe('tocsinctl audit export (DPA 2018 s.62)', { timeout: 240_000 }, () => {
     assert.equal(rel.type, 'relayed', JSON.stringify(rel));
     relayId = rel.alert_id;
     // deliveries are written in batches: wait for site A's
+    // (one deliver row per batch of recipients, listing their sites: sql/023)
     await waitFor(async () => (await st.query(`SELECT 1 FROM audit WHERE action = 'deliver' AND alert_id = $1
-                                                  AND site_id = $2`, [alertId, siteA.site_id])).length > 0,
+                                                  AND detail->'sites' @> to_jsonb($2::int)`, [alertId, siteA.site_id])).length > 0,
     { timeoutMs: 20_000, what: 'the deliver audit row of site A' });
   });
 
@@ -191,15 +192,17 @@ describe('tocsinctl audit export (DPA 2018 s.62)', { timeout: 240_000 }, () => {
     ident(receipts, users.controller);
     assert.equal(receipts.alert_id, String(alertId));
 
-    // disclosures: each recipient of the alert, the relay and its recipient
+    // disclosures: one row per alert naming its recipient sites (sql/023),
+    // for the alert and for the relay
     const disclosed = find((x) => x.action === 'disclose' && x.alert_id === String(alertId), 'the disclosures');
-    assert.deepEqual(disclosed.map((x) => Number(x.site_id)).sort((a, b) => a - b),
-      [siteA.site_id, siteB.site_id].sort((a, b) => a - b), 'one disclosure per recipient site');
+    assert.equal(disclosed.length, 1, 'one disclosure row for the alert');
+    assert.deepEqual(JSON.parse(disclosed[0].detail).sites,
+      [siteA.site_id, siteB.site_id].sort((a, b) => a - b), 'it names every recipient site');
     for (const d of disclosed) {
       assert.equal(d.category, 'disclosure');
       ident(d, users.controller);
       assert.equal(d.object, `alert:${alertId}`);
-      assert.ok(d.site_name, 'the recipient site is named');
+      assert.equal(d.site_id, '');
     }
     const relay = find((x) => x.action === 'relay' && x.alert_id === String(relayId), 'the relay')[0];
     assert.equal(relay.category, 'disclosure');
@@ -208,12 +211,20 @@ describe('tocsinctl audit export (DPA 2018 s.62)', { timeout: 240_000 }, () => {
     assert.equal(rd.of, alertId);
     assert.equal(rd.note, 'Front desk: check the side door, "now", please', 'a quoted, comma-holding field survives');
     const relayed = find((x) => x.action === 'disclose' && x.alert_id === String(relayId), 'the relay disclosure');
-    assert.deepEqual(relayed.map((x) => Number(x.site_id)), [siteA.site_id]);
+    assert.equal(relayed.length, 1);
+    assert.deepEqual(JSON.parse(relayed[0].detail).sites, [siteA.site_id]);
     assert.equal(JSON.parse(relayed[0].detail).relay_of, alertId);
+    // a delivery is disclosed by the broker itself, and its record names
+    // the sites and users of the batch (sql/023)
     const deliver = find((x) => x.action === 'deliver' && x.alert_id === String(alertId)
-      && x.site_id === String(siteA.site_id), 'the delivery to site A')[0];
+      && JSON.parse(x.detail).sites.includes(siteA.site_id), 'the delivery to site A')[0];
     assert.equal(deliver.category, 'disclosure');
-    ident(deliver, users.conA);
+    assert.equal(deliver.role, 'system');
+    assert.equal(deliver.username, 'tocsind');
+    assert.equal(deliver.object, `alert:${alertId}`);
+    const dd = JSON.parse(deliver.detail);
+    assert.ok(dd.users.includes(users.conA.id), `the console's user is listed: ${deliver.detail}`);
+    assert.ok(Number.isSafeInteger(dd.batch) && dd.count >= 1, deliver.detail);
     assert.equal(find((x) => x.action === 'publish' && x.alert_id === String(alertId), 'the publish')[0].category,
       'collection');
     assert.equal(find((x) => x.action === 'image_attach', 'the attachment')[0].category, 'combination');
@@ -285,8 +296,9 @@ describe('tocsinctl audit export (DPA 2018 s.62)', { timeout: 240_000 }, () => {
     const site = await of(`site:${siteB.site_id}`, '--kind', 'disclosure');
     assert.ok(site.length >= 1);
     for (const x of site) assert.equal(x.category, 'disclosure');
-    assert.ok(site.some((x) => x.action === 'disclose' && x.site_id === siteB.site_id));
+    assert.ok(site.some((x) => x.action === 'disclose' && x.alert_id === alertId && x.detail.sites.includes(siteB.site_id)));
     assert.ok(!site.some((x) => x.site_id === siteA.site_id), 'not site A\'s disclosures');
+    assert.ok(!site.some((x) => x.action === 'disclose' && x.alert_id === relayId), 'not the relay to site A alone');
 
     // by slug (console.<slug>): the board view showed every site, site A's console viewed the image
     const slug = siteA.username.replace(/^console\./, '');
@@ -295,7 +307,13 @@ describe('tocsinctl audit export (DPA 2018 s.62)', { timeout: 240_000 }, () => {
     for (const a of ['disclose', 'deliver', 'view_board', 'image_view']) assert.ok(slugActions.has(a), `site:${slug} includes ${a}`);
     assert.ok(!slugActions.has('view_inbox'));
     assert.ok(bySlug.every((x) => x.action === 'view_board' || x.site_id === siteA.site_id
-      || (x.detail.recipients || []).includes(siteA.site_id)), 'only records about site A');
+      || (x.detail.recipients || []).includes(siteA.site_id)
+      || (['deliver', 'disclose'].includes(x.action) && x.detail.sites.includes(siteA.site_id))), 'only records about site A');
+
+    // the deliveries to a user's sessions: the deliver rows listing the user
+    const toConA = await of(`user:${siteA.username}`, '--kind', 'disclosure');
+    assert.ok(toConA.some((x) => x.action === 'deliver' && x.alert_id === alertId && x.detail.users.includes(users.conA.id)),
+      `user:${siteA.username} includes the delivery of alert ${alertId}`);
 
     const none = await of('alert:999999999');
     assert.deepEqual(none, []);
