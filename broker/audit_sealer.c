@@ -95,10 +95,10 @@ static void tick(lws_sorted_usec_list_t *sul)
 			     1, params, unsealed, NULL))
 			b->sealing = 0;
 	}
-	lws_sul_schedule(b->ctx, 0, &b->sul_seal, tick, SEAL_EVERY_US);
+	timer_schedule(b->ctx, &b->sul_seal, tick, SEAL_EVERY_US);
 }
 
 void audit_sealer_start(struct broker *b)
 {
-	lws_sul_schedule(b->ctx, 0, &b->sul_seal, tick, SEAL_EVERY_US);
+	timer_schedule(b->ctx, &b->sul_seal, tick, SEAL_EVERY_US);
 }

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "frame.h"
 #include "ids.h"
+#include "loop_wake.h"
 #include "outq.h"
 #include "site_cache.h"
 #include "privileges.h"
@@ -75,6 +76,7 @@ struct broker {
 	struct conf conf;
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
+	struct loop_wake *wake;           /* owned: timers on time (loop_wake.h) */
 	struct token_keys token_keys;     /* owned: signing and previous key (token_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	struct db *db;                    /* owned */

@@ -181,12 +181,12 @@ static void keys_tick(lws_sorted_usec_list_t *sul)
 	if (bus->b->db && bus->b->journal)
 		record_journaled(bus);
 	bus_drain(bus);
-	lws_sul_schedule(bus->b->ctx, 0, &bus->sul_keys, keys_tick, KEYS_US);
+	timer_schedule(bus->b->ctx, &bus->sul_keys, keys_tick, KEYS_US);
 }
 
 void bus_keys_start(struct bus *bus)
 {
-	lws_sul_schedule(bus->b->ctx, 0, &bus->sul_keys, keys_tick, 1);
+	timer_schedule(bus->b->ctx, &bus->sul_keys, keys_tick, 1);
 }
 
 static void refusal_audited(struct broker *b, void *arg, PGresult *res,

@@ -120,7 +120,7 @@ static void go_down(struct db *db, const char *why)
 	if (db->retry_us > DB_RETRY_MAX_US)
 		db->retry_us = DB_RETRY_MAX_US;
 	if (!db->b->stopping)
-		lws_sul_schedule(db->b->ctx, 0, &db->sul_retry, retry_cb, db->retry_us);
+		timer_schedule(db->b->ctx, &db->sul_retry, retry_cb, db->retry_us);
 }
 
 static int adopt_socket(struct db *db)
@@ -213,7 +213,7 @@ static void flush_cb(lws_sorted_usec_list_t *sul)
 static void flush_later(struct db *db)
 {
 	if (db->state == DB_UP && db->want_write)
-		lws_sul_schedule(db->b->ctx, 0, &db->sul_flush, flush_cb, 1);
+		timer_schedule(db->b->ctx, &db->sul_flush, flush_cb, 1);
 }
 
 /* Reads every complete result. A job is done at its PIPELINE_SYNC; the

@@ -62,7 +62,7 @@ static void schedule(struct delivery_log *log, int64_t delay_us)
 	if (log->flush_scheduled || log->writing)
 		return;
 	log->flush_scheduled = 1;
-	lws_sul_schedule(log->b->ctx, 0, &log->sul, flush_cb, delay_us);
+	timer_schedule(log->b->ctx, &log->sul, flush_cb, delay_us);
 }
 
 void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_id,

@@ -82,10 +82,10 @@ static void tick(lws_sorted_usec_list_t *sul)
 			     1, params, escalated, NULL))
 			b->escalating = 0;
 	}
-	lws_sul_schedule(b->ctx, 0, &b->sul_escalate, tick, tick_us(b));
+	timer_schedule(b->ctx, &b->sul_escalate, tick, tick_us(b));
 }
 
 void escalation_start(struct broker *b)
 {
-	lws_sul_schedule(b->ctx, 0, &b->sul_escalate, tick, tick_us(b));
+	timer_schedule(b->ctx, &b->sul_escalate, tick, tick_us(b));
 }

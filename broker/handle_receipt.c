@@ -284,7 +284,7 @@ static void enqueue(struct broker *b, struct receipt_ctx *r)
 		receipts_flush(b);
 	} else if (!b->receipts_scheduled) {
 		b->receipts_scheduled = 1;
-		lws_sul_schedule(b->ctx, 0, &b->sul_receipts, flush_cb, RECEIPT_DELAY_US);
+		timer_schedule(b->ctx, &b->sul_receipts, flush_cb, RECEIPT_DELAY_US);
 	}
 }
 

@@ -107,7 +107,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 		if (db_query(b->db, "SELECT tocsin_erase_expired_images()", 0, NULL, swept, NULL))
 			b->images_sweeping = 0;
 	}
-	lws_sul_schedule(b->ctx, 0, &b->sul_images, tick, sweep_us(0));
+	timer_schedule(b->ctx, &b->sul_images, tick, sweep_us(0));
 }
 
 void images_start(struct broker *b)
@@ -115,5 +115,5 @@ void images_start(struct broker *b)
 	int64_t us = sweep_us(1);
 
 	log_info("images: expiry sweep every %lld s", (long long)(us / 1000000));
-	lws_sul_schedule(b->ctx, 0, &b->sul_images, tick, us);
+	timer_schedule(b->ctx, &b->sul_images, tick, us);
 }

@@ -54,12 +54,12 @@ static void sweep(lws_sorted_usec_list_t *sul)
 		}
 	}
 	b->liveness_at_us = now;
-	lws_sul_schedule(b->ctx, 0, &b->sul_liveness, sweep, sweep_us(b));
+	timer_schedule(b->ctx, &b->sul_liveness, sweep, sweep_us(b));
 }
 
 void liveness_start(struct broker *b)
 {
 	b->liveness_at_us = clock_now_us();
 	if (b->conf.ping_interval > 0)
-		lws_sul_schedule(b->ctx, 0, &b->sul_liveness, sweep, sweep_us(b));
+		timer_schedule(b->ctx, &b->sul_liveness, sweep, sweep_us(b));
 }

@@ -127,10 +127,10 @@ static void tick(lws_sorted_usec_list_t *sul)
 		if (++b->revoke_ticks % REVOKE_EVERY == 0 && !b->revoking && db_is_up(b->db))
 			check_revoked(b);
 	}
-	lws_sul_schedule(b->ctx, 0, &b->sul_revoke, tick, TICK_US);
+	timer_schedule(b->ctx, &b->sul_revoke, tick, TICK_US);
 }
 
 void revocation_start(struct broker *b)
 {
-	lws_sul_schedule(b->ctx, 0, &b->sul_revoke, tick, TICK_US);
+	timer_schedule(b->ctx, &b->sul_revoke, tick, TICK_US);
 }

@@ -52,7 +52,7 @@ static void stop_check(lws_sorted_usec_list_t *sul)
 		return;
 	}
 	delivery_log_flush(b->deliveries);
-	lws_sul_schedule(b->ctx, 0, &b->sul_stop, stop_check, STOP_POLL_US);
+	timer_schedule(b->ctx, &b->sul_stop, stop_check, STOP_POLL_US);
 }
 
 static void begin_stop(struct broker *b, int signo)
@@ -71,7 +71,7 @@ static void begin_stop(struct broker *b, int signo)
 	receipts_flush(b);
 	status_batch_flush(b);
 	delivery_log_flush(b->deliveries);
-	lws_sul_schedule(b->ctx, 0, &b->sul_stop, stop_check, STOP_POLL_US);
+	timer_schedule(b->ctx, &b->sul_stop, stop_check, STOP_POLL_US);
 }
 
 static int signal_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -222,12 +222,13 @@ int server_run(struct broker *b)
 		return 1;
 	}
 	b->vhost = lws_get_vhost_by_name(b->ctx, "tocsin");
+	b->wake = loop_wake_new(loop, b->ctx);
 	b->ids.node = (unsigned)b->conf.node_id;
 	/* The bus reads its key and binds its endpoints while the broker may
 	 * still be root, like the TLS key and the port above; then no more
 	 * root (privileges.h), before any connection to PostgreSQL, the
 	 * journal or a sign-in worker. */
-	if (!b->vhost) {
+	if (!b->vhost || !b->wake) {
 		log_error("cannot start the broker's parts");
 		goto out;
 	}
@@ -282,6 +283,8 @@ out:
 	token_keys_unwatch(&b->token_keys);
 	lws_context_destroy(b->ctx);
 	b->ctx = NULL;
+	loop_wake_free(b->wake);
+	b->wake = NULL;
 	ev_loop_destroy(loop);
 	return ret;
 }

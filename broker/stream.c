@@ -68,7 +68,7 @@ static void refresh_cb(lws_sorted_usec_list_t *sul)
 
 	if (db_is_up(b->db))
 		db_query(b->db, stream_sql, 0, NULL, stream_loaded, NULL);
-	lws_sul_schedule(b->ctx, 0, &b->sul_refresh, refresh_cb, REFRESH_US);
+	timer_schedule(b->ctx, &b->sul_refresh, refresh_cb, REFRESH_US);
 }
 
 void broker_db_up(struct broker *b)
@@ -76,5 +76,5 @@ void broker_db_up(struct broker *b)
 	/* a non-NULL arg marks the load that follows a (re)connection */
 	if (db_query(b->db, stream_sql, 0, NULL, stream_loaded, b))
 		return;
-	lws_sul_schedule(b->ctx, 0, &b->sul_refresh, refresh_cb, REFRESH_US);
+	timer_schedule(b->ctx, &b->sul_refresh, refresh_cb, REFRESH_US);
 }

@@ -1,6 +1,7 @@
 /* token_keys.c: the signing and previous token keys, and picking up a
  * rotation without a restart (see token_keys.h). */
 #include "token_keys.h"
+#include "loop_wake.h"
 #include "key_file.h"
 #include "log.h"
 
@@ -142,7 +143,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	struct token_keys *k = lws_container_of(sul, struct token_keys, sul);
 
 	token_keys_check(k);
-	lws_sul_schedule(k->ctx, 0, &k->sul, tick, TOKEN_KEYS_CHECK_S * LWS_US_PER_SEC);
+	timer_schedule(k->ctx, &k->sul, tick, TOKEN_KEYS_CHECK_S * LWS_US_PER_SEC);
 }
 
 /* Called once listening, after any privilege drop: what the files look
@@ -157,7 +158,7 @@ void token_keys_watch(struct token_keys *k, struct lws_context *ctx)
 			 "(tocsinctl keys rotate) takes effect only at the next start",
 			 k->path, strerror(errno));
 	k->ctx = ctx;
-	lws_sul_schedule(ctx, 0, &k->sul, tick, TOKEN_KEYS_CHECK_S * LWS_US_PER_SEC);
+	timer_schedule(ctx, &k->sul, tick, TOKEN_KEYS_CHECK_S * LWS_US_PER_SEC);
 }
 
 /* Under the lock: a worker thread must not sign with half a new key. */
