@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "admission.h"
+#include "batch_queue.h"
 #include "conf.h"
 #include "frame.h"
 #include "ids.h"
@@ -68,6 +69,10 @@ struct session {
 	int64_t heard_us;              /* last pong or message from the peer (liveness.c) */
 	int ping_due;                  /* liveness.c asked for a ping; on_writeable sends it */
 	int flush_listed;              /* in broker's to_flush (ws_session.c) */
+	/* auth_deadline.c: waiting for a hello whose token verifies */
+	struct session *auth_prev, *auth_next;
+	int64_t auth_deadline_us;
+	int auth_waiting;
 };
 
 #define SESSION_TABLE_SIZE 4096
@@ -98,6 +103,9 @@ struct broker {
 	int receipts_scheduled;
 	lws_sorted_usec_list_t sul_receipts;
 	struct status_batch *status_batch; /* owned (status_batch.c): reports waiting */
+	struct batch_queue hello_checks;  /* owned: hellos waiting for the revocation check
+	                                   * (ws_session.c, batch_queue.h) */
+	struct batch_queue resumes;       /* owned: resumes waiting for their backlog (resume.c) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
 	int sealing;                      /* a sealing round is in flight */
 	lws_sorted_usec_list_t sul_seal;
@@ -107,6 +115,10 @@ struct broker {
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_revoke; /* revocation.c: expiry and revocation sweep */
 	lws_sorted_usec_list_t sul_liveness; /* liveness.c: pings and dead-peer sweep */
+	struct session *auth_head, *auth_tail; /* auth_deadline.c: sessions without a
+	                                   * verified hello, oldest first (not owned) */
+	lws_sorted_usec_list_t sul_auth;  /* auth_deadline.c: the oldest one's deadline */
+	int auth_armed;
 	int64_t liveness_at_us;           /* liveness.c: when it last swept */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;
@@ -192,6 +204,11 @@ void handle_site_history(struct session *s, struct client_frame *f);
 void handle_refresh(struct session *s, struct client_frame *f);
 /* revocation.c: closes the sessions of disabled users and revoked tokens */
 void revocation_start(struct broker *b);
+/* auth_deadline.c: a new session must send a hello whose token verifies
+ * within --auth-timeout, or it is closed with auth_timeout (4401). add at
+ * open; remove once the token verified, and when the session closes. */
+void auth_deadline_add(struct broker *b, struct session *s);
+void auth_deadline_remove(struct broker *b, struct session *s);
 /* liveness.c: pings idle connections, drops peers silent for 2 x
  * --ping-interval + 5 s (instead of lws' per-connection timers) */
 void liveness_start(struct broker *b);

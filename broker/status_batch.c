@@ -1,22 +1,33 @@
 /* status_batch.c: building status reports written in batches (see
- * status_batch.h). The queue is modelled on the acks' and reads'
- * (handle_receipt.c): a short timer collects reports, one query stores
- * them, and each console is answered only after that query committed. */
+ * status_batch.h). One query stores a batch, and each console is answered
+ * only after that query committed.
+ *
+ * Group commit, without a timer: a report goes at once when fewer than
+ * two batches are in flight; otherwise it waits, and the next answer
+ * sends everything that waited as one batch (at once when it is full).
+ * So a lone report waits for nothing; under a burst the batches grow
+ * instead of queueing up behind each other in the pipeline (each batch
+ * costs about a millisecond of PostgreSQL's time on top of its reports,
+ * and a wake-up of the loop), while PostgreSQL still has a batch to store
+ * as the loop answers the consoles of the other. (A timer of a few
+ * milliseconds also fires up to a second late under a foreign event loop
+ * in lws 4.1.) */
 #include "status_batch.h"
 #include "log.h"
 
 #include <stdlib.h>
 
 #define STATUS_BATCH_MAX 2000
-#define STATUS_DELAY_US 2000
+/* Batches in flight at once: two, so that PostgreSQL stores one while the
+ * loop answers the consoles of the other. */
+#define STATUS_INFLIGHT_MAX 2
 
-/* The reports waiting for the timer. */
+/* The reports waiting for a batch. */
 struct status_batch {
 	struct broker *b;
 	struct status_report **items; /* owned, with the reports */
 	size_t n, cap;
-	int scheduled;
-	lws_sorted_usec_list_t sul;
+	int inflight;                 /* batches sent and not answered yet */
 };
 
 /* A batch on its way to tocsin_status_batch(): the reports it answers. */
@@ -63,9 +74,27 @@ static char *batch_json(struct status_inflight *f)
 	return text;
 }
 
+static void flush_batch(struct status_batch *q, int force);
+
+/* A batch's answer: answers its reports, then sends what waited meanwhile
+ * (not once the broker is stopping: the database may be being freed). */
+static void batch_done(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct status_batch *q = b->status_batch;
+
+	batch_stored(b, arg, res, err);
+	if (!q)
+		return;
+	q->inflight--;
+	if (!b->stopping)
+		flush_batch(q, 0);
+}
+
 /* Sends what waits as one batch (one transaction); answers every report
- * "unavailable" when it cannot be sent. */
-static void flush_batch(struct status_batch *q)
+ * "unavailable" when it cannot be sent. Unless forced or full, waits
+ * while STATUS_INFLIGHT_MAX batches are in flight (batch_done sends it
+ * then). */
+static void flush_batch(struct status_batch *q, int force)
 {
 	static const struct db_error unsent = {
 		.lost = 1, .message = "the database is not reachable; the report was not stored"
@@ -74,12 +103,11 @@ static void flush_batch(struct status_batch *q)
 	const char *params[1];
 	char *text;
 
-	q->scheduled = 0;
-	if (!q->n)
+	if (!q->n || (q->inflight >= STATUS_INFLIGHT_MAX && !force && q->n < STATUS_BATCH_MAX))
 		return;
 	f = malloc(sizeof *f);
 	if (!f)
-		return; /* the timer of the next report retries */
+		return; /* the next report or answer retries */
 	f->items = q->items;
 	f->n = q->n;
 	q->items = NULL;
@@ -87,17 +115,14 @@ static void flush_batch(struct status_batch *q)
 	text = batch_json(f);
 	params[0] = text;
 	if (!text || db_query(q->b->db, "SELECT * FROM tocsin_status_batch($1::jsonb)", 1, params,
-			      batch_stored, f)) {
+			      batch_done, f)) {
 		if (!text)
 			log_error("status batch of %zu not sent: out of memory", f->n);
 		batch_stored(q->b, f, NULL, &unsent);
+	} else {
+		q->inflight++;
 	}
 	free(text);
-}
-
-static void flush_cb(lws_sorted_usec_list_t *sul)
-{
-	flush_batch(lws_container_of(sul, struct status_batch, sul));
 }
 
 /* The broker's queue, created on first use; NULL when out of memory. */
@@ -123,12 +148,7 @@ int status_batch_add(struct broker *b, struct status_report *r)
 		q->cap = cap;
 	}
 	q->items[q->n++] = r;
-	if (q->n >= STATUS_BATCH_MAX) {
-		status_batch_flush(b);
-	} else if (!q->scheduled) {
-		q->scheduled = 1;
-		lws_sul_schedule(b->ctx, 0, &q->sul, flush_cb, STATUS_DELAY_US);
-	}
+	flush_batch(q, b->stopping); /* stopping: no answer will send it later */
 	return 0;
 }
 
@@ -138,18 +158,20 @@ void status_batch_flush(struct broker *b)
 
 	if (!q)
 		return;
-	if (q->scheduled)
-		lws_sul_cancel(&q->sul);
-	flush_batch(q);
+	flush_batch(q, 1);
 }
 
+/* server.c calls this once, after the loop: it also frees the read-only
+ * batch queues (hello checks, resumes: batch_queue.h), so that server.c
+ * need not know each of them. */
 void status_batch_free(struct broker *b)
 {
 	struct status_batch *q = b->status_batch;
 
+	batch_queue_free(&b->hello_checks);
+	batch_queue_free(&b->resumes);
 	if (!q)
 		return;
-	lws_sul_cancel(&q->sul);
 	for (size_t i = 0; i < q->n; i++)
 		status_report_free(q->items[i]);
 	free(q->items);

@@ -1,7 +1,8 @@
 /* status_batch.h: building status reports written in batches.
  *
- * Reports that arrive within a few milliseconds are stored by one call of
- * tocsin_status_batch() (sql/022_status_batch.sql): one transaction and one
+ * Reports that arrive while earlier batches are being stored are stored
+ * together by one call of tocsin_status_batch() (sql/022_status_batch.sql;
+ * group commit, status_batch.c): one transaction and one
  * commit for all, one result for the loop to read, instead of one each.
  * Each report runs in its own savepoint there, so a refused one never
  * rolls back its neighbours. Loop thread only. */
@@ -29,7 +30,8 @@ struct status_report {
 int status_batch_add(struct broker *b, struct status_report *r);
 /* Sends what waits now (at stop). */
 void status_batch_flush(struct broker *b);
-/* Frees the queue and what waits in it, unanswered (after the loop). */
+/* Frees the queue and what waits in it, unanswered (after the loop); also
+ * the hello-check and resume batch queues (b->hello_checks, b->resumes). */
 void status_batch_free(struct broker *b);
 void status_report_free(struct status_report *r);
 

@@ -135,6 +135,7 @@ void session_refuse_auth(struct session *s, const char *ref, const char *code,
  * was revoked (the frame itself is gone by then). */
 struct hello_wait {
 	uint64_t session_id;
+	int64_t user_id, iat;          /* what the revocation check asks about */
 	char ref[FRAME_REF_MAX + 1];
 	int resume;
 	int64_t seq;
@@ -157,50 +158,122 @@ static void admit(struct session *s, const struct hello_wait *w)
 		 s->remote, s->who.username, role_name(s->who.role));
 }
 
-/* Columns: status ('ok', 'disabled', 'revoked', 'deleted'). A database
- * that cannot answer does not keep consoles out (alerts come first, and
- * the journal carries them while it is away): the session is admitted
- * and the revocation sweep (revocation.c) closes it if it must once the
- * database is back. */
-static void hello_checked(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+/* One hello's answer: status is 'ok', 'disabled', 'revoked' or 'deleted',
+ * or NULL when the database could not say. A database that cannot answer
+ * does not keep consoles out (alerts come first, and the journal carries
+ * them while it is away): the session is admitted and the revocation sweep
+ * (revocation.c) closes it if it must once the database is back. */
+static void hello_answered(struct broker *b, const struct hello_wait *w, const char *status)
 {
-	struct hello_wait *w = arg;
 	struct session *s = broker_find_session(b, w->session_id);
-	const char *status;
 
 	if (!s || s->close_code || !s->hello_checking || b->stopping)
-		goto out; /* gone, closing, or the broker is stopping */
-	if (err) {
-		if (!err->lost)
-			log_error("session %llu: revocation check at hello failed: %s",
-				  (unsigned long long)s->id, err->message);
-		admit(s, w);
-		goto out;
-	}
-	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "ok";
-	if (strcmp(status, "ok") != 0) {
+		return; /* gone, closing, or the broker is stopping */
+	if (status && strcmp(status, "ok") != 0) {
 		s->hello_checking = 0;
 		log_info("session %llu from %s: hello refused (%s: token %s)",
 			 (unsigned long long)s->id, s->remote, s->who.username, status);
 		session_refuse_auth(s, w->ref, "auth_revoked",
 				    !strcmp(status, "revoked") ? "the token was revoked; sign in again"
 							       : "the account is disabled");
-		goto out;
+		return;
 	}
 	admit(s, w);
-out:
-	free(w);
 }
+
+/* A batch of hellos on its way to tocsin_token_check_batch(). */
+struct hello_inflight {
+	size_t n;
+	struct hello_wait **items; /* owned, with the items */
+};
+
+/* Answers every hello of a batch. Columns: idx, status; one row per
+ * hello, in order. */
+static void hellos_checked(struct broker *b, struct hello_inflight *f, PGresult *res,
+			   const struct db_error *err)
+{
+	if (!err && (size_t)PQntuples(res) != f->n)
+		log_error("revocation check at hello: %d answers for %zu hellos", PQntuples(res),
+			  f->n);
+	else if (err && !err->lost)
+		log_error("revocation check of %zu hellos failed: %s", f->n, err->message);
+	for (size_t i = 0; i < f->n; i++) {
+		int answered = !err && (size_t)PQntuples(res) == f->n;
+		hello_answered(b, f->items[i], answered ? PQgetvalue(res, (int)i, 1) : NULL);
+		free(f->items[i]);
+	}
+	free(f->items);
+	free(f);
+}
+
+/* The revocation check's answer; then the hellos that waited meanwhile go. */
+static void hellos_answered(struct broker *b, void *arg, PGresult *res,
+			    const struct db_error *err)
+{
+	hellos_checked(b, arg, res, err);
+	batch_queue_done(&b->hello_checks);
+}
+
+/* The batch queue's flush: one revocation check for every hello collected
+ * (items are struct hello_wait, taken over). 1 when the query is in
+ * flight. */
+static int flush_hellos(struct broker *b, void **items, size_t n)
+{
+	static const struct db_error away = { .lost = 1 };
+	struct hello_inflight *f = malloc(sizeof *f);
+	char *users = malloc(n * 24 + 3), *iats = malloc(n * 24 + 3);
+	size_t ul = 0, il = 0;
+	const char *params[2] = { users, iats };
+	int sent = 0;
+
+	if (!f || !users || !iats) {
+		log_error("revocation check of %zu hellos not sent: out of memory", n);
+		for (size_t i = 0; i < n; i++) {
+			hello_answered(b, items[i], NULL); /* admitted, as when away */
+			free(items[i]);
+		}
+		free(items);
+		free(f);
+		goto out;
+	}
+	f->n = n;
+	f->items = (struct hello_wait **)items;
+	for (size_t i = 0; i < n; i++) {
+		ul += (size_t)sprintf(users + ul, "%c%lld", i ? ',' : '{',
+				      (long long)f->items[i]->user_id);
+		il += (size_t)sprintf(iats + il, "%c%lld", i ? ',' : '{',
+				      (long long)f->items[i]->iat);
+	}
+	memcpy(users + ul, "}", 2);
+	memcpy(iats + il, "}", 2);
+	log_info("hello: revocation check of %zu sessions in one query", n);
+	if (db_query(b->db,
+		     "SELECT idx, status FROM tocsin_token_check_batch($1::int[], $2::bigint[])", 2,
+		     params, hellos_answered, f))
+		hellos_checked(b, f, NULL, &away); /* the database is away: admit */
+	else
+		sent = 1;
+out:
+	free(users);
+	free(iats);
+	return sent;
+}
+
+/* Hellos arriving while two revocation checks are in flight share the
+ * next one (batch_queue.h); at most 1000 in one. */
+static const struct batch_kind hello_kind = {
+	.flush = flush_hellos, .free_item = free, .max = 1000, .max_inflight = 2
+};
 
 /* hello: the token must verify (signing key or the previous one), then
  * must not be revoked. The second check asks the database without waiting
- * on the loop; until it answers, the session is not signed in. */
+ * on the loop, batched with the other hellos that arrive meanwhile (a
+ * reconnect storm then costs one query per batch); until it answers, the
+ * session is not signed in. */
 static void handle_hello(struct broker *b, struct session *s, struct client_frame *f)
 {
 	enum token_status st;
 	struct hello_wait *w;
-	char user[24], iat[24];
-	const char *params[2] = { user, iat };
 
 	if (s->authed || s->hello_checking) {
 		session_reply_error(s, f->ref, "already_authenticated", NULL,
@@ -221,7 +294,7 @@ static void handle_hello(struct broker *b, struct session *s, struct client_fram
 			 s->remote, token_status_code(st));
 		return;
 	}
-	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	auth_deadline_remove(b, s);
 	w = calloc(1, sizeof *w);
 	if (!w) {
 		session_refuse_auth(s, f->ref, "internal", "out of memory; retry");
@@ -232,12 +305,11 @@ static void handle_hello(struct broker *b, struct session *s, struct client_fram
 	w->resume = f->u.hello.resume;
 	w->seq = f->u.hello.seq;
 	snprintf(w->epoch, sizeof w->epoch, "%s", f->u.hello.epoch ? f->u.hello.epoch : "");
+	w->user_id = s->who.user_id;
+	w->iat = s->who.issued_at;
 	s->hello_checking = 1;
-	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
-	snprintf(iat, sizeof iat, "%lld", (long long)s->who.issued_at);
-	if (db_query(b->db, "SELECT status FROM tocsin_token_check($1::int, $2::bigint)", 2,
-		     params, hello_checked, w)) {
-		admit(s, w); /* the database is away: see hello_checked */
+	if (!db_is_up(b->db) || batch_queue_add(&b->hello_checks, b, &hello_kind, w)) {
+		admit(s, w); /* the database is away: see hello_answered */
 		free(w);
 	}
 }
@@ -541,7 +613,7 @@ static void session_opened(struct broker *b, struct session *s, struct lws *wsi)
 	b->sessions = s;
 	b->n_sessions++;
 	table_insert(b, s);
-	lws_set_timer_usecs(wsi, (lws_usec_t)b->conf.auth_timeout * LWS_US_PER_SEC);
+	auth_deadline_add(b, s);
 	if (b->stopping) {
 		session_close_after(s, LWS_CLOSE_STATUS_GOINGAWAY, "broker shutting down");
 	} else if (b->n_sessions > (unsigned)b->conf.max_connections ||
@@ -567,6 +639,7 @@ static void session_closed(struct broker *b, struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	table_remove(b, s);
+	auth_deadline_remove(b, s);
 	b->n_sessions--;
 	if (s->counted)
 		address_counts_remove(&b->per_address, s->remote);
@@ -611,15 +684,6 @@ int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		return origin_check(b, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		session_opened(b, s, wsi);
-		return 0;
-	case LWS_CALLBACK_TIMER:
-		/* lws 4.1 may fire a cancelled timer at once: a hello being
-		 * checked (hello_checking) is not a missing hello */
-		if (!s->authed && !s->hello_checking) {
-			session_reply_error(s, "", "auth_timeout", NULL,
-					    "no hello within the time allowed");
-			session_close_after(s, CLOSE_AUTH, "auth_timeout");
-		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE_PONG:
 		s->heard_us = clock_now_us();
