@@ -15,7 +15,12 @@
  * what 4,000 did; fewer round trips let the records keep up (bench, N=5000,
  * 20 alerts/s: records done 1-3 s after the last frame instead of 10 s). */
 #define BATCH_MAX 16000
-#define KEEP_MAX 1000000 /* deliveries kept while the database is away */
+#define KEEP_MAX 1000000 /* deliveries kept in memory while the database is away */
+/* ... and while it is up but behind (a burst of 2,000,000 deliveries in a
+ * few seconds): spilling those to the journal only moves them to a slower
+ * path into the same database (the bench spilled 2,000,000, and their
+ * replay then slowed every later phase). 4,000,000 is 128 MiB. */
+#define KEEP_MAX_BEHIND 4000000
 
 struct delivery {
 	int64_t alert_id, site_id, user_id, at_us;
@@ -34,6 +39,12 @@ struct delivery_log {
 };
 
 static void flush_cb(lws_sorted_usec_list_t *sul);
+
+/* How many deliveries may wait in memory before they go to the journal. */
+static size_t keep_max(const struct delivery_log *log)
+{
+	return broker_writes_direct(log->b) ? KEEP_MAX_BEHIND : KEEP_MAX;
+}
 static int journal_batch(struct delivery_log *log, const struct delivery *d, size_t n);
 
 /* The oldest delivery waiting to be written. */
@@ -68,7 +79,7 @@ static void schedule(struct delivery_log *log, int64_t delay_us)
 void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_id,
 		      int64_t user_id)
 {
-	if (log->len >= KEEP_MAX) {
+	if (log->len >= keep_max(log)) {
 		/* PostgreSQL cannot keep up: spill to the journal (written back
 		 * in order) in batch-sized records rather than lose audit records */
 		size_t moved = 0;
@@ -79,7 +90,7 @@ void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_i
 			moved += n;
 		}
 		take(log, moved);
-		log_warn("delivery log over %d records: %zu moved to the journal", KEEP_MAX, moved);
+		log_warn("delivery log over %zu records: %zu moved to the journal", keep_max(log), moved);
 	}
 	if (log->start + log->len == log->cap && log->start) {
 		memmove(log->buf, waiting(log), log->len * sizeof *log->buf);
@@ -88,7 +99,7 @@ void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_i
 	if (log->len == log->cap) {
 		size_t cap = log->cap ? log->cap * 2 : 1024;
 		struct delivery *grown;
-		if (log->len >= KEEP_MAX || !(grown = realloc(log->buf, cap * sizeof *grown))) {
+		if (log->len >= keep_max(log) || !(grown = realloc(log->buf, cap * sizeof *grown))) {
 			if (!log->dropped++)
 				log_error("delivery log full and the journal refused it: deliveries "
 					  "are no longer recorded");
@@ -180,7 +191,7 @@ static void batch_done(struct broker *b, void *arg, PGresult *res, const struct 
 		if (!err->lost)
 			log_error("recording %zu deliveries failed: %s (%s)", log->writing,
 				  err->message, err->sqlstate);
-		if (log->len + log->writing <= KEEP_MAX &&
+		if (log->len + log->writing <= keep_max(log) &&
 		    (merged = malloc((log->len + log->writing) * sizeof *merged))) {
 			memcpy(merged, log->batch, log->writing * sizeof *merged);
 			memcpy(merged + log->writing, waiting(log), log->len * sizeof *merged);
