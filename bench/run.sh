@@ -170,6 +170,9 @@ head -c 32 /dev/urandom > "$OUT/token.key"
 umask 022
 broker_args=(--listen "127.0.0.1:$PORT" --database "$BROKER_URL" --web-root "$ROOT/web-client"
              --token-key "$OUT/token.key" --log-level warn)
+# room for N consoles and the controller above the default cap of 19,000
+# connections (a later --max-connections in BENCH_BROKER_ARGS wins)
+broker_args+=(--max-connections $((N + 100)))
 # shellcheck disable=SC2206  # extra broker options, split on spaces on purpose
 broker_args+=(${BENCH_BROKER_ARGS:-})
 if "$OUT/tocsind" --help 2>&1 | grep -q -- '--journal'; then
