@@ -415,3 +415,14 @@ void db_free(struct db *db)
 	free(db->conninfo);
 	free(db);
 }
+
+void db_array_add(char *buf, size_t *len, size_t i, const char *value)
+{
+	*len += (size_t)sprintf(buf + *len, "%s%s", i ? "," : "{", value);
+}
+
+void db_array_end(char *buf, size_t *len)
+{
+	memcpy(buf + *len, "}", 2);
+	*len += 1;
+}

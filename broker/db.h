@@ -44,6 +44,13 @@ size_t db_outstanding(const struct db *db);
 /* Fails what is outstanding (err->lost) and closes the connection. */
 void db_free(struct db *db);
 
+/* Appends value as element i of a PostgreSQL array literal being built in
+ * buf ("{" before the first element, "," before the others); the caller
+ * sized buf for every element and the closing "}" and NUL. */
+void db_array_add(char *buf, size_t *len, size_t i, const char *value);
+/* Ends the literal begun by db_array_add: "}" and a NUL. */
+void db_array_end(char *buf, size_t *len);
+
 /* The lws protocol callback for the adopted socket ("tocsin-db"). */
 int db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		    size_t len);

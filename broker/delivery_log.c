@@ -79,7 +79,9 @@ static void schedule(struct delivery_log *log, int64_t delay_us)
 void delivery_log_add(struct delivery_log *log, int64_t alert_id, int64_t site_id,
 		      int64_t user_id)
 {
-	if (log->len >= keep_max(log)) {
+	/* KEEP_MAX first: keep_max() asks the database state, and this runs
+	 * once per delivery */
+	if (log->len >= KEEP_MAX && log->len >= keep_max(log)) {
 		/* PostgreSQL cannot keep up: spill to the journal (written back
 		 * in order) in batch-sized records rather than lose audit records */
 		size_t moved = 0;

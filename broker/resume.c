@@ -279,12 +279,6 @@ out:
 	batch_queue_done(&b->resumes);
 }
 
-/* Appends one element to a PostgreSQL array literal being built in buf. */
-static void array_add(char *buf, size_t *len, size_t i, const char *value)
-{
-	*len += (size_t)sprintf(buf + *len, "%s%s", i ? "," : "{", value);
-}
-
 /* Fills f and the five array literals (role, site, org, position,
  * clearance) from the queued sessions, and sends the query (1: in flight,
  * f owned by backlog_ready; 0: answered, f freed). Sessions closed
@@ -308,14 +302,14 @@ static int send_batch(struct broker *b, struct resume_inflight *f, void **items,
 			resume_wait(b, s);
 			continue;
 		}
-		array_add(arr[0], &len[0], f->n, role_name(s->who.role));
+		db_array_add(arr[0], &len[0], f->n, role_name(s->who.role));
 		snprintf(num, sizeof num, "%lld", (long long)s->who.site_id);
-		array_add(arr[1], &len[1], f->n, num);
+		db_array_add(arr[1], &len[1], f->n, num);
 		snprintf(num, sizeof num, "%lld", (long long)s->who.org_id);
-		array_add(arr[2], &len[2], f->n, num);
+		db_array_add(arr[2], &len[2], f->n, num);
 		snprintf(num, sizeof num, "%lld", (long long)s->resume_from);
-		array_add(arr[3], &len[3], f->n, num);
-		array_add(arr[4], &len[4], f->n, s->who.cleared ? "t" : "f");
+		db_array_add(arr[3], &len[3], f->n, num);
+		db_array_add(arr[4], &len[4], f->n, s->who.cleared ? "t" : "f");
 		f->ids[f->n++] = s->id;
 	}
 	if (!f->n) {
@@ -323,7 +317,7 @@ static int send_batch(struct broker *b, struct resume_inflight *f, void **items,
 		return 0;
 	}
 	for (int k = 0; k < 5; k++) {
-		memcpy(arr[k] + len[k], "}", 2);
+		db_array_end(arr[k], &len[k]);
 		params[k] = arr[k];
 	}
 	snprintf(limit, sizeof limit, "%d", RESUME_MAX);

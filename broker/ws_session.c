@@ -239,13 +239,14 @@ static int flush_hellos(struct broker *b, void **items, size_t n)
 	f->n = n;
 	f->items = (struct hello_wait **)items;
 	for (size_t i = 0; i < n; i++) {
-		ul += (size_t)sprintf(users + ul, "%c%lld", i ? ',' : '{',
-				      (long long)f->items[i]->user_id);
-		il += (size_t)sprintf(iats + il, "%c%lld", i ? ',' : '{',
-				      (long long)f->items[i]->iat);
+		char num[24];
+		snprintf(num, sizeof num, "%lld", (long long)f->items[i]->user_id);
+		db_array_add(users, &ul, i, num);
+		snprintf(num, sizeof num, "%lld", (long long)f->items[i]->iat);
+		db_array_add(iats, &il, i, num);
 	}
-	memcpy(users + ul, "}", 2);
-	memcpy(iats + il, "}", 2);
+	db_array_end(users, &ul);
+	db_array_end(iats, &il);
 	log_info("hello: revocation check of %zu sessions in one query", n);
 	if (db_query(b->db,
 		     "SELECT idx, status FROM tocsin_token_check_batch($1::int[], $2::bigint[])", 2,
