@@ -32,6 +32,10 @@
 #   BENCH_BROKER_ARGS  extra tocsind options (e.g. "--ping-interval 600")
 #   BENCH_LOADGEN_ARGS extra load-generator options for a shorter profiling
 #                      run, e.g. "--paced 100 --burst 100 --no-storm"
+#   BENCH_PG_SETTINGS  PostgreSQL settings for this run, as name=value words
+#                      (ALTER SYSTEM, before the broker connects), e.g.
+#                      "session_preload_libraries=auto_explain
+#                       auto_explain.log_min_duration=300ms"
 # shellcheck disable=SC2317  # cleanup runs from a trap
 set -euo pipefail
 
@@ -134,6 +138,19 @@ rm -rf "$VAR"
 pg_started=1
 "$ROOT/deploy/pg-local.sh" start "$VAR" >/dev/null
 SUPER_URL="$("$ROOT/deploy/pg-local.sh" url "$VAR")"
+# postgresql.auto.conf rather than ALTER SYSTEM: a module's settings
+# (auto_explain.*) are unknown to ALTER SYSTEM until the module is loaded
+for setting in ${BENCH_PG_SETTINGS:-}; do
+    [[ "$setting" =~ ^([a-z_][a-z0-9_.]*)=([^\'[:space:]]+)$ ]] \
+        || die "BENCH_PG_SETTINGS: '$setting' is not name=value"
+    echo "${BASH_REMATCH[1]} = '${BASH_REMATCH[2]}'" >> "$VAR/pg/postgresql.auto.conf"
+done
+if [[ -n "${BENCH_PG_SETTINGS:-}" ]]; then
+    psql -X -q -d "$SUPER_URL" -c "SELECT pg_reload_conf()" >/dev/null
+    bad="$(psql -X -tA -d "$SUPER_URL" -c "SELECT string_agg(name || ': ' || error, '; ')
+                                            FROM pg_file_settings WHERE error IS NOT NULL")"
+    [[ -z "$bad" ]] || die "BENCH_PG_SETTINGS: PostgreSQL refused $bad"
+fi
 BROKER_URL="$("$ROOT/deploy/pg-local.sh" url "$VAR" tocsin_broker)"
 "$ROOT/deploy/migrate.sh" "$SUPER_URL" >/dev/null
 "$ROOT/deploy/load-demo.sh" "$SUPER_URL" >/dev/null

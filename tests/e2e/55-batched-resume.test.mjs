@@ -10,7 +10,7 @@
 // "pending", then complete when it is back.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, consoleDirectory, openSocket, sleep, waitFor } from './lib/harness.mjs';
+import { Stack, consoleDirectory, openSocket, pgConnect, sleep, waitFor } from './lib/harness.mjs';
 import {
   PgCluster, stackOnCluster, reconnectPg, publish, health, waitHealth, claimsFor, alertFrames,
   duplicates, stopStack, waitClosed,
@@ -139,6 +139,41 @@ describe('hellos and resumes in batches', { timeout: 300_000 }, () => {
     assert.deepEqual(dup, [], 'no alert twice');
     for (const s of socks) s.close();
     await waitHealth(st.broker, (b) => b.connections === 1, { timeoutMs: 30000, what: 'the 200 connections gone' });
+  });
+
+  // sql/027: a console's resume probes alert_recipients' primary key once
+  // per alert it considers. The plan it replaced read every recipient entry
+  // of the console's site again for each session of the batch (413 x 500
+  // per batch after the bench's fan-out); with JIT on top, each batch of
+  // the bench's storm took 0.6 s instead of 6 ms.
+  it('a console resume reads one recipient entry per alert it considers, not its site\'s whole history; the broker\'s role runs without JIT', async () => {
+    const site = consoles[0].site_id;
+    for (let i = 0; i < 16; i++) await publish(ctl, { headline: `History ${i} ${Date.now()}`, severity: 'minor', targets: { sites: [site] } });
+    const [{ head }] = await st.query('SELECT head::float8 AS head FROM stream_meta');
+    const [{ n }] = await st.query('SELECT count(*)::int AS n FROM alert_recipients WHERE site_id = $1', [site]);
+    assert.ok(n >= 20, `the site has a history (${n} alerts)`);
+    const batch = consoles.map((c) => c.site_id === site ? c : consoles[0]);   // every session at the busy site
+    const args = [batch.map(() => 'site_console'), batch.map((c) => c.site_id), batch.map((c) => c.guard_org_id),
+      batch.map(() => head - 2), batch.map(() => false), 64];
+    const rows = await st.query('SELECT idx, id FROM tocsin_resume_batch($1::text[], $2::int[], $3::int[], $4::bigint[], $5::boolean[], $6)', args);
+    assert.equal(rows.filter((r) => r.id !== null).length, 2 * batch.length, 'each session gets the last two alerts');
+    const [{ 'QUERY PLAN': plan }] = await st.query(`EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON)
+      SELECT idx, id FROM tocsin_resume_batch($1::text[], $2::int[], $3::int[], $4::bigint[], $5::boolean[], $6)`, args);
+    let read = 0;
+    (function walk(node) {
+      if (node['Relation Name'] === 'alert_recipients')
+        read += (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops'];
+      for (const child of node.Plans ?? []) walk(child);
+    })(plan[0].Plan);
+    assert.ok(read <= 2 * batch.length, `${read} recipient entries read for ${batch.length} sessions x 2 candidate alerts (the site has ${n})`);
+
+    const asBroker = await pgConnect(st.db.brokerUrl);
+    try {
+      const { rows: [{ jit }] } = await asBroker.query('SHOW jit');
+      assert.equal(jit, 'off', 'sessions of tocsin_broker run without JIT');
+    } finally {
+      await asBroker.end();
+    }
   });
 
   it('a revoked token and a disabled account among a batch of hellos are refused; the others pass', async () => {

@@ -127,4 +127,30 @@ describe('receipts in one batch', { timeout: 180_000 }, () => {
     const audited = await st.one(`SELECT count(*)::int AS n FROM audit WHERE alert_id = $1 AND action = 'ack'`, [alertId]);
     assert.equal(audited.n, sessions.length - 2, 'the stored acks audited, the refused not');
   });
+
+  // A batch the broker sent when the connection dropped is journaled and
+  // sent again under the same jids; it must store nothing twice. The set-wise
+  // path declines a batch with a jid already applied (sql/028 looks for one
+  // with a join on journal_applied; were that test wrong, its insert into
+  // journal_applied would fail and the batch fall back all the same), and
+  // the per-item path answers each item TS208.
+  it('the same batch sent twice under the same jids: the second stores nothing and says why', async () => {
+    const alertId = await alertFor('Batch replay');
+    const items = sites.map((s, i) => ({ jid: `replay-${alertId}-${i}`, kind: 'ack', user: s.user_id }));
+    const call = () => st.query(`SELECT * FROM tocsin_receipt_batch($1::text[], $2::text[], $3::integer[],
+                                   $4::bigint[], $5::text[], $6::timestamptz[])`,
+      [items.map((x) => x.jid), items.map((x) => x.kind), items.map((x) => x.user),
+        items.map(() => alertId), items.map(() => '127.0.0.1'), items.map(() => null)]);
+    const first = await call();
+    assert.equal(first.length, items.length);
+    assert.ok(first.every((r) => r.err_state === null), JSON.stringify(first.find((r) => r.err_state)));
+    const before = await st.one(`SELECT (SELECT count(*) FROM acks WHERE alert_id = $1)::int AS acks,
+                                        (SELECT count(*) FROM audit WHERE alert_id = $1 AND action = 'ack')::int AS audited`, [alertId]);
+    assert.deepEqual(before, { acks: sites.length, audited: sites.length });
+    const again = await call();
+    assert.deepEqual(again.map((r) => r.err_state), items.map(() => 'TS208'), 'each item: already written');
+    const after = await st.one(`SELECT (SELECT count(*) FROM acks WHERE alert_id = $1)::int AS acks,
+                                       (SELECT count(*) FROM audit WHERE alert_id = $1 AND action = 'ack')::int AS audited`, [alertId]);
+    assert.deepEqual(after, before, 'nothing stored or audited twice');
+  });
 });
