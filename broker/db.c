@@ -31,6 +31,9 @@ struct db_job {
 struct db {
 	struct broker *b;
 	char *conninfo;
+	char *name;                       /* label in the log ("database") */
+	char *app_name;                   /* application_name: "tocsind <name>" */
+	void (*on_up)(struct broker *b);
 	PGconn *conn;
 	struct lws *raw;          /* adopted dup of PQsocket(), NULL when none */
 	enum db_state state;
@@ -97,20 +100,29 @@ static void fail_all(struct db *db, const char *why)
 
 static void retry_cb(lws_sorted_usec_list_t *sul);
 
+/* Closes the adopted socket later (lws owns it); its callbacks, which may
+ * still come, find no struct db on it and are ignored. */
+static void let_go_of_socket(struct db *db)
+{
+	struct lws *raw = db->raw;
+
+	if (!raw)
+		return;
+	db->raw = NULL;
+	lws_set_opaque_user_data(raw, NULL);
+	lws_set_timeout(raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+}
+
 /* Drops the connection and schedules a new attempt with back-off. */
 static void go_down(struct db *db, const char *why)
 {
 	int was_up = db->state == DB_UP;
 
 	if (!db->logged_down || was_up)
-		log_error("database: %s", why);
+		log_error("%s: %s", db->name, why);
 	db->logged_down = 1;
 	db->state = DB_DOWN;
-	if (db->raw) {
-		struct lws *raw = db->raw;
-		db->raw = NULL;
-		lws_set_timeout(raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-	}
+	let_go_of_socket(db);
 	if (db->conn) {
 		PQfinish(db->conn);
 		db->conn = NULL;
@@ -137,14 +149,19 @@ static int adopt_socket(struct db *db)
 		close(dupfd);
 		return -1;
 	}
+	lws_set_opaque_user_data(db->raw, db);
 	return 0;
 }
 
 void db_start(struct db *db)
 {
+	const char *const keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *const values[] = { db->conninfo, db->app_name, NULL };
+
 	if (db->state != DB_DOWN || db->b->stopping)
 		return;
-	db->conn = PQconnectStart(db->conninfo);
+	/* expand_dbname: conninfo is a whole connection string or URL */
+	db->conn = PQconnectStartParams(keys, values, 1);
 	if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD) {
 		go_down(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
 		return;
@@ -257,8 +274,9 @@ static void on_connected(struct db *db)
 	db->state = DB_UP;
 	db->retry_us = 0;
 	db->logged_down = 0;
-	log_info("database: connected (server %d)", PQserverVersion(db->conn));
-	broker_db_up(db->b);
+	log_info("%s: connected (server %d)", db->name, PQserverVersion(db->conn));
+	if (db->on_up)
+		db->on_up(db->b);
 	send_queued(db);
 }
 
@@ -273,9 +291,7 @@ static void connect_poll(struct db *db)
 	}
 	if (PQsocket(db->conn) != fd_before) {
 		/* libpq moved to another host or address: watch the new socket. */
-		struct lws *old = db->raw;
-		db->raw = NULL;
-		lws_set_timeout(old, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+		let_go_of_socket(db);
 		if (adopt_socket(db)) {
 			go_down(db, "cannot watch the database socket");
 			return;
@@ -290,8 +306,7 @@ static void connect_poll(struct db *db)
 int db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		    size_t len)
 {
-	struct broker *b = lws_context_user(lws_get_context(wsi));
-	struct db *db = b ? b->db : NULL;
+	struct db *db = lws_get_opaque_user_data(wsi);
 
 	if (!db || wsi != db->raw)
 		return 0; /* a socket we have already let go of */
@@ -328,18 +343,26 @@ int db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return 0;
 }
 
-struct db *db_new(struct broker *b, const char *conninfo)
+struct db *db_new(struct broker *b, const char *conninfo, const char *name,
+		  void (*on_up)(struct broker *b))
 {
 	struct db *db = calloc(1, sizeof *db);
 
 	if (!db)
 		return NULL;
 	db->b = b;
+	db->on_up = on_up;
 	db->conninfo = strdup(conninfo);
-	if (!db->conninfo) {
+	db->name = strdup(name);
+	db->app_name = malloc(strlen(name) + sizeof "tocsind ");
+	if (!db->conninfo || !db->name || !db->app_name) {
+		free(db->conninfo);
+		free(db->name);
+		free(db->app_name);
 		free(db);
 		return NULL;
 	}
+	sprintf(db->app_name, "tocsind %s", name);
 	return db;
 }
 
@@ -405,14 +428,12 @@ void db_free(struct db *db)
 	lws_sul_cancel(&db->sul_retry);
 	lws_sul_cancel(&db->sul_flush);
 	fail_all(db, "broker stopping");
-	if (db->raw) {
-		struct lws *raw = db->raw;
-		db->raw = NULL;
-		lws_set_timeout(raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-	}
+	let_go_of_socket(db);
 	if (db->conn)
 		PQfinish(db->conn);
 	free(db->conninfo);
+	free(db->name);
+	free(db->app_name);
 	free(db);
 }
 

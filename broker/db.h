@@ -1,6 +1,6 @@
-/* db.h: the broker's asynchronous PostgreSQL connection.
+/* db.h: the broker's asynchronous PostgreSQL connections.
  *
- * One libpq connection in non-blocking pipeline mode whose socket (a dup)
+ * Each struct db is one libpq connection in non-blocking pipeline mode whose socket (a dup)
  * is adopted into the libwebsockets loop, so no call here ever blocks the
  * loop. Each query is its own pipeline segment (query + sync), hence its
  * own transaction: one failing request never rolls back another, while
@@ -31,7 +31,11 @@ struct db_error {
 typedef void (*db_result_fn)(struct broker *b, void *arg, PGresult *res,
 			     const struct db_error *err);
 
-struct db *db_new(struct broker *b, const char *conninfo);
+/* name labels the connection in the log ("database") and, as "tocsind
+ * <name>", in pg_stat_activity's application_name unless conninfo sets
+ * one; on_up, when not NULL, runs each time the connection is made. */
+struct db *db_new(struct broker *b, const char *conninfo, const char *name,
+		  void (*on_up)(struct broker *b));
 /* Begins connecting; progress happens on the loop. */
 void db_start(struct db *db);
 /* Queues a query with text parameters (copied). Returns 0, or -1 when the
@@ -51,7 +55,8 @@ void db_array_add(char *buf, size_t *len, size_t i, const char *value);
 /* Ends the literal begun by db_array_add: "}" and a NUL. */
 void db_array_end(char *buf, size_t *len);
 
-/* The lws protocol callback for the adopted socket ("tocsin-db"). */
+/* The lws protocol callback for the adopted sockets ("tocsin-db"): each
+ * carries its struct db as the wsi's opaque user data. */
 int db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		    size_t len);
 

@@ -221,6 +221,14 @@ static void batch_done(struct broker *b, void *arg, PGresult *res, const struct 
 		schedule(log, err && err->lost ? 500 * 1000 : 0);
 }
 
+/* The connection for a batch: the delivery records' own, so that the
+ * other queries never queue behind a batch of 16,000 records; the main
+ * one while that is down (both reach the same database). */
+static struct db *records_db(const struct broker *b)
+{
+	return db_is_up(b->db_records) ? b->db_records : b->db;
+}
+
 static void write_batch(struct delivery_log *log)
 {
 	size_t n = log->len < BATCH_MAX ? log->len : BATCH_MAX;
@@ -248,7 +256,7 @@ static void write_batch(struct delivery_log *log)
 		memcpy(log->batch, waiting(log), n * sizeof *log->batch);
 		take(log, n);
 		log->writing = n;
-		if (db_query(log->b->db,
+		if (db_query(records_db(log->b),
 			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged,"
 			     "       read, escalated, watcher_org_id"
 			     "  FROM tocsin_record_deliveries_once($1, $2::bigint[], $3::integer[],"

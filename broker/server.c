@@ -36,8 +36,9 @@
 static void stop_check(lws_sorted_usec_list_t *sul)
 {
 	struct broker *b = lws_container_of(sul, struct broker, sul_stop);
-	int idle = db_outstanding(b->db) == 0 && delivery_log_pending(b->deliveries) == 0 &&
-		   b->n_sessions == 0 && b->n_receipts == 0;
+	int idle = db_outstanding(b->db) == 0 && db_outstanding(b->db_records) == 0 &&
+		   delivery_log_pending(b->deliveries) == 0 && b->n_sessions == 0 &&
+		   b->n_receipts == 0;
 
 	if (!db_is_up(b->db))
 		delivery_log_flush(b->deliveries); /* into the journal */
@@ -45,7 +46,7 @@ static void stop_check(lws_sorted_usec_list_t *sul)
 	    (!db_is_up(b->db) && delivery_log_pending(b->deliveries) == 0 && b->n_sessions == 0)) {
 		if (!idle)
 			log_warn("stopping with work outstanding: %zu queries, %zu deliveries, "
-				 "%u sessions", db_outstanding(b->db),
+				 "%u sessions", db_outstanding(b->db) + db_outstanding(b->db_records),
 				 delivery_log_pending(b->deliveries), b->n_sessions);
 		b->done = 1;
 		lws_cancel_service(b->ctx);
@@ -238,16 +239,18 @@ int server_run(struct broker *b)
 	}
 	if (privileges_drop(&b->run_as))
 		goto out;
-	b->db = db_new(b, b->conf.database);
+	b->db = db_new(b, b->conf.database, "database", broker_db_up);
+	b->db_records = db_new(b, b->conf.database, "delivery records database", NULL);
 	b->deliveries = delivery_log_new(b);
 	b->journal = journal_open(b, b->conf.journal);
 	b->signin = signin_new(b, b->conf.signin_workers);
-	if (!b->vhost || !b->db || !b->deliveries || !b->journal || !b->signin ||
+	if (!b->vhost || !b->db || !b->db_records || !b->deliveries || !b->journal || !b->signin ||
 	    watch_signals(b)) {
 		log_error("cannot start the broker's parts");
 		goto out;
 	}
 	db_start(b->db);
+	db_start(b->db_records);
 	escalation_start(b);
 	images_start(b);
 	audit_sealer_start(b);
@@ -270,6 +273,8 @@ out:
 	b->bus = NULL;
 	db_free(b->db);
 	b->db = NULL;
+	db_free(b->db_records);
+	b->db_records = NULL;
 	delivery_log_free(b->deliveries);
 	b->deliveries = NULL;
 	receipts_free(b);

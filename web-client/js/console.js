@@ -17,7 +17,7 @@
 // relaying an alert to their sites.
 
 import {
-  requireSession, Session, loadCache, saveCache, loadCursor, saveCursor,
+  requireSession, Session, loadCache, saveCache, loadCursor, saveCursor, mergeTally,
 } from './session.js';
 import {
   el, formatTime, timeElement, setupHeader, bindConnIndicator, showError, describeError,
@@ -1207,7 +1207,7 @@ function main({ token, user }) {
     const entry = entries.get(relayOf.get(t.alert_id));
     const r = entry?.relays?.find((x) => x.relay_id === t.alert_id);
     if (!r) return;
-    r.tally = t;
+    r.tally = mergeTally(r.tally, t);
     updateHistoryItem(entry);
     persist();
     if (banner.dataset.alertId === String(entry.alert.id)) renderBanner();

@@ -3,7 +3,7 @@
 // update or cancel it; the status board, area totals, report-now and the
 // inbox of partner reports (docs/protocol.md §2b).
 
-import { requireSession, Session, loadCache, saveCache } from './session.js';
+import { requireSession, Session, loadCache, saveCache, mergeTally, TALLY_COUNTS } from './session.js';
 import {
   el, formatTime, timeElement, setupHeader, bindConnIndicator, showError, describeError,
 } from './ui.js';
@@ -405,8 +405,9 @@ function main({ token, user }) {
   }
 
   function applyTallyToRecord(rec, t) {
-    for (const k of ['recipients', 'delivered', 'read', 'acknowledged', 'escalated']) {
-      if (Number.isInteger(t[k])) rec[k] = t[k];
+    const merged = mergeTally(rec, t);
+    for (const k of TALLY_COUNTS) {
+      if (Number.isInteger(t[k])) rec[k] = merged[k];
     }
   }
 
@@ -423,7 +424,7 @@ function main({ token, user }) {
     const orig = sent.get(relayOf.get(id));
     const relay = orig?.relays?.find((r) => r.relay_id === id);
     if (relay) {
-      relay.tally = t;
+      relay.tally = mergeTally(relay.tally, t);
       refreshSent(orig);
       return;
     }

@@ -178,6 +178,19 @@ export function wsUrl() {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 }
 
+/* The counts of a `tally` frame merged into the counts known before. They
+ * only grow, but two tallies of one alert may arrive out of order
+ * (delivery records and acknowledgements are stored over separate database
+ * connections), so the larger of each is kept. */
+export const TALLY_COUNTS = ['recipients', 'delivered', 'read', 'acknowledged', 'escalated'];
+export function mergeTally(known, t) {
+  const merged = { ...(known ?? {}), ...t };
+  for (const k of TALLY_COUNTS) {
+    if (Number.isInteger(known?.[k]) && Number.isInteger(t[k])) merged[k] = Math.max(known[k], t[k]);
+  }
+  return merged;
+}
+
 /* ---- The WebSocket session -------------------------------------------- */
 
 export class Session {
