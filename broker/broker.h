@@ -97,10 +97,11 @@ struct broker {
 	char epoch[65];                   /* the stream's epoch; "" until known */
 	int64_t head;                     /* highest stream position seen */
 	int escalating;                   /* an escalation query is in flight */
-	/* sessions whose queue filled during this pass of the loop: written
-	 * at its end (sessions_flush), by id, so a closed one is skipped */
+	/* sessions whose queue filled during a pass of the loop: written at
+	 * its end (sessions_flush, a slice per pass), by id, so a closed one
+	 * is skipped; [flush_head, n_flush) wait */
 	uint64_t *to_flush;               /* owned */
-	size_t n_flush, cap_flush;
+	size_t flush_head, n_flush, cap_flush;
 	struct receipt_ctx **receipts;    /* owned: acks and reads waiting for a batch */
 	size_t n_receipts, cap_receipts;
 	int receipts_scheduled;
@@ -143,9 +144,10 @@ int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 /* Queues m (takes its own reference). A queue overflow closes the session
  * with 4409 instead. */
 void session_send(struct session *s, struct msg *m);
-/* Writes what the sessions queued during this pass of the loop (server.c
- * calls it after each pass). */
-void sessions_flush(struct broker *b);
+/* Writes what the sessions queued during the loop's passes, a slice of
+ * the listed sessions at a time (server.c calls it after each pass).
+ * Returns 1 while listed sessions wait: the next pass must not sleep. */
+int sessions_flush(struct broker *b);
 /* Serialises obj once (steals it) and queues it. */
 void session_send_json(struct session *s, json_t *obj);
 void session_send_error(struct session *s, const struct frame_error *err);

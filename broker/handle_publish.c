@@ -132,14 +132,6 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 	snprintf(sent_at, sizeof sent_at, "%s",
 		 json_string_value(json_object_get(alert, "sent_at")) ?: "");
 	emit_alert(b, p, id, alert, sites, n_sites, durable);
-	m = alert_msg(id, seq, alert, NULL, audience);
-	if (m) {
-		fanout_alert(b, m, sites, n_sites, orgs, n_orgs);
-		msg_unref(m);
-	} else {
-		log_error("alert %lld is durable but was not fanned out: out of memory",
-			  (long long)id);
-	}
 	if (seq > b->head)
 		b->head = seq;
 	/* the stream position is "seq" to a session; an adapter's "seq" is
@@ -151,8 +143,18 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 			  "durable", durable, "recipients", (int)n_sites, "sent_at", sent_at);
 	if (reply && p->req.adapter_id)
 		json_object_set_new(reply, "duplicate", json_false());
+	/* the publisher first: its answer then leaves in the first slice of
+	 * the fan-out's writes (sessions_flush), not after 10,000 consoles */
 	requester_send(b, &p->req, reply);
 	fanout_tally(b, id, sender_org, 0, &t);
+	m = alert_msg(id, seq, alert, NULL, audience);
+	if (m) {
+		fanout_alert(b, m, sites, n_sites, orgs, n_orgs);
+		msg_unref(m);
+	} else {
+		log_error("alert %lld is durable but was not fanned out: out of memory",
+			  (long long)id);
+	}
 	log_info("alert %lld published by %s%s%s to %zu sites (%s)", (long long)id,
 		 p->req.who.username, p->req.adapter_id ? " through adapter " : "",
 		 p->req.adapter_id ? p->req.adapter : "", n_sites, durable);

@@ -193,6 +193,7 @@ int server_run(struct broker *b)
 	lws_retry_bo_t keepalive = { 0 };
 	struct lws_context_creation_info info;
 	struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL);
+	int more = 0; /* sessions_flush left listed sessions for the next pass */
 	void *foreign_loops[1] = { loop };
 	int ret = 1;
 
@@ -260,8 +261,9 @@ int server_run(struct broker *b)
 	log_info("listening on %s://%s:%d (consoles from %s)", b->conf.tls_cert ? "https" : "http",
 		 b->conf.listen_host, b->conf.port, b->conf.web_root);
 	while (!b->done) {
-		ev_run(loop, EVRUN_ONCE);
-		sessions_flush(b);
+		/* with sessions still to write, only look for what is ready */
+		ev_run(loop, more ? EVRUN_NOWAIT : EVRUN_ONCE);
+		more = sessions_flush(b);
 	}
 	ret = 0;
 	log_info("stopped");
