@@ -278,6 +278,7 @@ void handle_status(struct session *s, struct client_frame *f)
 		return;
 	}
 	r->session_id = s->id;
+	r->site_id = s->who.site_id;
 	memcpy(r->ref, f->ref, sizeof r->ref);
 	r->replying = replying;
 	r->in_reply_to = request_id;

@@ -11,7 +11,15 @@
  * and a wake-up of the loop), while PostgreSQL still has a batch to store
  * as the loop answers the consoles of the other. (A timer of a few
  * milliseconds also fires up to a second late under a foreign event loop
- * in lws 4.1.) */
+ * in lws 4.1.)
+ *
+ * Lanes: each lane batches on its own database connection (lane 0 the
+ * main one, lane 1 the delivery records one), so that PostgreSQL stores
+ * two batches at once, on two cores (10,000 reports at once in `make
+ * bench`: 16,500 a second over one connection, 22,400 over two). A
+ * site's reports always take the lane of its
+ * id, so they are stored, and the board hears them, in the order they
+ * came. While a lane's connection is down its batches take the other. */
 #include "status_batch.h"
 #include "log.h"
 
@@ -22,18 +30,25 @@
  * loop answers the consoles of the other. */
 #define STATUS_INFLIGHT_MAX 2
 
-/* The reports waiting for a batch. */
-struct status_batch {
-	struct broker *b;
+#define STATUS_LANES 2
+
+/* The reports waiting for a batch in one lane. */
+struct status_lane {
 	struct status_report **items; /* owned, with the reports */
 	size_t n, cap;
 	int inflight;                 /* batches sent and not answered yet */
+};
+
+struct status_batch {
+	struct broker *b;
+	struct status_lane lanes[STATUS_LANES];
 };
 
 /* A batch on its way to tocsin_status_batch(): the reports it answers. */
 struct status_inflight {
 	struct status_report **items; /* owned, with the reports */
 	size_t n;
+	int lane;
 };
 
 void status_report_free(struct status_report *r)
@@ -74,53 +89,65 @@ static char *batch_json(struct status_inflight *f)
 	return text;
 }
 
-static void flush_batch(struct status_batch *q, int force);
+static void flush_batch(struct status_batch *q, int lane, int force);
 
 /* A batch's answer: answers its reports, then sends what waited meanwhile
- * (not once the broker is stopping: the database may be being freed). */
+ * in its lane (not once the broker is stopping: the database may be being
+ * freed). */
 static void batch_done(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct status_batch *q = b->status_batch;
+	int lane = ((struct status_inflight *)arg)->lane;
 
 	batch_stored(b, arg, res, err);
 	if (!q)
 		return;
-	q->inflight--;
+	q->lanes[lane].inflight--;
 	if (!b->stopping)
-		flush_batch(q, 0);
+		flush_batch(q, lane, 0);
+}
+
+/* The connection of a lane, or the other one while it is down. */
+static struct db *lane_db(const struct broker *b, int lane)
+{
+	struct db *own = lane ? b->db_records : b->db, *other = lane ? b->db : b->db_records;
+
+	return db_is_up(own) ? own : other;
 }
 
 /* Sends what waits as one batch (one transaction); answers every report
  * "unavailable" when it cannot be sent. Unless forced or full, waits
  * while STATUS_INFLIGHT_MAX batches are in flight (batch_done sends it
  * then). */
-static void flush_batch(struct status_batch *q, int force)
+static void flush_batch(struct status_batch *q, int lane, int force)
 {
 	static const struct db_error unsent = {
 		.lost = 1, .message = "the database is not reachable; the report was not stored"
 	};
+	struct status_lane *l = &q->lanes[lane];
 	struct status_inflight *f;
 	const char *params[1];
 	char *text;
 
-	if (!q->n || (q->inflight >= STATUS_INFLIGHT_MAX && !force && q->n < STATUS_BATCH_MAX))
+	if (!l->n || (l->inflight >= STATUS_INFLIGHT_MAX && !force && l->n < STATUS_BATCH_MAX))
 		return;
 	f = malloc(sizeof *f);
 	if (!f)
 		return; /* the next report or answer retries */
-	f->items = q->items;
-	f->n = q->n;
-	q->items = NULL;
-	q->n = q->cap = 0;
+	f->items = l->items;
+	f->n = l->n;
+	f->lane = lane;
+	l->items = NULL;
+	l->n = l->cap = 0;
 	text = batch_json(f);
 	params[0] = text;
-	if (!text || db_query(q->b->db, "SELECT * FROM tocsin_status_batch($1::jsonb)", 1, params,
-			      batch_done, f)) {
+	if (!text || db_query(lane_db(q->b, lane), "SELECT * FROM tocsin_status_batch($1::jsonb)",
+			      1, params, batch_done, f)) {
 		if (!text)
 			log_error("status batch of %zu not sent: out of memory", f->n);
 		batch_stored(q->b, f, NULL, &unsent);
 	} else {
-		q->inflight++;
+		l->inflight++;
 	}
 	free(text);
 }
@@ -136,19 +163,22 @@ static struct status_batch *queue_of(struct broker *b)
 int status_batch_add(struct broker *b, struct status_report *r)
 {
 	struct status_batch *q = queue_of(b);
+	int lane = (int)((uint64_t)r->site_id % STATUS_LANES);
+	struct status_lane *l;
 
-	if (!q || !db_is_up(b->db))
+	if (!q || (!db_is_up(b->db) && !db_is_up(b->db_records)))
 		return -1;
-	if (q->n == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 64;
-		struct status_report **grown = realloc(q->items, cap * sizeof *grown);
+	l = &q->lanes[lane];
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct status_report **grown = realloc(l->items, cap * sizeof *grown);
 		if (!grown)
 			return -1;
-		q->items = grown;
-		q->cap = cap;
+		l->items = grown;
+		l->cap = cap;
 	}
-	q->items[q->n++] = r;
-	flush_batch(q, b->stopping); /* stopping: no answer will send it later */
+	l->items[l->n++] = r;
+	flush_batch(q, lane, b->stopping); /* stopping: no answer will send it later */
 	return 0;
 }
 
@@ -156,9 +186,8 @@ void status_batch_flush(struct broker *b)
 {
 	struct status_batch *q = b->status_batch;
 
-	if (!q)
-		return;
-	flush_batch(q, 1);
+	for (int lane = 0; q && lane < STATUS_LANES; lane++)
+		flush_batch(q, lane, 1);
 }
 
 /* server.c calls this once, after the loop: it also frees the read-only
@@ -172,9 +201,11 @@ void status_batch_free(struct broker *b)
 	batch_queue_free(&b->resumes);
 	if (!q)
 		return;
-	for (size_t i = 0; i < q->n; i++)
-		status_report_free(q->items[i]);
-	free(q->items);
+	for (int lane = 0; lane < STATUS_LANES; lane++) {
+		for (size_t i = 0; i < q->lanes[lane].n; i++)
+			status_report_free(q->lanes[lane].items[i]);
+		free(q->lanes[lane].items);
+	}
 	free(q);
 	b->status_batch = NULL;
 }

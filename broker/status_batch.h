@@ -4,6 +4,8 @@
  * together by one call of tocsin_status_batch() (sql/022_status_batch.sql;
  * group commit, status_batch.c): one transaction and one
  * commit for all, one result for the loop to read, instead of one each.
+ * Two lanes, one per database connection, store two batches at once; a
+ * site's reports always take the same lane, so they keep their order.
  * Each report runs in its own savepoint there, so a refused one never
  * rolls back its neighbours. Loop thread only. */
 #ifndef TOCSIN_STATUS_BATCH_H
@@ -17,6 +19,7 @@
 /* One report waiting for, or riding in, a batch. */
 struct status_report {
 	uint64_t session_id;
+	int64_t site_id;                 /* the console's: picks the batch's lane */
 	char ref[FRAME_REF_MAX + 1];
 	int replying;                    /* the report named a request */
 	int64_t in_reply_to;

@@ -76,6 +76,18 @@ describe('status reports in batches', { timeout: 240_000 }, () => {
     for (const x of sent)
       await ctl.next((m) => m.type === 'status_update' && m.site?.site_id === x.c.site_id && m.site.people === x.msg.people,
         30000, `status_update for ${x.reply.report_id}`);
+    // A console's reports keep their order, although batches are stored over
+    // two connections at once (a site always takes the same one,
+    // status_batch.c): report ids, and the control room's updates, as sent.
+    for (const c of consoles) {
+      const mine = sent.filter((x) => x.c.username === c.username);
+      const mineIds = mine.map((x) => x.reply.report_id);
+      assert.deepEqual(mineIds, [...mineIds].sort((a, b) => a - b), `${c.username}: report ids in the order sent`);
+      const people = mine.map((x) => x.msg.people);
+      const heard = ctl.seen.filter((m) => m.type === 'status_update' && m.site?.site_id === c.site_id &&
+        people.includes(m.site.people)).map((m) => m.site.people);
+      assert.deepEqual(heard, people, `${c.username}: updates heard in the order sent`);
+    }
   });
 
   it('answers a refused report in a burst with its error and stores its neighbours', async () => {

@@ -107,6 +107,35 @@ describe('delivery records over their own connection', { timeout: 180_000 }, () 
     await waitFor(async () => Boolean(await recordsBackend()), { timeoutMs: 15000, what: 'the records connection back' });
   });
 
+  // Status reports are stored in two lanes, a site's by the parity of its id:
+  // lane 0 on the main connection, lane 1 on the records one. While the
+  // records connection cannot come back, lane 1 takes the main one.
+  it('while the records connection is down, every site\'s status reports are stored over the main one', async () => {
+    const db = (await st.one('SELECT current_database() AS d')).d;
+    const odd = consoles.filter((c) => c.site_id % 2 === 1);
+    const even = consoles.filter((c) => c.site_id % 2 === 0);
+    assert.ok(odd.length && even.length, 'sites in both lanes');
+    const lost = () => (st.broker.stderr.match(/error: delivery records database: /g) ?? []).length;
+    const lostBefore = lost();
+    // no new connection to this database for the broker's role (the test's
+    // own, a superuser's, is not counted), then cut the records one
+    await st.query(`ALTER DATABASE "${db}" CONNECTION LIMIT 1`);
+    try {
+      await st.query('SELECT pg_terminate_backend($1)', [(await recordsBackend()).pid]);
+      await waitFor(() => lost() > lostBefore, { timeoutMs: 10000, what: 'the broker to see the connection go' });
+      const byUser = new Map(consoles.map((c, i) => [c.username, sessions[i]]));
+      for (const c of [...odd, ...even]) {
+        const reply = await byUser.get(c.username).request({ type: 'status', people: 700 + c.site_id, officers: 1,
+          trauma_packs: 1, first_aid_kits: 1, defibrillators: 1, cctv: 'working', state: 'normal', note: null }, 10000);
+        assert.equal(reply.type, 'status_ok', `${c.username} (site ${c.site_id}): ${JSON.stringify(reply)}`);
+      }
+      assert.equal(await recordsBackend(), undefined, 'the records connection stayed down meanwhile');
+    } finally {
+      await st.query(`ALTER DATABASE "${db}" CONNECTION LIMIT -1`);
+    }
+    await waitFor(async () => Boolean(await recordsBackend()), { timeoutMs: 15000, what: 'the records connection back' });
+  });
+
   it('stops cleanly (exit 0, no sanitizer report)', async () => {
     await stopStack(st);
   });
