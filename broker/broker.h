@@ -84,10 +84,11 @@ struct broker {
 	struct loop_wake *wake;           /* owned: timers on time (loop_wake.h) */
 	struct token_keys token_keys;     /* owned: signing and previous key (token_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
-	struct db *db;                    /* owned: every query but delivery records */
+	struct db *db;                    /* owned: every query but those below */
 	struct db *db_records;            /* owned: delivery records (delivery_log.c), so
 					   * that publishes, acks and status reports never
-					   * wait behind them */
+					   * wait behind them, and every other status batch
+					   * (status_batch.c lanes) */
 	struct signin *signin;            /* owned */
 	struct delivery_log *deliveries;  /* owned */
 	struct journal *journal;          /* owned */
