@@ -40,6 +40,8 @@ struct db_error;
  * points to (rx, q) is ours and freed in session_closed(). */
 struct session {
 	struct session *prev, *next;   /* broker's list of live sessions */
+	struct session *desk_prev, *desk_next; /* broker's desks list (on_desks) */
+	int on_desks;
 	struct session *hash_next;     /* chain in broker's id table */
 	struct lws *wsi;
 	uint64_t id;
@@ -129,6 +131,10 @@ struct broker {
 	unsigned revoke_ticks;
 	struct http_req *http_waiting;    /* sign-in requests awaiting a worker */
 	struct session *sessions;         /* list of live sessions (not owned) */
+	/* the signed-in controller, analyst and company operator sessions, a
+	 * few among thousands of consoles: tallies and escalations go to them
+	 * (fanout.c) without walking every session (not owned) */
+	struct session *desks;
 	struct session *by_id[SESSION_TABLE_SIZE];
 	unsigned n_sessions;
 	struct address_counts per_address; /* owned entries */

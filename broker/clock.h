@@ -12,4 +12,16 @@ int64_t clock_now_us(void);
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" for a time in microseconds. */
 void clock_format_iso(int64_t us, char out[CLOCK_ISO_LEN]);
 
+/* The same for many times in a row (a batch of delivery records), keeping
+ * the date and time of the last second formatted: only the milliseconds
+ * change within it. Zero-initialise; one per caller, not shared between
+ * threads. Returns the length written. */
+struct clock_iso_cache {
+	int valid;
+	int64_t secs;
+	char date[24];   /* "YYYY-MM-DDTHH:MM:SS" of secs */
+	size_t date_len;
+};
+size_t clock_format_iso_cached(struct clock_iso_cache *c, int64_t us, char out[CLOCK_ISO_LEN]);
+
 #endif

@@ -56,7 +56,7 @@ void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id)
 
 void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id)
 {
-	for (struct session *s = b->sessions; s; s = s->next)
+	for (struct session *s = b->desks; s; s = s->desk_next)
 		if (may_see(s, m) && s->who.role == ROLE_COMPANY_OPERATOR && s->who.org_id == org_id)
 			session_send(s, m);
 }
@@ -65,7 +65,7 @@ void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org)
 {
 	if (!org)
 		return;
-	for (struct session *s = b->sessions; s; s = s->next)
+	for (struct session *s = b->desks; s; s = s->desk_next)
 		if (may_see(s, m) && s->who.org_id == org &&
 		    (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST ||
 		     s->who.role == ROLE_COMPANY_OPERATOR))

@@ -60,8 +60,8 @@ static void report_fanout(struct broker *b, const char *report_json)
 		log_error("partner report not sent live: unreadable or out of memory");
 		return;
 	}
-	for (struct session *s = b->sessions; s; s = s->next)
-		if (s->authed && (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST))
+	for (struct session *s = b->desks; s; s = s->desk_next)
+		if (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST)
 			session_send(s, m);
 	msg_unref(m);
 }

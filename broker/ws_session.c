@@ -142,6 +142,35 @@ struct hello_wait {
 	char epoch[65];
 };
 
+/* Lists a desk session (controller, analyst, company operator) in
+ * b->desks once signed in; its role and organisation never change after
+ * (a refresh that would change them is refused). */
+static void desks_add(struct broker *b, struct session *s)
+{
+	if (s->on_desks || (s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_ANALYST &&
+			    s->who.role != ROLE_COMPANY_OPERATOR))
+		return;
+	s->desk_prev = NULL;
+	s->desk_next = b->desks;
+	if (b->desks)
+		b->desks->desk_prev = s;
+	b->desks = s;
+	s->on_desks = 1;
+}
+
+static void desks_remove(struct broker *b, struct session *s)
+{
+	if (!s->on_desks)
+		return;
+	if (s->desk_prev)
+		s->desk_prev->desk_next = s->desk_next;
+	else
+		b->desks = s->desk_next;
+	if (s->desk_next)
+		s->desk_next->desk_prev = s->desk_prev;
+	s->on_desks = 0;
+}
+
 /* Signs the session in and starts its welcome (resume.c). */
 static void admit(struct session *s, const struct hello_wait *w)
 {
@@ -149,6 +178,7 @@ static void admit(struct session *s, const struct hello_wait *w)
 
 	s->hello_checking = 0;
 	s->authed = 1;
+	desks_add(session_broker(s), s);
 	memcpy(f.ref, w->ref, sizeof f.ref);
 	f.u.hello.resume = w->resume;
 	f.u.hello.seq = w->seq;
@@ -657,6 +687,7 @@ static void session_closed(struct broker *b, struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	table_remove(b, s);
+	desks_remove(b, s);
 	auth_deadline_remove(b, s);
 	b->n_sessions--;
 	if (s->counted)
