@@ -38,10 +38,14 @@ struct db_error;
 /* One WebSocket connection on tocsin.v1. The memory is lws' per-session
  * data (zeroed by lws, released by lws after LWS_CALLBACK_CLOSED); what it
  * points to (rx, q) is ours and freed in session_closed(). */
+#define SITE_CHAINS 4096 /* site_consoles chains (a power of two) */
+
 struct session {
 	struct session *prev, *next;   /* broker's list of live sessions */
 	struct session *desk_prev, *desk_next; /* broker's desks list (on_desks) */
 	int on_desks;
+	struct session *site_prev, *site_next; /* a console's chain in broker's site_consoles */
+	int on_site;
 	struct session *hash_next;     /* chain in broker's id table */
 	struct lws *wsi;
 	uint64_t id;
@@ -135,6 +139,10 @@ struct broker {
 	 * few among thousands of consoles: tallies and escalations go to them
 	 * (fanout.c) without walking every session (not owned) */
 	struct session *desks;
+	/* signed-in site consoles, chained by site_id % SITE_CHAINS, so that
+	 * what goes to one site's consoles (site_acked, an escalation) does
+	 * not walk every session (not owned; ws_session.c) */
+	struct session *site_consoles[SITE_CHAINS];
 	struct session *by_id[SESSION_TABLE_SIZE];
 	unsigned n_sessions;
 	struct address_counts per_address; /* owned entries */
@@ -151,6 +159,10 @@ int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 /* Queues m (takes its own reference). A queue overflow closes the session
  * with 4409 instead. */
 void session_send(struct session *s, struct msg *m);
+/* The first signed-in console of a site's chain (more follow through
+ * site_next; each may be of another site with the same chain: compare
+ * who.site_id). */
+struct session *site_chain(struct broker *b, int64_t site_id);
 /* Writes what the sessions queued during the loop's passes, a slice of
  * the listed sessions at a time (server.c calls it after each pass).
  * Returns 1 while listed sessions wait: the next pass must not sleep. */

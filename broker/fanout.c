@@ -49,8 +49,8 @@ void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t 
 
 void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id)
 {
-	for (struct session *s = b->sessions; s; s = s->next)
-		if (may_see(s, m) && s->who.role == ROLE_SITE_CONSOLE && s->who.site_id == site_id)
+	for (struct session *s = site_chain(b, site_id); s; s = s->site_next)
+		if (may_see(s, m) && s->who.site_id == site_id)
 			resume_deliver(s, m);
 }
 

@@ -83,9 +83,8 @@ static void tell_site(struct broker *b, struct receipt_ctx *r, PGresult *res, in
 
 	if (m) {
 		/* the other consoles of the site: the acknowledging one has its reply */
-		for (struct session *o = b->sessions; o; o = o->next)
-			if (o != s && o->authed && o->who.role == ROLE_SITE_CONSOLE &&
-			    o->who.site_id == site)
+		for (struct session *o = site_chain(b, site); o; o = o->site_next)
+			if (o != s && o->who.site_id == site)
 				resume_deliver(o, m);
 		msg_unref(m);
 	}

@@ -171,6 +171,39 @@ static void desks_remove(struct broker *b, struct session *s)
 	s->on_desks = 0;
 }
 
+struct session *site_chain(struct broker *b, int64_t site_id)
+{
+	return b->site_consoles[(uint64_t)site_id & (SITE_CHAINS - 1)];
+}
+
+/* Chains a signed-in site console under its site (b->site_consoles). */
+static void sites_add(struct broker *b, struct session *s)
+{
+	struct session **head = &b->site_consoles[(uint64_t)s->who.site_id & (SITE_CHAINS - 1)];
+
+	if (s->on_site || s->who.role != ROLE_SITE_CONSOLE)
+		return;
+	s->site_prev = NULL;
+	s->site_next = *head;
+	if (*head)
+		(*head)->site_prev = s;
+	*head = s;
+	s->on_site = 1;
+}
+
+static void sites_remove(struct broker *b, struct session *s)
+{
+	if (!s->on_site)
+		return;
+	if (s->site_prev)
+		s->site_prev->site_next = s->site_next;
+	else
+		b->site_consoles[(uint64_t)s->who.site_id & (SITE_CHAINS - 1)] = s->site_next;
+	if (s->site_next)
+		s->site_next->site_prev = s->site_prev;
+	s->on_site = 0;
+}
+
 /* Signs the session in and starts its welcome (resume.c). */
 static void admit(struct session *s, const struct hello_wait *w)
 {
@@ -179,6 +212,7 @@ static void admit(struct session *s, const struct hello_wait *w)
 	s->hello_checking = 0;
 	s->authed = 1;
 	desks_add(session_broker(s), s);
+	sites_add(session_broker(s), s);
 	memcpy(f.ref, w->ref, sizeof f.ref);
 	f.u.hello.resume = w->resume;
 	f.u.hello.seq = w->seq;
@@ -688,6 +722,7 @@ static void session_closed(struct broker *b, struct session *s)
 		s->next->prev = s->prev;
 	table_remove(b, s);
 	desks_remove(b, s);
+	sites_remove(b, s);
 	auth_deadline_remove(b, s);
 	b->n_sessions--;
 	if (s->counted)

@@ -5,7 +5,8 @@
 // sender's tally counts sites, not requests.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, consoleDirectory, RFC3339_MS, waitFor } from './lib/harness.mjs';
+import { Stack, consoleDirectory, RFC3339_MS, sleep, waitFor } from './lib/harness.mjs';
+import { QUIET_MS } from './lib/alerts.mjs';
 import { publish } from './lib/faults.mjs';
 
 describe('receipts in one batch', { timeout: 180_000 }, () => {
@@ -126,6 +127,26 @@ describe('receipts in one batch', { timeout: 180_000 }, () => {
       'every recipient site but the refused one acknowledged, the outsider not');
     const audited = await st.one(`SELECT count(*)::int AS n FROM audit WHERE alert_id = $1 AND action = 'ack'`, [alertId]);
     assert.equal(audited.n, sessions.length - 2, 'the stored acks audited, the refused not');
+  });
+
+  // The site's other desks stop ringing: site_acked goes to them (found
+  // through the broker's per-site chains of consoles, ws_session.c), not to
+  // the desk that acknowledged, nor to any other site's.
+  it('an acknowledgement tells the site\'s other desk (site_acked), and no one else', async () => {
+    const alertId = await alertFor('Site acked');
+    const [first, other] = sessions;
+    const twin = sessions[sessions.length - 2];
+    assert.equal(twin.site_id, first.site_id, 'the second desk of the first site');
+    const reply = await first.session.request({ type: 'ack', alert_id: alertId }, 10_000);
+    assert.equal(reply.type, 'acked', JSON.stringify(reply));
+    const note = await twin.session.next((m) => m.type === 'site_acked' && m.alert_id === alertId, 5000, 'site_acked');
+    assert.equal(note.site_id, first.site_id);
+    assert.equal(note.by, first.username);
+    await sleep(QUIET_MS);
+    const told = (x) => x.session.seen.some((m) => m.type === 'site_acked' && m.alert_id === alertId);
+    assert.equal(told(first), false, 'not the desk that acknowledged');
+    assert.deepEqual(sessions.filter((x) => x.site_id !== first.site_id && told(x)).map((x) => x.username), [],
+      'no desk of another site');
   });
 
   // A batch the broker sent when the connection dropped is journaled and
