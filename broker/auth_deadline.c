@@ -12,6 +12,14 @@
 
 static void expire(lws_sorted_usec_list_t *sul);
 
+/* The session that has waited longest for its hello; NULL when none. */
+static struct session *oldest(struct broker *b)
+{
+	lws_dll2_t *d = lws_dll2_get_head(&b->auth_waiting);
+
+	return d ? lws_container_of(d, struct session, auth_link) : NULL;
+}
+
 /* Arms the timer for the head's deadline, unless it is armed already: it
  * then fires at an earlier deadline (the list is in deadline order) and
  * re-arms itself. A hello never re-arms it, as that would cost a walk of
@@ -20,25 +28,11 @@ static void arm(struct broker *b)
 {
 	int64_t wait;
 
-	if (b->auth_armed || !b->auth_head)
+	if (b->auth_armed || !b->auth_waiting.head)
 		return;
-	wait = b->auth_head->auth_deadline_us - clock_now_us();
+	wait = oldest(b)->auth_deadline_us - clock_now_us();
 	b->auth_armed = 1;
 	timer_schedule(b->ctx, &b->sul_auth, expire, wait > 0 ? wait : 1);
-}
-
-static void unlink_session(struct broker *b, struct session *s)
-{
-	if (s->auth_prev)
-		s->auth_prev->auth_next = s->auth_next;
-	else
-		b->auth_head = s->auth_next;
-	if (s->auth_next)
-		s->auth_next->auth_prev = s->auth_prev;
-	else
-		b->auth_tail = s->auth_prev;
-	s->auth_prev = s->auth_next = NULL;
-	s->auth_waiting = 0;
 }
 
 /* Closes the sessions whose time ran out without a hello (a hello being
@@ -50,8 +44,8 @@ static void expire(lws_sorted_usec_list_t *sul)
 	struct session *s;
 
 	b->auth_armed = 0;
-	while ((s = b->auth_head) && s->auth_deadline_us <= now) {
-		unlink_session(b, s);
+	while ((s = oldest(b)) && s->auth_deadline_us <= now) {
+		lws_dll2_remove(&s->auth_link);
 		if (!s->authed && !s->hello_checking) {
 			session_reply_error(s, "", "auth_timeout", NULL,
 					    "no hello within the time allowed");
@@ -63,22 +57,14 @@ static void expire(lws_sorted_usec_list_t *sul)
 
 void auth_deadline_add(struct broker *b, struct session *s)
 {
-	if (s->auth_waiting)
+	if (!lws_dll2_is_detached(&s->auth_link))
 		return;
 	s->auth_deadline_us = clock_now_us() + (int64_t)b->conf.auth_timeout * 1000000;
-	s->auth_prev = b->auth_tail;
-	s->auth_next = NULL;
-	if (b->auth_tail)
-		b->auth_tail->auth_next = s;
-	else
-		b->auth_head = s;
-	b->auth_tail = s;
-	s->auth_waiting = 1;
+	lws_dll2_add_tail(&s->auth_link, &b->auth_waiting);
 	arm(b);
 }
 
 void auth_deadline_remove(struct broker *b, struct session *s)
 {
-	if (s->auth_waiting)
-		unlink_session(b, s);
+	lws_dll2_remove(&s->auth_link);
 }

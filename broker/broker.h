@@ -42,10 +42,8 @@ struct db_error;
 
 struct session {
 	struct session *prev, *next;   /* broker's list of live sessions */
-	struct session *desk_prev, *desk_next; /* broker's desks list (on_desks) */
-	int on_desks;
-	struct session *site_prev, *site_next; /* a console's chain in broker's site_consoles */
-	int on_site;
+	lws_dll2_t desk_link;          /* in broker's desks (signed-in desk roles) */
+	lws_dll2_t site_link;          /* in broker's site_consoles (signed-in consoles) */
 	struct session *hash_next;     /* chain in broker's id table */
 	struct lws *wsi;
 	uint64_t id;
@@ -76,9 +74,8 @@ struct session {
 	int ping_due;                  /* liveness.c asked for a ping; on_writeable sends it */
 	int flush_listed;              /* in broker's to_flush (ws_session.c) */
 	/* auth_deadline.c: waiting for a hello whose token verifies */
-	struct session *auth_prev, *auth_next;
+	lws_dll2_t auth_link;
 	int64_t auth_deadline_us;
-	int auth_waiting;
 };
 
 #define SESSION_TABLE_SIZE 4096
@@ -126,7 +123,7 @@ struct broker {
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_revoke; /* revocation.c: expiry and revocation sweep */
 	lws_sorted_usec_list_t sul_liveness; /* liveness.c: pings and dead-peer sweep */
-	struct session *auth_head, *auth_tail; /* auth_deadline.c: sessions without a
+	lws_dll2_owner_t auth_waiting;    /* auth_deadline.c: sessions without a
 	                                   * verified hello, oldest first (not owned) */
 	lws_sorted_usec_list_t sul_auth;  /* auth_deadline.c: the oldest one's deadline */
 	int auth_armed;
@@ -138,11 +135,11 @@ struct broker {
 	/* the signed-in controller, analyst and company operator sessions, a
 	 * few among thousands of consoles: tallies and escalations go to them
 	 * (fanout.c) without walking every session (not owned) */
-	struct session *desks;
+	lws_dll2_owner_t desks;
 	/* signed-in site consoles, chained by site_id % SITE_CHAINS, so that
 	 * what goes to one site's consoles (site_acked, an escalation) does
 	 * not walk every session (not owned; ws_session.c) */
-	struct session *site_consoles[SITE_CHAINS];
+	lws_dll2_owner_t site_consoles[SITE_CHAINS];
 	struct session *by_id[SESSION_TABLE_SIZE];
 	unsigned n_sessions;
 	struct address_counts per_address; /* owned entries */
@@ -159,10 +156,10 @@ int session_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 /* Queues m (takes its own reference). A queue overflow closes the session
  * with 4409 instead. */
 void session_send(struct session *s, struct msg *m);
-/* The first signed-in console of a site's chain (more follow through
- * site_next; each may be of another site with the same chain: compare
+/* The chain of signed-in consoles that holds a site's (through their
+ * site_link; others of the chain may be of another site: compare
  * who.site_id). */
-struct session *site_chain(struct broker *b, int64_t site_id);
+lws_dll2_owner_t *site_chain(struct broker *b, int64_t site_id);
 /* Writes what the sessions queued during the loop's passes, a slice of
  * the listed sessions at a time (server.c calls it after each pass).
  * Returns 1 while listed sessions wait: the next pass must not sleep. */

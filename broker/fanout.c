@@ -49,27 +49,31 @@ void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t 
 
 void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id)
 {
-	for (struct session *s = site_chain(b, site_id); s; s = s->site_next)
+	for (lws_dll2_t *d = lws_dll2_get_head(site_chain(b, site_id)); d; d = d->next) {
+		struct session *s = lws_container_of(d, struct session, site_link);
 		if (may_see(s, m) && s->who.site_id == site_id)
 			resume_deliver(s, m);
+	}
 }
 
 void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id)
 {
-	for (struct session *s = b->desks; s; s = s->desk_next)
+	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
+		struct session *s = lws_container_of(d, struct session, desk_link);
 		if (may_see(s, m) && s->who.role == ROLE_COMPANY_OPERATOR && s->who.org_id == org_id)
 			session_send(s, m);
+	}
 }
 
 void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org)
 {
 	if (!org)
 		return;
-	for (struct session *s = b->desks; s; s = s->desk_next)
-		if (may_see(s, m) && s->who.org_id == org &&
-		    (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST ||
-		     s->who.role == ROLE_COMPANY_OPERATOR))
-			session_send(s, m);
+	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
+		struct session *s = lws_container_of(d, struct session, desk_link);
+		if (may_see(s, m) && s->who.org_id == org)
+			session_send(s, m); /* every desk is a controller, analyst or operator */
+	}
 }
 
 struct tally tally_from_row(PGresult *res, int row, int first)

@@ -83,9 +83,11 @@ static void tell_site(struct broker *b, struct receipt_ctx *r, PGresult *res, in
 
 	if (m) {
 		/* the other consoles of the site: the acknowledging one has its reply */
-		for (struct session *o = site_chain(b, site); o; o = o->site_next)
+		for (lws_dll2_t *d = lws_dll2_get_head(site_chain(b, site)); d; d = d->next) {
+			struct session *o = lws_container_of(d, struct session, site_link);
 			if (o != s && o->who.site_id == site)
 				resume_deliver(o, m);
+		}
 		msg_unref(m);
 	}
 	free(text);

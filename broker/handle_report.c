@@ -60,9 +60,11 @@ static void report_fanout(struct broker *b, const char *report_json)
 		log_error("partner report not sent live: unreadable or out of memory");
 		return;
 	}
-	for (struct session *s = b->desks; s; s = s->desk_next)
+	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
+		struct session *s = lws_container_of(d, struct session, desk_link);
 		if (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST)
 			session_send(s, m);
+	}
 	msg_unref(m);
 }
 

@@ -67,8 +67,8 @@ int receipt_notices_add(struct receipt_notices *n, const char *kind, int64_t ale
 /* Whether any company operator is signed in: if none, nobody to tell. */
 static int any_operator(const struct broker *b)
 {
-	for (const struct session *s = b->desks; s; s = s->desk_next)
-		if (s->who.role == ROLE_COMPANY_OPERATOR)
+	for (const lws_dll2_t *d = b->desks.head; d; d = d->next)
+		if (lws_container_of(d, struct session, desk_link)->who.role == ROLE_COMPANY_OPERATOR)
 			return 1;
 	return 0;
 }

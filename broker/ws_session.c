@@ -142,66 +142,22 @@ struct hello_wait {
 	char epoch[65];
 };
 
-/* Lists a desk session (controller, analyst, company operator) in
- * b->desks once signed in; its role and organisation never change after
- * (a refresh that would change them is refused). */
-static void desks_add(struct broker *b, struct session *s)
+lws_dll2_owner_t *site_chain(struct broker *b, int64_t site_id)
 {
-	if (s->on_desks || (s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_ANALYST &&
-			    s->who.role != ROLE_COMPANY_OPERATOR))
-		return;
-	s->desk_prev = NULL;
-	s->desk_next = b->desks;
-	if (b->desks)
-		b->desks->desk_prev = s;
-	b->desks = s;
-	s->on_desks = 1;
+	return &b->site_consoles[(uint64_t)site_id & (SITE_CHAINS - 1)];
 }
 
-static void desks_remove(struct broker *b, struct session *s)
+/* Lists a session once signed in where what it gets is looked up: a desk
+ * (controller, analyst, company operator) in b->desks, a site console in
+ * its site's chain. Its role, organisation and site never change after (a
+ * refresh that would change them is refused). */
+static void list_signed_in(struct broker *b, struct session *s)
 {
-	if (!s->on_desks)
-		return;
-	if (s->desk_prev)
-		s->desk_prev->desk_next = s->desk_next;
-	else
-		b->desks = s->desk_next;
-	if (s->desk_next)
-		s->desk_next->desk_prev = s->desk_prev;
-	s->on_desks = 0;
-}
-
-struct session *site_chain(struct broker *b, int64_t site_id)
-{
-	return b->site_consoles[(uint64_t)site_id & (SITE_CHAINS - 1)];
-}
-
-/* Chains a signed-in site console under its site (b->site_consoles). */
-static void sites_add(struct broker *b, struct session *s)
-{
-	struct session **head = &b->site_consoles[(uint64_t)s->who.site_id & (SITE_CHAINS - 1)];
-
-	if (s->on_site || s->who.role != ROLE_SITE_CONSOLE)
-		return;
-	s->site_prev = NULL;
-	s->site_next = *head;
-	if (*head)
-		(*head)->site_prev = s;
-	*head = s;
-	s->on_site = 1;
-}
-
-static void sites_remove(struct broker *b, struct session *s)
-{
-	if (!s->on_site)
-		return;
-	if (s->site_prev)
-		s->site_prev->site_next = s->site_next;
-	else
-		b->site_consoles[(uint64_t)s->who.site_id & (SITE_CHAINS - 1)] = s->site_next;
-	if (s->site_next)
-		s->site_next->site_prev = s->site_prev;
-	s->on_site = 0;
+	if (s->who.role == ROLE_SITE_CONSOLE)
+		lws_dll2_add_head(&s->site_link, site_chain(b, s->who.site_id));
+	else if (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST ||
+		 s->who.role == ROLE_COMPANY_OPERATOR)
+		lws_dll2_add_head(&s->desk_link, &b->desks);
 }
 
 /* Signs the session in and starts its welcome (resume.c). */
@@ -211,8 +167,7 @@ static void admit(struct session *s, const struct hello_wait *w)
 
 	s->hello_checking = 0;
 	s->authed = 1;
-	desks_add(session_broker(s), s);
-	sites_add(session_broker(s), s);
+	list_signed_in(session_broker(s), s);
 	memcpy(f.ref, w->ref, sizeof f.ref);
 	f.u.hello.resume = w->resume;
 	f.u.hello.seq = w->seq;
@@ -721,8 +676,8 @@ static void session_closed(struct broker *b, struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	table_remove(b, s);
-	desks_remove(b, s);
-	sites_remove(b, s);
+	lws_dll2_remove(&s->desk_link);
+	lws_dll2_remove(&s->site_link);
 	auth_deadline_remove(b, s);
 	b->n_sessions--;
 	if (s->counted)
