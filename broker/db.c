@@ -416,6 +416,11 @@ int db_is_up(const struct db *db)
 	return db->state == DB_UP;
 }
 
+struct db *db_up_or(struct db *preferred, struct db *fallback)
+{
+	return db_is_up(preferred) ? preferred : fallback;
+}
+
 size_t db_outstanding(const struct db *db)
 {
 	return db->n_queued + db->n_inflight;

@@ -43,6 +43,10 @@ void db_start(struct db *db);
 int db_query(struct db *db, const char *sql, int nparams, const char *const *params,
 	     db_result_fn cb, void *arg);
 int db_is_up(const struct db *db);
+/* preferred while it is up, otherwise fallback (up or not): the broker's
+ * two connections reach the same database, and each takes the other's
+ * work while that one is down. */
+struct db *db_up_or(struct db *preferred, struct db *fallback);
 /* Queries queued or in flight. */
 size_t db_outstanding(const struct db *db);
 /* Fails what is outstanding (err->lost) and closes the connection. */

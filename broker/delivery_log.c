@@ -244,14 +244,6 @@ static void batch_done(struct broker *b, void *arg, PGresult *res, const struct 
 			      : log->len >= BATCH_MAX ? 0 : FLUSH_DELAY_US);
 }
 
-/* The connection for a batch: the delivery records' own, so that the
- * other queries never queue behind a batch of 16,000 records; the main
- * one while that is down (both reach the same database). */
-static struct db *records_db(const struct broker *b)
-{
-	return db_is_up(b->db_records) ? b->db_records : b->db;
-}
-
 static void write_batch(struct delivery_log *log)
 {
 	size_t n = log->len < BATCH_MAX ? log->len : BATCH_MAX;
@@ -279,7 +271,9 @@ static void write_batch(struct delivery_log *log)
 		memcpy(log->batch, waiting(log), n * sizeof *log->batch);
 		take(log, n);
 		log->writing = n;
-		if (db_query(records_db(log->b),
+		/* their own connection, so that the other queries never queue
+		 * behind a batch of 16,000 records */
+		if (db_query(db_up_or(log->b->db_records, log->b->db),
 			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged,"
 			     "       read, escalated, watcher_org_id"
 			     "  FROM tocsin_record_deliveries_once($1, $2::bigint[], $3::integer[],"

@@ -17,9 +17,9 @@
  * main one, lane 1 the delivery records one), so that PostgreSQL stores
  * two batches at once, on two cores (10,000 reports at once in `make
  * bench`: 16,500 a second over one connection, 22,400 over two). A
- * site's reports always take the lane of its
- * id, so they are stored, and the board hears them, in the order they
- * came. While a lane's connection is down its batches take the other. */
+ * site's reports always take the lane of its id, so they are stored, and
+ * the board hears them, in the order they came. While a lane's connection
+ * is down its batches take the other. */
 #include "status_batch.h"
 #include "log.h"
 
@@ -107,14 +107,6 @@ static void batch_done(struct broker *b, void *arg, PGresult *res, const struct 
 		flush_batch(q, lane, 0);
 }
 
-/* The connection of a lane, or the other one while it is down. */
-static struct db *lane_db(const struct broker *b, int lane)
-{
-	struct db *own = lane ? b->db_records : b->db, *other = lane ? b->db : b->db_records;
-
-	return db_is_up(own) ? own : other;
-}
-
 /* Sends what waits as one batch (one transaction); answers every report
  * "unavailable" when it cannot be sent. Unless forced or full, waits
  * while STATUS_INFLIGHT_MAX batches are in flight (batch_done sends it
@@ -141,8 +133,9 @@ static void flush_batch(struct status_batch *q, int lane, int force)
 	l->n = l->cap = 0;
 	text = batch_json(f);
 	params[0] = text;
-	if (!text || db_query(lane_db(q->b, lane), "SELECT * FROM tocsin_status_batch($1::jsonb)",
-			      1, params, batch_done, f)) {
+	if (!text || db_query(lane ? db_up_or(q->b->db_records, q->b->db)
+				   : db_up_or(q->b->db, q->b->db_records),
+			      "SELECT * FROM tocsin_status_batch($1::jsonb)", 1, params, batch_done, f)) {
 		if (!text)
 			log_error("status batch of %zu not sent: out of memory", f->n);
 		batch_stored(q->b, f, NULL, &unsent);
