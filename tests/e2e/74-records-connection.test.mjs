@@ -45,6 +45,8 @@ describe('delivery records over their own connection', { timeout: 180_000 }, () 
       ['tocsind database', 'tocsind delivery records database']);
   });
 
+  // how many times the broker has logged losing the records connection
+  const lost = () => (st.broker.stderr.match(/error: delivery records database: /g) ?? []).length;
   const recordsBackend = async () => (await backends()).find((r) => r.application_name === 'tocsind delivery records database');
   const recordedOnce = async (alerts, perAlert) => {
     const want = alerts.length * perAlert;
@@ -80,7 +82,6 @@ describe('delivery records over their own connection', { timeout: 180_000 }, () 
       // the main connection is not held up by it
       const meanwhile = await publish(ctl, { headline: `Meanwhile ${Date.now()}`, severity: 'minor', targets: { sites } });
       await everyoneGets([meanwhile.alert_id]);
-      const lost = () => (st.broker.stderr.match(/error: delivery records database: /g) ?? []).length;
       const lostBefore = lost();
       await st.query('SELECT pg_terminate_backend($1)', [rec.pid]);
       await waitFor(() => lost() > lostBefore, { timeoutMs: 10000, what: 'the broker to see the connection go' });
@@ -115,7 +116,6 @@ describe('delivery records over their own connection', { timeout: 180_000 }, () 
     const odd = consoles.filter((c) => c.site_id % 2 === 1);
     const even = consoles.filter((c) => c.site_id % 2 === 0);
     assert.ok(odd.length && even.length, 'sites in both lanes');
-    const lost = () => (st.broker.stderr.match(/error: delivery records database: /g) ?? []).length;
     const lostBefore = lost();
     // no new connection to this database for the broker's role (the test's
     // own, a superuser's, is not counted), then cut the records one
