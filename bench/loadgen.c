@@ -94,6 +94,7 @@ struct phase {
 	uint64_t expected_per_alert;
 	uint64_t got, dups;
 	uint64_t got_at_report; /* what had arrived when the phase was reported */
+	size_t frame_bytes;    /* the first alert frame on the wire (header and payload) */
 	uint32_t *lat;         /* publish-to-receipt, microseconds */
 	size_t nlat;
 	int64_t t_first_pub, t_last_pub, t_last_rx;
@@ -594,7 +595,7 @@ static struct phase *phase_of(int idx)
 
 /* One alert arrived at console c: its index, its publisher's send time. */
 static void on_alert(struct conn *c, long idx, int64_t t_sent, int64_t id, int64_t seq,
-		     int64_t now)
+		     size_t len, int64_t now)
 {
 	struct phase *ph;
 
@@ -616,6 +617,8 @@ static void on_alert(struct conn *c, long idx, int64_t t_sent, int64_t id, int64
 		G.alert_id[idx] = id;
 	ph->got++;
 	ph->t_last_rx = now;
+	if (!ph->frame_bytes) /* server frames are unmasked: 2, 4 or 10 header bytes */
+		ph->frame_bytes = len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
 	ph->lat[ph->nlat++] = (uint32_t)(now - t_sent < 0 ? 0 : now - t_sent);
 }
 
@@ -654,7 +657,7 @@ static int tocsin_message(struct conn *c, const char *p, size_t len)
 			}
 			on_alert(c, strtol(h + 18, NULL, 10), strtoll(b + 10, NULL, 10),
 				 i ? strtoll(i + 5, NULL, 10) : 0, sq ? strtoll(sq + 6, NULL, 10) : 0,
-				 now);
+				 len, now);
 			return 0;
 		}
 		if (find(p, len < 40 ? len : 40, "\"type\":\"resume_done\"")) {
@@ -835,7 +838,9 @@ static int mqtt_packet(struct conn *c, unsigned type, const unsigned char *p, si
 			G.foreign++;
 			return 0;
 		}
-		on_alert(c, strtol(pl + 6, NULL, 10), strtoll(t + 3, NULL, 10), 0, 0, now_us());
+		/* the PUBLISH packet: its fixed header (1 + 1 or 2 length bytes) and len */
+		on_alert(c, strtol(pl + 6, NULL, 10), strtoll(t + 3, NULL, 10), 0, 0,
+			 len + (len < 128 ? 2 : 3), now_us());
 		return 0;
 	}
 	default:
@@ -1331,6 +1336,7 @@ static void phase_report(struct phase *ph, struct cpu_mark cm)
 	resulti(k, "delivered", (long long)ph->got);
 	resulti(k, "lost", (long long)(expected - ph->got));
 	resulti(k, "duplicates", (long long)ph->dups);
+	resulti(k, "frame_bytes", (long long)ph->frame_bytes);
 	resultf(k, "lat_p50_ms", pct_u32(ph->lat, ph->nlat, 0.50) / 1000);
 	resultf(k, "lat_p99_ms", pct_u32(ph->lat, ph->nlat, 0.99) / 1000);
 	resultf(k, "lat_max_ms", ph->nlat ? ph->lat[ph->nlat - 1] / 1000.0 : NAN);

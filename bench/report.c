@@ -2,7 +2,7 @@
  * build/bench/results.json, from the "key value" files that loadgen.c and
  * bench/run.sh write.
  *
- *   report --meta FILE --tocsin FILE [--mosquitto FILE] --json OUT
+ *   report --meta FILE --tocsin FILE [--mosquitto FILE] [--floor FILE] --json OUT
  *
  * Prints to stdout. Whatever a run did not measure (a scenario cut short,
  * no Mosquitto) is printed as "-" and is null in the JSON; a target that
@@ -23,8 +23,8 @@ struct kv {
 	char *k[MAX_KV], *v[MAX_KV];
 };
 
-static struct kv meta, toc, mos;
-static int have_mos;
+static struct kv meta, toc, mos, flo; /* flo: send_floor.c's, the kernel alone */
+static int have_mos, have_floor;
 
 static void load(struct kv *kv, const char *path)
 {
@@ -147,7 +147,7 @@ struct target {
 	char detail[256];
 };
 
-static struct target targets[8];
+static struct target targets[12];
 static int n_targets;
 
 static struct target *target(const char *name, double measured, double limit, int less_is_better,
@@ -221,6 +221,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--mosquitto")) {
 			load(&mos, argv[i + 1]);
 			have_mos = 1;
+		} else if (!strcmp(argv[i], "--floor")) {
+			load(&flo, argv[i + 1]);
+			have_floor = 1;
 		} else if (!strcmp(argv[i], "--json"))
 			json = argv[i + 1];
 	}
@@ -275,6 +278,15 @@ int main(int argc, char **argv)
 	       "cpu rest = busy CPU of neither broker, PostgreSQL nor load generator\n"
 	       "   (other programs on this machine, kernel work not charged to a process)\n",
 	       C(num(&toc, "solo.gap_s"), 1));
+	if (have_floor)
+		printf("   kernel floor, no broker (bench/send_floor.c): one %s-byte send() to each of %s "
+		       "loopback connections, read with epoll,\n"
+		       "   first send to last read: p50 %s ms, p99 %s ms from one thread; p50 %s ms, p99 %s ms "
+		       "from two (%s rounds each)\n",
+		       C(num(&flo, "floor.bytes"), 0), C(num(&flo, "floor.n"), 0),
+		       C(num(&flo, "floor.one_thread_p50_ms"), 1), C(num(&flo, "floor.one_thread_p99_ms"), 1),
+		       C(num(&flo, "floor.two_threads_p50_ms"), 1),
+		       C(num(&flo, "floor.two_threads_p99_ms"), 1), C(num(&flo, "floor.rounds"), 0));
 	printf("   Tocsin 'published' confirmations p50/p99 ms: solo %s/%s, paced %s/%s, burst %s/%s; "
 	       "publish errors %s\n",
 	       C(num(&toc, "solo.confirm_p50_ms"), 1), C(num(&toc, "solo.confirm_p99_ms"), 1),
@@ -413,8 +425,9 @@ int main(int argc, char **argv)
 			t = target("one alert to all consoles completes in <= 60 ms at p99",
 				   num(&toc, "solo.compl_p99_ms"), 60, 1, "ms");
 			snprintf(t->detail, sizeof t->detail,
-				 "solo completion p99 %s ms (at 20/s: %s ms)",
-				 C(t->measured, 1), C(num(&toc, "paced.compl_p99_ms"), 1));
+				 "solo completion p99 %s ms (at 20/s: %s ms); kernel floor p50 %s ms",
+				 C(t->measured, 1), C(num(&toc, "paced.compl_p99_ms"), 1),
+				 C(num(&flo, "floor.one_thread_p50_ms"), 1));
 			t = target("at 20 alerts/s, p99 publish-to-receipt <= 150 ms",
 				   num(&toc, "paced.lat_p99_ms"), 150, 1, "ms");
 			snprintf(t->detail, sizeof t->detail, "paced p99 %s ms", C(t->measured, 1));
@@ -435,6 +448,18 @@ int main(int argc, char **argv)
 				 C(num(&toc, "acks.sent"), 0),
 				 isnan(v) ? "never (not all audited in time)" : C(v, 0));
 			if (isnan(v) && !isnan(num(&toc, "acks.sent")))
+				t->result = "MISS";
+			v = num(&toc, "status.stored_per_s");
+			if (num(&toc, "status.stored") < num(&toc, "status.sent"))
+				v = NAN;
+			t = target("status reports >= 20,000/s durably stored", v, 20000, 0,
+				   "reports/s");
+			snprintf(t->detail, sizeof t->detail,
+				 "%s of %s stored, %s/s (last sent -> all stored %s ms)",
+				 C(num(&toc, "status.stored"), 0), C(num(&toc, "status.sent"), 0),
+				 C(num(&toc, "status.stored_per_s"), 0),
+				 C(num(&toc, "status.last_sent_to_all_stored_ms"), 0));
+			if (isnan(v) && !isnan(num(&toc, "status.sent")))
 				t->result = "MISS";
 			v = num(&toc, "storm.all_back_s");
 			t = target("reconnect storm: all back within 3 s", v, 3, 1, "s");
@@ -477,6 +502,11 @@ int main(int argc, char **argv)
 			fputs(",\n  \"mosquitto\": ", f);
 			if (have_mos)
 				json_kv(f, &mos);
+			else
+				fputs("null", f);
+			fputs(",\n  \"kernel_floor\": ", f);
+			if (have_floor)
+				json_kv(f, &flo);
 			else
 				fputs("null", f);
 			fprintf(f, ",\n  \"ratios_tocsin_over_mosquitto\": {\n"

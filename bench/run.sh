@@ -130,6 +130,7 @@ CFLAGS_BENCH=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-
 cc "${CFLAGS_BENCH[@]}" $(pkg-config --cflags libpq libsodium) -o "$OUT/loadgen" \
    bench/loadgen.c $(pkg-config --libs libpq libsodium) -lm
 cc "${CFLAGS_BENCH[@]}" -o "$OUT/report" bench/report.c -lm
+cc "${CFLAGS_BENCH[@]}" -pthread -o "$OUT/send-floor" bench/send_floor.c
 
 # ---- PostgreSQL, fresh for every run ---------------------------------------
 port_free "$PORT" || die "port $PORT is in use (set BENCH_PORT)"
@@ -269,6 +270,16 @@ broker_pid=""
 echo "tocsind_log_warnings $(grep -c . "$OUT/broker.log" || true)" >> "$OUT/meta.txt"
 echo "tocsind_log_4409 $(grep -c 'too slow' "$OUT/broker.log" || true)" >> "$OUT/meta.txt"
 
+# ---- the kernel's floor ---------------------------------------------------------------
+# What one send() to each of N loopback connections costs with no broker at
+# all (bench/send_floor.c), with the solo alert's frame size: the least that
+# "one alert to all" can take on this machine. Run with the broker stopped.
+frame_bytes="$(awk '$1 == "solo.frame_bytes" && $2 > 0 { print $2 }' "$OUT/tocsin.txt" 2>/dev/null)"
+say "kernel floor: one ${frame_bytes:-400}-byte send to each of $N loopback connections, no broker"
+rm -f "$OUT/floor.txt"
+timeout -k 5 120 "$OUT/send-floor" --n "$N" --bytes "${frame_bytes:-400}" --rounds 20 \
+    > "$OUT/floor.txt" || { say "the kernel floor measurement failed (bench/send_floor.c)"; rm -f "$OUT/floor.txt"; }
+
 # ---- Mosquitto --------------------------------------------------------------------
 if [[ "${BENCH_MOSQUITTO:-1}" != 0 ]]; then
     if ! command -v mosquitto >/dev/null; then
@@ -333,6 +344,7 @@ fi
 # ---- the report ---------------------------------------------------------------------
 args=(--meta "$OUT/meta.txt" --tocsin "$OUT/tocsin.txt" --json "$OUT/results.json")
 [[ -f "$OUT/mosquitto.txt" ]] && args+=(--mosquitto "$OUT/mosquitto.txt")
+[[ -f "$OUT/floor.txt" ]] && args+=(--floor "$OUT/floor.txt")
 "$OUT/report" "${args[@]}" | tee "$OUT/results.txt"
 
 # ---- ANPR matching (issue 8): one core, in memory, no broker -------------------
