@@ -120,6 +120,27 @@ describe('delivery batches: compact, answerable, sealed', { timeout: 180_000 }, 
     assert.deepEqual([...users].sort((x, y) => x - y), [who.a.user_id, who.b.user_id, who.op.id].sort((x, y) => x - y));
   });
 
+  // sql/029: pglz compressing the large deliver, publish and disclose details
+  // was PostgreSQL's largest cost in the bench's paced fan-out. A batch the
+  // size of one to 1,000 sites (800 deliveries, as the broker's role
+  // records them) has a deliver row large enough to be compressed.
+  it('a large deliver row\'s detail is stored compressed with LZ4', async () => {
+    const big = await publish(ctl, { headline: `Large batch ${Date.now()}`, severity: 'minor', targets: { sites: [who.c.site_id] } });
+    const n = 800;
+    const db = await pgConnect(st.db.brokerUrl);
+    try {
+      await db.query(`SELECT count(*) FROM tocsin_record_deliveries($1::bigint[], $2::int[], $3::int[], $4::timestamptz[])`,
+        [Array(n).fill(big.alert_id), Array(n).fill(who.c.site_id), Array.from({ length: n }, (_, i) => 1_000_000 + i),
+          Array(n).fill(new Date().toISOString())]);
+    } finally {
+      await db.end().catch(() => {});
+    }
+    const [row] = await st.query(`SELECT pg_column_compression(detail) AS method, octet_length(detail::text) AS bytes
+                                    FROM audit WHERE action = 'deliver' AND alert_id = $1`, [big.alert_id]);
+    assert.ok(row.bytes > 4000, `a detail over PostgreSQL's 2 kB threshold (${row.bytes} bytes)`);
+    assert.equal(row.method, 'lz4');
+  });
+
   it('the broker\'s role cannot change or delete a batch row', async () => {
     const db = await pgConnect(st.db.brokerUrl);
     try {
