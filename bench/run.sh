@@ -33,9 +33,10 @@
 #   BENCH_LOADGEN_ARGS extra load-generator options for a shorter profiling
 #                      run, e.g. "--paced 100 --burst 100 --no-storm"
 #   BENCH_PG_SETTINGS  PostgreSQL settings for this run, as name=value words
-#                      (ALTER SYSTEM, before the broker connects), e.g.
+#                      (postgresql.auto.conf, before the broker connects), e.g.
 #                      "session_preload_libraries=auto_explain
-#                       auto_explain.log_min_duration=300ms"
+#                       auto_explain.log_min_duration=300ms"; PostgreSQL
+#                      restarts when one needs it (shared_preload_libraries)
 # shellcheck disable=SC2317  # cleanup runs from a trap
 set -euo pipefail
 
@@ -148,6 +149,11 @@ for setting in ${BENCH_PG_SETTINGS:-}; do
 done
 if [[ -n "${BENCH_PG_SETTINGS:-}" ]]; then
     psql -X -q -d "$SUPER_URL" -c "SELECT pg_reload_conf()" >/dev/null
+    # shared_preload_libraries (pg_stat_statements) takes a restart
+    if [[ "$(psql -X -tA -d "$SUPER_URL" -c "SELECT count(*) FROM pg_settings WHERE pending_restart")" != 0 ]]; then
+        "$ROOT/deploy/pg-local.sh" stop "$VAR" >/dev/null
+        "$ROOT/deploy/pg-local.sh" start "$VAR" >/dev/null
+    fi
     bad="$(psql -X -tA -d "$SUPER_URL" -c "SELECT string_agg(name || ': ' || error, '; ')
                                             FROM pg_file_settings WHERE error IS NOT NULL")"
     [[ -z "$bad" ]] || die "BENCH_PG_SETTINGS: PostgreSQL refused $bad"
