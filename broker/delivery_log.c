@@ -3,6 +3,7 @@
 #include "broker.h"
 #include "clock.h"
 #include "db.h"
+#include "delivery_group.h"
 #include "journal.h"
 #include "log.h"
 
@@ -21,10 +22,6 @@
  * path into the same database (the bench spilled 2,000,000, and their
  * replay then slowed every later phase). 4,000,000 is 128 MiB. */
 #define KEEP_MAX_BEHIND 4000000
-
-struct delivery {
-	int64_t alert_id, site_id, user_id, at_us;
-};
 
 struct delivery_log {
 	struct broker *b;
@@ -262,13 +259,19 @@ static void write_batch(struct delivery_log *log)
 		}
 		return;
 	}
-	for (int c = 0; c < 4; c++)
-		ok &= (cols[c + 1] = array_literal(waiting(log), n, c)) != NULL;
+	log->batch = malloc(n * sizeof *log->batch);
+	if (log->batch) {
+		/* each alert's deliveries together: stored as array slices */
+		delivery_group_by_alert(log->batch, waiting(log), n);
+		for (int c = 0; c < 4; c++)
+			ok &= (cols[c + 1] = array_literal(log->batch, n, c)) != NULL;
+	} else {
+		ok = 0;
+		memset(cols, 0, sizeof cols);
+	}
 	journal_new_id(log->b->journal, log->batch_jid);
 	cols[0] = log->batch_jid;
-	log->batch = malloc(n * sizeof *log->batch);
-	if (ok && log->batch) {
-		memcpy(log->batch, waiting(log), n * sizeof *log->batch);
+	if (ok) {
 		take(log, n);
 		log->writing = n;
 		/* their own connection, so that the other queries never queue

@@ -141,6 +141,44 @@ describe('delivery batches: compact, answerable, sealed', { timeout: 180_000 }, 
     assert.equal(row.method, 'lz4');
   });
 
+  // sql/030: the broker sends each alert's deliveries together and they are
+  // stored from array slices; a batch that is not grouped (an older
+  // broker's journal) is sorted as before. Both give the same rows.
+  it('a batch grouped by alert and the same batch interleaved are stored alike', async () => {
+    const x = await publish(ctl, { headline: `Runs X ${Date.now()}`, severity: 'minor', targets: { sites: [who.c.site_id] } });
+    const y = await publish(ctl, { headline: `Runs Y ${Date.now()}`, severity: 'minor', targets: { sites: [who.c.site_id] } });
+    const t0 = Date.now();
+    // y first, then x, interleaved: y0 x0 y1 x1 ... (site NULL: an operator's session)
+    const interleaved = Array.from({ length: 40 }, (_, i) => ({
+      alert: i % 2 ? x.alert_id : y.alert_id, site: i % 5 === 4 ? null : who.c.site_id,
+      user: 2_000_000 + i, at: new Date(t0 + i).toISOString() }));
+    const grouped = [...interleaved.filter((d) => d.alert === y.alert_id), ...interleaved.filter((d) => d.alert === x.alert_id)];
+    const db = await pgConnect(st.db.brokerUrl);
+    const stored = async (batch) => {
+      const [{ max }] = (await db.query('SELECT COALESCE(max(id), 0) AS max FROM delivery_batches')).rows;
+      await db.query('SELECT count(*) FROM tocsin_record_deliveries($1::bigint[], $2::int[], $3::int[], $4::timestamptz[])',
+        [batch.map((d) => d.alert), batch.map((d) => d.site), batch.map((d) => d.user), batch.map((d) => d.at)]);
+      const rows = (await st.query(`SELECT b.alert_id, b.first_at, b.n, b.site_ids, b.user_ids, b.delivered_at,
+                                           a.detail - 'batch' AS detail, a.at
+                                      FROM delivery_batches b
+                                      JOIN audit a ON a.action = 'deliver' AND (a.detail->>'batch')::bigint = b.id
+                                     WHERE b.id > $1 ORDER BY b.id`, [max]));
+      return rows.map((r) => ({ ...r, delivered_at: r.delivered_at.map((t) => t.toISOString()) }));
+    };
+    try {
+      const a = await stored(interleaved);
+      const b = await stored(grouped);
+      assert.deepEqual(a.map((r) => r.alert_id), [y.alert_id, x.alert_id], 'one row per alert, in the order of its first delivery');
+      assert.deepEqual(a[0].user_ids, interleaved.filter((d) => d.alert === y.alert_id).map((d) => d.user), 'each alert\'s deliveries in their order');
+      assert.deepEqual(a[1].delivered_at, interleaved.filter((d) => d.alert === x.alert_id).map((d) => d.at));
+      assert.equal(a[1].first_at.getTime(), t0 + 1);
+      assert.deepEqual(a[0].detail, { count: 20, sites: [who.c.site_id], users: interleaved.filter((d) => d.alert === y.alert_id).map((d) => d.user) });
+      assert.deepEqual(b, a, 'the grouped batch is stored as the interleaved one');
+    } finally {
+      await db.end().catch(() => {});
+    }
+  });
+
   it('the broker\'s role cannot change or delete a batch row', async () => {
     const db = await pgConnect(st.db.brokerUrl);
     try {
