@@ -10,9 +10,10 @@
 -- (delivery_group.c). The function finds each alert's first and last
 -- position in one pass; when every alert's deliveries are contiguous, a
 -- batch row takes the slices p_sites[lo:hi], p_users[lo:hi] and
--- p_at[lo:hi] as they are. A batch of 15,000 deliveries of one alert, in
--- a loop of 12 rolled-back calls on the bench's database: median 34.1 ms
--- before, 25.0 ms after.
+-- p_at[lo:hi] as they are. A batch of 15,000 deliveries of two alerts, in
+-- a loop of 12 rolled-back calls on the bench's database: median 34.3 ms
+-- before, 22.7 ms grouped; 36.9 ms interleaved (the pass that finds the
+-- runs, then the sorting path).
 --
 -- The rows are the same either way: one batch row per alert, its arrays in
 -- the order of the alert's deliveries in p_*, rows in the order of each
