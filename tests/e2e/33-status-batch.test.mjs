@@ -4,7 +4,7 @@
 // status_ok, and one refused report never loses its neighbours.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, RFC3339_MS, consoleDirectory, newRef } from './lib/harness.mjs';
+import { Stack, RFC3339_MS, consoleDirectory, newRef, pgConnect } from './lib/harness.mjs';
 import { statusMsg } from './lib/status-helpers.mjs';
 
 describe('status reports in batches', { timeout: 240_000 }, () => {
@@ -118,6 +118,29 @@ describe('status reports in batches', { timeout: 240_000 }, () => {
     }
     const after1 = await st.one('SELECT count(*)::int AS n FROM status_reports WHERE user_id = $1', [bad.user_id]);
     assert.equal(after1.n, before.n, 'nothing stored for the refused reports');
+  });
+
+  // sql/031: the answers come from the rows the batch inserted; the batch
+  // never reads status_reports (which holds every report ever made) back.
+  it('a batch answers its reports in order without reading status_reports back', async () => {
+    const three = consoles.slice(0, 3);
+    const reports = three.map((c, i) => ({ user_id: c.user_id, site_id: c.site_id, people: 300 + i, officers: 1,
+      trauma_packs: 0, first_aid_kits: 1, defibrillators: 0, cctv: 'working', state: 'normal', note: null,
+      in_reply_to: null, remote: '127.0.0.1' }));
+    const db = await pgConnect(st.db.brokerUrl);
+    try {
+      await db.query('BEGIN');
+      const { rows } = await db.query('SELECT idx, err_state, report_id, site_id, site FROM tocsin_status_batch($1::jsonb)', [JSON.stringify(reports)]);
+      const { rows: [scans] } = await db.query(`SELECT COALESCE(seq_scan, 0) + COALESCE(idx_scan, 0) AS n
+                                                  FROM pg_stat_xact_user_tables WHERE relname = 'status_reports'`);
+      await db.query('ROLLBACK');
+      assert.deepEqual(rows.map((r) => [r.idx, r.err_state, r.site_id, r.site.site_id, r.site.people]),
+        three.map((c, i) => [i + 1, null, c.site_id, c.site_id, 300 + i]));
+      assert.ok(rows.every((r, i) => i === 0 || Number(r.report_id) > Number(rows[i - 1].report_id)), 'ids in order');
+      assert.equal(Number(scans.n), 0, 'status_reports not read');
+    } finally {
+      await db.end().catch(() => {});
+    }
   });
 
   it('stops cleanly (no sanitizer report)', async () => {
