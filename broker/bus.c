@@ -277,13 +277,18 @@ void bus_reply(struct bus *bus, const struct requester *r, json_t *obj)
 	bus_send_reply(bus, r->peer, r->peer_len, r->seq, obj);
 }
 
+int bus_emits(const struct broker *b)
+{
+	return b->bus && b->bus->events;
+}
+
 void bus_emit(struct broker *b, const char *topic, json_t *obj)
 {
 	char at[CLOCK_ISO_LEN], *text;
 
 	if (!obj)
 		return;
-	if (!b->bus || !b->bus->events) {
+	if (!bus_emits(b)) {
 		json_decref(obj);
 		return;
 	}

@@ -34,6 +34,9 @@ void bus_reply(struct bus *bus, const struct requester *r, json_t *obj);
  * alert.updated, alert.cancelled, ack, read, answer, status, report. Does
  * nothing but free obj when the bus is off. */
 void bus_emit(struct broker *b, const char *topic, json_t *obj);
+/* Whether events go anywhere (--bus-events given): callers skip building
+ * an event's JSON when they do not. */
+int bus_emits(const struct broker *b);
 
 /* The ack or read event of a site's first receipt (bus.c adds the site's
  * guarding org). */

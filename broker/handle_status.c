@@ -118,12 +118,16 @@ static int may_see_site(const struct session *s, int64_t guard_org)
 }
 
 /* Sends a status_update to the board's subscribers who may see the site,
- * dropping the ids of sessions that have gone. */
-static void board_fanout(struct broker *b, json_t *site, int64_t guard_org)
+ * dropping the ids of sessions that have gone. site is the board entry as
+ * PostgreSQL wrote it (JSON text): it goes into the frame as it is, built
+ * only when someone is to hear it, instead of being parsed and written
+ * again for every report of a burst. */
+static void board_fanout(struct broker *b, const char *site, int64_t guard_org)
 {
-	struct msg *m = shared_msg(json_pack("{s:s, s:O}", "type", "status_update", "site", site),
-				   "status_update");
-	size_t kept = 0;
+	static const char head[] = "{\"type\":\"status_update\",\"site\":";
+	size_t kept = 0, hearers = 0, len;
+	struct msg *m = NULL;
+	char *text;
 
 	for (size_t i = 0; i < board_subs.n; i++) {
 		struct session *s = broker_find_session(b, board_subs.ids[i]);
@@ -131,12 +135,28 @@ static void board_fanout(struct broker *b, json_t *site, int64_t guard_org)
 		if (!s)
 			continue;
 		board_subs.ids[kept++] = board_subs.ids[i];
-		if (m && may_see_site(s, guard_org))
-			session_send(s, m);
+		hearers += may_see_site(s, guard_org);
 	}
 	board_subs.n = kept;
-	if (m)
-		msg_unref(m);
+	if (!hearers)
+		return;
+	len = sizeof head - 1 + strlen(site) + 1;
+	if ((text = malloc(len + 1))) {
+		snprintf(text, len + 1, "%s%s}", head, site);
+		m = msg_new(text, len, MSG_CONTROL, 0);
+		free(text);
+	}
+	if (!m) {
+		log_error("status_update not sent live: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < board_subs.n; i++) {
+		struct session *s = broker_find_session(b, board_subs.ids[i]);
+
+		if (s && may_see_site(s, guard_org))
+			session_send(s, m);
+	}
+	msg_unref(m);
 }
 
 /* Sends a report-now request's progress to the controller who asked (to
@@ -180,13 +200,34 @@ static int row_error(PGresult *res, int row, struct db_error *e)
  * report_id, site_id, guard_org_id, reported_at, site (json), answered,
  * request_id, requested_by, progress (json). Replies status_ok, tells the
  * bus and the board, and the controller whose request it answered. */
+/* The columns of tocsin_status_batch()'s answer after the error ones. */
+enum { C_ID = 4, C_SITE, C_ORG, C_AT, C_BOARD, C_ANSWERED, C_REQ, C_ASKER, C_PROGRESS };
+
+/* The bus's "status" event of a stored report (only when the bus is on:
+ * the board entry is parsed for it). */
+static void emit_status_event(struct broker *b, const struct status_report *r, PGresult *res,
+			      int row)
+{
+	json_t *site = json_loads(PQgetvalue(res, row, C_BOARD), 0, NULL);
+
+	if (!site) {
+		log_error("status report %s: board entry unreadable", PQgetvalue(res, row, C_ID));
+		return;
+	}
+	bus_emit(b, "status",
+		 json_pack("{s:I, s:I, s:I, s:s, s:s, s:o}", "report_id",
+			   (json_int_t)strtoll(PQgetvalue(res, row, C_ID), NULL, 10), "site_id",
+			   (json_int_t)strtoll(PQgetvalue(res, row, C_SITE), NULL, 10), "org_id",
+			   (json_int_t)strtoll(PQgetvalue(res, row, C_ORG), NULL, 10), "user",
+			   r->username, "reported_at", PQgetvalue(res, row, C_AT), "status", site));
+}
+
 void status_report_done(struct broker *b, struct status_report *r, PGresult *res, int row,
 			const struct db_error *err)
 {
-	enum { C_ID = 4, C_SITE, C_ORG, C_AT, C_BOARD, C_ANSWERED, C_REQ, C_ASKER, C_PROGRESS };
 	struct session *s = broker_find_session(b, r->session_id);
 	struct db_error e = { 0 };
-	json_t *reply, *site;
+	json_t *reply;
 	int answered;
 	char rid[REQUEST_ID_LEN];
 
@@ -211,19 +252,14 @@ void status_report_done(struct broker *b, struct status_report *r, PGresult *res
 		}
 		session_send_json(s, reply);
 	}
-	site = json_loads(PQgetvalue(res, row, C_BOARD), 0, NULL);
-	if (site) {
-		bus_emit(b, "status",
-			 json_pack("{s:I, s:I, s:I, s:s, s:s, s:O}", "report_id",
-				   (json_int_t)strtoll(PQgetvalue(res, row, C_ID), NULL, 10), "site_id",
-				   (json_int_t)strtoll(PQgetvalue(res, row, C_SITE), NULL, 10), "org_id",
-				   (json_int_t)strtoll(PQgetvalue(res, row, C_ORG), NULL, 10), "user",
-				   r->username, "reported_at", PQgetvalue(res, row, C_AT), "status", site));
-		board_fanout(b, site, strtoll(PQgetvalue(res, row, C_ORG), NULL, 10));
+	if (PQgetisnull(res, row, C_BOARD)) {
+		log_error("status report %s: no board entry", PQgetvalue(res, row, C_ID));
 	} else {
-		log_error("status report %s: board entry unreadable", PQgetvalue(res, row, C_ID));
+		board_fanout(b, PQgetvalue(res, row, C_BOARD),
+			     strtoll(PQgetvalue(res, row, C_ORG), NULL, 10));
+		if (bus_emits(b))
+			emit_status_event(b, r, res, row);
 	}
-	json_decref(site);
 	if (answered)
 		report_now_progress(b, strtoll(PQgetvalue(res, row, C_REQ), NULL, 10),
 				    strtoll(PQgetvalue(res, row, C_ASKER), NULL, 10),
