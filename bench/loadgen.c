@@ -141,10 +141,13 @@ static struct {
 	uint32_t close_codes[8];
 	uint16_t close_code_val[8];
 
-	/* status scenario */
+	/* status scenario; the controller watches the live board meanwhile */
 	int status_phase;
 	uint64_t status_ok, status_errors, status_unknown;
 	int64_t t_last_status_ok;
+	int board_wanted, board_ready;
+	uint64_t board_updates;
+	int64_t t_last_board_update;
 
 	/* ack scenario: alert ids to acknowledge */
 	int ack_k;
@@ -718,6 +721,15 @@ static int tocsin_message(struct conn *c, const char *p, size_t len)
 		return 0;
 	}
 	if (c->role == R_CONTROLLER) {
+		if (find(p, len < 40 ? len : 40, "\"type\":\"status_update\"")) {
+			G.board_updates++;
+			G.t_last_board_update = now;
+			return 0;
+		}
+		if (find(p, len < 40 ? len : 40, "\"type\":\"board\"")) {
+			G.board_ready = 1;
+			return 0;
+		}
 		if (find(p, len, "\"type\":\"tally\"")) {
 			G.n_tallies++;
 			return 0;
@@ -1013,7 +1025,10 @@ static int conn_parse(struct conn *c)
 		if (avail < hl)
 			break;
 		if (hl + plen > RX_CAP) { /* too large for us: drop it, count it */
-			G.oversize++;
+			if (c->role == R_CONTROLLER && G.board_wanted && !G.board_ready)
+				G.board_ready = 1; /* the whole board, not read: only updates count */
+			else
+				G.oversize++;
 			c->skip = plen - (avail - hl);
 			c->asm_on = 0;
 			off = c->rx_len;
@@ -1654,7 +1669,19 @@ static int status_stored(void)
 	return 0;
 }
 
-/* Every console sends one status report at once. */
+static int board_is_ready(void)
+{
+	return G.board_ready;
+}
+
+static int board_complete(void)
+{
+	return G.board_updates >= status_target;
+}
+
+/* Every console sends one status report at once, while the controller
+ * watches the live board as a control room would: every stored report
+ * also goes to it as a status_update. */
 static void run_status(void)
 {
 	static char sql[256];
@@ -1674,7 +1701,15 @@ static void run_status(void)
 		db_polling = 1;
 	}
 	status_target = (uint64_t)G.n_ready;
-	note("status burst: %d consoles each send one status report at once", G.n_ready);
+	static const char board_req[] = "{\"type\":\"board\",\"ref\":\"board\"}";
+	G.board_updates = 0;
+	if (G.ctrl && G.ctrl->st == S_READY && ws_send(G.ctrl, 1, board_req, sizeof board_req - 1) == 0 &&
+	    conn_flush(G.ctrl) >= 0) {
+		G.board_wanted = 1;
+		run_until(board_is_ready, now_us() + 10 * 1000000LL, NULL);
+	}
+	note("status burst: %d consoles each send one status report at once%s", G.n_ready,
+	     G.board_ready ? "; the controller watches the board" : "");
 	for (int i = 0; i < G.n; i++) {
 		struct conn *c = &G.conns[i];
 		char buf[256];
@@ -1702,6 +1737,8 @@ static void run_status(void)
 	db_polling = 0;
 	while (G.db_busy)
 		idle_for(5000);
+	if (G.board_ready)
+		run_until(board_complete, now_us() + 10 * 1000000LL, NULL);
 	G.status_phase = 0;
 	if (G.status_unknown) {
 		result("status", "not implemented yet");
@@ -1719,6 +1756,11 @@ static void run_status(void)
 	resulti("status", "errors", (long long)G.status_errors);
 	resulti("status", "stored", have_table && G.db_have_result ? G.db_result : -1);
 	resultf("status", "send_span_ms", (t_last - t_first) / 1000.0);
+	resulti("status", "board_watched", G.board_ready);
+	resulti("status", "board_updates", (long long)G.board_updates);
+	resultf("status", "last_sent_to_board_complete_ms",
+		G.board_ready && G.board_updates >= status_target
+			? (G.t_last_board_update - t_last) / 1000.0 : NAN);
 	resultf("status", "rtt_p50_ms", pct_i64(rtt, nrtt, 0.5) / 1000);
 	resultf("status", "rtt_p99_ms", pct_i64(rtt, nrtt, 0.99) / 1000);
 	if (t_status_stored) {
