@@ -122,7 +122,7 @@ static int may_see_site(const struct session *s, int64_t guard_org)
  * PostgreSQL wrote it (JSON text): it goes into the frame as it is, built
  * only when someone is to hear it, instead of being parsed and written
  * again for every report of a burst. */
-static void board_fanout(struct broker *b, const char *site, int64_t guard_org)
+static void board_fanout(struct broker *b, const char *site, int64_t site_id, int64_t guard_org)
 {
 	static const char head[] = "{\"type\":\"status_update\",\"site\":";
 	size_t kept = 0, hearers = 0, len;
@@ -146,6 +146,8 @@ static void board_fanout(struct broker *b, const char *site, int64_t guard_org)
 		m = msg_new(text, len, MSG_CONTROL, 0);
 		free(text);
 	}
+	if (m) /* only the site's latest waits in a queue that is behind */
+		m->supersedes = site_id;
 	if (!m) {
 		log_error("status_update not sent live: out of memory");
 		return;
@@ -256,6 +258,7 @@ void status_report_done(struct broker *b, struct status_report *r, PGresult *res
 		log_error("status report %s: no board entry", PQgetvalue(res, row, C_ID));
 	} else {
 		board_fanout(b, PQgetvalue(res, row, C_BOARD),
+			     strtoll(PQgetvalue(res, row, C_SITE), NULL, 10),
 			     strtoll(PQgetvalue(res, row, C_ORG), NULL, 10));
 		if (bus_emits(b))
 			emit_status_event(b, r, res, row);

@@ -39,6 +39,7 @@ struct msg *msg_new(const char *payload, size_t len, enum msg_kind kind, int64_t
 	m->alert_id = alert_id;
 	m->seq = 0;
 	m->audience = MSG_TO_CONSOLES | MSG_TO_OPERATORS;
+	m->supersedes = 0;
 	m->len = len;
 	memcpy(m->buf + MSG_HEADROOM, payload, len);
 	m->hdr_len = frame_header(m->buf + MSG_HEADROOM, len);
@@ -77,8 +78,29 @@ static int grow(struct outq *q, unsigned want)
 	return 0;
 }
 
+/* Drops the queued message that m supersedes, if any, closing the gap so
+ * the order of the rest is kept. A scan of the queue: it is short unless
+ * the reader is behind. */
+static void drop_superseded(struct outq *q, const struct msg *m)
+{
+	for (unsigned i = q->count; i-- > 0;) {
+		struct msg *old = q->ring[(q->head + i) % q->cap];
+
+		if (old->supersedes != m->supersedes)
+			continue;
+		for (unsigned j = i; j + 1 < q->count; j++)
+			q->ring[(q->head + j) % q->cap] = q->ring[(q->head + j + 1) % q->cap];
+		q->count--;
+		q->bytes -= old->len;
+		msg_unref(old);
+		return;
+	}
+}
+
 int outq_push(struct outq *q, struct msg *m, unsigned max_msgs, size_t max_bytes)
 {
+	if (m->supersedes)
+		drop_superseded(q, m);
 	if (q->count >= max_msgs || q->bytes + m->len > max_bytes)
 		return -1;
 	if (q->count == q->cap && grow(q, q->count + 1))

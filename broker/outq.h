@@ -33,6 +33,9 @@ struct msg {
 	int64_t alert_id;   /* MSG_ALERT only */
 	int64_t seq;        /* MSG_ALERT: stream position, 0 while only journaled */
 	unsigned audience;  /* MSG_ALERT: MSG_TO_* bits (fanout.c) */
+	int64_t supersedes; /* not 0: a queued message with the same key is
+	                     * dropped when this one is queued (a site's board
+	                     * status, of which only the latest matters) */
 	size_t len;         /* payload bytes, after the headroom */
 	unsigned hdr_len;   /* WebSocket frame header bytes, just before the payload */
 	unsigned char buf[]; /* MSG_HEADROOM bytes, then the payload */
@@ -58,7 +61,10 @@ struct outq {
 };
 
 /* Takes a new reference on m. Returns 0, or -1 when the queue would pass
- * max_msgs or max_bytes (the caller then treats the reader as too slow). */
+ * max_msgs or max_bytes (the caller then treats the reader as too slow).
+ * When m supersedes a message still queued (same non-zero key), that one
+ * is dropped and m goes to the back: a reader that falls behind a burst of
+ * board updates gets each site's latest once, not every report. */
 int outq_push(struct outq *q, struct msg *m, unsigned max_msgs, size_t max_bytes);
 /* The oldest message (still queued), or NULL. */
 struct msg *outq_peek(const struct outq *q);

@@ -4,7 +4,7 @@
 // outage change nothing.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, RFC3339_MS, consoleDirectory, userByName, waitFor, pgConnect } from './lib/harness.mjs';
+import { Stack, RFC3339_MS, consoleDirectory, userByName, waitFor, pgConnect, sleep } from './lib/harness.mjs';
 import {
   distanceM, insidePolygon, diamond, statusMsg, expectRefused, latestReports, sortNum,
 } from './lib/status-helpers.mjs';
@@ -328,6 +328,69 @@ describe('building status, board, area totals, report-now', { timeout: 240_000 }
     const ok = await cA.request(statusMsg({ note: 'after the outage' }));
     assert.equal(ok.type, 'status_ok', JSON.stringify(ok));
     await ctl.next((m) => m.type === 'status_update' && m.site?.note === 'after the outage', 3000, 'live again after the outage');
+  });
+
+  it('stops cleanly (no sanitizer report)', async () => {
+    await st.stop();
+  });
+});
+
+// A control room that falls behind a burst of status reports (every building
+// of the city answering a report-now at once) is not closed as too slow: a
+// site's status_update still queued for it is replaced by the site's newer
+// one (outq.c, "supersedes"), so its queue holds at most one per site. The
+// queue bounds are small here so that the burst would overflow them.
+describe('a control room behind a burst of status reports', { timeout: 240_000 }, () => {
+  const MAX_MSGS = 32, MAX_BYTES = 65536, ROUNDS = 400; // ROUNDS: a multiple of 16
+  let st;
+
+  before(async () => {
+    st = await Stack.create({ label: `${import.meta.url}-burst`.replace('.test.mjs', ''),
+      broker: { args: ['--queue-max-msgs', String(MAX_MSGS), '--queue-max-bytes', String(MAX_BYTES), '--rate-limit', '100000'] } });
+  });
+  after(async () => { await st?.cleanup(); });
+
+  it('gets each site\'s latest status once it reads again, without a 4409 close', async () => {
+    const bySite = new Map();
+    for (const c of await consoleDirectory(st)) if (!bySite.has(c.site_id)) bySite.set(c.site_id, c);
+    const three = [...bySite.values()].slice(0, 3);
+    assert.equal(three.length, 3, 'three sites with a console');
+    const ctl = await st.connectAs('controller');
+    const board = await ctl.request({ type: 'board' });
+    assert.equal(board.type, 'board', JSON.stringify(board).slice(0, 200));
+    const consolesUp = await Promise.all(three.map((c) => st.connectAs(c.username)));
+    ctl.ws._socket.pause();
+
+    // ROUNDS reports per site, 900 bytes of update each: far more than the
+    // socket buffers and the queue hold. In windows of 16 per console, so
+    // that the consoles' own answers fit their queues.
+    const note = 'N'.repeat(500);
+    for (let w = 0; w < ROUNDS; w += 16) {
+      for (let i = w; i < w + 16; i++)
+        consolesUp.forEach((s, k) => s.send({ ...statusMsg({ people: i, officers: k, note }), ref: `b-${k}-${i}` }));
+      for (const [k, s] of consolesUp.entries())
+        await s.next((m) => m.ref === `b-${k}-${w + 15}` && m.type === 'status_ok', 30_000, `status_ok ${w + 15} of console ${k}`);
+    }
+    await sleep(300);
+
+    ctl.ws._socket.resume();
+    const latest = new Map();
+    let updates = 0;
+    await waitFor(async () => {
+      for (;;) {
+        const m = await ctl.next((x) => x.type === 'status_update', 200, 'a status_update').catch(() => null);
+        if (!m) break;
+        updates++;
+        latest.set(m.site.site_id, m.site.people);
+      }
+      return three.every((c) => latest.get(c.site_id) === ROUNDS - 1);
+    }, { timeoutMs: 30_000, what: `each site's last report at the control room (have ${JSON.stringify([...latest])})` });
+    console.log(`# ${3 * ROUNDS} reports, ${updates} status_update frames heard by the control room that fell behind`);
+    assert.ok(ctl.isOpen, `the control room stays open: ${JSON.stringify(ctl.closeInfo)}`);
+    assert.doesNotMatch(st.broker.stderr, /outbound queue full/, 'nobody closed as too slow');
+    assert.ok(updates < 3 * ROUNDS, 'the updates it could not take in time were replaced, not queued');
+    const h = await ctl.request({ type: 'board' });
+    for (const c of three) assert.equal(h.sites.find((x) => x.site_id === c.site_id).people, ROUNDS - 1);
   });
 
   it('stops cleanly (no sanitizer report)', async () => {

@@ -131,6 +131,68 @@ static void test_at(void **state)
 		msg_unref(m[i]);
 }
 
+/* A board update supersedes the same site's update still queued: the old
+ * one is dropped (its reference and bytes with it), the new one goes to the
+ * back, the rest keep their order, also across the ring's wrap; messages
+ * without a key are never dropped. */
+static void test_supersedes(void **state)
+{
+	struct outq q = { 0 };
+	struct msg *plain[3], *site[6];
+	char text[24];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(text, sizeof text, "plain%d", i);
+		plain[i] = msg_new(text, strlen(text), MSG_CONTROL, 0);
+	}
+	for (int i = 0; i < 6; i++) { /* sites 7, 8, 7, 9, 7, 8 */
+		static const int64_t key[6] = { 7, 8, 7, 9, 7, 8 };
+		snprintf(text, sizeof text, "site%d", i);
+		site[i] = msg_new(text, strlen(text), MSG_CONTROL, 0);
+		site[i]->supersedes = key[i];
+	}
+	/* wrap the ring first: 6 in, 5 out */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(outq_push(&q, plain[0], 100, 1000), 0);
+		outq_pop(&q);
+	}
+	assert_int_equal(outq_push(&q, site[0], 100, 1000), 0); /* 7 */
+	assert_int_equal(outq_push(&q, plain[1], 100, 1000), 0);
+	assert_int_equal(outq_push(&q, site[1], 100, 1000), 0); /* 8 */
+	assert_int_equal(outq_push(&q, site[2], 100, 1000), 0); /* 7 again: site[0] goes */
+	assert_int_equal(outq_push(&q, site[3], 100, 1000), 0); /* 9 */
+	assert_int_equal(outq_push(&q, plain[2], 100, 1000), 0);
+	assert_int_equal(outq_push(&q, site[4], 100, 1000), 0); /* 7 again: site[2] goes */
+	assert_int_equal(outq_push(&q, site[5], 100, 1000), 0); /* 8 again: site[1] goes */
+	{
+		struct msg *want[6] = { plain[1], site[3], plain[2], site[4], site[5], NULL };
+		size_t bytes = 0;
+		for (unsigned i = 0; i < 6; i++) {
+			assert_ptr_equal(outq_at(&q, i), want[i]);
+			if (want[i])
+				bytes += want[i]->len;
+		}
+		assert_int_equal(q.count, 5);
+		assert_int_equal(q.bytes, bytes);
+	}
+	/* the dropped ones were let go: only the test's reference is left */
+	assert_int_equal(site[0]->refs, 1);
+	assert_int_equal(site[1]->refs, 1);
+	assert_int_equal(site[2]->refs, 1);
+	assert_int_equal(site[4]->refs, 2);
+	/* a full queue still refuses what supersedes nothing */
+	assert_int_equal(outq_push(&q, plain[0], 5, 1000), -1);
+	/* ... but takes an update that replaces one of its own */
+	assert_int_equal(outq_push(&q, site[0], 5, 1000), 0); /* 7: site[4] goes */
+	assert_int_equal(q.count, 5);
+	assert_ptr_equal(outq_at(&q, 4), site[0]);
+	outq_clear(&q);
+	for (int i = 0; i < 3; i++)
+		msg_unref(plain[i]);
+	for (int i = 0; i < 6; i++)
+		msg_unref(site[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_shared),
 		cmocka_unit_test(test_frame_header),
 		cmocka_unit_test(test_at),
+		cmocka_unit_test(test_supersedes),
 	};
 	return cmocka_run_group_tests_name("outq", tests, NULL, NULL);
 }
