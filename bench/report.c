@@ -466,7 +466,7 @@ int main(int argc, char **argv)
 			if (isnan(v) && !isnan(num(&toc, "status.sent")))
 				t->result = "MISS";
 			v = num(&toc, "storm.all_back_s");
-			t = target("reconnect storm: all back within 3 s", v, 3, 1, "s");
+			t = target("reconnect storm: all back within 3 s, nothing lost", v, 3, 1, "s");
 			if (num(&toc, "storm.resume") == 1)
 				snprintf(t->detail, sizeof t->detail,
 					 "%s of %s resumed in %s s (signed in: %s s); missed alerts "
@@ -480,6 +480,9 @@ int main(int argc, char **argv)
 					 C(num(&toc, "storm.back"), 0), C(num(&toc, "storm.dropped"), 0),
 					 C(num(&toc, "storm.last_signed_in_s"), 2));
 			if (isnan(v) && !isnan(num(&toc, "storm.dropped")))
+				t->result = "MISS";
+			/* "nothing lost": alerts missed while away must come back */
+			if (num(&toc, "storm.missed_lost") > 0 || num(&toc, "storm.missed_duplicates") > 0)
 				t->result = "MISS";
 			for (int i = 0; i < 3; i++) {
 				snprintf(k, sizeof k, "%s.lost", ph[i]);
