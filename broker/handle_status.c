@@ -146,12 +146,11 @@ static void board_fanout(struct broker *b, const char *site, int64_t site_id, in
 		m = msg_new(text, len, MSG_CONTROL, 0);
 		free(text);
 	}
-	if (m) /* only the site's latest waits in a queue that is behind */
-		m->supersedes = site_id;
 	if (!m) {
 		log_error("status_update not sent live: out of memory");
 		return;
 	}
+	m->supersedes = site_id; /* only the site's latest waits in a queue that is behind */
 	for (size_t i = 0; i < board_subs.n; i++) {
 		struct session *s = broker_find_session(b, board_subs.ids[i]);
 
@@ -198,11 +197,8 @@ static int row_error(PGresult *res, int row, struct db_error *e)
 	return 1;
 }
 
-/* Columns of a batch row: idx, err_state, err_message, err_field, then
- * report_id, site_id, guard_org_id, reported_at, site (json), answered,
- * request_id, requested_by, progress (json). Replies status_ok, tells the
- * bus and the board, and the controller whose request it answered. */
-/* The columns of tocsin_status_batch()'s answer after the error ones. */
+/* The columns of tocsin_status_batch()'s answer after the error ones
+ * (idx, err_state, err_message, err_field). */
 enum { C_ID = 4, C_SITE, C_ORG, C_AT, C_BOARD, C_ANSWERED, C_REQ, C_ASKER, C_PROGRESS };
 
 /* The bus's "status" event of a stored report (only when the bus is on:
@@ -224,6 +220,11 @@ static void emit_status_event(struct broker *b, const struct status_report *r, P
 			   r->username, "reported_at", PQgetvalue(res, row, C_AT), "status", site));
 }
 
+/* Answers one report from its batch row (columns: idx, err_state,
+ * err_message, err_field, then report_id, site_id, guard_org_id,
+ * reported_at, site (json), answered, request_id, requested_by, progress
+ * (json)). Replies status_ok, tells the bus and the board, and the
+ * controller whose request it answered. */
 void status_report_done(struct broker *b, struct status_report *r, PGresult *res, int row,
 			const struct db_error *err)
 {
