@@ -73,20 +73,26 @@ describe('status reports in batches', { timeout: 240_000 }, () => {
       const mine = sent.filter((x) => x.c.site_id === l.site_id).map((x) => x.reply.report_id);
       assert.equal(Number(l.report_id), Math.max(...mine), `site ${l.site_id}`);
     }
-    for (const x of sent)
-      await ctl.next((m) => m.type === 'status_update' && m.site?.site_id === x.c.site_id && m.site.people === x.msg.people,
-        30000, `status_update for ${x.reply.report_id}`);
+    // The control room hears each site's latest report. An update still
+    // waiting to be written to it when a newer one of the same site comes
+    // is replaced (outq.c), so it may not hear every report of the burst.
+    const lastOf = new Map();
+    for (const x of sent) lastOf.set(x.c.site_id, x.msg.people);
+    for (const [siteId, people] of lastOf)
+      await ctl.next((m) => m.type === 'status_update' && m.site?.site_id === siteId && m.site.people === people,
+        30000, `the latest status_update of site ${siteId}`);
     // A console's reports keep their order, although batches are stored over
     // two connections at once (a site always takes the same one,
-    // status_batch.c): report ids, and the control room's updates, as sent.
+    // status_batch.c): report ids as sent, and what the control room heard
+    // of them in the order sent, ending with the last.
     for (const c of consoles) {
       const mine = sent.filter((x) => x.c.username === c.username);
       const mineIds = mine.map((x) => x.reply.report_id);
       assert.deepEqual(mineIds, [...mineIds].sort((a, b) => a - b), `${c.username}: report ids in the order sent`);
       const people = mine.map((x) => x.msg.people);
       const heard = ctl.seen.filter((m) => m.type === 'status_update' && m.site?.site_id === c.site_id &&
-        people.includes(m.site.people)).map((m) => m.site.people);
-      assert.deepEqual(heard, people, `${c.username}: updates heard in the order sent`);
+        people.includes(m.site.people)).map((m) => people.indexOf(m.site.people));
+      assert.deepEqual(heard, [...new Set(heard)].sort((a, b) => a - b), `${c.username}: updates heard in the order sent, each once`);
     }
   });
 
