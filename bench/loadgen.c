@@ -52,6 +52,7 @@
 #define MAX_CONNS 19000
 #define RX_CAP 8192         /* per connection: raw bytes from the socket */
 #define ASM_CAP 2048        /* per connection: a fragmented message */
+#define BOARD_SITES 65536   /* site ids the controller's board keeps track of */
 #define CARRY_CAP 2048      /* per connection: a partial MQTT packet */
 #define TX_CAP 2048         /* per console */
 #define TX_CAP_CTRL (512 * 1024)
@@ -148,6 +149,7 @@ static struct {
 	int board_wanted, board_ready;
 	uint64_t board_updates;
 	int64_t t_last_board_update;
+	int32_t *board_people; /* BOARD_SITES: people of the last update heard per site, -1 none */
 
 	/* ack scenario: alert ids to acknowledge */
 	int ack_k;
@@ -636,6 +638,19 @@ static void first_error(struct conn *c, const char *p, size_t len)
 		note("error frame on connection %u: %.*s", c->idx, (int)(len > 300 ? 300 : len), p);
 }
 
+/* The integer after "key" and its colon (spaces allowed) in p, or -1. */
+static long json_int_after(const char *p, size_t len, const char *key)
+{
+	const char *k = find(p, len, key), *end = p + len;
+
+	if (!k)
+		return -1;
+	k += strlen(key);
+	while (k < end && (*k == ' ' || *k == ':'))
+		k++;
+	return k < end && *k >= '0' && *k <= '9' ? strtol(k, NULL, 10) : -1;
+}
+
 static int dump_frames; /* LOADGEN_DUMP=N: print the first N frames received */
 
 static int tocsin_message(struct conn *c, const char *p, size_t len)
@@ -722,8 +737,12 @@ static int tocsin_message(struct conn *c, const char *p, size_t len)
 	}
 	if (c->role == R_CONTROLLER) {
 		if (find(p, len < 40 ? len : 40, "\"type\":\"status_update\"")) {
+			long site = json_int_after(p, len, "\"site_id\"");
+			long people = json_int_after(p, len, "\"people\"");
 			G.board_updates++;
 			G.t_last_board_update = now;
+			if (G.board_people && site > 0 && site < BOARD_SITES)
+				G.board_people[site] = (int32_t)people;
 			return 0;
 		}
 		if (find(p, len < 40 ? len : 40, "\"type\":\"board\"")) {
@@ -1674,9 +1693,38 @@ static int board_is_ready(void)
 	return G.board_ready;
 }
 
-static int board_complete(void)
+/* The controller's board has settled: no update for 300 ms. */
+static int board_settled(void)
 {
-	return G.board_updates >= status_target;
+	return now_us() - G.t_last_board_update > 300 * 1000;
+}
+
+/* Of the sites that reported in this burst (report ids above max0), how
+ * many show, on the controller's board, the report PostgreSQL holds as
+ * the site's latest. *sites gets how many reported. */
+static long board_right(int64_t max0, long *sites)
+{
+	char sql[256];
+	PGresult *r;
+	long right = 0;
+
+	*sites = -1;
+	snprintf(sql, sizeof sql,
+		 "SELECT l.site_id, r.people FROM status_latest l JOIN status_reports r"
+		 " ON r.id = l.report_id WHERE l.report_id > %lld", (long long)max0);
+	r = PQexec(G.db, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		*sites = PQntuples(r);
+		for (int i = 0; i < PQntuples(r); i++) {
+			long site = strtol(PQgetvalue(r, i, 0), NULL, 10);
+			long people = strtol(PQgetvalue(r, i, 1), NULL, 10);
+			right += site > 0 && site < BOARD_SITES && G.board_people[site] == people;
+		}
+	} else {
+		note("query failed: %s: %s", sql, PQerrorMessage(G.db));
+	}
+	PQclear(r);
+	return right;
 }
 
 /* Every console sends one status report at once, while the controller
@@ -1689,12 +1737,13 @@ static void run_status(void)
 	int64_t t_first = 0, t_last = 0, *rtt;
 	size_t nrtt = 0;
 	uint64_t sent = 0;
+	int64_t max0 = 0;
 	int have_table = db_scalar("SELECT (to_regclass('status_reports') IS NOT NULL)::int") == 1;
 
 	G.status_phase = 1;
 	G.db_have_result = 0;
 	if (have_table) {
-		int64_t max0 = db_scalar("SELECT coalesce(max(id), 0) FROM status_reports");
+		max0 = db_scalar("SELECT coalesce(max(id), 0) FROM status_reports");
 		snprintf(sql, sizeof sql, "SELECT count(*) FROM status_reports WHERE id > %lld",
 			 (long long)max0);
 		db_poll_sql = sql;
@@ -1703,7 +1752,9 @@ static void run_status(void)
 	status_target = (uint64_t)G.n_ready;
 	static const char board_req[] = "{\"type\":\"board\",\"ref\":\"board\"}";
 	G.board_updates = 0;
-	if (G.ctrl && G.ctrl->st == S_READY && ws_send(G.ctrl, 1, board_req, sizeof board_req - 1) == 0 &&
+	if (!G.board_people && (G.board_people = malloc(BOARD_SITES * sizeof *G.board_people)))
+		memset(G.board_people, 0xff, BOARD_SITES * sizeof *G.board_people); /* -1 */
+	if (G.board_people && G.ctrl && G.ctrl->st == S_READY && ws_send(G.ctrl, 1, board_req, sizeof board_req - 1) == 0 &&
 	    conn_flush(G.ctrl) >= 0) {
 		G.board_wanted = 1;
 		run_until(board_is_ready, now_us() + 10 * 1000000LL, NULL);
@@ -1738,7 +1789,7 @@ static void run_status(void)
 	while (G.db_busy)
 		idle_for(5000);
 	if (G.board_ready)
-		run_until(board_complete, now_us() + 10 * 1000000LL, NULL);
+		run_until(board_settled, now_us() + 10 * 1000000LL, NULL);
 	G.status_phase = 0;
 	if (G.status_unknown) {
 		result("status", "not implemented yet");
@@ -1758,9 +1809,13 @@ static void run_status(void)
 	resultf("status", "send_span_ms", (t_last - t_first) / 1000.0);
 	resulti("status", "board_watched", G.board_ready);
 	resulti("status", "board_updates", (long long)G.board_updates);
-	resultf("status", "last_sent_to_board_complete_ms",
-		G.board_ready && G.board_updates >= status_target
-			? (G.t_last_board_update - t_last) / 1000.0 : NAN);
+	if (G.board_ready && have_table) {
+		long sites, right = board_right(max0, &sites);
+		resulti("status", "board_sites", sites);
+		resulti("status", "board_sites_right", right);
+		resultf("status", "last_sent_to_board_settled_ms",
+			right == sites ? (G.t_last_board_update - t_last) / 1000.0 : NAN);
+	}
 	resultf("status", "rtt_p50_ms", pct_i64(rtt, nrtt, 0.5) / 1000);
 	resultf("status", "rtt_p99_ms", pct_i64(rtt, nrtt, 0.99) / 1000);
 	if (t_status_stored) {

@@ -337,16 +337,18 @@ int main(int argc, char **argv)
 	else
 		printf("%s reports sent at once (one per console), %s status_ok, %s errors, %s stored:\n"
 		       "%-37s %s stored/s; last report sent -> all stored %s ms; round trip p50 %s ms, "
-		       "p99 %s ms;\n%-37s the controller's live board: %s updates%s, last report sent -> "
-		       "board complete %s ms;\n%-37s cpu s broker/pg/loadgen/rest %s\n",
+		       "p99 %s ms;\n%-37s the controller's live board%s: %s updates, %s of %s sites showing "
+		       "their latest report, last report sent -> board settled %s ms;\n"
+		       "%-37s cpu s broker/pg/loadgen/rest %s\n",
 		       C(num(&toc, "status.sent"), 0), C(num(&toc, "status.ok"), 0),
 		       C(num(&toc, "status.errors"), 0), C(num(&toc, "status.stored"), 0), "",
 		       C(num(&toc, "status.stored_per_s"), 0),
 		       C(num(&toc, "status.last_sent_to_all_stored_ms"), 0),
 		       C(num(&toc, "status.rtt_p50_ms"), 1), C(num(&toc, "status.rtt_p99_ms"), 1), "",
-		       C(num(&toc, "status.board_updates"), 0),
 		       num(&toc, "status.board_watched") == 1 ? "" : " (not watched)",
-		       C(num(&toc, "status.last_sent_to_board_complete_ms"), 0), "",
+		       C(num(&toc, "status.board_updates"), 0),
+		       C(num(&toc, "status.board_sites_right"), 0), C(num(&toc, "status.board_sites"), 0),
+		       C(num(&toc, "status.last_sent_to_board_settled_ms"), 0), "",
 		       cpu_cell(&toc, "status"));
 	printf("%-26s %-9s RSS %s KiB idle, %s KiB with %s connections: %s bytes per connection\n",
 	       "4 idle memory", "Tocsin", C(num(&toc, "idle.rss0_kib"), 0),
