@@ -45,6 +45,17 @@ describe('delivery records over their own connection', { timeout: 180_000 }, () 
       ['tocsind database', 'tocsind delivery records database']);
   });
 
+  // The audit sealer reads and seals over the records connection, so that
+  // a publish on the main one never waits behind it (audit_sealer.c).
+  it('the audit sealer works over the records connection', async () => {
+    await waitFor(async () => (await st.query(`SELECT 1 FROM pg_stat_activity
+                                                 WHERE application_name = 'tocsind delivery records database'
+                                                   AND query ~ 'tocsin_audit_(unsealed|seal)\\(' `)).length === 1,
+      { timeoutMs: 10000, what: 'a sealer query as the records connection\'s last' });
+    const main = await st.query(`SELECT query FROM pg_stat_activity WHERE application_name = 'tocsind database'`);
+    assert.doesNotMatch(main[0].query, /tocsin_audit_(unsealed|seal)\(/, 'not on the main one');
+  });
+
   // how many times the broker has logged losing the records connection
   const lost = () => (st.broker.stderr.match(/error: delivery records database: /g) ?? []).length;
   const recordsBackend = async () => (await backends()).find((r) => r.application_name === 'tocsind delivery records database');
@@ -130,6 +141,11 @@ describe('delivery records over their own connection', { timeout: 180_000 }, () 
         assert.equal(reply.type, 'status_ok', `${c.username} (site ${c.site_id}): ${JSON.stringify(reply)}`);
       }
       assert.equal(await recordsBackend(), undefined, 'the records connection stayed down meanwhile');
+      // the audit sealer goes on over the main connection
+      await waitFor(async () => (await st.query(`SELECT 1 FROM audit a LEFT JOIN audit_seal s ON s.audit_id = a.id
+                                                   WHERE a.action = 'status_report' AND (a.detail->>'people')::int = 700 + $1
+                                                     AND s.audit_id IS NULL`, [odd[0].site_id])).length === 0,
+        { timeoutMs: 20000, what: 'the reports sealed while the records connection is down' });
     } finally {
       await st.query(`ALTER DATABASE "${db}" CONNECTION LIMIT -1`);
     }
