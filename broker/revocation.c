@@ -110,7 +110,10 @@ static void check_revoked(struct broker *b)
 	params[0] = users;
 	params[1] = iats;
 	b->revoking = 1; /* before: a lost connection calls back at once */
-	if (db_query(b->db, "SELECT user_id, iat, reason FROM tocsin_revoked($1::int[], $2::bigint[])",
+	/* over the records connection (the main one while it is down): a
+	 * publish should not wait behind this sweep of every session */
+	if (db_query(db_up_or(b->db_records, b->db),
+		     "SELECT user_id, iat, reason FROM tocsin_revoked($1::int[], $2::bigint[])",
 		     2, params, revoked, NULL))
 		b->revoking = 0;
 out:
@@ -124,7 +127,8 @@ static void tick(lws_sorted_usec_list_t *sul)
 
 	if (!b->stopping) {
 		close_expired(b, clock_now_us() / 1000000);
-		if (++b->revoke_ticks % REVOKE_EVERY == 0 && !b->revoking && db_is_up(b->db))
+		if (++b->revoke_ticks % REVOKE_EVERY == 0 && !b->revoking &&
+		    (db_is_up(b->db) || db_is_up(b->db_records)))
 			check_revoked(b);
 	}
 	timer_schedule(b->ctx, &b->sul_revoke, tick, TICK_US);
