@@ -61,54 +61,32 @@ static void revoked(struct broker *b, void *arg, PGresult *res, const struct db_
 	}
 }
 
-/* Appends "n" to a Postgres array literal being built in buf; -1 when it
- * does not fit. */
-static int append_int(char **buf, size_t *len, size_t *cap, int64_t n)
-{
-	char num[24];
-	int k = snprintf(num, sizeof num, "%s%lld", *len > 1 ? "," : "", (long long)n);
-
-	if (*len + (size_t)k + 2 > *cap) {
-		size_t grown_cap = *cap * 2 + (size_t)k + 2;
-		char *grown = realloc(*buf, grown_cap);
-		if (!grown)
-			return -1;
-		*buf = grown;
-		*cap = grown_cap;
-	}
-	memcpy(*buf + *len, num, (size_t)k + 1);
-	*len += (size_t)k;
-	return 0;
-}
-
 /* Asks which of the live (user, iat) pairs are revoked. */
 static void check_revoked(struct broker *b)
 {
-	size_t ulen = 1, ucap = 256, ilen = 1, icap = 256;
-	char *users = malloc(ucap), *iats = malloc(icap);
-	const char *params[2];
-	int any = 0;
+	size_t room = (size_t)b->n_sessions * 24 + 3, n = 0, ul = 0, il = 0;
+	char *users = malloc(room), *iats = malloc(room);
+	const char *params[2] = { users, iats };
 
-	if (!users || !iats)
+	if (!users || !iats) {
+		log_error("revocation check skipped: out of memory");
 		goto out;
-	strcpy(users, "{");
-	strcpy(iats, "{");
+	}
 	for (struct session *s = b->sessions; s; s = s->next) {
+		char num[24];
+
 		if (!s->authed || s->close_code)
 			continue;
-		if (append_int(&users, &ulen, &ucap, s->who.user_id) ||
-		    append_int(&iats, &ilen, &icap, s->who.issued_at)) {
-			log_error("revocation check skipped: out of memory");
-			goto out;
-		}
-		any = 1;
+		snprintf(num, sizeof num, "%lld", (long long)s->who.user_id);
+		db_array_add(users, &ul, n, num);
+		snprintf(num, sizeof num, "%lld", (long long)s->who.issued_at);
+		db_array_add(iats, &il, n, num);
+		n++;
 	}
-	if (!any)
+	if (!n)
 		goto out;
-	strcpy(users + ulen, "}");
-	strcpy(iats + ilen, "}");
-	params[0] = users;
-	params[1] = iats;
+	db_array_end(users, &ul);
+	db_array_end(iats, &il);
 	b->revoking = 1; /* before: a lost connection calls back at once */
 	/* over the records connection (the main one while it is down): a
 	 * publish should not wait behind this sweep of every session */
