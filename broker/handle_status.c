@@ -117,17 +117,37 @@ static int may_see_site(const struct session *s, int64_t guard_org)
 	return s->who.role == ROLE_COMPANY_OPERATOR && s->who.org_id == guard_org;
 }
 
-/* Sends a status_update to the board's subscribers who may see the site,
- * dropping the ids of sessions that have gone. site is the board entry as
- * PostgreSQL wrote it (JSON text): it goes into the frame as it is, built
- * only when someone is to hear it, instead of being parsed and written
- * again for every report of a burst. */
-static void board_fanout(struct broker *b, const char *site, int64_t site_id, int64_t guard_org)
+/* The status_update frame of a site's board entry, the JSON text
+ * PostgreSQL wrote put in as it is (not parsed and written again for every
+ * report of a burst), marked to replace that site's update still queued
+ * for a subscriber (outq.h); NULL when out of memory (logged). */
+static struct msg *status_update_msg(const char *site, int64_t site_id)
 {
 	static const char head[] = "{\"type\":\"status_update\",\"site\":";
-	size_t kept = 0, hearers = 0, len;
+	size_t len = sizeof head - 1 + strlen(site) + 1;
+	char *text = malloc(len + 1);
 	struct msg *m = NULL;
-	char *text;
+
+	if (text) {
+		snprintf(text, len + 1, "%s%s}", head, site);
+		m = msg_new(text, len, MSG_CONTROL, 0);
+		free(text);
+	}
+	if (!m) {
+		log_error("status_update not sent live: out of memory");
+		return NULL;
+	}
+	m->supersedes = site_id; /* only the site's latest waits in a queue that is behind */
+	return m;
+}
+
+/* Sends a status_update to the board's subscribers who may see the site,
+ * dropping the ids of sessions that have gone. The frame is built for the
+ * first one who may see it, so not at all while nobody watches. */
+static void board_fanout(struct broker *b, const char *site, int64_t site_id, int64_t guard_org)
+{
+	size_t kept = 0;
+	struct msg *m = NULL;
 
 	for (size_t i = 0; i < board_subs.n; i++) {
 		struct session *s = broker_find_session(b, board_subs.ids[i]);
@@ -135,28 +155,10 @@ static void board_fanout(struct broker *b, const char *site, int64_t site_id, in
 		if (!s)
 			continue;
 		board_subs.ids[kept++] = board_subs.ids[i];
-		hearers += may_see_site(s, guard_org);
-	}
-	board_subs.n = kept;
-	if (!hearers)
-		return;
-	len = sizeof head - 1 + strlen(site) + 1;
-	if ((text = malloc(len + 1))) {
-		snprintf(text, len + 1, "%s%s}", head, site);
-		m = msg_new(text, len, MSG_CONTROL, 0);
-		free(text);
-	}
-	if (!m) {
-		log_error("status_update not sent live: out of memory");
-		return;
-	}
-	m->supersedes = site_id; /* only the site's latest waits in a queue that is behind */
-	for (size_t i = 0; i < board_subs.n; i++) {
-		struct session *s = broker_find_session(b, board_subs.ids[i]);
-
-		if (s && may_see_site(s, guard_org))
+		if (may_see_site(s, guard_org) && (m || (m = status_update_msg(site, site_id))))
 			session_send(s, m);
 	}
+	board_subs.n = kept;
 	msg_unref(m);
 }
 
