@@ -1754,8 +1754,8 @@ static void run_status(void)
 	G.board_updates = 0;
 	if (!G.board_people && (G.board_people = malloc(BOARD_SITES * sizeof *G.board_people)))
 		memset(G.board_people, 0xff, BOARD_SITES * sizeof *G.board_people); /* -1 */
-	if (G.board_people && G.ctrl && G.ctrl->st == S_READY && ws_send(G.ctrl, 1, board_req, sizeof board_req - 1) == 0 &&
-	    conn_flush(G.ctrl) >= 0) {
+	if (G.board_people && G.ctrl && G.ctrl->st == S_READY &&
+	    ws_send(G.ctrl, 1, board_req, sizeof board_req - 1) == 0 && conn_flush(G.ctrl) >= 0) {
 		G.board_wanted = 1;
 		run_until(board_is_ready, now_us() + 10 * 1000000LL, NULL);
 	}
