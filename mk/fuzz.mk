@@ -16,9 +16,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= frame token
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer -DFUZZ_LIBFUZZER
-FUZZ_SRC_frame := tests/fuzz/fuzz_frame.c tests/fuzz/fuzz_fail.c broker/frame.c \
-                  broker/frame_publish.c broker/frame_check.c
-FUZZ_SRC_token := tests/fuzz/fuzz_token.c tests/fuzz/fuzz_fail.c broker/token.c
+FUZZ_SRC_frame := tests/fuzz/fuzz_frame.c tests/fuzz/fuzz_fail.c broker/base/frame.c \
+                  broker/base/frame_publish.c broker/base/frame_check.c broker/base/clock.c
+FUZZ_SRC_token := tests/fuzz/fuzz_token.c tests/fuzz/fuzz_fail.c broker/base/token.c
 FUZZ_OPTS_frame := -max_len=16384 -dict=tests/fuzz/frame.dict
 FUZZ_OPTS_token := -max_len=2048 -dict=tests/fuzz/token.dict
 
@@ -36,7 +36,7 @@ fuzz-deps:
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_fail.c tests/fuzz/fuzz_targets.h \
                       $(BROKER_SRC) $(BROKER_HDR)
 	@mkdir -p $(BUILD)/fuzz
-	$(FUZZ_CC) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(PKG_CFLAGS) -Ibroker -Itests/fuzz -o $@ \
+	$(FUZZ_CC) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(PKG_CFLAGS) -Ibroker/base -Itests/fuzz -o $@ \
 	    $(FUZZ_SRC_$*) $(PKG_LIBS)
 
 fuzz-build: fuzz-deps

@@ -2,14 +2,16 @@
 # tests/run-all.sh [E2E-FILE...]
 #
 # The body of `make test`, after the build:
-#   1. the C unit tests (build/unit/test_*), through tests/run-unit.sh;
+#   1. the C unit tests (build/unit/test_*), through tests/run-unit.sh,
+#      and the checks of the tree (tests/checks/*.sh, each exit 0 = passed:
+#      the layers of broker/, ...);
 #   2. one private PostgreSQL under build/test-var, made afresh: migrated,
 #      demo data loaded, database `tocsin` marked as the template that every
 #      e2e test file copies into a database of its own;
 #   3. the end-to-end tests (tests/e2e/*.test.mjs) with node's test runner,
 #      one file at a time;
 #   4. PostgreSQL stopped (also on any exit);
-#   5. a last line "N passed, N failed" (unit + e2e), exit 1 if anything failed.
+#   5. a last line "N passed, N failed" (unit + checks + e2e), exit 1 if anything failed.
 #
 # With E2E-FILE arguments only those e2e files run and the unit tests are
 # skipped, e.g.  tests/run-all.sh tests/e2e/02-publish-ack.test.mjs
@@ -28,6 +30,8 @@ PG_LOCAL="$ROOT/deploy/pg-local.sh"
 
 unit_passed=0
 unit_failed=0
+checks_passed=0
+checks_failed=0
 e2e_passed=0
 e2e_failed=0
 e2e_skipped=0
@@ -48,7 +52,7 @@ trap 'exit 143' TERM
 
 mkdir -p "$OUT" "$OUT/screenshots"
 # This run's logs and screenshots only.
-rm -f "$OUT"/*.broker.log "$OUT"/e2e.tap "$OUT"/unit.log "$OUT"/screenshots/*.png
+rm -f "$OUT"/*.broker.log "$OUT"/e2e.tap "$OUT"/unit.log "$OUT"/checks.log "$OUT"/screenshots/*.png
 
 e2e_files=("$@")
 
@@ -82,6 +86,22 @@ else
             unit_failed=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")
         fi
     fi
+fi
+
+# ---------------------------------------------------------- 1b. checks
+if [ ${#e2e_files[@]} -eq 0 ]; then
+    note "checks of the tree (tests/checks)"
+    for c in tests/checks/*.sh; do
+        [ -x "$c" ] || continue
+        echo "=== $c"
+        if "$c" 2>&1 | tee -a "$OUT/checks.log"; then
+            checks_passed=$((checks_passed + 1))
+        else
+            echo "run-all: $c FAILED"
+            checks_failed=$((checks_failed + 1))
+        fi
+    done
+    echo "checks: $checks_passed passed, $checks_failed failed"
 fi
 
 # ---------------------------------------------------------- 2. PostgreSQL
@@ -183,9 +203,9 @@ fi
 stop_pg
 
 # ------------------------------------------------------------- 5. summary
-passed=$((unit_passed + e2e_passed))
-failed=$((unit_failed + e2e_failed + setup_failed))
-note "summary: unit $unit_passed passed, $unit_failed failed; e2e $e2e_passed passed, $e2e_failed failed; logs in tests/output/"
+passed=$((unit_passed + checks_passed + e2e_passed))
+failed=$((unit_failed + checks_failed + e2e_failed + setup_failed))
+note "summary: unit $unit_passed passed, $unit_failed failed; checks $checks_passed passed, $checks_failed failed; e2e $e2e_passed passed, $e2e_failed failed; logs in tests/output/"
 if [ "$e2e_skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $e2e_skipped skipped"
 else

@@ -8,6 +8,7 @@
  * values too. */
 #include "fuzz_targets.h"
 
+#include "clock.h"
 #include "frame.h"
 #include "frame_check.h"
 
@@ -60,22 +61,22 @@ static void check_member(json_t *root, const char *name, json_t *value)
 	int present;
 
 	memset(&err, 0, sizeof err);
-	checked(check_string(root, name, 0, 64, 0, &s, &err), &err);
-	checked(check_text(root, name, 1, 2000, 1, &s, &err), &err);
-	checked(check_int(root, name, 0, 100000, 0, &i, &present, &err), &err);
-	checked(check_number(root, name, -90, 90, 1, &d, &present, &err), &err);
-	checked(check_enum(root, name, states, NULL, &s, &err), &err);
-	checked(check_area(value, name, &err), &err);
+	checked(frame_check_string(root, name, 0, 64, 0, &s, &err), &err);
+	checked(frame_check_text(root, name, 1, 2000, 1, &s, &err), &err);
+	checked(frame_check_int(root, name, 0, 100000, 0, &i, &present, &err), &err);
+	checked(frame_check_number(root, name, -90, 90, 1, &d, &present, &err), &err);
+	checked(frame_check_enum(root, name, states, NULL, &s, &err), &err);
+	checked(frame_check_area(value, name, &err), &err);
 	if (json_is_string(value)) {
-		int rc = frame_parse_time(json_string_value(value), &i);
+		int rc = clock_parse_iso(json_string_value(value), &i);
 		if (rc != 0 && rc != -1)
-			fuzz_fail("frame", "frame_parse_time returned neither 0 nor -1");
+			fuzz_fail("frame", "clock_parse_iso returned neither 0 nor -1");
 	}
 	if (json_is_object(value)) {
 		const char *k;
 		json_t *v;
 		json_object_foreach(value, k, v)
-			checked(check_area(v, k, &err), &err);
+			checked(frame_check_area(v, k, &err), &err);
 	}
 }
 

@@ -1,4 +1,4 @@
-// links: broker/admission.c
+// links: broker/base/admission.c
 /* Unit tests for admission.c: origins, per-address caps, message rate. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,14 +34,14 @@ static void test_address_caps(void **state)
 {
 	struct address_counts t = { 0 };
 
-	assert_int_equal(address_counts_add(&t, "10.0.0.1", 2), 0);
-	assert_int_equal(address_counts_add(&t, "10.0.0.1", 2), 0);
-	assert_int_equal(address_counts_add(&t, "10.0.0.1", 2), -1);
-	assert_int_equal(address_counts_add(&t, "10.0.0.2", 2), 0);
-	address_counts_remove(&t, "10.0.0.1");
-	assert_int_equal(address_counts_add(&t, "10.0.0.1", 2), 0);
-	address_counts_remove(&t, "10.0.0.9"); /* unknown: harmless */
-	address_counts_clear(&t);
+	assert_int_equal(admission_counts_add(&t, "10.0.0.1", 2), 0);
+	assert_int_equal(admission_counts_add(&t, "10.0.0.1", 2), 0);
+	assert_int_equal(admission_counts_add(&t, "10.0.0.1", 2), -1);
+	assert_int_equal(admission_counts_add(&t, "10.0.0.2", 2), 0);
+	admission_counts_remove(&t, "10.0.0.1");
+	assert_int_equal(admission_counts_add(&t, "10.0.0.1", 2), 0);
+	admission_counts_remove(&t, "10.0.0.9"); /* unknown: harmless */
+	admission_counts_clear(&t);
 	for (int i = 0; i < ADMISSION_BUCKETS; i++)
 		assert_null(t.buckets[i]);
 }
@@ -53,14 +53,14 @@ static void test_rate(void **state)
 	int allowed = 0;
 
 	for (int i = 0; i < 100; i++)
-		allowed += rate_allow(&r, 10, t); /* a burst at one instant */
+		allowed += admission_rate_allow(&r, 10, t); /* a burst at one instant */
 	assert_int_equal(allowed, 20);       /* twice the rate */
-	assert_false(rate_allow(&r, 10, t));
-	assert_true(rate_allow(&r, 10, t + 100000)); /* 0.1 s later: one more */
-	assert_false(rate_allow(&r, 10, t + 100000));
+	assert_false(admission_rate_allow(&r, 10, t));
+	assert_true(admission_rate_allow(&r, 10, t + 100000)); /* 0.1 s later: one more */
+	assert_false(admission_rate_allow(&r, 10, t + 100000));
 	allowed = 0;
 	for (int i = 1; i <= 50; i++)
-		allowed += rate_allow(&r, 10, t + 100000 + i * 100000LL); /* steady 10/s */
+		allowed += admission_rate_allow(&r, 10, t + 100000 + i * 100000LL); /* steady 10/s */
 	assert_int_equal(allowed, 50);
 }
 

@@ -1,4 +1,4 @@
-// links: broker/audit_chain.c
+// links: broker/base/audit_chain.c
 /* Unit tests for audit_chain.c: seals chain, depend on key, row and order. */
 #include <setjmp.h>
 #include <stdarg.h>

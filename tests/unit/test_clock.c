@@ -1,4 +1,4 @@
-// links: broker/clock.c
+// links: broker/base/clock.c
 /* Unit tests for clock.c: the cached RFC 3339 formatter writes exactly what
  * the plain one does, across seconds, days and years, in any order. */
 #include <setjmp.h>

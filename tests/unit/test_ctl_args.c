@@ -1,4 +1,4 @@
-// links: broker/ctl_args.c
+// links: broker/ctl/ctl_args.c
 /* Unit tests for ctl_args.c: tocsinctl's option tables and the audit actor. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,12 +27,12 @@ static void test_options_and_positionals(void **state)
 	char *argv[] = { "alice", "--site", "cornhill", "--cleared", "--name", "lobby" };
 
 	table(t);
-	assert_int_equal(ctl_parse_args("x", 6, argv, t, pos, 1, 1), 1);
+	assert_int_equal(ctl_args_parse("x", 6, argv, t, pos, 1, 1), 1);
 	assert_string_equal(pos[0], "alice");
-	assert_string_equal(ctl_arg(t, "--site"), "cornhill");
-	assert_string_equal(ctl_arg(t, "--name"), "lobby");
-	assert_string_equal(ctl_arg(t, "--cleared"), "1");
-	assert_null(ctl_arg(t, "--other"));
+	assert_string_equal(ctl_args_get(t, "--site"), "cornhill");
+	assert_string_equal(ctl_args_get(t, "--name"), "lobby");
+	assert_string_equal(ctl_args_get(t, "--cleared"), "1");
+	assert_null(ctl_args_get(t, "--other"));
 }
 
 static void test_optional_absent(void **state)
@@ -42,9 +42,9 @@ static void test_optional_absent(void **state)
 	char *argv[] = { "--site", "7" };
 
 	table(t);
-	assert_int_equal(ctl_parse_args("x", 2, argv, t, pos, 0, 0), 0);
-	assert_null(ctl_arg(t, "--name"));
-	assert_null(ctl_arg(t, "--cleared"));
+	assert_int_equal(ctl_args_parse("x", 2, argv, t, pos, 0, 0), 0);
+	assert_null(ctl_args_get(t, "--name"));
+	assert_null(ctl_args_get(t, "--cleared"));
 }
 
 static void test_usage_errors(void **state)
@@ -59,28 +59,28 @@ static void test_usage_errors(void **state)
 	char *too_few[] = { "--site", "a" };
 
 	table(t);
-	assert_int_equal(ctl_parse_args("x", 4, unknown, t, pos, 0, 1), -1);
+	assert_int_equal(ctl_args_parse("x", 4, unknown, t, pos, 0, 1), -1);
 	table(t);
-	assert_int_equal(ctl_parse_args("x", 4, twice, t, pos, 0, 1), -1);
+	assert_int_equal(ctl_args_parse("x", 4, twice, t, pos, 0, 1), -1);
 	table(t);
-	assert_int_equal(ctl_parse_args("x", 1, no_value, t, pos, 0, 1), -1);
+	assert_int_equal(ctl_args_parse("x", 1, no_value, t, pos, 0, 1), -1);
 	table(t);
-	assert_int_equal(ctl_parse_args("x", 2, missing_required, t, pos, 0, 1), -1);
+	assert_int_equal(ctl_args_parse("x", 2, missing_required, t, pos, 0, 1), -1);
 	table(t);
-	assert_int_equal(ctl_parse_args("x", 4, extra, t, pos, 0, 1), -1);
+	assert_int_equal(ctl_args_parse("x", 4, extra, t, pos, 0, 1), -1);
 	table(t);
-	assert_int_equal(ctl_parse_args("x", 2, too_few, t, pos, 1, 1), -1);
+	assert_int_equal(ctl_args_parse("x", 2, too_few, t, pos, 1, 1), -1);
 }
 
 static void test_actor(void **state)
 {
 	char buf[64];
 
-	assert_string_equal(ctl_actor("jane", buf, sizeof buf), "jane");
+	assert_string_equal(ctl_args_actor("jane", buf, sizeof buf), "jane");
 	setenv("USER", "ops", 1);
-	assert_string_equal(ctl_actor(NULL, buf, sizeof buf), "tocsinctl:ops");
+	assert_string_equal(ctl_args_actor(NULL, buf, sizeof buf), "tocsinctl:ops");
 	unsetenv("USER");
-	assert_int_equal(strncmp(ctl_actor(NULL, buf, sizeof buf), "tocsinctl:", 10), 0);
+	assert_int_equal(strncmp(ctl_args_actor(NULL, buf, sizeof buf), "tocsinctl:", 10), 0);
 	assert_true(strlen(buf) > 10);
 }
 

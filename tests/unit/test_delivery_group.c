@@ -1,4 +1,4 @@
-// links: broker/delivery_group.c
+// links: broker/base/delivery_group.c
 /* Unit tests for delivery_group.c: a batch comes out alert by alert, in the
  * order of each alert's first delivery, each alert's deliveries in their
  * own order, nothing lost or added; too many alerts give a plain copy. */

@@ -1,4 +1,4 @@
-// links: broker/frame.c broker/frame_publish.c broker/frame_check.c
+// links: broker/base/frame.c broker/base/frame_publish.c broker/base/frame_check.c broker/base/clock.c
 /* Unit tests for frame.c: every decode path and every typed error. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-// links: broker/frame.c broker/frame_publish.c broker/frame_check.c broker/token.c tests/fuzz/fuzz_frame.c tests/fuzz/fuzz_token.c tests/fuzz/fuzz_fail.c
+// links: broker/base/frame.c broker/base/frame_publish.c broker/base/frame_check.c broker/base/clock.c broker/base/token.c tests/fuzz/fuzz_frame.c tests/fuzz/fuzz_token.c tests/fuzz/fuzz_fail.c
 /* Replays the fuzz corpus (tests/fuzz/corpus/{frame,token}/) through the
  * fuzz targets, built here by gcc with ASan+UBSan, so that `make test`
  * checks every seed and every crasher found so far without clang. A

@@ -1,4 +1,4 @@
-// links: broker/ids.c
+// links: broker/base/ids.c
 /* Unit tests for ids.c: increasing, unique, JavaScript-safe. */
 #include <setjmp.h>
 #include <stdarg.h>

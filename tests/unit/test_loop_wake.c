@@ -1,6 +1,6 @@
-// links: broker/loop_wake.c
+// links: broker/io/loop_wake.c
 /* Unit tests for loop_wake.c on a real lws context over a libev loop, as
- * server.c runs it: an lws_sul scheduled through timer_schedule() fires
+ * server.c runs it: an lws_sul scheduled through loop_wake_timer() fires
  * at its own time even while a later one is running (lws 4.1's libev glue
  * alone would hold it until the later one is due). */
 #include <setjmp.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "loop_wake.h"
 
 struct fired {
 	lws_sorted_usec_list_t sul;
@@ -48,7 +49,7 @@ static int pipe_cb(struct lws *wsi, enum lws_callback_reasons r, void *u, void *
 	on_read.reads++;
 	if (on_read.f) {
 		on_read.scheduled_at = lws_now_usecs();
-		timer_schedule(on_read.ctx, &on_read.f->sul, mark, on_read.us);
+		loop_wake_timer(on_read.ctx, &on_read.f->sul, mark, on_read.us);
 		on_read.f = NULL;
 	}
 	return 0;
@@ -165,9 +166,9 @@ static void test_many_timers(void **state)
 	assert_non_null(ctx);
 	b->wake = loop_wake_new(loop, ctx);
 	memset(f, 0, sizeof f);
-	timer_schedule(ctx, &last.sul, mark, 5 * LWS_US_PER_SEC);
+	loop_wake_timer(ctx, &last.sul, mark, 5 * LWS_US_PER_SEC);
 	for (int i = 0; i < 40; i++)
-		timer_schedule(ctx, &f[i].sul, mark, (lws_usec_t)(40 - i) * 1000);
+		loop_wake_timer(ctx, &f[i].sul, mark, (lws_usec_t)(40 - i) * 1000);
 	for (int i = 0; i < 40; i += 2)
 		lws_sul_cancel(&f[i].sul);
 	run_until(loop, &f[1], 4 * LWS_US_PER_SEC); /* due last of the 40 (39 ms) */

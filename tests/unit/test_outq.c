@@ -1,4 +1,4 @@
-// links: broker/outq.c
+// links: broker/base/outq.c broker/base/msg.c
 /* Unit tests for outq.c: order, bounds, wrap-around, shared references. */
 #include <setjmp.h>
 #include <stdarg.h>

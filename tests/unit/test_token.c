@@ -1,4 +1,4 @@
-// links: broker/token.c
+// links: broker/base/token.c
 /* Unit tests for token.c: round trip, forgery, expiry, malformed input. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -174,10 +174,10 @@ static void test_verify_any(void **state)
 
 static void test_roles(void **state)
 {
-	assert_int_equal(role_from_name("company_operator"), ROLE_COMPANY_OPERATOR);
-	assert_int_equal(role_from_name("none"), ROLE_NONE);
-	assert_int_equal(role_from_name("root"), ROLE_NONE);
-	assert_string_equal(role_name(ROLE_ANALYST), "analyst");
+	assert_int_equal(token_role_from_name("company_operator"), ROLE_COMPANY_OPERATOR);
+	assert_int_equal(token_role_from_name("none"), ROLE_NONE);
+	assert_int_equal(token_role_from_name("root"), ROLE_NONE);
+	assert_string_equal(token_role_name(ROLE_ANALYST), "analyst");
 }
 
 int main(void)

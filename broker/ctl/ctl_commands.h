@@ -1,0 +1,48 @@
+/* ctl_commands.h: tocsinctl's commands, one function each, defined in the
+ * ctl_<group>.c files and listed in tocsinctl.c's table. Each takes the
+ * arguments after its name and returns a CTL_* exit code (ctl.h). */
+#ifndef TOCSIN_CTL_COMMANDS_H
+#define TOCSIN_CTL_COMMANDS_H
+
+/* ctl_audit.c */
+int ctl_audit_verify(int argc, char **argv);
+int ctl_audit_export(int argc, char **argv);
+
+/* ctl_admin.c */
+int ctl_admin_org_add(int argc, char **argv);
+int ctl_admin_org_list(int argc, char **argv);
+int ctl_admin_org_disable(int argc, char **argv);
+int ctl_admin_site_add(int argc, char **argv);
+int ctl_admin_site_list(int argc, char **argv);
+int ctl_admin_site_update(int argc, char **argv);
+int ctl_admin_site_disable(int argc, char **argv);
+int ctl_admin_user_add(int argc, char **argv);
+int ctl_admin_user_list(int argc, char **argv);
+int ctl_admin_user_disable(int argc, char **argv);
+int ctl_admin_user_enable(int argc, char **argv);
+int ctl_admin_user_set_password(int argc, char **argv);
+int ctl_admin_user_update(int argc, char **argv);
+int ctl_admin_device_add(int argc, char **argv);
+int ctl_admin_device_list(int argc, char **argv);
+int ctl_admin_device_revoke(int argc, char **argv);
+
+/* ctl_alerts.c */
+int ctl_alerts_list(int argc, char **argv);
+int ctl_alerts_show(int argc, char **argv);
+int ctl_alerts_board(int argc, char **argv);
+int ctl_alerts_publish(int argc, char **argv);
+
+/* ctl_keys.c */
+int ctl_keys_rotate(int argc, char **argv);
+int ctl_keys_show(int argc, char **argv);
+
+/* ctl_cap.c */
+int ctl_cap_export(int argc, char **argv);
+
+/* ctl_bus.c */
+int ctl_bus_keygen(int argc, char **argv);
+int ctl_bus_adapter_add(int argc, char **argv);
+int ctl_bus_adapter_list(int argc, char **argv);
+int ctl_bus_adapter_revoke(int argc, char **argv);
+
+#endif

@@ -1,0 +1,46 @@
+/* alert_frame.c: the alert frame, built once and shared by every session
+ * that gets it (a live alert, a resume's replay, an escalation, a relay).
+ *
+ * PostgreSQL's tocsin_alert_json() builds the alert object; this wraps it
+ * in {"type":"alert","alert":...} with its flag, serialises it once into
+ * a struct msg (msg.h) and marks who may get it (MSG_TO_* bits), which
+ * fanout.c reads. Loop thread only. */
+#include "deliver.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct msg *alert_frame_msg(int64_t id, int64_t seq, json_t *alert, const char *flag,
+			    unsigned audience)
+{
+	json_t *frame = json_pack("{s:s, s:o}", "type", "alert", "alert", alert);
+	struct msg *m;
+	size_t len;
+	char *text;
+
+	if (frame && flag)
+		json_object_set_new(frame, flag, json_true());
+	text = frame_dump(frame, &len);
+	if (!text)
+		return NULL;
+	m = msg_new(text, len, MSG_ALERT, id);
+	free(text);
+	if (m) {
+		m->seq = seq;
+		m->audience = audience;
+	}
+	return m;
+}
+
+unsigned alert_frame_audience(const char *roles, const char *classification)
+{
+	unsigned a = 0;
+
+	if (strstr(roles, "site_console"))
+		a |= MSG_TO_CONSOLES;
+	if (strstr(roles, "company_operator"))
+		a |= MSG_TO_OPERATORS;
+	if (!strcmp(classification, "OFFICIAL-SENSITIVE"))
+		a |= MSG_SENSITIVE;
+	return a;
+}

@@ -1,0 +1,73 @@
+/* deliver.h: who gets what, and the frames they get (deliver/).
+ *
+ * The audience rules live here and only here (fanout.c): an alert goes to
+ * the consoles of its recipient sites and to the operators of the
+ * companies guarding them; tallies go to the desks of the organisation
+ * that sent the alert; a company hears its sites' receipts
+ * (receipt_notices.c). Each frame is built once (alert_frame.c) and the
+ * same message queued on every session that gets it. Loop thread only. */
+#ifndef TOCSIN_DELIVER_H
+#define TOCSIN_DELIVER_H
+
+#include "broker.h"
+#include "session.h"
+#include "tally.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- fanout.c */
+
+/* Sends an alert message to the consoles of recipient sites and to the
+ * operators of the companies guarding them (sites and orgs sorted). */
+void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t n_sites,
+		  const int64_t *orgs, size_t n_orgs);
+/* Sends a tally to the controllers and analysts of the sending org and,
+ * for a relay, to the organisation that sent the original (watcher_org;
+ * 0 for none). Also the delivery log's tally hook (tally.h). */
+void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, int64_t watcher_org,
+		  const struct tally *t);
+/* Sends a message to the desk of org: its controllers and analysts, or
+ * its company operators. */
+void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org);
+/* Sends a message to the consoles of one site (escalated:true alerts),
+ * or to the operators of one company. */
+void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id);
+void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id);
+
+/* ---- alert_frame.c */
+
+/* The alert frame around an alert object (stolen; built by PostgreSQL's
+ * tocsin_alert_json), with flag ("replay", "escalated") set true if given,
+ * for the audience (MSG_TO_* bits) given. NULL when out of memory. */
+struct msg *alert_frame_msg(int64_t id, int64_t seq, json_t *alert, const char *flag,
+			    unsigned audience);
+/* MSG_TO_* bits from an alert's target roles and classification. */
+unsigned alert_frame_audience(const char *roles, const char *classification);
+
+/* ---- id_array.c */
+
+/* Parses a PostgreSQL integer array literal ("{1,2}") into ids, in the
+ * order given; NULL when out of memory. */
+int64_t *id_array_parse(const char *text, size_t *n);
+
+/* ---- receipt_notices.c: a company's desk hears, live, that one of its
+ * sites read, acknowledged or answered an alert (site_receipt frames,
+ * docs/protocol.md). The audience is the operators of the company that
+ * guards the site, and only for alerts the company was sent itself (or its
+ * own relays); tocsin_receipt_audience() decides, in one query per batch
+ * of receipts. */
+struct receipt_notices;
+
+/* An empty set of notices; NULL when out of memory. */
+struct receipt_notices *receipt_notices_new(void);
+/* Adds one: kind "read", "acked" or "answered"; answer NULL unless
+ * answered. Returns 0, or -1 when out of memory (n unchanged). */
+int receipt_notices_add(struct receipt_notices *n, const char *kind, int64_t alert_id,
+			int64_t site_id, const char *by, const char *at, const char *answer);
+/* Sends them to the guarding companies' operators and frees n (NULL is
+ * fine). Asks the database nothing when no operator is connected. */
+void receipt_notices_send(struct broker *b, struct receipt_notices *n);
+
+#endif

@@ -1,0 +1,38 @@
+/* doors.h: the doors at the top of the broker (doors/), where everything
+ * comes in: the server and its loop (server.c), the tocsin.v1 protocol
+ * callback and its dispatch table (proto.c), the HTTP API (http_api.c)
+ * and the bus's request intake (bus_ingest.c). main.c calls server_run;
+ * server.c registers the others with lws, the bus and every hook at
+ * start. Loop thread only. */
+#ifndef TOCSIN_DOORS_H
+#define TOCSIN_DOORS_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+
+struct broker;
+struct bus;
+
+/* server.c: runs the broker until SIGINT or SIGTERM; 0 after an orderly
+ * stop. */
+int server_run(struct broker *b);
+
+/* proto.c: the lws protocol callback of tocsin.v1 sessions. */
+int proto_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		       size_t len);
+
+/* http_api.c: /api and /healthz. */
+int http_api_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			  void *in, size_t len);
+/* The size lws allocates per HTTP connection. */
+size_t http_api_req_size(void);
+/* Hands finished sign-ins back to their HTTP requests (on the loop). */
+void http_api_collect_signins(struct broker *b);
+
+/* bus_ingest.c: one request from an adapter (routing id, payload, the
+ * User-Id the ZAP handler gave, the peer's address): the bus's request
+ * hook (bus.h). */
+void bus_ingest_request(struct bus *bus, const void *peer, size_t peer_len, const char *data,
+			size_t len, const char *user_id, const char *address);
+
+#endif

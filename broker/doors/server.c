@@ -1,0 +1,316 @@
+/* server.c: the libwebsockets context, its protocols and mounts, the
+ * service loop, and an orderly stop.
+ *
+ * One lws service thread runs everything: HTTP, the tocsin.v1 sessions,
+ * the adopted PostgreSQL socket (db.c) and a signalfd for SIGINT/SIGTERM,
+ * so no signal handler ever touches broker state.
+ *
+ * The loop is libev's (epoll), handed to lws as a foreign loop, and this
+ * file runs it. lws 4.1's own loop poll()s over every connection at each
+ * wake-up: at 10,000 consoles that was about half of the broker's CPU,
+ * and one alert took twice as long to reach them all (bench/README.md).
+ * A foreign loop keeps the stop in our hands: one ev_run pass at a time
+ * until b->done, and lws installs no signal watcher of its own. Stopping closes the
+ * sessions with 1001, writes what is buffered, and leaves the loop once
+ * the database has answered everything or after a deadline. */
+#include "broker.h"
+#include "loop_wake.h"
+#include "handle.h"
+#include "bus.h"
+#include "doors.h"
+#include "clock.h"
+#include "db.h"
+#include "delivery_log.h"
+#include "journal.h"
+#include "log.h"
+#include "token_keys.h"
+#include "stream.h"
+#include "signin.h"
+#include "status_batch.h"
+
+#include <ev.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define STOP_GRACE_US (4 * 1000 * 1000)
+#define STOP_POLL_US (50 * 1000)
+
+static void stop_check(lws_sorted_usec_list_t *sul)
+{
+	struct broker *b = lws_container_of(sul, struct broker, sul_stop);
+	int idle = db_outstanding(b->db) == 0 && db_outstanding(b->db_records) == 0 &&
+		   delivery_log_pending(b->deliveries) == 0 && b->n_sessions == 0 &&
+		   b->n_receipts == 0;
+
+	if (!db_is_up(b->db))
+		delivery_log_flush(b->deliveries); /* into the journal */
+	if (idle || clock_now_us() > b->stop_deadline_us ||
+	    (!db_is_up(b->db) && delivery_log_pending(b->deliveries) == 0 && b->n_sessions == 0)) {
+		if (!idle)
+			log_warn("stopping with work outstanding: %zu queries, %zu deliveries, "
+				 "%u sessions", db_outstanding(b->db) + db_outstanding(b->db_records),
+				 delivery_log_pending(b->deliveries), b->n_sessions);
+		b->done = 1;
+		lws_cancel_service(b->ctx);
+		return;
+	}
+	delivery_log_flush(b->deliveries);
+	loop_wake_timer(b->ctx, &b->sul_stop, stop_check, STOP_POLL_US);
+}
+
+static void begin_stop(struct broker *b, int signo)
+{
+	if (b->stopping) {
+		log_warn("second signal: stopping now");
+		b->done = 1;
+		lws_cancel_service(b->ctx);
+		return;
+	}
+	log_info("signal %d: stopping (closing %u sessions, flushing records)", signo,
+		 b->n_sessions);
+	b->stopping = 1;
+	batch_queue_stop(&b->hello_checks);
+	batch_queue_stop(&b->resumes);
+	b->stop_deadline_us = clock_now_us() + STOP_GRACE_US;
+	session_close_all(b);
+	receipt_flush(b);
+	status_batch_flush(b);
+	delivery_log_flush(b->deliveries);
+	loop_wake_timer(b->ctx, &b->sul_stop, stop_check, STOP_POLL_US);
+}
+
+static int signal_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			       void *in, size_t len)
+{
+	struct broker *b = lws_context_user(lws_get_context(wsi));
+	struct signalfd_siginfo si;
+
+	if (reason != LWS_CALLBACK_RAW_RX_FILE)
+		return 0;
+	while (read(lws_get_socket_fd(wsi), &si, sizeof si) == (ssize_t)sizeof si)
+		begin_stop(b, (int)si.ssi_signo);
+	return 0;
+}
+
+/* Watches SIGINT and SIGTERM through a signalfd in the loop. The signals
+ * are blocked in main() before any thread starts. */
+static int watch_signals(struct broker *b)
+{
+	sigset_t set;
+	lws_sock_file_fd_type fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	fd.filefd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd.filefd < 0)
+		return -1;
+	if (!lws_adopt_descriptor_vhost(b->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "tocsin-signal",
+					NULL)) {
+		close(fd.filefd);
+		return -1;
+	}
+	return 0;
+}
+
+static void lws_log_to_ours(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+/* Headers on every HTTP response besides those of lws'
+ * HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE (content-security-policy,
+ * x-content-type-options, x-frame-options, referrer-policy): the CSP's
+ * frame-ancestors already forbids framing; permissions-policy turns off
+ * what the consoles never use; HSTS only under TLS (see tls_setup). */
+static const struct lws_protocol_vhost_options header_coop = {
+	NULL, NULL, "cross-origin-opener-policy:", "same-origin"
+};
+static const struct lws_protocol_vhost_options header_permissions = {
+	&header_coop, NULL, "permissions-policy:",
+	"camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+};
+static const struct lws_protocol_vhost_options header_hsts_chain = {
+	&header_permissions, NULL, "strict-transport-security:", "max-age=31536000"
+};
+
+/* https and wss only on the port: the certificate and key (checked in
+ * main.c before anything listens), TLS 1.2 or later, HTTP/1.1 by ALPN
+ * (WebSockets over HTTP/2 bring nothing here), and HSTS. A plain
+ * connection to the port fails the handshake. */
+static void tls_setup(struct broker *b, struct lws_context_creation_info *info)
+{
+	if (!b->conf.tls_cert) {
+		info->headers = &header_permissions;
+		return;
+	}
+	info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info->ssl_cert_filepath = b->conf.tls_cert;
+	info->ssl_private_key_filepath = b->conf.tls_key;
+	info->ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 |
+				SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION;
+	info->alpn = "http/1.1";
+	info->headers = &header_hsts_chain;
+}
+
+int server_run(struct broker *b)
+{
+	struct lws_protocols protocols[] = {
+		{ "http", http_api_lws_callback, http_api_req_size(), 0, 0, NULL, 0 },
+		/* a 512-byte receive buffer: consoles send little (larger
+		 * messages arrive in fragments), and lws keeps one per connection
+		 * (bench: 4 KiB of a 7 KiB idle connection at first). The send
+		 * size is set on its own: left at 0 it would follow the receive
+		 * buffer and cut every alert into 512-byte send()s. */
+		{ "tocsin.v1", proto_lws_callback, sizeof(struct session), 512, 0, NULL, 65536 },
+		{ "tocsin-db", db_lws_callback, 0, 0, 0, NULL, 0 },
+		{ "tocsin-signal", signal_lws_callback, 0, 0, 0, NULL, 0 },
+		{ "tocsin-bus", bus_lws_callback, 0, 0, 0, NULL, 0 },
+		{ NULL, NULL, 0, 0, 0, NULL, 0 },
+	};
+	struct lws_http_mount mount_files = {
+		.mountpoint = "/",
+		.mountpoint_len = 1,
+		.origin = b->conf.web_root,
+		.def = "index.html",
+		.origin_protocol = LWSMPRO_FILE,
+	};
+	struct lws_http_mount mount_health = {
+		.mount_next = &mount_files,
+		.mountpoint = "/healthz",
+		.mountpoint_len = 8,
+		.origin = "http",
+		.origin_protocol = LWSMPRO_CALLBACK,
+	};
+	struct lws_http_mount mount_api = {
+		.mount_next = &mount_health,
+		.mountpoint = "/api",
+		.mountpoint_len = 4,
+		.origin = "http",
+		.origin_protocol = LWSMPRO_CALLBACK,
+	};
+	/* no lws validity timers (all zero): liveness.c pings and reaps in
+	 * one sweep instead of one timer per connection */
+	lws_retry_bo_t keepalive = { 0 };
+	struct lws_context_creation_info info;
+	struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL);
+	int more = 0; /* flush_pass left listed sessions for the next pass */
+	void *foreign_loops[1] = { loop };
+	int ret = 1;
+
+	if (!loop) {
+		log_error("cannot create the event loop (libev, epoll)");
+		return 1;
+	}
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+	memset(&info, 0, sizeof info);
+	info.port = b->conf.port;
+	info.iface = b->conf.listen_host;
+	info.protocols = protocols;
+	info.mounts = &mount_api;
+	info.user = b;
+	info.vhost_name = "tocsin";
+	info.retry_and_idle_policy = &keepalive;
+	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+		       LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = foreign_loops;
+	tls_setup(b, &info);
+	b->ctx = lws_create_context(&info);
+	if (!b->ctx) {
+		log_error("cannot listen on %s:%d%s (or lws has no libev: package "
+			  "libwebsockets-evlib-ev)", b->conf.listen_host, b->conf.port,
+			  b->conf.tls_cert ? " with TLS" : "");
+		ev_loop_destroy(loop);
+		return 1;
+	}
+	b->vhost = lws_get_vhost_by_name(b->ctx, "tocsin");
+	b->wake = loop_wake_new(loop, b->ctx);
+	b->ids.node = (unsigned)b->conf.node_id;
+	/* The bus reads its key and binds its endpoints while the broker may
+	 * still be root, like the TLS key and the port above; then no more
+	 * root (privileges.h), before any connection to PostgreSQL, the
+	 * journal or a sign-in worker. */
+	if (!b->vhost || !b->wake) {
+		log_error("cannot start the broker's parts");
+		goto out;
+	}
+	if (bus_start(b, bus_ingest_request)) {
+		log_error("cannot start the ZeroMQ bus");
+		goto out;
+	}
+	if (privileges_drop(&b->run_as))
+		goto out;
+	/* The hooks: what a lower layer tells a higher one goes through a
+	 * function registered here, never a call upward (README, "The
+	 * house"): the main connection is up (stream.c reads the stream),
+	 * a delivery batch is stored (its tallies go to the desks), the
+	 * journal is drained (resumes that waited go), a status batch is
+	 * stored (each console is answered); and, above, the bus's requests
+	 * (bus_start). */
+	b->db = db_new(b, b->conf.database, "database", stream_db_up);
+	b->db_records = db_new(b, b->conf.database, "delivery records database", NULL);
+	b->deliveries = delivery_log_new(b, fanout_tally);
+	b->journal = journal_open(b, b->conf.journal, resume_pending_all);
+	b->signin = signin_new(b, b->conf.signin_workers);
+	b->status_batch = status_batch_new(b, status_stored);
+	if (!b->db || !b->db_records || !b->deliveries || !b->journal || !b->signin ||
+	    !b->status_batch || watch_signals(b)) {
+		log_error("cannot start the broker's parts");
+		goto out;
+	}
+	db_start(b->db);
+	db_start(b->db_records);
+	escalation_start(b);
+	image_sweep_start(b);
+	audit_sealer_start(b);
+	revocation_start(b);
+	liveness_start(b);
+	token_keys_watch(b->token_keys, b->ctx);
+	log_info("listening on %s://%s:%d (consoles from %s)", b->conf.tls_cert ? "https" : "http",
+		 b->conf.listen_host, b->conf.port, b->conf.web_root);
+	while (!b->done) {
+		/* with sessions still to write, only look for what is ready */
+		ev_run(loop, more ? EVRUN_NOWAIT : EVRUN_ONCE);
+		more = flush_pass(b);
+	}
+	ret = 0;
+	log_info("stopped");
+out:
+	signin_free(b->signin); /* workers may call lws_cancel_service: stop them first */
+	b->signin = NULL;
+	b->stopping = 1;
+	batch_queue_stop(&b->hello_checks);
+	batch_queue_stop(&b->resumes);
+	bus_free(b->bus); /* before the database: its queries name the bus */
+	b->bus = NULL;
+	db_free(b->db);
+	b->db = NULL;
+	db_free(b->db_records);
+	b->db_records = NULL;
+	delivery_log_free(b->deliveries);
+	b->deliveries = NULL;
+	receipt_free(b);
+	status_batch_free(b);
+	batch_queue_free(&b->hello_checks);
+	batch_queue_free(&b->resumes);
+	journal_free(b->journal);
+	b->journal = NULL;
+	site_cache_clear(&b->sites);
+	free(b->to_flush);
+	b->to_flush = NULL;
+	admission_counts_clear(&b->per_address);
+	token_keys_unwatch(b->token_keys);
+	lws_context_destroy(b->ctx);
+	b->ctx = NULL;
+	loop_wake_free(b->wake);
+	b->wake = NULL;
+	ev_loop_destroy(loop);
+	return ret;
+}

@@ -1,0 +1,76 @@
+/* handle.h: the handlers, the only place that decides (handle/).
+ *
+ * One file per request or job. A request handler takes the session and
+ * its decoded frame (frame.h; the frame and what it owns stay the
+ * caller's unless the handler says it takes a member); the protocol's
+ * dispatch table (proto.c) calls it. The jobs run on timers from start
+ * (escalation, the audit sealer, the image expiry sweep). Handlers reach
+ * down only: the frames and their audience (deliver.h), the sessions
+ * (session.h), the database, journal and bus (io/). Loop thread only. */
+#ifndef TOCSIN_HANDLE_H
+#define TOCSIN_HANDLE_H
+
+#include "broker.h"
+#include "deliver.h"
+#include "session.h"
+#include "status_batch.h"
+
+/* hello.c: signs a session in (token, then the revocation check). */
+void hello_handle(struct session *s, struct client_frame *f);
+
+/* resume.c: hello's welcome and a resuming session's backlog. */
+void resume_start(struct session *s, struct client_frame *f);
+/* Starts the resumes that waited for the database and the journal: the
+ * journal's drained hook (journal.h). */
+void resume_pending_all(struct broker *b);
+
+/* publish.c: takes f->u.publish.rec. publish_request serves every
+ * requester (a session or a bus adapter; r is copied). */
+void publish_handle(struct session *s, struct client_frame *f);
+void publish_request(struct broker *b, const struct requester *r, struct client_frame *f);
+
+/* receipt.c: ack and read, one at a time or as a receipts frame. */
+void receipt_handle(struct session *s, struct client_frame *f);
+void receipt_handle_batch(struct session *s, struct client_frame *f);
+/* Writes the acks and reads still waiting for a batch (at stop), and
+ * frees the queue (after the loop). */
+void receipt_flush(struct broker *b);
+void receipt_free(struct broker *b);
+
+/* relay.c: the preview of who an alert would reach, a company's relay to
+ * its sites, and a console's answer to a request. */
+void relay_preview(struct session *s, struct client_frame *f);
+void relay_handle(struct session *s, struct client_frame *f);
+void relay_answer(struct session *s, struct client_frame *f);
+
+/* status.c: building status, the board, area totals, report-now. */
+void status_handle(struct session *s, struct client_frame *f);
+void status_board(struct session *s, struct client_frame *f);
+void status_area_totals(struct session *s, struct client_frame *f);
+void status_report_now(struct session *s, struct client_frame *f);
+/* The status batch's hook (status_batch.h): answers one stored report. */
+void status_stored(struct broker *b, struct status_report *r, PGresult *res, int row,
+		   const struct db_error *err);
+
+/* report.c: partner reports and the inbox; report_request serves every
+ * requester. */
+void report_handle(struct session *s, struct client_frame *f);
+void report_request(struct broker *b, const struct requester *r, struct client_frame *f);
+void report_inbox(struct session *s, struct client_frame *f);
+
+/* history.c: a site's history (status reports, alerts received). */
+void history_handle(struct session *s, struct client_frame *f);
+/* directory.c: who is who (organisations, sites, connections). */
+void directory_handle(struct session *s, struct client_frame *f);
+/* refresh.c: a new token over the live connection. */
+void refresh_handle(struct session *s, struct client_frame *f);
+
+/* The jobs, each on its own timer from start. */
+/* escalation.c: severe alerts unacknowledged in time. */
+void escalation_start(struct broker *b);
+/* audit_sealer.c: seals the audit trail. */
+void audit_sealer_start(struct broker *b);
+/* image_sweep.c: erases expired images. */
+void image_sweep_start(struct broker *b);
+
+#endif

@@ -1,0 +1,261 @@
+/* report.c: partner reports to the force, and the force's inbox.
+ *
+ * A site console or a company operator reports something it saw (a
+ * sighting, a suspicious incident, a crime): tocsin_report() stores and
+ * audits it, and the report goes live to every controller and analyst
+ * session. The inbox is the latest reports, read (and audited) through
+ * tocsin_inbox().
+ *
+ * A report may also come from an adapter on the ZeroMQ bus (session.h):
+ * then tocsin_bus_report() stores it once per (adapter, seq). Every stored
+ * report is also put on the bus as a "report" event.
+ *
+ * While PostgreSQL is unreachable these requests answer "unavailable" and
+ * change nothing (journaling reports is a later step).
+ *
+ * Loop thread only. */
+#include "broker.h"
+#include "handle.h"
+#include "bus.h"
+#include "db.h"
+#include "frame_check.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REPORT_TEXT_MAX 2000
+#define REPORT_TIME_MAX 40
+#define REPORT_IMAGE_MAX 64
+#define INBOX_MAX 200
+
+struct report_ctx {
+	uint64_t session_id;
+	char ref[FRAME_REF_MAX + 1];
+};
+
+/* A report being stored: who sent it and where the reply goes. */
+struct report_store {
+	struct requester req;
+};
+
+/* Sends the new report to every controller and analyst session: the
+ * force's desk. */
+static void report_fanout(struct broker *b, const char *report_json)
+{
+	json_t *report = json_loads(report_json, 0, NULL);
+	size_t len;
+	char *text;
+	struct msg *m = NULL;
+
+	text = report ? frame_dump(json_pack("{s:s, s:o}", "type", "partner_report", "report",
+					     report),
+				   &len)
+		      : NULL;
+	if (text)
+		m = msg_new(text, len, MSG_CONTROL, 0);
+	free(text);
+	if (!m) {
+		log_error("partner report not sent live: unreadable or out of memory");
+		return;
+	}
+	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
+		struct session *s = lws_container_of(d, struct session, desk_link);
+		if (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST)
+			session_send(s, m);
+	}
+	msg_unref(m);
+}
+
+/* The "report" bus event: the report as the force sees it, with the
+ * sender's username. */
+static void report_emit(struct broker *b, const struct requester *r, const char *report_json)
+{
+	json_t *report = json_loads(report_json, 0, NULL), *ev;
+
+	if (!report)
+		return;
+	ev = json_pack("{s:O?, s:O?, s:O?, s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:s?}",
+		       "report_id", json_object_get(report, "id"),
+		       "site_id", json_object_get(report, "site_id"),
+		       "org_id", json_object_get(report, "org_id"),
+		       "user", r->who.username,
+		       "kind", json_object_get(report, "kind"),
+		       "text", json_object_get(report, "text"),
+		       "lat", json_object_get(report, "lat"),
+		       "lon", json_object_get(report, "lon"),
+		       "occurred_at", json_object_get(report, "occurred_at"),
+		       "image", json_object_get(report, "image"),
+		       "adapter", r->adapter_id ? r->adapter : NULL);
+	json_decref(report);
+	bus_emit(b, "report", ev);
+}
+
+/* Columns: report_id, report (json) and, from tocsin_bus_report,
+ * duplicate. */
+static void report_stored(struct broker *b, void *arg, PGresult *res,
+			  const struct db_error *err)
+{
+	struct report_store *c = arg;
+	int duplicate = res && PQnfields(res) > 2 && !strcmp(PQgetvalue(res, 0, 2), "t");
+	json_t *reply;
+
+	if (err) {
+		/* TS422 naming occurred_at (checked by tocsin_report) is a bad_field */
+		requester_db_error(b, &c->req, err, "unknown_target");
+		free(c);
+		return;
+	}
+	reply = json_pack("{s:s, s:I}", "type", "reported", "report_id",
+			  (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+	if (reply && c->req.adapter_id)
+		json_object_set_new(reply, "duplicate", json_boolean(duplicate));
+	requester_send(b, &c->req, reply);
+	if (!duplicate) {
+		report_fanout(b, PQgetvalue(res, 0, 1));
+		report_emit(b, &c->req, PQgetvalue(res, 0, 1));
+	}
+	free(c);
+}
+
+/* Checks every member before anything is stored; occurred_at's format
+ * and range are checked by tocsin_report(), which stores nothing either
+ * when it refuses. */
+void report_request(struct broker *b, const struct requester *r, struct client_frame *f)
+{
+	static const char *const kinds[] = { "sighting", "suspicious", "crime", "other", NULL };
+	struct frame_error err = { 0 };
+	struct report_store *c;
+	const char *kind, *text, *occurred_at, *image;
+	double lat = 0, lon = 0;
+	int has_lat, has_lon, sent;
+	char user[24], site[24], slat[32], slon[32], adapter[24], seq[24];
+	const char *params[9];
+
+	if (r->who.role != ROLE_SITE_CONSOLE && r->who.role != ROLE_COMPANY_OPERATOR) {
+		requester_error(b, r, "forbidden", NULL,
+				"only site consoles and company operators send reports");
+		return;
+	}
+	if (frame_check_enum(f->root, "kind", kinds, NULL, &kind, &err) ||
+	    frame_check_text(f->root, "text", 1, REPORT_TEXT_MAX, 1, &text, &err) ||
+	    frame_check_number(f->root, "lat", -90, 90, 0, &lat, &has_lat, &err) ||
+	    frame_check_number(f->root, "lon", -180, 180, 0, &lon, &has_lon, &err) ||
+	    frame_check_string(f->root, "occurred_at", 1, REPORT_TIME_MAX, 0, &occurred_at, &err) ||
+	    frame_check_string(f->root, "image", 1, REPORT_IMAGE_MAX, 0, &image, &err))
+		goto bad;
+	if (has_lat != has_lon) {
+		frame_error_set(&err, "missing_field", has_lat ? "lon" : "lat",
+				"lat and lon go together: %s is missing", has_lat ? "lon" : "lat");
+		goto bad;
+	}
+
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		requester_error(b, r, "internal", NULL, "out of memory");
+		return;
+	}
+	c->req = *r;
+	snprintf(user, sizeof user, "%lld", (long long)r->who.user_id);
+	snprintf(site, sizeof site, "%lld", (long long)r->who.site_id);
+	snprintf(slat, sizeof slat, "%.17g", lat);
+	snprintf(slon, sizeof slon, "%.17g", lon);
+	params[0] = user;
+	/* the console's site comes from the token, never from the message */
+	params[1] = r->who.role == ROLE_SITE_CONSOLE ? site : NULL;
+	params[2] = kind;
+	params[3] = text;
+	params[4] = has_lat ? slat : NULL;
+	params[5] = has_lon ? slon : NULL;
+	params[6] = occurred_at;
+	params[7] = image;
+	params[8] = r->remote;
+	if (r->adapter_id) {
+		/* the adapter's user (and site) are looked up by the function */
+		snprintf(adapter, sizeof adapter, "%lld", (long long)r->adapter_id);
+		snprintf(seq, sizeof seq, "%lld", (long long)r->seq);
+		params[0] = adapter;
+		params[1] = seq;
+		sent = db_query(b->db,
+				"SELECT report_id, report, duplicate FROM tocsin_bus_report("
+				"$1::integer, $2::bigint, $3, $4, $5, $6, $7, $8, $9)",
+				9, params, report_stored, c);
+	} else {
+		sent = db_query(b->db,
+				"SELECT report_id, report FROM tocsin_report($1, $2, $3, $4, $5, $6,"
+				" $7, $8, $9)",
+				9, params, report_stored, c);
+	}
+	if (sent) {
+		requester_error(b, r, "unavailable", NULL,
+				"the database is not reachable; the report was not sent");
+		free(c);
+	}
+	return;
+bad:
+	requester_check_error(b, r, &err);
+}
+
+void report_handle(struct session *s, struct client_frame *f)
+{
+	struct requester r;
+
+	requester_from_session(&r, s, f->ref);
+	report_request(session_broker(s), &r, f);
+}
+
+/* The inbox as PostgreSQL built it (newest first), named and sent. */
+static void inbox_ready(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct report_ctx *c = arg;
+	struct session *s = session_find(b, c->session_id);
+	json_t *reports;
+
+	if (s && err) {
+		requester_reply_db_error(s, c->ref, err, "unknown_target");
+	} else if (s) {
+		reports = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		if (reports)
+			session_send_json(s, json_pack("{s:s, s:s, s:o}", "type", "inbox", "ref", c->ref,
+						       "reports", reports));
+		else
+			session_reply_error(s, c->ref, "internal", NULL, "inbox unreadable");
+	}
+	free(c);
+}
+
+/* Read and audited (view_inbox) by tocsin_inbox(). */
+void report_inbox(struct session *s, struct client_frame *f)
+{
+	struct frame_error err = { 0 };
+	struct report_ctx *c;
+	int64_t limit = INBOX_MAX;
+	char user[24], slimit[24];
+	const char *params[3] = { user, slimit, s->remote };
+
+	if (s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_ANALYST) {
+		session_reply_error(s, f->ref, "forbidden", NULL,
+				    "only controllers and analysts read partner reports");
+		return;
+	}
+	if (frame_check_int(f->root, "limit", 1, INBOX_MAX, 0, &limit, NULL, &err)) {
+		session_reply_check_error(s, f->ref, &err);
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
+		return;
+	}
+	c->session_id = s->id;
+	memcpy(c->ref, f->ref, sizeof c->ref);
+	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
+	snprintf(slimit, sizeof slimit, "%lld", (long long)limit);
+	if (db_query(session_broker(s)->db, "SELECT tocsin_inbox($1, $2, $3)", 3, params, inbox_ready,
+		     c)) {
+		session_reply_error(s, f->ref, "unavailable", NULL,
+				    "the database is not reachable; retry");
+		free(c);
+	}
+}
