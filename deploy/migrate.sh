@@ -20,7 +20,8 @@
 # A database made by the numbered migrations that came before sql/schema
 # (schema_migrations lists 001_core ... 031_status_batch_one_pass: a var/
 # from `make run` of that time) is recognised: the baseline is recorded as
-# applied, and the functions are applied as on any run.
+# applied, what the baseline no longer has is dropped (below), and the
+# functions are applied as on any run.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,6 +47,13 @@ DIARY=(001_core 002_stream 004_status 005_images 006_alert_model 007_audit_chain
        025_receipt_batch_fast 026_recipients_fast 027_resume_probe_no_jit
        028_receipts_status_fast 029_audit_detail_lz4 030_delivery_runs
        031_status_batch_one_pass)
+
+# What such a database has that the baseline has not: the delivery records
+# of the one-row-per-delivery release that never shipped (table
+# delivery_rows, kept by 023) and the view deliveries that joined them to
+# delivery_batches. Everything reads delivery_batches now.
+DIARY_REMOVALS='DROP VIEW IF EXISTS deliveries;
+DROP TABLE IF EXISTS delivery_rows;'
 
 run_psql -c "CREATE TABLE IF NOT EXISTS schema_migrations (
                  version     text PRIMARY KEY,
@@ -81,10 +89,14 @@ else
         if is_applied "$v"; then diary_seen=$((diary_seen + 1)); else diary_missing+=("$v"); fi
     done
     if (( diary_seen == ${#DIARY[@]} )); then
+        old_rows="$(run_psql -tA -c "SELECT CASE WHEN to_regclass('delivery_rows') IS NULL
+                                               THEN 0 ELSE (SELECT count(*) FROM delivery_rows) END")" \
+            || die "cannot read delivery_rows"
         # The row goes in first: a concurrent run waits on the primary key
         # and then fails instead of doing it twice.
-        args+=(-c "INSERT INTO schema_migrations (version) VALUES ('baseline')")
-        said+=("made by the migrations ${DIARY[0]} ... ${DIARY[-1]}: recorded the baseline (sql/schema) as applied")
+        args+=(-c "INSERT INTO schema_migrations (version) VALUES ('baseline')" -c "$DIARY_REMOVALS")
+        said+=("made by the migrations ${DIARY[0]} ... ${DIARY[-1]}: recorded the baseline (sql/schema) as applied"
+               "dropped the view deliveries and the table delivery_rows ($old_rows rows of the release that never shipped)")
     elif (( diary_seen > 0 )); then
         die "this database has only some of the migrations that came before sql/schema (missing: ${diary_missing[*]});
 the baseline stands in for all of them, not for some: start it afresh (for make run: stop it, rm -rf var/, make run)"

@@ -74,32 +74,3 @@ CREATE TRIGGER delivery_batches_no_truncate BEFORE TRUNCATE ON delivery_batches
 
 GRANT SELECT, INSERT ON delivered_sites, delivery_batches TO tocsin_broker;
 GRANT USAGE ON SEQUENCE delivery_batches_id_seq TO tocsin_broker;
-
--- The delivery records written one row per delivery before delivery_batches
--- (the table deliveries until then), kept as they were. The broker may only
--- read them.
-CREATE SEQUENCE deliveries_id_seq;
-CREATE TABLE delivery_rows (
-    id            bigint NOT NULL DEFAULT nextval('deliveries_id_seq'),
-    alert_id      bigint NOT NULL,
-    site_id       integer,
-    user_id       integer NOT NULL,
-    delivered_at  timestamptz NOT NULL,
-    CONSTRAINT deliveries_pkey PRIMARY KEY (id)
-);
-ALTER SEQUENCE deliveries_id_seq OWNED BY delivery_rows.id;
-CREATE INDEX delivery_rows_alert_site_idx ON delivery_rows (alert_id, site_id);
-
--- One row per delivery, as the table deliveries had (without its id): the
--- rows of delivery_rows followed by the batches unnested.
-CREATE VIEW deliveries AS
-SELECT r.alert_id, r.site_id, r.user_id, r.delivered_at
-  FROM delivery_rows r
-UNION ALL
-SELECT b.alert_id, d.site_id, d.user_id, d.delivered_at
-  FROM delivery_batches b
- CROSS JOIN LATERAL unnest(b.site_ids, b.user_ids, b.delivered_at)
-                    AS d(site_id, user_id, delivered_at);
-
-GRANT SELECT ON delivery_rows, deliveries TO tocsin_broker;
-GRANT USAGE ON SEQUENCE deliveries_id_seq TO tocsin_broker, tocsin_admin;
