@@ -6,8 +6,9 @@
 #   2. one private PostgreSQL under build/test-var, made afresh: migrated,
 #      demo data loaded, database `tocsin` marked as the template that every
 #      e2e test file copies into a database of its own;
-#   3. the schema check (tests/schema/compare.sh): sql/ against the
-#      migrations it replaced, in scratch databases;
+#   3. the schema checks (tests/schema/): no SQL function defined twice
+#      under sql/ (functions-once.test.sh), and sql/ against the migrations
+#      it replaced, in scratch databases (compare.sh);
 #   4. the end-to-end tests (tests/e2e/*.test.mjs) with node's test runner,
 #      one file at a time;
 #   5. PostgreSQL stopped (also on any exit);
@@ -147,6 +148,7 @@ run_schema() {
         return 0
     fi
     note "schema checks"
+    schema_check tests/schema/functions-once.test.sh
     schema_check tests/schema/compare.sh "$ADMIN_URL"
     echo "schema: $schema_passed passed, $schema_failed failed"
 }
