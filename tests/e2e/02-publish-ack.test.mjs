@@ -135,7 +135,8 @@ describe('publish, deliver, acknowledge', { timeout: 240_000 }, () => {
     assert.equal(pub[0].actor_org_id, ctlUser.org_id);
 
     // One deliver row per (alert, batch of recipients), by the broker, listing
-    // the sites and users the batch reached (sql/023).
+    // the sites and users the batch reached (tocsin_record_deliveries,
+    // sql/functions/delivery.sql).
     const deliver = audit.filter((r) => r.action === 'deliver');
     assert.ok(deliver.length >= 1, 'a deliver row for the alert');
     for (const r of deliver) {

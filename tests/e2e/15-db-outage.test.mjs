@@ -55,7 +55,8 @@ describe(`PostgreSQL stopped for ${OUTAGE_S} s mid-stream; the audit is complete
     const a = await cA.request({ type: 'ack', alert_id: pre.alert_id });
     assert.equal(a.durable, 'database');
     // Its deliveries are written before the outage begins.
-    // (one deliver row per batch of recipients, its count the deliveries: sql/023)
+    // (one deliver row per batch of recipients, its count the deliveries:
+    // sql/functions/delivery.sql)
     await waitFor(async () => (await st.one(`SELECT coalesce(sum((detail->>'count')::int), 0)::int AS n FROM audit
                                               WHERE action = 'deliver' AND alert_id = $1`, [pre.alert_id])).n === 5,
       { timeoutMs: 5000, what: 'the 5 deliveries of the first alert in the audit' });

@@ -117,7 +117,8 @@ describe(`a reconnect storm of ${PER_CONSOLE} connections per site console`, { t
     assert.deepEqual(dup.slice(0, 3).map((c) => `${c.session.label}: ${JSON.stringify(duplicates(alertFrames(c.session)))}`), [],
       `${dup.length} connections got an alert twice`);
     // Every replayed and live delivery is recorded, one per connection, in
-    // deliver audit rows that each cover a batch of recipients (sql/023).
+    // deliver audit rows that each cover a batch of recipients
+    // (sql/functions/delivery.sql).
     const first = missed[0].pub.alert_id;
     const audited = async (id) => (await st.one(`SELECT coalesce(sum((detail->>'count')::int), 0)::int AS n, count(*)::int AS rows
                                                    FROM audit WHERE action = 'deliver' AND alert_id = $1`, [id]));

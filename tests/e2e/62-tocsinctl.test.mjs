@@ -3,7 +3,8 @@
 // within 5 s; alert list / show / board; publish over the ZeroMQ bus; --help
 // on every command; JSON output; exit codes scripts can rely on.
 //
-// tocsinctl connects as the role tocsin_admin (sql/014_admin.sql).
+// tocsinctl connects as the role tocsin_admin (sql/schema/01_roles.sql;
+// its functions are in sql/functions/admin.sql).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';

@@ -13,7 +13,8 @@ export const QUIET_MS = 700;   // how long a non-recipient must stay silent
 // ------------------------------------------------------------ tokens
 
 // The claims the broker's own sign-in puts in a token for this user row
-// (docs/protocol.md §1, plus "clr" = users.cleared_sensitive, sql/006).
+// (docs/protocol.md §1, plus "clr" = users.cleared_sensitive,
+// sql/schema/02_directory.sql).
 export function claimsFor(user, { clr = user.cleared_sensitive, ttl = 3600 } = {}) {
   const now = Math.floor(Date.now() / 1000);
   return {
