@@ -1526,7 +1526,7 @@ static void wait_delivery_records(const char *prefix, uint64_t expected)
 	int64_t t0 = now_us(), last_change = t0, v, prev = -1;
 
 	for (;;) {
-		v = db_scalar("SELECT tocsin_delivery_count()"); /* sql/023 */
+		v = db_scalar("SELECT tocsin_delivery_count()"); /* sql/functions/delivery.sql */
 		if (v != prev) {
 			prev = v;
 			last_change = now_us();

@@ -2,11 +2,12 @@
 # deploy/run.sh: what `make run` runs once build/tocsind is built.
 #
 # Without DATABASE_URL: starts the private PostgreSQL under var/ (see
-# deploy/pg-local.sh), applies the migrations and the demo data as the
-# superuser, and runs the broker as the role tocsin_broker.
-# With DATABASE_URL: applies migrations and demo data through
-# TOCSIN_MIGRATE_URL (default: DATABASE_URL) and runs the broker on
-# DATABASE_URL.
+# deploy/pg-local.sh), brings its schema up to date (deploy/migrate.sh:
+# sql/schema, sql/migrations, sql/functions) and loads the demo data as the
+# superuser, and runs the broker as the role tocsin_broker. A var/ made
+# before sql/schema existed is recognised and brought up to date.
+# With DATABASE_URL: does the same through TOCSIN_MIGRATE_URL (default:
+# DATABASE_URL) and runs the broker on DATABASE_URL.
 #
 # Prints the address and one demo log-in per role, then runs the broker in
 # the foreground on 127.0.0.1:$TOCSIN_PORT (default 8080). Ctrl-C or SIGTERM
@@ -82,7 +83,7 @@ fi
 bus_public="$(sed -n 's/^public //p' "$BUS_KEY")"
 "$ROOT/deploy/load-demo.sh" "$migrate_url"
 
-# tocsinctl connects as the role tocsin_admin (sql/014_admin.sql).
+# tocsinctl connects as the role tocsin_admin (sql/schema/01_roles.sql).
 if [[ -z "${DATABASE_URL:-}" ]]; then
     ctl_url="$("$ROOT/deploy/pg-local.sh" url "$VAR" tocsin_admin)"
 else

@@ -8,13 +8,18 @@
 #   2. one private PostgreSQL under build/test-var, made afresh: migrated,
 #      demo data loaded, database `tocsin` marked as the template that every
 #      e2e test file copies into a database of its own;
-#   3. the end-to-end tests (tests/e2e/*.test.mjs) with node's test runner,
+#   3. the schema checks (tests/schema/): no SQL function defined twice
+#      under sql/ (functions-once.test.sh), and sql/ against the migrations
+#      it replaced, in scratch databases (compare.sh);
+#   4. the end-to-end tests (tests/e2e/*.test.mjs) with node's test runner,
 #      one file at a time;
-#   4. PostgreSQL stopped (also on any exit);
-#   5. a last line "N passed, N failed" (unit + checks + e2e), exit 1 if anything failed.
+#   5. PostgreSQL stopped (also on any exit);
+#   6. a last line "N passed, N failed" (unit + checks + schema + e2e),
+#      exit 1 if anything failed.
 #
-# With E2E-FILE arguments only those e2e files run and the unit tests are
-# skipped, e.g.  tests/run-all.sh tests/e2e/02-publish-ack.test.mjs
+# With E2E-FILE arguments only those e2e files run and the unit tests and
+# schema checks are skipped, e.g.
+#   tests/run-all.sh tests/e2e/02-publish-ack.test.mjs
 #
 # Environment: TOCSIN_BROKER names the broker binary (default build/san/tocsind);
 # TOCSIN_KEEP_PG=1 leaves PostgreSQL running afterwards (for poking at the
@@ -32,6 +37,8 @@ unit_passed=0
 unit_failed=0
 checks_passed=0
 checks_failed=0
+schema_passed=0
+schema_failed=0
 e2e_passed=0
 e2e_failed=0
 e2e_skipped=0
@@ -145,7 +152,28 @@ setup_pg() {
     return 0
 }
 
-# ---------------------------------------------------------------- 3. e2e
+# -------------------------------------------------------------- 3. schema
+schema_check() {   # schema_check COMMAND ARG...: one passed or failed check
+    if "$@"; then
+        schema_passed=$((schema_passed + 1))
+    else
+        echo "run-all: FAILED: $1"
+        schema_failed=$((schema_failed + 1))
+    fi
+}
+
+run_schema() {
+    if [ ${#e2e_files[@]} -gt 0 ]; then
+        note "schema checks: skipped (only the named e2e files run)"
+        return 0
+    fi
+    note "schema checks"
+    schema_check tests/schema/functions-once.test.sh
+    schema_check tests/schema/compare.sh "$ADMIN_URL"
+    echo "schema: $schema_passed passed, $schema_failed failed"
+}
+
+# ---------------------------------------------------------------- 4. e2e
 run_e2e() {
     note "end-to-end tests"
     if [ ${#e2e_files[@]} -eq 0 ]; then
@@ -194,6 +222,7 @@ run_e2e() {
 }
 
 if setup_pg; then
+    run_schema
     run_e2e
 else
     echo "run-all: PostgreSQL setup failed: the e2e tests cannot run and count as one failure"
@@ -202,10 +231,10 @@ fi
 
 stop_pg
 
-# ------------------------------------------------------------- 5. summary
-passed=$((unit_passed + checks_passed + e2e_passed))
-failed=$((unit_failed + checks_failed + e2e_failed + setup_failed))
-note "summary: unit $unit_passed passed, $unit_failed failed; checks $checks_passed passed, $checks_failed failed; e2e $e2e_passed passed, $e2e_failed failed; logs in tests/output/"
+# ------------------------------------------------------------- 6. summary
+passed=$((unit_passed + checks_passed + schema_passed + e2e_passed))
+failed=$((unit_failed + checks_failed + schema_failed + e2e_failed + setup_failed))
+note "summary: unit $unit_passed passed, $unit_failed failed; checks $checks_passed passed, $checks_failed failed; schema $schema_passed passed, $schema_failed failed; e2e $e2e_passed passed, $e2e_failed failed; logs in tests/output/"
 if [ "$e2e_skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $e2e_skipped skipped"
 else

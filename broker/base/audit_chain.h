@@ -1,4 +1,4 @@
-/* audit_chain.h: the seal of one audit row (sql/007_audit_chain.sql):
+/* audit_chain.h: the seal of one audit row (sql/functions/audit.sql):
  * seal = BLAKE2b-256 keyed with the audit key, over the previous seal
  * (absent for the first row) followed by the row's canonical text. Used
  * by the broker's sealer and by `tocsinctl audit verify`. Pure. */

@@ -3,9 +3,9 @@
  * Deliveries are recorded in the order frames are handed to consoles, so a
  * batch holds the deliveries of several alerts interleaved (a session
  * written once gets every alert queued for it). PostgreSQL stores a batch
- * as one row per alert (sql/023); when each alert's deliveries are already
+ * as one row per alert (sql/functions/delivery.sql); when each alert's deliveries are already
  * together it takes them as array slices instead of sorting the whole
- * batch (sql/030). Pure: no broker, no I/O. */
+ * batch (tocsin_record_deliveries). Pure: no broker, no I/O. */
 #ifndef TOCSIN_DELIVERY_GROUP_H
 #define TOCSIN_DELIVERY_GROUP_H
 

@@ -1,7 +1,7 @@
 /* ctl_admin.c: tocsinctl's administration of the directory: organisations,
  * sites, users and console devices.
  *
- * Every change is one call of a tocsin_admin_* SQL function (sql/014_admin.sql),
+ * Every change is one call of a tocsin_admin_* SQL function (sql/functions/admin.sql),
  * which checks it, makes it and writes its audit row in one transaction,
  * naming the actor (--actor NAME, default tocsinctl:<login>). Passwords are
  * hashed here (argon2id, broker/password.c) and never sent to the database.
@@ -9,7 +9,7 @@
  * Disabling a user, an organisation or a site, and revoking a device, set
  * users.disabled, which the broker's revocation sweep turns into closed
  * sessions within seconds; so does a new role, organisation, site or
- * clearance (user update, sql/018_user_update.sql), which revokes the
+ * clearance (user update, tocsin_admin_user_update), which revokes the
  * user's tokens since they carry those claims. */
 #include "ctl.h"
 #include "ctl_args.h"

@@ -6,7 +6,7 @@
  * ZeroMQ bus as a registered adapter (adapters/lib/bus_client.h): it acts
  * as the adapter's bound user, and exits 0 only once the broker answered
  * that the alert is durable. The others read PostgreSQL through the
- * tocsin_admin_* functions of sql/014_admin.sql (show and board are
+ * tocsin_admin_* functions of sql/functions/admin.sql (show and board are
  * audited as consultations). */
 #include "bus_client.h"
 #include "ctl.h"

@@ -163,7 +163,7 @@ static const char export_help[] =
 	"                 (audit_export: window, subject, kind, format, rows)\n"
 	"Exit: 0 done, 1 the database refused, 2 usage, 3 cannot connect.\n";
 
-/* The categories of tocsin_audit_category() (sql/015_audit_s62.sql). */
+/* The categories of tocsin_audit_category() (sql/functions/audit.sql). */
 static const char *const export_kinds[] = { "all", "consultation", "disclosure", "erasure",
 					    "collection", "alteration", "combination", "access",
 					    "other", NULL };

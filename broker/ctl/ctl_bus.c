@@ -3,7 +3,7 @@
  * Key files are made by adapters/lib/bus_client.c (bus_key_generate), so
  * the broker, the adapters and this tool agree on one format. Adapters are
  * registered through tocsin_adapter_add / tocsin_adapter_revoke
- * (sql/012_adapters.sql), which check and audit. */
+ * (sql/functions/bus.sql), which check and audit. */
 #include "bus_client.h"
 #include "ctl.h"
 #include "ctl_args.h"

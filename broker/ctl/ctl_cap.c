@@ -1,5 +1,5 @@
 /* ctl_cap.c: tocsinctl cap export: an alert as OASIS CAP 1.2 XML, built by
- * PostgreSQL (tocsin_admin_cap_export, sql/013_cap.sql) and audited there
+ * PostgreSQL (tocsin_admin_cap_export, sql/functions/cap.sql) and audited there
  * as a consultation (cap_export) naming the actor. The document is the
  * same one GET /api/alerts/<id>/cap serves. */
 #include "ctl.h"

@@ -60,7 +60,7 @@ struct http_req {
 	/* image upload */
 	size_t body_cap;              /* body's size: the declared Content-Length */
 	int64_t user_id;              /* from the bearer token */
-	int64_t iat;                  /* its "iat": checked for revocation (sql/016) */
+	int64_t iat;                  /* its "iat": checked for revocation (sql/functions/tokens.sql) */
 	const char *mime;             /* static: the declared image type */
 	int refuse_status;            /* non-zero: refused, answered after the body */
 	const char *refuse_code;      /* static */
@@ -446,7 +446,7 @@ static void finish_upload(struct broker *b, struct http_req *r)
 	params[6] = iat;
 	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, IMAGE_TIMEOUT_S);
 	wait_for_answer(b, r); /* before: a lost connection calls back at once */
-	/* _token: refuses a revoked token (sql/016_access_fixes.sql) */
+	/* _token: refuses a revoked token (sql/functions/tokens.sql) */
 	if (db_query(b->db,
 		     "SELECT tocsin_image_store_token($1, $2::int, $7::bigint, $3, $4::bytea, $5, $6)", 7,
 		     params, image_stored, (void *)(uintptr_t)r->id)) {
@@ -457,7 +457,7 @@ static void finish_upload(struct broker *b, struct http_req *r)
 	free(hex);
 }
 
-/* Columns: mime, content, status (sql/005_images.sql). */
+/* Columns: mime, content, status (sql/functions/images.sql). */
 static void image_fetched(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct http_req *r = take_waiting(b, (uint64_t)(uintptr_t)arg);
@@ -518,7 +518,7 @@ static void start_fetch(struct broker *b, struct lws *wsi, struct http_req *r, c
 	params[3] = iat;
 	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, IMAGE_TIMEOUT_S);
 	wait_for_answer(b, r); /* before: a lost connection calls back at once */
-	/* _token: a revoked token gets status "revoked" (sql/016_access_fixes.sql) */
+	/* _token: a revoked token gets status "revoked" (sql/functions/tokens.sql) */
 	if (db_query(b->db,
 		     "SELECT mime, content, status FROM tocsin_image_fetch_token($1, $2::int, $4::bigint, $3)",
 		     4, params, image_fetched, (void *)(uintptr_t)r->id)) {
@@ -531,7 +531,7 @@ static void start_fetch(struct broker *b, struct lws *wsi, struct http_req *r, c
 
 #define ALERTS_PATH "/api/alerts/"
 
-/* Columns: status, cap (sql/019_cap_token_gate.sql, tocsin_cap_export_token). */
+/* Columns: status, cap (tocsin_cap_export_token, sql/functions/cap.sql). */
 static void cap_exported(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct http_req *r = take_waiting(b, (uint64_t)(uintptr_t)arg);

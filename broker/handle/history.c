@@ -5,7 +5,7 @@
  * so that a role that never sees a history (admin) costs no query; the
  * scope (which sites a company operator or a console may see), the read
  * and its audit row are one call of tocsin_site_history() in PostgreSQL
- * (sql/021_site_history.sql), so nothing is shown that was not audited.
+ * (tocsin_site_history, sql/functions/status.sql), so nothing is shown that was not audited.
  *
  * While PostgreSQL is unreachable the request answers "unavailable".
  * Loop thread only. */

@@ -373,7 +373,7 @@ void receipt_handle_batch(struct session *s, struct client_frame *f)
 	q->alert_id = f->u.ack.alert_id;
 	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
 	snprintf(alert, sizeof alert, "%lld", (long long)q->alert_id);
-	/* audited as a consultation (view_receipts, sql/015_audit_s62.sql) */
+	/* audited as a consultation (view_receipts, sql/functions/audit.sql) */
 	if (db_query(b->db, "SELECT tocsin_receipts($1, $2, $3)", 3, params, receipts_ready, q)) {
 		session_reply_error(s, f->ref, "unavailable", NULL,
 				    "the database is not reachable; retry");

@@ -2,7 +2,7 @@
  * relays a force alert to its own sites; a console answers a request.
  *
  * Each is one SQL function that checks, stores and audits in one
- * transaction (sql/006_alert_model.sql); this file checks the message's
+ * transaction (sql/functions/alerts.sql); this file checks the message's
  * members, runs it, and tells the right desks. None of these is journaled:
  * while the database is away they answer "unavailable". */
 #include "broker.h"

@@ -10,7 +10,7 @@
  *
  * Resumes go in batches (batch_queue.h): those asked for while earlier
  * ones are being read go together in one tocsin_resume_batch() call
- * (sql/024), which runs
+ * (sql/functions/alerts.sql), which runs
  * tocsin_resume() for each session, so a reconnect storm of thousands of
  * consoles costs a few queries, not one each. Each alert of a batch's
  * answer is built once and the message shared by every session that gets

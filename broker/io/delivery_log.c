@@ -14,7 +14,7 @@
 
 #define FLUSH_DELAY_US (20 * 1000)
 /* Deliveries per transaction: a publish waits behind at most one. Since
- * sql/023 stores a batch as one row per alert, 16,000 cost PostgreSQL about
+ * PostgreSQL stores a batch as one row per alert, 16,000 cost PostgreSQL about
  * what 4,000 did; fewer round trips let the records keep up (bench, N=5000,
  * 20 alerts/s: records done 1-3 s after the last frame instead of 10 s). */
 #define BATCH_MAX 16000

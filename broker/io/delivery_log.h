@@ -7,7 +7,7 @@
  * transaction per batch; the new tallies it returns go to the on_tally
  * hook given at start.
  * PostgreSQL stores each batch compactly, one delivery_batches row and one
- * sealed 'deliver' audit row per alert in it (sql/023, docs/audit.md).
+ * sealed 'deliver' audit row per alert in it (sql/functions/delivery.sql, docs/audit.md).
  * Batches go over their own connection (b->db_records), so that no other
  * query waits behind one; over the main one while that is down.
  * A batch that fails for want of a connection is kept and retried, up to

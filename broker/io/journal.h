@@ -31,7 +31,7 @@ struct journal *journal_open(struct broker *b, const char *path,
 /* A new record id, unique across brokers and restarts. A write sent
  * straight to the database carries one too, so that if its outcome is lost
  * and it is journaled under the same id, replay skips it when it had in
- * fact committed (sql/010_exactly_once.sql). */
+ * fact committed (tocsin_journal_apply, sql/functions/alerts.sql). */
 void journal_new_id(struct journal *j, char out[JOURNAL_ID_LEN]);
 /* Appends {"jid","k":kind,"r":rec} and syncs it. rec is borrowed.
  * 0, or -1 when the record could not be made durable. */

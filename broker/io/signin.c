@@ -95,7 +95,7 @@ static char *success_body(struct signin *s, PGresult *res)
 	c.org_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
 	c.site_id = has_site ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
 	c.cleared = !strcmp(PQgetvalue(res, 0, 10), "t");
-	/* never before the user's revocation floor (sql/011): a token signed
+	/* never before the user's revocation floor (sql/functions/tokens.sql): a token signed
 	 * in the second of a revocation would be revoked at once */
 	c.issued_at = now;
 	if (strtoll(PQgetvalue(res, 0, 11), NULL, 10) > now)

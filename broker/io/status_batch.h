@@ -1,7 +1,7 @@
 /* status_batch.h: building status reports written in batches.
  *
  * Reports that arrive while earlier batches are being stored are stored
- * together by one call of tocsin_status_batch() (sql/022_status_batch.sql;
+ * together by one call of tocsin_status_batch() (sql/functions/status.sql;
  * group commit, status_batch.c): one transaction and one
  * commit for all, one result for the loop to read, instead of one each.
  * Two lanes, one per database connection, store two batches at once; a

@@ -161,9 +161,10 @@ ON CONFLICT (username) DO NOTHING;
 
 DROP TABLE demo_site;
 
--- OFFICIAL-SENSITIVE clearance (sql/006): the finance and transport sites,
--- their consoles, the companies' operators and the force's users are
--- cleared; the rest are not, so the preview shows who is left out.
+-- OFFICIAL-SENSITIVE clearance (cleared_sensitive, sql/schema/02_directory.sql):
+-- the finance and transport sites, their consoles, the companies' operators
+-- and the force's users are cleared; the rest are not, so the preview shows
+-- who is left out.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM information_schema.columns

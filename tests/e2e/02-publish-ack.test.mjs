@@ -2,7 +2,7 @@
 // the controller sees the tallies, and the database keeps the record.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, RFC3339_MS, consoleDirectory, userByName, waitFor, newRef } from './lib/harness.mjs';
+import { Stack, RFC3339_MS, consoleDirectory, userByName, waitFor, newRef, DELIVERIES } from './lib/harness.mjs';
 
 describe('publish, deliver, acknowledge', { timeout: 240_000 }, () => {
   let st;
@@ -135,7 +135,8 @@ describe('publish, deliver, acknowledge', { timeout: 240_000 }, () => {
     assert.equal(pub[0].actor_org_id, ctlUser.org_id);
 
     // One deliver row per (alert, batch of recipients), by the broker, listing
-    // the sites and users the batch reached (sql/023).
+    // the sites and users the batch reached (tocsin_record_deliveries,
+    // sql/functions/delivery.sql).
     const deliver = audit.filter((r) => r.action === 'deliver');
     assert.ok(deliver.length >= 1, 'a deliver row for the alert');
     for (const r of deliver) {
@@ -157,12 +158,12 @@ describe('publish, deliver, acknowledge', { timeout: 240_000 }, () => {
       assert.equal(r.actor_role, 'site_console');
     }
 
-    const deliveries = await st.query('SELECT * FROM deliveries WHERE alert_id = $1', [id]);
+    const deliveries = await st.query(`SELECT * FROM ${DELIVERIES} d WHERE alert_id = $1`, [id]);
     assert.ok(deliveries.some((d) => d.site_id === siteA1.site_id && d.user_id === siteA1.user_id),
       `a delivery row for the console: ${JSON.stringify(deliveries)}`);
     assert.ok(!deliveries.some((d) => d.site_id != null && d.site_id !== siteA1.site_id),
       `no delivery to a site that was not a recipient: ${JSON.stringify(deliveries)}`);
-    // "did site X receive alert Y, and when": through the deliveries view
+    // "did site X receive alert Y, and when": from the delivery batches
     const when = deliveries.find((d) => d.site_id === siteA1.site_id).delivered_at;
     assert.ok(when instanceof Date && when >= row.sent_at, `delivered at ${when}, sent at ${row.sent_at}`);
 

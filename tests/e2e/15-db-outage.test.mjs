@@ -9,7 +9,7 @@
 // consoles that resume see the journaled alerts with their positions.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { consoleDirectory, RFC3339_MS, sleep, waitFor } from './lib/harness.mjs';
+import { consoleDirectory, RFC3339_MS, sleep, waitFor, DELIVERIES } from './lib/harness.mjs';
 import {
   PgCluster, stackOnCluster, reconnectPg, health, waitHealth, publish, connectResume, cursorOf,
   alertFrames, duplicates, stopStack,
@@ -55,7 +55,8 @@ describe(`PostgreSQL stopped for ${OUTAGE_S} s mid-stream; the audit is complete
     const a = await cA.request({ type: 'ack', alert_id: pre.alert_id });
     assert.equal(a.durable, 'database');
     // Its deliveries are written before the outage begins.
-    // (one deliver row per batch of recipients, its count the deliveries: sql/023)
+    // (one deliver row per batch of recipients, its count the deliveries:
+    // sql/functions/delivery.sql)
     await waitFor(async () => (await st.one(`SELECT coalesce(sum((detail->>'count')::int), 0)::int AS n FROM audit
                                               WHERE action = 'deliver' AND alert_id = $1`, [pre.alert_id])).n === 5,
       { timeoutMs: 5000, what: 'the 5 deliveries of the first alert in the audit' });
@@ -220,9 +221,9 @@ describe(`PostgreSQL stopped for ${OUTAGE_S} s mid-stream; the audit is complete
     // Deliveries: one row per alert frame a connection received (by user), none more.
     const userOf = new Map([[cA, siteA.username], [cA2, siteA.username], [cB, siteB.username], [cC, siteC.username], [op, opName]]);
     const mismatched = [];
-    const deliveriesBy = new Map((await st.query('SELECT alert_id, count(*)::int AS n FROM deliveries WHERE alert_id = ANY($1) GROUP BY alert_id',
+    const deliveriesBy = new Map((await st.query(`SELECT alert_id, count(*)::int AS n FROM ${DELIVERIES} d WHERE alert_id = ANY($1) GROUP BY alert_id`,
       [[...ids, ...xIds]])).map((r) => [r.alert_id, r.n]));
-    const byUser = await st.query(`SELECT d.alert_id, u.username, count(*)::int AS n FROM deliveries d JOIN users u ON u.id = d.user_id
+    const byUser = await st.query(`SELECT d.alert_id, u.username, count(*)::int AS n FROM ${DELIVERIES} d JOIN users u ON u.id = d.user_id
                                     WHERE d.alert_id = ANY($1) GROUP BY 1, 2`, [[...ids, ...xIds]]);
     const userIdOf = new Map((await st.query('SELECT id, username FROM users')).map((r) => [r.username, r.id]));
     for (const id of [...ids, ...xIds]) {

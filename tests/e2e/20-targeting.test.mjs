@@ -8,7 +8,7 @@
 // cleared sites, consoles and operators.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, decodeToken } from './lib/harness.mjs';
+import { Stack, decodeToken, DELIVERIES } from './lib/harness.mjs';
 import {
   siteRows, connectWorld, connectMinted, mintToken, userRow, orgId, drain, distanceM,
   expectedTargets, ids, recipientsOf, expectDelivery, expectDeliveryRows, expectRefused, snapshot,
@@ -232,7 +232,7 @@ describe('targeting: preview equals delivery, nobody else hears', { timeout: 280
     ]);
     assert.deepEqual(await recipientsOf(st, pub.alert_id), [14, 15, 22]);
     const temp = await userRow(st, 'console.moorgate.temp');
-    const rows = await st.query('SELECT user_id FROM deliveries WHERE alert_id = $1', [pub.alert_id]);
+    const rows = await st.query(`SELECT user_id FROM ${DELIVERIES} d WHERE alert_id = $1`, [pub.alert_id]);
     assert.ok(!rows.some((r) => r.user_id === temp.id || r.user_id === world.operatorUser.get(bastion)),
       `no delivery row for the uncleared users: ${JSON.stringify(rows)}`);
 

@@ -1,7 +1,8 @@
 // Status reports are stored in batches (broker/status_batch.c,
-// sql/022_status_batch.sql): reports sent at once share one transaction,
-// yet each is stored with its own audit row and answered with its own
-// status_ok, and one refused report never loses its neighbours.
+// tocsin_status_batch in sql/functions/status.sql): reports sent at once
+// share one transaction, yet each is stored with its own audit row and
+// answered with its own status_ok, and one refused report never loses its
+// neighbours.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, RFC3339_MS, consoleDirectory, newRef, pgConnect } from './lib/harness.mjs';
@@ -126,7 +127,7 @@ describe('status reports in batches', { timeout: 240_000 }, () => {
     assert.equal(after1.n, before.n, 'nothing stored for the refused reports');
   });
 
-  // sql/031: the answers come from the rows the batch inserted; the batch
+  // tocsin_status_batch answers from the rows the batch inserted; the batch
   // never reads status_reports (which holds every report ever made) back.
   it('a batch answers its reports in order without reading status_reports back', async () => {
     const three = consoles.slice(0, 3);

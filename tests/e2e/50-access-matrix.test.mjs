@@ -755,8 +755,9 @@ describe('tokens: tampered, wrong-key, expired and revoked tokens are refused, o
     assert.equal(ok.status, 200, ok.text);
   });
 
-  // The CAP export checks the token's iat against revocations (sql/019),
-  // as the image endpoints do: a lost device's token stops exporting.
+  // The CAP export checks the token's iat against revocations
+  // (tocsin_cap_export_token, sql/functions/cap.sql), as the image
+  // endpoints do: a lost device's token stops exporting.
   it('a revoked token cannot export CAP either (401 auth_revoked)', async () => {
     const ctl = await st.connectAs('controller');
     const p = await ctl.request({ type: 'publish', headline: 'cap after revocation', severity: 'minor', targets: { sites: [1] } }, 10000);

@@ -226,7 +226,8 @@ describe('revocation at hello: refused at once, not after the sweep', { timeout:
 
   it('a revoked token gets auth_revoked, 4401, and never a welcome', async () => {
     const t = (await login(st.broker, 'op.citadel', 'operator-demo')).token;
-    // the second of the bump itself counts as revoked (sql/011): no sleep needed
+    // the second of the bump itself counts as revoked (tocsin_token_floor,
+    // sql/functions/tokens.sql): no sleep needed
     await st.query(`SELECT tocsin_revoke_tokens('op.citadel')`);
     const r = await expectRefused(st, t, 'auth_revoked', 'revoked-token');
     assert.match(r.first.message, /revoked/);

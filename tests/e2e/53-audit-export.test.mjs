@@ -111,7 +111,8 @@ describe('tocsinctl audit export (DPA 2018 s.62)', { timeout: 240_000 }, () => {
     assert.equal(rel.type, 'relayed', JSON.stringify(rel));
     relayId = rel.alert_id;
     // deliveries are written in batches: wait for site A's
-    // (one deliver row per batch of recipients, listing their sites: sql/023)
+    // (one deliver row per batch of recipients, listing their sites:
+    // tocsin_record_deliveries, sql/functions/delivery.sql)
     await waitFor(async () => (await st.query(`SELECT 1 FROM audit WHERE action = 'deliver' AND alert_id = $1
                                                   AND detail->'sites' @> to_jsonb($2::int)`, [alertId, siteA.site_id])).length > 0,
     { timeoutMs: 20_000, what: 'the deliver audit row of site A' });
@@ -127,7 +128,7 @@ describe('tocsinctl audit export (DPA 2018 s.62)', { timeout: 240_000 }, () => {
     assert.equal(inbox.type, 'inbox', JSON.stringify(inbox));
     const rc = await ctlWs.request({ type: 'receipts', alert_id: alertId }, 15_000);
     assert.equal(rc.type, 'receipts', JSON.stringify(rc));
-    // reading the receipts is audited now (sql/015_audit_s62.sql)
+    // reading the receipts is audited (tocsin_receipts, sql/functions/receipts.sql)
     const v = await st.query(`SELECT * FROM audit WHERE action = 'view_receipts' AND alert_id = $1`, [alertId]);
     assert.equal(v.length, 1);
     assert.equal(v[0].actor_user_id, users.controller.id);
@@ -192,7 +193,8 @@ describe('tocsinctl audit export (DPA 2018 s.62)', { timeout: 240_000 }, () => {
     ident(receipts, users.controller);
     assert.equal(receipts.alert_id, String(alertId));
 
-    // disclosures: one row per alert naming its recipient sites (sql/023),
+    // disclosures: one row per alert naming its recipient sites (tocsin_publish
+    // and tocsin_relay, sql/functions/alerts.sql),
     // for the alert and for the relay
     const disclosed = find((x) => x.action === 'disclose' && x.alert_id === String(alertId), 'the disclosures');
     assert.equal(disclosed.length, 1, 'one disclosure row for the alert');
@@ -215,7 +217,7 @@ describe('tocsinctl audit export (DPA 2018 s.62)', { timeout: 240_000 }, () => {
     assert.deepEqual(JSON.parse(relayed[0].detail).sites, [siteA.site_id]);
     assert.equal(JSON.parse(relayed[0].detail).relay_of, alertId);
     // a delivery is disclosed by the broker itself, and its record names
-    // the sites and users of the batch (sql/023)
+    // the sites and users of the batch (sql/functions/delivery.sql)
     const deliver = find((x) => x.action === 'deliver' && x.alert_id === String(alertId)
       && JSON.parse(x.detail).sites.includes(siteA.site_id), 'the delivery to site A')[0];
     assert.equal(deliver.category, 'disclosure');

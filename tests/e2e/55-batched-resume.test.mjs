@@ -1,5 +1,6 @@
 // Issue #6 (fast): hellos and resumes that arrive together are answered in
-// batches (broker/batch_queue.c, sql/024): one revocation check and one
+// batches (broker/batch_queue.c; tocsin_token_check_batch and
+// tocsin_resume_batch in sql/functions/): one revocation check and one
 // backlog query for many sessions. Batching must not change what anyone
 // gets: 200 consoles and operators resuming at once from different
 // positions each get exactly their own backlog, in order, and nothing
@@ -141,11 +142,12 @@ describe('hellos and resumes in batches', { timeout: 300_000 }, () => {
     await waitHealth(st.broker, (b) => b.connections === 1, { timeoutMs: 30000, what: 'the 200 connections gone' });
   });
 
-  // sql/027: a console's resume probes alert_recipients' primary key once
-  // per alert it considers. The plan it replaced read every recipient entry
-  // of the console's site again for each session of the batch (413 x 500
-  // per batch after the bench's fan-out); with JIT on top, each batch of
-  // the bench's storm took 0.6 s instead of 6 ms.
+  // tocsin_resume (sql/functions/alerts.sql): a console's resume probes
+  // alert_recipients' primary key once per alert it considers. The plan it
+  // replaced read every recipient entry of the console's site again for
+  // each session of the batch (413 x 500 per batch after the bench's
+  // fan-out); with JIT on top (off for tocsin_broker: sql/schema/01_roles.sql),
+  // each batch of the bench's storm took 0.6 s instead of 6 ms.
   it('a console resume reads one recipient entry per alert it considers, not its site\'s whole history; the broker\'s role runs without JIT', async () => {
     const site = consoles[0].site_id;
     for (let i = 0; i < 16; i++) await publish(ctl, { headline: `History ${i} ${Date.now()}`, severity: 'minor', targets: { sites: [site] } });

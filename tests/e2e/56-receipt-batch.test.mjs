@@ -1,8 +1,9 @@
 // Acknowledgements and reads arriving together are stored as one batch
-// (sql/025): set-wise when every item qualifies, item by item when one
-// does not. Either way each console gets its own answer, the first record
-// per site is kept, every request is audited once with "first", and the
-// sender's tally counts sites, not requests.
+// (tocsin_receipt_batch, sql/functions/receipts.sql): set-wise when every
+// item qualifies, item by item when one does not. Either way each console
+// gets its own answer, the first record per site is kept, every request is
+// audited once with "first", and the sender's tally counts sites, not
+// requests.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, consoleDirectory, RFC3339_MS, sleep, waitFor } from './lib/harness.mjs';
@@ -151,9 +152,10 @@ describe('receipts in one batch', { timeout: 180_000 }, () => {
 
   // A batch the broker sent when the connection dropped is journaled and
   // sent again under the same jids; it must store nothing twice. The set-wise
-  // path declines a batch with a jid already applied (sql/028 looks for one
-  // with a join on journal_applied; were that test wrong, its insert into
-  // journal_applied would fail and the batch fall back all the same), and
+  // path declines a batch with a jid already applied
+  // (tocsin_receipt_batch_fast looks for one with a join on journal_applied;
+  // were that test wrong, its insert into journal_applied would fail and the
+  // batch fall back all the same), and
   // the per-item path answers each item TS208.
   it('the same batch sent twice under the same jids: the second stores nothing and says why', async () => {
     const alertId = await alertFor('Batch replay');

@@ -5,7 +5,7 @@
 // (ASan build), real PostgreSQL, real ZeroMQ clients (build/tocsin-bus-probe).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { consoleDirectory, newRef, sleep, waitFor } from './lib/harness.mjs';
+import { consoleDirectory, newRef, sleep, waitFor, DELIVERIES } from './lib/harness.mjs';
 import {
   startBusStack, addAdapter, busCall, busFollow, strayKey, tocsinctl, busEndpoints,
 } from './lib/bus.mjs';
@@ -86,7 +86,7 @@ describe('the ZeroMQ bus', { timeout: 300_000 }, () => {
     const frames = con.seen.filter((m) => m.type === 'alert' && m.alert.headline === h);
     assert.equal(frames.length, 1, 'the console got it once');
     const deliveries = await waitFor(async () => {
-      const d = await st.query('SELECT user_id FROM deliveries WHERE alert_id = $1', [rows[0].id]);
+      const d = await st.query(`SELECT user_id FROM ${DELIVERIES} d WHERE alert_id = $1`, [rows[0].id]);
       return d.length ? d : null;
     }, { timeoutMs: 10000, what: 'the delivery record' });
     assert.equal(deliveries.length, 1, 'one delivery');

@@ -3,14 +3,15 @@
 // within 5 s; alert list / show / board; publish over the ZeroMQ bus; --help
 // on every command; JSON output; exit codes scripts can rely on.
 //
-// tocsinctl connects as the role tocsin_admin (sql/014_admin.sql).
+// tocsinctl connects as the role tocsin_admin (sql/schema/01_roles.sql;
+// its functions are in sql/functions/admin.sql).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Stack, ROOT, login, connect, waitFor, sleep, demoPassword, decodeToken } from './lib/harness.mjs';
+import { Stack, ROOT, login, connect, waitFor, sleep, demoPassword, decodeToken, DELIVERIES } from './lib/harness.mjs';
 import { statusMsg } from './lib/status-helpers.mjs';
 
 const TOCSINCTL = path.join(ROOT, 'build/tocsinctl');
@@ -602,7 +603,7 @@ describe('tocsinctl user update: a changed account signs in again with its new c
     await con.next(isAlert(s2), 10_000, 'the sensitive alert at the cleared console');
     await op2.next(isAlert(o2), 10_000, 'the OFFICIAL alert published after it, at the operator');
     assert.ok(!op2.seen.some(isAlert(s2)), `the uncleared operator got the sensitive alert: ${op2.describeSeen()}`);
-    const deliveries = await st.query(`SELECT d.alert_id FROM deliveries d JOIN users u ON u.id = d.user_id
+    const deliveries = await st.query(`SELECT d.alert_id FROM ${DELIVERIES} d JOIN users u ON u.id = d.user_id
                                         WHERE u.username = 'op.citadel' AND d.alert_id = $1`, [s2]);
     assert.deepEqual(deliveries, [], 'no delivery of the sensitive alert to the operator');
   });

@@ -7,7 +7,7 @@
 // keep the larger of each count (web-client/js/session.js, mergeTally).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, consoleDirectory, pgConnect, waitFor } from './lib/harness.mjs';
+import { Stack, consoleDirectory, pgConnect, waitFor, DELIVERIES } from './lib/harness.mjs';
 import { publish, stopStack } from './lib/faults.mjs';
 import { mergeTally } from '../../web-client/js/session.js';
 
@@ -80,7 +80,7 @@ describe('delivery records over their own connection', { timeout: 180_000 }, () 
     let rows;
     await waitFor(async () => {
       [rows] = await st.query(`SELECT count(*)::int AS n, count(DISTINCT (alert_id, user_id))::int AS distinct_n
-                                 FROM deliveries WHERE alert_id = ANY ($1::bigint[])`, [alerts]);
+                                 FROM ${DELIVERIES} d WHERE alert_id = ANY ($1::bigint[])`, [alerts]);
       return rows.n >= want;
     }, { timeoutMs: 30000, what: `${want} delivery records` }).catch(() => {});
     assert.deepEqual(rows, { n: want, distinct_n: want }, 'one record per alert and console');

@@ -5,7 +5,7 @@
 // implementation), delivery checks across every connected session, and
 // "refused and changed nothing" checks.
 import assert from 'node:assert/strict';
-import { newRef, waitFor, demoPassword } from './harness.mjs';
+import { newRef, waitFor, demoPassword, DELIVERIES } from './harness.mjs';
 
 export const EARTH_RADIUS_M = 6371008.8;
 export const QUIET_MS = 700;   // how long a non-recipient must stay silent
@@ -13,7 +13,8 @@ export const QUIET_MS = 700;   // how long a non-recipient must stay silent
 // ------------------------------------------------------------ tokens
 
 // The claims the broker's own sign-in puts in a token for this user row
-// (docs/protocol.md §1, plus "clr" = users.cleared_sensitive, sql/006).
+// (docs/protocol.md §1, plus "clr" = users.cleared_sensitive,
+// sql/schema/02_directory.sql).
 export function claimsFor(user, { clr = user.cleared_sensitive, ttl = 3600 } = {}) {
   const now = Math.floor(Date.now() / 1000);
   return {
@@ -206,13 +207,13 @@ export async function expectDelivery(world, alertId, { consoleSites = [], operat
   return got;
 }
 
-// The deliveries table (written in batches) eventually names exactly these
+// The delivery records (written in batches) eventually name exactly these
 // users for alertId.
 export async function expectDeliveryRows(st, alertId, userIds) {
   const want = [...new Set(userIds)].sort((a, b) => a - b);
   let rows;
   await waitFor(async () => {
-    rows = (await st.query('SELECT DISTINCT user_id FROM deliveries WHERE alert_id = $1 ORDER BY user_id', [alertId]))
+    rows = (await st.query(`SELECT DISTINCT user_id FROM ${DELIVERIES} d WHERE alert_id = $1 ORDER BY user_id`, [alertId]))
       .map((r) => r.user_id);
     return rows.length >= want.length;
   }, { timeoutMs: 5000, what: `${want.length} delivery rows for alert ${alertId}` }).catch(() => {});

@@ -101,6 +101,13 @@ function safeName(s) {
 
 // ------------------------------------------------------------ databases
 
+// One row per recorded delivery (alert_id, site_id, user_id, delivered_at):
+// the batches of delivery_batches unnested (sql/schema/05_delivery.sql), for
+// a FROM clause: `SELECT user_id FROM ${DELIVERIES} d WHERE d.alert_id = $1`.
+export const DELIVERIES = `(SELECT b.alert_id, d.site_id, d.user_id, d.delivered_at
+   FROM delivery_batches b
+  CROSS JOIN LATERAL unnest(b.site_ids, b.user_ids, b.delivered_at) AS d (site_id, user_id, delivered_at))`;
+
 export async function pgConnect(url) {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10000, statement_timeout: 30000 });
   await client.connect();

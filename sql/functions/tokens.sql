@@ -1,0 +1,201 @@
+-- tokens.sql: revoking tokens, and rate-limiting sign-in.
+--
+-- Revocation (docs/protocol.md, "Token lifecycle"): a token is revoked when
+-- its user is disabled, or when it was issued before the user's
+-- tokens_valid_after. Tokens carry iat in whole seconds, so a token is
+-- valid only if iat >= ceil(epoch(tokens_valid_after)): a token issued in
+-- the same second as the bump, before or after it, is treated as revoked
+-- (fail closed), and the broker issues new tokens with iat no earlier than
+-- that second (see tocsin_token_floor), so a sign-in right after a bump
+-- still works. De-registering a console device is disabling its user (one
+-- user per site console), or bumping tokens_valid_after to end its current
+-- sessions while keeping the account. Disabling a user bumps it too
+-- (users_disable_revokes, sql/functions/triggers.sql), so that enabling the
+-- account again does not bring back the tokens it held. The broker's
+-- revocation sweep (broker/revocation.c, tocsin_revoked) closes the live
+-- sessions of revoked tokens within seconds; the HTTP endpoints check the
+-- token of each request (tocsin_token_gate, tocsin_image_*_token,
+-- tocsin_cap_export_token).
+--
+-- Sign-in failures are kept in signin_failures (username as typed, remote
+-- address, time; sql/schema/10_tokens.sql) for the per-account and
+-- per-address lockout.
+
+-- The earliest iat a valid token of a user may carry (Unix seconds); 0
+-- when nothing was revoked.
+CREATE OR REPLACE FUNCTION tocsin_token_floor(p_valid_after timestamptz)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT COALESCE(ceil(extract(epoch FROM p_valid_after))::bigint, 0);
+$$;
+
+-- tocsin_revoked: of the (user, iat) pairs of live sessions, those whose
+-- token is revoked, with why ('disabled', 'revoked', or 'deleted' for a
+-- user that no longer exists). One call per sweep, whatever the number of
+-- sessions.
+CREATE OR REPLACE FUNCTION tocsin_revoked(p_users integer[], p_iat bigint[])
+RETURNS TABLE (user_id integer, iat bigint, reason text)
+LANGUAGE sql STABLE AS $$
+    SELECT DISTINCT p.user_id, p.iat,
+           CASE WHEN u.id IS NULL THEN 'deleted'
+                WHEN u.disabled THEN 'disabled'
+                ELSE 'revoked' END
+      FROM unnest(p_users, p_iat) AS p (user_id, iat)
+      LEFT JOIN users u ON u.id = p.user_id
+     WHERE u.id IS NULL OR u.disabled
+        OR p.iat < tocsin_token_floor(u.tokens_valid_after);
+$$;
+
+-- tocsin_token_check: may a session holding a token of p_user issued at
+-- p_iat have a new one? status is 'ok', 'disabled', 'revoked' or
+-- 'deleted'; with the user's current role, org, site and clearance (a
+-- refresh keeps the identity, so a changed account must sign in again) and
+-- the earliest iat a new token may carry.
+CREATE OR REPLACE FUNCTION tocsin_token_check(p_user integer, p_iat bigint)
+RETURNS TABLE (status text, role text, org_id integer, site_id integer,
+               cleared boolean, iat_floor bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN u.id IS NULL THEN 'deleted'
+                WHEN u.disabled THEN 'disabled'
+                WHEN p_iat < tocsin_token_floor(u.tokens_valid_after) THEN 'revoked'
+                ELSE 'ok' END,
+           u.role, u.org_id, u.site_id, COALESCE(u.cleared_sensitive, false),
+           tocsin_token_floor(u.tokens_valid_after)
+      FROM (SELECT 1) AS one
+      LEFT JOIN users u ON u.id = p_user;
+$$;
+
+-- tocsin_token_check_batch: tocsin_token_check for each (user, iat) pair,
+-- one row per element, idx from 1 in the arrays' order: hello's revocation
+-- check for many sessions in one query. Under a reconnect storm thousands
+-- of consoles send hello within a second; the broker collects those
+-- arriving within a couple of milliseconds (broker/batch_queue.c) and asks
+-- once for all of them: one statement, one plan and one result instead of
+-- one each. It only calls tocsin_token_check once per element, so the rule
+-- of what is revoked stays in one place.
+CREATE OR REPLACE FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bigint[])
+RETURNS TABLE (idx integer, status text)
+LANGUAGE sql STABLE AS $$
+    SELECT x.idx::integer, c.status
+      FROM unnest(p_users, p_iats) WITH ORDINALITY AS x(user_id, iat, idx)
+     CROSS JOIN LATERAL tocsin_token_check(x.user_id, x.iat) c
+     ORDER BY x.idx;
+$$;
+
+-- The token of p_user issued at p_iat is still good (not revoked, user
+-- enabled and present), or TS401 naming why.
+CREATE OR REPLACE FUNCTION tocsin_token_gate(p_user integer, p_iat bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v text;
+BEGIN
+    SELECT c.status INTO v FROM tocsin_token_check(p_user, p_iat) c;
+    IF v IS DISTINCT FROM 'ok' THEN
+        RAISE EXCEPTION 'the token is no longer valid (%); sign in again', v
+            USING ERRCODE = 'TS401';
+    END IF;
+END
+$$;
+
+-- tocsin_revoke_tokens: ends every token a user holds now (their live
+-- sessions close within seconds) without disabling the account.
+CREATE OR REPLACE FUNCTION tocsin_revoke_tokens(p_username text)
+RETURNS void
+LANGUAGE sql AS $$
+    UPDATE users SET tokens_valid_after = clock_timestamp() WHERE username = p_username;
+$$;
+
+-- tocsin_signin_gate: is the account or the address locked out (at least
+-- p_account_max or p_address_max failures in the last p_minutes)? When it
+-- is, retry_after is the seconds until the oldest failure that keeps it
+-- locked leaves the window, and scope says which ('account', 'address').
+-- Cheap: two index range scans, so a locked-out guesser costs no argon2.
+CREATE OR REPLACE FUNCTION tocsin_signin_gate(p_username text, p_remote text, p_account_max integer,
+                                              p_address_max integer, p_minutes integer)
+RETURNS TABLE (locked boolean, retry_after integer, scope text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    since timestamptz := clock_timestamp() - make_interval(mins => p_minutes);
+    acct_until timestamptz;
+    addr_until timestamptz;
+BEGIN
+    -- The p_account_max-th most recent failure: the lockout ends when it
+    -- leaves the window.
+    SELECT f.at + make_interval(mins => p_minutes) INTO acct_until
+      FROM signin_failures f
+     WHERE f.username = p_username AND f.at > since
+     ORDER BY f.at DESC OFFSET p_account_max - 1 LIMIT 1;
+    SELECT f.at + make_interval(mins => p_minutes) INTO addr_until
+      FROM signin_failures f
+     WHERE f.remote_addr = p_remote AND f.at > since
+     ORDER BY f.at DESC OFFSET p_address_max - 1 LIMIT 1;
+    IF acct_until IS NULL AND addr_until IS NULL THEN
+        RETURN QUERY SELECT false, 0, NULL::text;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT true,
+           greatest(1, ceil(extract(epoch FROM
+               greatest(acct_until, addr_until) - clock_timestamp())))::integer,
+           CASE WHEN acct_until IS NOT NULL AND (addr_until IS NULL OR acct_until >= addr_until)
+                THEN 'account' ELSE 'address' END;
+END
+$$;
+
+-- tocsin_signin_failed: counts a failed sign-in, and forgets failures
+-- older than a day (no lockout window is longer).
+CREATE OR REPLACE FUNCTION tocsin_signin_failed(p_username text, p_remote text)
+RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM signin_failures WHERE at < clock_timestamp() - interval '1 day';
+    INSERT INTO signin_failures (username, remote_addr) VALUES (p_username, p_remote);
+$$;
+
+-- tocsin_signin_succeeded: a good password clears the account's counter
+-- (not the address's: one good account must not unlock guessing others).
+CREATE OR REPLACE FUNCTION tocsin_signin_succeeded(p_username text)
+RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM signin_failures WHERE username = p_username;
+$$;
+
+-- tocsin_audit_signin: the record of a sign-in attempt.
+CREATE OR REPLACE FUNCTION tocsin_audit_signin(p_username text, p_ok boolean, p_reason text,
+                                               p_remote text)
+RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id,
+                       remote_addr, detail)
+    SELECT CASE WHEN p_ok THEN 'signin' ELSE 'signin_failed' END,
+           u.id, p_username, u.role, u.org_id, p_remote,
+           CASE WHEN p_ok THEN '{}'::jsonb ELSE jsonb_build_object('reason', p_reason) END
+      FROM (SELECT 1) AS one
+      LEFT JOIN users u ON u.username = p_username;
+$$;
+
+-- tocsin_audit_signin_locked: the record of a refused (locked-out) attempt.
+CREATE OR REPLACE FUNCTION tocsin_audit_signin_locked(p_username text, p_remote text, p_scope text,
+                                                      p_retry_after integer)
+RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id,
+                       remote_addr, detail)
+    SELECT 'signin_locked', u.id, p_username, u.role, u.org_id, p_remote,
+           jsonb_build_object('scope', p_scope, 'retry_after', p_retry_after)
+      FROM (SELECT 1) AS one
+      LEFT JOIN users u ON u.username = p_username;
+$$;
+
+GRANT EXECUTE ON FUNCTION
+    tocsin_token_floor(timestamptz),
+    tocsin_revoked(integer[], bigint[]),
+    tocsin_token_check(integer, bigint),
+    tocsin_token_check_batch(integer[], bigint[]),
+    tocsin_token_gate(integer, bigint),
+    tocsin_signin_gate(text, text, integer, integer, integer),
+    tocsin_signin_failed(text, text),
+    tocsin_signin_succeeded(text),
+    tocsin_audit_signin(text, boolean, text, text),
+    tocsin_audit_signin_locked(text, text, text, integer)
+    TO tocsin_broker;

@@ -1,0 +1,52 @@
+-- triggers.sql: the functions the tables' triggers run (the triggers
+-- themselves are with their tables in sql/schema/).
+--
+-- deploy/migrate.sh applies this file first, before the baseline and the
+-- migrations, since a trigger can only be made on a function that exists;
+-- they are PL/pgSQL, whose bodies name tables only when they run, so they
+-- need no table to be created. Keep them so.
+
+-- Audit rows are never changed: only the migration role (or a superuser,
+-- who can do anything anyway) may update or delete them. Also guards
+-- audit_seal and delivery_batches, which are append-only like the rows.
+CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_has_role(current_user, 'tocsin_migrator', 'MEMBER') THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    RAISE EXCEPTION 'audit rows are append-only (% refused for %)', TG_OP, current_user
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+-- Disabling a user also revokes their tokens, so that enabling the
+-- account again does not bring back the tokens it held.
+CREATE OR REPLACE FUNCTION users_disable_revokes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.disabled AND NOT OLD.disabled THEN
+        NEW.tokens_valid_after := clock_timestamp();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- A site without a slug takes its console user's (console.<slug>) when
+-- that user is added (trigger users_site_slug): the demo data adds sites,
+-- then their consoles. (Sites made before slugs existed took theirs the
+-- same way, from the consoles they had then.)
+CREATE OR REPLACE FUNCTION tocsin_slug_from_console() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v text := substr(NEW.username, 9);
+BEGIN
+    IF NEW.role = 'site_console' AND NEW.username LIKE 'console.%'
+       AND v ~ '^[a-z0-9][a-z0-9-]{0,39}$'
+       AND NOT EXISTS (SELECT 1 FROM sites WHERE slug = v) THEN
+        UPDATE sites SET slug = v WHERE id = NEW.site_id AND slug IS NULL;
+    END IF;
+    RETURN NULL;
+END
+$$;
+

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# tests/schema/compare.sh [ADMIN-URL]: does sql/ (baseline, migrations,
+# functions) make the schema that the numbered migrations it replaced made,
+# less what was meant to go?
+#
+# ADMIN-URL is a superuser URL of the database postgres, in the form
+# deploy/pg-local.sh prints (tests/run-all.sh passes TOCSIN_PG_ADMIN_URL).
+# Without it, a private PostgreSQL under build/schema-var is started for
+# the run and stopped afterwards.
+#
+# Three scratch databases, dropped at the end (TOCSIN_KEEP_SCHEMA_DBS=1
+# keeps them):
+#   new  deploy/migrate.sh on an empty database, twice (the second run must
+#        find the schema up to date and change nothing);
+#   old  the 30 migrations tests/schema/old-chain/NNN_*.sql (the frozen
+#        sql/ of 754488c), applied as the migrate.sh of that time did;
+#   up   a copy of old, then deploy/migrate.sh, twice: a developer's
+#        database from before sql/schema, brought up to date.
+# Their `pg_dump --schema-only` are compared object by object
+# (tests/schema/normalise.pl: comments and white space do not count):
+#   old == new, except the objects in REMOVED, CHANGED and ADDED below
+#        (a migration in sql/migrations/ says there what it changes);
+#   up  == new, exactly.
+# Roles belong to the cluster: applying the old chain after sql/ must leave
+# them as sql/ made them.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+OLD_CHAIN="$ROOT/tests/schema/old-chain"
+NORMALISE="$ROOT/tests/schema/normalise.pl"
+PG_LOCAL="$ROOT/deploy/pg-local.sh"
+
+# What the old chain has and sql/ has not, as "TYPE|NAME" of normalise.pl:
+# the delivery records of the one-row-per-delivery release that never
+# shipped (table delivery_rows, kept by 023 with everything that hangs on
+# it) and the view deliveries that joined them to delivery_batches.
+REMOVED=(
+    "TABLE|delivery_rows"
+    "SEQUENCE|deliveries_id_seq"
+    "SEQUENCE OWNED BY|deliveries_id_seq"
+    "DEFAULT|delivery_rows id"
+    "CONSTRAINT|delivery_rows deliveries_pkey"
+    "INDEX|delivery_rows_alert_site_idx"
+    "ACL|TABLE delivery_rows"
+    "ACL|SEQUENCE deliveries_id_seq"
+    "VIEW|deliveries"
+    "ACL|TABLE deliveries"
+)
+# What differs because of the removals: the count of recorded deliveries,
+# which added delivery_rows' rows to the batches'.
+CHANGED=(
+    "FUNCTION|tocsin_delivery_count()"
+)
+# What sql/ has and the old chain has not.
+ADDED=(
+)
+
+fail() { echo "schema: FAIL: $*" >&2; exit 1; }
+note() { echo "schema: $*"; }
+
+WORK="$(mktemp -d)"
+started_var=""
+dbs=()
+cleanup() {
+    local rc=$? d
+    if [[ "${TOCSIN_KEEP_SCHEMA_DBS:-0}" != 1 ]]; then
+        for d in "${dbs[@]}"; do
+            psql -X -q -d "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true
+        done
+    elif (( ${#dbs[@]} )); then
+        echo "schema: kept the databases ${dbs[*]}"
+    fi
+    if [[ -n "$started_var" ]]; then
+        "$PG_LOCAL" stop "$started_var" >/dev/null || rc=1
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+ADMIN_URL="${1:-}"
+if [[ -z "$ADMIN_URL" ]]; then
+    started_var="$ROOT/build/schema-var"
+    "$PG_LOCAL" start "$started_var" >/dev/null
+    ADMIN_URL="$("$PG_LOCAL" url "$started_var" postgres postgres)"
+fi
+[[ "$ADMIN_URL" =~ ^postgresql:///[^?]*(\?.*)?$ ]] || fail "ADMIN-URL must look like postgresql:///postgres?host=...: $ADMIN_URL"
+URL_QUERY="${BASH_REMATCH[1]}"
+url_of() { echo "postgresql:///$1$URL_QUERY"; }
+
+sql() {   # sql DB-URL SQL: one value, quietly
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -tA -d "$1" -c "$2"
+}
+make_db() {   # make_db NAME [TEMPLATE]
+    dbs+=("$1")
+    sql "$ADMIN_URL" "DROP DATABASE IF EXISTS $1" >/dev/null
+    sql "$ADMIN_URL" "CREATE DATABASE $1${2:+ TEMPLATE $2}" >/dev/null
+}
+dump() {   # dump DB-URL FILE: the normalised schema
+    pg_dump --schema-only -d "$1" | perl "$NORMALISE" > "$2"
+}
+roles() {
+    pg_dumpall --roles-only -d "$ADMIN_URL" > "$WORK/roles.all"
+    grep -E 'tocsin_' "$WORK/roles.all" | sort
+}
+migrate() {   # migrate DB-URL LOG
+    "$ROOT/deploy/migrate.sh" "$1" > "$2" 2>&1 || { cat "$2" >&2; fail "deploy/migrate.sh failed"; }
+}
+expect_line() {   # expect_line LOG REGEX WHAT
+    grep -qE -- "$2" "$1" || { cat "$1" >&2; fail "$3"; }
+}
+
+tag="$$"
+NEW_DB="schema_new_$tag" OLD_DB="schema_old_$tag" UP_DB="schema_up_$tag"
+
+# ---------------------------------------------------------------- new
+make_db "$NEW_DB"
+NEW="$(url_of "$NEW_DB")"
+migrate "$NEW" "$WORK/new1.log"
+expect_line "$WORK/new1.log" '^migrate: empty database: applied the baseline' \
+    "migrate.sh did not apply the baseline to an empty database"
+dump "$NEW" "$WORK/new.norm"
+roles > "$WORK/roles.new"
+migrate "$NEW" "$WORK/new2.log"
+expect_line "$WORK/new2.log" '^migrate: schema up to date' "a second migrate.sh run did not find the schema up to date"
+dump "$NEW" "$WORK/new2.norm"
+diff -u "$WORK/new.norm" "$WORK/new2.norm" > "$WORK/rerun.diff" \
+    || { cat "$WORK/rerun.diff" >&2; fail "a second migrate.sh run changed the schema"; }
+
+# ---------------------------------------------------------------- old
+make_db "$OLD_DB"
+OLD="$(url_of "$OLD_DB")"
+# As the migrate.sh of 754488c did: each file in its own transaction, with
+# its row in schema_migrations.
+sql "$OLD" "CREATE TABLE schema_migrations (
+                version     text PRIMARY KEY,
+                applied_at  timestamptz NOT NULL DEFAULT now())" >/dev/null
+shopt -s nullglob
+chain=("$OLD_CHAIN"/[0-9][0-9][0-9]_*.sql)
+shopt -u nullglob
+(( ${#chain[@]} == 30 )) || fail "expected the 30 files of the old chain in $OLD_CHAIN, found ${#chain[@]}"
+for f in "${chain[@]}"; do
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d "$OLD" \
+        --single-transaction -c "INSERT INTO schema_migrations (version) VALUES ('$(basename "$f" .sql)')" \
+        -f "$f" >/dev/null || fail "the old chain failed at ${f##*/}"
+done
+dump "$OLD" "$WORK/old.norm"
+roles > "$WORK/roles.old"
+diff -u "$WORK/roles.new" "$WORK/roles.old" > "$WORK/roles.diff" \
+    || { cat "$WORK/roles.diff" >&2; fail "the old chain changed the roles sql/schema/01_roles.sql made"; }
+
+# ----------------------------------------------------------------- up
+make_db "$UP_DB" "$OLD_DB"
+UP="$(url_of "$UP_DB")"
+sql "$UP" "INSERT INTO delivery_rows (alert_id, user_id, delivered_at) SELECT 1, 1, now()
+            FROM generate_series(1, 3)" >/dev/null
+migrate "$UP" "$WORK/up1.log"
+expect_line "$WORK/up1.log" '^migrate: made by the migrations 001_core \.\.\. 031_status_batch_one_pass: recorded the baseline' \
+    "migrate.sh did not recognise a database made by the old chain"
+expect_line "$WORK/up1.log" '^migrate: dropped the view deliveries and the table delivery_rows \(3 rows' \
+    "migrate.sh did not say what it dropped"
+migrate "$UP" "$WORK/up2.log"
+expect_line "$WORK/up2.log" '^migrate: schema up to date' "a second run on the upgraded database did not find it up to date"
+dump "$UP" "$WORK/up.norm"
+[[ "$(sql "$UP" "SELECT count(*) FROM schema_migrations")" == 31 ]] \
+    || fail "the upgraded database should list the 30 old migrations and baseline"
+
+# ------------------------------------------------------------ compare
+cut -d'|' -f1,2 "$WORK/old.norm" > "$WORK/old.keys"
+cut -d'|' -f1,2 "$WORK/new.norm" > "$WORK/new.keys"
+for k in "${REMOVED[@]}"; do
+    grep -qxF -- "$k" "$WORK/old.keys" || fail "REMOVED names $k, which the old chain does not make: fix the list"
+    ! grep -qxF -- "$k" "$WORK/new.keys" || fail "$k is still made by sql/"
+done
+for k in "${ADDED[@]}"; do
+    ! grep -qxF -- "$k" "$WORK/old.keys" || fail "ADDED names $k, which the old chain makes too"
+    grep -qxF -- "$k" "$WORK/new.keys" || fail "ADDED names $k, which sql/ does not make"
+done
+for k in "${CHANGED[@]}"; do
+    grep -qxF -- "$k" "$WORK/old.keys" || fail "CHANGED names $k, which the old chain does not make"
+    grep -qxF -- "$k" "$WORK/new.keys" || fail "CHANGED names $k, which sql/ does not make"
+    [[ "$(grep -F -- "$k|" "$WORK/old.norm")" != "$(grep -F -- "$k|" "$WORK/new.norm")" ]] \
+        || fail "CHANGED names $k, which is the same in both: take it off the list"
+done
+drop_keys() {   # drop_keys FILE KEY...: FILE without those objects
+    local f="$1"; shift
+    awk -F'|' -v keys="$(printf '%s\n' "$@")" '
+        BEGIN { n = split(keys, k, "\n"); for (i = 1; i <= n; i++) if (k[i] != "") skip[k[i]] = 1 }
+        !(($1 "|" $2) in skip)' "$f"
+}
+drop_keys "$WORK/old.norm" "${REMOVED[@]}" "${CHANGED[@]}" > "$WORK/old.cmp"
+drop_keys "$WORK/new.norm" "${CHANGED[@]}" "${ADDED[@]}" > "$WORK/new.cmp"
+diff -u "$WORK/old.cmp" "$WORK/new.cmp" > "$WORK/old-new.diff" \
+    || { cat "$WORK/old-new.diff" >&2; fail "sql/ and the old chain differ beyond REMOVED, CHANGED and ADDED (- old chain, + sql/)"; }
+diff -u "$WORK/new.norm" "$WORK/up.norm" > "$WORK/new-up.diff" \
+    || { cat "$WORK/new-up.diff" >&2; fail "an old-chain database brought up by migrate.sh differs from a new one (- new, + upgraded)"; }
+
+for db in "$NEW" "$OLD" "$UP"; do
+    [[ "$(sql "$db" "SELECT count(*) || ' ' || min(head) || ' ' || bool_and(epoch ~ '^[0-9a-f]{32}$') FROM stream_meta")" == "1 0 true" ]] \
+        || fail "stream_meta should hold one row at head 0 in ${db%%\?*}"
+done
+
+note "sql/ makes the schema of the old chain ($(wc -l < "$WORK/old.norm") objects); removed: ${#REMOVED[@]}, changed: ${#CHANGED[@]}, added: ${#ADDED[@]}"
+(( ${#REMOVED[@]} == 0 )) || printf 'schema:   removed %s\n' "${REMOVED[@]}"
+(( ${#CHANGED[@]} == 0 )) || printf 'schema:   changed %s\n' "${CHANGED[@]}"
+(( ${#ADDED[@]} == 0 )) || printf 'schema:   added %s\n' "${ADDED[@]}"
+note "an old-chain database brought up by deploy/migrate.sh is the same as a new one; a second run changes nothing"
