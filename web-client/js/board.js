@@ -4,7 +4,7 @@
 // the company desk (its own sites).
 
 import { el, formatTime, timeElement } from './ui.js';
-import { CCTV_LABELS, STATE_LABELS, label } from './labels.js';
+import { CCTV_LABELS, STATE_LABELS, label } from './vocab.js';
 
 // Column key, header, kind of sort, the site member (or a function).
 const COLUMNS = [

@@ -5,14 +5,15 @@
 // and the update mode opened from a sent alert. control.js owns the
 // session, the sent list and the error routing; it calls in here.
 
-import { el, formatTime, showError, describeError } from './ui.js';
+import {
+  el, formatTime, showError, describeError, isUnsupported, unsupportedText,
+} from './ui.js';
 import {
   AreaError, parseCircle, parsePolygon, areaText, inArea, polygonLines,
 } from './area.js';
 import { checkImageFile, uploadImage, MAX_ALERT_IMAGES } from './images.js';
-import { exerciseWord, isUnsupported, unsupportedText } from './labels.js';
+import { exerciseWord, SERIOUS_SEVERITIES } from './vocab.js';
 
-const LIVE_CONFIRM_SEVERITIES = ['severe', 'extreme'];
 const REQUEST_OPTION_MAX = 40;
 // A gap left in a template's wording: [place], [time], …
 const TEMPLATE_GAP = /\[[^\]\n]{1,40}\]/;
@@ -129,7 +130,7 @@ export function createCompose({ session, token, onAreaChange }) {
   /* ---- Status, severity, classification: how the form looks ------------ */
 
   function liveConfirmNeeded() {
-    return f.status.value === 'actual' && LIVE_CONFIRM_SEVERITIES.includes(f.severity.value);
+    return f.status.value === 'actual' && SERIOUS_SEVERITIES.includes(f.severity.value);
   }
 
   function sendLabel() {

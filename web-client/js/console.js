@@ -21,6 +21,7 @@ import {
 } from './session.js';
 import {
   el, formatTime, timeElement, setupHeader, bindConnIndicator, showError, describeError,
+  isUnsupported, unsupportedText,
 } from './ui.js';
 import { createSound } from './sound.js';
 import { areaText } from './area.js';
@@ -31,13 +32,10 @@ import { createCityMap } from './map.js';
 import { setupReportForm } from './reportform.js';
 import { setupStatusForm } from './statusform.js';
 import {
-  CATEGORY_LABELS, URGENCY_LABELS, CERTAINTY_LABELS, label, exerciseWord, isUnsupported, unsupportedText,
-} from './labels.js';
+  SEVERITIES, SERIOUS_SEVERITIES, CATEGORY_LABELS, URGENCY_LABELS, CERTAINTY_LABELS, label, exerciseWord,
+} from './vocab.js';
 
-const SEVERITIES = ['minor', 'moderate', 'severe', 'extreme'];
 const MAX_HISTORY = 200;
-// Alerts that take a site console's whole screen until acknowledged.
-const URGENT_SEVERITIES = ['severe', 'extreme'];
 // How often a company desk asks again which of its sites are connected.
 const PRESENCE_POLL_MS = 15000;
 // A company desk asks for a relay's per-site receipts this long after a tally.
@@ -741,7 +739,7 @@ function main({ token, user }) {
    * the whole screen, rings until it is acknowledged, and keeps the
    * keyboard inside it: the page behind is inert until then. */
   function isUrgent(a) {
-    return a.msg_type !== 'cancel' && (URGENT_SEVERITIES.includes(sevOf(a)) || a.urgency === 'immediate');
+    return a.msg_type !== 'cancel' && (SERIOUS_SEVERITIES.includes(sevOf(a)) || a.urgency === 'immediate');
   }
 
   function setTakeover(a) {

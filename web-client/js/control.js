@@ -6,6 +6,7 @@
 import { requireSession, Session, loadCache, saveCache, mergeTally, TALLY_COUNTS } from './session.js';
 import {
   el, formatTime, timeElement, setupHeader, bindConnIndicator, showError, describeError,
+  isUnsupported, unsupportedText,
 } from './ui.js';
 import { createCompose } from './compose.js';
 import { createBoard } from './board.js';
@@ -16,10 +17,9 @@ import { TEMPLATES, templateById } from './templates.js';
 import { imageFigure } from './images.js';
 import { areaText, checkLat, checkLon, checkRadius, AreaError } from './area.js';
 import {
-  CATEGORY_LABELS, STATE_LABELS, REPORT_KIND_LABELS, label, exerciseWord, isUnsupported, unsupportedText,
-} from './labels.js';
+  SEVERITIES, CATEGORY_LABELS, STATE_LABELS, REPORT_KIND_LABELS, label, exerciseWord,
+} from './vocab.js';
 
-const SEVERITIES = ['minor', 'moderate', 'severe', 'extreme'];
 const MAX_SENT = 200;           // sent alerts kept in the list and the cache
 const MAX_BUFFERED = 500;       // tallies/answers/relays waiting for their alert
 const MAX_INBOX = 200;

@@ -2,9 +2,11 @@
 // reports"), on the desks of site consoles and company operators: a kind,
 // a text and an optional photo, uploaded first through /api/images.
 
-import { showError, describeError, clock } from './ui.js';
+import {
+  showError, describeError, clock, isUnsupported, unsupportedText,
+} from './ui.js';
 import { checkImageFile, uploadImage } from './images.js';
-import { isUnsupported, unsupportedText, REPORT_KIND_LABELS } from './labels.js';
+import { REPORT_KIND_LABELS } from './vocab.js';
 
 export function setupReportForm(session, token) {
   const $ = (id) => document.getElementById(id);

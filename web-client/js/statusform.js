@@ -3,9 +3,10 @@
 // (`report_request`) the form is highlighted and the next status carries
 // `in_reply_to`.
 
-import { showError, describeError, formatTime, clock } from './ui.js';
+import {
+  showError, describeError, formatTime, clock, isUnsupported, unsupportedText,
+} from './ui.js';
 import { loadCache, saveCache } from './session.js';
-import { isUnsupported, unsupportedText } from './labels.js';
 
 const NUMBERS = ['people', 'officers', 'trauma_packs', 'first_aid_kits', 'defibrillators'];
 
