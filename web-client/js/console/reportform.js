@@ -1,12 +1,12 @@
-// reportform.js: "Report to police" (docs/protocol.md §2b "Partner
+// console/reportform.js: "Report to police" (docs/protocol.md §2b "Partner
 // reports"), on the desks of site consoles and company operators: a kind,
 // a text and an optional photo, uploaded first through /api/images.
 
 import {
   showError, describeError, clock, isUnsupported, unsupportedText,
-} from './ui.js';
-import { checkImageFile, uploadImage } from './images.js';
-import { REPORT_KIND_LABELS } from './vocab.js';
+} from '../ui.js';
+import { checkImageFile, uploadImage } from '../images.js';
+import { REPORT_KIND_LABELS } from '../vocab.js';
 
 export function setupReportForm(session, token) {
   const $ = (id) => document.getElementById(id);

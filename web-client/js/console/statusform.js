@@ -1,12 +1,12 @@
-// statusform.js: a site console's quick status report (docs/protocol.md §2b
-// "Building status"): `status` → `status_ok`. When the control room asks
-// (`report_request`) the form is highlighted and the next status carries
-// `in_reply_to`.
+// console/statusform.js: a site console's quick status report
+// (docs/protocol.md §2b "Building status"): `status` → `status_ok`. When
+// the control room asks (`report_request`) the form is highlighted and the
+// next status carries `in_reply_to`.
 
 import {
   showError, describeError, formatTime, clock, isUnsupported, unsupportedText,
-} from './ui.js';
-import { loadCache, saveCache } from './session.js';
+} from '../ui.js';
+import { loadCache, saveCache } from '../session.js';
 
 const NUMBERS = ['people', 'officers', 'trauma_packs', 'first_aid_kits', 'defibrillators'];
 
