@@ -696,6 +696,16 @@ function main({ token, user }) {
     if (frame.site) board.update(frame.site);
   });
 
+  function onBoardError(frame) {
+    if (isUnsupported(frame)) {
+      boardUnsupported = true;
+      board.message(unsupportedText('The status board'));
+      return;
+    }
+    showError(boardError, `The board could not be loaded: ${describeError(frame)}`);
+    board.message('');
+  }
+
   /* ---- Area totals ----------------------------------------------------- */
 
   const totalsForm = $('area-totals-form');
