@@ -6,7 +6,7 @@
 // session, the sent list and the error routing; it calls in here.
 
 import {
-  el, formatTime, showError, describeError, isUnsupported, unsupportedText,
+  el, formatTime, showError, describeError, isUnsupported, unsupportedText, setInvalid,
 } from './ui.js';
 import {
   AreaError, parseCircle, parsePolygon, areaText, inArea, polygonLines,
@@ -77,12 +77,6 @@ export function createCompose({ session, token, onAreaChange }) {
   let ready = false;           // construction finished (callbacks may run)
 
   /* ---- Small helpers ---------------------------------------------------- */
-
-  function setInvalid(node, bad) {
-    if (!node) return;
-    if (bad) node.setAttribute('aria-invalid', 'true');
-    else node.removeAttribute('aria-invalid');
-  }
 
   function clearInvalid() {
     for (const n of form.querySelectorAll('[aria-invalid]')) n.removeAttribute('aria-invalid');

@@ -95,6 +95,14 @@ export function bindConnIndicator(session, conn) {
   render(session.state);
 }
 
+/* Mark an input as refused (aria-invalid, which the stylesheet and screen
+ * readers show) or clear the mark. */
+export function setInvalid(node, bad) {
+  if (!node) return;
+  if (bad) node.setAttribute('aria-invalid', 'true');
+  else node.removeAttribute('aria-invalid');
+}
+
 /* Show a message in an error region (role="alert" in the markup); an empty
  * message hides it. */
 export function showError(node, message) {

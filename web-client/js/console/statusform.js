@@ -4,7 +4,7 @@
 // next status carries `in_reply_to`.
 
 import {
-  showError, describeError, formatTime, clock, isUnsupported, unsupportedText,
+  showError, describeError, formatTime, clock, isUnsupported, unsupportedText, setInvalid,
 } from '../ui.js';
 import { loadCache, saveCache } from '../session.js';
 
@@ -49,16 +49,11 @@ export function setupStatusForm(session, { announce } = {}) {
     inputs.note.value = v.note || '';
   }
 
-  function invalid(node, bad) {
-    if (bad) node.setAttribute('aria-invalid', 'true');
-    else node.removeAttribute('aria-invalid');
-  }
-
   function fail(message, node) {
     showError(error, message);
     result.hidden = true;
     if (node) {
-      invalid(node, true);
+      setInvalid(node, true);
       node.focus();
     }
   }
@@ -72,13 +67,13 @@ export function setupStatusForm(session, { announce } = {}) {
     send.textContent = request ? 'Send status to police' : 'Send status';
   }
 
-  for (const n of Object.values(inputs)) n.addEventListener('input', () => invalid(n, false));
+  for (const n of Object.values(inputs)) n.addEventListener('input', () => setInvalid(n, false));
 
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (pendingRef) return;
     showError(error, '');
-    for (const n of Object.values(inputs)) invalid(n, false);
+    for (const n of Object.values(inputs)) setInvalid(n, false);
     const frame = {};
     for (const k of NUMBERS) {
       const raw = inputs[k].value.trim();
