@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as vocab from '../../web-client/js/vocab.js';
-import { TEMPLATES } from '../../web-client/js/templates.js';
+import { TEMPLATES } from '../../web-client/js/control/templates.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
