@@ -15,6 +15,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as vocab from '../../web-client/js/vocab.js';
 import { TEMPLATES } from '../../web-client/js/control/templates.js';
+import { homeFor } from '../../web-client/js/session.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -64,6 +65,7 @@ describe('the web vocabulary is the broker\'s', () => {
     const roles = cArray(brokerFile('token.c'), 'role_names').filter((r) => r !== 'none');
     sameCodes(vocab.ROLES, roles, 'token.c role_names');
     for (const r of vocab.TARGET_ROLES) assert.ok(vocab.ROLES.includes(r), `target role ${r} is a role`);
+    for (const r of vocab.ROLES) assert.ok(homeFor(r), `role ${r} has a page to go to (session.js)`);
   });
 
   it('building status (handle_status.c) and partner reports (handle_report.c)', () => {
