@@ -4,7 +4,7 @@
 // the company desk (its own sites).
 
 import { el, formatTime, timeElement } from './ui.js';
-import { CCTV_LABELS, STATE_LABELS, label } from './labels.js';
+import { CCTV_LABELS, STATE_LABELS, label } from './vocab.js';
 
 // Column key, header, kind of sort, the site member (or a function).
 const COLUMNS = [
@@ -29,6 +29,83 @@ const PRESENCE = {
 // Most serious first when sorted descending.
 const STATE_RANK = { evacuating: 5, lockdown: 4, closed: 3, heightened: 2, normal: 1 };
 const CCTV_RANK = { down: 3, partial: 2, working: 1 };
+
+/* What column c sorts site s by. */
+function sortValue(c, s, ctx) {
+  const v = c.get(s, ctx);
+  switch (c.sort) {
+    case 'number': return Number.isFinite(v) ? v : -1;
+    case 'state': return STATE_RANK[v] || 0;
+    case 'cctv': return CCTV_RANK[v] || 0;
+    case 'time': return v ? Date.parse(v) || 0 : 0;
+    default: return String(v || '').toLowerCase();
+  }
+}
+
+/* Column c's text for site s ('—' when unknown). */
+function cellText(c, s, ctx) {
+  const v = c.get(s, ctx);
+  if (c.key === 'state') return v ? label(STATE_LABELS, v) : '—';
+  if (c.key === 'cctv') return v ? label(CCTV_LABELS, v) : '—';
+  if (c.key === 'console') return v == null ? '—' : v > 0 ? 'Connected' : 'Offline';
+  if (c.sort === 'number') return Number.isFinite(v) ? String(v) : '—';
+  return v || '—';
+}
+
+/* A site's row: the columns' cells, then its History button. */
+function boardRow(s, columns, ctx, fresh) {
+  const tr = el('tr', {
+    dataset: {
+      siteId: String(s.site_id),
+      state: s.state || 'none',
+      cctv: s.cctv || 'none',
+    },
+    class: [s.reported_at ? '' : 'never', fresh.has(s.site_id) ? 'fresh' : ''].filter(Boolean).join(' ') || undefined,
+  });
+  for (const c of columns) {
+    let content;
+    if (c.key === 'reported-at') {
+      content = s.reported_at ? timeElement(s.reported_at, 'board-time') : 'never';
+    } else content = cellText(c, s, ctx);
+    const attrs = { class: c.key };
+    if (c.key === 'console') {
+      const v = c.get(s, ctx);
+      attrs.dataset = { online: v == null ? 'unknown' : v > 0 ? 'true' : 'false' };
+    }
+    if (c.key === 'site') {
+      tr.append(el('th', { ...attrs, scope: 'row', title: s.note ? `Note: ${s.note}` : undefined }, content,
+        s.note ? el('span', { class: 'board-note' }, s.note) : null));
+    } else tr.append(el('td', attrs, content));
+  }
+  if (ctx.onHistory) {
+    const name = s.site_name || `site ${s.site_id}`;
+    const btn = el('button', { type: 'button', class: 'btn btn-small history-open', dataset: { siteId: String(s.site_id) },
+      'aria-label': `History of ${name}` }, 'History');
+    btn.addEventListener('click', () => ctx.onHistory(s.site_id, name, btn));
+    tr.append(el('td', { class: 'history' }, btn));
+  }
+  return tr;
+}
+
+/* #board-summary: how many reported, the serious states, CCTV down,
+ * people inside. */
+function renderSummary(summary, sites) {
+  if (!summary) return;
+  const all = [...sites.values()];
+  const reported = all.filter((s) => s.reported_at);
+  const count = (st) => reported.filter((s) => s.state === st).length;
+  const parts = [`${reported.length} of ${all.length} site${all.length === 1 ? '' : 's'} reported`];
+  for (const st of ['evacuating', 'lockdown', 'closed', 'heightened']) {
+    const n = count(st);
+    if (n) parts.push(`${n} ${label(STATE_LABELS, st).toLowerCase()}`);
+  }
+  const down = reported.filter((s) => s.cctv === 'down').length;
+  if (down) parts.push(`CCTV down at ${down}`);
+  const people = reported.reduce((t, s) => t + (Number.isFinite(s.people) ? s.people : 0), 0);
+  parts.push(`${people} people reported inside`);
+  summary.textContent = parts.join(' · ');
+  summary.classList.toggle('warn', reported.some((s) => ['evacuating', 'lockdown'].includes(s.state)) || down > 0);
+}
 
 /* root: the #board element (a container); summary: #board-summary.
  * ctx.orgName(id) names a guarding company; ctx.onHistory(siteId,
@@ -66,95 +143,23 @@ export function createBoard(root, summary, ctx) {
   const scroller = el('div', { class: 'board-scroll', tabindex: '0', 'aria-label': 'Status board' }, table);
   root.replaceChildren(empty, scroller);
 
-  function sortValue(c, s) {
-    const v = c.get(s, ctx);
-    switch (c.sort) {
-      case 'number': return Number.isFinite(v) ? v : -1;
-      case 'state': return STATE_RANK[v] || 0;
-      case 'cctv': return CCTV_RANK[v] || 0;
-      case 'time': return v ? Date.parse(v) || 0 : 0;
-      default: return String(v || '').toLowerCase();
-    }
-  }
-
-  function cellText(c, s) {
-    const v = c.get(s, ctx);
-    if (c.key === 'state') return v ? label(STATE_LABELS, v) : '—';
-    if (c.key === 'cctv') return v ? label(CCTV_LABELS, v) : '—';
-    if (c.key === 'console') return v == null ? '—' : v > 0 ? 'Connected' : 'Offline';
-    if (c.sort === 'number') return Number.isFinite(v) ? String(v) : '—';
-    return v || '—';
-  }
-
-  function row(s) {
-    const tr = el('tr', {
-      dataset: {
-        siteId: String(s.site_id),
-        state: s.state || 'none',
-        cctv: s.cctv || 'none',
-      },
-      class: [s.reported_at ? '' : 'never', fresh.has(s.site_id) ? 'fresh' : ''].filter(Boolean).join(' ') || undefined,
-    });
-    for (const c of columns) {
-      let content;
-      if (c.key === 'reported-at') {
-        content = s.reported_at ? timeElement(s.reported_at, 'board-time') : 'never';
-      } else content = cellText(c, s);
-      const attrs = { class: c.key };
-      if (c.key === 'console') {
-        const v = c.get(s, ctx);
-        attrs.dataset = { online: v == null ? 'unknown' : v > 0 ? 'true' : 'false' };
-      }
-      if (c.key === 'site') {
-        tr.append(el('th', { ...attrs, scope: 'row', title: s.note ? `Note: ${s.note}` : undefined }, content,
-          s.note ? el('span', { class: 'board-note' }, s.note) : null));
-      } else tr.append(el('td', attrs, content));
-    }
-    if (ctx.onHistory) {
-      const name = s.site_name || `site ${s.site_id}`;
-      const btn = el('button', { type: 'button', class: 'btn btn-small history-open', dataset: { siteId: String(s.site_id) },
-        'aria-label': `History of ${name}` }, 'History');
-      btn.addEventListener('click', () => ctx.onHistory(s.site_id, name, btn));
-      tr.append(el('td', { class: 'history' }, btn));
-    }
-    return tr;
-  }
-
   function render() {
     const col = columns.find((c) => c.key === sortKey) || columns[0];
     const list = [...sites.values()].sort((a, b) => {
-      const x = sortValue(col, a);
-      const y = sortValue(col, b);
+      const x = sortValue(col, a, ctx);
+      const y = sortValue(col, b, ctx);
       let d = x < y ? -1 : x > y ? 1 : 0;
       if (sortDir === 'descending') d = -d;
       return d || String(a.site_name).localeCompare(String(b.site_name));
     });
-    table.tBodies[0].replaceChildren(...list.map(row));
+    table.tBodies[0].replaceChildren(...list.map((s) => boardRow(s, columns, ctx, fresh)));
     for (const th of headRow.children) {
       if (th.dataset.key === sortKey) th.setAttribute('aria-sort', sortDir);
       else th.removeAttribute('aria-sort');
     }
     empty.textContent = note;
     empty.hidden = sites.size > 0 || !note;
-    renderSummary();
-  }
-
-  function renderSummary() {
-    if (!summary) return;
-    const all = [...sites.values()];
-    const reported = all.filter((s) => s.reported_at);
-    const count = (st) => reported.filter((s) => s.state === st).length;
-    const parts = [`${reported.length} of ${all.length} site${all.length === 1 ? '' : 's'} reported`];
-    for (const st of ['evacuating', 'lockdown', 'closed', 'heightened']) {
-      const n = count(st);
-      if (n) parts.push(`${n} ${label(STATE_LABELS, st).toLowerCase()}`);
-    }
-    const down = reported.filter((s) => s.cctv === 'down').length;
-    if (down) parts.push(`CCTV down at ${down}`);
-    const people = reported.reduce((t, s) => t + (Number.isFinite(s.people) ? s.people : 0), 0);
-    parts.push(`${people} people reported inside`);
-    summary.textContent = parts.join(' · ');
-    summary.classList.toggle('warn', reported.some((s) => ['evacuating', 'lockdown'].includes(s.state)) || down > 0);
+    renderSummary(summary, sites);
   }
 
   return {

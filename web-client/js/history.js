@@ -9,8 +9,10 @@
 // showModal(): the page behind is inert, Escape closes it, focus goes back
 // to the button that opened it.
 
-import { el, showError, describeError, timeElement } from './ui.js';
-import { CCTV_LABELS, STATE_LABELS, label, isUnsupported, unsupportedText } from './labels.js';
+import {
+  el, showError, describeError, timeElement, isUnsupported, unsupportedText,
+} from './ui.js';
+import { CCTV_LABELS, STATE_LABELS, label } from './vocab.js';
 
 const PAGE = 50;
 

@@ -31,14 +31,6 @@ const HOME_BY_ROLE = {
   admin: 'admin.html',
 };
 
-export const ROLE_LABELS = {
-  controller: 'Controller',
-  analyst: 'Analyst',
-  site_console: 'Site console',
-  company_operator: 'Company operator',
-  admin: 'Administrator',
-};
-
 /* ---- Stored sign-in ---------------------------------------------------- */
 
 export function getToken() {

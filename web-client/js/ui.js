@@ -1,7 +1,8 @@
 // ui.js: small DOM helpers shared by the pages. Text is always set through
 // textContent (never innerHTML): alert text comes from other people.
 
-import { ROLE_LABELS, signOut } from './session.js';
+import { signOut } from './session.js';
+import { ROLE_LABELS } from './vocab.js';
 
 /* el('li', {class: 'x', dataset: {alertId: 4}}, 'text', child, …) */
 export function el(tag, attrs = {}, ...children) {
@@ -94,6 +95,14 @@ export function bindConnIndicator(session, conn) {
   render(session.state);
 }
 
+/* Mark an input as refused (aria-invalid, which the stylesheet and screen
+ * readers show) or clear the mark. */
+export function setInvalid(node, bad) {
+  if (!node) return;
+  if (bad) node.setAttribute('aria-invalid', 'true');
+  else node.removeAttribute('aria-invalid');
+}
+
 /* Show a message in an error region (role="alert" in the markup); an empty
  * message hides it. */
 export function showError(node, message) {
@@ -107,4 +116,15 @@ export function describeError(frame) {
   const parts = [msg];
   if (frame.field) parts.push(`(field: ${frame.field})`);
   return parts.join(' ');
+}
+
+/* The broker does not know this request yet (an older broker, or a part
+ * still being built): the page says so and carries on. */
+export function isUnsupported(frame) {
+  return Boolean(frame) && (frame.code === 'unknown_type' ||
+    /not implemented/i.test(String(frame.message || '')));
+}
+
+export function unsupportedText(what) {
+  return `${what} is not available on this broker yet. Everything else keeps working.`;
 }

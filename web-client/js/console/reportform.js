@@ -1,10 +1,12 @@
-// reportform.js: "Report to police" (docs/protocol.md §2b "Partner
+// console/reportform.js: "Report to police" (docs/protocol.md §2b "Partner
 // reports"), on the desks of site consoles and company operators: a kind,
 // a text and an optional photo, uploaded first through /api/images.
 
-import { showError, describeError, clock } from './ui.js';
-import { checkImageFile, uploadImage } from './images.js';
-import { isUnsupported, unsupportedText, REPORT_KIND_LABELS } from './labels.js';
+import {
+  showError, describeError, clock, isUnsupported, unsupportedText, setInvalid,
+} from '../ui.js';
+import { checkImageFile, uploadImage } from '../images.js';
+import { REPORT_KIND_LABELS } from '../vocab.js';
 
 export function setupReportForm(session, token) {
   const $ = (id) => document.getElementById(id);
@@ -22,17 +24,11 @@ export function setupReportForm(session, token) {
 
   const fields = { kind, text, image: photo };
 
-  function invalid(node, bad) {
-    if (!node) return;
-    if (bad) node.setAttribute('aria-invalid', 'true');
-    else node.removeAttribute('aria-invalid');
-  }
-
   function fail(message, node) {
     showError(error, message);
     result.hidden = true;
     if (node) {
-      invalid(node, true);
+      setInvalid(node, true);
       node.focus();
     }
   }
@@ -45,17 +41,17 @@ export function setupReportForm(session, token) {
   }
 
   text.addEventListener('input', () => {
-    invalid(text, false);
+    setInvalid(text, false);
     if (count) count.textContent = `${text.value.length} / 2000`;
   });
-  photo.addEventListener('change', () => invalid(photo, false));
-  kind.addEventListener('change', () => invalid(kind, false));
+  photo.addEventListener('change', () => setInvalid(photo, false));
+  kind.addEventListener('change', () => setInvalid(kind, false));
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     if (busy) return;
     showError(error, '');
-    for (const n of Object.values(fields)) invalid(n, false);
+    for (const n of Object.values(fields)) setInvalid(n, false);
     const t = text.value.trim();
     if (!t) return fail('Describe what you saw or what happened.', text);
     if (t.length > 2000) return fail('The report is longer than 2000 characters.', text);

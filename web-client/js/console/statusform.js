@@ -1,11 +1,12 @@
-// statusform.js: a site console's quick status report (docs/protocol.md §2b
-// "Building status"): `status` → `status_ok`. When the control room asks
-// (`report_request`) the form is highlighted and the next status carries
-// `in_reply_to`.
+// console/statusform.js: a site console's quick status report
+// (docs/protocol.md §2b "Building status"): `status` → `status_ok`. When
+// the control room asks (`report_request`) the form is highlighted and the
+// next status carries `in_reply_to`.
 
-import { showError, describeError, formatTime, clock } from './ui.js';
-import { loadCache, saveCache } from './session.js';
-import { isUnsupported, unsupportedText } from './labels.js';
+import {
+  showError, describeError, formatTime, clock, isUnsupported, unsupportedText, setInvalid,
+} from '../ui.js';
+import { loadCache, saveCache } from '../session.js';
 
 const NUMBERS = ['people', 'officers', 'trauma_packs', 'first_aid_kits', 'defibrillators'];
 
@@ -48,16 +49,11 @@ export function setupStatusForm(session, { announce } = {}) {
     inputs.note.value = v.note || '';
   }
 
-  function invalid(node, bad) {
-    if (bad) node.setAttribute('aria-invalid', 'true');
-    else node.removeAttribute('aria-invalid');
-  }
-
   function fail(message, node) {
     showError(error, message);
     result.hidden = true;
     if (node) {
-      invalid(node, true);
+      setInvalid(node, true);
       node.focus();
     }
   }
@@ -71,13 +67,13 @@ export function setupStatusForm(session, { announce } = {}) {
     send.textContent = request ? 'Send status to police' : 'Send status';
   }
 
-  for (const n of Object.values(inputs)) n.addEventListener('input', () => invalid(n, false));
+  for (const n of Object.values(inputs)) n.addEventListener('input', () => setInvalid(n, false));
 
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (pendingRef) return;
     showError(error, '');
-    for (const n of Object.values(inputs)) invalid(n, false);
+    for (const n of Object.values(inputs)) setInvalid(n, false);
     const frame = {};
     for (const k of NUMBERS) {
       const raw = inputs[k].value.trim();

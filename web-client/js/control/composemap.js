@@ -1,12 +1,13 @@
-// composemap.js: the control room's compose map (control.html #compose-map).
-// It shows the area typed in the compose form and the sites inside it, and
-// lets the controller draw a circle or polygon instead of typing it: a
-// finished drawing is written into the typed area fields (the one source
-// of truth, and the keyboard's way in) and ticks "Every site inside the
-// area", so the compose form (js/compose.js) never knows it was drawn.
+// control/composemap.js: the control room's compose map (control.html
+// #compose-map). It shows the area typed in the compose form and the sites
+// inside it, and lets the controller draw a circle or polygon instead of
+// typing it: a finished drawing is written into the typed area fields (the
+// one source of truth, and the keyboard's way in) and ticks "Every site
+// inside the area", so the compose form (compose.js) never knows it was
+// drawn.
 
-import { createCityMap, attachDrawTool } from './map.js';
-import { areaText, inArea, polygonLines } from './area.js';
+import { createCityMap, attachDrawTool } from '../map.js';
+import { areaText, inArea, polygonLines } from '../area.js';
 
 function fire(node, type) {
   node.dispatchEvent(new Event(type, { bubbles: true }));

@@ -1,7 +1,9 @@
-// templates.js: the control room's alert templates (issue #7): a starting
-// point for the form, every field still editable. Each sets the alert's
-// category, severity, urgency, certainty, wording and, where the sites
-// must answer, the question. `[…]` marks what the controller must fill in.
+// control/templates.js: the control room's alert templates (issue #7): a
+// starting point for the form, every field still editable. Each sets the
+// alert's category, severity, urgency, certainty, wording and, where the
+// sites must answer, the question. `[…]` marks what the controller must
+// fill in. Their codes are checked against vocab.js by
+// tests/e2e/77-web-vocab.test.mjs.
 
 export const TEMPLATES = [
   {

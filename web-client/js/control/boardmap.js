@@ -1,10 +1,11 @@
-// boardmap.js: the control room's status board as a map (control.html
-// #board-map): every site coloured by its latest status report (`board`,
-// then `status_update`), the areas of the live alerts sent from this page,
-// partner reports, and the circle of the last area totals. A click on the
-// map asks for the area totals around that point (onPick).
+// control/boardmap.js: the control room's status board as a map
+// (control.html #board-map): every site coloured by its latest status
+// report (`board`, then `status_update`), the areas of the live alerts
+// sent from this page, partner reports, and the circle of the last area
+// totals. A click on the map asks for the area totals around that point
+// (onPick).
 
-import { createCityMap } from './map.js';
+import { createCityMap } from '../map.js';
 
 /* session: the page's Session; onPick({lat, lon}) on a click. Returns
  * {setAlertAreas(records), setReports(reports)}. */

@@ -1,0 +1,136 @@
+// console/words.js: what the desk says about an alert, in words: its
+// kind, category, relay, question, status, escalations, and the receipts
+// of the company desk's sites. Text only, no DOM.
+//
+// Alerts in full (docs/protocol.md §2b): exercise and test alerts say so
+// on every screen; an update or a cancel replaces the alert it references;
+// an alert past `expires` is no longer current.
+
+import { formatTime } from '../ui.js';
+import {
+  SEVERITIES, CATEGORY_LABELS, URGENCY_LABELS, CERTAINTY_LABELS, label, exerciseWord,
+} from '../vocab.js';
+import { desk, siteName } from './desk.js';
+
+const STATUS_TEXT = {
+  new: 'New',
+  acked: 'Acknowledged',
+  seen: 'Seen',
+  failed: 'Not acknowledged',
+  cancelled: 'Cancelled',
+  superseded: 'Updated',
+  expired: 'Expired',
+};
+
+export function exerciseText(a) {
+  const w = exerciseWord(a.status);
+  return w ? `${w} — not a real incident` : '';
+}
+
+export function categoryText(a) {
+  const parts = [label(CATEGORY_LABELS, a.category)];
+  if (a.urgency && a.urgency !== 'unknown') parts.push(`${label(URGENCY_LABELS, a.urgency)} urgency`);
+  if (a.certainty && a.certainty !== 'unknown') parts.push(label(CERTAINTY_LABELS, a.certainty));
+  return parts.filter(Boolean).join(' · ');
+}
+
+export function relayText(a) {
+  const r = a.relay;
+  if (!r) return '';
+  return `Relayed by ${r.by_org_name || 'your security company'}${r.note ? `: ${r.note}` : ''}`;
+}
+
+export function handlingText(a) {
+  return a.handling ? `Handling: ${a.handling}` : '';
+}
+
+export function requestQuestion(rq) {
+  if (!rq) return '';
+  if (rq.kind === 'choice') return 'The control room asks for an answer:';
+  if (rq.kind === 'number') return `The control room asks: ${rq.label || 'a number'} (${rq.min ?? 0} to ${rq.max ?? '…'})`;
+  return '';
+}
+
+export function answerValue(v) {
+  return v === null || v === undefined ? '' : String(v);
+}
+
+export function kindText(a, ref) {
+  const about = ref ? `: ${ref.headline}` : '';
+  if (a.msg_type === 'cancel') return `Cancelled — stand down${about}`;
+  if (a.msg_type === 'update') return `Update${about}`;
+  return '';
+}
+
+export function isExpired(a) {
+  const t = a.expires ? Date.parse(a.expires) : NaN;
+  return Number.isFinite(t) && t <= Date.now();
+}
+
+export function sevOf(alert) {
+  return SEVERITIES.includes(alert.severity) ? alert.severity : 'minor';
+}
+
+export function senderText(alert) {
+  const s = alert.sender || {};
+  return [s.display_name, s.org_name].filter(Boolean).join(', ') || 'unknown sender';
+}
+
+export function siteNames(alert) {
+  if (!Array.isArray(alert.sites) || !alert.sites.length) return '';
+  return alert.sites.map((id) => siteName(id)).join(', ');
+}
+
+export function escalationText(entry) {
+  const list = entry.escalations || [];
+  if (!list.length) return '';
+  const names = list.map((x) => `${x.site_name || siteName(x.site_id)} (${formatTime(x.escalated_at)})`);
+  return `Not acknowledged in time by: ${names.join(', ')}`;
+}
+
+export function statusText(entry) {
+  if (entry.status === 'new' && isExpired(entry.alert)) return STATUS_TEXT.expired;
+  return STATUS_TEXT[entry.status] || entry.status;
+}
+
+export function alertText(a) {
+  const ex = exerciseText(a);
+  const kind = a.msg_type === 'cancel' ? 'cancellation' : a.msg_type === 'update' ? 'update' : 'alert';
+  return `${ex ? `${ex}. ` : ''}${a.severity || ''} ${kind}: ${a.headline || ''}. From ${senderText(a)}.`;
+}
+
+/* A company desk may pass this alert on to its sites. */
+export function relayable(entry) {
+  const a = entry.alert;
+  return !desk.canAck && !a.relay && a.msg_type !== 'cancel' && !a.cancelled &&
+    entry.status !== 'cancelled' && entry.status !== 'superseded' && !entry.replaced && !isExpired(a) &&
+    a.sender?.org_id !== desk.user.org_id;
+}
+
+export function relayedText(entry) {
+  const list = entry.relays || [];
+  if (!list.length) return '';
+  return list.map((r) => {
+    const t = r.tally;
+    const counts = t ? ` — delivered ${t.delivered ?? 0}, acknowledged ${t.acknowledged ?? 0} of ${t.recipients ?? r.recipients}` : '';
+    return `Relayed to ${r.recipients} site${r.recipients === 1 ? '' : 's'} at ${formatTime(r.at)}${r.note ? ` (“${r.note}”)` : ''}${counts}`;
+  }).join('; ');
+}
+
+/* The banner's line for a company desk: how many of its sites that got
+ * the alert acknowledged, read and answered it. */
+export function ownSitesText(entry) {
+  const list = entry.own_sites || [];
+  if (!list.length) return '';
+  const n = (f) => list.filter(f).length;
+  const answered = n((x) => x.answer != null);
+  return `Our sites: ${n((x) => x.acked_at)} of ${list.length} acknowledged, ${n((x) => x.read_at)} read` +
+    (answered ? `, ${answered} answered` : '');
+}
+
+/* A site's receipt state in words: acknowledged / read / delivered / not yet. */
+export function receiptState(x) {
+  return x.acked_at ? `acknowledged ${formatTime(x.acked_at)}`
+    : x.read_at ? `read ${formatTime(x.read_at)}, not acknowledged`
+      : x.delivered_at ? `delivered ${formatTime(x.delivered_at)}, not acknowledged` : 'not yet received';
+}

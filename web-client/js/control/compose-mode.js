@@ -1,0 +1,158 @@
+// control/compose-mode.js: what fills or empties the alert form. A new
+// alert (the form cleared), update mode opened from a sent alert
+// (#compose-mode: the form filled from the alert; recipients and preview
+// hidden, as an update goes to the original's recipients), and a template
+// (js/control/templates.js) applied: the wording, the alert model's codes
+// and the question; area and recipients are kept.
+
+import { formatTime, setInvalid } from '../ui.js';
+import { polygonLines } from '../area.js';
+import { composer, clearInvalid, showComposeError } from './composer.js';
+import { renderLook, renderRequestKind, updateBodyCount } from './compose-fields.js';
+import { applyFilter, renderAreaKind } from './compose-recipients.js';
+import { markPreviewStale } from './compose-preview.js';
+import { TEMPLATE_GAP } from './compose-collect.js';
+
+export function clearForm() {
+  const { f, form } = composer;
+  const { imagesStatus, previewBox } = composer.dom;
+  form.reset();
+  clearInvalid();
+  f.filter.value = '';
+  applyFilter();
+  renderAreaKind();
+  renderRequestKind();
+  updateBodyCount();
+  imagesStatus.textContent = '';
+  previewBox.hidden = true;
+  previewBox.replaceChildren();
+  renderLook();
+}
+
+export function setMode(rec) {
+  const { form } = composer;
+  const { modeBox, title, modeText, targetsFieldset, updateNote } = composer.dom;
+  composer.updateOf = rec;
+  const upd = Boolean(rec);
+  form.dataset.msgType = upd ? 'update' : 'alert';
+  if (upd) form.dataset.references = String(rec.alert_id);
+  else delete form.dataset.references;
+  modeBox.hidden = !upd;
+  title.textContent = upd ? 'Update an alert' : 'New alert';
+  modeText.textContent = upd
+    ? `Updating “${rec.headline}” (sent ${formatTime(rec.sent_at)}). Change what is different: the update goes to the same recipients and takes the alert’s place on their screens.`
+    : '';
+  targetsFieldset.hidden = upd;
+  updateNote.hidden = !upd;
+  document.getElementById('preview').closest('.preview-block').hidden = upd;
+  renderLook();
+}
+
+function toLocalInput(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/* The area and the question of a sent record, back into their fields. */
+function fillAreaAndQuestion(rec) {
+  const { f, form } = composer;
+  const area = rec.area;
+  const kind = area?.circle ? 'circle' : Array.isArray(area?.polygon) ? 'polygon' : 'none';
+  form.querySelector(`input[name="area-kind"][value="${kind}"]`).checked = true;
+  if (area?.circle) {
+    f.areaLat.value = String(area.circle.lat);
+    f.areaLon.value = String(area.circle.lon);
+    f.areaRadius.value = String(area.circle.radius_m);
+  }
+  if (kind === 'polygon') f.areaPolygon.value = polygonLines(area.polygon);
+  const rq = rec.request;
+  f.requestKind.value = rq?.kind === 'choice' || rq?.kind === 'number' ? rq.kind : 'none';
+  if (rq?.kind === 'choice') f.requestOptions.value = (rq.options || []).join('\n');
+  if (rq?.kind === 'number') {
+    f.requestLabel.value = rq.label || '';
+    f.requestMin.value = String(rq.min ?? 0);
+    f.requestMax.value = String(rq.max ?? 1000);
+  }
+}
+
+/* Open the form on a sent alert, as msg_type update. */
+export function startUpdate(rec) {
+  const { f } = composer;
+  if (composer.publishRef || composer.uploading) {
+    showComposeError('Wait until the alert being sent is confirmed.', 'busy');
+    return;
+  }
+  clearForm();
+  showComposeError('');
+  const set = (node, v, fallback) => {
+    const want = v ?? fallback;
+    if (node.tagName === 'SELECT' && ![...node.options].some((o) => o.value === want)) return;
+    node.value = want ?? '';
+  };
+  set(f.headline, rec.headline, '');
+  set(f.body, rec.body, '');
+  set(f.instruction, rec.instruction, '');
+  set(f.severity, rec.severity, 'minor');
+  set(f.status, rec.status, 'actual');
+  set(f.category, rec.category, 'advice');
+  set(f.urgency, rec.urgency, 'unknown');
+  set(f.certainty, rec.certainty, 'unknown');
+  set(f.classification, rec.classification, 'OFFICIAL');
+  set(f.handling, rec.handling, '');
+  f.expires.value = rec.expires ? toLocalInput(rec.expires) : '';
+  fillAreaAndQuestion(rec);
+  setMode(rec);
+  renderAreaKind();
+  renderRequestKind();
+  updateBodyCount();
+  composer.dom.imagesStatus.textContent = rec.images?.length
+    ? `The alert keeps its ${rec.images.length} image${rec.images.length === 1 ? '' : 's'} unless you choose new ones.` : '';
+  composer.panel.scrollIntoView({ block: 'start' });
+  f.headline.focus();
+}
+
+/* Fill the form from a template (js/control/templates.js): the wording,
+ * the alert model's codes and the question; area and recipients are
+ * kept. */
+export function applyTemplate(t) {
+  const { f, form } = composer;
+  const set = (node, value) => {
+    node.value = value ?? '';
+    setInvalid(node, false);
+  };
+  set(f.category, t.category);
+  set(f.severity, t.severity);
+  set(f.urgency, t.urgency);
+  set(f.certainty, t.certainty);
+  set(f.classification, t.classification || 'OFFICIAL');
+  set(f.headline, t.headline);
+  set(f.body, t.body);
+  set(f.instruction, t.instruction);
+  const rq = t.request;
+  set(f.requestKind, rq ? rq.kind : 'none');
+  if (rq?.kind === 'choice') set(f.requestOptions, rq.options.join('\n'));
+  if (rq?.kind === 'number') {
+    set(f.requestLabel, rq.label);
+    set(f.requestMin, String(rq.min));
+    set(f.requestMax, String(rq.max));
+  }
+  renderRequestKind();
+  updateBodyCount();
+  renderLook();
+  markPreviewStale();
+  form.dataset.template = t.id;
+  const gap = f.headline.value.match(TEMPLATE_GAP);
+  f.headline.focus();
+  if (gap) f.headline.setSelectionRange(gap.index, gap.index + gap[0].length);
+}
+
+export function wireMode() {
+  document.getElementById('compose-mode-exit').addEventListener('click', () => {
+    setMode(null);
+    clearForm();
+    showComposeError('');
+    composer.f.headline.focus();
+  });
+}
