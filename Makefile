@@ -24,7 +24,9 @@
 # archive that must link with the lower archives alone (an upward call
 # does not link: $(BUILD)/layers/*.linked, checked before tocsind links).
 
-PKGS      := libwebsockets jansson libpq libsodium libzmq
+# inih: the configuration file's parser (broker/base/conf.c), Debian's
+# libinih rather than one of our own.
+PKGS      := libwebsockets jansson libpq libsodium libzmq inih
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
              -Wmissing-prototypes -Wno-unused-parameter -Wformat=2

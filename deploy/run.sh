@@ -148,7 +148,7 @@ if (( EUID == 0 )); then
 fi
 
 set -m
-"$BROKER" --listen "127.0.0.1:$PORT" --database "$broker_url" \
+"$BROKER" --config /dev/null --listen "127.0.0.1:$PORT" --database "$broker_url" \
           --web-root "$ROOT/web-client" --token-key "$VAR/secrets/token.key" \
           --bus-ingest "$BUS_INGEST" --bus-events "$BUS_EVENTS" --bus-key "$BUS_KEY" \
           "${user_args[@]}" &
