@@ -23,7 +23,7 @@ static int read_secrets(struct broker *b)
 {
 	if (token_keys_init(b->token_keys, b->conf.token_key))
 		return -1;
-	if (key_file_load_or_create(b->conf.audit_key, "audit key", b->audit_key))
+	if (key_file_load(b->conf.audit_key, "audit key", b->audit_key))
 		goto fail;
 	if (b->conf.tls_cert && tls_files_check(b->conf.tls_cert, b->conf.tls_key))
 		goto fail;

@@ -16,7 +16,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import {
-  Broker, ROOT, Stack, SUBPROTOCOL, demoPassword, makeCert,
+  Broker, ROOT, Stack, SUBPROTOCOL, demoPassword, makeCert, makeKeys,
 } from './lib/harness.mjs';
 import { LANDING, UI_TIMEOUT, launch, signIn, watch } from './lib/browser.mjs';
 
@@ -247,6 +247,7 @@ describe('bad TLS settings and running as root', { timeout: 120_000 }, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-tls-bad-'));
     files = makeCert(dir);
     fs.writeFileSync(path.join(dir, 'garbage.pem'), 'this is not a certificate\n');
+    makeKeys(dir);
   });
   after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 

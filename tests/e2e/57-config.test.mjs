@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import {
-  Broker, Stack, SUBPROTOCOL, httpRequest, makeCert, ROOT,
+  Broker, Stack, SUBPROTOCOL, httpRequest, makeCert, makeKeys, ROOT,
 } from './lib/harness.mjs';
 import { makePng, upload } from './lib/images-helpers.mjs';
 
@@ -50,6 +50,7 @@ describe('a broker set up by its configuration file', { timeout: 180_000 }, () =
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-conf-'));
+    makeKeys(dir);
     file = path.join(dir, 'tocsind.conf');
     st = await Stack.create({ label: import.meta.url, startBroker: false });
     // every setting from the file: the harness passes no flag of its own
@@ -155,6 +156,14 @@ describe('a broker set up by its configuration file', { timeout: 180_000 }, () =
     const missing = await tocsind(['--config', path.join(dir, 'nope.conf'), '--check-config']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read the configuration file .*nope\.conf: No such file/);
+  });
+
+  it('a missing key is a start error naming tocsinctl keys init', async () => {
+    const r = await tocsind(['--config', file, '--token-key', path.join(dir, 'none', 'token.key'),
+      '--listen', '127.0.0.1:1'], { TOCSIN_ALLOW_ROOT: '1' });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /no token key at .*none\/token\.key: make the keys with: tocsinctl keys init --dir .*none/);
+    assert.ok(!fs.existsSync(path.join(dir, 'none')), 'nothing was made');
   });
 
   it('stops cleanly', async () => { await st.stop(); });

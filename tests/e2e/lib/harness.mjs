@@ -168,6 +168,15 @@ export function makeCert(dir) {
   return { cert, key, otherKey };
 }
 
+// The token and audit keys a broker reads from dir (tocsind never makes
+// them: tocsinctl keys init does on a server), unless they are there.
+export function makeKeys(dir) {
+  for (const name of ['token.key', 'audit.key']) {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(32), { mode: 0o600 });
+  }
+}
+
 const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer|ThreadSanitizer|AddressSanitizer:DEADLYSIGNAL/;
 
 export class Broker {
@@ -203,6 +212,7 @@ export class Broker {
     }
     this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-e2e-'));
     this.keyFile = path.join(this.tmpDir, 'token.key');
+    makeKeys(this.tmpDir);
     fs.mkdirSync(path.join(this.tmpDir, 'journal'));
     fs.mkdirSync(OUTPUT_DIR, { recursive: true });
     let n = 0;
