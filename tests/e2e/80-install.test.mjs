@@ -3,7 +3,8 @@
 // `tocsinctl keys init` makes the keys, and the broker starts on them
 // against the test PostgreSQL and serves only the consoles' files. Also:
 // --version everywhere, the man pages render (man -l), tocsin-migrate
-// applies the installed schema to an empty database.
+// applies the installed schema to an empty database, and the unit as
+// shipped passes `systemd-analyze verify` with an exposure of at most 2.0.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -168,6 +169,24 @@ function checksOfTree(label, getTree, whyNot = () => 'no tree') {
     await s.ping();
     s.close();
     await st.stop();
+  });
+
+  it('the unit as shipped: systemd-analyze verify passes, exposure at most 2.0', async (t2) => {
+    if (!t) { t2.skip(whyNot()); return; }
+    if (!have('systemd-analyze')) { t2.skip('systemd-analyze is not installed (systemd)'); return; }
+    const unit = at(path.join(t.unit, 'tocsind.service'));
+    const text = fs.readFileSync(unit, 'utf8');
+    assert.match(text, new RegExp(`^ExecStart=${t.sbin}/tocsind --config /etc/tocsin/tocsind\\.conf$`, 'm'));
+    const sec = await run('systemd-analyze', ['security', '--offline=yes', unit]);
+    const m = sec.stdout.match(/Overall exposure level for tocsind\.service: ([\d.]+)/);
+    assert.ok(m, sec.stdout + sec.stderr);
+    assert.ok(Number(m[1]) <= 2.0, `exposure ${m[1]} > 2.0:\n${sec.stdout.split('\n').filter((l) => l.includes('✗')).join('\n')}`);
+    // verify wants ExecStart's program and the Documentation= pages to exist:
+    // the tree's, not the machine's
+    const copy = path.join(keys, 'tocsind.service');
+    fs.writeFileSync(copy, text.replace(/^ExecStart=\S+/m, `ExecStart=${at(path.join(t.sbin, 'tocsind'))}`));
+    const v = await run('systemd-analyze', ['verify', copy], { env: { MANPATH: at(t.man) } });
+    assert.equal(v.code, 0, v.stdout + v.stderr);
   });
 }
 
