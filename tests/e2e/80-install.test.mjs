@@ -1,10 +1,13 @@
-// On a real server (issue 19): `make install DESTDIR=` gives a tree in
-// which `tocsind --check-config` passes with the sample configuration,
-// `tocsinctl keys init` makes the keys, and the broker starts on them
-// against the test PostgreSQL and serves only the consoles' files. Also:
-// --version everywhere, the man pages render (man -l), tocsin-migrate
-// applies the installed schema to an empty database, and the unit as
-// shipped passes `systemd-analyze verify` with an exposure of at most 2.0.
+// On a real server (issue 19): `make install DESTDIR=` and the Debian
+// package (`make dist`, then `dpkg-buildpackage -us -uc` in the tarball,
+// `dpkg-deb -x`) each give a tree in which `tocsind --check-config` passes
+// with the sample configuration, `tocsinctl keys init` makes the keys, and
+// the broker starts on them against the test PostgreSQL and serves only the
+// consoles' files. Also: --version everywhere, the man pages render
+// (man -l), tocsin-migrate applies the installed schema to an empty
+// database, the package depends on no compiler, npm or PostgreSQL server
+// and does not start the broker, and the unit as shipped passes
+// `systemd-analyze verify` with an exposure of at most 2.0.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -204,4 +207,56 @@ describe('make install DESTDIR=: a tree that runs', { timeout: 600_000 }, () => 
   after(() => { if (dest) fs.rmSync(dest, { recursive: true, force: true }); });
 
   checksOfTree('destdir', () => tree);
+});
+
+describe('the Debian package, built from make dist\'s tarball', { timeout: 1_200_000 }, () => {
+  let work;
+  let tree = null;
+  let deb;
+  const missing = ['dpkg-buildpackage', 'dh', 'dpkg-deb'].filter((p) => !have(p));
+
+  before(async () => {
+    if (missing.length) return;
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-deb-'));
+    const dist = await run('make', ['--no-print-directory', 'dist'], { timeoutMs: 300_000 });
+    assert.equal(dist.code, 0, dist.stdout + dist.stderr);
+    const tarball = path.join(ROOT, dist.stdout.match(/^dist: (\S+)$/m)[1]);
+    await run('tar', ['-xzf', tarball, '-C', work]);
+    const [src] = fs.readdirSync(work);
+    const version = fs.readFileSync(path.join(work, src, 'VERSION'), 'utf8').trim();
+    // no git, no npm: the tarball has VERSION and web-client/vendor/
+    const build = await run('dpkg-buildpackage', ['-us', '-uc', '-b', '-j2'],
+      { cwd: path.join(work, src), timeoutMs: 900_000, env: { GIT_DIR: '/nonexistent' } });
+    assert.equal(build.code, 0, build.stdout.slice(-4000) + build.stderr.slice(-4000));
+    deb = path.join(work, fs.readdirSync(work).find((f) => /^tocsin_.*\.deb$/.test(f)));
+    const root = path.join(work, 'root');
+    await run('dpkg-deb', ['-x', deb, root]);
+    tree = { root, version, sbin: '/usr/sbin', bin: '/usr/bin', data: '/usr/share', man: '/usr/share/man',
+      unit: '/lib/systemd/system' };
+  });
+  after(() => { if (work) fs.rmSync(work, { recursive: true, force: true }); });
+
+  it('depends on runtime libraries only, keeps the configuration, and starts nothing', async (t) => {
+    if (missing.length) { t.skip(`${missing.join(', ')} missing: install dpkg-dev and debhelper (deploy/install-deps.sh --test)`); return; }
+    const depends = (await run('dpkg-deb', ['-f', deb, 'Depends'])).stdout.trim();
+    for (const lib of ['libwebsockets17', 'libpq5', 'libsodium23', 'libzmq5', 'libinih1', 'libwebsockets-evlib-ev', 'adduser']) {
+      assert.ok(depends.includes(lib), `Depends: ${depends} (${lib})`);
+    }
+    for (const tool of ['gcc', 'make', 'nodejs', 'npm', 'debhelper']) {
+      assert.ok(!depends.split(/,\s*/).some((d) => d.split(' ')[0] === tool), `Depends: ${depends} (${tool})`);
+    }
+    assert.ok(!depends.split(/,\s*/).some((d) => /^postgresql(-\d+)?( |$)/.test(d)), `no PostgreSQL server: ${depends}`);
+    const ctl = path.join(work, 'control');
+    await run('dpkg-deb', ['-e', deb, ctl]);
+    assert.equal(fs.readFileSync(path.join(ctl, 'conffiles'), 'utf8').trim(), '/etc/tocsin/tocsind.conf');
+    const postinst = fs.readFileSync(path.join(ctl, 'postinst'), 'utf8');
+    assert.match(postinst, /adduser --quiet --system --group --home \/var\/lib\/tocsin/);
+    assert.match(postinst, /install -d -o tocsin -g tocsin -m 0750 \/var\/lib\/tocsin/);
+    // dh_installsystemd --no-enable --no-start: enabled again only if it was
+    assert.doesNotMatch(postinst, /^\s*(deb-systemd-invoke (start|restart)|systemctl (start|restart|enable))/m);
+    assert.match(postinst, /if deb-systemd-helper --quiet was-enabled 'tocsind\.service'; then\n\s*# Create new symlinks/);
+  });
+
+  checksOfTree('debian', () => tree,
+    () => `${missing.join(', ')} missing: install dpkg-dev and debhelper (deploy/install-deps.sh --test)`);
 });
