@@ -7,14 +7,13 @@
 // on port 443 the default origins are those browsers send, without :443.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import {
-  Broker, Stack, SUBPROTOCOL, httpRequest, makeCert, makeKeys, ROOT,
+  Broker, Stack, SUBPROTOCOL, httpRequest, makeCert, makeKeys, ROOT, run,
 } from './lib/harness.mjs';
 import { makePng, upload } from './lib/images-helpers.mjs';
 
@@ -22,13 +21,8 @@ const BINARY = process.env.TOCSIN_BROKER || path.join(ROOT, 'build/san/tocsind')
 const PUBLIC = 'https://tocsin.force.example';
 
 // tocsind with args, to its exit: { code, stdout, stderr }.
-function tocsind(args, env = {}) {
-  return new Promise((resolve) => {
-    execFile(BINARY, args, {
-      timeout: 30000, env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', TOCSIN_CONFIG: '', ...env },
-    }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
-  });
-}
+const tocsind = (args, env = {}) => run(BINARY, args,
+  { timeoutMs: 30000, env: { ASAN_OPTIONS: 'detect_leaks=0', TOCSIN_CONFIG: '', ...env } });
 
 // The answer to a WebSocket upgrade sent with this Origin: 'open' or the HTTP status.
 function tryOrigin(broker, origin) {

@@ -10,20 +10,15 @@
 // `systemd-analyze verify` with an exposure of at most 2.0.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Broker, Stack, ROOT, httpRequest, pgConnect } from './lib/harness.mjs';
+import { Broker, Stack, ROOT, httpRequest, pgConnect, run } from './lib/harness.mjs';
 
-// A program to its exit: { code, stdout, stderr }; never rejects.
-function run(file, args, { cwd = ROOT, env = {}, timeoutMs = 120_000 } = {}) {
-  return new Promise((resolve) => {
-    execFile(file, args, { cwd, timeout: timeoutMs, maxBuffer: 64 << 20, env: { ...process.env, ...env } },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
-  });
-}
+// A program to its exit (harness.run), from the top of the tree.
+const runIn = (file, args, { cwd = ROOT, timeoutMs = 120_000, env } = {}) => run(file, args, { cwd, timeoutMs, env });
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -78,7 +73,7 @@ function checksOfTree(label, getTree, whyNot = () => 'no tree') {
   it('--version on every program', async (t2) => {
     if (!t) { t2.skip(whyNot()); return; }
     for (const [prog, file] of [['tocsind', t.sbin], ['tocsinctl', t.bin], ['tocsin-cap', t.bin], ['tocsin-anpr', t.bin]]) {
-      const r = await run(at(path.join(file, prog)), ['--version']);
+      const r = await runIn(at(path.join(file, prog)), ['--version']);
       assert.equal(r.code, 0, `${prog}: ${r.stderr}`);
       assert.equal(r.stdout.trim(), `${prog} ${t.version}`);
     }
@@ -88,7 +83,7 @@ function checksOfTree(label, getTree, whyNot = () => 'no tree') {
     if (!t) { t2.skip(whyNot()); return; }
     const conf = at('etc/tocsin/tocsind.conf');
     assert.ok(fs.existsSync(conf), 'the sample configuration is installed as /etc/tocsin/tocsind.conf');
-    const r = await run(at(path.join(t.sbin, 'tocsind')), ['--config', conf, '--check-config']);
+    const r = await runIn(at(path.join(t.sbin, 'tocsind')), ['--config', conf, '--check-config']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^web-root = ${t.data}/tocsin/web-client +# file`, 'm'));
     assert.match(r.stdout, /^public-url = https:\/\/tocsin\.force\.example +# file/m);
@@ -114,7 +109,7 @@ function checksOfTree(label, getTree, whyNot = () => 'no tree') {
       ['tocsinctl.8', ['COMMANDS', 'keys init', 'audit verify', 'EXIT STATUS']]]) {
       let file = at(path.join(t.man, 'man8', page));
       if (!fs.existsSync(file)) file += '.gz';
-      const r = await run('man', ['-l', file], { env: { MANWIDTH: '100', PAGER: 'cat' } });
+      const r = await runIn('man', ['-l', file], { env: { MANWIDTH: '100', PAGER: 'cat' } });
       assert.equal(r.code, 0, r.stderr);
       const text = r.stdout.replace(/.\x08/g, '');
       for (const w of words) assert.ok(text.includes(w), `${page}: ${w}`);
@@ -130,7 +125,7 @@ function checksOfTree(label, getTree, whyNot = () => 'no tree') {
       await admin.query(`CREATE DATABASE "${name}"`);
       const url = new URL(st.db.superUrl);
       url.pathname = `/${name}`;
-      const r = await run(at(path.join(t.sbin, 'tocsin-migrate')), [url.toString()],
+      const r = await runIn(at(path.join(t.sbin, 'tocsin-migrate')), [url.toString()],
         { env: { TOCSIN_SQL_DIR: at(path.join(t.data, 'tocsin/sql')) } });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /empty database: applied the baseline/);
@@ -144,7 +139,7 @@ function checksOfTree(label, getTree, whyNot = () => 'no tree') {
   it('tocsinctl keys init makes the keys, and the broker starts on them with the sample configuration', async (t2) => {
     if (!t) { t2.skip(whyNot()); return; }
     const kdir = path.join(keys, 'etc-tocsin');
-    const r = await run(at(path.join(t.bin, 'tocsinctl')), ['keys', 'init', '--dir', kdir, ...keyGroup()]);
+    const r = await runIn(at(path.join(t.bin, 'tocsinctl')), ['keys', 'init', '--dir', kdir, ...keyGroup()]);
     assert.equal(r.code, 0, r.stderr);
     const busPort = await freePort();
     st.broker = new Broker({
@@ -180,7 +175,7 @@ function checksOfTree(label, getTree, whyNot = () => 'no tree') {
     const unit = at(path.join(t.unit, 'tocsind.service'));
     const text = fs.readFileSync(unit, 'utf8');
     assert.match(text, new RegExp(`^ExecStart=${t.sbin}/tocsind --config /etc/tocsin/tocsind\\.conf$`, 'm'));
-    const sec = await run('systemd-analyze', ['security', '--offline=yes', unit]);
+    const sec = await runIn('systemd-analyze', ['security', '--offline=yes', unit]);
     const m = sec.stdout.match(/Overall exposure level for tocsind\.service: ([\d.]+)/);
     assert.ok(m, sec.stdout + sec.stderr);
     assert.ok(Number(m[1]) <= 2.0, `exposure ${m[1]} > 2.0:\n${sec.stdout.split('\n').filter((l) => l.includes('✗')).join('\n')}`);
@@ -188,7 +183,7 @@ function checksOfTree(label, getTree, whyNot = () => 'no tree') {
     // the tree's, not the machine's
     const copy = path.join(keys, 'tocsind.service');
     fs.writeFileSync(copy, text.replace(/^ExecStart=\S+/m, `ExecStart=${at(path.join(t.sbin, 'tocsind'))}`));
-    const v = await run('systemd-analyze', ['verify', copy], { env: { MANPATH: at(t.man) } });
+    const v = await runIn('systemd-analyze', ['verify', copy], { env: { MANPATH: at(t.man) } });
     assert.equal(v.code, 0, v.stdout + v.stderr);
   });
 }
@@ -199,7 +194,7 @@ describe('make install DESTDIR=: a tree that runs', { timeout: 600_000 }, () => 
 
   before(async () => {
     dest = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-destdir-'));
-    const r = await run('make', ['--no-print-directory', 'install', `DESTDIR=${dest}`], { timeoutMs: 540_000 });
+    const r = await runIn('make', ['--no-print-directory', 'install', `DESTDIR=${dest}`], { timeoutMs: 540_000 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     tree = { root: dest, version: GIT_VERSION, sbin: '/usr/local/sbin', bin: '/usr/local/bin', data: '/usr/local/share',
       man: '/usr/local/share/man', unit: '/usr/local/lib/systemd/system' };
@@ -218,19 +213,19 @@ describe('the Debian package, built from make dist\'s tarball', { timeout: 1_200
   before(async () => {
     if (missing.length) return;
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-deb-'));
-    const dist = await run('make', ['--no-print-directory', 'dist'], { timeoutMs: 300_000 });
+    const dist = await runIn('make', ['--no-print-directory', 'dist'], { timeoutMs: 300_000 });
     assert.equal(dist.code, 0, dist.stdout + dist.stderr);
     const tarball = path.join(ROOT, dist.stdout.match(/^dist: (\S+)$/m)[1]);
-    await run('tar', ['-xzf', tarball, '-C', work]);
+    await runIn('tar', ['-xzf', tarball, '-C', work]);
     const [src] = fs.readdirSync(work);
     const version = fs.readFileSync(path.join(work, src, 'VERSION'), 'utf8').trim();
     // no git, no npm: the tarball has VERSION and web-client/vendor/
-    const build = await run('dpkg-buildpackage', ['-us', '-uc', '-b', '-j2'],
+    const build = await runIn('dpkg-buildpackage', ['-us', '-uc', '-b', '-j2'],
       { cwd: path.join(work, src), timeoutMs: 900_000, env: { GIT_DIR: '/nonexistent' } });
     assert.equal(build.code, 0, build.stdout.slice(-4000) + build.stderr.slice(-4000));
     deb = path.join(work, fs.readdirSync(work).find((f) => /^tocsin_.*\.deb$/.test(f)));
     const root = path.join(work, 'root');
-    await run('dpkg-deb', ['-x', deb, root]);
+    await runIn('dpkg-deb', ['-x', deb, root]);
     tree = { root, version, sbin: '/usr/sbin', bin: '/usr/bin', data: '/usr/share', man: '/usr/share/man',
       unit: '/lib/systemd/system' };
   });
@@ -238,7 +233,7 @@ describe('the Debian package, built from make dist\'s tarball', { timeout: 1_200
 
   it('depends on runtime libraries only, keeps the configuration, and starts nothing', async (t) => {
     if (missing.length) { t.skip(`${missing.join(', ')} missing: install dpkg-dev and debhelper (deploy/install-deps.sh --test)`); return; }
-    const depends = (await run('dpkg-deb', ['-f', deb, 'Depends'])).stdout.trim();
+    const depends = (await runIn('dpkg-deb', ['-f', deb, 'Depends'])).stdout.trim();
     for (const lib of ['libwebsockets17', 'libpq5', 'libsodium23', 'libzmq5', 'libinih1', 'libwebsockets-evlib-ev', 'adduser']) {
       assert.ok(depends.includes(lib), `Depends: ${depends} (${lib})`);
     }
@@ -247,7 +242,7 @@ describe('the Debian package, built from make dist\'s tarball', { timeout: 1_200
     }
     assert.ok(!depends.split(/,\s*/).some((d) => /^postgresql(-\d+)?( |$)/.test(d)), `no PostgreSQL server: ${depends}`);
     const ctl = path.join(work, 'control');
-    await run('dpkg-deb', ['-e', deb, ctl]);
+    await runIn('dpkg-deb', ['-e', deb, ctl]);
     assert.equal(fs.readFileSync(path.join(ctl, 'conffiles'), 'utf8').trim(), '/etc/tocsin/tocsind.conf');
     const postinst = fs.readFileSync(path.join(ctl, 'postinst'), 'utf8');
     assert.match(postinst, /adduser --quiet --system --group --home \/var\/lib\/tocsin/);

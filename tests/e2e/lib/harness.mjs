@@ -13,7 +13,7 @@
 // the database. stack.stop() stops the broker with SIGTERM and fails when it
 // exits non-zero or printed a sanitizer report.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -48,6 +48,17 @@ export function demoPassword(username) {
 pg.types.setTypeParser(20, (v) => Number(v));
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Runs a program; resolves { code, stdout, stderr } (never rejects on a
+// non-zero exit). env adds to the process's environment.
+export function run(file, args, { timeoutMs = 60000, env = {}, cwd } = {}) {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd, timeout: timeoutMs, env: { ...process.env, ...env }, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+      });
+  });
+}
 
 // Races a promise against a timeout that is cleared as soon as the promise
 // settles, so that a finished test file does not stay alive for the rest of
