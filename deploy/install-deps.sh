@@ -40,11 +40,12 @@ node_ok() {
 # Node.js and npm build the web consoles' assets (mk/web.mk: npm ci in
 # web-client/), so `make run` needs them too.
 node_ok || pkgs+=(nodejs npm)
-# The tests also build the Debian package (dpkg-dev, debhelper: build tools
-# of the test only, never the package's dependencies), render the man pages
+# The tests also build the Debian package (dpkg-dev, debhelper and
+# build-essential, which dpkg-buildpackage requires: build tools of the
+# test only, never the package's dependencies), render the man pages
 # (man-db) and check the systemd unit (systemd-analyze, in systemd).
 if (( with_tests )); then
-    pkgs+=(chromium openssl dpkg-dev debhelper man-db systemd)
+    pkgs+=(chromium openssl dpkg-dev debhelper build-essential man-db systemd)
 fi
 
 # libFuzzer's runtime (libclang_rt.fuzzer) is only recommended by clang, so

@@ -12,7 +12,6 @@
 #include "admission.h"
 #include "log.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
