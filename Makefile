@@ -8,6 +8,9 @@
 #   make unit       build and run the C unit tests
 #   make -j2        objects are built per file; a header change rebuilds
 #                   what includes it (gcc -MMD)
+#   make install    PREFIX=/usr/local DESTDIR=: the programs, consoles, SQL,
+#                   unit, man pages and a sample configuration (mk/install.mk)
+#   make dist       build/tocsin-VERSION.tar.gz, a release tarball
 #   make clean
 #
 # broker/ is built in layers, bottom to top (README.md, "The house"):
@@ -24,7 +27,9 @@
 # archive that must link with the lower archives alone (an upward call
 # does not link: $(BUILD)/layers/*.linked, checked before tocsind links).
 
-PKGS      := libwebsockets jansson libpq libsodium libzmq
+# inih: the configuration file's parser (broker/base/conf.c), Debian's
+# libinih rather than one of our own.
+PKGS      := libwebsockets jansson libpq libsodium libzmq inih
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
              -Wmissing-prototypes -Wno-unused-parameter -Wformat=2
@@ -75,10 +80,10 @@ lib_of     = $(1)/libtocsin_$(2).a
 define layer_rules
 $(BUILD)/obj/$(1)/%.o: broker/$(1)/%.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(CSTD) $$(BROKER_WARN) $$(OPT) $$(HARDEN) $$(PKG_CFLAGS) $$(INC_$(1)) -MMD -MP -c -o $$@ $$<
+	$$(CC) $$(CSTD) $$(BROKER_WARN) $$(OPT) $$(HARDEN) $$(PKG_CFLAGS) $$(INC_$(1)) $$(TARGET_DEFS) -MMD -MP -c -o $$@ $$<
 $(BUILD)/san/obj/$(1)/%.o: broker/$(1)/%.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(CSTD) $$(WARN) $$(SAN_FLAGS) $$(PKG_CFLAGS) $$(INC_$(1)) -MMD -MP -c -o $$@ $$<
+	$$(CC) $$(CSTD) $$(WARN) $$(SAN_FLAGS) $$(PKG_CFLAGS) $$(INC_$(1)) $$(TARGET_DEFS) -MMD -MP -c -o $$@ $$<
 endef
 $(foreach l,$(LAYERS) ctl,$(eval $(call layer_rules,$(l))))
 

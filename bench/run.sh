@@ -191,8 +191,9 @@ ORGS="$(psql_s -tA -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM organis
 # ---- the broker ---------------------------------------------------------------
 umask 077
 head -c 32 /dev/urandom > "$OUT/token.key"
+head -c 32 /dev/urandom > "$OUT/audit.key"   # tocsind reads both, makes neither
 umask 022
-broker_args=(--listen "127.0.0.1:$PORT" --database "$BROKER_URL" --web-root "$ROOT/web-client"
+broker_args=(--config /dev/null --listen "127.0.0.1:$PORT" --database "$BROKER_URL" --web-root "$ROOT/web-client"
              --token-key "$OUT/token.key" --log-level warn)
 # room for N consoles and the controller above the default cap of 19,000
 # connections (a later --max-connections in BENCH_BROKER_ARGS wins)

@@ -24,7 +24,8 @@ esac
 # Build and run: compiler, libraries, PostgreSQL, and util-linux (setpriv,
 # used to run PostgreSQL unprivileged when we are root).
 pkgs=(gcc make pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev
-      libpq-dev libsodium-dev libzmq3-dev libxml2-dev libcmocka-dev libssl-dev postgresql util-linux)
+      libpq-dev libsodium-dev libzmq3-dev libxml2-dev libcmocka-dev libssl-dev libinih-dev
+      postgresql util-linux)
 
 # A Node.js that did not come from Debian (NodeSource, nvm...) is fine as long
 # as it is 18 or newer and has npm: installing Debian's nodejs/npm over it
@@ -39,8 +40,12 @@ node_ok() {
 # Node.js and npm build the web consoles' assets (mk/web.mk: npm ci in
 # web-client/), so `make run` needs them too.
 node_ok || pkgs+=(nodejs npm)
+# The tests also build the Debian package (dpkg-dev, debhelper and
+# build-essential, which dpkg-buildpackage requires: build tools of the
+# test only, never the package's dependencies), render the man pages
+# (man-db) and check the systemd unit (systemd-analyze, in systemd).
 if (( with_tests )); then
-    pkgs+=(chromium openssl)
+    pkgs+=(chromium openssl dpkg-dev debhelper build-essential man-db systemd)
 fi
 
 # libFuzzer's runtime (libclang_rt.fuzzer) is only recommended by clang, so

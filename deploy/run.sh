@@ -72,12 +72,16 @@ fi
 
 "$ROOT/deploy/migrate.sh" "$migrate_url"
 
-# The ZeroMQ bus (docs/bus.md): the broker's CURVE key pair, made on the
-# first run; adapters need its public half (bus_server.key.pub).
+# The broker's keys (token, audit, and the ZeroMQ bus's CURVE key pair,
+# docs/bus.md), made on the first run as on a server; adapters need the
+# bus key's public half (bus_server.key.pub).
 BUS_INGEST="tcp://127.0.0.1:${TOCSIN_BUS_INGEST_PORT:-7201}"
 BUS_EVENTS="tcp://127.0.0.1:${TOCSIN_BUS_EVENTS_PORT:-7202}"
 BUS_KEY="$VAR/secrets/bus_server.key"
-if [[ ! -f "$BUS_KEY" ]]; then
+if [[ ! -f "$VAR/secrets/token.key" ]]; then
+    "$ROOT/build/tocsinctl" keys init --dir "$VAR/secrets" --group "$(id -gn)" >/dev/null ||
+        die "cannot make the keys in $VAR/secrets"
+elif [[ ! -f "$BUS_KEY" ]]; then
     "$ROOT/build/tocsinctl" bus keygen --out "$BUS_KEY" >/dev/null || die "cannot create $BUS_KEY"
 fi
 bus_public="$(sed -n 's/^public //p' "$BUS_KEY")"
@@ -148,7 +152,7 @@ if (( EUID == 0 )); then
 fi
 
 set -m
-"$BROKER" --listen "127.0.0.1:$PORT" --database "$broker_url" \
+"$BROKER" --config /dev/null --listen "127.0.0.1:$PORT" --database "$broker_url" \
           --web-root "$ROOT/web-client" --token-key "$VAR/secrets/token.key" \
           --bus-ingest "$BUS_INGEST" --bus-events "$BUS_EVENTS" --bus-key "$BUS_KEY" \
           "${user_args[@]}" &

@@ -11,9 +11,9 @@ ANPR_SRC  := $(ANPR_CORE) adapters/anpr/alert_build.c adapters/anpr/publish_queu
              adapters/anpr/publisher.c adapters/anpr/input.c adapters/anpr/main.c
 ANPR_HDR  := $(wildcard adapters/anpr/*.h) adapters/lib/bus_client.h
 
-$(BUILD)/tocsin-anpr: $(ANPR_SRC) $(ANPR_HDR) $(BUILD)/libtocsinbus.a
+$(BUILD)/tocsin-anpr: $(ANPR_SRC) $(ANPR_HDR) $(BUILD)/libtocsinbus.a $(BUILD)/version
 	@mkdir -p $(BUILD)
-	$(CC) $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) -Iadapters/anpr -Iadapters/lib -o $@ \
+	$(CC) $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) $(VERSION_DEF) -Iadapters/anpr -Iadapters/lib -o $@ \
 	    $(ANPR_SRC) $(BUILD)/libtocsinbus.a $(PKG_LIBS)
 
 $(BUILD)/san/tocsin-anpr: $(ANPR_SRC) $(ANPR_HDR) $(BUILD)/libtocsinbus.a

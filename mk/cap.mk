@@ -10,10 +10,12 @@ CAP_SRC        := adapters/cap/cap_main.c adapters/cap/cap_parse.c adapters/cap/
 CAP_HDR        := $(wildcard adapters/cap/*.h) adapters/lib/bus_client.h
 CAP_SCHEMA     := $(abspath adapters/cap/schema/CAP-v1.2.xsd)
 
-$(BUILD)/tocsin-cap: $(CAP_SRC) $(CAP_HDR) $(BUILD)/libtocsinbus.a
+# The installed schema (mk/install.mk) is used when it is there.
+$(BUILD)/tocsin-cap: $(CAP_SRC) $(CAP_HDR) $(BUILD)/libtocsinbus.a $(BUILD)/version $(BUILD)/paths
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_ALL) $(CAP_XML_CFLAGS) -Iadapters/lib -Iadapters/cap \
-	    -DCAP_SCHEMA_PATH='"$(CAP_SCHEMA)"' -o $@ $(CAP_SRC) \
+	$(CC) $(CFLAGS_ALL) $(CAP_XML_CFLAGS) -Iadapters/lib -Iadapters/cap $(VERSION_DEF) \
+	    -DCAP_SCHEMA_PATH='"$(CAP_SCHEMA)"' \
+	    -DCAP_SCHEMA_INSTALLED='"$(DATADIR)/tocsin/cap/CAP-v1.2.xsd"' -o $@ $(CAP_SRC) \
 	    $(BUILD)/libtocsinbus.a $(PKG_LIBS) $(CAP_XML_LIBS)
 
 # The unit test links the parser with libxml2: its own rule, not the

@@ -14,7 +14,8 @@ $(WEB_MODULES): $(WEB_DIR)/package-lock.json $(WEB_DIR)/package.json
 	npm ci --prefix $(WEB_DIR) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(WEB_VENDOR): $(WEB_MODULES) mk/web.mk
+# A release tarball (make dist, with VERSION) ships the copies: no npm.
+$(WEB_VENDOR): $(if $(wildcard VERSION),,$(WEB_MODULES) mk/web.mk)
 	@rm -rf $(WEB_DIR)/vendor
 	@mkdir -p $(WEB_DIR)/vendor/leaflet
 	cp $(WEB_DIR)/node_modules/leaflet/dist/leaflet-src.esm.js \

@@ -23,6 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef TOCSIN_VERSION
+#define TOCSIN_VERSION "unknown" /* the Makefile gives it (mk/install.mk) */
+#endif
+
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
@@ -177,7 +181,7 @@ static int server_key(const char *arg, char out[BUS_KEY_Z85])
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_HOTLIST = 256, O_ZMQ, O_INGEST, O_SKEY, O_KEY, O_STATE, O_PRINT, O_RADIUS,
-	       O_FOLD, O_QUEUE, O_TIMEOUT, O_DRAIN, O_LOG, O_HELP };
+	       O_FOLD, O_QUEUE, O_TIMEOUT, O_DRAIN, O_LOG, O_HELP, O_VERSION };
 	static const struct option longs[] = {
 		{ "hotlist", required_argument, NULL, O_HOTLIST },
 		{ "zmq", required_argument, NULL, O_ZMQ },
@@ -193,6 +197,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "drain-seconds", required_argument, NULL, O_DRAIN },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *skey = NULL, *key = NULL;
@@ -229,6 +234,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		case O_HELP: fputs(usage_text, stdout); return 1;
+		case O_VERSION: printf("tocsin-anpr %s\n", TOCSIN_VERSION); return 1;
 		default:
 			fprintf(stderr, "tocsin-anpr: unknown option or missing value: %s\n",
 				argv[optind - 1]);

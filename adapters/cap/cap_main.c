@@ -15,9 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef CAP_SCHEMA_PATH
 #define CAP_SCHEMA_PATH "adapters/cap/schema/CAP-v1.2.xsd"
+#endif
+#ifndef TOCSIN_VERSION
+#define TOCSIN_VERSION "unknown" /* the Makefile gives it (mk/install.mk) */
 #endif
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
@@ -308,9 +312,20 @@ static int cmd_import(const struct cap_schema *s, const struct opts *o, int argc
 	return rc;
 }
 
+/* The schema make install put in place (CAP_SCHEMA_INSTALLED) when it is
+ * there, else the one of the source tree this was built from. */
+static const char *default_schema(void)
+{
+#ifdef CAP_SCHEMA_INSTALLED
+	if (access(CAP_SCHEMA_INSTALLED, R_OK) == 0)
+		return CAP_SCHEMA_INSTALLED;
+#endif
+	return CAP_SCHEMA_PATH;
+}
+
 int main(int argc, char **argv)
 {
-	struct opts o = { .schema = CAP_SCHEMA_PATH, .state = "var/cap-state",
+	struct opts o = { .schema = default_schema(), .state = "var/cap-state",
 			  .bus = "tcp://127.0.0.1:7201", .timeout_s = 30, .interval_ms = 1000 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct cap_schema *schema;
@@ -318,6 +333,10 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int first, rc;
 
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("tocsin-cap %s\n", TOCSIN_VERSION);
+		return EXIT_OK;
+	}
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help"))
 		return usage(argc < 2 ? stderr : stdout, argc < 2 ? EXIT_USAGE : EXIT_OK);

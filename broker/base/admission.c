@@ -1,28 +1,86 @@
 /* admission.c: origin, connection caps and message rate (see admission.h). */
 #include "admission.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-int admission_origin_ok(const char *origin, const char *const *allowed, int n_allowed, int port)
+/* The host of an origin: a DNS name or IPv4 address (letters, digits, "."
+ * and "-"), or an IPv6 address in brackets; n is its length. */
+static int host_ok(const char *h, size_t n)
 {
-	char own[4][64];
+	if (n == 0)
+		return 0;
+	if (h[0] == '[')
+		return n > 2 && h[n - 1] == ']' &&
+		       strspn(h + 1, "0123456789abcdefABCDEF:.") == n - 2;
+	return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") >= n;
+}
+
+/* The port after the host: 0 when none, -1 when not 1 to 65535. */
+static long port_of(const char *digits, size_t n)
+{
+	long port = 0;
+
+	if (n == 0 || n > 5 || strspn(digits, "0123456789") < n)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		port = port * 10 + (digits[i] - '0');
+	return port >= 1 && port <= 65535 ? port : -1;
+}
+
+int admission_origin_normal(const char *in, char *out, size_t size)
+{
+	const char *rest, *from, *colon;
+	size_t len, hlen;
+	long port = 0;
+	int https, n;
+
+	out[0] = '\0';
+	if (!strncasecmp(in, "https://", 8))
+		https = 1, rest = in + 8;
+	else if (!strncasecmp(in, "http://", 7))
+		https = 0, rest = in + 7;
+	else
+		return -1;
+	len = strlen(rest);
+	if (len > 0 && rest[len - 1] == '/')
+		len--; /* "https://host/" as people write it */
+	/* the port's colon comes after an IPv6 address's brackets */
+	from = rest[0] == '[' ? memchr(rest, ']', len) : rest;
+	if (!from)
+		return -1;
+	colon = memchr(from, ':', len - (size_t)(from - rest));
+	hlen = colon ? (size_t)(colon - rest) : len;
+	if (!host_ok(rest, hlen))
+		return -1;
+	if (colon && (port = port_of(colon + 1, len - hlen - 1)) < 0)
+		return -1;
+	if (port == (https ? 443 : 80))
+		port = 0;
+	n = port ? snprintf(out, size, "%s://%.*s:%ld", https ? "https" : "http", (int)hlen, rest, port)
+		 : snprintf(out, size, "%s://%.*s", https ? "https" : "http", (int)hlen, rest);
+	if (n < 0 || (size_t)n >= size) {
+		out[0] = '\0';
+		return -1;
+	}
+	for (char *p = out; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return 0;
+}
+
+int admission_origin_ok(const char *origin, const char *const *allowed, int n_allowed)
+{
+	char normal[ADMISSION_ORIGIN_MAX];
 
 	if (!origin || !*origin)
 		return 1;
-	if (n_allowed > 0) {
-		for (int i = 0; i < n_allowed; i++)
-			if (!strcmp(origin, allowed[i]))
-				return 1;
+	if (admission_origin_normal(origin, normal, sizeof normal) != 0)
 		return 0;
-	}
-	snprintf(own[0], sizeof own[0], "http://127.0.0.1:%d", port);
-	snprintf(own[1], sizeof own[1], "http://localhost:%d", port);
-	snprintf(own[2], sizeof own[2], "https://127.0.0.1:%d", port);
-	snprintf(own[3], sizeof own[3], "https://localhost:%d", port);
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(origin, own[i]))
+	for (int i = 0; i < n_allowed; i++)
+		if (!strcmp(normal, allowed[i]))
 			return 1;
 	return 0;
 }

@@ -5,14 +5,25 @@
 #ifndef TOCSIN_ADMISSION_H
 #define TOCSIN_ADMISSION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define ADMISSION_BUCKETS 1024
 
-/* Whether a browser Origin may connect: allowed lists exact origins; when
- * it is empty, only http(s)://127.0.0.1:port and http(s)://localhost:port
- * are. An empty origin (a non-browser client) is allowed. */
-int admission_origin_ok(const char *origin, const char *const *allowed, int n_allowed, int port);
+#define ADMISSION_ORIGIN_MAX 256
+
+/* An origin as browsers send it: scheme (http or https) and host in lower
+ * case, and the port only when it is not the scheme's default (a browser
+ * on https://host:443 sends "Origin: https://host"). Accepts
+ * scheme://host[:port] with one optional trailing "/"; the host is a name
+ * or an IPv4 address, or an IPv6 address in brackets. Returns 0, or -1
+ * when in is not such an origin (out is then ""). */
+int admission_origin_normal(const char *in, char *out, size_t size);
+
+/* Whether a browser Origin may connect: its normal form is one of allowed
+ * (normal forms, conf.c). An empty origin (a non-browser client) is
+ * allowed. */
+int admission_origin_ok(const char *origin, const char *const *allowed, int n_allowed);
 
 struct address_count {
 	struct address_count *next;

@@ -1,72 +1,196 @@
-/* conf.c: settings from flags and environment (see conf.h). */
+/* conf.c: the broker's settings, one table for all of them (see conf.h).
+ *
+ * A value is looked for on the command line, then in the environment, then
+ * in the configuration file, then the default is taken. The file is INI
+ * ("name = value" lines, "#" or ";" comments, no sections), read with
+ * libinih, a small parser that Debian packages and keeps, rather than one
+ * of our own; libinih knows no line numbers and cuts long lines, so the
+ * reader below counts lines, and refuses a line that does not fit
+ * (INI_LINE_MAX) instead of letting its rest be read as another line.
+ * Start-up only, one thread. */
 #include "conf.h"
+#include "admission.h"
 #include "log.h"
 
+#include <errno.h>
 #include <getopt.h>
-#include <stdio.h>
+#include <ini.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-static const char usage[] =
-	"usage: tocsind [options]\n"
-	"\n"
-	"Tocsin's broker: serves the consoles and the tocsin.v1 WebSocket protocol.\n"
-	"\n"
-	"  --listen HOST:PORT     address to listen on (TOCSIN_LISTEN; default 127.0.0.1:8080)\n"
-	"  --database URL         PostgreSQL conninfo or URI (DATABASE_URL; required)\n"
-	"  --web-root DIR         console files to serve (TOCSIN_WEB_ROOT; default ./web-client)\n"
-	"  --token-key FILE       32-byte token key, created if missing (TOCSIN_TOKEN_KEY;\n"
-	"                         default ./var/secrets/token.key)\n"
-	"  --audit-key FILE       32-byte key sealing the audit trail, created if missing\n"
-	"                         (TOCSIN_AUDIT_KEY; default: audit.key beside the token key)\n"
-	"  --token-ttl SECONDS    lifetime of a sign-in token (default 28800)\n"
-	"  --max-frame BYTES      largest client message (default 65536)\n"
-	"  --auth-timeout SECONDS time allowed before hello (default 10)\n"
-	"  --signin-workers N     password-checking threads, 64 MiB each (default 2)\n"
-	"  --queue-max-msgs N     per-connection outbound queue, messages (default 4096)\n"
-	"  --queue-max-bytes N    per-connection outbound queue, bytes (default 4194304)\n"
-	"  --ping-interval SECS   WebSocket ping when idle; peers silent for twice this\n"
-	"                         long are dropped (default 25)\n"
-	"  --log-level LEVEL      debug, info, warn or error (TOCSIN_LOG_LEVEL; default info)\n"
-	"  --journal FILE         local journal used while PostgreSQL is unreachable\n"
-	"                         (TOCSIN_JOURNAL; default ./var/journal/tocsin.journal)\n"
-	"  --escalate-after SECS  re-send and raise a severe or extreme alert a site has\n"
-	"                         not acknowledged after this long (default 120)\n"
-	"  --node-id N            this broker's number, 0 to 15, unique among brokers\n"
-	"                         sharing one database (default 0)\n"
-	"  --allowed-origin URL   a browser Origin allowed to open the WebSocket\n"
-	"                         (repeatable; default http://127.0.0.1:PORT and\n"
-	"                         http://localhost:PORT); requests without Origin pass\n"
-	"  --rate-limit N         client messages per second per connection (default 200,\n"
-	"                         bursts of twice that)\n"
-	"  --max-connections-per-address N  (default 5000)\n"
-	"  --max-connections N    WebSocket connections in all (default 19000)\n"
-	"  --tls-cert FILE        PEM certificate (chain) for https and wss (TOCSIN_TLS_CERT);\n"
-	"                         with --tls-key the port speaks TLS 1.2+ only\n"
-	"  --tls-key FILE         PEM private key of --tls-cert (TOCSIN_TLS_KEY)\n"
-	"  --user NAME            when started as root: read every key and certificate,\n"
-	"                         then run as this user (TOCSIN_USER)\n"
-	"  --allow-root           keep running as root without --user (TOCSIN_ALLOW_ROOT=1)\n"
-	"  --bus-ingest ENDPOINT  bind the ZeroMQ ROUTER for adapters here, e.g.\n"
-	"                         tcp://127.0.0.1:7201 (docs/bus.md; default: off)\n"
-	"  --bus-events ENDPOINT  bind the ZeroMQ PUB event stream here (default: off)\n"
-	"  --bus-key FILE         the broker's CURVE key pair (tocsinctl bus keygen);\n"
-	"                         required with --bus-ingest or --bus-events\n"
-	"  --help                 this text\n";
+enum type { T_TEXT, T_INT, T_UINT, T_SIZE, T_BOOL, T_LISTEN, T_URL, T_ORIGINS, T_LEVEL };
 
-static int parse_listen(struct conf *c, const char *arg)
+#define SECRET 1u /* conf_print masks its password */
+#define LIVE 2u   /* the file it names is reread while running: no restart */
+
+struct setting {
+	const char *name; /* in the file; the flag is --name */
+	const char *env;  /* its environment variable */
+	enum type type;
+	size_t off;       /* its field in struct conf */
+	long min, max;    /* T_INT, T_UINT, T_SIZE */
+	const char *def;  /* the default, as text; NULL: none */
+	const char *arg;  /* the value's name in --help */
+	const char *help;
+	unsigned flags;
+};
+
+#define AT(field) offsetof(struct conf, field)
+
+static const struct setting table[] = {
+	{ "listen", "TOCSIN_LISTEN", T_LISTEN, 0, 0, 0, "127.0.0.1:8080", "HOST:PORT",
+	  "address and port to serve the consoles and the WebSocket on", 0 },
+	{ "public-url", "TOCSIN_PUBLIC_URL", T_URL, AT(public_url), 0, 0, NULL, "URL",
+	  "the address people open, e.g. https://tocsin.force.example: the browser origin "
+	  "allowed to connect (default port left out, as browsers do) and the base of the "
+	  "links in exported CAP documents", 0 },
+	{ "allowed-origin", "TOCSIN_ALLOWED_ORIGIN", T_ORIGINS, 0, 0, 0, NULL, "URL",
+	  "another browser Origin allowed to open the WebSocket (repeatable; in the file "
+	  "and the environment, a list separated by spaces). Without these and "
+	  "public-url: the http and https origins of 127.0.0.1 and localhost on the port "
+	  "(https only with TLS, and the listen address too). Requests without Origin "
+	  "pass", 0 },
+	{ "database", "DATABASE_URL", T_TEXT, AT(database), 0, 0, NULL, "URL",
+	  "PostgreSQL conninfo or URI for the role tocsin_broker (required)", SECRET },
+	{ "web-root", "TOCSIN_WEB_ROOT", T_TEXT, AT(web_root), 0, 0, "./web-client", "DIR",
+	  "the consoles' files to serve", 0 },
+	{ "token-key", "TOCSIN_TOKEN_KEY", T_TEXT, AT(token_key), 0, 0, "./var/secrets/token.key",
+	  "FILE", "32-byte key signing sign-in tokens (tocsinctl keys init); FILE.prev, when "
+	  "present, is accepted too (tocsinctl keys rotate)", LIVE },
+	{ "audit-key", "TOCSIN_AUDIT_KEY", T_TEXT, AT(audit_key), 0, 0, NULL, "FILE",
+	  "32-byte key sealing the audit trail (tocsinctl keys init; default: audit.key "
+	  "beside the token key)", 0 },
+	{ "journal", "TOCSIN_JOURNAL", T_TEXT, AT(journal), 0, 0, "./var/journal/tocsin.journal",
+	  "FILE", "local journal written while PostgreSQL is unreachable", 0 },
+	{ "tls-cert", "TOCSIN_TLS_CERT", T_TEXT, AT(tls_cert), 0, 0, NULL, "FILE",
+	  "PEM certificate (chain) for https and wss; with tls-key the port speaks TLS 1.2+ "
+	  "only", 0 },
+	{ "tls-key", "TOCSIN_TLS_KEY", T_TEXT, AT(tls_key), 0, 0, NULL, "FILE",
+	  "PEM private key of tls-cert", 0 },
+	{ "user", "TOCSIN_USER", T_TEXT, AT(run_user), 0, 0, NULL, "NAME",
+	  "when started as root: read every key and certificate, then run as this user", 0 },
+	{ "allow-root", "TOCSIN_ALLOW_ROOT", T_BOOL, AT(allow_root), 0, 0, "no", "",
+	  "keep running as root without user (yes or no)", 0 },
+	{ "bus-ingest", "TOCSIN_BUS_INGEST", T_TEXT, AT(bus_ingest), 0, 0, NULL, "ENDPOINT",
+	  "bind the ZeroMQ ROUTER for adapters here, e.g. tcp://127.0.0.1:7201 (docs/bus.md; "
+	  "default: off)", 0 },
+	{ "bus-events", "TOCSIN_BUS_EVENTS", T_TEXT, AT(bus_events), 0, 0, NULL, "ENDPOINT",
+	  "bind the ZeroMQ PUB event stream here (default: off)", 0 },
+	{ "bus-key", "TOCSIN_BUS_KEY", T_TEXT, AT(bus_key), 0, 0, NULL, "FILE",
+	  "the broker's CURVE key pair (tocsinctl keys init, or bus keygen); required with "
+	  "bus-ingest or bus-events", 0 },
+	{ "node-id", "TOCSIN_NODE_ID", T_INT, AT(node_id), 0, 15, "0", "N",
+	  "this broker's number, unique among brokers sharing one database", 0 },
+	{ "token-ttl", "TOCSIN_TOKEN_TTL", T_INT, AT(token_ttl), 1, 7 * 86400, "28800", "SECONDS",
+	  "lifetime of a sign-in token", 0 },
+	{ "escalate-after", "TOCSIN_ESCALATE_AFTER", T_INT, AT(escalate_after), 1, 86400, "120",
+	  "SECONDS", "re-send and raise a severe or extreme alert a site has not "
+	  "acknowledged after this long", 0 },
+	{ "max-frame", "TOCSIN_MAX_FRAME", T_SIZE, AT(max_frame), 256, 16 << 20, "65536", "BYTES",
+	  "largest client message", 0 },
+	{ "auth-timeout", "TOCSIN_AUTH_TIMEOUT", T_INT, AT(auth_timeout), 1, 600, "10", "SECONDS",
+	  "time allowed before hello", 0 },
+	{ "signin-workers", "TOCSIN_SIGNIN_WORKERS", T_INT, AT(signin_workers), 1, 16, "2", "N",
+	  "password-checking threads, 64 MiB each", 0 },
+	{ "lockout-account", "TOCSIN_LOCKOUT_ACCOUNT", T_INT, AT(lockout_account), 1, 100000, "5",
+	  "N", "failed sign-ins of one account within lockout-minutes that lock it", 0 },
+	{ "lockout-address", "TOCSIN_LOCKOUT_ADDRESS", T_INT, AT(lockout_address), 1, 100000, "20",
+	  "N", "failed sign-ins from one address within lockout-minutes that lock it", 0 },
+	{ "lockout-minutes", "TOCSIN_LOCKOUT_MINUTES", T_INT, AT(lockout_minutes), 1, 100000, "15",
+	  "MINUTES", "the window of the sign-in lockout", 0 },
+	{ "queue-max-msgs", "TOCSIN_QUEUE_MAX_MSGS", T_UINT, AT(queue_max_msgs), 8, 1 << 20, "4096",
+	  "N", "per-connection outbound queue, in messages", 0 },
+	{ "queue-max-bytes", "TOCSIN_QUEUE_MAX_BYTES", T_SIZE, AT(queue_max_bytes), 4096, 1L << 30,
+	  "4194304", "BYTES", "per-connection outbound queue, in bytes", 0 },
+	{ "ping-interval", "TOCSIN_PING_INTERVAL", T_INT, AT(ping_interval), 1, 3600, "25", "SECONDS",
+	  "WebSocket ping when idle; peers silent for twice this long are dropped", 0 },
+	{ "rate-limit", "TOCSIN_RATE_LIMIT", T_INT, AT(rate_per_sec), 1, 100000, "200", "N",
+	  "client messages per second per connection (bursts of twice that)", 0 },
+	{ "max-connections-per-address", "TOCSIN_MAX_CONNECTIONS_PER_ADDRESS", T_INT,
+	  AT(max_per_address), 1, 100000, "5000", "N", "WebSocket connections from one address",
+	  0 },
+	{ "max-connections", "TOCSIN_MAX_CONNECTIONS", T_INT, AT(max_connections), 1, 1000000,
+	  "19000", "N", "WebSocket connections in all", 0 },
+	{ "image-sweep-seconds", "TOCSIN_IMAGE_SWEEP_SECONDS", T_INT, AT(image_sweep_s), 1, 86400,
+	  "60", "SECONDS", "how often the bytes of expired images are erased", 0 },
+	{ "log-level", "TOCSIN_LOG_LEVEL", T_LEVEL, AT(log_level), 0, 0, "info", "LEVEL",
+	  "debug, info, warn or error", 0 },
+};
+
+#define N_SETTINGS (int)(sizeof table / sizeof table[0])
+_Static_assert(sizeof table / sizeof table[0] <= CONF_SETTINGS_MAX, "conf.h: CONF_SETTINGS_MAX");
+
+/* The flags that are not settings. */
+enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_HELP_MAN, OPT_VERSION };
+
+/* How a value is named in an error: "--name", "FILE:LINE: name" or
+ * "TOCSIN_X (environment): name". */
+struct origin {
+	enum conf_source source;
+	const char *where; /* NULL for the command line */
+	int line;
+};
+
+static void fail(const struct origin *o, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(const struct origin *o, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->source == CONF_FILE)
+		fprintf(stderr, "tocsind: %s:%d: %s ", o->where, o->line, name);
+	else if (o->source == CONF_ENV)
+		fprintf(stderr, "tocsind: %s (environment): %s ", o->where, name);
+	else
+		fprintf(stderr, "tocsind: --%s ", name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* A copy of n bytes of s in c's store, or NULL when it is full. */
+static const char *keep(struct conf *c, const char *s, size_t n)
+{
+	char *copy;
+
+	if (n >= sizeof c->store - c->stored) {
+		fprintf(stderr, "tocsind: the settings are longer than %d bytes together\n",
+			CONF_STORE_BYTES);
+		return NULL;
+	}
+	copy = c->store + c->stored;
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	c->stored += n + 1;
+	return copy;
+}
+
+static int find(const char *name)
+{
+	for (int i = 0; i < N_SETTINGS; i++)
+		if (!strcmp(table[i].name, name))
+			return i;
+	return -1;
+}
+
+static int parse_listen(struct conf *c, const struct origin *o, const char *arg)
 {
 	const char *colon = strrchr(arg, ':');
 	char *end;
 	long port;
 
 	if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof c->listen_host) {
-		fprintf(stderr, "tocsind: --listen wants HOST:PORT, got '%s'\n", arg);
+		fail(o, "listen", "wants HOST:PORT, got '%s'", arg);
 		return -1;
 	}
+	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535) {
-		fprintf(stderr, "tocsind: --listen port must be 1 to 65535, got '%s'\n", colon + 1);
+	if (errno || *end || colon[1] == '\0' || port < 1 || port > 65535) {
+		fail(o, "listen", "port must be 1 to 65535, got '%s'", colon + 1);
 		return -1;
 	}
 	memcpy(c->listen_host, arg, (size_t)(colon - arg));
@@ -75,192 +199,664 @@ static int parse_listen(struct conf *c, const char *arg)
 	return 0;
 }
 
-static int parse_long(const char *flag, const char *arg, long min, long max, long *out)
+static int parse_number(const struct setting *s, const struct origin *o, const char *arg,
+			long *out)
 {
 	char *end;
-	long v = strtol(arg, &end, 10);
+	long v;
 
-	if (!*arg || *end || v < min || v > max) {
-		fprintf(stderr, "tocsind: %s must be a number from %ld to %ld, got '%s'\n", flag,
-			min, max, arg);
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || !*arg || *end || v < s->min || v > s->max) {
+		fail(o, s->name, "must be a number from %ld to %ld, got '%s'", s->min, s->max, arg);
 		return -1;
 	}
 	*out = v;
 	return 0;
 }
 
-enum { OPT_LISTEN = 1, OPT_DATABASE, OPT_WEB_ROOT, OPT_TOKEN_KEY, OPT_TOKEN_TTL, OPT_MAX_FRAME,
-       OPT_AUTH_TIMEOUT, OPT_SIGNIN_WORKERS, OPT_QUEUE_MSGS, OPT_QUEUE_BYTES, OPT_PING,
-       OPT_LOG_LEVEL, OPT_JOURNAL, OPT_ESCALATE, OPT_NODE, OPT_ORIGIN, OPT_RATE,
-       OPT_PER_ADDRESS, OPT_MAX_CONN, OPT_AUDIT_KEY, OPT_HELP,
-       OPT_TLS_CERT, OPT_TLS_KEY, OPT_USER, OPT_ALLOW_ROOT,
-       OPT_BUS_INGEST, OPT_BUS_EVENTS, OPT_BUS_KEY };
-
-static const struct option options[] = {
-	{ "listen", required_argument, NULL, OPT_LISTEN },
-	{ "database", required_argument, NULL, OPT_DATABASE },
-	{ "web-root", required_argument, NULL, OPT_WEB_ROOT },
-	{ "token-key", required_argument, NULL, OPT_TOKEN_KEY },
-	{ "token-ttl", required_argument, NULL, OPT_TOKEN_TTL },
-	{ "max-frame", required_argument, NULL, OPT_MAX_FRAME },
-	{ "auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT },
-	{ "signin-workers", required_argument, NULL, OPT_SIGNIN_WORKERS },
-	{ "queue-max-msgs", required_argument, NULL, OPT_QUEUE_MSGS },
-	{ "queue-max-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
-	{ "ping-interval", required_argument, NULL, OPT_PING },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "journal", required_argument, NULL, OPT_JOURNAL },
-	{ "escalate-after", required_argument, NULL, OPT_ESCALATE },
-	{ "node-id", required_argument, NULL, OPT_NODE },
-	{ "allowed-origin", required_argument, NULL, OPT_ORIGIN },
-	{ "rate-limit", required_argument, NULL, OPT_RATE },
-	{ "max-connections-per-address", required_argument, NULL, OPT_PER_ADDRESS },
-	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
-	{ "audit-key", required_argument, NULL, OPT_AUDIT_KEY },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
-	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
-	{ "bus-ingest", required_argument, NULL, OPT_BUS_INGEST },
-	{ "bus-events", required_argument, NULL, OPT_BUS_EVENTS },
-	{ "bus-key", required_argument, NULL, OPT_BUS_KEY },
-	{ NULL, 0, NULL, 0 },
-};
-
-static int apply(struct conf *c, int opt, const char *arg)
+static int parse_bool(const struct setting *s, const struct origin *o, const char *arg, int *out)
 {
-	long v;
-	enum log_level level;
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no",
+		"false", "off", "0" };
 
-	switch (opt) {
-	case OPT_LISTEN: return parse_listen(c, arg);
-	case OPT_DATABASE: c->database = arg; return 0;
-	case OPT_WEB_ROOT: c->web_root = arg; return 0;
-	case OPT_TOKEN_KEY: c->token_key = arg; return 0;
-	case OPT_TOKEN_TTL:
-		if (parse_long("--token-ttl", arg, 1, 7 * 86400, &v)) return -1;
-		c->token_ttl = (int)v; return 0;
-	case OPT_MAX_FRAME:
-		if (parse_long("--max-frame", arg, 256, 16 << 20, &v)) return -1;
-		c->max_frame = (size_t)v; return 0;
-	case OPT_AUTH_TIMEOUT:
-		if (parse_long("--auth-timeout", arg, 1, 600, &v)) return -1;
-		c->auth_timeout = (int)v; return 0;
-	case OPT_SIGNIN_WORKERS:
-		if (parse_long("--signin-workers", arg, 1, 16, &v)) return -1;
-		c->signin_workers = (int)v; return 0;
-	case OPT_QUEUE_MSGS:
-		if (parse_long("--queue-max-msgs", arg, 8, 1 << 20, &v)) return -1;
-		c->queue_max_msgs = (unsigned)v; return 0;
-	case OPT_QUEUE_BYTES:
-		if (parse_long("--queue-max-bytes", arg, 4096, 1L << 30, &v)) return -1;
-		c->queue_max_bytes = (size_t)v; return 0;
-	case OPT_PING:
-		if (parse_long("--ping-interval", arg, 1, 3600, &v)) return -1;
-		c->ping_interval = (int)v; return 0;
-	case OPT_JOURNAL: c->journal = arg; return 0;
-	case OPT_ESCALATE:
-		if (parse_long("--escalate-after", arg, 1, 86400, &v)) return -1;
-		c->escalate_after = (int)v; return 0;
-	case OPT_NODE:
-		if (parse_long("--node-id", arg, 0, 15, &v)) return -1;
-		c->node_id = (int)v; return 0;
-	case OPT_AUDIT_KEY: c->audit_key = arg; return 0;
-	case OPT_TLS_CERT: c->tls_cert = arg; return 0;
-	case OPT_TLS_KEY: c->tls_key = arg; return 0;
-	case OPT_USER: c->run_user = arg; return 0;
-	case OPT_ALLOW_ROOT: c->allow_root = 1; return 0;
-	case OPT_BUS_INGEST: c->bus_ingest = arg; return 0;
-	case OPT_BUS_EVENTS: c->bus_events = arg; return 0;
-	case OPT_BUS_KEY: c->bus_key = arg; return 0;
-	case OPT_ORIGIN:
-		if (c->n_origins >= 16) {
-			fprintf(stderr, "tocsind: at most 16 --allowed-origin\n");
-			return -1;
+	for (int i = 0; i < 4; i++) {
+		if (!strcasecmp(arg, yes[i]) || !strcasecmp(arg, no[i])) {
+			*out = !strcasecmp(arg, yes[i]);
+			return 0;
 		}
-		c->origins[c->n_origins++] = arg; return 0;
-	case OPT_RATE:
-		if (parse_long("--rate-limit", arg, 1, 100000, &v)) return -1;
-		c->rate_per_sec = (int)v; return 0;
-	case OPT_PER_ADDRESS:
-		if (parse_long("--max-connections-per-address", arg, 1, 100000, &v)) return -1;
-		c->max_per_address = (int)v; return 0;
-	case OPT_MAX_CONN:
-		if (parse_long("--max-connections", arg, 1, 1000000, &v)) return -1;
-		c->max_connections = (int)v; return 0;
-	case OPT_LOG_LEVEL:
-		if (log_level_from_name(arg, &level)) {
-			fprintf(stderr, "tocsind: --log-level must be debug, info, warn or error\n");
-			return -1;
-		}
-		c->log_level = (int)level; return 0;
 	}
+	fail(o, s->name, "must be yes or no, got '%s'", arg);
 	return -1;
 }
 
-int conf_load(struct conf *c, int argc, char **argv)
+/* Adds the origins of a list separated by spaces or commas; a list from
+ * a stronger source replaces the one before. */
+static int add_origins(struct conf *c, int i, const struct origin *o, const char *list)
 {
-	const char *env;
+	char normal[ADMISSION_ORIGIN_MAX], one[ADMISSION_ORIGIN_MAX];
+
+	if (c->source[i] != o->source)
+		c->n_origins = 0;
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, " \t,");
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		snprintf(one, sizeof one, "%.*s", (int)n, p);
+		if (n >= sizeof one || admission_origin_normal(one, normal, sizeof normal) != 0) {
+			fail(o, "allowed-origin", "wants scheme://host[:port] (http or https), got '%s'",
+			     one);
+			return -1;
+		}
+		if (c->n_origins >= CONF_ORIGINS_MAX - 1) {
+			fail(o, "allowed-origin", "takes at most %d origins", CONF_ORIGINS_MAX - 1);
+			return -1;
+		}
+		if (!(c->origins[c->n_origins++] = keep(c, normal, strlen(normal))))
+			return -1;
+		p += n;
+	}
+	return 0;
+}
+
+/* Stores a value of one of the scalar types at its field. */
+static int set_scalar(struct conf *c, const struct setting *s, const struct origin *o,
+		      const char *text)
+{
+	char *field = (char *)c + s->off, normal[ADMISSION_ORIGIN_MAX];
+	enum log_level level;
+	long v;
+
+	switch (s->type) {
+	case T_INT:
+	case T_UINT:
+	case T_SIZE:
+		if (parse_number(s, o, text, &v))
+			return -1;
+		if (s->type == T_INT)
+			*(int *)(void *)field = (int)v;
+		else if (s->type == T_UINT)
+			*(unsigned *)(void *)field = (unsigned)v;
+		else
+			*(size_t *)(void *)field = (size_t)v;
+		return 0;
+	case T_BOOL:
+		return parse_bool(s, o, text, (int *)(void *)field);
+	case T_LEVEL:
+		if (log_level_from_name(text, &level)) {
+			fail(o, s->name, "must be debug, info, warn or error, got '%s'", text);
+			return -1;
+		}
+		*(int *)(void *)field = (int)level;
+		return 0;
+	case T_URL:
+		if (admission_origin_normal(text, normal, sizeof normal) != 0) {
+			fail(o, s->name, "wants http(s)://host[:port] without a path, got '%s'", text);
+			return -1;
+		}
+		text = normal;
+		__attribute__((fallthrough)); /* stored as text */
+	case T_TEXT:
+		return (*(const char **)(void *)field = keep(c, text, strlen(text))) ? 0 : -1;
+	default:
+		return -1;
+	}
+}
+
+/* Sets row i from text, found at o; an empty text means the default. */
+static int set_value(struct conf *c, int i, const struct origin *o, const char *text)
+{
+	const struct setting *s = &table[i];
+	struct origin def = { CONF_DEFAULT, NULL, 0 };
+	int rc;
+
+	if (!*text) {
+		o = &def;
+		text = s->def ? s->def : "";
+	}
+	if (s->type == T_LISTEN)
+		rc = *text ? parse_listen(c, o, text) : -1;
+	else if (s->type == T_ORIGINS)
+		rc = add_origins(c, i, o, text);
+	else if (!*text && (s->type == T_TEXT || s->type == T_URL))
+		rc = (*(const char **)(void *)((char *)c + s->off) = NULL, 0);
+	else
+		rc = set_scalar(c, s, o, text);
+	if (rc == 0) {
+		c->source[i] = (unsigned char)o->source;
+		c->line[i] = o->line;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ the file */
+
+/* What the file reader knows: libinih gives the handler no line number. */
+struct file_reader {
+	struct conf *c;
+	FILE *f;
+	const char *path;
+	int line;        /* of the line last read */
+	int errors;
+	int first_error; /* line of the first error reported here */
+};
+
+static void file_error(struct file_reader *r, const char *what, const char *name)
+{
+	struct origin o = { CONF_FILE, r->path, r->line };
+
+	fail(&o, name, "%s", what);
+	if (!r->errors++)
+		r->first_error = r->line;
+}
+
+/* libinih's fgets: counts lines, refuses one that does not fit its buffer
+ * (num bytes with the newline and the NUL), and takes the blanks off the
+ * front so that no line continues the one before. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct file_reader *r = stream;
+	size_t n, blanks;
+	int ch;
+
+	if (!fgets(str, num, r->f))
+		return NULL;
+	r->line++;
+	n = strlen(str);
+	if (n == (size_t)num - 1 && str[n - 1] != '\n' && (ch = getc(r->f)) != EOF && ch != '\n') {
+		char what[64];
+		while ((ch = getc(r->f)) != EOF && ch != '\n')
+			;
+		snprintf(what, sizeof what, "is longer than %d characters", num - 1);
+		file_error(r, what, "the line");
+		str[0] = '\0';
+		return str;
+	}
+	blanks = strspn(str, " \t");
+	memmove(str, str + blanks, n - blanks + 1);
+	if (*str && !strchr("#;[\r\n", *str) && !strpbrk(str, "=:")) {
+		/* libinih would report only the first such line */
+		str[strcspn(str, "\r\n")] = '\0';
+		file_error(r, "is not a setting: write name = value", str);
+		str[0] = '\0';
+	}
+	return str;
+}
+
+/* libinih's handler: one "name = value" line. */
+static int on_setting(void *user, const char *section, const char *name, const char *value)
+{
+	struct file_reader *r = user;
+	struct origin o = { CONF_FILE, r->path, r->line };
+	char what[96];
+	int i = find(name);
+
+	if (*section) {
+		snprintf(what, sizeof what, "is in [%.40s]: tocsind.conf has no sections", section);
+		file_error(r, what, name);
+		return 0;
+	}
+	if (i < 0) {
+		file_error(r, "is not a setting (tocsind --help lists them)", name);
+		return 0;
+	}
+	if (r->c->source[i] == CONF_FILE) {
+		snprintf(what, sizeof what, "is set twice (first on line %d)", r->c->line[i]);
+		file_error(r, what, name);
+		return 0;
+	}
+	if (set_value(r->c, i, &o, value) != 0) {
+		if (!r->errors++)
+			r->first_error = r->line;
+		return 0;
+	}
+	return 1;
+}
+
+/* Reads path; a missing file is an error only when it was named. */
+static int load_file(struct conf *c, const char *path, int named)
+{
+	struct file_reader r = { c, NULL, path, 0, 0, 0 };
+	int rc;
+
+	r.f = fopen(path, "re");
+	if (!r.f) {
+		if (errno == ENOENT && !named)
+			return 0;
+		fprintf(stderr, "tocsind: cannot read the configuration file %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	if (!(c->config = keep(c, path, strlen(path)))) {
+		fclose(r.f);
+		return -1;
+	}
+	rc = ini_parse_stream(read_line, &r, on_setting, &r);
+	if (rc > 0 && (!r.errors || rc != r.first_error))
+		fprintf(stderr, "tocsind: %s:%d: not a setting: write name = value\n", path, rc);
+	else if (rc < 0)
+		fprintf(stderr, "tocsind: %s: out of memory reading it\n", path);
+	fclose(r.f);
+	return rc == 0 && r.errors == 0 ? 0 : -1;
+}
+
+/* ----------------------------------------------- environment and flags */
+
+static int load_env(struct conf *c)
+{
+	int errors = 0;
+
+	for (int i = 0; i < N_SETTINGS; i++) {
+		const char *v = getenv(table[i].env);
+		struct origin o = { CONF_ENV, table[i].env, 0 };
+		if (v && *v && set_value(c, i, &o, v) != 0)
+			errors++;
+	}
+	return errors ? -1 : 0;
+}
+
+/* getopt_long's options: every setting (val: its row), then the others. */
+static void make_options(struct option *opts)
+{
+	static const struct option others[] = {
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "help-man", no_argument, NULL, OPT_HELP_MAN },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int i;
+
+	for (i = 0; i < N_SETTINGS; i++) {
+		opts[i].name = table[i].name;
+		opts[i].has_arg = table[i].type == T_BOOL ? optional_argument : required_argument;
+		opts[i].flag = NULL;
+		opts[i].val = i;
+	}
+	memcpy(opts + i, others, sizeof others);
+}
+
+/* First pass over argv: what to do, and which file to read. */
+static enum conf_action first_pass(int argc, char **argv, const struct option *opts,
+				   const char **config)
+{
+	enum conf_action action = CONF_RUN;
 	int opt;
 
-	memset(c, 0, sizeof *c);
-	strcpy(c->listen_host, "127.0.0.1");
-	c->port = 8080;
-	c->web_root = "./web-client";
-	c->token_key = "./var/secrets/token.key";
-	c->token_ttl = 8 * 3600;
-	c->max_frame = 65536;
-	c->auth_timeout = 10;
-	c->signin_workers = 2;
-	c->queue_max_msgs = 4096;
-	c->queue_max_bytes = 4 << 20;
-	c->ping_interval = 25;
-	c->log_level = LOG_INFO;
-	c->journal = "./var/journal/tocsin.journal";
-	c->escalate_after = 120;
-	c->rate_per_sec = 200;
-	c->max_per_address = 5000;
-	c->max_connections = 19000;
-
-	if ((env = getenv("TOCSIN_LISTEN")) && apply(c, OPT_LISTEN, env)) return -1;
-	if ((env = getenv("DATABASE_URL"))) c->database = env;
-	if ((env = getenv("TOCSIN_WEB_ROOT"))) c->web_root = env;
-	if ((env = getenv("TOCSIN_TOKEN_KEY"))) c->token_key = env;
-	if ((env = getenv("TOCSIN_JOURNAL"))) c->journal = env;
-	if ((env = getenv("TOCSIN_AUDIT_KEY"))) c->audit_key = env;
-	if ((env = getenv("TOCSIN_LOG_LEVEL")) && apply(c, OPT_LOG_LEVEL, env)) return -1;
-	if ((env = getenv("TOCSIN_TLS_CERT")) && *env) c->tls_cert = env;
-	if ((env = getenv("TOCSIN_TLS_KEY")) && *env) c->tls_key = env;
-	if ((env = getenv("TOCSIN_USER")) && *env) c->run_user = env;
-	if ((env = getenv("TOCSIN_ALLOW_ROOT")) && !strcmp(env, "1")) c->allow_root = 1;
-
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		if (opt == OPT_HELP) {
-			fputs(usage, stdout);
-			return 1;
+	optind = 0;
+	opterr = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			fputs("tocsind: tocsind --help lists the settings\n", stderr);
+			return CONF_ERROR;
 		}
-		if (opt == '?' || apply(c, opt, optarg)) {
-			fputs(usage, stderr);
-			return -1;
+		if (opt == OPT_CONFIG)
+			*config = optarg;
+		else if (opt == OPT_CHECK && action == CONF_RUN)
+			action = CONF_CHECK;
+		else if (opt == OPT_VERSION)
+			action = CONF_VERSION;
+		else if (opt == OPT_HELP || opt == OPT_HELP_MAN) {
+			conf_help(stdout, opt == OPT_HELP_MAN);
+			return CONF_DONE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "tocsind: unexpected argument '%s'\n%s", argv[optind], usage);
-		return -1;
+		fprintf(stderr, "tocsind: unexpected argument '%s' (tocsind --help)\n", argv[optind]);
+		return CONF_ERROR;
 	}
+	return action;
+}
+
+/* Second pass: the settings on the command line, over everything else. */
+static int load_args(struct conf *c, int argc, char **argv, const struct option *opts)
+{
+	struct origin o = { CONF_ARGS, NULL, 0 };
+	int opt, errors = 0;
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt < 0 || opt >= N_SETTINGS)
+			continue;
+		if (set_value(c, opt, &o, optarg ? optarg : "yes") != 0)
+			errors++;
+	}
+	return errors ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ derived */
+
+/* One more allowed origin, from parts, unless it is there already. */
+static int add_origin(struct conf *c, const char *scheme, const char *host, int port)
+{
+	char raw[ADMISSION_ORIGIN_MAX], normal[ADMISSION_ORIGIN_MAX];
+
+	snprintf(raw, sizeof raw, "%s://%s:%d", scheme, host, port);
+	if (admission_origin_normal(raw, normal, sizeof normal) != 0)
+		return 0; /* a listen address that is no host name */
+	for (int i = 0; i < c->n_origins; i++)
+		if (!strcmp(c->origins[i], normal))
+			return 0;
+	if (c->n_origins >= CONF_ORIGINS_MAX)
+		return 0;
+	return (c->origins[c->n_origins++] = keep(c, normal, strlen(normal))) ? 0 : -1;
+}
+
+/* Neither public-url nor allowed-origin: the origins of this machine on
+ * the port, https only under TLS (the listen address too, when it names
+ * one host). */
+static int default_origins(struct conf *c)
+{
+	const char *hosts[3] = { "127.0.0.1", "localhost", c->listen_host };
+	int n_hosts = strcmp(c->listen_host, "0.0.0.0") && strcmp(c->listen_host, "::") &&
+				      *c->listen_host ? 3 : 2;
+	int rc = 0;
+
+	for (int h = 0; h < n_hosts; h++) {
+		rc |= add_origin(c, "https", hosts[h], c->port);
+		if (!c->tls_cert)
+			rc |= add_origin(c, "http", hosts[h], c->port);
+	}
+	return rc;
+}
+
+/* What follows from the values: the audit key's default, the origins. */
+static int derive(struct conf *c)
+{
+	int origins = find("allowed-origin"), audit = find("audit-key");
+
+	if (!c->audit_key && c->token_key) {
+		const char *slash = strrchr(c->token_key, '/');
+		size_t dir = slash ? (size_t)(slash - c->token_key + 1) : 0;
+		char path[4200];
+		snprintf(path, sizeof path, "%.*saudit.key", (int)dir, c->token_key);
+		if (!(c->audit_key = keep(c, path, strlen(path))))
+			return -1;
+		c->source[audit] = CONF_DERIVED;
+	}
+	if (c->public_url) {
+		memmove(c->origins + 1, c->origins, (size_t)c->n_origins * sizeof c->origins[0]);
+		c->origins[0] = c->public_url;
+		c->n_origins++;
+		if (c->source[origins] == CONF_DEFAULT)
+			c->source[origins] = CONF_DERIVED;
+	}
+	return c->n_origins ? 0 : default_origins(c);
+}
+
+/* Settings that go together. */
+static int check(const struct conf *c)
+{
 	if (!c->tls_cert != !c->tls_key) {
 		fprintf(stderr, "tocsind: --tls-cert and --tls-key go together: give both or neither\n");
 		return -1;
 	}
 	if ((c->bus_ingest || c->bus_events) && !c->bus_key) {
 		fprintf(stderr, "tocsind: --bus-ingest and --bus-events need --bus-key FILE "
-			"(make one with tocsinctl bus keygen --out FILE)\n");
+			"(tocsinctl keys init makes one)\n");
 		return -1;
 	}
-	if (!c->database || !*c->database) {
-		fprintf(stderr, "tocsind: no database: give --database or set DATABASE_URL\n");
+	if (!c->database) {
+		fprintf(stderr, "tocsind: no database: give --database, set DATABASE_URL, or "
+			"database = URL in the configuration file\n");
 		return -1;
 	}
 	return 0;
+}
+
+enum conf_action conf_load(struct conf *c, int argc, char **argv)
+{
+	struct option opts[N_SETTINGS + 6];
+	const char *config = NULL, *env = getenv("TOCSIN_CONFIG");
+	struct origin def = { CONF_DEFAULT, NULL, 0 };
+	enum conf_action action;
+
+	memset(c, 0, sizeof *c);
+	make_options(opts);
+	action = first_pass(argc, argv, opts, &config);
+	if (action == CONF_DONE || action == CONF_VERSION || action == CONF_ERROR)
+		return action;
+	for (int i = 0; i < N_SETTINGS; i++)
+		if (set_value(c, i, &def, "") != 0)
+			return CONF_ERROR;
+	if (!config || !*config)
+		config = env && *env ? env : NULL;
+	if (load_file(c, config ? config : CONF_DEFAULT_FILE, config != NULL) != 0 ||
+	    load_env(c) != 0 || load_args(c, argc, argv, opts) != 0 || derive(c) != 0 ||
+	    check(c) != 0)
+		return CONF_ERROR;
+	return action;
+}
+
+/* ------------------------------------------------------------ printing */
+
+/* Appends n bytes of s to out (size bytes, NUL-terminated, cut to fit). */
+static void append(char *out, size_t size, const char *s, size_t n)
+{
+	size_t len = strlen(out);
+
+	if (len + 1 >= size)
+		return;
+	if (n > size - len - 1)
+		n = size - len - 1;
+	memcpy(out + len, s, n);
+	out[len + n] = '\0';
+}
+
+/* A password's end in a conninfo (a quoted value ends at its quote) or a
+ * URI (at & or #). */
+static size_t secret_len(const char *v, int uri)
+{
+	size_t n = 0;
+
+	if (!uri && *v == '\'') {
+		for (n = 1; v[n] && v[n] != '\''; n++)
+			if (v[n] == '\\' && v[n + 1])
+				n++;
+		return v[n] ? n + 1 : n;
+	}
+	return uri ? strcspn(v, "&#") : strcspn(v, " \t\n");
+}
+
+void conf_mask_secret(const char *conninfo, char *out, size_t size)
+{
+	const char *p = conninfo, *scheme = strstr(conninfo, "://");
+	int uri = !strncmp(conninfo, "postgresql://", 13) || !strncmp(conninfo, "postgres://", 11);
+
+	out[0] = '\0';
+	if (uri) { /* postgresql://user:password@host/... */
+		const char *auth = scheme + 3, *at;
+		size_t alen = strcspn(auth, "/?#");
+		const char *colon = memchr(auth, ':', alen);
+		at = NULL;
+		for (const char *q = auth; q < auth + alen; q++)
+			if (*q == '@')
+				at = q;
+		if (at && colon && colon < at) {
+			append(out, size, p, (size_t)(colon + 1 - p));
+			append(out, size, "****", 4);
+			p = at;
+		}
+	}
+	while (*p) { /* password=... in a conninfo or a URI's query */
+		const char *hit = strstr(p, "password");
+		const char *eq;
+		if (!hit)
+			break;
+		eq = hit + 8 + strspn(hit + 8, " \t");
+		if (*eq != '=' || (hit > conninfo && !strchr(" \t?&", hit[-1]))) {
+			append(out, size, p, (size_t)(hit + 8 - p));
+			p = hit + 8;
+			continue;
+		}
+		eq++;
+		eq += strspn(eq, " \t");
+		append(out, size, p, (size_t)(eq - p));
+		append(out, size, "****", 4);
+		p = eq + secret_len(eq, uri);
+	}
+	append(out, size, p, strlen(p));
+}
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* Row i's value as text ("" when unset). */
+static void value_text(const struct conf *c, int i, char *out, size_t size)
+{
+	const struct setting *s = &table[i];
+	const char *field = (const char *)c + s->off;
+
+	out[0] = '\0';
+	switch (s->type) {
+	case T_LISTEN: snprintf(out, size, "%s:%d", c->listen_host, c->port); break;
+	case T_INT: snprintf(out, size, "%d", *(const int *)(const void *)field); break;
+	case T_UINT: snprintf(out, size, "%u", *(const unsigned *)(const void *)field); break;
+	case T_SIZE: snprintf(out, size, "%zu", *(const size_t *)(const void *)field); break;
+	case T_BOOL: snprintf(out, size, "%s", *(const int *)(const void *)field ? "yes" : "no"); break;
+	case T_LEVEL: snprintf(out, size, "%s", level_names[*(const int *)(const void *)field & 3]); break;
+	case T_ORIGINS:
+		for (int k = 0; k < c->n_origins; k++) {
+			if (k)
+				append(out, size, " ", 1);
+			append(out, size, c->origins[k], strlen(c->origins[k]));
+		}
+		break;
+	case T_TEXT:
+	case T_URL: {
+		const char *v = *(const char *const *)(const void *)field;
+		if (v && (s->flags & SECRET))
+			conf_mask_secret(v, out, size);
+		else if (v)
+			snprintf(out, size, "%s", v);
+		break;
+	}
+	}
+}
+
+void conf_print(const struct conf *c, FILE *out)
+{
+	char value[4200], from[160];
+	int pad;
+
+	fprintf(out, "# tocsind: the effective settings, from the command line, the environment,\n"
+		     "# %s and the defaults, in that order\n",
+		c->config ? c->config : "no configuration file");
+	for (int i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &table[i];
+		value_text(c, i, value, sizeof value);
+		switch (c->source[i]) {
+		case CONF_FILE: snprintf(from, sizeof from, "file, line %d", c->line[i]); break;
+		case CONF_ENV: snprintf(from, sizeof from, "environment %s", s->env); break;
+		case CONF_ARGS: snprintf(from, sizeof from, "command line"); break;
+		case CONF_DERIVED: snprintf(from, sizeof from, "derived"); break;
+		default: snprintf(from, sizeof from, "default"); break;
+		}
+		pad = 40 - (int)(strlen(s->name) + strlen(value));
+		if (*value)
+			fprintf(out, "%s = %s%*s# %s\n", s->name, value, pad > 1 ? pad : 1, "", from);
+		else
+			fprintf(out, "# %s =%*s# not set\n", s->name, pad > 2 ? pad - 1 : 1, "");
+	}
+}
+
+/* ------------------------------------------------------------ help */
+
+static const char intro[] =
+	"usage: tocsind [--config FILE] [--check-config] [SETTINGS]\n"
+	"\n"
+	"Tocsin's broker: serves the consoles and the tocsin.v1 WebSocket protocol.\n"
+	"Each setting below is a flag, a line \"name = value\" of the configuration\n"
+	"file and an environment variable; the command line wins over the environment,\n"
+	"which wins over the file. An empty value means the default.\n"
+	"\n"
+	"  --config FILE   the configuration file (TOCSIN_CONFIG; default\n"
+	"                  " CONF_DEFAULT_FILE ", skipped when it does not exist)\n"
+	"  --check-config  check the settings, print them (the database password\n"
+	"                  masked) and exit: 0 valid, 2 not\n"
+	"  --version       print the version and exit\n"
+	"  --help          this text\n"
+	"\n";
+
+/* text, wrapped at 78 columns, each line indented by 8. */
+static void wrap(FILE *out, const char *text)
+{
+	int col = 0;
+
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, " ");
+		if (col && col + 1 + (int)n > 78) {
+			fputc('\n', out);
+			col = 0;
+		}
+		if (!col)
+			col = fprintf(out, "        ");
+		else
+			col += fprintf(out, " ");
+		col += fprintf(out, "%.*s", (int)n, p);
+		p += n;
+		p += strspn(p, " ");
+	}
+	fputc('\n', out);
+}
+
+/* s as roff text: a backslash or a minus escaped. */
+static void roff(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '-' || *s == '\\')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+}
+
+/* One setting in the man page's list (tocsind.8's SETTINGS). */
+static void help_man(FILE *out, const struct setting *s)
+{
+	fputs(".TP\n\\fB", out);
+	roff(out, s->name);
+	fputs("\\fR", out);
+	if (*s->arg) {
+		fputs(" = \\fI", out);
+		roff(out, s->arg);
+		fputs("\\fR", out);
+	}
+	fputs("\n", out);
+	roff(out, s->help);
+	fputs(".\nFlag \\fB\\-\\-", out);
+	roff(out, s->name);
+	fputs("\\fR, environment \\fB", out);
+	roff(out, s->env);
+	fputs("\\fR", out);
+	if (s->def) {
+		fputs("; default \\fB", out);
+		roff(out, s->def);
+		fputs("\\fR", out);
+	}
+	if (s->flags & LIVE)
+		fputs("; the file is reread when it changes, without a restart", out);
+	fputs(s->flags & SECRET ? "; masked by \\fB\\-\\-check\\-config\\fR.\n" : ".\n", out);
+}
+
+void conf_help(FILE *out, int man)
+{
+	char text[1024];
+
+	if (!man)
+		fputs(intro, out);
+	for (int i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &table[i];
+		if (man) {
+			help_man(out, s);
+			continue;
+		}
+		fprintf(out, "  --%s%s%s\n", s->name, *s->arg ? " " : "", s->arg);
+		snprintf(text, sizeof text, "%s (%s%s%s%s)", s->help, s->env,
+			 s->def ? "; default " : "", s->def ? s->def : "",
+			 s->flags & LIVE ? "; the file is reread when it changes" : "");
+		wrap(out, text);
+	}
 }

@@ -1,15 +1,11 @@
 /* key_file.c: secret keys in files (see key_file.h). */
 #include "key_file.h"
 #include "log.h"
-#include "paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <sodium.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Exactly KEY_FILE_BYTES and not one more: a longer file is not a key we
@@ -33,42 +29,22 @@ enum key_file_status key_file_read(const char *path, unsigned char key[KEY_FILE_
 	return n == KEY_FILE_BYTES && more == 0 ? KEY_FILE_OK : KEY_FILE_BAD_SIZE;
 }
 
-/* Writes a fresh random key to a new file (never over an existing one). */
-static int create_key(const char *path, const char *what, unsigned char key[KEY_FILE_BYTES])
+/* The broker never makes its keys: under systemd's ProtectSystem=strict
+ * their folder is read-only to it, and a key made by accident on a
+ * first start (an unmounted /etc/tocsin, a typing error in a path) would
+ * sign tokens nobody else knows of. tocsinctl keys init makes them. */
+int key_file_load(const char *path, const char *what, unsigned char key[KEY_FILE_BYTES])
 {
-	char *dir = strdup(path);
-	int fd;
+	const char *slash = strrchr(path, '/');
+	int dir = slash ? (int)(slash - path) : 1;
 
-	if (dir) {
-		if (paths_mkdir_p(dirname(dir), 0700) != 0)
-			log_warn("cannot create the folder of %s: %s", path, strerror(errno));
-		free(dir);
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		log_error("cannot create %s %s: %s", what, path, strerror(errno));
-		return -1;
-	}
-	randombytes_buf(key, KEY_FILE_BYTES);
-	if (write(fd, key, KEY_FILE_BYTES) != KEY_FILE_BYTES || fsync(fd) != 0) {
-		log_error("cannot write %s %s: %s", what, path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	log_info("created a new %s in %s", what, path);
-	return 0;
-}
-
-/* First start creates the keys; later starts must find them intact. */
-int key_file_load_or_create(const char *path, const char *what,
-			    unsigned char key[KEY_FILE_BYTES])
-{
 	switch (key_file_read(path, key)) {
 	case KEY_FILE_OK:
 		return 0;
 	case KEY_FILE_MISSING:
-		return create_key(path, what, key);
+		log_error("no %s at %s: make the keys with: tocsinctl keys init --dir %.*s", what,
+			  path, dir, slash ? path : ".");
+		return -1;
 	case KEY_FILE_UNREADABLE:
 		log_error("cannot read %s %s: %s", what, path, strerror(errno));
 		return -1;

@@ -33,6 +33,7 @@ int ctl_alerts_board(int argc, char **argv);
 int ctl_alerts_publish(int argc, char **argv);
 
 /* ctl_keys.c */
+int ctl_keys_init(int argc, char **argv);
 int ctl_keys_rotate(int argc, char **argv);
 int ctl_keys_show(int argc, char **argv);
 

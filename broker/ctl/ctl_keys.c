@@ -1,5 +1,8 @@
-/* ctl_keys.c: tocsinctl keys rotate / keys show, the broker's token keys.
+/* ctl_keys.c: tocsinctl keys init / rotate / show, the broker's keys.
  *
+ * `keys init` makes the three keys of a fresh install (token, audit, bus)
+ * with the owner, group and mode the broker needs: tocsind never makes a
+ * key itself (key_file.h).
  * tocsind signs tokens with --token-key FILE and also accepts tokens signed
  * with FILE.prev (broker/token_keys.h). `keys rotate` copies FILE to
  * FILE.prev, then puts a new random key in FILE; each file is written
@@ -10,11 +13,13 @@
  * connected, tokens already issued keep working until they expire (unless
  * a second rotation drops their key from FILE.prev), and refresh hands out
  * tokens under the new key. Needs no database. */
+#include "bus_client.h"
 #include "ctl.h"
 #include "ctl_commands.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <sodium.h>
@@ -26,6 +31,8 @@
 
 #define KEY_BYTES 32
 #define DEFAULT_TOKEN_KEY "./var/secrets/token.key"
+#define DEFAULT_KEY_DIR "/etc/tocsin"
+#define DEFAULT_KEY_GROUP "tocsin"
 
 /* Reads a 32-byte key: CTL_OK, CTL_NOT_FOUND when missing (if missing_ok,
  * *present is 0 and CTL_OK), or CTL_FAILED after a message. */
@@ -40,8 +47,8 @@ static int read_key(const char *path, unsigned char key[KEY_BYTES], int missing_
 	if (fd < 0 && errno == ENOENT) {
 		if (missing_ok)
 			return CTL_OK;
-		fprintf(stderr, "tocsinctl keys: no token key at %s (tocsind creates it on its "
-				"first start; --token-key names another)\n", path);
+		fprintf(stderr, "tocsinctl keys: no token key at %s (tocsinctl keys init makes "
+				"it; --token-key names another)\n", path);
 		return CTL_NOT_FOUND;
 	}
 	if (fd < 0) {
@@ -251,4 +258,166 @@ int ctl_keys_show(int argc, char **argv)
 	sodium_memzero(cur, sizeof cur);
 	sodium_memzero(prev, sizeof prev);
 	return rc;
+}
+
+/* ------------------------------------------------------------ keys init */
+
+static const char init_help[] =
+	"usage: tocsinctl keys init [--dir DIR] [--group NAME] [--force] [--json]\n"
+	"Makes the broker's keys in DIR (default " DEFAULT_KEY_DIR "), each random, written\n"
+	"aside, flushed and renamed into place:\n"
+	"  token.key            signs sign-in tokens (tocsind --token-key)\n"
+	"  audit.key            seals the audit trail (--audit-key); back it up\n"
+	"  bus_server.key(.pub) the ZeroMQ bus's CURVE key pair (--bus-key); adapters\n"
+	"                       get bus_server.key.pub\n"
+	"They belong to the caller (root) and the group NAME, mode 0640 (the .pub\n"
+	"0644), so that tocsind running as that group's user reads them, and rereads\n"
+	"a rotated token key. NAME: --group, else " DEFAULT_KEY_GROUP " when run as root, else\n"
+	"the caller's group. A missing DIR is made, mode 0750, with that group.\n"
+	"Refuses when any of the files exists, unless --force, which replaces them\n"
+	"all: tokens signed before stop working, and the audit rows sealed with the\n"
+	"old audit key can only be verified with a copy of it.\n"
+	"Prints fingerprints and the bus's public key, never a secret.\n"
+	"Exit: 0 made, 1 a key exists or cannot be written, 2 usage, 4 no such group.\n";
+
+struct init_opts {
+	const char *dir;
+	const char *group;
+	int force;
+	int json;
+	gid_t gid;
+};
+
+/* --dir, --group, --force; the group resolved. CTL_OK, CTL_USAGE or
+ * CTL_NOT_FOUND (after a message), or -1 after --help. */
+static int init_parse(int argc, char **argv, struct init_opts *io)
+{
+	struct ctl_arg args[] = { { "--dir", 0, 0, NULL }, { "--group", 0, 0, NULL },
+				  { "--force", 1, 0, NULL }, { NULL, 0, 0, NULL } };
+	struct ctl_opts o;
+	struct group *gr;
+	int help;
+
+	argc = ctl_take_common("keys init", &o, argc, argv, &help);
+	if (argc >= 0 && help) {
+		fputs(init_help, stdout);
+		return -1;
+	}
+	if (argc < 0 || ctl_args_parse("keys init", argc, argv, args, NULL, 0, 0) < 0) {
+		fputs(init_help, stderr);
+		return CTL_USAGE;
+	}
+	io->dir = ctl_args_get(args, "--dir") ? ctl_args_get(args, "--dir") : DEFAULT_KEY_DIR;
+	io->group = ctl_args_get(args, "--group");
+	io->force = ctl_args_get(args, "--force") != NULL;
+	io->json = o.json;
+	io->gid = getegid();
+	if (!io->group && geteuid() == 0)
+		io->group = DEFAULT_KEY_GROUP;
+	if (!io->group)
+		return CTL_OK;
+	if (!(gr = getgrnam(io->group))) {
+		fprintf(stderr, "tocsinctl keys init: no group %s (the Debian package makes the user "
+				"and group tocsin; or give --group)\n", io->group);
+		return CTL_NOT_FOUND;
+	}
+	io->gid = gr->gr_gid;
+	return CTL_OK;
+}
+
+/* Gives path to the caller and the group, with mode. */
+static int own(const char *path, const struct init_opts *io, mode_t mode)
+{
+	if (chown(path, geteuid() == 0 ? 0 : (uid_t)-1, io->gid) != 0 || chmod(path, mode) != 0) {
+		fprintf(stderr, "tocsinctl keys init: cannot give %s to group %s: %s\n", path,
+			io->group ? io->group : "(own)", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* DIR, made when missing; 1 when one of the files is there already. */
+static int init_dir(const struct init_opts *io, char paths[4][4200])
+{
+	static const char *const names[4] = { "token.key", "audit.key", "bus_server.key",
+						   "bus_server.key.pub" };
+	int found = 0;
+
+	if (mkdir(io->dir, 0750) == 0) {
+		if (own(io->dir, io, 0750) != 0)
+			return -1;
+	} else if (errno != EEXIST) {
+		fprintf(stderr, "tocsinctl keys init: cannot make %s: %s\n", io->dir, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(paths[i], sizeof paths[i], "%s/%s", io->dir, names[i]);
+		if (access(paths[i], F_OK) == 0) {
+			fprintf(stderr, "tocsinctl keys init: %s exists%s\n", paths[i],
+				io->force ? "; replaced (--force)" : "");
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/* One 32-byte key: random, written aside and renamed into place. */
+static int init_key(const char *path, const struct init_opts *io, char fp[17])
+{
+	unsigned char key[KEY_BYTES];
+	struct stat like = { 0 };
+	int rc;
+
+	like.st_uid = geteuid();
+	like.st_gid = io->gid;
+	like.st_mode = 0640;
+	crypto_auth_keygen(key);
+	fingerprint(key, fp);
+	rc = write_key(path, key, &like);
+	sodium_memzero(key, sizeof key);
+	return rc == 0 ? own(path, io, 0640) : -1;
+}
+
+/* The bus's key pair, in the format the broker and adapters share. */
+static int init_bus_key(char paths[4][4200], const struct init_opts *io, struct bus_key *k)
+{
+	if (io->force && ((unlink(paths[2]) != 0 && errno != ENOENT) ||
+			  (unlink(paths[3]) != 0 && errno != ENOENT))) {
+		fprintf(stderr, "tocsinctl keys init: cannot replace %s: %s\n", paths[2],
+			strerror(errno));
+		return -1;
+	}
+	if (bus_key_generate(paths[2], k) != 0)
+		return -1;
+	return own(paths[2], io, 0640) == 0 && own(paths[3], io, 0644) == 0 ? 0 : -1;
+}
+
+/* keys init: the three keys of a fresh install. */
+int ctl_keys_init(int argc, char **argv)
+{
+	char paths[4][4200], token_fp[17], audit_fp[17];
+	struct init_opts io;
+	struct bus_key k;
+	int rc = init_parse(argc, argv, &io);
+
+	if (rc != CTL_OK)
+		return rc < 0 ? CTL_OK : rc;
+	rc = init_dir(&io, paths);
+	if (rc < 0 || (rc > 0 && !io.force)) {
+		if (rc > 0)
+			fputs("tocsinctl keys init: nothing made (--force replaces them)\n", stderr);
+		return CTL_FAILED;
+	}
+	if (init_key(paths[0], &io, token_fp) != 0 || init_key(paths[1], &io, audit_fp) != 0 ||
+	    init_bus_key(paths, &io, &k) != 0 || sync_dir(paths[0]) != 0)
+		return CTL_FAILED;
+	if (io.json)
+		printf("[{\"token_key\":\"%s\",\"token_fingerprint\":\"%s\",\"audit_key\":\"%s\","
+		       "\"audit_fingerprint\":\"%s\",\"bus_key\":\"%s\",\"bus_public_key\":\"%s\"}]\n",
+		       paths[0], token_fp, paths[1], audit_fp, paths[2], k.public_z85);
+	else
+		printf("token key  %s  %s\naudit key  %s  %s\nbus key    %s  public %s\n", token_fp,
+		       paths[0], audit_fp, paths[1], paths[2], k.public_z85);
+	sodium_memzero(&k, sizeof k);
+	return CTL_OK;
 }

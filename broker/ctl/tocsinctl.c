@@ -13,6 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef TOCSIN_VERSION
+#define TOCSIN_VERSION "unknown" /* the Makefile gives it (mk/install.mk) */
+#endif
+
 static int hash_password(void)
 {
 	char line[512], hash[PASSWORD_HASH_MAX];
@@ -60,6 +64,7 @@ static const struct ctl_command commands[] = {
 	{ NULL, "hash-password", ctl_hash_password, "print the argon2id hash of a password read on stdin" },
 	{ "audit", "verify", ctl_audit_verify, "walk the audit seal chain; name the first broken row" },
 	{ "audit", "export", ctl_audit_export, "the DPA 2018 s.62 logs of a time window, as CSV or JSON" },
+	{ "keys", "init", ctl_keys_init, "make the token, audit and bus keys of a fresh install" },
 	{ "keys", "rotate", ctl_keys_rotate, "new token signing key; the old one stays valid as FILE.prev" },
 	{ "keys", "show", ctl_keys_show, "fingerprints of the token signing key and FILE.prev" },
 	{ "org", "add", ctl_admin_org_add, "add an organisation" },
@@ -89,6 +94,20 @@ static const struct ctl_command commands[] = {
 	{ NULL, "board", ctl_alerts_board, "the latest status of every site" },
 };
 
+/* The commands as the man page's list (tocsinctl.8's COMMANDS, built by
+ * make with tocsinctl --help-man), so that the two cannot disagree. */
+static void print_man(void)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		printf(".TP\n.B ");
+		if (commands[i].group)
+			printf("%s ", commands[i].group);
+		for (const char *p = commands[i].name; *p; p++)
+			printf(*p == '-' ? "\\-" : "%c", *p);
+		printf("\n%s\n", commands[i].summary);
+	}
+}
+
 static void print_usage(FILE *out)
 {
 	fputs("usage: tocsinctl [GROUP] COMMAND [OPTIONS]   (COMMAND --help for its options)\n"
@@ -100,6 +119,7 @@ static void print_usage(FILE *out)
 		fprintf(out, "  %-24s %s\n", name, commands[i].summary);
 	}
 	fputs("\ncommon options: --database URL (default DATABASE_URL), --json (JSON output)\n"
+	      "tocsinctl --version prints the version\n"
 	      "exit codes: 0 success, 1 refused or found a problem (audit verify: broken),\n"
 	      "2 usage error, 3 cannot reach the database or broker, 4 not found\n", out);
 }
@@ -109,6 +129,14 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0) {
 		fprintf(stderr, "tocsinctl: libsodium failed to start\n");
 		return CTL_FAILED;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("tocsinctl %s\n", TOCSIN_VERSION);
+		return CTL_OK;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--help-man")) {
+		print_man();
+		return CTL_OK;
 	}
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help")) {
 		print_usage(argc < 2 ? stderr : stdout);

@@ -564,18 +564,23 @@ static void cap_exported(struct broker *b, void *arg, PGresult *res, const struc
 	}
 }
 
-/* The base of image URIs in the export: http://<Host> when the Host
- * header is a plain host[:port], else "" (relative URIs). */
-static void request_base(struct lws *wsi, char *base, size_t size)
+/* The base of image URIs in the export: --public-url when set, else
+ * http(s)://<Host> when the Host header is a plain host[:port], else ""
+ * (relative URIs). */
+static void request_base(struct broker *b, struct lws *wsi, char *base, size_t size)
 {
 	char host[96] = "";
 
 	base[0] = '\0';
+	if (b->conf.public_url) {
+		snprintf(base, size, "%s", b->conf.public_url);
+		return;
+	}
 	if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0 ||
 	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
 		    strlen(host))
 		return;
-	snprintf(base, size, "http://%s", host);
+	snprintf(base, size, "%s://%s", b->conf.tls_cert ? "https" : "http", host);
 }
 
 /* GET /api/alerts/<id>/cap (rest is "<id>/cap"): the database decides who
@@ -585,7 +590,7 @@ static void start_cap_export(struct broker *b, struct lws *wsi, struct http_req 
 {
 	struct token_claims who;
 	const char *code = check_bearer(b, wsi, &who), *params[5];
-	char uid[24], iat[24], id[24], base[112];
+	char uid[24], iat[24], id[24], base[ADMISSION_ORIGIN_MAX];
 	size_t n = strspn(rest, "0123456789");
 
 	if (code) {
@@ -600,7 +605,7 @@ static void start_cap_export(struct broker *b, struct lws *wsi, struct http_req 
 	id[n] = '\0';
 	snprintf(uid, sizeof uid, "%lld", (long long)who.user_id);
 	snprintf(iat, sizeof iat, "%lld", (long long)who.issued_at);
-	request_base(wsi, base, sizeof base);
+	request_base(b, wsi, base, sizeof base);
 	params[0] = id;
 	params[1] = uid;
 	params[2] = iat;

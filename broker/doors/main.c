@@ -14,40 +14,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Default --allowed-origin under TLS: the https origins of the port on
- * 127.0.0.1, localhost and the listen address. Without TLS the default
- * stays admission.c's (http and https on 127.0.0.1 and localhost). */
-static void default_tls_origins(struct conf *c)
-{
-	static char origins[3][96]; /* referenced by conf for the process's life */
-	const char *hosts[3] = { "127.0.0.1", "localhost", c->listen_host };
-
-	if (c->n_origins || !c->tls_cert)
-		return;
-	for (int i = 0; i < 3; i++) {
-		if (i == 2 && (!strcmp(hosts[i], "127.0.0.1") || !strcmp(hosts[i], "localhost") ||
-			       !strcmp(hosts[i], "0.0.0.0") || !*hosts[i]))
-			break;
-		snprintf(origins[i], sizeof origins[i], "https://%s:%d", hosts[i], c->port);
-		c->origins[c->n_origins++] = origins[i];
-	}
-}
+#ifndef TOCSIN_VERSION
+#define TOCSIN_VERSION "unknown" /* the Makefile gives it (git describe, or VERSION) */
+#endif
 
 /* Reads every secret: token keys, audit key, TLS files. */
 static int read_secrets(struct broker *b)
 {
-	static char audit_path[4096];
-
 	if (token_keys_init(b->token_keys, b->conf.token_key))
 		return -1;
-	if (!b->conf.audit_key) {
-		/* default: audit.key beside the token key */
-		const char *slash = strrchr(b->conf.token_key, '/');
-		snprintf(audit_path, sizeof audit_path, "%.*saudit.key",
-			 slash ? (int)(slash - b->conf.token_key + 1) : 0, b->conf.token_key);
-		b->conf.audit_key = audit_path;
-	}
-	if (key_file_load_or_create(b->conf.audit_key, "audit key", b->audit_key))
+	if (key_file_load(b->conf.audit_key, "audit key", b->audit_key))
 		goto fail;
 	if (b->conf.tls_cert && tls_files_check(b->conf.tls_cert, b->conf.tls_key))
 		goto fail;
@@ -68,13 +44,16 @@ int main(int argc, char **argv)
 	int r;
 
 	b.token_keys = &keys;
-	r = conf_load(&b.conf, argc, argv);
-	if (r)
-		return r > 0 ? 0 : 2;
+	switch (conf_load(&b.conf, argc, argv)) {
+	case CONF_RUN: break;
+	case CONF_CHECK: conf_print(&b.conf, stdout); return 0;
+	case CONF_VERSION: printf("tocsind %s\n", TOCSIN_VERSION); return 0;
+	case CONF_DONE: return 0;
+	case CONF_ERROR: return 2;
+	}
 	log_set_level((enum log_level)b.conf.log_level);
 	if (privileges_plan(&b.conf, &b.run_as))
 		return 2;
-	default_tls_origins(&b.conf);
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to start");
 		return 1;

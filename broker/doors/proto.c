@@ -155,7 +155,7 @@ static int origin_check(struct broker *b, struct lws *wsi)
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
 	    lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) < 0)
 		return -1;
-	if (admission_origin_ok(origin, b->conf.origins, b->conf.n_origins, b->conf.port))
+	if (admission_origin_ok(origin, b->conf.origins, b->conf.n_origins))
 		return 0;
 	lws_get_peer_simple(wsi, peer, sizeof peer);
 	log_warn("refused a WebSocket upgrade from %s with Origin '%s'", peer, origin);

@@ -35,7 +35,7 @@ struct signin {
 	int stop;                               /* guarded by lock */
 	int n_workers;
 	pthread_t *workers;
-	/* the lockout (read once at start; see lockout_setting) */
+	/* the lockout (conf.c: lockout-account, -address, -minutes) */
 	int lockout_account;                    /* failures per account */
 	int lockout_address;                    /* failures per address */
 	int lockout_minutes;                    /* in this window */
@@ -271,24 +271,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* A lockout threshold from the environment (read once, at start: tests
- * use small ones), or def when unset or not a number in 1..100000. */
-static int lockout_setting(const char *name, int def)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n;
-
-	if (!v || !*v)
-		return def;
-	n = strtol(v, &end, 10);
-	if (*end || n < 1 || n > 100000) {
-		log_warn("%s=%s is not a number from 1 to 100000; using %d", name, v, def);
-		return def;
-	}
-	return (int)n;
-}
-
 struct signin *signin_new(struct broker *b, int n_workers)
 {
 	struct signin *s = calloc(1, sizeof *s);
@@ -296,9 +278,9 @@ struct signin *signin_new(struct broker *b, int n_workers)
 	if (!s)
 		return NULL;
 	s->b = b;
-	s->lockout_account = lockout_setting("TOCSIN_LOCKOUT_ACCOUNT", 5);
-	s->lockout_address = lockout_setting("TOCSIN_LOCKOUT_ADDRESS", 20);
-	s->lockout_minutes = lockout_setting("TOCSIN_LOCKOUT_MINUTES", 15);
+	s->lockout_account = b->conf.lockout_account;
+	s->lockout_address = b->conf.lockout_address;
+	s->lockout_minutes = b->conf.lockout_minutes;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	s->workers = calloc((size_t)n_workers, sizeof *s->workers);

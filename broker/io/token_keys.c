@@ -86,7 +86,7 @@ int token_keys_init(struct token_keys *k, const char *path)
 		return -1;
 	}
 	memset(keys, 0, sizeof keys);
-	if (key_file_load_or_create(k->path, "token key", keys[0]) != 0 ||
+	if (key_file_load(k->path, "token key", keys[0]) != 0 ||
 	    (prev = read_previous(k->prev_path, keys[1])) < 0) {
 		sodium_memzero(keys, sizeof keys);
 		pthread_mutex_destroy(&k->lock);

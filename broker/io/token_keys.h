@@ -40,7 +40,7 @@ struct token_keys {
 	lws_sorted_usec_list_t sul;
 };
 
-/* Reads FILE (created when missing) and FILE.prev (optional). Returns 0,
+/* Reads FILE (tocsinctl keys init makes it) and FILE.prev (optional). Returns 0,
  * or -1 after logging an error that names the file. */
 int token_keys_init(struct token_keys *k, const char *path);
 

@@ -16,25 +16,11 @@ import path from 'node:path';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import {
-  Broker, ROOT, Stack, SUBPROTOCOL, demoPassword,
+  Broker, ROOT, Stack, SUBPROTOCOL, demoPassword, makeCert, makeKeys,
 } from './lib/harness.mjs';
 import { LANDING, UI_TIMEOUT, launch, signIn, watch } from './lib/browser.mjs';
 
 const BINARY = process.env.TOCSIN_BROKER || path.join(ROOT, 'build/san/tocsind');
-
-// A self-signed certificate for localhost and 127.0.0.1, and a second key
-// that does not belong to it.
-function makeCert(dir) {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  const otherKey = path.join(dir, 'other-key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-    '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'pipe', timeout: 30000 });
-  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-    '-out', otherKey], { stdio: 'pipe', timeout: 30000 });
-  return { cert, key, otherKey };
-}
 
 // Headers every response must carry, TLS or not.
 function assertSecurityHeaders(r, what, { hsts }) {
@@ -59,7 +45,7 @@ function runBroker(args, { env = {}, ms = 20000 } = {}) {
   return new Promise((resolve, reject) => {
     const p = spawn(BINARY, args, {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', TOCSIN_ALLOW_ROOT: '', ...env },
+      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0', TOCSIN_ALLOW_ROOT: '', TOCSIN_CONFIG: '/dev/null', ...env },
     });
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
@@ -261,6 +247,7 @@ describe('bad TLS settings and running as root', { timeout: 120_000 }, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-tls-bad-'));
     files = makeCert(dir);
     fs.writeFileSync(path.join(dir, 'garbage.pem'), 'this is not a certificate\n');
+    makeKeys(dir);
   });
   after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 

@@ -7,7 +7,7 @@
 // a revoked one at once (not only by the revocation sweep).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -290,3 +290,54 @@ describe('revocation at hello: refused at once, not after the sweep', { timeout:
 
   it('stops cleanly', async () => { await st.stop(); });
 });
+
+describe('tocsinctl keys init: the keys of a fresh install', { timeout: 120_000 }, () => {
+  let dir;
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-keys-init-')); });
+  after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
+
+  it('makes token, audit and bus keys, group-readable by the broker\'s group, and refuses to overwrite them', async () => {
+    const keys = path.join(dir, 'etc-tocsin');
+    const group = process.getuid() === 0 ? 'tocsin' : sh('id', ['-gn']);
+    let r = await ctl(['keys', 'init', '--dir', keys, '--group', group, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout)[0];
+    const gid = Number(sh('getent', ['group', group]).split(':')[2]);
+    for (const [name, mode, size] of [['token.key', 0o640, 32], ['audit.key', 0o640, 32],
+      ['bus_server.key', 0o640, null], ['bus_server.key.pub', 0o644, null]]) {
+      const s = fs.statSync(path.join(keys, name));
+      assert.equal(s.mode & 0o777, mode, `${name} mode ${(s.mode & 0o777).toString(8)}`);
+      assert.equal(s.gid, gid, `${name} group`);
+      assert.equal(s.uid, process.getuid(), `${name} owner`);
+      if (size) assert.equal(s.size, size, name);
+    }
+    assert.equal(fs.statSync(keys).mode & 0o777, 0o750);
+    assert.equal(fs.statSync(keys).gid, gid);
+    assert.match(fs.readFileSync(path.join(keys, 'bus_server.key'), 'utf8'), /^public \S{40}\nsecret \S{40}\n$/);
+    assert.equal(fs.readFileSync(path.join(keys, 'bus_server.key.pub'), 'utf8'), `public ${out.bus_public_key}\n`);
+    assert.notEqual(out.token_fingerprint, out.audit_fingerprint);
+    assert.doesNotMatch(r.stdout, /secret/);
+    // the same fingerprint as keys show
+    r = await ctl(['keys', 'show', '--token-key', path.join(keys, 'token.key'), '--json']);
+    assert.equal(JSON.parse(r.stdout).fingerprint, out.token_fingerprint);
+
+    const before = fs.readFileSync(path.join(keys, 'audit.key'));
+    r = await ctl(['keys', 'init', '--dir', keys, '--group', group]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /token\.key exists/);
+    assert.match(r.stderr, /nothing made \(--force replaces them\)/);
+    assert.deepEqual(fs.readFileSync(path.join(keys, 'audit.key')), before, 'an existing key is kept');
+    r = await ctl(['keys', 'init', '--dir', keys, '--group', group, '--force']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.notDeepEqual(fs.readFileSync(path.join(keys, 'audit.key')), before);
+    r = await ctl(['keys', 'init', '--dir', path.join(dir, 'other'), '--group', 'no-such-group-tocsin']);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /no group no-such-group-tocsin/);
+    assert.ok(!fs.existsSync(path.join(dir, 'other')));
+  });
+});
+
+// A command's output, trimmed.
+function sh(file, args) {
+  return execFileSync(file, args, { encoding: 'utf8' }).trim();
+}

@@ -9,25 +9,55 @@
 
 #include "admission.h"
 
-static void test_origin_defaults(void **state)
+static void test_origin_normal(void **state)
 {
-	assert_true(admission_origin_ok("", NULL, 0, 8080));
-	assert_true(admission_origin_ok(NULL, NULL, 0, 8080));
-	assert_true(admission_origin_ok("http://127.0.0.1:8080", NULL, 0, 8080));
-	assert_true(admission_origin_ok("http://localhost:8080", NULL, 0, 8080));
-	assert_false(admission_origin_ok("http://localhost:8081", NULL, 0, 8080));
-	assert_false(admission_origin_ok("https://evil.example", NULL, 0, 8080));
-	assert_false(admission_origin_ok("http://127.0.0.1:8080.evil.example", NULL, 0, 8080));
-	assert_false(admission_origin_ok("null", NULL, 0, 8080));
+	char out[ADMISSION_ORIGIN_MAX];
+	const char *cases[][2] = {
+		{ "https://tocsin.force.example", "https://tocsin.force.example" },
+		{ "https://tocsin.force.example:443", "https://tocsin.force.example" },
+		{ "HTTPS://Tocsin.Force.Example:443/", "https://tocsin.force.example" },
+		{ "http://localhost:80", "http://localhost" },
+		{ "http://localhost:443", "http://localhost:443" },
+		{ "https://localhost:80", "https://localhost:80" },
+		{ "https://127.0.0.1:8443", "https://127.0.0.1:8443" },
+		{ "http://[::1]:8080", "http://[::1]:8080" },
+	};
+	const char *bad[] = { "", "null", "tocsin.force.example", "ftp://x.example",
+			      "https://", "https://:443", "https://x.example/path",
+			      "https://x.example:0", "https://x.example:65536", "https://x.example:",
+			      "http://127.0.0.1:8080.evil.example", "https://user@x.example",
+			      "https://[::1", "https://x.example:443/extra" };
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(admission_origin_normal(cases[i][0], out, sizeof out), 0);
+		assert_string_equal(out, cases[i][1]);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(admission_origin_normal(bad[i], out, sizeof out), -1);
+		assert_string_equal(out, "");
+	}
+	assert_int_equal(admission_origin_normal("https://a-rather-long-name.example", out, 16), -1);
 }
 
 static void test_origin_list(void **state)
 {
-	const char *allowed[] = { "https://tocsin.city.police.uk" };
+	/* normal forms, as conf.c keeps them */
+	const char *allowed[] = { "https://tocsin.city.police.uk", "https://127.0.0.1:8443" };
 
-	assert_true(admission_origin_ok("https://tocsin.city.police.uk", allowed, 1, 443));
-	assert_false(admission_origin_ok("http://127.0.0.1:443", allowed, 1, 443));
-	assert_false(admission_origin_ok("https://tocsin.city.police.uk.evil", allowed, 1, 443));
+	assert_true(admission_origin_ok("", allowed, 2));
+	assert_true(admission_origin_ok(NULL, allowed, 2)); /* not a browser */
+	assert_true(admission_origin_ok("https://tocsin.city.police.uk", allowed, 2));
+	/* a browser on the default port leaves it out; one that does not is the same origin */
+	assert_true(admission_origin_ok("https://tocsin.city.police.uk:443", allowed, 2));
+	assert_true(admission_origin_ok("HTTPS://TOCSIN.CITY.POLICE.UK", allowed, 2));
+	assert_true(admission_origin_ok("https://127.0.0.1:8443", allowed, 2));
+	assert_false(admission_origin_ok("https://127.0.0.1", allowed, 2));
+	assert_false(admission_origin_ok("http://tocsin.city.police.uk", allowed, 2));
+	assert_false(admission_origin_ok("http://127.0.0.1:443", allowed, 2));
+	assert_false(admission_origin_ok("https://tocsin.city.police.uk.evil", allowed, 2));
+	assert_false(admission_origin_ok("https://127.0.0.1:8443.evil.example", allowed, 2));
+	assert_false(admission_origin_ok("null", allowed, 2));
+	assert_false(admission_origin_ok("https://tocsin.city.police.uk", allowed, 0));
 }
 
 static void test_address_caps(void **state)
@@ -67,7 +97,7 @@ static void test_rate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_origin_defaults),
+		cmocka_unit_test(test_origin_normal),
 		cmocka_unit_test(test_origin_list),
 		cmocka_unit_test(test_address_caps),
 		cmocka_unit_test(test_rate),

@@ -7,11 +7,11 @@
 //   const reply = await busCall(st, a, 1, { type: 'publish', ... });
 //   const f = await busFollow(st, a, { topics: ['ack'] });  ... await f.next(pred); f.stop();
 //   const { ingest, events, serverPublicKey } = busEndpoints(st);
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Stack, ROOT, sleep } from './harness.mjs';
+import { Stack, ROOT, run, sleep } from './harness.mjs';
 
 export const PROBE = path.join(ROOT, 'build/tocsin-bus-probe');
 export const TOCSINCTL = path.join(ROOT, 'build/tocsinctl');
@@ -28,16 +28,8 @@ async function freePort() {
   });
 }
 
-// Runs a program; resolves { code, stdout, stderr } (never rejects on a
-// non-zero exit).
-export function run(file, args, { timeoutMs = 60000, env = {} } = {}) {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs, env: { ...process.env, ...env }, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-      });
-  });
-}
+// run: tocsinctl and the adapters (harness.mjs), for the bus tests too.
+export { run };
 
 export async function tocsinctl(st, args, opts) {
   return run(TOCSINCTL, [...args, '--database', st.db.superUrl], opts);

@@ -19,7 +19,7 @@ import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import {
   ROOT, Broker, Stack, pgConnect, httpRequest, connect, openSocket, forgeToken,
-  newRef, sleep, waitFor,
+  makeKeys, newRef, sleep, waitFor,
 } from './harness.mjs';
 
 const execFileP = promisify(execFile);
@@ -151,6 +151,7 @@ export class BrokerFiles {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `tocsin-${label}-`));
     this.keyFile = path.join(this.dir, 'token.key');
     this.journal = path.join(this.dir, 'journal', 'tocsin.journal');
+    makeKeys(this.dir);
   }
 
   // Flags that override the harness's per-process key and journal.

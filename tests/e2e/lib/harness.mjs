@@ -13,7 +13,7 @@
 // the database. stack.stop() stops the broker with SIGTERM and fails when it
 // exits non-zero or printed a sanitizer report.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -48,6 +48,17 @@ export function demoPassword(username) {
 pg.types.setTypeParser(20, (v) => Number(v));
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Runs a program; resolves { code, stdout, stderr } (never rejects on a
+// non-zero exit). env adds to the process's environment.
+export function run(file, args, { timeoutMs = 60000, env = {}, cwd } = {}) {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd, timeout: timeoutMs, env: { ...process.env, ...env }, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+      });
+  });
+}
 
 // Races a promise against a timeout that is cleared as soon as the promise
 // settles, so that a finished test file does not stay alive for the rest of
@@ -154,12 +165,39 @@ async function freePort() {
   });
 }
 
+// A self-signed certificate for localhost and 127.0.0.1 in dir, and a
+// second key that does not belong to it: { cert, key, otherKey }.
+export function makeCert(dir) {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const otherKey = path.join(dir, 'other-key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'pipe', timeout: 30000 });
+  execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-out', otherKey], { stdio: 'pipe', timeout: 30000 });
+  return { cert, key, otherKey };
+}
+
+// The token and audit keys a broker reads from dir (tocsind never makes
+// them: tocsinctl keys init does on a server), unless they are there.
+export function makeKeys(dir) {
+  for (const name of ['token.key', 'audit.key']) {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(32), { mode: 0o600 });
+  }
+}
+
 const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer|ThreadSanitizer|AddressSanitizer:DEADLYSIGNAL/;
 
 export class Broker {
   // tls: { cert, key, ca } (PEM file paths; ca what clients trust) serves
   // https and wss (--tls-cert/--tls-key); the helpers below follow it.
-  constructor({ label, databaseUrl, args = [], tokenTtl, maxFrame, authTimeout, tls }) {
+  // flags: false passes only args (the test's --config names the rest);
+  // args may then be a function of the broker (its port, its tmpDir).
+  // binary: another tocsind (an installed one); env: more variables.
+  // port: this one rather than a free one picked at start.
+  constructor({ label, databaseUrl, args = [], tokenTtl, maxFrame, authTimeout, tls, flags = true, binary, env = {}, port }) {
     this.label = label;
     this.tls = tls ? { ...tls, caPem: fs.readFileSync(tls.ca || tls.cert) } : null;
     this.databaseUrl = databaseUrl;
@@ -167,7 +205,10 @@ export class Broker {
     this.tokenTtl = tokenTtl;
     this.maxFrame = maxFrame;
     this.authTimeout = authTimeout;
-    this.binary = process.env.TOCSIN_BROKER || path.join(ROOT, 'build/san/tocsind');
+    this.flags = flags;
+    this.env = env;
+    this.fixedPort = port;
+    this.binary = binary || process.env.TOCSIN_BROKER || path.join(ROOT, 'build/san/tocsind');
     this.stderr = '';
     this.exit = null; // { code, signal }
     this.stopped = false;
@@ -182,6 +223,7 @@ export class Broker {
     }
     this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-e2e-'));
     this.keyFile = path.join(this.tmpDir, 'token.key');
+    makeKeys(this.tmpDir);
     fs.mkdirSync(path.join(this.tmpDir, 'journal'));
     fs.mkdirSync(OUTPUT_DIR, { recursive: true });
     let n = 0;
@@ -193,31 +235,31 @@ export class Broker {
 
     // A port picked free may be taken before the broker binds it: retry.
     for (let attempt = 1; ; attempt++) {
-      this.port = await freePort();
+      this.port = this.fixedPort || await freePort();
       try {
         await this.#spawnAndWait();
         return this;
       } catch (err) {
-        if (attempt < 3 && this.exit && /address already in use|EADDRINUSE|bind/i.test(this.stderr)) continue;
+        if (attempt < 3 && !this.fixedPort && this.exit && /address already in use|EADDRINUSE|bind/i.test(this.stderr)) continue;
         throw err;
       }
     }
   }
 
   async #spawnAndWait() {
-    const args = [
+    const args = this.flags ? [
       '--listen', `127.0.0.1:${this.port}`,
       '--database', this.databaseUrl,
       '--web-root', path.join(ROOT, 'web-client'),
       '--token-key', this.keyFile,
       // Each broker has its own journal (used while PostgreSQL is unreachable).
       '--journal', path.join(this.tmpDir, 'journal', 'tocsin.journal'),
-    ];
+    ] : [];
     if (this.tokenTtl != null) args.push('--token-ttl', String(this.tokenTtl));
     if (this.maxFrame != null) args.push('--max-frame', String(this.maxFrame));
     if (this.authTimeout != null) args.push('--auth-timeout', String(this.authTimeout));
-    if (this.tls) args.push('--tls-cert', this.tls.cert, '--tls-key', this.tls.key);
-    args.push(...this.extraArgs);
+    if (this.tls && this.flags) args.push('--tls-cert', this.tls.cert, '--tls-key', this.tls.key);
+    args.push(...(typeof this.extraArgs === 'function' ? this.extraArgs(this) : this.extraArgs));
     this.args = args;
     this.stderr = '';
     this.exit = null;
@@ -230,6 +272,9 @@ export class Broker {
       // The tests run as root in CI; tocsind refuses root without --user
       // or this (tests that check --user pass it in args).
       TOCSIN_ALLOW_ROOT: '1',
+      // Only the flags above: not a configuration file the machine may have.
+      TOCSIN_CONFIG: '/dev/null',
+      ...this.env,
     };
     this.proc = spawn(this.binary, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.stderr += d; this.log.write(d); });
