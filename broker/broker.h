@@ -151,6 +151,8 @@ struct broker {
 	struct batch_queue resumes;       /* owned: resumes waiting for their backlog */
 	/* audit_sealer.c */
 	int sealing;                      /* a sealing round is in flight */
+	char seal_mark[24];               /* the last round's mark: an id ("" before the first) */
+	char *seal_writers;               /* owned: and its writers, an array literal */
 	lws_sorted_usec_list_t sul_seal;
 	/* escalation.c */
 	int escalating;                   /* an escalation query is in flight */

@@ -302,6 +302,7 @@ out:
 	batch_queue_free(&b->resumes);
 	journal_free(b->journal);
 	b->journal = NULL;
+	audit_sealer_free(b);
 	site_cache_clear(&b->sites);
 	free(b->to_flush);
 	b->to_flush = NULL;

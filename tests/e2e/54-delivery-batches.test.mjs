@@ -10,22 +10,9 @@
 // deliver row, which `tocsinctl audit verify` names.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { Stack, ROOT, consoleDirectory, userByName, pgConnect, sleep, waitFor, DELIVERIES } from './lib/harness.mjs';
+import { Stack, consoleDirectory, userByName, pgConnect, sleep, waitFor, DELIVERIES } from './lib/harness.mjs';
 import { PgCluster, stackOnCluster, reconnectPg, waitHealth, publish } from './lib/faults.mjs';
-
-const TOCSINCTL = path.join(ROOT, 'build/tocsinctl');
-
-function verify(st) {
-  const keyFile = path.join(path.dirname(st.broker.keyFile), 'audit.key');
-  return new Promise((resolve) => {
-    execFile(TOCSINCTL, ['audit', 'verify', '--database', st.db.brokerUrl, '--audit-key', keyFile],
-      { timeout: 60_000 }, (err, stdout, stderr) => {
-        resolve({ code: err ? err.code : 0, out: stdout + stderr });
-      });
-  });
-}
+import { verifyAudit as verify } from './lib/audit.mjs';
 
 // An organisation guarding at least three sites with a console, its
 // operator, and three of those consoles.
