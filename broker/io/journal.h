@@ -2,8 +2,9 @@
  *
  * While the database is unreachable (or the journal still holds records),
  * every write the broker must not lose (publish, ack, read, deliveries) is
- * appended to one file as a JSON line and fdatasync'd before the client is
- * told it is durable. When the database returns, the records are written
+ * appended to one file as a JSON line with its checksum and fdatasync'd
+ * before the client is told it is durable; a write that fails leaves the
+ * file as it was (journal.c). When the database returns, the records are written
  * to it in order through tocsin_journal_apply(), which applies each record
  * id once, so a crash during replay never duplicates anything; the file is
  * emptied once everything has been applied. Records survive a broker crash:

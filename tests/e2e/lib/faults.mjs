@@ -171,10 +171,12 @@ export class BrokerFiles {
   }
 }
 
-// The journal lines of a file: [{jid, k, r}].
+// The journal lines of a file: [{jid, k, r}]. A line is the record's
+// checksum, a space and the record (broker/io/journal.c), or, as older
+// brokers wrote it, the record alone.
 export function journalRecords(text) {
   if (!text) return [];
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
 }
 
 // kill -9 a broker the harness started, and do the harness's clean-up of
