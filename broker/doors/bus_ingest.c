@@ -13,6 +13,7 @@
 #include "doors.h"
 #include "db.h"
 #include "image.h"
+#include "journal.h"
 #include "log.h"
 
 #include <sodium.h>
@@ -209,12 +210,15 @@ out:
 	free(bin);
 }
 
-/* A resend of a publish journaled during an outage: the first outcome. */
+/* A resend of a publish the journal holds (journaled during an outage, by
+ * this broker or the one before a restart): the first outcome. Once the
+ * journal is written back, adapter_submissions has it (tocsin_journal_apply). */
 static int journaled_duplicate(struct bus *bus, const struct requester *r)
 {
 	int64_t alert_id;
 
-	if (!bus_zap_journaled_find(bus, r->adapter_id, r->seq, &alert_id))
+	if (!bus->b->journal ||
+	    !journal_submission(bus->b->journal, r->adapter_id, r->seq, &alert_id))
 		return 0;
 	requester_send(bus->b, r, json_pack("{s:s, s:I, s:n, s:s, s:b}", "type", "published",
 					    "alert_id", (json_int_t)alert_id, "stream_seq",

@@ -40,6 +40,12 @@ struct record {
 	char *rec;          /* owned: the record's JSON */
 };
 
+/* A publish from an adapter that the journal holds: its (adapter, seq),
+ * from the record's adapter_id and adapter_seq, and the alert it was given. */
+struct submission {
+	int64_t adapter_id, seq, alert_id;
+};
+
 struct journal {
 	struct broker *b;
 	void (*on_drained)(struct broker *b); /* the hook given at open */
@@ -54,6 +60,11 @@ struct journal {
 	unsigned long long counter;
 	long long boot_us;
 	int rewind;                 /* the connection dropped: resend from head */
+	/* the adapters' publishes held, until the journal is drained: a
+	 * resend is answered from here (journal_submission), then from
+	 * adapter_submissions, which replay fills in the publish's transaction */
+	struct submission *subs;    /* owned */
+	size_t n_subs, cap_subs;
 };
 
 static struct record *record_new(const char *jid, const char *kind, const char *rec)
@@ -81,6 +92,30 @@ static void push(struct journal *j, struct record *r)
 	j->pending++;
 }
 
+/* Remembers the (adapter, seq) of a publish record that names them. */
+static void note_submission(struct journal *j, const char *kind, json_t *rec)
+{
+	json_t *adapter = json_object_get(rec, "adapter_id");
+
+	if (strcmp(kind, "publish") != 0 || !json_is_integer(adapter))
+		return;
+	if (j->n_subs == j->cap_subs) {
+		size_t cap = j->cap_subs ? 2 * j->cap_subs : 16;
+		struct submission *grown = realloc(j->subs, cap * sizeof *grown);
+		if (!grown) {
+			log_error("journal: out of memory: a resend of adapter %lld's publish would be "
+				  "published again", (long long)json_integer_value(adapter));
+			return;
+		}
+		j->subs = grown;
+		j->cap_subs = cap;
+	}
+	j->subs[j->n_subs++] = (struct submission){
+		json_integer_value(adapter), json_integer_value(json_object_get(rec, "adapter_seq")),
+		json_integer_value(json_object_get(rec, "alert_id"))
+	};
+}
+
 /* The checksum of a record's JSON, in hex (SUM_HEX characters and a NUL). */
 static void checksum(const char *json, size_t len, char out[SUM_HEX + 1])
 {
@@ -90,17 +125,17 @@ static void checksum(const char *json, size_t len, char out[SUM_HEX + 1])
 	sodium_bin2hex(out, SUM_HEX + 1, sum, sizeof sum);
 }
 
-/* One line of the journal (n bytes, its newline included): 0 with *out
- * its record, 1 when it is torn or damaged (no newline, a checksum that
- * does not hold, JSON that is not a record), -1 out of memory. */
-static int parse_line(const char *line, size_t n, struct record **out)
+/* Takes one line of the journal (n bytes, its newline included) as a
+ * pending record: 0, 1 when it is torn or damaged (no newline, a checksum
+ * that does not hold, JSON that is not a record), -1 out of memory. */
+static int load_line(struct journal *j, const char *line, size_t n)
 {
 	const char *json = line;
 	size_t len = n - 1;
 	json_t *obj, *r;
+	struct record *rec = NULL;
 	char *text, want[SUM_HEX + 1];
 
-	*out = NULL;
 	if (n == 0 || line[n - 1] != '\n')
 		return 1;
 	if (line[0] != '{') { /* else a line from before the checksum */
@@ -121,11 +156,15 @@ static int parse_line(const char *line, size_t n, struct record **out)
 	}
 	text = json_dumps(r, JSON_COMPACT);
 	if (text)
-		*out = record_new(json_string_value(json_object_get(obj, "jid")),
-				  json_string_value(json_object_get(obj, "k")), text);
+		rec = record_new(json_string_value(json_object_get(obj, "jid")),
+				 json_string_value(json_object_get(obj, "k")), text);
 	free(text);
+	if (rec) {
+		push(j, rec);
+		note_submission(j, rec->kind, r);
+	}
 	json_decref(obj);
-	return *out ? 0 : -1;
+	return rec ? 0 : -1;
 }
 
 /* Loads the records of an existing journal. A damaged record that good
@@ -144,9 +183,7 @@ static int load(struct journal *j)
 	if (!f)
 		return -1;
 	while ((n = getline(&line, &cap, f)) > 0) {
-		struct record *rec;
-
-		rc = parse_line(line, (size_t)n, &rec);
+		rc = load_line(j, line, (size_t)n);
 		if (rc < 0)
 			break;
 		if (rc == 0) {
@@ -154,7 +191,6 @@ static int load(struct journal *j)
 				log_error("journal: %zu damaged record(s) at byte %lld of %s skipped: "
 					  "what they held is lost", bad, (long long)bad_at, j->path);
 			bad = 0;
-			push(j, rec);
 			good = at + n;
 		} else if (!bad++) {
 			bad_at = at;
@@ -318,6 +354,7 @@ int journal_append_id(struct journal *j, const char *jid, const char *kind, json
 	if (!r)
 		return -1; /* durable on disk; reloaded at the next start */
 	push(j, r);
+	note_submission(j, kind, rec);
 	journal_pump(j);
 	return 0;
 }
@@ -325,6 +362,18 @@ int journal_append_id(struct journal *j, const char *jid, const char *kind, json
 size_t journal_pending(const struct journal *j)
 {
 	return j->pending;
+}
+
+int journal_submission(const struct journal *j, int64_t adapter_id, int64_t seq,
+		       int64_t *alert_id)
+{
+	for (size_t i = j->n_subs; i-- > 0;) {
+		if (j->subs[i].adapter_id == adapter_id && j->subs[i].seq == seq) {
+			*alert_id = j->subs[i].alert_id;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void applied(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
@@ -356,6 +405,7 @@ static void applied(struct broker *b, void *arg, PGresult *res, const struct db_
 			log_error("journal: cannot empty %s: %s", j->path, strerror(errno));
 		else
 			j->size = 0;
+		j->n_subs = 0; /* adapter_submissions has them all now */
 		log_info("journal: every record is in the database");
 		j->on_drained(b);
 		return;
@@ -401,6 +451,7 @@ void journal_free(struct journal *j)
 		free(r);
 	}
 	close(j->fd);
+	free(j->subs);
 	free(j->path);
 	free(j);
 }

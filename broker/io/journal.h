@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct broker;
 struct journal;
@@ -41,6 +42,11 @@ int journal_append(struct journal *j, const char *kind, json_t *rec);
 int journal_append_id(struct journal *j, const char *jid, const char *kind, json_t *rec);
 /* Records not yet applied to the database. */
 size_t journal_pending(const struct journal *j);
+/* While records are pending: 1 with *alert_id set when the journal holds
+ * a publish from adapter_id with that seq (its record's adapter_id and
+ * adapter_seq: publish.c), this run's or a previous one's; else 0. */
+int journal_submission(const struct journal *j, int64_t adapter_id, int64_t seq,
+		       int64_t *alert_id);
 /* Sends pending records to the database if it is up; runs the
  * on_drained hook once everything is applied, at once when nothing is
  * pending. */

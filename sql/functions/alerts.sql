@@ -618,7 +618,12 @@ $$;
 
 -- tocsin_journal_apply: writes one record of a broker's journal (kept
 -- while the database was away), once: a jid already in journal_applied
--- returns 'duplicate'. A record that the database refuses (say, an
+-- returns 'duplicate'. An adapter's publish (its record names adapter_id
+-- and adapter_seq: broker/handle/publish.c) records its (adapter, seq) in
+-- adapter_submissions in the same transaction, so that a resend after the
+-- write-back is a duplicate, whichever broker process journaled it (issue
+-- 16: the pairs were kept in the broker's memory and written afterwards,
+-- and lost with it if it restarted during the outage). A record that the database refuses (say, an
 -- acknowledgement for a site that was not a recipient) is kept as refused
 -- with its reason, so replay never stops on it and the refusal is audited.
 -- Delivery records replayed here are compacted into batches like any
@@ -638,6 +643,11 @@ BEGIN
         WHEN 'publish' THEN
             PERFORM tocsin_publish((r->>'alert_id')::bigint, (r->>'user_id')::integer, r,
                                    r->>'remote', tocsin_json_ints(r->'recipients'));
+            IF r ? 'adapter_id' THEN
+                PERFORM tocsin_bus_journaled((r->>'adapter_id')::integer,
+                                             (r->>'adapter_seq')::bigint,
+                                             (r->>'alert_id')::bigint);
+            END IF;
         WHEN 'ack' THEN
             PERFORM tocsin_ack((r->>'user_id')::integer, (r->>'alert_id')::bigint,
                                r->>'remote', (r->>'at')::timestamptz);

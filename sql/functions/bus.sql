@@ -86,8 +86,9 @@ END
 $$;
 
 -- tocsin_bus_journaled: records the (adapter, seq) of a publish that was
--- journaled while the database was away, once the journal is written
--- back, so that a later resend is still a duplicate.
+-- journaled while the database was away, as the journal is written back
+-- (tocsin_journal_apply, in the publish's transaction), so that a later
+-- resend is still a duplicate.
 CREATE OR REPLACE FUNCTION tocsin_bus_journaled(p_adapter_id integer, p_seq bigint,
                                                 p_alert_id bigint)
 RETURNS void

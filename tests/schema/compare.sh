@@ -54,6 +54,9 @@ REMOVED=(
 # which added delivery_rows' rows to the batches'.
 CHANGED=(
     "FUNCTION|tocsin_delivery_count()"
+    # a journaled publish from an adapter records its (adapter, seq) as it
+    # is written back
+    "FUNCTION|tocsin_journal_apply(text, text, jsonb)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
