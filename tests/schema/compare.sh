@@ -57,6 +57,11 @@ CHANGED=(
     # a journaled publish from an adapter records its (adapter, seq) as it
     # is written back
     "FUNCTION|tocsin_journal_apply(text, text, jsonb)"
+    # images over the bus are submissions too (033_adapter_submission_images),
+    # claimed as publishes and reports are (tocsin_adapter_claim)
+    "TABLE|adapter_submissions"
+    "FUNCTION|tocsin_bus_publish(integer, bigint, bigint, jsonb, text)"
+    "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -65,6 +70,11 @@ ADDED=(
     "ACL|FUNCTION tocsin_audit_to_seal(p_limit integer, p_mark bigint, p_writers text[])"
     "FUNCTION|tocsin_audit_writers()"
     "ACL|FUNCTION tocsin_audit_writers()"
+    # an image over the bus once per (adapter, seq) (033_adapter_submission_images)
+    "FUNCTION|tocsin_bus_image(integer, bigint, text, text, bytea, text, text)"
+    "ACL|FUNCTION tocsin_bus_image(p_adapter_id integer, p_seq bigint, p_id text, p_mime text, p_content bytea, p_sha256 text, p_remote text)"
+    "FUNCTION|tocsin_adapter_claim(integer, bigint, text, bigint, text)"
+    "ACL|FUNCTION tocsin_adapter_claim(p_adapter_id integer, p_seq bigint, p_kind text, p_alert_id bigint, p_image_id text)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
