@@ -157,6 +157,9 @@ struct broker {
 	/* escalation.c */
 	int escalating;                   /* an escalation query is in flight */
 	lws_sorted_usec_list_t sul_escalate;
+	/* applied_prune.c: journal_applied's retention */
+	int applied_pruning;              /* a prune query is in flight */
+	lws_sorted_usec_list_t sul_applied;
 	/* image_sweep.c: the expiry sweep */
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_images;

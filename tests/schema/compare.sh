@@ -75,6 +75,10 @@ ADDED=(
     "ACL|FUNCTION tocsin_bus_image(p_adapter_id integer, p_seq bigint, p_id text, p_mime text, p_content bytea, p_sha256 text, p_remote text)"
     "FUNCTION|tocsin_adapter_claim(integer, bigint, text, bigint, text)"
     "ACL|FUNCTION tocsin_adapter_claim(p_adapter_id integer, p_seq bigint, p_kind text, p_alert_id bigint, p_image_id text)"
+    # journal_applied pruned past its retention (034_journal_applied_prune)
+    "INDEX|journal_applied_at_idx"
+    "FUNCTION|tocsin_journal_applied_prune(integer)"
+    "ACL|FUNCTION tocsin_journal_applied_prune(p_limit integer)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
