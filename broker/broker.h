@@ -73,6 +73,7 @@ struct session {
 	struct outq held;              /* gate.c, owned: live alerts held meanwhile */
 	int resume_pending;            /* waiting for the database or journal */
 	int64_t resume_from;           /* the client's position */
+	int64_t resume_since;          /* where its unbroken run began; -1: not said */
 	char resume_epoch[65];         /* the client's epoch */
 	int welcomed;                  /* welcome sent */
 	char hello_ref[FRAME_REF_MAX + 1];

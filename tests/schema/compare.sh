@@ -49,6 +49,10 @@ REMOVED=(
     # by settled id below
     "FUNCTION|tocsin_audit_unsealed(integer)"
     "ACL|FUNCTION tocsin_audit_unsealed(p_limit integer)"
+    # 035_resume_confirm: the delivery records' function with four
+    # arguments, for the one with p_detail below
+    "FUNCTION|tocsin_record_deliveries(bigint[], integer[], integer[], timestamp with time zone[])"
+    "ACL|FUNCTION tocsin_record_deliveries(p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[])"
 )
 # What differs because of the removals: the count of recorded deliveries,
 # which added delivery_rows' rows to the batches'.
@@ -79,6 +83,11 @@ ADDED=(
     "INDEX|journal_applied_at_idx"
     "FUNCTION|tocsin_journal_applied_prune(integer)"
     "ACL|FUNCTION tocsin_journal_applied_prune(p_limit integer)"
+    # deliveries a resuming console's position proves (035_resume_confirm)
+    "FUNCTION|tocsin_record_deliveries(bigint[], integer[], integer[], timestamp with time zone[], jsonb)"
+    "ACL|FUNCTION tocsin_record_deliveries(p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[], p_detail jsonb)"
+    "FUNCTION|tocsin_resume_confirm(integer[], integer[], bigint[], bigint[], boolean[])"
+    "ACL|FUNCTION tocsin_resume_confirm(p_users integer[], p_sites integer[], p_since bigint[], p_after bigint[], p_cleared boolean[])"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
