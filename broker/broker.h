@@ -73,6 +73,7 @@ struct session {
 	struct outq held;              /* gate.c, owned: live alerts held meanwhile */
 	int resume_pending;            /* waiting for the database or journal */
 	int64_t resume_from;           /* the client's position */
+	int64_t resume_since;          /* where its unbroken run began; -1: not said */
 	char resume_epoch[65];         /* the client's epoch */
 	int welcomed;                  /* welcome sent */
 	char hello_ref[FRAME_REF_MAX + 1];
@@ -151,10 +152,15 @@ struct broker {
 	struct batch_queue resumes;       /* owned: resumes waiting for their backlog */
 	/* audit_sealer.c */
 	int sealing;                      /* a sealing round is in flight */
+	char seal_mark[24];               /* the last round's mark: an id ("" before the first) */
+	char *seal_writers;               /* owned: and its writers, an array literal */
 	lws_sorted_usec_list_t sul_seal;
 	/* escalation.c */
 	int escalating;                   /* an escalation query is in flight */
 	lws_sorted_usec_list_t sul_escalate;
+	/* applied_prune.c: journal_applied's retention */
+	int applied_pruning;              /* a prune query is in flight */
+	lws_sorted_usec_list_t sul_applied;
 	/* image_sweep.c: the expiry sweep */
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_images;

@@ -197,6 +197,25 @@ static int parse_ref(json_t *root, struct client_frame *out, struct frame_error 
 	return 0;
 }
 
+/* resume.since: where the client's unbroken run of positions began, at
+ * most its seq (docs/protocol.md); -1 when absent. 0, or -1 after setting
+ * err. */
+static int parse_since(json_t *resume, int64_t seq, int64_t *since, struct frame_error *err)
+{
+	json_t *v = json_object_get(resume, "since");
+
+	*since = -1;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > seq) {
+		frame_error_set(err, "bad_field", "resume.since",
+				"resume.since must be a non-negative integer no greater than resume.seq");
+		return -1;
+	}
+	*since = json_integer_value(v);
+	return 0;
+}
+
 /* hello: an optional token (its absence is the broker's auth_missing) and
  * an optional resume position. */
 static int parse_hello(json_t *root, struct client_frame *out, struct frame_error *err)
@@ -211,6 +230,7 @@ static int parse_hello(json_t *root, struct client_frame *out, struct frame_erro
 		out->u.hello.token = json_string_value(v);
 		out->u.hello.token_len = json_string_length(v);
 	}
+	out->u.hello.since = -1;
 	resume = json_object_get(root, "resume");
 	if (!resume || json_is_null(resume))
 		return 0;
@@ -230,6 +250,8 @@ static int parse_hello(json_t *root, struct client_frame *out, struct frame_erro
 				"resume.seq must be a non-negative integer");
 		return -1;
 	}
+	if (parse_since(resume, json_integer_value(seq), &out->u.hello.since, err))
+		return -1;
 	out->u.hello.resume = 1;
 	out->u.hello.epoch = json_string_value(v);
 	out->u.hello.seq = json_integer_value(seq);

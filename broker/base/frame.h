@@ -65,6 +65,7 @@ struct client_frame {
 			int resume;          /* 1 when a resume position was given */
 			const char *epoch;   /* borrowed */
 			int64_t seq;
+			int64_t since;       /* resume.since (<= seq), -1 when not given */
 		} hello;
 		struct frame_publish publish;
 		struct { int64_t alert_id; } ack; /* also read and receipts */

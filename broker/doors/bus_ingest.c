@@ -13,6 +13,7 @@
 #include "doors.h"
 #include "db.h"
 #include "image.h"
+#include "journal.h"
 #include "log.h"
 
 #include <sodium.h>
@@ -95,6 +96,8 @@ struct image_ctx {
 	char id[IMAGE_ID_LEN + 1];
 };
 
+/* Columns: image_id (the first one's when the seq was used before),
+ * duplicate. */
 static void image_stored(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct image_ctx *c = arg;
@@ -102,8 +105,9 @@ static void image_stored(struct broker *b, void *arg, PGresult *res, const struc
 	if (err)
 		requester_db_error(b, &c->req, err, "unknown_target");
 	else
-		requester_send(b, &c->req, json_pack("{s:s, s:s}", "type", "image_stored",
-						     "image_id", c->id));
+		requester_send(b, &c->req, json_pack("{s:s, s:s, s:b}", "type", "image_stored",
+						     "image_id", PQgetvalue(res, 0, 0), "duplicate",
+						     !strcmp(PQgetvalue(res, 0, 1), "t")));
 	free(c);
 }
 
@@ -165,12 +169,13 @@ fail:
 }
 
 /* An image, stored as POST /api/images stores it (tocsin_image_store
- * checks the user's role and audits the upload). */
+ * checks the user's role and audits the upload), once per (adapter, seq):
+ * a resend gets the first image's id (tocsin_bus_image). */
 static void submit_image(struct bus *bus, const struct requester *r, json_t *root)
 {
 	unsigned char digest[32], *bin;
-	char sha_hex[65], uid[24], *hex;
-	const char *mime, *params[6];
+	char sha_hex[65], adapter[24], seq[24], *hex;
+	const char *mime, *params[7];
 	struct image_ctx *c;
 	size_t n = 0;
 
@@ -189,15 +194,18 @@ static void submit_image(struct bus *bus, const struct requester *r, json_t *roo
 	sodium_bin2hex(hex + 2, 2 * n + 1, bin, n);
 	c->req = *r;
 	image_id_new(c->id);
-	snprintf(uid, sizeof uid, "%lld", (long long)r->who.user_id);
-	params[0] = c->id;
-	params[1] = uid;
-	params[2] = mime;
-	params[3] = hex;
-	params[4] = sha_hex;
-	params[5] = r->remote;
-	if (db_query(bus->b->db, "SELECT tocsin_image_store($1, $2::int, $3, $4::bytea, $5, $6)", 6,
-		     params, image_stored, c)) {
+	snprintf(adapter, sizeof adapter, "%lld", (long long)r->adapter_id);
+	snprintf(seq, sizeof seq, "%lld", (long long)r->seq);
+	params[0] = adapter;
+	params[1] = seq;
+	params[2] = c->id;
+	params[3] = mime;
+	params[4] = hex;
+	params[5] = sha_hex;
+	params[6] = r->remote;
+	if (db_query(bus->b->db,
+		     "SELECT image_id, duplicate FROM tocsin_bus_image($1::integer, $2::bigint, $3, $4,"
+		     " $5::bytea, $6, $7)", 7, params, image_stored, c)) {
 		reply_error(bus, r, "unavailable", NULL,
 			    "the database is not reachable; the image was not stored");
 		goto out;
@@ -209,12 +217,15 @@ out:
 	free(bin);
 }
 
-/* A resend of a publish journaled during an outage: the first outcome. */
+/* A resend of a publish the journal holds (journaled during an outage, by
+ * this broker or the one before a restart): the first outcome. Once the
+ * journal is written back, adapter_submissions has it (tocsin_journal_apply). */
 static int journaled_duplicate(struct bus *bus, const struct requester *r)
 {
 	int64_t alert_id;
 
-	if (!bus_zap_journaled_find(bus, r->adapter_id, r->seq, &alert_id))
+	if (!bus->b->journal ||
+	    !journal_submission(bus->b->journal, r->adapter_id, r->seq, &alert_id))
 		return 0;
 	requester_send(bus->b, r, json_pack("{s:s, s:I, s:n, s:s, s:b}", "type", "published",
 					    "alert_id", (json_int_t)alert_id, "stream_seq",

@@ -269,6 +269,7 @@ int server_run(struct broker *b)
 	db_start(b->db_records);
 	escalation_start(b);
 	image_sweep_start(b);
+	applied_prune_start(b);
 	audit_sealer_start(b);
 	revocation_start(b);
 	liveness_start(b);
@@ -302,6 +303,7 @@ out:
 	batch_queue_free(&b->resumes);
 	journal_free(b->journal);
 	b->journal = NULL;
+	audit_sealer_free(b);
 	site_cache_clear(&b->sites);
 	free(b->to_flush);
 	b->to_flush = NULL;

@@ -2,9 +2,13 @@
  *
  * Every second, while the database is up, the broker reads (over the
  * delivery records connection, see sealer_db) the audit rows
- * not yet sealed (tocsin_audit_unsealed: in id order, committed at least a
- * few seconds ago), chains each to the one before with its keyed BLAKE2b
- * seal (audit_chain.c), and stores the seals. The key is read from a file
+ * not yet sealed (tocsin_audit_to_seal: in id order, up to an id every
+ * writer at or below which has ended, so that a late commit is never
+ * sealed past), chains each to the one before with its keyed BLAKE2b
+ * seal (audit_chain.c), and stores the seals. Settling an id takes two
+ * rounds: each round's answer carries a mark (the last id given out and
+ * the transactions then writing audit rows) that the next round hands
+ * back (b->seal_mark, b->seal_writers). The key is read from a file
  * at start and never sent to the database, so nobody who can only edit
  * the database can forge a seal. Loop thread only. */
 #include "audit_chain.h"
@@ -20,7 +24,7 @@
 #include <string.h>
 
 #define SEAL_EVERY_US (1000 * 1000)
-#define SEAL_BATCH 5000
+#define SEAL_BATCH_TEXT "5000" /* rows read at most per round */
 
 static void tick(lws_sorted_usec_list_t *sul);
 
@@ -40,7 +44,21 @@ static void stored(struct broker *b, void *arg, PGresult *res, const struct db_e
 		log_error("audit sealing failed: %s", err->message);
 }
 
-/* Columns: audit_id, canonical, prev_seal (NULL before the first seal). */
+/* Keeps the mark an answer carries (columns mark, writers of its first
+ * row) for the next round. */
+static void keep_mark(struct broker *b, PGresult *res)
+{
+	char *writers = strdup(PQgetvalue(res, 0, 4));
+
+	if (!writers)
+		return; /* the old mark stays: it settles later, never wrongly */
+	snprintf(b->seal_mark, sizeof b->seal_mark, "%s", PQgetvalue(res, 0, 3));
+	free(b->seal_writers);
+	b->seal_writers = writers;
+}
+
+/* Columns: audit_id (NULL on the one row of an answer with nothing to
+ * seal), canonical, prev_seal (NULL before the first seal), mark, writers. */
 static void unsealed(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	unsigned char prev[AUDIT_SEAL_BYTES], seal[AUDIT_SEAL_BYTES];
@@ -48,12 +66,18 @@ static void unsealed(struct broker *b, void *arg, PGresult *res, const struct db
 	char *ids, *seals;
 	size_t ioff = 0, soff = 0;
 
-	if (err || (n = PQntuples(res)) == 0) {
+	if (err || PQntuples(res) == 0) {
 		if (err && !err->lost)
 			log_error("audit sealing failed: %s", err->message);
 		b->sealing = 0;
 		return;
 	}
+	keep_mark(b, res);
+	if (PQgetisnull(res, 0, 0)) {
+		b->sealing = 0;
+		return;
+	}
+	n = PQntuples(res);
 	have_prev = !PQgetisnull(res, 0, 2);
 	if (have_prev && audit_chain_parse_seal(PQgetvalue(res, 0, 2), prev)) {
 		log_error("audit sealing: the last seal is malformed; not sealing");
@@ -99,13 +123,15 @@ static void unsealed(struct broker *b, void *arg, PGresult *res, const struct db
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct broker *b = lws_container_of(sul, struct broker, sul_seal);
-	static const char *const params[1] = { "5000" };
+	const char *params[3] = { SEAL_BATCH_TEXT, b->seal_mark[0] ? b->seal_mark : NULL,
+				  b->seal_writers };
 
 	if (!b->sealing && !b->stopping && stream_writes_direct(b)) {
 		b->sealing = 1; /* before: a lost connection calls back at once */
 		if (db_query(sealer_db(b),
-			     "SELECT audit_id, canonical, prev_seal FROM tocsin_audit_unsealed($1::integer)",
-			     1, params, unsealed, NULL))
+			     "SELECT audit_id, canonical, prev_seal, mark, writers"
+			     "  FROM tocsin_audit_to_seal($1::integer, $2::bigint, $3::text[])",
+			     3, params, unsealed, NULL))
 			b->sealing = 0;
 	}
 	loop_wake_timer(b->ctx, &b->sul_seal, tick, SEAL_EVERY_US);
@@ -114,4 +140,10 @@ static void tick(lws_sorted_usec_list_t *sul)
 void audit_sealer_start(struct broker *b)
 {
 	loop_wake_timer(b->ctx, &b->sul_seal, tick, SEAL_EVERY_US);
+}
+
+void audit_sealer_free(struct broker *b)
+{
+	free(b->seal_writers);
+	b->seal_writers = NULL;
 }

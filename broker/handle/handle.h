@@ -70,7 +70,11 @@ void refresh_handle(struct session *s, struct client_frame *f);
 void escalation_start(struct broker *b);
 /* audit_sealer.c: seals the audit trail. */
 void audit_sealer_start(struct broker *b);
+/* Frees the sealer's mark (at stop). */
+void audit_sealer_free(struct broker *b);
 /* image_sweep.c: erases expired images. */
 void image_sweep_start(struct broker *b);
+/* applied_prune.c: journal_applied's record ids past their retention. */
+void applied_prune_start(struct broker *b);
 
 #endif

@@ -23,7 +23,7 @@ struct hello_wait {
 	int64_t user_id, iat;          /* what the revocation check asks about */
 	char ref[FRAME_REF_MAX + 1];
 	int resume;
-	int64_t seq;
+	int64_t seq, since;
 	char epoch[65];
 };
 
@@ -36,6 +36,7 @@ static void admit(struct session *s, const struct hello_wait *w)
 	memcpy(f.ref, w->ref, sizeof f.ref);
 	f.u.hello.resume = w->resume;
 	f.u.hello.seq = w->seq;
+	f.u.hello.since = w->since;
 	f.u.hello.epoch = w->epoch;
 	resume_start(s, &f);
 }
@@ -184,6 +185,7 @@ void hello_handle(struct session *s, struct client_frame *f)
 	memcpy(w->ref, f->ref, sizeof w->ref);
 	w->resume = f->u.hello.resume;
 	w->seq = f->u.hello.seq;
+	w->since = f->u.hello.since;
 	snprintf(w->epoch, sizeof w->epoch, "%s", f->u.hello.epoch ? f->u.hello.epoch : "");
 	w->user_id = s->who.user_id;
 	w->iat = s->who.issued_at;

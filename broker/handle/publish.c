@@ -227,15 +227,16 @@ static void publish_journaled(struct broker *b, struct publish_ctx *p)
 	for (size_t i = 0; i < n_rsites; i++)
 		json_array_append_new(recipients, json_integer(rsites[i]));
 	json_object_set_new(p->rec, "recipients", recipients);
+	if (p->req.adapter_id) { /* a resend is a duplicate, even after a restart */
+		json_object_set_new(p->rec, "adapter_id", json_integer(p->req.adapter_id));
+		json_object_set_new(p->rec, "adapter_seq", json_integer(p->req.seq));
+	}
 	if (journal_append(b->journal, "publish", p->rec)) {
 		requester_error(b, &p->req, "unavailable", NULL,
 				"neither the database nor the journal could store the "
 				"alert; nothing was published");
 		goto out;
 	}
-	if (p->req.adapter_id) /* a resend during the outage is a duplicate */
-		bus_journaled_add(b->bus, p->req.adapter_id, p->req.seq,
-				  json_integer_value(json_object_get(p->rec, "alert_id")));
 	alert = journal_alert_object(b, p);
 	if (alert) {
 		json_t *roles = json_object_get(t, "roles");

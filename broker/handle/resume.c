@@ -15,13 +15,24 @@
  * consoles costs a few queries, not one each. Each alert of a batch's
  * answer is built once and the message shared by every session that gets
  * it. A session that closes while its batch is in flight is looked up by
- * id when the answer comes, and skipped. */
+ * id when the answer comes, and skipped.
+ *
+ * A console's position also proves what it received: with resume.since
+ * (where its unbroken run of positions began) it holds every alert meant
+ * for it in between. Deliveries wait a few milliseconds in memory before
+ * they are stored, so a broker killed during a fan-out left frames
+ * consoles had received without a record; each batch of resumes asks
+ * tocsin_resume_confirm() (sql/functions/delivery.sql) to record those,
+ * over the delivery records connection, and their new tallies go to the
+ * desks. */
 #include "broker.h"
 #include "handle.h"
 #include "clock.h"
 #include "db.h"
+#include "deliver.h"
 #include "log.h"
 #include "stream.h"
+#include "tally.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -253,14 +264,86 @@ out:
 	batch_queue_done(&b->resumes);
 }
 
+/* The site consoles of a batch whose position and since prove what they
+ * received, as five array literals for tocsin_resume_confirm(): user,
+ * site, since, position, clearance. */
+struct confirm {
+	char **arr;  /* five, sized by the caller */
+	size_t len[5];
+	size_t n;
+};
+
+static void confirm_add(struct confirm *c, const struct session *s)
+{
+	char num[24];
+
+	if (s->who.role != ROLE_SITE_CONSOLE || s->resume_since < 0 ||
+	    s->resume_since >= s->resume_from)
+		return;
+	snprintf(num, sizeof num, "%lld", (long long)s->who.user_id);
+	db_array_add(c->arr[0], &c->len[0], c->n, num);
+	snprintf(num, sizeof num, "%lld", (long long)s->who.site_id);
+	db_array_add(c->arr[1], &c->len[1], c->n, num);
+	snprintf(num, sizeof num, "%lld", (long long)s->resume_since);
+	db_array_add(c->arr[2], &c->len[2], c->n, num);
+	snprintf(num, sizeof num, "%lld", (long long)s->resume_from);
+	db_array_add(c->arr[3], &c->len[3], c->n, num);
+	db_array_add(c->arr[4], &c->len[4], c->n, s->who.cleared ? "t" : "f");
+	c->n++;
+}
+
+/* Columns: alert_id, sender_org_id, then the tally, watcher_org_id. */
+static void confirmed(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	int rows = res ? PQntuples(res) : 0;
+
+	if (err) {
+		if (!err->lost)
+			log_error("resume: recording the deliveries consoles confirmed failed: %s",
+				  err->message);
+		return;
+	}
+	for (int i = 0; i < rows; i++) {
+		struct tally t = tally_from_row(res, i, 2);
+		fanout_tally(b, strtoll(PQgetvalue(res, i, 0), NULL, 10),
+			     strtoll(PQgetvalue(res, i, 1), NULL, 10),
+			     strtoll(PQgetvalue(res, i, 7), NULL, 10), &t);
+	}
+	if (rows)
+		log_warn("resume: deliveries of %d alert%s had no record; recorded as confirmed by "
+			 "the consoles' positions", rows, rows == 1 ? "" : "s");
+}
+
+/* Sends the batch's confirmations, if any (a lost query is asked again at
+ * the consoles' next resume). */
+static void confirm_send(struct broker *b, struct confirm *c)
+{
+	const char *params[5];
+
+	if (!c->n)
+		return;
+	for (int k = 0; k < 5; k++) {
+		db_array_end(c->arr[k], &c->len[k]);
+		params[k] = c->arr[k];
+	}
+	if (db_query(db_up_or(b->db_records, b->db),
+		     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged, read,"
+		     "       escalated, watcher_org_id"
+		     "  FROM tocsin_resume_confirm($1::integer[], $2::integer[], $3::bigint[],"
+		     "                             $4::bigint[], $5::boolean[])",
+		     5, params, confirmed, NULL))
+		log_warn("resume: %zu consoles' deliveries not confirmed: the database is away", c->n);
+}
+
 /* Fills f and the five array literals (role, site, org, position,
  * clearance) from the queued sessions, and sends the query (1: in flight,
- * f owned by backlog_ready; 0: answered, f freed). Sessions closed
- * meanwhile are left out; all wait ("pending") when the database or the
- * journal is not ready. */
+ * f owned by backlog_ready; 0: answered, f freed), after the consoles'
+ * confirmations (arr[5..9]). Sessions closed meanwhile are left out; all
+ * wait ("pending") when the database or the journal is not ready. */
 static int send_batch(struct broker *b, struct resume_inflight *f, void **items, size_t n,
-		      char *arr[5])
+		      char *arr[10])
 {
+	struct confirm c = { .arr = arr + 5 };
 	static const struct db_error away = { .lost = 1 };
 	size_t len[5] = { 0 };
 	char limit[16], num[24];
@@ -285,11 +368,13 @@ static int send_batch(struct broker *b, struct resume_inflight *f, void **items,
 		db_array_add(arr[3], &len[3], f->n, num);
 		db_array_add(arr[4], &len[4], f->n, s->who.cleared ? "t" : "f");
 		f->ids[f->n++] = s->id;
+		confirm_add(&c, s);
 	}
 	if (!f->n) {
 		free(f);
 		return 0;
 	}
+	confirm_send(b, &c);
 	for (int k = 0; k < 5; k++) {
 		db_array_end(arr[k], &len[k]);
 		params[k] = arr[k];
@@ -314,11 +399,11 @@ static int flush_resumes(void *ctx, void **items, size_t n)
 {
 	struct broker *b = ctx;
 	struct resume_inflight *f = malloc(sizeof *f + n * sizeof f->ids[0]);
-	char *arr[5] = { 0 };
+	char *arr[10] = { 0 }; /* the backlog's five, the confirmations' five */
 	int ok = f != NULL, sent = 0;
 
 	/* each element at most 20 digits and a comma, plus "{", "}" and NUL */
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 10; k++)
 		ok = ok && (arr[k] = malloc(n * 24 + 3));
 	if (ok) {
 		sent = send_batch(b, f, items, n, arr);
@@ -331,7 +416,7 @@ static int flush_resumes(void *ctx, void **items, size_t n)
 		}
 		free(f);
 	}
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 10; k++)
 		free(arr[k]);
 	for (size_t i = 0; i < n; i++)
 		free(items[i]);
@@ -381,6 +466,7 @@ void resume_start(struct session *s, struct client_frame *f)
 	}
 	gate_close(s);
 	s->resume_from = f->u.hello.seq;
+	s->resume_since = f->u.hello.since;
 	snprintf(s->resume_epoch, sizeof s->resume_epoch, "%s", f->u.hello.epoch);
 	query_backlog(b, s);
 }

@@ -166,7 +166,6 @@ void bus_free(struct bus *bus)
 		zmq_ctx_term(bus->zctx);
 	sodium_memzero(bus->secret_z85, sizeof bus->secret_z85);
 	free(bus->adapters);
-	free(bus->journaled);
 	free(bus);
 }
 
@@ -297,27 +296,6 @@ void bus_emit(struct broker *b, const char *topic, json_t *obj)
 	    zmq_send(b->bus->events, text, strlen(text), ZMQ_DONTWAIT) < 0)
 		log_warn("bus: event %s not sent: %s", topic, zmq_strerror(errno));
 	free(text);
-}
-
-void bus_journaled_add(struct bus *bus, int64_t adapter_id, int64_t seq, int64_t alert_id)
-{
-	struct bus_journaled *j;
-
-	if (!bus)
-		return;
-	if (bus->n_journaled == bus->cap_journaled) {
-		size_t cap = bus->cap_journaled ? bus->cap_journaled * 2 : 16;
-		j = realloc(bus->journaled, cap * sizeof *j);
-		if (!j) {
-			log_error("bus: out of memory: a resend of adapter %lld seq %lld during the "
-				  "outage would publish again", (long long)adapter_id, (long long)seq);
-			return;
-		}
-		bus->journaled = j;
-		bus->cap_journaled = cap;
-	}
-	bus->journaled[bus->n_journaled++] =
-		(struct bus_journaled){ .adapter_id = adapter_id, .seq = seq, .alert_id = alert_id };
 }
 
 int bus_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -59,10 +59,6 @@ void bus_emit_receipt(struct broker *b, int is_ack, int64_t alert_id, int64_t si
 void bus_emit_answer(struct broker *b, int64_t alert_id, int64_t site_id, const char *username,
 		     const char *choice, int64_t number, const char *when);
 
-/* Publishes journaled while the database was away, remembered until they
- * are recorded in adapter_submissions, so that a resend is a duplicate. */
-void bus_journaled_add(struct bus *bus, int64_t adapter_id, int64_t seq, int64_t alert_id);
-
 /* The lws protocol callback for the adopted ZMQ_FDs ("tocsin-bus"). */
 int bus_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		     size_t len);

@@ -31,12 +31,6 @@ struct bus_refusal {
 };
 #define BUS_REFUSALS 64
 
-/* A publish journaled for an adapter, not yet in adapter_submissions. */
-struct bus_journaled {
-	int64_t adapter_id, seq, alert_id;
-	int recording;               /* a tocsin_bus_journaled query is in flight */
-};
-
 struct bus {
 	struct broker *b;
 	bus_request_hook on_request; /* hears each request (bus_start) */
@@ -61,8 +55,6 @@ struct bus {
 	int64_t zap_pending_us;
 	lws_sorted_usec_list_t sul_keys;
 	struct bus_refusal refusals[BUS_REFUSALS];
-	struct bus_journaled *journaled; /* owned */
-	size_t n_journaled, cap_journaled;
 	int draining;                /* inside drain: sends do not drain again */
 	int drain_again;
 };
@@ -74,9 +66,6 @@ void bus_zap_pending_free(struct bus *bus);
 /* Starts the periodic key reload. */
 void bus_zap_keys_start(struct bus *bus);
 const struct bus_adapter *bus_zap_adapter_by_id(const struct bus *bus, int64_t id);
-/* 1 with *alert_id set when (adapter, seq) was journaled. */
-int bus_zap_journaled_find(const struct bus *bus, int64_t adapter_id, int64_t seq,
-		       int64_t *alert_id);
 
 /* bus.c: drains the ZAP and ingest sockets to EAGAIN. */
 void bus_drain(struct bus *bus);

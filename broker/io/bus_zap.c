@@ -12,15 +12,13 @@
  * burst of unknown keys costs one query each, in turn.) Refusals are
  * audited (adapter_refused), at most once per key, address and socket every
  * REFUSAL_QUIET_US so that a peer retrying in a loop cannot flood the audit
- * trail. The same tick writes back the (adapter, seq) of publishes that
- * were journaled during an outage. Loop thread only. */
+ * trail. Loop thread only. */
 #include "broker.h"
 #include "loop_wake.h"
 #include "bus_internal.h"
 #include "clock.h"
 #include "db.h"
 #include "log.h"
-#include "stream.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -117,71 +115,14 @@ static int keys_reload(struct bus *bus)
 	return 0;
 }
 
-static void journaled_recorded(struct broker *b, void *arg, PGresult *res,
-			       const struct db_error *err)
-{
-	struct bus *bus = b->bus;
-	int64_t alert_id = (int64_t)(intptr_t)arg;
-
-	if (!bus)
-		return;
-	for (size_t i = 0; i < bus->n_journaled; i++) {
-		if (bus->journaled[i].alert_id != alert_id)
-			continue;
-		if (err) {
-			bus->journaled[i].recording = 0; /* try again on the next tick */
-			return;
-		}
-		bus->journaled[i] = bus->journaled[--bus->n_journaled];
-		return;
-	}
-}
-
-/* Once the journal is written back, the journaled publishes' (adapter,
- * seq) go into adapter_submissions. */
-static void record_journaled(struct bus *bus)
-{
-	char adapter[24], seq[24], alert[24];
-	const char *params[3] = { adapter, seq, alert };
-
-	if (!stream_writes_direct(bus->b))
-		return;
-	for (size_t i = 0; i < bus->n_journaled; i++) {
-		struct bus_journaled *j = &bus->journaled[i];
-		if (j->recording)
-			continue;
-		snprintf(adapter, sizeof adapter, "%lld", (long long)j->adapter_id);
-		snprintf(seq, sizeof seq, "%lld", (long long)j->seq);
-		snprintf(alert, sizeof alert, "%lld", (long long)j->alert_id);
-		if (db_query(bus->b->db, "SELECT tocsin_bus_journaled($1::integer, $2::bigint, $3::bigint)",
-			     3, params, journaled_recorded, (void *)(intptr_t)j->alert_id))
-			return;
-		j->recording = 1;
-	}
-}
-
-int bus_zap_journaled_find(const struct bus *bus, int64_t adapter_id, int64_t seq,
-		       int64_t *alert_id)
-{
-	for (size_t i = 0; i < bus->n_journaled; i++) {
-		if (bus->journaled[i].adapter_id == adapter_id && bus->journaled[i].seq == seq) {
-			*alert_id = bus->journaled[i].alert_id;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* Every KEYS_US: reload the keys, write back journaled submissions, and
- * drain the sockets in case an edge of ZMQ_FD was missed. */
+/* Every KEYS_US: reload the keys, and drain the sockets in case an edge
+ * of ZMQ_FD was missed. */
 static void keys_tick(lws_sorted_usec_list_t *sul)
 {
 	struct bus *bus = lws_container_of(sul, struct bus, sul_keys);
 
 	if (bus->b->db && db_is_up(bus->b->db))
 		keys_reload(bus);
-	if (bus->b->db && bus->b->journal)
-		record_journaled(bus);
 	bus_drain(bus);
 	loop_wake_timer(bus->b->ctx, &bus->sul_keys, keys_tick, KEYS_US);
 }

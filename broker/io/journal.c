@@ -1,4 +1,17 @@
-/* journal.c: the local journal (see journal.h). */
+/* journal.c: the local journal (see journal.h).
+ *
+ * One record per line: the BLAKE2b-128 of the record's JSON in hex, a
+ * space, the JSON, a newline. A record is confirmed only once its whole
+ * line is fdatasync'd; a write or sync that fails (a full disk, an I/O
+ * error) cuts the file back to its last whole record and syncs that, so no
+ * later record ever follows a fragment. On a full tmpfs a short write used
+ * to leave the fragment: the next records were confirmed after it, and the
+ * loader, stopping at the fragment, dropped them (issue 16: 5 of 12
+ * confirmed alerts lost). The checksum makes each line check itself: the
+ * loader skips a damaged record that good ones follow, saying so, and
+ * drops only what follows the last good one (a torn tail, never
+ * confirmed). Lines without a checksum (brokers before issue 16) load when
+ * they parse. Loop thread only. */
 #include "journal.h"
 #include "broker.h"
 #include "clock.h"
@@ -9,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +30,20 @@
 #include <unistd.h>
 
 #define JOURNAL_MAX_INFLIGHT 64
+#define SUM_BYTES 16              /* BLAKE2b-128 of a record's JSON */
+#define SUM_HEX (2 * SUM_BYTES)   /* as it starts the record's line */
 
 struct record {
 	struct record *next;
 	char jid[48];
 	char kind[16];
 	char *rec;          /* owned: the record's JSON */
+};
+
+/* A publish from an adapter that the journal holds: its (adapter, seq),
+ * from the record's adapter_id and adapter_seq, and the alert it was given. */
+struct submission {
+	int64_t adapter_id, seq, alert_id;
 };
 
 struct journal {
@@ -31,11 +53,18 @@ struct journal {
 	int fd;
 	struct record *head, *tail; /* pending, oldest first */
 	struct record *unsent;      /* first record not yet sent */
+	off_t size;                 /* the file up to the end of its last whole record */
+	int dirty;                  /* a failed write may have left bytes after size */
 	size_t pending;
 	size_t inflight;
 	unsigned long long counter;
 	long long boot_us;
 	int rewind;                 /* the connection dropped: resend from head */
+	/* the adapters' publishes held, until the journal is drained: a
+	 * resend is answered from here (journal_submission), then from
+	 * adapter_submissions, which replay fills in the publish's transaction */
+	struct submission *subs;    /* owned */
+	size_t n_subs, cap_subs;
 };
 
 static struct record *record_new(const char *jid, const char *kind, const char *rec)
@@ -63,47 +92,123 @@ static void push(struct journal *j, struct record *r)
 	j->pending++;
 }
 
-/* Loads the complete lines of an existing journal; a torn last line was
- * never confirmed to anyone and is dropped. */
+/* Remembers the (adapter, seq) of a publish record that names them. */
+static void note_submission(struct journal *j, const char *kind, json_t *rec)
+{
+	json_t *adapter = json_object_get(rec, "adapter_id");
+
+	if (strcmp(kind, "publish") != 0 || !json_is_integer(adapter))
+		return;
+	if (j->n_subs == j->cap_subs) {
+		size_t cap = j->cap_subs ? 2 * j->cap_subs : 16;
+		struct submission *grown = realloc(j->subs, cap * sizeof *grown);
+		if (!grown) {
+			log_error("journal: out of memory: a resend of adapter %lld's publish would be "
+				  "published again", (long long)json_integer_value(adapter));
+			return;
+		}
+		j->subs = grown;
+		j->cap_subs = cap;
+	}
+	j->subs[j->n_subs++] = (struct submission){
+		json_integer_value(adapter), json_integer_value(json_object_get(rec, "adapter_seq")),
+		json_integer_value(json_object_get(rec, "alert_id"))
+	};
+}
+
+/* The checksum of a record's JSON, in hex (SUM_HEX characters and a NUL). */
+static void checksum(const char *json, size_t len, char out[SUM_HEX + 1])
+{
+	unsigned char sum[SUM_BYTES];
+
+	crypto_generichash(sum, sizeof sum, (const unsigned char *)json, len, NULL, 0);
+	sodium_bin2hex(out, SUM_HEX + 1, sum, sizeof sum);
+}
+
+/* Takes one line of the journal (n bytes, its newline included) as a
+ * pending record: 0, 1 when it is torn or damaged (no newline, a checksum
+ * that does not hold, JSON that is not a record), -1 out of memory. */
+static int load_line(struct journal *j, const char *line, size_t n)
+{
+	const char *json = line;
+	size_t len = n - 1;
+	json_t *obj, *r;
+	struct record *rec = NULL;
+	char *text, want[SUM_HEX + 1];
+
+	if (n == 0 || line[n - 1] != '\n')
+		return 1;
+	if (line[0] != '{') { /* else a line from before the checksum */
+		if (len < SUM_HEX + 1 || line[SUM_HEX] != ' ')
+			return 1;
+		json = line + SUM_HEX + 1;
+		len -= SUM_HEX + 1;
+		checksum(json, len, want);
+		if (memcmp(want, line, SUM_HEX) != 0)
+			return 1;
+	}
+	obj = json_loadb(json, len, 0, NULL);
+	r = json_object_get(obj, "r");
+	if (!json_is_string(json_object_get(obj, "jid")) ||
+	    !json_is_string(json_object_get(obj, "k")) || !json_is_object(r)) {
+		json_decref(obj);
+		return 1;
+	}
+	text = json_dumps(r, JSON_COMPACT);
+	if (text)
+		rec = record_new(json_string_value(json_object_get(obj, "jid")),
+				 json_string_value(json_object_get(obj, "k")), text);
+	free(text);
+	if (rec) {
+		push(j, rec);
+		note_submission(j, rec->kind, r);
+	}
+	json_decref(obj);
+	return rec ? 0 : -1;
+}
+
+/* Loads the records of an existing journal. A damaged record that good
+ * ones follow is skipped and said loudly (it may have been confirmed); what
+ * follows the last good record is cut off (a torn line was never
+ * confirmed to anyone). */
 static int load(struct journal *j)
 {
 	FILE *f = fdopen(dup(j->fd), "r");
 	char *line = NULL;
-	size_t cap = 0;
+	size_t cap = 0, bad = 0;
 	ssize_t n;
-	off_t good = 0;
+	off_t at = 0, good = 0, bad_at = 0;
+	int rc = 0, torn = 0;
 
 	if (!f)
 		return -1;
 	while ((n = getline(&line, &cap, f)) > 0) {
-		json_t *obj, *r;
-		struct record *rec;
-		char *text;
-
-		if (line[n - 1] != '\n')
+		rc = load_line(j, line, (size_t)n);
+		if (rc < 0)
 			break;
-		obj = json_loadb(line, (size_t)n, 0, NULL);
-		r = json_object_get(obj, "r");
-		if (!json_is_string(json_object_get(obj, "jid")) ||
-		    !json_is_string(json_object_get(obj, "k")) || !json_is_object(r)) {
-			json_decref(obj);
-			break;
+		if (rc == 0) {
+			if (bad)
+				log_error("journal: %zu damaged record(s) at byte %lld of %s skipped: "
+					  "what they held is lost", bad, (long long)bad_at, j->path);
+			bad = 0;
+			good = at + n;
+		} else if (!bad++) {
+			bad_at = at;
 		}
-		text = json_dumps(r, JSON_COMPACT);
-		rec = text ? record_new(json_string_value(json_object_get(obj, "jid")),
-					json_string_value(json_object_get(obj, "k")), text)
-			   : NULL;
-		free(text);
-		json_decref(obj);
-		if (!rec)
-			break;
-		push(j, rec);
-		good += n;
+		torn = line[n - 1] != '\n';
+		at += n;
 	}
 	free(line);
 	fclose(f);
-	if (ftruncate(j->fd, good) != 0)
+	if (rc < 0 || ftruncate(j->fd, good) != 0)
 		return -1;
+	if (bad == 1 && torn)
+		log_warn("journal: a torn record at the end of %s (%lld bytes, a write that never "
+			 "finished, never confirmed) dropped", j->path, (long long)(at - good));
+	else if (bad)
+		log_error("journal: %zu damaged record(s) at the end of %s (from byte %lld) dropped: "
+			  "what they held is lost", bad, j->path, (long long)bad_at);
+	j->size = good;
 	return 0;
 }
 
@@ -161,29 +266,86 @@ int journal_append(struct journal *j, const char *kind, json_t *rec)
 	return journal_append_id(j, jid, kind, rec);
 }
 
+/* Cuts the file back to its last whole record and syncs that. 0, or -1
+ * while it cannot (the journal then takes no record). */
+static int cut_back(struct journal *j)
+{
+	if (ftruncate(j->fd, j->size) != 0 || fsync(j->fd) != 0) {
+		log_error("journal: cannot cut %s back to its last whole record (%lld bytes): %s; "
+			  "no record is taken until it can", j->path, (long long)j->size,
+			  strerror(errno));
+		j->dirty = 1;
+		return -1;
+	}
+	j->dirty = 0;
+	return 0;
+}
+
+/* Appends one line and syncs it, all or nothing: on a failed or short
+ * write or sync the file is cut back to what it was. 0 or -1. */
+static int write_line(struct journal *j, const char *buf, size_t len)
+{
+	size_t done = 0;
+	int err = 0;
+
+	if (j->dirty && cut_back(j))
+		return -1;
+	while (done < len && !err) {
+		ssize_t n = write(j->fd, buf + done, len - done);
+		if (n > 0)
+			done += (size_t)n;
+		else if (n == 0 || errno != EINTR)
+			err = n == 0 ? ENOSPC : errno;
+	}
+	if (!err && fdatasync(j->fd) != 0)
+		err = errno;
+	if (!err) {
+		j->size += (off_t)len;
+		return 0;
+	}
+	log_error("journal: write to %s failed after %zu of %zu bytes: %s", j->path, done, len,
+		  strerror(err));
+	cut_back(j);
+	return -1;
+}
+
+/* The line of a record: checksum, space, JSON, newline (malloc'd, its
+ * length in *len), or NULL. */
+static char *record_line(const char *jid, const char *kind, json_t *rec, size_t *len)
+{
+	json_t *obj = json_pack("{s:s, s:s, s:O}", "jid", jid, "k", kind, "r", rec);
+	char *json = obj ? json_dumps(obj, JSON_COMPACT) : NULL, *line = NULL;
+	size_t n = json ? strlen(json) : 0;
+
+	json_decref(obj);
+	if (json && (line = malloc(SUM_HEX + 1 + n + 1))) {
+		char sum[SUM_HEX + 1];
+		checksum(json, n, sum);
+		memcpy(line, sum, SUM_HEX);
+		line[SUM_HEX] = ' ';
+		memcpy(line + SUM_HEX + 1, json, n);
+		line[SUM_HEX + 1 + n] = '\n';
+		*len = SUM_HEX + 1 + n + 1;
+	}
+	free(json);
+	return line;
+}
+
 int journal_append_id(struct journal *j, const char *jid, const char *kind, json_t *rec)
 {
-	json_t *line;
-	char *text, *rtext;
-	size_t len;
+	size_t len = 0;
+	char *line = record_line(jid, kind, rec, &len), *rtext = json_dumps(rec, JSON_COMPACT);
 	struct record *r;
 	int ok;
 
-	line = json_pack("{s:s, s:s, s:O}", "jid", jid, "k", kind, "r", rec);
-	text = line ? json_dumps(line, JSON_COMPACT) : NULL;
-	json_decref(line);
-	rtext = json_dumps(rec, JSON_COMPACT);
-	if (!text || !rtext) {
-		free(text);
+	if (!line || !rtext) {
+		free(line);
 		free(rtext);
 		return -1;
 	}
-	len = strlen(text);
-	text[len] = '\n'; /* replaces the NUL; length is known */
-	ok = write(j->fd, text, len + 1) == (ssize_t)(len + 1) && fdatasync(j->fd) == 0;
-	free(text);
+	ok = write_line(j, line, len) == 0;
+	free(line);
 	if (!ok) {
-		log_error("journal: write to %s failed: %s", j->path, strerror(errno));
 		free(rtext);
 		return -1;
 	}
@@ -192,6 +354,7 @@ int journal_append_id(struct journal *j, const char *jid, const char *kind, json
 	if (!r)
 		return -1; /* durable on disk; reloaded at the next start */
 	push(j, r);
+	note_submission(j, kind, rec);
 	journal_pump(j);
 	return 0;
 }
@@ -199,6 +362,18 @@ int journal_append_id(struct journal *j, const char *jid, const char *kind, json
 size_t journal_pending(const struct journal *j)
 {
 	return j->pending;
+}
+
+int journal_submission(const struct journal *j, int64_t adapter_id, int64_t seq,
+		       int64_t *alert_id)
+{
+	for (size_t i = j->n_subs; i-- > 0;) {
+		if (j->subs[i].adapter_id == adapter_id && j->subs[i].seq == seq) {
+			*alert_id = j->subs[i].alert_id;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void applied(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
@@ -228,6 +403,9 @@ static void applied(struct broker *b, void *arg, PGresult *res, const struct db_
 	if (!j->pending) {
 		if (ftruncate(j->fd, 0) != 0)
 			log_error("journal: cannot empty %s: %s", j->path, strerror(errno));
+		else
+			j->size = 0;
+		j->n_subs = 0; /* adapter_submissions has them all now */
 		log_info("journal: every record is in the database");
 		j->on_drained(b);
 		return;
@@ -273,6 +451,7 @@ void journal_free(struct journal *j)
 		free(r);
 	}
 	close(j->fd);
+	free(j->subs);
 	free(j->path);
 	free(j);
 }

@@ -2,8 +2,9 @@
  *
  * While the database is unreachable (or the journal still holds records),
  * every write the broker must not lose (publish, ack, read, deliveries) is
- * appended to one file as a JSON line and fdatasync'd before the client is
- * told it is durable. When the database returns, the records are written
+ * appended to one file as a JSON line with its checksum and fdatasync'd
+ * before the client is told it is durable; a write that fails leaves the
+ * file as it was (journal.c). When the database returns, the records are written
  * to it in order through tocsin_journal_apply(), which applies each record
  * id once, so a crash during replay never duplicates anything; the file is
  * emptied once everything has been applied. Records survive a broker crash:
@@ -16,6 +17,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct broker;
 struct journal;
@@ -40,6 +42,11 @@ int journal_append(struct journal *j, const char *kind, json_t *rec);
 int journal_append_id(struct journal *j, const char *jid, const char *kind, json_t *rec);
 /* Records not yet applied to the database. */
 size_t journal_pending(const struct journal *j);
+/* While records are pending: 1 with *alert_id set when the journal holds
+ * a publish from adapter_id with that seq (its record's adapter_id and
+ * adapter_seq: publish.c), this run's or a previous one's; else 0. */
+int journal_submission(const struct journal *j, int64_t adapter_id, int64_t seq,
+		       int64_t *alert_id);
 /* Sends pending records to the database if it is up; runs the
  * on_drained hook once everything is applied, at once when nothing is
  * pending. */

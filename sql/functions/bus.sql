@@ -1,8 +1,8 @@
 -- bus.sql: adapters on the ZeroMQ bus (docs/bus.md; the tables are in
 -- sql/schema/09_bus.sql).
 --
--- tocsin_bus_publish and tocsin_bus_report make the (adapter, seq) check
--- and the store one transaction: two copies arriving together wait on the
+-- tocsin_bus_publish, tocsin_bus_report and tocsin_bus_image make the
+-- (adapter, seq) check (tocsin_adapter_claim) and the store one transaction: two copies arriving together wait on the
 -- primary key of adapter_submissions and the second sees the first.
 -- Registering and revoking (tocsinctl adapter ...) run as the caller (the
 -- migration role or tocsin_admin) and name current_user in the audit; the
@@ -52,6 +52,35 @@ LANGUAGE sql AS $$
       FROM users u WHERE u.id = p_adapter.user_id;
 $$;
 
+-- tocsin_adapter_claim: claims an adapter's (seq) for a submission of
+-- p_kind: NULL when this call recorded it (the caller stores the
+-- submission in the same transaction), or the first submission's row (the
+-- caller answers with it, as a duplicate); TS422 naming seq when the seq
+-- was used for another kind. Two copies arriving together wait on the
+-- primary key, and the second sees the first.
+CREATE OR REPLACE FUNCTION tocsin_adapter_claim(p_adapter_id integer, p_seq bigint, p_kind text,
+                                                p_alert_id bigint, p_image_id text)
+RETURNS adapter_submissions
+LANGUAGE plpgsql AS $$
+DECLARE
+    prior adapter_submissions%ROWTYPE;
+BEGIN
+    INSERT INTO adapter_submissions (adapter_id, seq, kind, alert_id, image_id)
+    VALUES (p_adapter_id, p_seq, p_kind, p_alert_id, p_image_id)
+    ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO prior FROM adapter_submissions s
+     WHERE s.adapter_id = p_adapter_id AND s.seq = p_seq;
+    IF prior.kind <> p_kind THEN
+        RAISE EXCEPTION 'seq % was already used for a %', p_seq, prior.kind
+            USING ERRCODE = 'TS422', COLUMN = 'seq';
+    END IF;
+    RETURN prior;
+END
+$$;
+
 -- tocsin_bus_publish: tocsin_publish for an adapter's (seq). A repeated
 -- seq returns the original alert with duplicate = true and changes
 -- nothing. The alert's id comes from the broker as for a WebSocket publish.
@@ -65,16 +94,8 @@ DECLARE
     a     adapters%ROWTYPE := tocsin_adapter_usable(p_adapter_id);
     prior adapter_submissions%ROWTYPE;
 BEGIN
-    INSERT INTO adapter_submissions (adapter_id, seq, kind, alert_id)
-    VALUES (a.id, p_seq, 'publish', p_alert_id)
-    ON CONFLICT DO NOTHING;
-    IF NOT FOUND THEN
-        SELECT * INTO prior FROM adapter_submissions s
-         WHERE s.adapter_id = a.id AND s.seq = p_seq;
-        IF prior.kind <> 'publish' THEN
-            RAISE EXCEPTION 'seq % was already used for a %', p_seq, prior.kind
-                USING ERRCODE = 'TS422', COLUMN = 'seq';
-        END IF;
+    prior := tocsin_adapter_claim(a.id, p_seq, 'publish', p_alert_id, NULL);
+    IF prior.seq IS NOT NULL THEN
         RETURN QUERY SELECT p.*, true
           FROM tocsin_publish(prior.alert_id, a.user_id, p_rec, p_remote, NULL) p;
         RETURN;
@@ -86,8 +107,9 @@ END
 $$;
 
 -- tocsin_bus_journaled: records the (adapter, seq) of a publish that was
--- journaled while the database was away, once the journal is written
--- back, so that a later resend is still a duplicate.
+-- journaled while the database was away, as the journal is written back
+-- (tocsin_journal_apply, in the publish's transaction), so that a later
+-- resend is still a duplicate.
 CREATE OR REPLACE FUNCTION tocsin_bus_journaled(p_adapter_id integer, p_seq bigint,
                                                 p_alert_id bigint)
 RETURNS void
@@ -112,15 +134,8 @@ DECLARE
     r     record;
 BEGIN
     SELECT * INTO u FROM users WHERE id = a.user_id;
-    INSERT INTO adapter_submissions (adapter_id, seq, kind) VALUES (a.id, p_seq, 'report')
-    ON CONFLICT DO NOTHING;
-    IF NOT FOUND THEN
-        SELECT * INTO prior FROM adapter_submissions s
-         WHERE s.adapter_id = a.id AND s.seq = p_seq;
-        IF prior.kind <> 'report' THEN
-            RAISE EXCEPTION 'seq % was already used for a %', p_seq, prior.kind
-                USING ERRCODE = 'TS422', COLUMN = 'seq';
-        END IF;
+    prior := tocsin_adapter_claim(a.id, p_seq, 'report', NULL, NULL);
+    IF prior.seq IS NOT NULL THEN
         RETURN QUERY SELECT p.id::bigint, tocsin_partner_report_json(p), true
           FROM partner_reports p WHERE p.id = prior.report_id;
         RETURN;
@@ -131,6 +146,30 @@ BEGIN
      WHERE s.adapter_id = a.id AND s.seq = p_seq;
     PERFORM tocsin_adapter_audit(a, p_seq, 'report', NULL, r.report_id, p_remote);
     RETURN QUERY SELECT r.report_id::bigint, r.report::json, false;
+END
+$$;
+
+-- tocsin_bus_image: tocsin_image_store for an adapter's (seq), as the
+-- adapter's user, with the id the broker drew; a repeated seq returns the
+-- first image's id with duplicate = true and stores nothing (issue 16: a
+-- resend stored the image again). A seq already used for a publish or a
+-- report is refused (TS422, seq).
+CREATE OR REPLACE FUNCTION tocsin_bus_image(p_adapter_id integer, p_seq bigint, p_id text,
+                                            p_mime text, p_content bytea, p_sha256 text,
+                                            p_remote text)
+RETURNS TABLE (image_id text, duplicate boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    a     adapters%ROWTYPE := tocsin_adapter_usable(p_adapter_id);
+    prior adapter_submissions%ROWTYPE;
+BEGIN
+    prior := tocsin_adapter_claim(a.id, p_seq, 'image', NULL, p_id);
+    IF prior.seq IS NOT NULL THEN
+        RETURN QUERY SELECT prior.image_id, true;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT tocsin_image_store(p_id, a.user_id, p_mime, p_content, p_sha256, p_remote),
+                        false;
 END
 $$;
 
@@ -207,8 +246,10 @@ GRANT EXECUTE ON FUNCTION
     tocsin_adapter_keys(),
     tocsin_adapter_usable(integer),
     tocsin_adapter_audit(adapters, bigint, text, bigint, bigint, text),
+    tocsin_adapter_claim(integer, bigint, text, bigint, text),
     tocsin_bus_publish(integer, bigint, bigint, jsonb, text),
     tocsin_bus_journaled(integer, bigint, bigint),
+    tocsin_bus_image(integer, bigint, text, text, bytea, text, text),
     tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text,
                       text, text),
     tocsin_adapter_refused(text, text, text, text)

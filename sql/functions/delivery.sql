@@ -47,8 +47,13 @@
 -- the order of the alert's deliveries in p_*, rows in the order of each
 -- alert's first delivery, and the same deliver audit rows. Batches that are
 -- not grouped (journaled by an older broker) take the sorting path.
+--
+-- p_detail is added to each deliver row's detail: {"confirmed": "resume"}
+-- for the deliveries a resuming console's position proves
+-- (tocsin_resume_confirm, below).
 CREATE OR REPLACE FUNCTION tocsin_record_deliveries(p_alerts bigint[], p_sites integer[],
-                                                    p_users integer[], p_at timestamptz[])
+                                                    p_users integer[], p_at timestamptz[],
+                                                    p_detail jsonb DEFAULT '{}'::jsonb)
 RETURNS TABLE (alert_id bigint, sender_org_id integer, recipients bigint,
                delivered bigint, acknowledged bigint, read bigint, escalated bigint,
                watcher_org_id integer)
@@ -97,6 +102,7 @@ BEGIN
                                     FROM unnest(b.site_ids) AS s WHERE s IS NOT NULL),
                                  '[]'::jsonb),
                'users', (SELECT jsonb_agg(DISTINCT u ORDER BY u) FROM unnest(b.user_ids) AS u))
+           || p_detail
       FROM b ORDER BY b.id;
 
     INSERT INTO delivered_sites (alert_id, site_id, first_at)
@@ -139,6 +145,116 @@ BEGIN
 END
 $$;
 
+-- tocsin_resume_confirm: the deliveries that resuming consoles prove they
+-- had, recorded when the broker did not (issue 16, item 3). A delivery
+-- waits a few milliseconds in the broker's memory before its batch is
+-- stored (broker/io/delivery_log.c); a broker killed during a fan-out to
+-- 200 consoles left 83 of the 1,085 frames they had received with no
+-- record, and 14 (alert, site) pairs with none at all, so "did site X
+-- receive alert Y" answered no for an alert the site had.
+--
+-- A console that resumes gives its position (p_after: the highest position
+-- it processed) and where its unbroken run of positions began (p_since:
+-- the stream's head when it last started afresh, docs/protocol.md). In
+-- between it received, in order, every alert meant for it: live, or from
+-- a backlog. So each alert of the console's site with a position in
+-- (since, after] that tocsin_resume would send it (its role targeted,
+-- cleared for OFFICIAL-SENSITIVE, not cancelled or expired) and that has no
+-- delivery at the site (delivered_sites) is recorded now, as delivered to
+-- the console's user at the time of the resume (the latest it can have
+-- been), with {"confirmed": "resume"} in its deliver audit row. The
+-- position alone would not do: a console that starts afresh takes the
+-- head as its position without receiving what came before, and alerts sent
+-- while no console of its site was connected would then be claimed as
+-- delivered. The same alert already delivered to another console of the
+-- site keeps that record alone: the question is the site's, and this stays
+-- a read of the site's few newest alerts.
+--
+-- Cheap in a reconnect storm: each console reads its site's recipient
+-- alerts newest first (alert_recipients_site_idx) only until the first
+-- that has a delivery at the site or is at or before its since, one entry
+-- and one probe when nothing was lost, and the alerts after that one only.
+-- Probes are scalar subqueries, as in tocsin_resume: written as EXISTS
+-- under an OR, the planner hashed every delivery of the site for each
+-- console (3.3 ms a console on the database below). The alerts after the
+-- stop are read per console behind fences (OFFSET 0, LIMIT 1): joined as a
+-- whole, the plan made for the arrays' values (the first five calls of a
+-- session) read every recipient row of every site (68,000 here, 60 ms;
+-- millions on the bench's database). Measured on a copy of the test
+-- database with 2,000 alerts to all 34 sites, JIT off as for the broker's
+-- role: a batch of 510 consoles, nothing lost, 5-9 ms
+-- (tocsin_resume_batch for the same 510, two alerts each: 6.1 ms); with
+-- the last 5 alerts of every site unrecorded, 23-119 ms, recording the 170
+-- deliveries included. It runs over the delivery records connection,
+-- beside the backlog's read. Alerts are read by id (the broker gives ids
+-- in time order); one that took its position out of that order (a
+-- journaled alert written back) may be passed over, which leaves it
+-- unrecorded as before and claims nothing.
+-- Company operators' deliveries have no site and are not reconstructed:
+-- "did site X receive it" is the sites' question, and an operator's record
+-- could only be found by reading every batch of every alert it may have.
+CREATE OR REPLACE FUNCTION tocsin_resume_confirm(p_users integer[], p_sites integer[],
+                                                 p_since bigint[], p_after bigint[],
+                                                 p_cleared boolean[])
+RETURNS TABLE (alert_id bigint, sender_org_id integer, recipients bigint,
+               delivered bigint, acknowledged bigint, read bigint, escalated bigint,
+               watcher_org_id integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_alerts bigint[];
+    v_sites  integer[];
+    v_users  integer[];
+BEGIN
+    WITH req AS (
+        SELECT DISTINCT x.user_id, x.site_id, x.since, x.after, x.cleared
+          FROM unnest(p_users, p_sites, p_since, p_after, p_cleared)
+               AS x(user_id, site_id, since, after, cleared)
+         WHERE x.since < x.after
+    ), walk AS MATERIALIZED (
+        -- the newest of the site's alerts delivered there or at or before
+        -- since: scalar probes, the delivery first (the usual stop)
+        SELECT q.*,
+               COALESCE((SELECT r.alert_id
+                           FROM alert_recipients r
+                          WHERE r.site_id = q.site_id
+                            AND ((SELECT true FROM delivered_sites d
+                                   WHERE d.alert_id = r.alert_id AND d.site_id = q.site_id)
+                                 OR (SELECT a.seq FROM alerts a WHERE a.id = r.alert_id) <= q.since)
+                          ORDER BY r.alert_id DESC
+                          LIMIT 1), 0) AS stop
+          FROM req q
+    ), held AS (
+        SELECT DISTINCT a.id, a.seq, q.site_id, q.user_id
+          FROM walk q
+          -- per console, its site's alerts after the stop, and a probe per
+          -- alert: the fences (OFFSET 0, LIMIT 1) keep the planner from
+          -- joining them as wholes (above)
+          CROSS JOIN LATERAL (SELECT y.alert_id FROM alert_recipients y
+                               WHERE y.site_id = q.site_id AND y.alert_id > q.stop OFFSET 0) r
+          CROSS JOIN LATERAL (SELECT * FROM alerts x WHERE x.id = r.alert_id LIMIT 1) a
+         WHERE a.seq > q.since AND a.seq <= q.after
+           AND 'site_console' = ANY (a.target_roles)
+           AND (a.classification <> 'OFFICIAL-SENSITIVE' OR q.cleared)
+           AND a.cancelled_at IS NULL
+           AND (a.expires IS NULL OR a.expires > now())
+           AND (SELECT true FROM delivered_sites d
+                 WHERE d.alert_id = a.id AND d.site_id = q.site_id) IS NULL
+    )
+    SELECT array_agg(h.id ORDER BY h.seq, h.site_id, h.user_id),
+           array_agg(h.site_id ORDER BY h.seq, h.site_id, h.user_id),
+           array_agg(h.user_id ORDER BY h.seq, h.site_id, h.user_id)
+      INTO v_alerts, v_sites, v_users
+      FROM held h;
+    IF v_alerts IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT * FROM tocsin_record_deliveries(v_alerts, v_sites, v_users,
+                                           array_fill(clock_timestamp(), ARRAY[cardinality(v_alerts)]),
+                                           '{"confirmed": "resume"}'::jsonb);
+END
+$$;
+
 -- How many deliveries are recorded, without unnesting every batch (the
 -- bench polls it while delivery records drain: bench/loadgen.c).
 CREATE OR REPLACE FUNCTION tocsin_delivery_count()
@@ -162,7 +278,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 GRANT EXECUTE ON FUNCTION
-    tocsin_record_deliveries(bigint[], integer[], integer[], timestamptz[]),
+    tocsin_record_deliveries(bigint[], integer[], integer[], timestamptz[], jsonb),
+    tocsin_resume_confirm(integer[], integer[], bigint[], bigint[], boolean[]),
     tocsin_record_deliveries_once(text, bigint[], integer[], integer[], timestamptz[]),
     tocsin_delivery_count(),
     tocsin_delivery_batch_canonical(delivery_batches)

@@ -3,21 +3,8 @@
 // deleted or inserted behind the broker's back (here: by a superuser).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { Stack, ROOT, waitFor } from './lib/harness.mjs';
-
-const TOCSINCTL = path.join(ROOT, 'build/tocsinctl');
-
-function verify(st) {
-  const keyFile = path.join(path.dirname(st.broker.keyFile), 'audit.key');
-  return new Promise((resolve) => {
-    execFile(TOCSINCTL, ['audit', 'verify', '--database', st.db.brokerUrl, '--audit-key', keyFile],
-      { timeout: 30_000 }, (err, stdout, stderr) => {
-        resolve({ code: err ? err.code : 0, out: stdout + stderr });
-      });
-  });
-}
+import { Stack, waitFor } from './lib/harness.mjs';
+import { verifyAudit as verify } from './lib/audit.mjs';
 
 describe('the audit chain', { timeout: 120_000 }, () => {
   let st;

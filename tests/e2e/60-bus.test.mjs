@@ -253,6 +253,31 @@ describe('the ZeroMQ bus', { timeout: 300_000 }, () => {
     assert.equal(pub.reply.type, 'published', pub.stdout);
   });
 
+  // issue 16, item 7: an adapter that did not hear the answer resends
+  // with the same seq; the image is stored once
+  it('a resent image (the same seq) is stored once and answered with the first image id', async () => {
+    const png = makePng(5, 3);
+    const req = { type: 'image', mime: 'image/png', data: png.toString('base64') };
+    const s = ++seq;
+    const first = await busCall(st, feed, s, req);
+    assert.equal(first.reply.type, 'image_stored', first.stdout);
+    const again = await busCall(st, feed, s, req);
+    assert.equal(again.reply.type, 'image_stored', again.stdout);
+    assert.equal(again.reply.image_id, first.reply.image_id, 'the first image\'s id');
+    assert.equal(again.reply.duplicate, true, again.stdout);
+    assert.equal(first.reply.duplicate, false, first.stdout);
+    const [{ n }] = await st.query('SELECT count(*)::int AS n FROM images WHERE sha256 = encode(sha256($1), \'hex\')', [png]);
+    assert.equal(n, 1, 'one image stored');
+    // a seq already used for a publish is not an image's
+    const used = ++seq;
+    const pub = await busCall(st, feed, used, { type: 'publish', headline: headline('Before the clash'), severity: 'minor',
+      targets: { sites: [site.site_id] } });
+    assert.equal(pub.reply.type, 'published', pub.stdout);
+    const clash = await busCall(st, feed, used, req);
+    assert.equal(clash.reply.type, 'error', clash.stdout);
+    assert.equal(clash.reply.field, 'seq', clash.stdout);
+  });
+
   it('the PUB stream carries an acknowledgement made in a console, filtered by topic', async () => {
     const acks = await busFollow(st, feed, { topics: ['ack'] });
     const alerts = await busFollow(st, feed, { topics: ['alert.'] });

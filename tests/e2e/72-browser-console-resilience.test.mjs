@@ -12,7 +12,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, waitFor, sleep, decodeToken } from './lib/harness.mjs';
-import { BrokerFiles, startLike, publish } from './lib/faults.mjs';
+import { BrokerFiles, startLike, publish, killBroker, holdDeliveryBatches } from './lib/faults.mjs';
 import { launch, openAs, textBecomes, shot, Forwarder, UI_TIMEOUT } from './lib/browser.mjs';
 
 const A = 'console.threadneedle';
@@ -141,6 +141,42 @@ describe('a building console across reloads, broker restarts and token expiry', 
       await textBecomes(page, `#alerts [data-alert-id="${m.alert_id}"] .status`, 'Acknowledged', 'acknowledged after the restart');
       const seen = await historyIds();
       assert.equal(new Set(seen).size, seen.length, 'still no duplicate after the restart');
+    } catch (err) {
+      throw failWithProblems(err);
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  // issue 16, item 3: a broker killed before it stored the delivery of an
+  // alert the page showed; the page's resume (its position, and since,
+  // where its run of positions began) has the new broker record it
+  it('a broker killed before it recorded a delivery: the console\'s resume records it', async () => {
+    try {
+      const cursor = () => page.evaluate(() => {
+        const key = Object.keys(localStorage).find((k) => k.startsWith('tocsin.cursor.'));
+        return key ? JSON.parse(localStorage.getItem(key)) : null;
+      });
+      const batches = await holdDeliveryBatches(st);
+      let m;
+      try {
+        m = await publish(ctlWs, alertTo(`Shown, then the broker died ${Date.now()}`));
+        await page.waitForSelector(`#alerts [data-alert-id="${m.alert_id}"]`, { state: 'attached' });
+        await waitFor(async () => (await cursor())?.seq >= m.seq, { timeoutMs: UI_TIMEOUT, what: 'the page\'s cursor past the alert' });
+        await batches.waited();
+        await killBroker(st.broker);
+      } finally {
+        await batches.release();
+      }
+      const c = await cursor();
+      assert.ok(Number.isInteger(c.since) && c.since <= c.seq, `the page keeps where its run began: ${JSON.stringify(c)}`);
+      assert.deepEqual(await st.query('SELECT 1 FROM delivered_sites WHERE alert_id = $1', [m.alert_id]), [],
+        'the delivery was not recorded before the kill');
+      st.broker = await startLike(st.broker);
+      fwd.retarget(st.broker.port);
+      await page.waitForSelector('#conn[data-state="connected"]', { state: 'attached', timeout: 60_000 });
+      await waitFor(async () => (await st.query('SELECT 1 FROM delivered_sites WHERE alert_id = $1 AND site_id = $2',
+        [m.alert_id, siteA.id])).length === 1, { timeoutMs: 30_000, what: 'the delivery recorded at the page\'s resume' });
+      ctlWs = await freshController();
     } catch (err) {
       throw failWithProblems(err);
     }

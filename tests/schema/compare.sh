@@ -45,14 +45,49 @@ REMOVED=(
     "ACL|SEQUENCE deliveries_id_seq"
     "VIEW|deliveries"
     "ACL|TABLE deliveries"
+    # 032_audit_seal_settled: the sealer's read by timestamp, for the one
+    # by settled id below
+    "FUNCTION|tocsin_audit_unsealed(integer)"
+    "ACL|FUNCTION tocsin_audit_unsealed(p_limit integer)"
+    # 035_resume_confirm: the delivery records' function with four
+    # arguments, for the one with p_detail below
+    "FUNCTION|tocsin_record_deliveries(bigint[], integer[], integer[], timestamp with time zone[])"
+    "ACL|FUNCTION tocsin_record_deliveries(p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[])"
 )
 # What differs because of the removals: the count of recorded deliveries,
 # which added delivery_rows' rows to the batches'.
 CHANGED=(
     "FUNCTION|tocsin_delivery_count()"
+    # a journaled publish from an adapter records its (adapter, seq) as it
+    # is written back
+    "FUNCTION|tocsin_journal_apply(text, text, jsonb)"
+    # images over the bus are submissions too (033_adapter_submission_images),
+    # claimed as publishes and reports are (tocsin_adapter_claim)
+    "TABLE|adapter_submissions"
+    "FUNCTION|tocsin_bus_publish(integer, bigint, bigint, jsonb, text)"
+    "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
+    # the audit sealer's read up to a settled id (032_audit_seal_settled)
+    "FUNCTION|tocsin_audit_to_seal(integer, bigint, text[])"
+    "ACL|FUNCTION tocsin_audit_to_seal(p_limit integer, p_mark bigint, p_writers text[])"
+    "FUNCTION|tocsin_audit_writers()"
+    "ACL|FUNCTION tocsin_audit_writers()"
+    # an image over the bus once per (adapter, seq) (033_adapter_submission_images)
+    "FUNCTION|tocsin_bus_image(integer, bigint, text, text, bytea, text, text)"
+    "ACL|FUNCTION tocsin_bus_image(p_adapter_id integer, p_seq bigint, p_id text, p_mime text, p_content bytea, p_sha256 text, p_remote text)"
+    "FUNCTION|tocsin_adapter_claim(integer, bigint, text, bigint, text)"
+    "ACL|FUNCTION tocsin_adapter_claim(p_adapter_id integer, p_seq bigint, p_kind text, p_alert_id bigint, p_image_id text)"
+    # journal_applied pruned past its retention (034_journal_applied_prune)
+    "INDEX|journal_applied_at_idx"
+    "FUNCTION|tocsin_journal_applied_prune(integer)"
+    "ACL|FUNCTION tocsin_journal_applied_prune(p_limit integer)"
+    # deliveries a resuming console's position proves (035_resume_confirm)
+    "FUNCTION|tocsin_record_deliveries(bigint[], integer[], integer[], timestamp with time zone[], jsonb)"
+    "ACL|FUNCTION tocsin_record_deliveries(p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[], p_detail jsonb)"
+    "FUNCTION|tocsin_resume_confirm(integer[], integer[], bigint[], bigint[], boolean[])"
+    "ACL|FUNCTION tocsin_resume_confirm(p_users integer[], p_sites integer[], p_since bigint[], p_after bigint[], p_cleared boolean[])"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
@@ -162,8 +197,11 @@ expect_line "$WORK/up1.log" '^migrate: dropped the view deliveries and the table
 migrate "$UP" "$WORK/up2.log"
 expect_line "$WORK/up2.log" '^migrate: schema up to date' "a second run on the upgraded database did not find it up to date"
 dump "$UP" "$WORK/up.norm"
-[[ "$(sql "$UP" "SELECT count(*) FROM schema_migrations")" == 31 ]] \
-    || fail "the upgraded database should list the 30 old migrations and baseline"
+shopt -s nullglob
+later=("$ROOT"/sql/migrations/[0-9][0-9][0-9]_*.sql)
+shopt -u nullglob
+[[ "$(sql "$UP" "SELECT count(*) FROM schema_migrations")" == $((31 + ${#later[@]})) ]] \
+    || fail "the upgraded database should list the 30 old migrations, baseline and the ${#later[@]} of sql/migrations"
 
 # ------------------------------------------------------------ compare
 cut -d'|' -f1,2 "$WORK/old.norm" > "$WORK/old.keys"

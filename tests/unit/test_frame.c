@@ -42,8 +42,39 @@ static void test_hello(void **state)
 
 	assert_int_equal(parse("{\"type\":\"hello\"}", &f, &e), 0);
 	assert_null(f.u.hello.token);
+	assert_int_equal(f.u.hello.since, -1);
 	frame_free(&f);
 	expect_error("{\"type\":\"hello\",\"token\":5}", "bad_field", "token");
+}
+
+/* resume: epoch and seq, and since, the start of the client's unbroken run
+ * (issue 16), optional, at most seq. */
+static void test_hello_resume(void **state)
+{
+	struct client_frame f;
+	struct frame_error e;
+
+	assert_int_equal(parse("{\"type\":\"hello\",\"resume\":{\"epoch\":\"e1\",\"seq\":9}}", &f, &e), 0);
+	assert_int_equal(f.u.hello.resume, 1);
+	assert_int_equal(f.u.hello.seq, 9);
+	assert_int_equal(f.u.hello.since, -1);
+	frame_free(&f);
+	assert_int_equal(parse("{\"type\":\"hello\",\"resume\":{\"epoch\":\"e1\",\"seq\":9,\"since\":4}}",
+			       &f, &e), 0);
+	assert_int_equal(f.u.hello.since, 4);
+	frame_free(&f);
+	assert_int_equal(parse("{\"type\":\"hello\",\"resume\":{\"epoch\":\"e1\",\"seq\":9,\"since\":9}}",
+			       &f, &e), 0);
+	assert_int_equal(f.u.hello.since, 9);
+	frame_free(&f);
+	expect_error("{\"type\":\"hello\",\"resume\":{\"epoch\":\"e1\",\"seq\":9,\"since\":10}}",
+		     "bad_field", "resume.since");
+	expect_error("{\"type\":\"hello\",\"resume\":{\"epoch\":\"e1\",\"seq\":9,\"since\":-1}}",
+		     "bad_field", "resume.since");
+	expect_error("{\"type\":\"hello\",\"resume\":{\"epoch\":\"e1\",\"seq\":9,\"since\":\"3\"}}",
+		     "bad_field", "resume.since");
+	expect_error("{\"type\":\"hello\",\"resume\":{\"epoch\":\"e1\",\"seq\":-2}}", "bad_field",
+		     "resume.seq");
 }
 
 static void test_publish_ok(void **state)
@@ -226,6 +257,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_hello_resume),
 		cmocka_unit_test(test_publish_ok),
 		cmocka_unit_test(test_publish_errors),
 		cmocka_unit_test(test_publish_limits),

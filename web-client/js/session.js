@@ -97,10 +97,17 @@ function cursorKey(userId) {
   return `${KEY_PREFIX}cursor.${userId}`;
 }
 
+// A cursor is {epoch, seq, since}: since is where its unbroken run of
+// positions began (the head when the page last started afresh), which the
+// broker uses to record deliveries it lost (docs/protocol.md). A cursor
+// saved before it had since starts its run where it is.
 export function loadCursor(userId) {
   try {
     const c = JSON.parse(localStorage.getItem(cursorKey(userId)) || 'null');
-    if (c && typeof c.epoch === 'string' && Number.isInteger(c.seq) && c.seq >= 0) return c;
+    if (c && typeof c.epoch === 'string' && Number.isInteger(c.seq) && c.seq >= 0) {
+      if (!Number.isInteger(c.since) || c.since < 0 || c.since > c.seq) c.since = c.seq;
+      return c;
+    }
   } catch {
     /* unreadable: start afresh */
   }
@@ -343,7 +350,10 @@ export class Session {
   sendHello(ws, withResume) {
     const hello = { type: 'hello', token: this.token, ref: this.nextRef('hello') };
     const resume = withResume && this.resumeFrom ? this.resumeFrom() : null;
-    if (resume) hello.resume = { epoch: resume.epoch, seq: resume.seq };
+    if (resume) {
+      hello.resume = { epoch: resume.epoch, seq: resume.seq };
+      if (Number.isInteger(resume.since)) hello.resume.since = resume.since;
+    }
     this.helloRef = hello.ref;
     try {
       ws.send(JSON.stringify(hello));

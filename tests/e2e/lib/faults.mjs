@@ -172,10 +172,12 @@ export class BrokerFiles {
   }
 }
 
-// The journal lines of a file: [{jid, k, r}].
+// The journal lines of a file: [{jid, k, r}]. A line is the record's
+// checksum, a space and the record (broker/io/journal.c), or, as older
+// brokers wrote it, the record alone.
 export function journalRecords(text) {
   if (!text) return [];
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
 }
 
 // kill -9 a broker the harness started, and do the harness's clean-up of
@@ -302,6 +304,31 @@ export async function stackOnCluster(cluster, { label, broker: brokerOpts = {} }
 export async function reconnectPg(st) {
   await st.pg?.end().catch(() => {});
   st.pg = await pgConnect(st.db.superUrl);
+}
+
+// ------------------------------------------------------------ delivery records held back
+
+// Holds delivery_batches locked (a superuser's EXCLUSIVE lock: reads pass,
+// inserts wait), so that no delivery batch is written until release().
+// waited() resolves once the broker's batch is waiting on the lock.
+// release() first ends the broker backends of this database: after a
+// kill -9 their queries still wait in PostgreSQL and would commit once the
+// lock goes, where a crash before they were sent would have lost them.
+export async function holdDeliveryBatches(st) {
+  const lock = await pgConnect(st.db.superUrl);
+  await lock.query('BEGIN');
+  await lock.query('LOCK TABLE delivery_batches IN EXCLUSIVE MODE');
+  return {
+    waited: () => waitFor(async () => (await st.query(`SELECT 1 FROM pg_locks
+        WHERE relation = 'delivery_batches'::regclass AND NOT granted`)).length > 0,
+    { timeoutMs: 30_000, intervalMs: 50, what: 'a delivery batch waiting on the lock' }),
+    release: async () => {
+      await st.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                       WHERE datname = current_database() AND application_name LIKE 'tocsind%'`);
+      await lock.query('ROLLBACK').catch(() => {});
+      await lock.end().catch(() => {});
+    },
+  };
 }
 
 // ------------------------------------------------------------ many connections

@@ -16,16 +16,22 @@ import { sendAck } from './ack.js';
 
 /* The stream position: where the desk resumes from. */
 const pos = {
-  cursor: null,      // {epoch, seq} or null
+  cursor: null,      // {epoch, seq, since} or null
   epoch: null,
   resuming: null,    // null | 'ok' | 'pending' while a backlog is due
   highestSeq: 0,
   replayed: [],      // alerts received as replays in this resume
 };
 
-function setCursor(seq) {
+// since: where the desk's unbroken run of positions began; fresh starts a
+// new run at seq (the desk holds nothing before it), otherwise the run
+// goes on. The broker records from it the deliveries it lost in a crash
+// (docs/protocol.md, hello.resume.since).
+function setCursor(seq, fresh = false) {
   if (typeof pos.epoch !== 'string' || !Number.isInteger(seq) || seq < 0) return;
-  pos.cursor = { epoch: pos.epoch, seq };
+  const c = pos.cursor;
+  const since = !fresh && c && c.epoch === pos.epoch && c.since <= seq ? c.since : seq;
+  pos.cursor = { epoch: pos.epoch, seq, since };
   saveCursor(desk.user.id, pos.cursor);
 }
 
@@ -54,7 +60,7 @@ function onWelcome(frame) {
       if (resume.status === 'reload' || (pos.epoch && pos.epoch !== stream.epoch)) dropHistory();
       pos.epoch = stream.epoch;
       pos.highestSeq = Number.isInteger(stream.head) ? stream.head : 0;
-      setCursor(pos.highestSeq);
+      setCursor(pos.highestSeq, true);
     }
   }
   pos.resuming = resume.status === 'ok' || resume.status === 'pending' ? resume.status : null;
@@ -67,14 +73,15 @@ function onWelcome(frame) {
 }
 
 function onResumeDone(frame) {
-  if (frame.status === 'reload') {
+  const reload = frame.status === 'reload';
+  if (reload) {
     dropHistory();
     pos.highestSeq = Number.isInteger(frame.seq) ? frame.seq : pos.highestSeq;
   } else if (Number.isInteger(frame.seq) && frame.seq > pos.highestSeq) {
     pos.highestSeq = frame.seq;
   }
   pos.resuming = null;
-  setCursor(pos.highestSeq);
+  setCursor(pos.highestSeq, reload);
   const fresh = pos.replayed.filter((e) => e.status === 'new');
   pos.replayed = [];
   if (fresh.length) {
