@@ -50,9 +50,21 @@ REMOVED=(
 # which added delivery_rows' rows to the batches'.
 CHANGED=(
     "FUNCTION|tocsin_delivery_count()"
+    # issue 16: who an alert was sent to is one rule, tocsin_alert_sent_to,
+    # asked by every path (sql/functions/access.sql)
+    "FUNCTION|tocsin_alert_readable(integer, bigint)"
+    "FUNCTION|tocsin_image_fetch(text, integer, text)"
+    "FUNCTION|tocsin_receipt_batch_fast(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    "FUNCTION|tocsin_receipt_user(integer, bigint, text)"
+    "FUNCTION|tocsin_receipts_scope(integer, bigint)"
+    "FUNCTION|tocsin_relay(bigint, integer, bigint, integer[], text, text)"
+    "FUNCTION|tocsin_site_history(integer, integer, integer, timestamp with time zone, text)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
+    # issue 16: the one rule of who an alert was sent to
+    "FUNCTION|tocsin_alert_sent_to(bigint, text, boolean, integer, integer)"
+    "ACL|FUNCTION tocsin_alert_sent_to(p_alert_id bigint, p_role text, p_cleared boolean, p_site_id integer, p_org_id integer)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
