@@ -61,7 +61,9 @@ struct session {
 	/* proto.c: the message being received, and the client's rate */
 	char *rx;                      /* owned: the message being assembled */
 	size_t rx_len, rx_cap;
-	int rx_discard;                /* dropping the rest of an over-size message */
+	int rx_discard;                /* 1: dropping the rest of an over-size message,
+	                                * 2: a binary one */
+	size_t rx_dropped;             /* bytes of the over-size message dropped */
 	struct rate_bucket rate;       /* client message rate */
 	int64_t rate_notice_us;        /* last rate_limited error sent */
 	/* hello.c */

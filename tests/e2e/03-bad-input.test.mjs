@@ -233,6 +233,23 @@ describe('bad input on a signed-in session', { timeout: 180_000 }, () => {
     assert.equal(pong.type, 'pong', JSON.stringify(pong));
   });
 
+  // A client still sending a large message when the broker refuses it must
+  // read the replies queued before, then frame_too_large, then close 1009:
+  // not a reset (1006) that loses them. Several rounds, several sizes: the
+  // race showed often, not always.
+  it('an over-size message mid-stream: earlier replies, then frame_too_large, then 1009', async () => {
+    for (const size of [64 * 1024, 512 * 1024, 2 * 1024 * 1024, 512 * 1024, 2 * 1024 * 1024]) {
+      const s = await st.connectAs(siteB.username, { label: `oversize-${size}` });
+      const refs = [newRef('before'), newRef('before'), newRef('before')];
+      for (const ref of refs) s.send({ type: 'ping', ref });
+      s.sendRaw(JSON.stringify({ type: 'ping', ref: 'huge', pad: 'z'.repeat(size) }));
+      const closed = await s.waitClosed(20_000);
+      const got = s.seen.filter((m) => m.type !== 'welcome').map((m) => m.ref || m.code);
+      assert.deepEqual(got, [...refs, 'frame_too_large'], `${size} bytes: frames ${JSON.stringify(got)}, close ${JSON.stringify(closed)}`);
+      assert.equal(closed.code, 1009, `${size} bytes: ${JSON.stringify(closed)} after ${s.describeSeen()}`);
+    }
+  });
+
   it('published nothing but the one legitimate alert', async () => {
     assert.equal(await countAlerts(), alertCount);
     const audits = await st.query(`SELECT count(*)::int AS n FROM audit WHERE action = 'publish'`);
