@@ -101,6 +101,57 @@ out:
 	free(iats);
 }
 
+const char *revocation_message(const char *status)
+{
+	if (!strcmp(status, "revoked"))
+		return "the token was revoked; sign in again";
+	if (!strcmp(status, "changed"))
+		return "the account has changed; sign in again";
+	return "the account is disabled";
+}
+
+int revocation_ask(struct db *db, const struct token_claims *const *who, size_t n,
+		   db_result_fn done, void *arg)
+{
+	size_t room = n * 24 + 3, len[6] = { 0 };
+	char *arr[6];
+	const char *params[6];
+	int ret = -1;
+
+	for (int k = 0; k < 6; k++)
+		params[k] = arr[k] = malloc(room);
+	for (int k = 0; k < 6; k++)
+		if (!arr[k])
+			goto out;
+	for (size_t i = 0; i < n; i++) {
+		char num[4][24];
+
+		snprintf(num[0], sizeof num[0], "%lld", (long long)who[i]->user_id);
+		snprintf(num[1], sizeof num[1], "%lld", (long long)who[i]->issued_at);
+		snprintf(num[2], sizeof num[2], "%lld", (long long)who[i]->org_id);
+		if (who[i]->site_id)
+			snprintf(num[3], sizeof num[3], "%lld", (long long)who[i]->site_id);
+		else
+			snprintf(num[3], sizeof num[3], "NULL");
+		db_array_add(arr[0], &len[0], i, num[0]);
+		db_array_add(arr[1], &len[1], i, num[1]);
+		db_array_add(arr[2], &len[2], i, token_role_name(who[i]->role));
+		db_array_add(arr[3], &len[3], i, num[2]);
+		db_array_add(arr[4], &len[4], i, num[3]);
+		db_array_add(arr[5], &len[5], i, who[i]->cleared ? "t" : "f");
+	}
+	for (int k = 0; k < 6; k++)
+		db_array_end(arr[k], &len[k]);
+	ret = db_query(db,
+		       "SELECT idx, status FROM tocsin_token_check_batch($1::int[], $2::bigint[],"
+		       " $3::text[], $4::int[], $5::int[], $6::boolean[])",
+		       6, params, done, arg);
+out:
+	for (int k = 0; k < 6; k++)
+		free(arr[k]);
+	return ret;
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct broker *b = lws_container_of(sul, struct broker, sul_revoke);

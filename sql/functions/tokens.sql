@@ -65,19 +65,33 @@ LANGUAGE sql STABLE AS $$
       LEFT JOIN users u ON u.id = p_user;
 $$;
 
--- tocsin_token_check_batch: tocsin_token_check for each (user, iat) pair,
--- one row per element, idx from 1 in the arrays' order: hello's revocation
--- check for many sessions in one query. Under a reconnect storm thousands
--- of consoles send hello within a second; the broker collects those
--- arriving within a couple of milliseconds (broker/batch_queue.c) and asks
--- once for all of them: one statement, one plan and one result instead of
--- one each. It only calls tocsin_token_check once per element, so the rule
--- of what is revoked stays in one place.
-CREATE OR REPLACE FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bigint[])
+-- tocsin_token_check_batch: tocsin_token_check for each token (user, iat
+-- and its claims: role, org, site, clearance), one row per element, idx
+-- from 1 in the arrays' order: hello's check for many sessions in one
+-- query, and the revocation sweep's for the sessions of changed accounts.
+-- status is tocsin_token_check's, or 'changed' when the token is good but
+-- its claims are not the users row's: such a token would widen what the
+-- session sees (a row changed by hand, or a token signed by someone else
+-- with the broker's key), so it is refused like a revoked one. A site of
+-- NULL is a token without a site. Under a reconnect storm thousands of
+-- consoles send hello within a second; the broker collects those arriving
+-- within a couple of milliseconds (broker/batch_queue.c) and asks once
+-- for all of them: one statement, one plan and one result instead of one
+-- each. It only calls tocsin_token_check once per element, so the rule of
+-- what is revoked stays in one place.
+CREATE OR REPLACE FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bigint[],
+                                                    p_roles text[], p_orgs integer[],
+                                                    p_sites integer[], p_cleared boolean[])
 RETURNS TABLE (idx integer, status text)
 LANGUAGE sql STABLE AS $$
-    SELECT x.idx::integer, c.status
-      FROM unnest(p_users, p_iats) WITH ORDINALITY AS x(user_id, iat, idx)
+    SELECT x.idx::integer,
+           CASE WHEN c.status <> 'ok' THEN c.status
+                WHEN c.role IS DISTINCT FROM x.role OR c.org_id IS DISTINCT FROM x.org_id
+                  OR c.site_id IS DISTINCT FROM x.site_id
+                  OR c.cleared IS DISTINCT FROM x.cleared THEN 'changed'
+                ELSE 'ok' END
+      FROM unnest(p_users, p_iats, p_roles, p_orgs, p_sites, p_cleared)
+           WITH ORDINALITY AS x(user_id, iat, role, org_id, site_id, cleared, idx)
      CROSS JOIN LATERAL tocsin_token_check(x.user_id, x.iat) c
      ORDER BY x.idx;
 $$;
@@ -191,7 +205,7 @@ GRANT EXECUTE ON FUNCTION
     tocsin_token_floor(timestamptz),
     tocsin_revoked(integer[], bigint[]),
     tocsin_token_check(integer, bigint),
-    tocsin_token_check_batch(integer[], bigint[]),
+    tocsin_token_check_batch(integer[], bigint[], text[], integer[], integer[], boolean[]),
     tocsin_token_gate(integer, bigint),
     tocsin_signin_gate(text, text, integer, integer, integer),
     tocsin_signin_failed(text, text),

@@ -287,3 +287,74 @@ describe('sign-in lockout (3 per account, 5 per address)', { timeout: 180_000 },
     await st.stop();
   });
 });
+
+// A token is the broker's own, but the users row is the truth: a token
+// whose role, organisation, site or clearance disagrees with the row (a
+// row changed by hand in SQL, or a token signed with the broker's key by
+// someone else) must not widen what the session sees. hello refuses it
+// (auth_revoked, 4401), and directory answers from the row.
+describe('the token\'s claims against the users row', { timeout: 180_000 }, () => {
+  let st;
+  let con, op;
+
+  before(async () => {
+    st = await Stack.create({ label: `${import.meta.url}-claims` });
+    con = await st.one(`SELECT * FROM users WHERE username = 'console.threadneedle'`);
+    op = await st.one(`SELECT * FROM users WHERE username = 'op.bastion'`);
+  });
+  after(async () => { await st?.cleanup(); });
+
+  const claimsOf = (u, over = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return { sub: u.id, usr: u.username, role: u.role, org: u.org_id, site: u.site_id ?? null,
+      clr: Boolean(u.cleared_sensitive), iat: now, exp: now + 600, ...over };
+  };
+
+  it('a token that matches its row is welcomed', async () => {
+    const s = await st.connect(st.forgeToken(claimsOf(con)), { label: 'matching claims' });
+    await s.ping();
+    s.close();
+  });
+
+  for (const [what, over] of [
+    ['a role', { role: 'controller', site: null }],
+    ['an organisation', (u) => ({ org: u.org_id + 1 })],
+    ['a site', { site: 12 }],
+    ['a clearance', (u) => ({ clr: !u.cleared_sensitive })],
+  ]) {
+    it(`a token claiming ${what} its row does not have: auth_revoked, 4401, no welcome`, async () => {
+      const token = st.forgeToken(claimsOf(con, typeof over === 'function' ? over(con) : over));
+      const s = await st.openSocket({ label: `claims: ${what}` });
+      s.send({ type: 'hello', token });
+      await expectErrorAndClose(s, 'auth_revoked', 4401, 10000);
+      assert.ok(!s.seen.some((m) => m.type === 'welcome'), s.describeSeen());
+    });
+  }
+
+  // The row changes under a live session (by hand, so nothing revokes the
+  // token): directory answers what the row allows, never what the token
+  // says. The revocation sweep may close the session first: that widens
+  // nothing either.
+  it('directory answers from the users row, not from the token', async () => {
+    const s = await st.connectAs('op.bastion', { label: 'operator demoted by hand' });
+    await st.query(`UPDATE users SET role = 'site_console', site_id = 1,
+                           org_id = (SELECT guard_org_id FROM sites WHERE id = 1) WHERE id = $1`, [op.id]);
+    try {
+      s.send({ type: 'directory', ref: 'dir-after' });
+      const r = await s.next((m) => m.ref === 'dir-after' || m.code === 'auth_revoked', 10000, 'directory');
+      if (r.type === 'directory') {
+        assert.deepEqual(r.sites.map((x) => x.id), [1], `the row's one site, not Bastion's: ${JSON.stringify(r.sites.map((x) => x.id))}`);
+        assert.ok(r.sites.every((x) => x.consoles_online === undefined), 'no company desk presence for a console');
+      } else {
+        assert.equal(r.code, 'auth_revoked', JSON.stringify(r));
+      }
+    } finally {
+      await st.query(`UPDATE users SET role = $2, site_id = $3, org_id = $4 WHERE id = $1`,
+        [op.id, op.role, op.site_id, op.org_id]);
+    }
+  });
+
+  it('stops cleanly (exit 0, no sanitizer report)', async () => {
+    await st.stop();
+  });
+});

@@ -45,6 +45,9 @@ REMOVED=(
     "ACL|SEQUENCE deliveries_id_seq"
     "VIEW|deliveries"
     "ACL|TABLE deliveries"
+    # 032_token_claims: hello's check takes the token's claims too (below)
+    "FUNCTION|tocsin_token_check_batch(integer[], bigint[])"
+    "ACL|FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bigint[])"
 )
 # What differs because of the removals: the count of recorded deliveries,
 # which added delivery_rows' rows to the batches'.
@@ -65,6 +68,9 @@ ADDED=(
     # issue 16: the one rule of who an alert was sent to
     "FUNCTION|tocsin_alert_sent_to(bigint, text, boolean, integer, integer)"
     "ACL|FUNCTION tocsin_alert_sent_to(p_alert_id bigint, p_role text, p_cleared boolean, p_site_id integer, p_org_id integer)"
+    # 032_token_claims: hello refuses a token whose claims are not the users row's
+    "FUNCTION|tocsin_token_check_batch(integer[], bigint[], text[], integer[], integer[], boolean[])"
+    "ACL|FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bigint[], p_roles text[], p_orgs integer[], p_sites integer[], p_cleared boolean[])"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
@@ -174,8 +180,9 @@ expect_line "$WORK/up1.log" '^migrate: dropped the view deliveries and the table
 migrate "$UP" "$WORK/up2.log"
 expect_line "$WORK/up2.log" '^migrate: schema up to date' "a second run on the upgraded database did not find it up to date"
 dump "$UP" "$WORK/up.norm"
-[[ "$(sql "$UP" "SELECT count(*) FROM schema_migrations")" == 31 ]] \
-    || fail "the upgraded database should list the 30 old migrations and baseline"
+n_new=$(find "$ROOT/sql/migrations" -maxdepth 1 -name '[0-9][0-9][0-9]_*.sql' | wc -l)
+[[ "$(sql "$UP" "SELECT count(*) FROM schema_migrations")" == $((31 + n_new)) ]] \
+    || fail "the upgraded database should list the 30 old migrations, baseline and the $n_new of sql/migrations"
 
 # ------------------------------------------------------------ compare
 cut -d'|' -f1,2 "$WORK/old.norm" > "$WORK/old.keys"
