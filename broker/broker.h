@@ -69,6 +69,9 @@ struct session {
 	/* hello.c */
 	int hello_checking;            /* hello's token verified; asking the database
 	                                * whether it was revoked */
+	/* revocation.c (set by session.c, refresh.c) */
+	int recheck;                   /* signed in or refreshed since the last
+	                                * sweep: checked in the next one */
 	/* resume.c and gate.c: while resuming, live alerts wait in held so
 	 * that the backlog always goes first */
 	int resuming;                  /* gate.c: the gate is closed */
@@ -163,6 +166,9 @@ struct broker {
 	/* revocation.c: expiry and revocation sweep */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;
+	char revoke_horizon[24];          /* tocsin_account_changes' last horizon
+	                                   * (xid8 as text); "" until the first */
+	int64_t revoke_swept_us;          /* when that horizon came */
 	lws_sorted_usec_list_t sul_revoke;
 	/* liveness.c: pings and dead-peer sweep */
 	int64_t liveness_at_us;           /* when it last swept */

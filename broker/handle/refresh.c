@@ -80,6 +80,7 @@ static void checked(struct broker *b, void *arg, PGresult *res, const struct db_
 		goto out;
 	}
 	s->who = next;
+	s->recheck = 1; /* as at hello: checked in the next sweep */
 	clock_format_iso(next.expires_at * 1000000, expires);
 	session_send_json(s, json_pack("{s:s, s:s, s:s, s:s}", "type", "refreshed", "ref", c->ref,
 				       "token", token, "expires_at", expires));

@@ -48,6 +48,9 @@ REMOVED=(
     # 032_token_claims: hello's check takes the token's claims too (below)
     "FUNCTION|tocsin_token_check_batch(integer[], bigint[])"
     "ACL|FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bigint[])"
+    # 033_account_changes: the sweep asks what changed, not about every session
+    "FUNCTION|tocsin_revoked(integer[], bigint[])"
+    "ACL|FUNCTION tocsin_revoked(p_users integer[], p_iat bigint[])"
 )
 # What differs because of the removals: the count of recorded deliveries,
 # which added delivery_rows' rows to the batches'.
@@ -71,6 +74,15 @@ ADDED=(
     # 032_token_claims: hello refuses a token whose claims are not the users row's
     "FUNCTION|tocsin_token_check_batch(integer[], bigint[], text[], integer[], integer[], boolean[])"
     "ACL|FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bigint[], p_roles text[], p_orgs integer[], p_sites integer[], p_cleared boolean[])"
+    # 033_account_changes: the accounts changed, for the revocation sweep
+    "TABLE|account_changes"
+    "ACL|TABLE account_changes"
+    "INDEX|account_changes_xid_idx"
+    "INDEX|account_changes_at_idx"
+    "TRIGGER|users users_changes_logged"
+    "FUNCTION|tocsin_account_changed()"
+    "FUNCTION|tocsin_account_changes(xid8)"
+    "ACL|FUNCTION tocsin_account_changes(p_since xid8)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
