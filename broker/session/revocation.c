@@ -31,6 +31,7 @@
 #include "session.h"
 #include "clock.h"
 #include "db.h"
+#include "id_array.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -105,34 +106,6 @@ static int changed_user(const int64_t *users, size_t n, int64_t user)
 	return 0;
 }
 
-/* Parses "{1,5,9}" into a sorted array (the database sorts it); n = 0 for
- * "{}". NULL only when out of memory. */
-static int64_t *parse_users(const char *text, size_t *n)
-{
-	size_t cap = 1;
-	int64_t *out;
-
-	for (const char *p = text; *p; p++)
-		cap += *p == ',';
-	out = malloc(cap * sizeof *out);
-	*n = 0;
-	if (!out)
-		return NULL;
-	for (const char *p = text; *p;) {
-		char *end;
-		long long v;
-
-		while (*p && (*p < '0' || *p > '9'))
-			p++;
-		if (!*p)
-			break;
-		v = strtoll(p, &end, 10);
-		out[(*n)++] = v;
-		p = end;
-	}
-	return out;
-}
-
 /* Checks the sessions of the changed accounts, those not yet checked, or
  * (full) all of them. */
 static void check_sessions(struct broker *b, const int64_t *users, size_t n_users, int full)
@@ -185,7 +158,7 @@ static void changes(struct broker *b, void *arg, PGresult *res, const struct db_
 			log_error("revocation sweep failed: %s", err->message);
 		return;
 	}
-	users = parse_users(PQgetvalue(res, 0, 1), &n);
+	users = id_array_parse(PQgetvalue(res, 0, 1), &n); /* sorted by the database */
 	if (!users) {
 		b->revoking = 0;
 		return;
