@@ -39,6 +39,7 @@ struct signin {
 	int lockout_account;                    /* failures per account */
 	int lockout_address;                    /* failures per address */
 	int lockout_minutes;                    /* in this window */
+	int lockout_delay_max;                  /* the account's delay, at most (s) */
 };
 
 static const char lookup_sql[] =
@@ -129,15 +130,16 @@ static void exec_logged(PGconn *conn, const char *what, const char *sql, int n,
 	PQclear(res);
 }
 
-/* The lockout, checked before the user lookup so that a locked-out
- * guesser costs two index scans and no argon2. Returns 1 with out filled
- * (429, audited) when the account or the address is locked out, 0 when
- * not, -1 when the database did not answer. */
+/* The lockout (tocsin_signin_gate: per account and address, per address,
+ * and the account's growing delay), checked before the user lookup so
+ * that a locked-out guesser costs three index scans and no argon2.
+ * Returns 1 with out filled (429, audited) when the attempt must wait, 0
+ * when not, -1 when the database did not answer. */
 static int locked_out(struct signin *s, PGconn *conn, const struct signin_req *r,
 		      struct signin_result *out)
 {
-	char acct[16], addr[16], mins[16], retry_s[16];
-	const char *params[5] = { r->username, r->remote, acct, addr, mins };
+	char acct[16], addr[16], mins[16], delay[16], retry_s[16];
+	const char *params[6] = { r->username, r->remote, acct, addr, mins, delay };
 	const char *audit_params[4];
 	PGresult *res;
 	int retry;
@@ -145,10 +147,11 @@ static int locked_out(struct signin *s, PGconn *conn, const struct signin_req *r
 	snprintf(acct, sizeof acct, "%d", s->lockout_account);
 	snprintf(addr, sizeof addr, "%d", s->lockout_address);
 	snprintf(mins, sizeof mins, "%d", s->lockout_minutes);
+	snprintf(delay, sizeof delay, "%d", s->lockout_delay_max);
 	res = PQexecParams(conn,
 			   "SELECT locked, retry_after, scope"
-			   "  FROM tocsin_signin_gate($1, $2, $3::int, $4::int, $5::int)",
-			   5, NULL, params, NULL, NULL, 0);
+			   "  FROM tocsin_signin_gate($1, $2, $3::int, $4::int, $5::int, $6::int)",
+			   6, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		log_error("sign-in lockout check failed: %s", PQerrorMessage(conn));
 		PQclear(res);
@@ -215,7 +218,7 @@ static struct signin_result *check(struct signin *s, PGconn **conn, struct signi
 									 : "wrong password");
 	if (ok)
 		exec_logged(*conn, "clearing the failure count",
-			    "SELECT tocsin_signin_succeeded($1)", 1, params);
+			    "SELECT tocsin_signin_succeeded($1, $2)", 2, fail_params);
 	else
 		exec_logged(*conn, "counting a failure", "SELECT tocsin_signin_failed($1, $2)", 2,
 			    fail_params);
@@ -299,6 +302,7 @@ struct signin *signin_new(struct broker *b, int n_workers)
 	s->lockout_account = lockout_setting("TOCSIN_LOCKOUT_ACCOUNT", 5);
 	s->lockout_address = lockout_setting("TOCSIN_LOCKOUT_ADDRESS", 20);
 	s->lockout_minutes = lockout_setting("TOCSIN_LOCKOUT_MINUTES", 15);
+	s->lockout_delay_max = lockout_setting("TOCSIN_LOCKOUT_DELAY_MAX", 60);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	s->workers = calloc((size_t)n_workers, sizeof *s->workers);

@@ -18,8 +18,8 @@
 -- tocsin_cap_export_token).
 --
 -- Sign-in failures are kept in signin_failures (username as typed, remote
--- address, time; sql/schema/10_tokens.sql) for the per-account and
--- per-address lockout.
+-- address, time; sql/schema/10_tokens.sql) for the lockout per account and
+-- address, per address, and the account's growing delay.
 
 -- The earliest iat a valid token of a user may carry (Unix seconds); 0
 -- when nothing was revoked.
@@ -135,40 +135,69 @@ LANGUAGE sql AS $$
     UPDATE users SET tokens_valid_after = clock_timestamp() WHERE username = p_username;
 $$;
 
--- tocsin_signin_gate: is the account or the address locked out (at least
--- p_account_max or p_address_max failures in the last p_minutes)? When it
--- is, retry_after is the seconds until the oldest failure that keeps it
--- locked leaves the window, and scope says which ('account', 'address').
--- Cheap: two index range scans, so a locked-out guesser costs no argon2.
+-- tocsin_signin_gate: may this attempt have its password checked? Three
+-- limits over the failures of the last p_minutes, each answered 429
+-- locked_out with retry_after (seconds) and its scope, without a password
+-- check:
+--   account_address  p_account_max failures of this account from this
+--                    address: until the oldest of them leaves the window;
+--   address          p_address_max failures from this address, any
+--                    account: likewise;
+--   account          p_account_max or more failures of this account from
+--                    anywhere: a delay after its last failure, 1 s, then
+--                    doubling with each failure, at most p_delay_max s.
+-- Until issue 16 the account alone was locked for p_minutes after
+-- p_account_max failures from anywhere: five wrong passwords let anyone
+-- lock the controller out for 15 minutes. Now a stranger locks only its own
+-- address out of the account, and the owner waits at most p_delay_max
+-- seconds for the account's delay; a guesser from many addresses gets one
+-- guess per delay, p_delay_max apart once it has guessed a few times.
+-- Cheap: index range scans, so a locked-out guesser costs no argon2.
 CREATE OR REPLACE FUNCTION tocsin_signin_gate(p_username text, p_remote text, p_account_max integer,
-                                              p_address_max integer, p_minutes integer)
+                                              p_address_max integer, p_minutes integer,
+                                              p_delay_max integer)
 RETURNS TABLE (locked boolean, retry_after integer, scope text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    since timestamptz := clock_timestamp() - make_interval(mins => p_minutes);
-    acct_until timestamptz;
-    addr_until timestamptz;
+    now_ts      timestamptz := clock_timestamp();
+    since       timestamptz := now_ts - make_interval(mins => p_minutes);
+    pair_until  timestamptz;
+    addr_until  timestamptz;
+    acct_until  timestamptz;
+    n           integer;
+    last_at     timestamptz;
+    v_until     timestamptz;
+    v_scope     text;
 BEGIN
-    -- The p_account_max-th most recent failure: the lockout ends when it
-    -- leaves the window.
-    SELECT f.at + make_interval(mins => p_minutes) INTO acct_until
+    -- The p_account_max-th most recent failure of the pair, and the
+    -- p_address_max-th of the address: each lockout ends when it leaves
+    -- the window.
+    SELECT f.at + make_interval(mins => p_minutes) INTO pair_until
       FROM signin_failures f
-     WHERE f.username = p_username AND f.at > since
+     WHERE f.username = p_username AND f.remote_addr = p_remote AND f.at > since
      ORDER BY f.at DESC OFFSET p_account_max - 1 LIMIT 1;
     SELECT f.at + make_interval(mins => p_minutes) INTO addr_until
       FROM signin_failures f
      WHERE f.remote_addr = p_remote AND f.at > since
      ORDER BY f.at DESC OFFSET p_address_max - 1 LIMIT 1;
-    IF acct_until IS NULL AND addr_until IS NULL THEN
+    SELECT count(*), max(f.at) INTO n, last_at
+      FROM signin_failures f
+     WHERE f.username = p_username AND f.at > since;
+    IF n >= p_account_max THEN
+        acct_until := last_at + make_interval(secs => least(power(2, least(n - p_account_max, 20)),
+                                                           p_delay_max));
+    END IF;
+    SELECT x.u, x.s INTO v_until, v_scope
+      FROM (VALUES (pair_until, 'account_address'), (addr_until, 'address'),
+                   (acct_until, 'account')) AS x(u, s)
+     WHERE x.u > now_ts
+     ORDER BY x.u DESC LIMIT 1;
+    IF v_until IS NULL THEN
         RETURN QUERY SELECT false, 0, NULL::text;
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT true,
-           greatest(1, ceil(extract(epoch FROM
-               greatest(acct_until, addr_until) - clock_timestamp())))::integer,
-           CASE WHEN acct_until IS NOT NULL AND (addr_until IS NULL OR acct_until >= addr_until)
-                THEN 'account' ELSE 'address' END;
+    RETURN QUERY SELECT true, greatest(1, ceil(extract(epoch FROM v_until - now_ts)))::integer,
+                        v_scope;
 END
 $$;
 
@@ -181,12 +210,14 @@ LANGUAGE sql AS $$
     INSERT INTO signin_failures (username, remote_addr) VALUES (p_username, p_remote);
 $$;
 
--- tocsin_signin_succeeded: a good password clears the account's counter
--- (not the address's: one good account must not unlock guessing others).
-CREATE OR REPLACE FUNCTION tocsin_signin_succeeded(p_username text)
+-- tocsin_signin_succeeded: a good password clears the account's failures
+-- from that address (not from others: the owner signing in must not lift a
+-- stranger's lockout; nor the address's failures for other accounts: one
+-- good account must not unlock guessing others).
+CREATE OR REPLACE FUNCTION tocsin_signin_succeeded(p_username text, p_remote text)
 RETURNS void
 LANGUAGE sql AS $$
-    DELETE FROM signin_failures WHERE username = p_username;
+    DELETE FROM signin_failures WHERE username = p_username AND remote_addr = p_remote;
 $$;
 
 -- tocsin_audit_signin: the record of a sign-in attempt.
@@ -222,9 +253,9 @@ GRANT EXECUTE ON FUNCTION
     tocsin_token_check(integer, bigint),
     tocsin_token_check_batch(integer[], bigint[], text[], integer[], integer[], boolean[]),
     tocsin_token_gate(integer, bigint),
-    tocsin_signin_gate(text, text, integer, integer, integer),
+    tocsin_signin_gate(text, text, integer, integer, integer, integer),
     tocsin_signin_failed(text, text),
-    tocsin_signin_succeeded(text),
+    tocsin_signin_succeeded(text, text),
     tocsin_audit_signin(text, boolean, text, text),
     tocsin_audit_signin_locked(text, text, text, integer)
     TO tocsin_broker;

@@ -4,6 +4,7 @@
 // "Token lifecycle").
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import {
   Stack, RFC3339_MS, decodeToken, login, httpRequest, newRef, openSocket, sleep, waitFor,
 } from './lib/harness.mjs';
@@ -229,7 +230,7 @@ describe('sign-in lockout (3 per account, 5 per address)', { timeout: 180_000 },
     assert.deepEqual(rows.map((a) => a.action),
       ['signin_failed', 'signin_failed', 'signin_failed', 'signin_locked', 'signin_locked']);
     const locked = rows.find((a) => a.action === 'signin_locked');
-    assert.equal(locked.detail.scope, 'account');
+    assert.equal(locked.detail.scope, 'account_address');
     assert.ok(locked.detail.retry_after > 0);
     assert.equal(locked.remote_addr, '127.0.0.1');
     assert.ok(!JSON.stringify(rows).includes('analyst-demo'), 'a password reached the audit trail');
@@ -259,6 +260,60 @@ describe('sign-in lockout (3 per account, 5 per address)', { timeout: 180_000 },
     // Cleared, the same sign-in works: the refusal was the lockout.
     await forget();
     assert.equal((await attempt('controller2', 'controller-demo')).status, 200);
+  });
+
+  // The lockout is per account and address together: a stranger who
+  // guesses the controller's password from another address locks that
+  // address out of the account, not the controller (it was 15 minutes for
+  // everyone after 5 wrong passwords from anywhere).
+  const from = (address, username, password) => new Promise((resolve, reject) => {
+    const body = JSON.stringify({ username, password });
+    const req = http.request({ host: '127.0.0.1', port: st.broker.port, method: 'POST', path: '/api/login',
+      localAddress: address, agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => { let json; try { json = JSON.parse(text); } catch { /* not JSON */ } resolve({ status: res.statusCode, text, json }); });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+
+  it('a stranger\'s wrong passwords from another address do not lock the account\'s owner out', async () => {
+    await forget();
+    for (let i = 0; i < 3; i++) assert.equal((await from('127.0.0.2', 'controller', `guess-${i}`)).status, 401);
+    const stranger = await from('127.0.0.2', 'controller', 'controller-demo');
+    assertLocked(stranger);
+    // the owner, from its own address: at most the account's short delay
+    const ok = await waitFor(async () => {
+      const r = await from('127.0.0.1', 'controller', 'controller-demo');
+      if (r.status === 429) assert.ok(r.json.error.retry_after <= 60, r.text);
+      return r.status === 200 ? r : null;
+    }, { timeoutMs: 30_000, intervalMs: 250, what: 'the controller signed in from its own address' });
+    assert.equal(ok.status, 200);
+    // the stranger's address stays locked out of it
+    assertLocked(await from('127.0.0.2', 'controller', 'controller-demo'));
+  });
+
+  it('a guesser from many addresses is slowed by a delay that grows with the account\'s failures', async () => {
+    await forget();
+    let host = 10;
+    const next = () => `127.0.0.${host++}`;
+    for (let i = 0; i < 3; i++) assert.equal((await from(next(), 'analyst', `guess-${i}`)).status, 401);
+    const delays = [];
+    for (let k = 0; k < 3; k++) {
+      const r = await from(next(), 'analyst', `guess-more-${k}`);
+      assertLocked(r);
+      delays.push(r.json.error.retry_after);
+      // once the delay has passed, one more guess is checked (and fails)
+      await waitFor(async () => (await from(next(), 'analyst', `guess-after-${k}`)).status === 401,
+        { timeoutMs: 30_000, intervalMs: 250, what: `a guess after delay ${k + 1}` });
+    }
+    assert.ok(delays[0] >= 1 && delays[1] > delays[0] && delays[2] > delays[1], `growing delays: ${delays}`);
+    const rows = await st.query(`SELECT detail FROM audit WHERE action = 'signin_locked' AND actor_username = 'analyst'
+                                  AND at >= $1 ORDER BY id DESC LIMIT 1`, [started]);
+    assert.equal(rows[0]?.detail.scope, 'account', JSON.stringify(rows));
   });
 
   it('answers a locked-out sign-in fast (no password check)', async () => {

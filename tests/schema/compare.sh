@@ -51,6 +51,11 @@ REMOVED=(
     # 033_account_changes: the sweep asks what changed, not about every session
     "FUNCTION|tocsin_revoked(integer[], bigint[])"
     "ACL|FUNCTION tocsin_revoked(p_users integer[], p_iat bigint[])"
+    # 034_signin_gate: the lockout per account and address, and a delay
+    "FUNCTION|tocsin_signin_gate(text, text, integer, integer, integer)"
+    "ACL|FUNCTION tocsin_signin_gate(p_username text, p_remote text, p_account_max integer, p_address_max integer, p_minutes integer)"
+    "FUNCTION|tocsin_signin_succeeded(text)"
+    "ACL|FUNCTION tocsin_signin_succeeded(p_username text)"
 )
 # What differs because of the removals: the count of recorded deliveries,
 # which added delivery_rows' rows to the batches'.
@@ -83,6 +88,11 @@ ADDED=(
     "FUNCTION|tocsin_account_changed()"
     "FUNCTION|tocsin_account_changes(xid8)"
     "ACL|FUNCTION tocsin_account_changes(p_since xid8)"
+    # 034_signin_gate: the lockout per account and address, and a delay
+    "FUNCTION|tocsin_signin_gate(text, text, integer, integer, integer, integer)"
+    "ACL|FUNCTION tocsin_signin_gate(p_username text, p_remote text, p_account_max integer, p_address_max integer, p_minutes integer, p_delay_max integer)"
+    "FUNCTION|tocsin_signin_succeeded(text, text)"
+    "ACL|FUNCTION tocsin_signin_succeeded(p_username text, p_remote text)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
