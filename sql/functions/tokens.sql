@@ -259,3 +259,96 @@ GRANT EXECUTE ON FUNCTION
     tocsin_audit_signin(text, boolean, text, text),
     tocsin_audit_signin_locked(text, text, text, integer)
     TO tocsin_broker;
+
+-- ---------------------------------------------------------------- the consoles' refresh cookie
+--
+-- A console page keeps its token in memory only; a reload starts without
+-- one and asks POST /api/refresh, which the browser sends with the
+-- HttpOnly cookie set at sign-in (sql/migrations/035_refresh_credentials.sql).
+-- The cookie holds "<id>.<secret>"; the database has only SHA-256(secret).
+
+-- A new credential for a user who has just signed in (its secret's hash),
+-- lasting p_ttl seconds. Returns its id. The sign-in's audit row says so
+-- (tocsin_audit_signin); no row of its own.
+CREATE OR REPLACE FUNCTION tocsin_refresh_issue(p_user_id integer, p_hash bytea, p_ttl integer,
+                                                p_remote text)
+RETURNS bigint
+LANGUAGE sql AS $$
+    DELETE FROM refresh_credentials WHERE expires_at < clock_timestamp() - interval '1 day';
+    INSERT INTO refresh_credentials (user_id, secret_hash, expires_at, remote_addr)
+    VALUES (p_user_id, p_hash, clock_timestamp() + make_interval(secs => p_ttl), p_remote)
+    RETURNING id;
+$$;
+
+-- POST /api/refresh: the credential p_id with the secret hashing to
+-- p_hash. status 'ok' with the user's row (what the broker signs a token
+-- for) when it exists, matches, is neither revoked nor expired, its user is
+-- enabled and it was issued after the user's tokens_valid_after (revoking
+-- the tokens revokes the credential); else 'revoked'. Audited: a 'signin'
+-- row with detail {"via": "refresh"}, or 'signin_failed' with the reason.
+CREATE OR REPLACE FUNCTION tocsin_refresh_use(p_id bigint, p_hash bytea, p_remote text)
+RETURNS TABLE (status text, user_id integer, username text, display_name text, role text,
+               org_id integer, org_name text, site_id integer, site_name text,
+               cleared boolean, iat_floor bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c  refresh_credentials%ROWTYPE;
+    u  users%ROWTYPE;
+    why text;
+BEGIN
+    SELECT * INTO c FROM refresh_credentials r WHERE r.id = p_id;
+    SELECT * INTO u FROM users x WHERE x.id = c.user_id;
+    why := CASE WHEN c.id IS NULL OR c.secret_hash <> p_hash THEN 'unknown credential'
+                WHEN c.revoked_at IS NOT NULL THEN 'signed out'
+                WHEN c.expires_at <= clock_timestamp() THEN 'credential expired'
+                WHEN u.id IS NULL OR u.disabled THEN 'disabled'
+                WHEN c.created_at < u.tokens_valid_after THEN 'revoked'
+           END;
+    INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id,
+                       site_id, remote_addr, detail)
+    VALUES (CASE WHEN why IS NULL THEN 'signin' ELSE 'signin_failed' END,
+            u.id, u.username, u.role, u.org_id, u.site_id, p_remote,
+            jsonb_build_object('via', 'refresh', 'credential', p_id)
+            || CASE WHEN why IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('reason', why) END);
+    IF why IS NOT NULL THEN
+        RETURN QUERY SELECT 'revoked'::text, NULL::integer, NULL::text, NULL::text, NULL::text,
+                            NULL::integer, NULL::text, NULL::integer, NULL::text, NULL::boolean,
+                            NULL::bigint;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT 'ok'::text, u.id, u.username, u.display_name, u.role, u.org_id, o.name, u.site_id,
+           s.name, COALESCE(u.cleared_sensitive, false), tocsin_token_floor(u.tokens_valid_after)
+      FROM organisations o LEFT JOIN sites s ON s.id = u.site_id
+     WHERE o.id = u.org_id;
+END
+$$;
+
+-- POST /api/logout: the credential ends now (when the secret matches),
+-- audited as 'signout'. Returns whether there was one to end.
+CREATE OR REPLACE FUNCTION tocsin_refresh_revoke(p_id bigint, p_hash bytea, p_remote text)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    c refresh_credentials%ROWTYPE;
+BEGIN
+    UPDATE refresh_credentials r SET revoked_at = clock_timestamp()
+     WHERE r.id = p_id AND r.secret_hash = p_hash AND r.revoked_at IS NULL
+    RETURNING * INTO c;
+    IF c.id IS NULL THEN
+        RETURN false;
+    END IF;
+    INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id,
+                       site_id, remote_addr, detail)
+    SELECT 'signout', u.id, u.username, u.role, u.org_id, u.site_id, p_remote,
+           jsonb_build_object('credential', c.id)
+      FROM users u WHERE u.id = c.user_id;
+    RETURN true;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION
+    tocsin_refresh_issue(integer, bytea, integer, text),
+    tocsin_refresh_use(bigint, bytea, text),
+    tocsin_refresh_revoke(bigint, bytea, text)
+    TO tocsin_broker;

@@ -93,6 +93,22 @@ ADDED=(
     "ACL|FUNCTION tocsin_signin_gate(p_username text, p_remote text, p_account_max integer, p_address_max integer, p_minutes integer, p_delay_max integer)"
     "FUNCTION|tocsin_signin_succeeded(text, text)"
     "ACL|FUNCTION tocsin_signin_succeeded(p_username text, p_remote text)"
+    # 035_refresh_credentials: the consoles' refresh cookie
+    "TABLE|refresh_credentials"
+    "ACL|TABLE refresh_credentials"
+    "SEQUENCE|refresh_credentials_id_seq"
+    "SEQUENCE OWNED BY|refresh_credentials_id_seq"
+    "ACL|SEQUENCE refresh_credentials_id_seq"
+    "DEFAULT|refresh_credentials id"
+    "CONSTRAINT|refresh_credentials refresh_credentials_pkey"
+    "FK CONSTRAINT|refresh_credentials refresh_credentials_user_id_fkey"
+    "INDEX|refresh_credentials_user_idx"
+    "FUNCTION|tocsin_refresh_issue(integer, bytea, integer, text)"
+    "ACL|FUNCTION tocsin_refresh_issue(p_user_id integer, p_hash bytea, p_ttl integer, p_remote text)"
+    "FUNCTION|tocsin_refresh_use(bigint, bytea, text)"
+    "ACL|FUNCTION tocsin_refresh_use(p_id bigint, p_hash bytea, p_remote text)"
+    "FUNCTION|tocsin_refresh_revoke(bigint, bytea, text)"
+    "ACL|FUNCTION tocsin_refresh_revoke(p_id bigint, p_hash bytea, p_remote text)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
