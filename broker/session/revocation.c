@@ -127,6 +127,9 @@ static void check_sessions(struct broker *b, const int64_t *users, size_t n_user
 		who[n++] = &s->who;
 	}
 	w->n = n;
+	/* every sweep, at debug: 41-revocation-sweep counts what idle ones send */
+	log_debug("revocation sweep: %zu accounts changed, %zu sessions checked%s", n_users, n,
+		  full ? " (all)" : "");
 	if (n)
 		log_info("revocation: %zu accounts changed; checking %zu sessions", n_users, n);
 	if (!n || revocation_ask(db_up_or(b->db_records, b->db), who, n, checked, w))

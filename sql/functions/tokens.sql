@@ -43,19 +43,12 @@ $$;
 -- duplicate is harmless). Asking by time or by a sequence instead would
 -- skip a change whose transaction took its number first and committed
 -- after the sweep had moved past it.
---
--- PL/pgSQL, like tocsin_token_check_batch, so that neither is inlined into
--- the broker's query and pg_stat_user_functions counts their calls (with
--- track_functions on): 41-revocation-sweep counts them.
 CREATE OR REPLACE FUNCTION tocsin_account_changes(p_since xid8)
 RETURNS TABLE (horizon xid8, users integer[])
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN QUERY
+LANGUAGE sql STABLE AS $$
     SELECT pg_snapshot_xmin(pg_current_snapshot()),
            ARRAY(SELECT DISTINCT c.user_id FROM account_changes c
                   WHERE p_since IS NOT NULL AND c.xid >= p_since ORDER BY 1);
-END
 $$;
 
 -- tocsin_token_check: may a session holding a token of p_user issued at
@@ -95,9 +88,7 @@ CREATE OR REPLACE FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bi
                                                     p_roles text[], p_orgs integer[],
                                                     p_sites integer[], p_cleared boolean[])
 RETURNS TABLE (idx integer, status text)
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN QUERY
+LANGUAGE sql STABLE AS $$
     SELECT x.idx::integer,
            CASE WHEN c.status <> 'ok' THEN c.status
                 WHEN c.role IS DISTINCT FROM x.role OR c.org_id IS DISTINCT FROM x.org_id
@@ -108,7 +99,6 @@ BEGIN
            WITH ORDINALITY AS x(user_id, iat, role, org_id, site_id, cleared, idx)
      CROSS JOIN LATERAL tocsin_token_check(x.user_id, x.iat) c
      ORDER BY x.idx;
-END
 $$;
 
 -- The token of p_user issued at p_iat is still good (not revoked, user

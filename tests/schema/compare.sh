@@ -70,6 +70,8 @@ CHANGED=(
     "FUNCTION|tocsin_receipts_scope(integer, bigint)"
     "FUNCTION|tocsin_relay(bigint, integer, bigint, integer[], text, text)"
     "FUNCTION|tocsin_site_history(integer, integer, integer, timestamp with time zone, text)"
+    # issue 16: signing out of a console (POST /api/logout) is access
+    "FUNCTION|tocsin_audit_category(text)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
