@@ -61,12 +61,17 @@ struct session {
 	/* proto.c: the message being received, and the client's rate */
 	char *rx;                      /* owned: the message being assembled */
 	size_t rx_len, rx_cap;
-	int rx_discard;                /* dropping the rest of an over-size message */
+	int rx_discard;                /* 1: dropping the rest of an over-size message,
+	                                * 2: a binary one */
+	size_t rx_dropped;             /* bytes of the over-size message dropped */
 	struct rate_bucket rate;       /* client message rate */
 	int64_t rate_notice_us;        /* last rate_limited error sent */
 	/* hello.c */
 	int hello_checking;            /* hello's token verified; asking the database
 	                                * whether it was revoked */
+	/* revocation.c (set by session.c, refresh.c) */
+	int recheck;                   /* signed in or refreshed since the last
+	                                * sweep: checked in the next one */
 	/* resume.c and gate.c: while resuming, live alerts wait in held so
 	 * that the backlog always goes first */
 	int resuming;                  /* gate.c: the gate is closed */
@@ -167,6 +172,9 @@ struct broker {
 	/* revocation.c: expiry and revocation sweep */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;
+	char revoke_horizon[24];          /* tocsin_account_changes' last horizon
+	                                   * (xid8 as text); "" until the first */
+	int64_t revoke_swept_us;          /* when that horizon came */
 	lws_sorted_usec_list_t sul_revoke;
 	/* liveness.c: pings and dead-peer sweep */
 	int64_t liveness_at_us;           /* when it last swept */

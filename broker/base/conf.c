@@ -95,11 +95,15 @@ static const struct setting table[] = {
 	{ "signin-workers", "TOCSIN_SIGNIN_WORKERS", T_INT, AT(signin_workers), 1, 16, "2", "N",
 	  "password-checking threads, 64 MiB each", 0 },
 	{ "lockout-account", "TOCSIN_LOCKOUT_ACCOUNT", T_INT, AT(lockout_account), 1, 100000, "5",
-	  "N", "failed sign-ins of one account within lockout-minutes that lock it", 0 },
+	  "N", "failed sign-ins of one account from one address within lockout-minutes that lock "
+	  "that address out of it; as many from anywhere start the account's growing delay", 0 },
 	{ "lockout-address", "TOCSIN_LOCKOUT_ADDRESS", T_INT, AT(lockout_address), 1, 100000, "20",
 	  "N", "failed sign-ins from one address within lockout-minutes that lock it", 0 },
 	{ "lockout-minutes", "TOCSIN_LOCKOUT_MINUTES", T_INT, AT(lockout_minutes), 1, 100000, "15",
 	  "MINUTES", "the window of the sign-in lockout", 0 },
+	{ "lockout-delay-max", "TOCSIN_LOCKOUT_DELAY_MAX", T_INT, AT(lockout_delay_max), 1, 3600,
+	  "60", "SECONDS", "the longest delay an account's failures impose on every sign-in to "
+	  "it (1 s, doubling per failure)", 0 },
 	{ "queue-max-msgs", "TOCSIN_QUEUE_MAX_MSGS", T_UINT, AT(queue_max_msgs), 8, 1 << 20, "4096",
 	  "N", "per-connection outbound queue, in messages", 0 },
 	{ "queue-max-bytes", "TOCSIN_QUEUE_MAX_BYTES", T_SIZE, AT(queue_max_bytes), 4096, 1L << 30,

@@ -52,6 +52,7 @@ struct conf {
 	int lockout_account;      /* lockout-account: failed sign-ins per account */
 	int lockout_address;      /* lockout-address: failed sign-ins per address */
 	int lockout_minutes;      /* lockout-minutes: the window of both */
+	int lockout_delay_max;    /* lockout-delay-max: the account's delay, at most (s) */
 	unsigned queue_max_msgs;  /* queue-max-msgs per connection */
 	size_t queue_max_bytes;   /* queue-max-bytes per connection */
 	int ping_interval;        /* ping-interval seconds */

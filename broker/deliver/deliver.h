@@ -10,6 +10,7 @@
 #define TOCSIN_DELIVER_H
 
 #include "broker.h"
+#include "id_array.h"
 #include "session.h"
 #include "tally.h"
 
@@ -45,12 +46,6 @@ struct msg *alert_frame_msg(int64_t id, int64_t seq, json_t *alert, const char *
 			    unsigned audience);
 /* MSG_TO_* bits from an alert's target roles and classification. */
 unsigned alert_frame_audience(const char *roles, const char *classification);
-
-/* ---- id_array.c */
-
-/* Parses a PostgreSQL integer array literal ("{1,2}") into ids, in the
- * order given; NULL when out of memory. */
-int64_t *id_array_parse(const char *text, size_t *n);
 
 /* ---- receipt_notices.c: a company's desk hears, live, that one of its
  * sites read, acknowledged or answered an alert (site_receipt frames,

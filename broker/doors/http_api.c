@@ -1,4 +1,5 @@
-/* http_api.c: the HTTP side of the broker: POST /api/login, GET /healthz,
+/* http_api.c: the HTTP side of the broker: POST /api/login, POST
+ * /api/refresh and /api/logout (the consoles' refresh cookie), GET /healthz,
  * and the offender images, POST /api/images and GET /api/images/<id>
  * (docs/protocol.md, "Images (HTTP)"). Static console files are served by
  * an lws file mount (server.c); any other path handled here is a JSON 404.
@@ -24,6 +25,7 @@
 #include "clock.h"
 #include "db.h"
 #include "image.h"
+#include "refresh_cookie.h"
 #include "journal.h"
 #include "log.h"
 #include "token_keys.h"
@@ -76,6 +78,10 @@ struct http_req {
 	int close_after;              /* close rather than await another request */
 	int bearer_challenge;         /* a 401 of the image routes: www-authenticate */
 	int image;                    /* an image route: IMAGE_TIMEOUT_S applies */
+	char *set_cookie;             /* owned: a Set-Cookie value for the answer */
+	/* POST /api/refresh: the cookie's credential, until the answer */
+	int64_t cred_id;
+	unsigned char cred_secret[REFRESH_SECRET_BYTES];
 	char remote[48];
 };
 
@@ -128,6 +134,8 @@ static void req_reset(struct broker *b, struct http_req *r)
 		sodium_memzero(r->body, r->body_len);
 	free(r->body);
 	free_resp(r);
+	free(r->set_cookie);
+	sodium_memzero(r->cred_secret, sizeof r->cred_secret);
 	memset(r, 0, sizeof *r);
 }
 
@@ -228,6 +236,8 @@ void http_api_collect_signins(struct broker *b)
 			continue; /* the client went away */
 		respond(r, res->http_status, res->body);
 		res->body = NULL;
+		r->set_cookie = res->cookie; /* the refresh credential, on success */
+		res->cookie = NULL;
 	}
 	signin_result_free(list);
 }
@@ -622,6 +632,124 @@ static void start_cap_export(struct broker *b, struct lws *wsi, struct http_req 
 	}
 }
 
+/* ------------------------------------------------------------ the refresh cookie */
+
+/* A page that starts without a token (a reload: the consoles keep it in
+ * memory only) gets one from the HttpOnly cookie set at sign-in
+ * (refresh_cookie.h; docs/security.md, "The consoles' token"). */
+
+/* Sets the Set-Cookie that clears the credential. */
+static void clear_cookie(struct broker *b, struct http_req *r)
+{
+	char v[REFRESH_COOKIE_MAX];
+
+	free(r->set_cookie);
+	r->set_cookie = refresh_cookie_header(0, NULL, b->conf.tls_cert != NULL, v, sizeof v)
+				? NULL : strdup(v);
+}
+
+/* The request's credential into r (cred_id, cred_secret); 0, or -1. */
+static int read_cookie(struct lws *wsi, struct http_req *r)
+{
+	char hdr[1024];
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE), ret;
+
+	if (n <= 0 || n >= (int)sizeof hdr || lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_COOKIE) < 0)
+		return -1;
+	ret = refresh_cookie_parse(hdr, &r->cred_id, r->cred_secret);
+	sodium_memzero(hdr, sizeof hdr);
+	return ret;
+}
+
+/* Columns: status, user_id, username, display_name, role, org_id,
+ * org_name, site_id, site_name, cleared, iat_floor (tocsin_refresh_use). */
+static void cookie_checked(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct http_req *r = take_waiting(b, (uint64_t)(uintptr_t)arg);
+	struct signin_user u = { 0 };
+	char cache_key[REFRESH_CACHE_KEY_LEN + 1];
+
+	if (!r)
+		return; /* the client went away */
+	if (err || PQntuples(res) != 1) {
+		respond_error(r, 503, "unavailable", NULL, "the database is not reachable; retry");
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "ok") != 0) {
+		clear_cookie(b, r);
+		respond_auth_error(r, "auth_revoked");
+		return;
+	}
+	u.who.user_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	snprintf(u.who.username, sizeof u.who.username, "%s", PQgetvalue(res, 0, 2));
+	u.display_name = PQgetvalue(res, 0, 3);
+	u.who.role = token_role_from_name(PQgetvalue(res, 0, 4));
+	u.who.org_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	u.org_name = PQgetvalue(res, 0, 6);
+	u.who.site_id = PQgetisnull(res, 0, 7) ? 0 : strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+	u.site_name = PQgetisnull(res, 0, 8) ? NULL : PQgetvalue(res, 0, 8);
+	u.who.cleared = !strcmp(PQgetvalue(res, 0, 9), "t");
+	u.iat_floor = strtoll(PQgetvalue(res, 0, 10), NULL, 10);
+	refresh_cookie_cache_key(r->cred_secret, cache_key);
+	respond(r, 200, signin_token_body(b->token_keys, b->conf.token_ttl, &u, cache_key));
+	sodium_memzero(cache_key, sizeof cache_key);
+}
+
+/* Sends a query about the request's credential: $1 id, $2 the secret's
+ * hash, $3 the address. */
+static void ask_cookie(struct broker *b, struct http_req *r, const char *sql, db_result_fn done)
+{
+	char id[24], hash[REFRESH_HASH_HEX_LEN + 1];
+	const char *params[3] = { id, hash, r->remote };
+
+	snprintf(id, sizeof id, "%lld", (long long)r->cred_id);
+	refresh_cookie_hash_hex(r->cred_secret, hash);
+	wait_for_answer(b, r); /* before: a lost connection calls back at once */
+	if (db_query(b->db, sql, 3, params, done, (void *)(uintptr_t)r->id)) {
+		unlink_waiting(b, r);
+		respond_error(r, 503, "unavailable", NULL, "the database is not reachable; retry");
+	}
+}
+
+/* POST /api/refresh: a token for the cookie's credential. */
+static void start_cookie_refresh(struct broker *b, struct lws *wsi, struct http_req *r)
+{
+	if (read_cookie(wsi, r)) {
+		/* not signed in: nothing to refresh, and no error for the page's
+		 * console (the page goes to sign-in) */
+		respond_bytes(r, 204, "application/json", strdup(""), 0, NULL);
+		return;
+	}
+	ask_cookie(b, r,
+		   "SELECT status, user_id, username, display_name, role, org_id, org_name, site_id,"
+		   "       site_name, cleared, iat_floor FROM tocsin_refresh_use($1::bigint, $2::bytea, $3)",
+		   cookie_checked);
+}
+
+static void logged_out(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct http_req *r = take_waiting(b, (uint64_t)(uintptr_t)arg);
+
+	if (!r)
+		return;
+	clear_cookie(b, r);
+	if (err)
+		respond_error(r, 503, "unavailable", NULL, "the database is not reachable; retry");
+	else
+		respond(r, 200, strdup("{\"signed_out\":true}"));
+}
+
+/* POST /api/logout: the cookie's credential ends, and the cookie with it. */
+static void start_logout(struct broker *b, struct lws *wsi, struct http_req *r)
+{
+	if (read_cookie(wsi, r)) {
+		clear_cookie(b, r);
+		respond(r, 200, strdup("{\"signed_out\":true}"));
+		return;
+	}
+	ask_cookie(b, r, "SELECT tocsin_refresh_revoke($1::bigint, $2::bytea, $3)", logged_out);
+}
+
 /* ------------------------------------------------------------ routing */
 
 /* Routes a new request; returns -1 to close. */
@@ -653,6 +781,16 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 			return 0;
 		}
 		r->route = ROUTE_LOGIN;
+		return 0;
+	}
+	if (!strcmp(path, "/api/refresh") || !strcmp(path, "/api/logout")) {
+		r->close_after = content_length(wsi) > 0; /* a body is not read */
+		if (!is_post)
+			respond_error(r, 405, "method_not_allowed", NULL, "use POST");
+		else if (path[5] == 'r')
+			start_cookie_refresh(b, wsi, r);
+		else
+			start_logout(b, wsi, r);
 		return 0;
 	}
 	if (!strncmp(path, IMAGES_PATH, sizeof IMAGES_PATH - 1))
@@ -732,6 +870,10 @@ static int on_writeable(struct lws *wsi, struct http_req *r)
 		    (r->bearer_challenge &&
 		     lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
 						 (const unsigned char *)"Bearer", 6, &p, end)) ||
+		    (r->set_cookie &&
+		     lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
+						 (const unsigned char *)r->set_cookie,
+						 (int)strlen(r->set_cookie), &p, end)) ||
 		    lws_finalize_write_http_header(wsi, start, &p, end))
 			return -1;
 		r->headers_sent = 1;

@@ -124,16 +124,37 @@ static void lws_log_to_ours(int level, const char *line)
 	log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws: %.*s", (int)n, line);
 }
 
-/* Headers on every HTTP response besides those of lws'
- * HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE (content-security-policy,
- * x-content-type-options, x-frame-options, referrer-policy): the CSP's
+/* Headers on every HTTP response. They were lws'
+ * HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE's, whose CSP has
+ * "connect-src 'self' ws: wss:": a page could open a WebSocket to any
+ * host. Ours are the same but for connect-src 'self', which CSP Level 3
+ * (Chromium, Firefox) extends to ws: and wss: of the page's own host and
+ * port, so the consoles reach their broker and nothing else. The CSP's
  * frame-ancestors already forbids framing; permissions-policy turns off
  * what the consoles never use; HSTS only under TLS (see tls_setup). */
 static const struct lws_protocol_vhost_options header_coop = {
 	NULL, NULL, "cross-origin-opener-policy:", "same-origin"
 };
+static const struct lws_protocol_vhost_options header_referrer = {
+	&header_coop, NULL, "referrer-policy:", "no-referrer"
+};
+static const struct lws_protocol_vhost_options header_frame = {
+	&header_referrer, NULL, "x-frame-options:", "deny"
+};
+static const struct lws_protocol_vhost_options header_xss = {
+	&header_frame, NULL, "x-xss-protection:", "1; mode=block"
+};
+static const struct lws_protocol_vhost_options header_nosniff = {
+	&header_xss, NULL, "x-content-type-options:", "nosniff"
+};
+static const struct lws_protocol_vhost_options header_csp = {
+	&header_nosniff, NULL, "content-security-policy:",
+	"default-src 'none'; img-src 'self' data: ; script-src 'self'; font-src 'self'; "
+	"style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+	"form-action 'self';"
+};
 static const struct lws_protocol_vhost_options header_permissions = {
-	&header_coop, NULL, "permissions-policy:",
+	&header_csp, NULL, "permissions-policy:",
 	"camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 };
 static const struct lws_protocol_vhost_options header_hsts_chain = {
@@ -218,8 +239,7 @@ int server_run(struct broker *b)
 	info.user = b;
 	info.vhost_name = "tocsin";
 	info.retry_and_idle_policy = &keepalive;
-	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
-		       LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
 	info.foreign_loops = foreign_loops;
 	tls_setup(b, &info);
 	b->ctx = lws_create_context(&info);

@@ -1,8 +1,9 @@
 /* directory.c: the organisations and sites a session may see.
  *
- * Scope follows the role (docs/protocol.md): the force and admins see
- * everything, a company its own organisation and sites, a console its own
- * site and its guard. The JSON is built by PostgreSQL in one query. */
+ * Scope follows the role of the users row (docs/protocol.md), not the
+ * token's claims: the force and admins see everything, a company its own
+ * organisation and sites, a console its own site and its guard. The JSON
+ * is built by PostgreSQL in one query. Loop thread only. */
 #include "broker.h"
 #include "handle.h"
 #include "db.h"
@@ -12,22 +13,30 @@
 
 struct directory_ctx {
 	uint64_t session_id;
-	int presence;                  /* add consoles_online (company desks) */
 	char ref[FRAME_REF_MAX + 1];
 };
 
-/* $1 scope: 'all', 'org' or 'site'; $2 the org or site id. */
+/* $1 the user: the scope comes from its users row, not from the token
+ * (a token whose claims disagree with the row must not widen it): the
+ * force and admins everything, a company operator its organisation and
+ * its sites, a console its site and the organisation guarding it; a
+ * disabled or unknown user nothing. "role" (the row's) is read here and
+ * not sent. */
 static const char directory_sql[] =
-	"WITH s AS ("
+	"WITH u AS (SELECT role, org_id, site_id FROM users WHERE id = $1::integer AND NOT disabled),"
+	" s AS ("
 	"  SELECT s.id, s.name, s.address, s.lat, s.lon, x.code AS sector, s.guard_org_id"
-	"    FROM sites s JOIN sectors x ON x.id = s.sector_id"
-	"   WHERE $1 = 'all' OR ($1 = 'org' AND s.guard_org_id = $2::integer)"
-	"      OR ($1 = 'site' AND s.id = $2::integer)),"
+	"    FROM sites s JOIN sectors x ON x.id = s.sector_id, u"
+	"   WHERE u.role IN ('controller', 'analyst', 'admin')"
+	"      OR (u.role = 'company_operator' AND s.guard_org_id = u.org_id)"
+	"      OR (u.role = 'site_console' AND s.id = u.site_id)),"
 	" o AS ("
-	"  SELECT o.id, o.name, o.kind FROM organisations o"
-	"   WHERE $1 = 'all' OR ($1 = 'org' AND o.id = $2::integer)"
-	"      OR ($1 = 'site' AND o.id IN (SELECT guard_org_id FROM s)))"
+	"  SELECT o.id, o.name, o.kind FROM organisations o, u"
+	"   WHERE u.role IN ('controller', 'analyst', 'admin')"
+	"      OR (u.role = 'company_operator' AND o.id = u.org_id)"
+	"      OR (u.role = 'site_console' AND o.id IN (SELECT guard_org_id FROM s)))"
 	"SELECT json_build_object("
+	"  'role', (SELECT role FROM u),"
 	"  'orgs', COALESCE((SELECT json_agg(o ORDER BY o.id) FROM o), '[]'::json),"
 	"  'sites', COALESCE((SELECT json_agg(s ORDER BY s.name) FROM s), '[]'::json))";
 
@@ -70,8 +79,11 @@ static void directory_ready(struct broker *b, void *arg, PGresult *res,
 	} else if (s) {
 		obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 		if (obj) {
-			if (d->presence)
+			/* a company desk as the users row says */
+			if (!strcmp(json_string_value(json_object_get(obj, "role")) ?: "",
+				    "company_operator"))
 				add_presence(b, obj);
+			json_object_del(obj, "role");
 			json_object_set_new(obj, "type", json_string("directory"));
 			json_object_set_new(obj, "ref", json_string(d->ref));
 			session_send_json(s, obj);
@@ -86,26 +98,17 @@ void directory_handle(struct session *s, struct client_frame *f)
 {
 	struct broker *b = lws_context_user(lws_get_context(s->wsi));
 	struct directory_ctx *d = calloc(1, sizeof *d);
-	const char *scope = "all";
-	char id[24] = "0";
-	const char *params[2] = { scope, id };
+	char id[24];
+	const char *params[1] = { id };
 
 	if (!d) {
 		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
 		return;
 	}
-	if (s->who.role == ROLE_COMPANY_OPERATOR) {
-		scope = "org";
-		snprintf(id, sizeof id, "%lld", (long long)s->who.org_id);
-	} else if (s->who.role == ROLE_SITE_CONSOLE) {
-		scope = "site";
-		snprintf(id, sizeof id, "%lld", (long long)s->who.site_id);
-	}
-	params[0] = scope;
+	snprintf(id, sizeof id, "%lld", (long long)s->who.user_id);
 	d->session_id = s->id;
-	d->presence = s->who.role == ROLE_COMPANY_OPERATOR;
 	memcpy(d->ref, f->ref, sizeof d->ref);
-	if (db_query(b->db, directory_sql, 2, params, directory_ready, d)) {
+	if (db_query(b->db, directory_sql, 1, params, directory_ready, d)) {
 		session_reply_error(s, f->ref, "unavailable", NULL,
 				    "the database is not reachable; retry");
 		free(d);

@@ -1,7 +1,9 @@
 /* hello.c: a session signs in with hello.
  *
  * The token must verify (signing key or the previous one), then must not
- * be revoked. The second check asks the database without waiting on the
+ * be revoked and its claims (role, organisation, site, clearance) must be
+ * the users row's: a token that disagrees would widen what the session
+ * sees. The second check asks the database without waiting on the
  * loop, batched with the other hellos that arrive meanwhile (a reconnect
  * storm then costs one query per batch); until it answers, the session is
  * not signed in. Once admitted, the session's welcome and backlog follow
@@ -20,7 +22,7 @@
  * was revoked (the frame itself is gone by then). */
 struct hello_wait {
 	uint64_t session_id;
-	int64_t user_id, iat;          /* what the revocation check asks about */
+	struct token_claims who;       /* what the check asks about */
 	char ref[FRAME_REF_MAX + 1];
 	int resume;
 	int64_t seq, since;
@@ -41,8 +43,9 @@ static void admit(struct session *s, const struct hello_wait *w)
 	resume_start(s, &f);
 }
 
-/* One hello's answer: status is 'ok', 'disabled', 'revoked' or 'deleted',
- * or NULL when the database could not say. A database that cannot answer
+/* One hello's answer: status is 'ok', 'changed' (the token's claims are
+ * not the users row's), 'disabled', 'revoked' or 'deleted', or NULL when
+ * the database could not say. A database that cannot answer
  * does not keep consoles out (alerts come first, and the journal carries
  * them while it is away): the session is admitted and the revocation sweep
  * (revocation.c) closes it if it must once the database is back. */
@@ -56,9 +59,7 @@ static void hello_answered(struct broker *b, const struct hello_wait *w, const c
 		s->hello_checking = 0;
 		log_info("session %llu from %s: hello refused (%s: token %s)",
 			 (unsigned long long)s->id, s->remote, s->who.username, status);
-		session_refuse_auth(s, w->ref, "auth_revoked",
-				    !strcmp(status, "revoked") ? "the token was revoked; sign in again"
-							       : "the account is disabled");
+		session_refuse_auth(s, w->ref, "auth_revoked", revocation_message(status));
 		return;
 	}
 	admit(s, w);
@@ -97,20 +98,17 @@ static void hellos_answered(struct broker *b, void *arg, PGresult *res,
 	batch_queue_done(&b->hello_checks);
 }
 
-/* The batch queue's flush: one revocation check for every hello collected
- * (items are struct hello_wait, taken over). 1 when the query is in
- * flight. */
+/* The batch queue's flush: one check for every hello collected (items
+ * are struct hello_wait, taken over). 1 when the query is in flight. */
 static int flush_hellos(void *ctx, void **items, size_t n)
 {
 	struct broker *b = ctx;
 	static const struct db_error away = { .lost = 1 };
 	struct hello_inflight *f = malloc(sizeof *f);
-	char *users = malloc(n * 24 + 3), *iats = malloc(n * 24 + 3);
-	size_t ul = 0, il = 0;
-	const char *params[2] = { users, iats };
+	const struct token_claims **who = malloc(n * sizeof *who);
 	int sent = 0;
 
-	if (!f || !users || !iats) {
+	if (!f || !who) {
 		log_error("revocation check of %zu hellos not sent: out of memory", n);
 		for (size_t i = 0; i < n; i++) {
 			hello_answered(b, items[i], NULL); /* admitted, as when away */
@@ -122,25 +120,15 @@ static int flush_hellos(void *ctx, void **items, size_t n)
 	}
 	f->n = n;
 	f->items = (struct hello_wait **)items;
-	for (size_t i = 0; i < n; i++) {
-		char num[24];
-		snprintf(num, sizeof num, "%lld", (long long)f->items[i]->user_id);
-		db_array_add(users, &ul, i, num);
-		snprintf(num, sizeof num, "%lld", (long long)f->items[i]->iat);
-		db_array_add(iats, &il, i, num);
-	}
-	db_array_end(users, &ul);
-	db_array_end(iats, &il);
+	for (size_t i = 0; i < n; i++)
+		who[i] = &f->items[i]->who;
 	log_info("hello: revocation check of %zu sessions in one query", n);
-	if (db_query(b->db,
-		     "SELECT idx, status FROM tocsin_token_check_batch($1::int[], $2::bigint[])", 2,
-		     params, hellos_answered, f))
+	if (revocation_ask(b->db, who, n, hellos_answered, f))
 		hellos_checked(b, f, NULL, &away); /* the database is away: admit */
 	else
 		sent = 1;
 out:
-	free(users);
-	free(iats);
+	free(who);
 	return sent;
 }
 
@@ -187,8 +175,7 @@ void hello_handle(struct session *s, struct client_frame *f)
 	w->seq = f->u.hello.seq;
 	w->since = f->u.hello.since;
 	snprintf(w->epoch, sizeof w->epoch, "%s", f->u.hello.epoch ? f->u.hello.epoch : "");
-	w->user_id = s->who.user_id;
-	w->iat = s->who.issued_at;
+	w->who = s->who;
 	s->hello_checking = 1;
 	if (!db_is_up(b->db) || batch_queue_add(&b->hello_checks, b, &hello_kind, w)) {
 		admit(s, w); /* the database is away: see hello_answered */

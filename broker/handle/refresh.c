@@ -61,15 +61,13 @@ static void checked(struct broker *b, void *arg, PGresult *res, const struct db_
 	if (strcmp(status, "ok") != 0) {
 		log_info("session %llu (%s): refresh refused (%s)", (unsigned long long)s->id,
 			 s->who.username, status);
-		session_refuse_auth(s, c->ref, "auth_revoked",
-		       !strcmp(status, "revoked") ? "the token was revoked; sign in again"
-						  : "the account is disabled");
+		session_refuse_auth(s, c->ref, "auth_revoked", revocation_message(status));
 		goto out;
 	}
 	if (!same_identity(&s->who, res)) {
 		log_info("session %llu (%s): refresh refused (account changed)",
 			 (unsigned long long)s->id, s->who.username);
-		session_refuse_auth(s, c->ref, "auth_revoked", "the account has changed; sign in again");
+		session_refuse_auth(s, c->ref, "auth_revoked", revocation_message("changed"));
 		goto out;
 	}
 	next = s->who;
@@ -82,6 +80,7 @@ static void checked(struct broker *b, void *arg, PGresult *res, const struct db_
 		goto out;
 	}
 	s->who = next;
+	s->recheck = 1; /* as at hello: checked in the next sweep */
 	clock_format_iso(next.expires_at * 1000000, expires);
 	session_send_json(s, json_pack("{s:s, s:s, s:s, s:s}", "type", "refreshed", "ref", c->ref,
 				       "token", token, "expires_at", expires));

@@ -57,6 +57,13 @@ struct bus {
 	struct bus_refusal refusals[BUS_REFUSALS];
 	int draining;                /* inside drain: sends do not drain again */
 	int drain_again;
+	/* the events PUB's cut (bus.c): its bound endpoint, and the adapters
+	 * accepted on it since the last cut (bus_zap.c notes them) */
+	char events_endpoint[256];
+	int64_t *events_peers;       /* owned */
+	size_t n_events_peers, cap_events_peers;
+	int rebind_tries;            /* binds tried since the unbind; 0: bound */
+	lws_sorted_usec_list_t sul_rebind;
 };
 
 /* bus_zap.c */
@@ -69,5 +76,10 @@ const struct bus_adapter *bus_zap_adapter_by_id(const struct bus *bus, int64_t i
 
 /* bus.c: drains the ZAP and ingest sockets to EAGAIN. */
 void bus_drain(struct bus *bus);
+/* bus.c: drops every events subscriber (they reconnect and handshake
+ * again: ZAP refuses a revoked key). */
+void bus_events_cut(struct bus *bus);
+/* bus_zap.c: notes an adapter accepted on the events PUB. */
+void bus_zap_events_peer(struct bus *bus, int64_t adapter_id);
 
 #endif

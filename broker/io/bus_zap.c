@@ -53,6 +53,44 @@ static const struct bus_adapter *adapter_by_key(const struct bus *bus, const cha
 	return NULL;
 }
 
+void bus_zap_events_peer(struct bus *bus, int64_t adapter_id)
+{
+	int64_t *grown;
+
+	for (size_t i = 0; i < bus->n_events_peers; i++)
+		if (bus->events_peers[i] == adapter_id)
+			return;
+	if (bus->n_events_peers == bus->cap_events_peers) {
+		size_t cap = bus->cap_events_peers ? bus->cap_events_peers * 2 : 8;
+		grown = realloc(bus->events_peers, cap * sizeof *grown);
+		if (!grown) {
+			log_error("bus: out of memory: adapter %lld's events subscription would "
+				  "outlive its revocation", (long long)adapter_id);
+			return;
+		}
+		bus->events_peers = grown;
+		bus->cap_events_peers = cap;
+	}
+	bus->events_peers[bus->n_events_peers++] = adapter_id;
+}
+
+/* An adapter accepted on the events PUB since the last cut that the new
+ * set revokes, disables or no longer has: its subscription is cut (within
+ * KEYS_US of the revocation, as consoles are within the revocation
+ * sweep's few seconds). */
+static void cut_revoked_subscribers(struct bus *bus)
+{
+	for (size_t i = 0; i < bus->n_events_peers; i++) {
+		const struct bus_adapter *a = bus_zap_adapter_by_id(bus, bus->events_peers[i]);
+		if (!a || a->revoked || a->disabled) {
+			log_info("bus: adapter %lld may no longer subscribe: cutting the events "
+				 "subscribers", (long long)bus->events_peers[i]);
+			bus_events_cut(bus);
+			return;
+		}
+	}
+}
+
 /* Replaces the set with the rows of tocsin_adapter_keys(). */
 static void keys_loaded(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
@@ -97,6 +135,7 @@ static void keys_loaded(struct broker *b, void *arg, PGresult *res, const struct
 	bus->n_adapters = (size_t)n;
 	bus->keys_loaded = 1;
 	bus->keys_as_of_us = bus->keys_query_us;
+	cut_revoked_subscribers(bus);
 	/* a load sent before the waiting handshake arrived may miss its key */
 	if (bus->n_zap_pending && bus->keys_as_of_us < bus->zap_pending_us && !keys_reload(bus))
 		return;
@@ -218,6 +257,8 @@ static const char *decide(struct bus *bus, zmq_msg_t *f, int n, char *user_id, s
 		return "400";
 	}
 	snprintf(user_id, user_len, "%lld", (long long)a->id);
+	if (!strcmp(domain, "events"))
+		bus_zap_events_peer(bus, a->id);
 	return "200";
 }
 

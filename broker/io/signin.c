@@ -5,6 +5,7 @@
 #include "log.h"
 #include "token_keys.h"
 #include "password.h"
+#include "refresh_cookie.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -35,10 +36,11 @@ struct signin {
 	int stop;                               /* guarded by lock */
 	int n_workers;
 	pthread_t *workers;
-	/* the lockout (conf.c: lockout-account, -address, -minutes) */
+	/* the lockout (conf.c: lockout-account, -address, -minutes, -delay-max) */
 	int lockout_account;                    /* failures per account */
 	int lockout_address;                    /* failures per address */
 	int lockout_minutes;                    /* in this window */
+	int lockout_delay_max;                  /* the account's delay, at most (s) */
 };
 
 static const char lookup_sql[] =
@@ -81,38 +83,90 @@ static void audit_attempt(PGconn *conn, const struct signin_req *r, int ok, cons
 	PQclear(res);
 }
 
-/* The success body: token, expiry and the user. */
-static char *success_body(struct signin *s, PGresult *res)
+char *signin_token_body(struct token_keys *keys, int ttl, const struct signin_user *u,
+			const char *cache_key)
 {
-	struct token_claims c = { 0 };
-	char token[TOKEN_MAX_LEN + 1], expires[CLOCK_ISO_LEN];
+	struct token_claims c = u->who;
+	char token[TOKEN_MAX_LEN + 1], expires[CLOCK_ISO_LEN], *body;
 	int64_t now = clock_now_us() / 1000000;
-	int has_site = !PQgetisnull(res, 0, 7);
 
-	c.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	snprintf(c.username, sizeof c.username, "%s", PQgetvalue(res, 0, 1));
-	c.role = token_role_from_name(PQgetvalue(res, 0, 4));
-	c.org_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-	c.site_id = has_site ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
-	c.cleared = !strcmp(PQgetvalue(res, 0, 10), "t");
-	/* never before the user's revocation floor (sql/functions/tokens.sql): a token signed
-	 * in the second of a revocation would be revoked at once */
-	c.issued_at = now;
-	if (strtoll(PQgetvalue(res, 0, 11), NULL, 10) > now)
-		c.issued_at = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
-	c.expires_at = c.issued_at + s->b->conf.token_ttl;
-	if (token_keys_sign(s->b->token_keys, &c, token, sizeof token) < 0)
+	/* never before the user's revocation floor (sql/functions/tokens.sql): a
+	 * token signed in the second of a revocation would be revoked at once */
+	c.issued_at = u->iat_floor > now ? u->iat_floor : now;
+	c.expires_at = c.issued_at + ttl;
+	if (token_keys_sign(keys, &c, token, sizeof token) < 0)
 		return NULL;
 	clock_format_iso(c.expires_at * 1000000, expires);
-	return frame_dump(json_pack("{s:s, s:s, s:{s:I, s:s, s:s, s:s, s:I, s:s, s:o, s:o}}",
+	body = frame_dump(json_pack("{s:s, s:s, s:{s:I, s:s, s:s, s:s, s:I, s:s, s:o, s:o}, s:s?}",
 				    "token", token, "expires_at", expires, "user",
 				    "id", (json_int_t)c.user_id, "username", c.username,
-				    "display_name", PQgetvalue(res, 0, 2), "role", token_role_name(c.role),
-				    "org_id", (json_int_t)c.org_id, "org_name", PQgetvalue(res, 0, 6),
-				    "site_id", has_site ? json_integer(c.site_id) : json_null(),
-				    "site_name", has_site ? json_string(PQgetvalue(res, 0, 8))
-							  : json_null()),
+				    "display_name", u->display_name, "role", token_role_name(c.role),
+				    "org_id", (json_int_t)c.org_id, "org_name", u->org_name,
+				    "site_id", c.site_id ? json_integer(c.site_id) : json_null(),
+				    "site_name", u->site_name ? json_string(u->site_name) : json_null(),
+				    "cache_key", cache_key),
 			  NULL);
+	sodium_memzero(token, sizeof token); /* a bearer credential */
+	return body;
+}
+
+/* A refresh credential for the user (refresh_cookie.h): its Set-Cookie
+ * value into out->cookie, and the page cache's key into cache_key. 0, or
+ * -1 (no cookie: the sign-in still succeeds, a reload signs in again). */
+static int issue_credential(struct signin *s, PGconn *conn, const struct signin_req *r,
+			    const char *user_id, struct signin_result *out,
+			    char cache_key[REFRESH_CACHE_KEY_LEN + 1])
+{
+	unsigned char secret[REFRESH_SECRET_BYTES];
+	char hash[REFRESH_HASH_HEX_LEN + 1], ttl[16], cookie[REFRESH_COOKIE_MAX];
+	const char *params[4] = { user_id, hash, ttl, r->remote };
+	PGresult *res;
+	int ret = -1;
+
+	refresh_cookie_secret_new(secret);
+	refresh_cookie_hash_hex(secret, hash);
+	snprintf(ttl, sizeof ttl, "%d", REFRESH_TTL_S);
+	res = PQexecParams(conn, "SELECT tocsin_refresh_issue($1::int, $2::bytea, $3::int, $4)", 4,
+			   NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_error("sign-in: no refresh credential: %s", PQerrorMessage(conn));
+		goto out;
+	}
+	if (refresh_cookie_header(strtoll(PQgetvalue(res, 0, 0), NULL, 10), secret,
+				  s->b->conf.tls_cert != NULL, cookie, sizeof cookie) ||
+	    !(out->cookie = strdup(cookie)))
+		goto out;
+	refresh_cookie_cache_key(secret, cache_key);
+	ret = 0;
+out:
+	sodium_memzero(secret, sizeof secret);
+	sodium_memzero(cookie, sizeof cookie);
+	PQclear(res);
+	return ret;
+}
+
+/* The success body: token, expiry, the user, and the page cache's key;
+ * with the refresh credential's cookie. */
+static char *success_body(struct signin *s, PGconn *conn, const struct signin_req *r,
+			  PGresult *res, struct signin_result *out)
+{
+	struct signin_user u = { .display_name = PQgetvalue(res, 0, 2),
+				 .org_name = PQgetvalue(res, 0, 6) };
+	char cache_key[REFRESH_CACHE_KEY_LEN + 1];
+	int has_site = !PQgetisnull(res, 0, 7);
+
+	u.who.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	snprintf(u.who.username, sizeof u.who.username, "%s", PQgetvalue(res, 0, 1));
+	u.who.role = token_role_from_name(PQgetvalue(res, 0, 4));
+	u.who.org_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	u.who.site_id = has_site ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
+	u.site_name = has_site ? PQgetvalue(res, 0, 8) : NULL;
+	u.who.cleared = !strcmp(PQgetvalue(res, 0, 10), "t");
+	u.iat_floor = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
+	if (issue_credential(s, conn, r, PQgetvalue(res, 0, 0), out, cache_key))
+		cache_key[0] = '\0';
+	return signin_token_body(s->b->token_keys, s->b->conf.token_ttl, &u,
+				 cache_key[0] ? cache_key : NULL);
 }
 
 /* Runs a statement whose answer does not matter, logging a failure:
@@ -129,15 +183,16 @@ static void exec_logged(PGconn *conn, const char *what, const char *sql, int n,
 	PQclear(res);
 }
 
-/* The lockout, checked before the user lookup so that a locked-out
- * guesser costs two index scans and no argon2. Returns 1 with out filled
- * (429, audited) when the account or the address is locked out, 0 when
- * not, -1 when the database did not answer. */
+/* The lockout (tocsin_signin_gate: per account and address, per address,
+ * and the account's growing delay), checked before the user lookup so
+ * that a locked-out guesser costs three index scans and no argon2.
+ * Returns 1 with out filled (429, audited) when the attempt must wait, 0
+ * when not, -1 when the database did not answer. */
 static int locked_out(struct signin *s, PGconn *conn, const struct signin_req *r,
 		      struct signin_result *out)
 {
-	char acct[16], addr[16], mins[16], retry_s[16];
-	const char *params[5] = { r->username, r->remote, acct, addr, mins };
+	char acct[16], addr[16], mins[16], delay[16], retry_s[16];
+	const char *params[6] = { r->username, r->remote, acct, addr, mins, delay };
 	const char *audit_params[4];
 	PGresult *res;
 	int retry;
@@ -145,10 +200,11 @@ static int locked_out(struct signin *s, PGconn *conn, const struct signin_req *r
 	snprintf(acct, sizeof acct, "%d", s->lockout_account);
 	snprintf(addr, sizeof addr, "%d", s->lockout_address);
 	snprintf(mins, sizeof mins, "%d", s->lockout_minutes);
+	snprintf(delay, sizeof delay, "%d", s->lockout_delay_max);
 	res = PQexecParams(conn,
 			   "SELECT locked, retry_after, scope"
-			   "  FROM tocsin_signin_gate($1, $2, $3::int, $4::int, $5::int)",
-			   5, NULL, params, NULL, NULL, 0);
+			   "  FROM tocsin_signin_gate($1, $2, $3::int, $4::int, $5::int, $6::int)",
+			   6, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		log_error("sign-in lockout check failed: %s", PQerrorMessage(conn));
 		PQclear(res);
@@ -215,13 +271,15 @@ static struct signin_result *check(struct signin *s, PGconn **conn, struct signi
 									 : "wrong password");
 	if (ok)
 		exec_logged(*conn, "clearing the failure count",
-			    "SELECT tocsin_signin_succeeded($1)", 1, params);
+			    "SELECT tocsin_signin_succeeded($1, $2)", 2, fail_params);
 	else
 		exec_logged(*conn, "counting a failure", "SELECT tocsin_signin_failed($1, $2)", 2,
 			    fail_params);
-	if (ok && (out->body = success_body(s, res))) {
+	if (ok && (out->body = success_body(s, *conn, r, res, out))) {
 		out->http_status = 200;
 	} else {
+		free(out->cookie); /* no token: no cookie either */
+		out->cookie = NULL;
 		out->http_status = 401;
 		out->body = error_body("bad_credentials", "unknown user or wrong password");
 	}
@@ -281,6 +339,7 @@ struct signin *signin_new(struct broker *b, int n_workers)
 	s->lockout_account = b->conf.lockout_account;
 	s->lockout_address = b->conf.lockout_address;
 	s->lockout_minutes = b->conf.lockout_minutes;
+	s->lockout_delay_max = b->conf.lockout_delay_max;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	s->workers = calloc((size_t)n_workers, sizeof *s->workers);
@@ -348,6 +407,7 @@ void signin_result_free(struct signin_result *r)
 	while (r) {
 		struct signin_result *next = r->next;
 		free(r->body);
+		free(r->cookie);
 		free(r);
 		r = next;
 	}

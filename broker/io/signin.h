@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "token.h"
+
+struct token_keys;
+
 struct broker;
 struct signin;
 
@@ -20,7 +24,22 @@ struct signin_result {
 	uint64_t request_id;
 	int http_status;   /* 200, 401 or 503 */
 	char *body;        /* owned: the JSON body */
+	char *cookie;      /* owned: a Set-Cookie value (the refresh credential), or NULL */
 };
+
+/* A user about to get a token: the users row, as sign-in and POST
+ * /api/refresh read it (strings not owned). */
+struct signin_user {
+	struct token_claims who;       /* sub, usr, role, org, site, clr (not iat, exp) */
+	const char *display_name, *org_name, *site_name; /* site_name NULL: no site */
+	int64_t iat_floor;             /* tocsin_token_floor: no iat before it */
+};
+
+/* Signs a token for u (iat now, or the floor; exp iat + ttl) and builds
+ * the answer {token, expires_at, user, cache_key}; NULL when it cannot.
+ * Any thread (the keys are locked). */
+char *signin_token_body(struct token_keys *keys, int ttl, const struct signin_user *u,
+			const char *cache_key);
 
 /* Starts n worker threads. NULL on failure. */
 struct signin *signin_new(struct broker *b, int n_workers);

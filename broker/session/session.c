@@ -144,6 +144,7 @@ void session_sign_in(struct session *s)
 
 	s->hello_checking = 0;
 	s->authed = 1;
+	s->recheck = 1; /* its hello's check and the sweep's horizon may cross */
 	if (s->who.role == ROLE_SITE_CONSOLE)
 		lws_dll2_add_head(&s->site_link, session_site_chain(b, s->who.site_id));
 	else if (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST ||

@@ -142,5 +142,14 @@ void auth_deadline_remove(struct broker *b, struct session *s);
 void liveness_start(struct broker *b);
 /* revocation.c: closes the sessions of disabled users and revoked tokens */
 void revocation_start(struct broker *b);
+/* Asks tocsin_token_check_batch over db whether n tokens (their claims:
+ * user, iat, role, org, site, clearance) are still good and still the
+ * users row's; done gets one row per token, in order: idx, status ('ok',
+ * 'changed', 'revoked', 'disabled', 'deleted'). 0 when sent, -1 when not
+ * (database away, out of memory): done is not called then. */
+int revocation_ask(struct db *db, const struct token_claims *const *who, size_t n,
+		   db_result_fn done, void *arg);
+/* The message of an auth_revoked error for that status. */
+const char *revocation_message(const char *status);
 
 #endif

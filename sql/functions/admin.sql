@@ -16,7 +16,7 @@
 -- Revocation: disabling a user (directly, through its organisation, its
 -- site, or revoking a console device) sets users.disabled, whose trigger
 -- (users_disable_revokes) bumps tokens_valid_after; the broker's
--- revocation sweep (broker/revocation.c, tocsin_revoked) closes the live
+-- revocation sweep (broker/session/revocation.c) closes the live
 -- sessions within about two seconds. A new password, a site moved to
 -- another guarding company, or a changed role, organisation, site or
 -- clearance also bumps tokens_valid_after (the account must sign in

@@ -306,11 +306,12 @@ $$;
 -- its own (relay_of = the original, target roles site consoles only) whose
 -- receipts the force also sees.
 --
--- A company passes on only what it was sent itself (TS403): not an alert
--- the force aimed at site consoles only (targets.roles), nor an
--- OFFICIAL-SENSITIVE one while the operator is not cleared. Both were
--- possible until the access matrix was walked (docs/security.md, "Fixed by
--- the walk").
+-- A company passes on only what it was sent itself (TS403,
+-- tocsin_alert_sent_to): not an alert that reached none of its sites, nor
+-- one the force aimed at site consoles only (targets.roles), nor an
+-- OFFICIAL-SENSITIVE one while the operator is not cleared. The last two
+-- were possible until the access matrix was walked (docs/security.md,
+-- "Fixed by the walk").
 --
 -- Its disclosure is one row, like a publish's: {"relay_of": ID, "sites": [...]}.
 CREATE OR REPLACE FUNCTION tocsin_relay(p_alert_id bigint, p_user_id integer, p_of bigint,
@@ -335,18 +336,8 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no alert with id %', p_of USING ERRCODE = 'TS404', COLUMN = 'alert_id';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM alert_recipients r JOIN sites s ON s.id = r.site_id
-                    WHERE r.alert_id = p_of AND s.guard_org_id = u.org_id) THEN
-        RAISE EXCEPTION 'alert % did not reach any site your company guards', p_of
-            USING ERRCODE = 'TS403';
-    END IF;
-    -- a company passes on only what it was sent itself
-    IF NOT ('company_operator' = ANY (o.target_roles)) THEN
-        RAISE EXCEPTION 'alert % was not sent to company operators', p_of
-            USING ERRCODE = 'TS403';
-    END IF;
-    IF o.classification = 'OFFICIAL-SENSITIVE' AND NOT u.cleared_sensitive THEN
-        RAISE EXCEPTION 'alert % is OFFICIAL-SENSITIVE and you are not cleared for it', p_of
+    IF NOT tocsin_alert_sent_to(p_of, u.role, u.cleared_sensitive, u.site_id, u.org_id) THEN
+        RAISE EXCEPTION 'alert % was not sent to your company''s operators', p_of
             USING ERRCODE = 'TS403';
     END IF;
     IF o.cancelled_at IS NOT NULL OR o.msg_type = 'cancel' THEN

@@ -178,7 +178,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         WHEN p_action IN ('publish', 'ack', 'answer', 'status_report', 'partner_report',
                           'image_upload', 'report_now', 'adapter_submit', 'adapter_add')
              OR p_action LIKE '%\_added' THEN 'collection'
-        WHEN p_action IN ('signin', 'signin_failed', 'signin_locked', 'adapter_refused')
+        WHEN p_action IN ('signin', 'signin_failed', 'signin_locked', 'signout',
+                          'adapter_refused')
             THEN 'access'
         ELSE 'other'
     END;

@@ -133,28 +133,6 @@ LANGUAGE sql STABLE AS $$
      WHERE a.id = p_alert_id;
 $$;
 
--- May this user read this alert (and so its CAP)? The sending
--- organisation, the force (controller, analyst, admin of a police
--- organisation), and the recipients as for images (tocsin_image_fetch).
-CREATE OR REPLACE FUNCTION tocsin_alert_readable(p_user_id integer, p_alert_id bigint)
-RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (
-        SELECT 1 FROM users u, alerts a
-         WHERE u.id = p_user_id AND NOT u.disabled AND a.id = p_alert_id
-           AND (u.org_id = a.sender_org_id
-                OR (u.role IN ('controller', 'analyst', 'admin')
-                    AND EXISTS (SELECT 1 FROM organisations o WHERE o.id = u.org_id
-                                   AND o.kind IN ('police', 'police_unit')))
-                OR (u.role IN ('site_console', 'company_operator')
-                    AND u.role = ANY (a.target_roles)
-                    AND (a.classification <> 'OFFICIAL-SENSITIVE' OR u.cleared_sensitive)
-                    AND EXISTS (SELECT 1 FROM alert_recipients r JOIN sites s ON s.id = r.site_id
-                                 WHERE r.alert_id = a.id
-                                   AND CASE u.role WHEN 'site_console' THEN r.site_id = u.site_id
-                                                   ELSE s.guard_org_id = u.org_id END))));
-$$;
-
 -- GET /api/alerts/<id>/cap: status 'ok' with the document, 'not_found'
 -- or 'forbidden' (also for an unknown or disabled user). Audited.
 CREATE OR REPLACE FUNCTION tocsin_cap_export(p_alert_id bigint, p_user_id integer, p_remote text,
@@ -240,7 +218,6 @@ GRANT EXECUTE ON FUNCTION
     tocsin_cap_area(jsonb),
     tocsin_cap_references(bigint),
     tocsin_alert_cap(bigint, text),
-    tocsin_alert_readable(integer, bigint),
     tocsin_cap_export(bigint, integer, text, text)
     TO tocsin_broker;
 REVOKE EXECUTE ON FUNCTION

@@ -189,11 +189,10 @@ $$;
 --   not_found  no such image
 --   expired    past its expiry: erased (now, if the sweep has not yet)
 -- The force is a controller, analyst or admin of a police organisation.
--- A recipient is a console of a recipient site of an alert carrying the
--- image, or an operator of the company guarding such a site, when the
--- alert targets that role and, if OFFICIAL-SENSITIVE, the user is cleared.
--- (target_roles, classification and cleared_sensitive are read through
--- to_jsonb, as written when images came before those columns.)
+-- A recipient is one an alert carrying the image was sent to
+-- (tocsin_alert_sent_to): a console of a recipient site, or an operator of
+-- the company guarding one, when the alert targets that role and, if
+-- OFFICIAL-SENSITIVE, the user is cleared.
 -- Every call is audited: image_view, or image_view_refused with the reason.
 CREATE OR REPLACE FUNCTION tocsin_image_fetch(p_image text, p_user_id integer, p_remote text)
 RETURNS TABLE (mime text, content bytea, status text)
@@ -225,18 +224,11 @@ BEGIN
             v_via := 'uploader';
             v_alerts := v_all;
         ELSIF u.role IN ('site_console', 'company_operator') THEN
-            SELECT array_agg(DISTINCT a.id ORDER BY a.id) INTO v_alerts
+            SELECT array_agg(ai.alert_id ORDER BY ai.alert_id) INTO v_alerts
               FROM alert_images ai
-              JOIN alerts a ON a.id = ai.alert_id
-              JOIN alert_recipients r ON r.alert_id = a.id
-              JOIN sites s ON s.id = r.site_id
              WHERE ai.image_id = img.id
-               AND CASE u.role WHEN 'site_console' THEN r.site_id = u.site_id
-                               ELSE s.guard_org_id = u.org_id END
-               AND (to_jsonb(a)->'target_roles' IS NULL
-                    OR to_jsonb(a)->'target_roles' ? u.role)
-               AND (COALESCE(to_jsonb(a)->>'classification', 'OFFICIAL') <> 'OFFICIAL-SENSITIVE'
-                    OR COALESCE((to_jsonb(u)->>'cleared_sensitive')::boolean, false));
+               AND tocsin_alert_sent_to(ai.alert_id, u.role, u.cleared_sensitive, u.site_id,
+                                        u.org_id);
             IF v_alerts IS NOT NULL THEN
                 v_via := 'recipient';
             END IF;

@@ -4,8 +4,10 @@
 -- acknowledgement of a site are kept; every one is audited. Recording one
 -- returns the alert's new tallies (alert_tallies) for its watchers.
 
--- Checks that a site console may record a receipt for an alert; returns
--- the user.
+-- Checks that a site console may record a receipt (ack, read, answer) for
+-- an alert: it was sent to the console (tocsin_alert_sent_to: its site a
+-- recipient, the alert aimed at site consoles, cleared if
+-- OFFICIAL-SENSITIVE), else TS409 (not_recipient). Returns the user.
 CREATE OR REPLACE FUNCTION tocsin_receipt_user(p_user_id integer, p_alert_id bigint, p_what text)
 RETURNS users
 LANGUAGE plpgsql AS $$
@@ -20,9 +22,8 @@ BEGIN
         RAISE EXCEPTION 'no alert with id %', p_alert_id
             USING ERRCODE = 'TS404', COLUMN = 'alert_id';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM alert_recipients r
-                    WHERE r.alert_id = p_alert_id AND r.site_id = u.site_id) THEN
-        RAISE EXCEPTION 'site % was not a recipient of alert %', u.site_id, p_alert_id
+    IF NOT tocsin_alert_sent_to(p_alert_id, u.role, u.cleared_sensitive, u.site_id, u.org_id) THEN
+        RAISE EXCEPTION 'alert % was not sent to the consoles of site %', p_alert_id, u.site_id
             USING ERRCODE = 'TS409', COLUMN = 'alert_id';
     END IF;
     RETURN u;
@@ -135,15 +136,16 @@ BEGIN
        OR cardinality(p_at) <> n THEN
         RETURN NULL;
     END IF;
-    -- every item an enabled site console's, for an alert its site received,
-    -- under a jid seen neither before nor twice here
+    -- every item an enabled site console's, for an alert sent to it
+    -- (tocsin_alert_sent_to, as tocsin_receipt_user), under a jid seen
+    -- neither before nor twice here
     IF EXISTS (
         SELECT 1
           FROM unnest(p_kinds, p_users, p_alerts) AS x(kind, user_id, alert_id)
           LEFT JOIN users u ON u.id = x.user_id AND NOT u.disabled AND u.role = 'site_console'
-          LEFT JOIN alert_recipients r ON r.alert_id = x.alert_id AND r.site_id = u.site_id
          WHERE x.kind IS NULL OR x.kind NOT IN ('ack', 'read') OR u.id IS NULL
-            OR r.alert_id IS NULL)
+            OR NOT tocsin_alert_sent_to(x.alert_id, u.role, u.cleared_sensitive, u.site_id,
+                                        u.org_id))
        OR (SELECT count(DISTINCT j) FROM unnest(p_jids) AS j) <> n
        OR EXISTS (SELECT 1 FROM unnest(p_jids) AS j
                     JOIN journal_applied a ON a.jid = j) THEN
@@ -329,11 +331,10 @@ $$;
 -- original's sender of a relay, admin), 'own_sites' (a company whose
 -- guarded sites the alert reached), or NULL (not allowed).
 --
--- A company operator may ask for the receipts of an alert that reached at
--- least one site its company guards, provided the company was sent the
--- alert itself (company_operator among its target_roles, and the operator
--- cleared when it is OFFICIAL-SENSITIVE: the same gates as receiving it,
--- tocsin_resume). Such a reply is scoped to the company's own sites.
+-- A company operator may ask for the receipts of an alert sent to it
+-- (tocsin_alert_sent_to: a site its company guards a recipient,
+-- company_operator among its target_roles, cleared when it is
+-- OFFICIAL-SENSITIVE). Such a reply is scoped to the company's own sites.
 CREATE OR REPLACE FUNCTION tocsin_receipts_scope(p_user_id integer, p_alert_id bigint)
 RETURNS text
 LANGUAGE sql STABLE AS $$
@@ -343,11 +344,8 @@ LANGUAGE sql STABLE AS $$
                  SELECT 1 FROM users u, alerts a
                   WHERE u.id = p_user_id AND NOT u.disabled AND a.id = p_alert_id
                     AND u.role = 'company_operator'
-                    AND 'company_operator' = ANY (a.target_roles)
-                    AND (a.classification <> 'OFFICIAL-SENSITIVE' OR u.cleared_sensitive)
-                    AND EXISTS (SELECT 1 FROM alert_recipients r
-                                  JOIN sites s ON s.id = r.site_id
-                                 WHERE r.alert_id = a.id AND s.guard_org_id = u.org_id))
+                    AND tocsin_alert_sent_to(a.id, u.role, u.cleared_sensitive, u.site_id,
+                                             u.org_id))
                THEN 'own_sites'
            END;
 $$;

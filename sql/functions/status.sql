@@ -469,7 +469,9 @@ $$;
 -- A site's history, read and audited as one consultation (issue #5, "view
 -- a site's history"; DPA 2018 s.62): tocsin_site_history() returns the
 -- site (id, name, guarding company), its building status reports and the
--- alerts it received, newest first, and writes one audit row
+-- alerts it received (for an operator or a console, only those it may read
+-- itself: tocsin_alert_readable, the rule of receipts, relays, CAP export
+-- and images; the force reads them all), newest first, and writes one audit row
 -- 'view_site_history' (who, from where, which site, how many rows) in the
 -- same transaction as the read. A refused request raises before anything
 -- is written. Scope (docs/protocol.md):
@@ -571,6 +573,7 @@ BEGIN
                                   WHERE x2.alert_id = a.id AND x2.site_id = s.id
                                   ORDER BY x2.id DESC LIMIT 1) w ON true
              WHERE ar.site_id = s.id
+               AND (own = 'all' OR tocsin_alert_readable(u.id, a.id))
                AND (p_before IS NULL OR date_trunc('milliseconds', a.sent_at) < p_before)
              ORDER BY a.sent_at DESC, a.id DESC
              LIMIT p_limit) h;

@@ -32,6 +32,31 @@ BEGIN
 END
 $$;
 
+-- An account whose tokens may be worth less now (disabled, tokens revoked,
+-- role, organisation, site or clearance changed, deleted) is noted in
+-- account_changes (sql/migrations/037_account_changes.sql), under the
+-- transaction's id, for the broker's revocation sweep. SECURITY DEFINER:
+-- whoever changes users (tocsinctl as tocsin_admin, a superuser by hand)
+-- need not be granted the table.
+CREATE OR REPLACE FUNCTION tocsin_account_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND NEW.disabled IS NOT DISTINCT FROM OLD.disabled
+       AND NEW.tokens_valid_after IS NOT DISTINCT FROM OLD.tokens_valid_after
+       AND NEW.role IS NOT DISTINCT FROM OLD.role
+       AND NEW.org_id IS NOT DISTINCT FROM OLD.org_id
+       AND NEW.site_id IS NOT DISTINCT FROM OLD.site_id
+       AND NEW.cleared_sensitive IS NOT DISTINCT FROM OLD.cleared_sensitive
+       AND NEW.id = OLD.id THEN
+        RETURN NULL;
+    END IF;
+    DELETE FROM account_changes WHERE at < clock_timestamp() - interval '1 day';
+    INSERT INTO account_changes (user_id) VALUES (OLD.id);
+    RETURN NULL;
+END
+$$;
+
 -- A site without a slug takes its console user's (console.<slug>) when
 -- that user is added (trigger users_site_slug): the demo data adds sites,
 -- then their consoles. (Sites made before slugs existed took theirs the

@@ -2,7 +2,7 @@
 // error echoing its ref, publishes nothing, and leaves the session usable.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, consoleDirectory, newRef } from './lib/harness.mjs';
+import { Stack, consoleDirectory, newRef, waitFor } from './lib/harness.mjs';
 
 // Large enough for a publish with a 4001-character body (bad_field body),
 // small enough that an 8 KiB frame is over it.
@@ -179,6 +179,37 @@ describe('bad input on a signed-in session', { timeout: 180_000 }, () => {
     await conA.ping();
   });
 
+  // Binary frames count against --rate-limit (200/s, bursts of 400) like
+  // text frames, signed in or not: a flood of one-byte binary frames gets
+  // at most the burst and the rate's worth of bad_frame replies, never one
+  // each (it got 1,500 for 1,500 before).
+  async function binaryFlood(s, marker) {
+    const N = 1500;
+    const t0 = Date.now();
+    for (let i = 0; i < N; i++) s.sendRaw(Buffer.from([0x7b]), { binary: true });
+    // Frames are handled in order: once the marker is answered, every
+    // frame of the flood was. Resent until the bucket lets one through.
+    await waitFor(async () => {
+      marker();
+      return s.queue.some((m) => m.type === 'pong' || m.type === 'welcome' || m.code === 'already_authenticated');
+    }, { timeoutMs: 20_000, intervalMs: 250, what: 'the marker after the flood' });
+    const elapsed = (Date.now() - t0) / 1000;
+    const replies = s.seen.filter((m) => m.code === 'bad_frame').length;
+    const limited = s.seen.filter((m) => m.code === 'rate_limited').length;
+    assert.ok(replies < N, `${replies} bad_frame replies to ${N} binary frames`);
+    assert.ok(replies <= 400 + 200 * elapsed + 1, `${replies} replies in ${elapsed} s: over 200/s, bursts of 400`);
+    assert.ok(limited >= 1, 'a rate_limited notice');
+  }
+
+  it('binary frames count against the message rate, before and after sign-in', async () => {
+    const signedIn = await st.connectAs(siteA.username, { label: 'binary-flood' });
+    await binaryFlood(signedIn, () => signedIn.send({ type: 'ping', ref: newRef('after-flood') }));
+    const token = await st.token(siteA.username);
+    const anon = await st.openSocket({ label: 'binary-flood-anon' });
+    await binaryFlood(anon, () => anon.send({ type: 'hello', token }));
+    assert.ok(anon.isOpen, 'still open');
+  });
+
   it('a frame over --max-frame → frame_too_large, close 1009, others unaffected', async () => {
     const big = await st.connectAs(siteB.username, { label: 'oversize' });
     const frame = JSON.stringify({ type: 'ping', ref: 'big', pad: 'x'.repeat(8192) });
@@ -200,6 +231,23 @@ describe('bad input on a signed-in session', { timeout: 180_000 }, () => {
     fresh.sendRaw(ok);
     const pong = await fresh.next((m) => m.ref === 'fits', 3000, 'pong for a frame under the limit');
     assert.equal(pong.type, 'pong', JSON.stringify(pong));
+  });
+
+  // A client still sending a large message when the broker refuses it must
+  // read the replies queued before, then frame_too_large, then close 1009:
+  // not a reset (1006) that loses them. Several rounds, several sizes: the
+  // race showed often, not always.
+  it('an over-size message mid-stream: earlier replies, then frame_too_large, then 1009', async () => {
+    for (const size of [64 * 1024, 512 * 1024, 2 * 1024 * 1024, 512 * 1024, 2 * 1024 * 1024]) {
+      const s = await st.connectAs(siteB.username, { label: `oversize-${size}` });
+      const refs = [newRef('before'), newRef('before'), newRef('before')];
+      for (const ref of refs) s.send({ type: 'ping', ref });
+      s.sendRaw(JSON.stringify({ type: 'ping', ref: 'huge', pad: 'z'.repeat(size) }));
+      const closed = await s.waitClosed(20_000);
+      const got = s.seen.filter((m) => m.type !== 'welcome').map((m) => m.ref || m.code);
+      assert.deepEqual(got, [...refs, 'frame_too_large'], `${size} bytes: frames ${JSON.stringify(got)}, close ${JSON.stringify(closed)}`);
+      assert.equal(closed.code, 1009, `${size} bytes: ${JSON.stringify(closed)} after ${s.describeSeen()}`);
+    }
   });
 
   it('published nothing but the one legitimate alert', async () => {

@@ -17,7 +17,7 @@ describe(`a reconnect storm of ${PER_CONSOLE} connections per site console`, { t
 
   before(async () => {
     st = await Stack.create({ label: import.meta.url });
-    users = await st.query(`SELECT u.id, u.username, u.role, u.org_id, u.site_id, s.guard_org_id
+    users = await st.query(`SELECT u.id, u.username, u.role, u.org_id, u.site_id, u.cleared_sensitive, s.guard_org_id
                               FROM users u JOIN sites s ON s.id = u.site_id
                              WHERE u.role = 'site_console' AND NOT u.disabled ORDER BY u.id`);
     assert.equal(users.length, 34, 'the demo data has 34 site consoles');

@@ -4,6 +4,7 @@
 // "Token lifecycle").
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import {
   Stack, RFC3339_MS, decodeToken, login, httpRequest, newRef, openSocket, sleep, waitFor,
 } from './lib/harness.mjs';
@@ -229,7 +230,7 @@ describe('sign-in lockout (3 per account, 5 per address)', { timeout: 180_000 },
     assert.deepEqual(rows.map((a) => a.action),
       ['signin_failed', 'signin_failed', 'signin_failed', 'signin_locked', 'signin_locked']);
     const locked = rows.find((a) => a.action === 'signin_locked');
-    assert.equal(locked.detail.scope, 'account');
+    assert.equal(locked.detail.scope, 'account_address');
     assert.ok(locked.detail.retry_after > 0);
     assert.equal(locked.remote_addr, '127.0.0.1');
     assert.ok(!JSON.stringify(rows).includes('analyst-demo'), 'a password reached the audit trail');
@@ -261,6 +262,60 @@ describe('sign-in lockout (3 per account, 5 per address)', { timeout: 180_000 },
     assert.equal((await attempt('controller2', 'controller-demo')).status, 200);
   });
 
+  // The lockout is per account and address together: a stranger who
+  // guesses the controller's password from another address locks that
+  // address out of the account, not the controller (it was 15 minutes for
+  // everyone after 5 wrong passwords from anywhere).
+  const from = (address, username, password) => new Promise((resolve, reject) => {
+    const body = JSON.stringify({ username, password });
+    const req = http.request({ host: '127.0.0.1', port: st.broker.port, method: 'POST', path: '/api/login',
+      localAddress: address, agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => { let json; try { json = JSON.parse(text); } catch { /* not JSON */ } resolve({ status: res.statusCode, text, json }); });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+
+  it('a stranger\'s wrong passwords from another address do not lock the account\'s owner out', async () => {
+    await forget();
+    for (let i = 0; i < 3; i++) assert.equal((await from('127.0.0.2', 'controller', `guess-${i}`)).status, 401);
+    const stranger = await from('127.0.0.2', 'controller', 'controller-demo');
+    assertLocked(stranger);
+    // the owner, from its own address: at most the account's short delay
+    const ok = await waitFor(async () => {
+      const r = await from('127.0.0.1', 'controller', 'controller-demo');
+      if (r.status === 429) assert.ok(r.json.error.retry_after <= 60, r.text);
+      return r.status === 200 ? r : null;
+    }, { timeoutMs: 30_000, intervalMs: 250, what: 'the controller signed in from its own address' });
+    assert.equal(ok.status, 200);
+    // the stranger's address stays locked out of it
+    assertLocked(await from('127.0.0.2', 'controller', 'controller-demo'));
+  });
+
+  it('a guesser from many addresses is slowed by a delay that grows with the account\'s failures', async () => {
+    await forget();
+    let host = 10;
+    const next = () => `127.0.0.${host++}`;
+    for (let i = 0; i < 3; i++) assert.equal((await from(next(), 'analyst', `guess-${i}`)).status, 401);
+    const delays = [];
+    for (let k = 0; k < 3; k++) {
+      const r = await from(next(), 'analyst', `guess-more-${k}`);
+      assertLocked(r);
+      delays.push(r.json.error.retry_after);
+      // once the delay has passed, one more guess is checked (and fails)
+      await waitFor(async () => (await from(next(), 'analyst', `guess-after-${k}`)).status === 401,
+        { timeoutMs: 30_000, intervalMs: 250, what: `a guess after delay ${k + 1}` });
+    }
+    assert.ok(delays[0] >= 1 && delays[1] > delays[0] && delays[2] > delays[1], `growing delays: ${delays}`);
+    const rows = await st.query(`SELECT detail FROM audit WHERE action = 'signin_locked' AND actor_username = 'analyst'
+                                  AND at >= $1 ORDER BY id DESC LIMIT 1`, [started]);
+    assert.equal(rows[0]?.detail.scope, 'account', JSON.stringify(rows));
+  });
+
   it('answers a locked-out sign-in fast (no password check)', async () => {
     await forget();
     const checks = [];
@@ -281,6 +336,77 @@ describe('sign-in lockout (3 per account, 5 per address)', { timeout: 180_000 },
     // Well under a password check (argon2id), whatever this machine's speed.
     assert.ok(median < 200 && median < perCheck / 2,
       `locked-out median ${median} ms; a password check took ${perCheck} ms`);
+  });
+
+  it('stops cleanly (exit 0, no sanitizer report)', async () => {
+    await st.stop();
+  });
+});
+
+// A token is the broker's own, but the users row is the truth: a token
+// whose role, organisation, site or clearance disagrees with the row (a
+// row changed by hand in SQL, or a token signed with the broker's key by
+// someone else) must not widen what the session sees. hello refuses it
+// (auth_revoked, 4401), and directory answers from the row.
+describe('the token\'s claims against the users row', { timeout: 180_000 }, () => {
+  let st;
+  let con, op;
+
+  before(async () => {
+    st = await Stack.create({ label: `${import.meta.url}-claims` });
+    con = await st.one(`SELECT * FROM users WHERE username = 'console.threadneedle'`);
+    op = await st.one(`SELECT * FROM users WHERE username = 'op.bastion'`);
+  });
+  after(async () => { await st?.cleanup(); });
+
+  const claimsOf = (u, over = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return { sub: u.id, usr: u.username, role: u.role, org: u.org_id, site: u.site_id ?? null,
+      clr: Boolean(u.cleared_sensitive), iat: now, exp: now + 600, ...over };
+  };
+
+  it('a token that matches its row is welcomed', async () => {
+    const s = await st.connect(st.forgeToken(claimsOf(con)), { label: 'matching claims' });
+    await s.ping();
+    s.close();
+  });
+
+  for (const [what, over] of [
+    ['a role', { role: 'controller', site: null }],
+    ['an organisation', (u) => ({ org: u.org_id + 1 })],
+    ['a site', { site: 12 }],
+    ['a clearance', (u) => ({ clr: !u.cleared_sensitive })],
+  ]) {
+    it(`a token claiming ${what} its row does not have: auth_revoked, 4401, no welcome`, async () => {
+      const token = st.forgeToken(claimsOf(con, typeof over === 'function' ? over(con) : over));
+      const s = await st.openSocket({ label: `claims: ${what}` });
+      s.send({ type: 'hello', token });
+      await expectErrorAndClose(s, 'auth_revoked', 4401, 10000);
+      assert.ok(!s.seen.some((m) => m.type === 'welcome'), s.describeSeen());
+    });
+  }
+
+  // The row changes under a live session (by hand, so nothing revokes the
+  // token): directory answers what the row allows, never what the token
+  // says. The revocation sweep may close the session first: that widens
+  // nothing either.
+  it('directory answers from the users row, not from the token', async () => {
+    const s = await st.connectAs('op.bastion', { label: 'operator demoted by hand' });
+    await st.query(`UPDATE users SET role = 'site_console', site_id = 1,
+                           org_id = (SELECT guard_org_id FROM sites WHERE id = 1) WHERE id = $1`, [op.id]);
+    try {
+      s.send({ type: 'directory', ref: 'dir-after' });
+      const r = await s.next((m) => m.ref === 'dir-after' || m.code === 'auth_revoked', 10000, 'directory');
+      if (r.type === 'directory') {
+        assert.deepEqual(r.sites.map((x) => x.id), [1], `the row's one site, not Bastion's: ${JSON.stringify(r.sites.map((x) => x.id))}`);
+        assert.ok(r.sites.every((x) => x.consoles_online === undefined), 'no company desk presence for a console');
+      } else {
+        assert.equal(r.code, 'auth_revoked', JSON.stringify(r));
+      }
+    } finally {
+      await st.query(`UPDATE users SET role = $2, site_id = $3, org_id = $4 WHERE id = $1`,
+        [op.id, op.role, op.site_id, op.org_id]);
+    }
   });
 
   it('stops cleanly (exit 0, no sanitizer report)', async () => {

@@ -208,6 +208,30 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
     return { E1, E12 };
   });
 
+  // AOPS: the control room's alert (with a question) to sites 1 and 12 for
+  // company operators only; ACON: the same for site consoles only. Each
+  // reaches its role at site 1 first, so the other role's refusal is not
+  // a race.
+  const notForRole = () => once('not_for_role', async () => {
+    const AOPS = await publish(X.ctl2, { targets: { sites: [1, 12], roles: ['company_operator'] }, request: CHOICE });
+    const ACON = await publish(X.ctl2, { targets: { sites: [1, 12], roles: ['site_console'] }, request: CHOICE });
+    await S.company_operator.next(isAlert(AOPS), 8000, 'AOPS at Citadel');
+    await S.site_console.next(isAlert(ACON), 8000, 'ACON at site 1');
+    return { AOPS, ACON };
+  });
+  // The alert of alert_not_for_role for a role: the one aimed at the other.
+  const notMine = async (role) => (await notForRole())[role === 'site_console' ? 'AOPS' : 'ACON'];
+  // A receipt refused must leave nothing behind: no row, no tally change.
+  async function receiptOutcome(role, scope, frame, okType, table) {
+    if (scope !== 'alert_not_for_role') {
+      return outcome(S[role], { ...frame, alert_id: scope === 'other_site' ? F.A12 : F.A1 }, okType);
+    }
+    const id = await notMine(role);
+    const got = await outcome(S[role], { ...frame, alert_id: id }, okType);
+    const rows = await st.query(`SELECT 1 FROM ${table} WHERE alert_id = $1`, [id]);
+    return rows.length ? `${got}, and ${rows.length} ${table} row(s) stored` : got;
+  }
+
   const partnerReport = () => once('partner_report', async () => {
     const r = await S.site_console.request({ type: 'report', kind: 'sighting', text: `seen ${newRef('x')}` }, 10000);
     assert.equal(r.type, 'reported', JSON.stringify(r));
@@ -295,11 +319,12 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       return scope.startsWith('own') ? arrives(S[role], isEscalation(own), 20000) : never(S[role], mentions(other));
     },
 
-    ack: (role, scope) => outcome(S[role], { type: 'ack', alert_id: scope === 'other_site' ? F.A12 : F.A1 }, 'acked'),
-    read: (role, scope) => outcome(S[role], { type: 'read', alert_id: scope === 'other_site' ? F.A12 : F.A1 }, 'read_ok'),
-    answer: (role, scope) => outcome(S[role], { type: 'answer', alert_id: scope === 'other_site' ? F.A12 : F.A1, choice: 'No' }, 'answered'),
+    ack: (role, scope) => receiptOutcome(role, scope, { type: 'ack' }, 'acked', 'acks'),
+    read: (role, scope) => receiptOutcome(role, scope, { type: 'read' }, 'read_ok', 'reads'),
+    answer: (role, scope) => receiptOutcome(role, scope, { type: 'answer', choice: 'No' }, 'answered', 'answers'),
 
-    receipts(role, scope) {
+    async receipts(role, scope) {
+      if (scope === 'alert_not_for_role') return outcome(S[role], { type: 'receipts', alert_id: await notMine(role) }, 'receipts');
       const pick = {
         controller: { own_org_alert: F.A1, relay_of_own_alert: F.R1, other_org_alert: F.AN },
         analyst: { own_org_alert: F.AN, other_org_alert: F.A1 },
@@ -353,10 +378,11 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       return never(S[role], (m) => desk(m) && m.alert_id === id);
     },
 
-    relay(role, scope) {
+    async relay(role, scope) {
       const frame = { type: 'relay', alert_id: F.A1, sites: [1], note: `relay by ${role}` };
       if (scope === 'other_company_sites') frame.sites = [12];
       if (scope === 'alert_not_for_company') { frame.alert_id = F.A12; delete frame.sites; }
+      if (scope === 'alert_not_for_role') frame.alert_id = await notMine(role);
       return outcome(S[role], frame, 'relayed');
     },
 
@@ -403,9 +429,21 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
     // Site 1 (Citadel) and site 12 (Bastion) both received A1 and reported
     // status; an allowed reply must hold that site's rows and no other's.
     async site_history(role, scope) {
-      const site = { whole_force: 12, own_company_sites: 1, other_company_sites: 12, own_site: 1, other_site: 12, any: 1 }[scope];
+      const site = { whole_force: 12, own_company_sites: 1, other_company_sites: 12, own_site: 1, other_site: 12, any: 1,
+        alert_not_for_role: 1 }[scope];
       if (site === undefined) return `no site for scope ${scope}`;
       await once('history_reports', async () => { await reportStatus(S.site_console, 1); await reportStatus(X.console12, 12); });
+      if (scope === 'alert_not_for_role') {
+        // the site's own history, without the alert aimed at the other role
+        // (and with the one aimed at this role)
+        const id = await notMine(role);
+        const mine = (await notForRole())[role === 'site_console' ? 'ACON' : 'AOPS'];
+        const r = await S[role].request({ type: 'site_history', site_id: site, limit: 200 }, 10000);
+        if (r.type !== 'site_history') return `unexpected reply ${JSON.stringify(r).slice(0, 200)}`;
+        const ids = r.alerts.map((x) => x.alert_id);
+        if (!ids.includes(mine)) return `its own role's alert ${mine} missing: ${ids}`;
+        return ids.includes(id) ? `leak: alert ${id} listed to ${role}` : 'unlisted';
+      }
       return outcome(S[role], { type: 'site_history', site_id: site, limit: 200 }, 'site_history', async (r) => {
         if (r.site?.site_id !== site) return `site ${JSON.stringify(r.site)}`;
         const reports = (await st.query('SELECT id FROM status_reports WHERE site_id = $1', [site])).map((x) => Number(x.id));
@@ -484,6 +522,7 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
         whole_force: [F.A1, F.AN, F.RB], own_company_sites: [F.A1, F.AN], own_relay: [F.R1],
         other_company_sites: [F.A12], other_company_relay: [F.RB], own_site: [F.A1, F.R1],
         other_site: [F.A12, F.RB], unknown_alert: [UNKNOWN_ALERT],
+        alert_not_for_role: scope === 'alert_not_for_role' ? [await notMine(role)] : [],
       }[scope];
       if (!ids) return `no alert for scope ${scope}`;
       const got = new Set();

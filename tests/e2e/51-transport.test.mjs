@@ -18,7 +18,7 @@ import WebSocket from 'ws';
 import {
   Broker, ROOT, Stack, SUBPROTOCOL, demoPassword, makeCert, makeKeys,
 } from './lib/harness.mjs';
-import { LANDING, UI_TIMEOUT, launch, signIn, watch } from './lib/browser.mjs';
+import { LANDING, UI_TIMEOUT, launch, signIn, watch, openAs } from './lib/browser.mjs';
 
 const BINARY = process.env.TOCSIN_BROKER || path.join(ROOT, 'build/san/tocsind');
 
@@ -31,6 +31,10 @@ function assertSecurityHeaders(r, what, { hsts }) {
   assert.match(csp, /script-src 'self'/, `${what}: CSP ${csp}`);
   assert.match(csp, /frame-ancestors 'none'/, `${what}: CSP ${csp}`);
   assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, `${what}: CSP ${csp}`);
+  // WebSockets to the page's own origin only ('self' covers ws/wss of the
+  // same host and port in CSP Level 3), not to any host.
+  assert.match(csp, /connect-src 'self';/, `${what}: CSP ${csp}`);
+  assert.doesNotMatch(csp, /connect-src[^;]*\b(ws|wss):/, `${what}: CSP ${csp}`);
   assert.equal(h['x-content-type-options'], 'nosniff', what);
   assert.match(String(h['x-frame-options']), /^deny$/i, what);
   assert.equal(h['referrer-policy'], 'no-referrer', what);
@@ -235,6 +239,32 @@ describe('security headers without TLS', { timeout: 120_000 }, () => {
       assert.doesNotMatch(r.text, /<style[\s>]/i, `${page}: inline <style>`);
       assert.doesNotMatch(r.text, /\sstyle\s*=\s*["']/i, `${page}: style attribute`);
     }
+  });
+
+  it('a console page may open a WebSocket to the broker, not to another host (connect-src \'self\')', async () => {
+    const problems = [];
+    const browser = await launch();
+    try {
+      // connected: 'self' lets the console's own ws:// through
+      const page = await openAs(browser, st.broker.httpUrl, 'console.threadneedle', 'site_console', problems,
+        { allow: [/CSP violation: connect-src/, /violates the following Content Security Policy directive: "connect-src 'self'"/] });
+      const other = `ws://localhost:${st.broker.port}/ws`;   // another host, the same broker behind it
+      const outcome = await page.evaluate((url) => new Promise((resolve) => {
+        document.addEventListener('securitypolicyviolation',
+          (e) => resolve(`violation ${e.effectiveDirective || e.violatedDirective}`), { once: true });
+        try {
+          const ws = new WebSocket(url, 'tocsin.v1');
+          ws.onopen = () => { ws.close(); resolve('open'); };
+        } catch (err) {
+          resolve(`threw ${err.name}`);
+        }
+      }), other);
+      assert.match(outcome, /^(violation connect-src|threw SecurityError)/, `a WebSocket to ${other}: ${outcome}`);
+      await page.context().close();
+    } finally {
+      await browser.close();
+    }
+    assert.deepEqual(problems, []);
   });
 
   it('stops cleanly', async () => { await st.stop(); });

@@ -130,6 +130,7 @@ describe('delivery batches: compact, answerable, sealed', { timeout: 180_000 }, 
     } finally {
       await db.end().catch(() => {});
     }
+    // the 800's row, not the one the broker may write for the company desk's own delivery
     const [row] = await st.query(`SELECT pg_column_compression(detail) AS method, octet_length(detail::text) AS bytes
                                     FROM audit WHERE action = 'deliver' AND alert_id = $1 AND (detail->>'count')::int = $2`,
     [big.alert_id, n]);

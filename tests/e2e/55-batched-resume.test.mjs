@@ -35,6 +35,11 @@ async function backlogOf(s, timeoutMs = 60000) {
   return { welcome, replays, done };
 }
 
+// The claims of a console's users row (consoleDirectory): hello refuses a
+// token whose claims are not the row's.
+const consoleClaims = (c, extra = {}) => ({ ...claimsFor({ id: c.user_id, username: c.username, role: 'site_console',
+  org_id: c.guard_org_id, site_id: c.site_id, cleared_sensitive: c.cleared_sensitive }), ...extra });
+
 describe('hellos and resumes in batches', { timeout: 300_000 }, () => {
   let st, ctl, consoles, operators, epoch, head0, pubs, facts;
 
@@ -42,15 +47,18 @@ describe('hellos and resumes in batches', { timeout: 300_000 }, () => {
     st = await Stack.create({ label: import.meta.url });
     consoles = await consoleDirectory(st);
     assert.equal(consoles.length, 34, 'the demo data has 34 site consoles');
-    operators = await st.query(`SELECT id, username, role, org_id, site_id FROM users
+    // Half the operators not cleared for OFFICIAL-SENSITIVE (the demo clears
+    // them all): a token's clearance must be its row's.
+    await st.query(`UPDATE users SET cleared_sensitive = (id % 2 = 0) WHERE role = 'company_operator'`);
+    operators = await st.query(`SELECT id, username, role, org_id, site_id, cleared_sensitive FROM users
                                  WHERE role = 'company_operator' AND NOT disabled ORDER BY id`);
+    assert.ok(operators.some((o) => o.cleared_sensitive) && operators.some((o) => !o.cleared_sensitive));
     assert.ok(operators.length >= 3);
     ctl = await st.connectAs('controller');
     epoch = ctl.welcome.stream.epoch;
   });
   after(async () => { await st?.cleanup(); });
 
-  const consoleClaims = (c, extra = {}) => ({ ...claimsFor({ id: c.user_id, username: c.username, role: 'site_console', org_id: c.guard_org_id, site_id: c.site_id }), ...extra });
 
   // The alerts published since head0, with what decides who gets them.
   async function loadFacts() {
@@ -102,16 +110,16 @@ describe('hellos and resumes in batches', { timeout: 300_000 }, () => {
     for (let k = 0; k < 5; k++) {
       for (const c of consoles) {
         const from = positions[(specs.length * 7) % positions.length];
-        specs.push({ label: `${c.username}#${k}`, who: { role: 'site_console', site_id: c.site_id, org_id: c.guard_org_id, cleared: false },
+        specs.push({ label: `${c.username}#${k}`, who: { role: 'site_console', site_id: c.site_id, org_id: c.guard_org_id, cleared: c.cleared_sensitive },
           token: st.forgeToken(consoleClaims(c)), resume: { epoch, seq: from } });
       }
     }
     for (let k = 0; specs.length < 200; k++) {
       const o = operators[k % operators.length];
-      const cleared = k % 2 === 0;
+      const cleared = o.cleared_sensitive;
       const from = positions[(specs.length * 5) % positions.length];
       specs.push({ label: `${o.username}#${k}`, who: { role: 'company_operator', site_id: null, org_id: o.org_id, cleared },
-        token: st.forgeToken({ ...claimsFor(o), clr: cleared }), resume: { epoch, seq: from } });
+        token: st.forgeToken(claimsFor(o)), resume: { epoch, seq: from } });
     }
     const socks = await helloAll(st.broker, specs);
     const wrong = [];
@@ -212,7 +220,7 @@ describe('hellos and resumes in batches', { timeout: 300_000 }, () => {
           if (specs[i].resume) {
             assert.equal(first.resume.status, 'ok');
             const done = await s.next('resume_done', 60000);
-            assert.equal(done.count, expected({ role: 'site_console', site_id: c.site_id, org_id: c.guard_org_id, cleared: false }, head0).length);
+            assert.equal(done.count, expected({ role: 'site_console', site_id: c.site_id, org_id: c.guard_org_id, cleared: c.cleared_sensitive }, head0).length);
           } else {
             assert.deepEqual(first.resume, { status: 'none' });
           }
@@ -247,7 +255,7 @@ describe('hellos and resumes in batches', { timeout: 300_000 }, () => {
     await Promise.all(stayers.map(async (s) => {
       const x = specs[socks.indexOf(s)];
       const { welcome, replays, done } = await backlogOf(s);
-      const want = expected({ role: 'site_console', site_id: x.c.site_id, org_id: x.c.guard_org_id, cleared: false }, x.resume.seq);
+      const want = expected({ role: 'site_console', site_id: x.c.site_id, org_id: x.c.guard_org_id, cleared: x.c.cleared_sensitive }, x.resume.seq);
       const got = replays.map((m) => m.alert.id);
       if (welcome.resume.status !== 'ok' || done.count !== want.length || JSON.stringify(got) !== JSON.stringify(want)) {
         wrong.push({ conn: s.label, want, got, done });
@@ -295,7 +303,7 @@ describe('resumes while PostgreSQL is down', { timeout: 300_000 }, () => {
     for (let k = 0; k < 3; k++) {
       for (const c of consoles) {
         specs.push({ label: `${c.username}^${k}`, c, resume: { epoch, seq: from },
-          token: st.forgeToken(claimsFor({ id: c.user_id, username: c.username, role: 'site_console', org_id: c.guard_org_id, site_id: c.site_id })) });
+          token: st.forgeToken(consoleClaims(c)) });
       }
     }
     const socks = await helloAll(st.broker, specs);
@@ -356,7 +364,7 @@ describe('the hello deadline of many connections (--auth-timeout 2)', { timeout:
     const first = await Promise.all(Array.from({ length: 20 }, (_, i) => openSocket(st.broker, { label: `early-${i}`, timeoutMs: 10000 })));
     // half of the early ones sign in (they leave the list, the head among them)
     const hellos = first.filter((_, i) => i % 2 === 0);
-    hellos.forEach((s, i) => s.send({ type: 'hello', token: st.forgeToken(claimsFor({ id: consoles[i].user_id, username: consoles[i].username, role: 'site_console', org_id: consoles[i].guard_org_id, site_id: consoles[i].site_id })) }));
+    hellos.forEach((s, i) => s.send({ type: 'hello', token: st.forgeToken(consoleClaims(consoles[i])) }));
     await Promise.all(hellos.map((s) => s.next('welcome', 10000)));
     await sleep(1000);
     const t1 = Date.now();

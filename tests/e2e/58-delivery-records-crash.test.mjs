@@ -39,7 +39,7 @@ describe('delivery records survive a kill -9 during a fan-out', { timeout: 300_0
     const specs = consoles.flatMap((c) => Array.from({ length: PER_USER }, (_, k) => ({ c, label: `${c.username}#${k}` })));
     sessions = await inBatches(specs.length, 20, async (i) => {
       const { c, label } = specs[i];
-      const token = files.forge(claimsFor({ id: c.user_id, username: c.username, role: 'site_console', org_id: c.guard_org_id, site_id: c.site_id }));
+      const token = files.forge(claimsFor({ id: c.user_id, username: c.username, role: 'site_console', org_id: c.guard_org_id, site_id: c.site_id, cleared_sensitive: c.cleared_sensitive }));
       const s = await st.connect(token, { label, timeoutMs: 30_000 });
       Object.assign(s, { c, token, since: s.welcome.stream.head });
       return s;
@@ -167,7 +167,7 @@ describe('delivery records survive a kill -9 during a fan-out', { timeout: 300_0
     const [c] = consoles;
     for (const s of sessions) if (s.c.site_id === c.site_id) s.close();
     const a = await publish(ctl, { headline: `While nobody was there ${Date.now()}`, severity: 'minor', targets: { sites: [c.site_id] } });
-    const token = files.forge(claimsFor({ id: c.user_id, username: c.username, role: 'site_console', org_id: c.guard_org_id, site_id: c.site_id }));
+    const token = files.forge(claimsFor({ id: c.user_id, username: c.username, role: 'site_console', org_id: c.guard_org_id, site_id: c.site_id, cleared_sensitive: c.cleared_sensitive }));
     const fresh = await st.connect(token, { label: 'fresh' });
     const cursor = cursorOf(fresh);
     assert.ok(cursor.seq >= a.seq);

@@ -348,6 +348,45 @@ describe('the ZeroMQ bus', { timeout: 300_000 }, () => {
     }
   });
 
+  // An events subscriber already connected when its adapter is revoked is
+  // cut within 5 s, as consoles are (issue 16); it used to hear every
+  // event until it reconnected. Another subscriber keeps hearing.
+  it('a subscriber whose adapter is revoked hears nothing more within 5 s; another still hears', async () => {
+    const doomed = await addAdapter(st, 'watch-doomed', 'controller');
+    const other = await addAdapter(st, 'watch-other', 'controller');
+    const fd = await busFollow(st, doomed, { topics: ['alert.'] });
+    const fo = await busFollow(st, other, { topics: ['alert.'] });
+    const sentAt = new Map();   // alert id -> when it was published
+    const pub = async (what) => {
+      const r = await desk.request({ type: 'publish', ref: newRef('p'), headline: headline(what), severity: 'minor',
+        targets: { sites: [site.site_id] } });
+      assert.equal(r.type, 'published', JSON.stringify(r));
+      sentAt.set(r.alert_id, Date.now());
+      return r.alert_id;
+    };
+    try {
+      const first = await pub('Before the revocation');
+      await fd.next((e) => e.event.alert_id === first, 15000);
+      await fo.next((e) => e.event.alert_id === first, 15000);
+      const rv = await tocsinctl(st, ['adapter', 'revoke', 'watch-doomed']);
+      assert.equal(rv.code, 0, rv.stderr);
+      const t0 = Date.now();
+      // publish every 300 ms until an alert published 6 s after the
+      // revocation has reached the other subscriber
+      let late;
+      await waitFor(async () => {
+        const id = await pub('After the revocation');
+        if (!late && Date.now() - t0 > 6000) late = id;
+        return late && fo.events.some((e) => e.event.alert_id === late);
+      }, { timeoutMs: 60_000, intervalMs: 300, what: 'the other subscriber hearing an alert published 6 s after the revocation' });
+      const heard = fd.events.map((e) => e.event.alert_id).filter((id) => sentAt.get(id) > t0 + 5000);
+      assert.deepEqual(heard, [], 'the revoked subscriber heard alerts published more than 5 s after its revocation');
+    } finally {
+      fd.stop();
+      fo.stop();
+    }
+  });
+
   it('the broker stops cleanly with the bus on (exit 0, no sanitizer report)', async () => {
     await st.stop();
     assert.equal(st.broker.exit.code, 0);

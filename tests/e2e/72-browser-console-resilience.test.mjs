@@ -8,7 +8,9 @@
 //
 // The browser reaches the broker through a TCP forwarder on a fixed port
 // (lib/browser.mjs Forwarder): a restarted broker gets a new port, the
-// page keeps its origin and its sessionStorage.
+// page keeps its origin and its refresh cookie. The page keeps its token
+// in memory only: the test reads it from the frames the page sends and
+// receives (hello, refreshed).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, waitFor, sleep, decodeToken } from './lib/harness.mjs';
@@ -29,6 +31,7 @@ describe('a building console across reloads, broker restarts and token expiry', 
   let ctlWs;
   let page;
   let firstToken;
+  const tokensSeen = [];   // the page's tokens, in order: hello's, then refreshed's
   const problems = [];
 
   before(async () => {
@@ -41,7 +44,23 @@ describe('a building console across reloads, broker restarts and token expiry', 
     fwd.retarget(st.broker.port);
     browser = await launch();
     page = await openAs(browser, fwd.baseUrl, A, 'site_console', problems, { allow: ALLOW });
-    firstToken = await page.evaluate(() => sessionStorage.getItem('tocsin.token'));
+    // every later socket of the page (reloads, reconnections) is watched
+    const watchFrames = (ws) => {
+      const take = (data) => {
+        try {
+          const f = JSON.parse(String(data.payload ?? data));
+          const t = f.type === 'hello' ? f.token : f.type === 'refreshed' ? f.token : null;
+          if (t && tokensSeen[tokensSeen.length - 1] !== t) tokensSeen.push(t);
+        } catch { /* not JSON */ }
+      };
+      ws.on('framesent', take);
+      ws.on('framereceived', take);
+    };
+    page.on('websocket', watchFrames);
+    // the socket opened before the listener: a reload opens a watched one
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('#conn[data-state="connected"]', { state: 'attached' });
+    firstToken = await waitFor(() => tokensSeen[0], { what: 'the token of the page\'s hello' });
     ctlWs = await st.connectAs('controller');
   });
 
@@ -271,9 +290,10 @@ describe('a building console across reloads, broker restarts and token expiry', 
   it('the token is refreshed over the live connection: still signed in after the first token expired', async () => {
     try {
       const first = decodeToken(firstToken);
-      await waitFor(async () => (await page.evaluate(() => sessionStorage.getItem('tocsin.token'))) !== firstToken,
-        { timeoutMs: TOKEN_TTL * 1000, intervalMs: 1000, what: 'a refreshed token in sessionStorage' });
-      const next = decodeToken(await page.evaluate(() => sessionStorage.getItem('tocsin.token')));
+      const firstIat = first.iat;
+      const refreshed = await waitFor(() => tokensSeen.map(decodeToken).find((c) => c.sub === first.sub && c.iat > firstIat && c.exp > first.exp),
+        { timeoutMs: TOKEN_TTL * 1000, intervalMs: 1000, what: 'a refreshed token' });
+      const next = refreshed;
       assert.equal(next.sub, first.sub);
       assert.ok(next.exp > first.exp, 'the new token lasts longer');
       // Past the first token's expiry (plus the broker's sweep), still here.

@@ -27,7 +27,7 @@ describe('a fan-out larger than one slice of writes', { timeout: 240_000 }, () =
         const c = consoles[k % consoles.length];
         batch.push((async () => {
           const s = await openSocket(st.broker, { label: `${c.username}#${k}`, timeoutMs: 30000 });
-          s.send({ type: 'hello', token: st.forgeToken(claimsFor({ id: c.user_id, username: c.username, role: 'site_console', org_id: c.guard_org_id, site_id: c.site_id })) });
+          s.send({ type: 'hello', token: st.forgeToken(claimsFor({ id: c.user_id, username: c.username, role: 'site_console', org_id: c.guard_org_id, site_id: c.site_id, cleared_sensitive: c.cleared_sensitive })) });
           await s.next('welcome', 30000);
           return s;
         })());

@@ -53,6 +53,17 @@ REMOVED=(
     # arguments, for the one with p_detail below
     "FUNCTION|tocsin_record_deliveries(bigint[], integer[], integer[], timestamp with time zone[])"
     "ACL|FUNCTION tocsin_record_deliveries(p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[])"
+    # 036_token_claims: hello's check takes the token's claims too (below)
+    "FUNCTION|tocsin_token_check_batch(integer[], bigint[])"
+    "ACL|FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bigint[])"
+    # 037_account_changes: the sweep asks what changed, not about every session
+    "FUNCTION|tocsin_revoked(integer[], bigint[])"
+    "ACL|FUNCTION tocsin_revoked(p_users integer[], p_iat bigint[])"
+    # 038_signin_gate: the lockout per account and address, and a delay
+    "FUNCTION|tocsin_signin_gate(text, text, integer, integer, integer)"
+    "ACL|FUNCTION tocsin_signin_gate(p_username text, p_remote text, p_account_max integer, p_address_max integer, p_minutes integer)"
+    "FUNCTION|tocsin_signin_succeeded(text)"
+    "ACL|FUNCTION tocsin_signin_succeeded(p_username text)"
 )
 # What differs because of the removals: the count of recorded deliveries,
 # which added delivery_rows' rows to the batches'.
@@ -66,6 +77,17 @@ CHANGED=(
     "TABLE|adapter_submissions"
     "FUNCTION|tocsin_bus_publish(integer, bigint, bigint, jsonb, text)"
     "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text)"
+    # issue 16: who an alert was sent to is one rule, tocsin_alert_sent_to,
+    # asked by every path (sql/functions/access.sql)
+    "FUNCTION|tocsin_alert_readable(integer, bigint)"
+    "FUNCTION|tocsin_image_fetch(text, integer, text)"
+    "FUNCTION|tocsin_receipt_batch_fast(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    "FUNCTION|tocsin_receipt_user(integer, bigint, text)"
+    "FUNCTION|tocsin_receipts_scope(integer, bigint)"
+    "FUNCTION|tocsin_relay(bigint, integer, bigint, integer[], text, text)"
+    "FUNCTION|tocsin_site_history(integer, integer, integer, timestamp with time zone, text)"
+    # issue 16: signing out of a console (POST /api/logout) is access
+    "FUNCTION|tocsin_audit_category(text)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -88,6 +110,42 @@ ADDED=(
     "ACL|FUNCTION tocsin_record_deliveries(p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[], p_detail jsonb)"
     "FUNCTION|tocsin_resume_confirm(integer[], integer[], bigint[], bigint[], boolean[])"
     "ACL|FUNCTION tocsin_resume_confirm(p_users integer[], p_sites integer[], p_since bigint[], p_after bigint[], p_cleared boolean[])"
+    # issue 16: the one rule of who an alert was sent to
+    "FUNCTION|tocsin_alert_sent_to(bigint, text, boolean, integer, integer)"
+    "ACL|FUNCTION tocsin_alert_sent_to(p_alert_id bigint, p_role text, p_cleared boolean, p_site_id integer, p_org_id integer)"
+    # 036_token_claims: hello refuses a token whose claims are not the users row's
+    "FUNCTION|tocsin_token_check_batch(integer[], bigint[], text[], integer[], integer[], boolean[])"
+    "ACL|FUNCTION tocsin_token_check_batch(p_users integer[], p_iats bigint[], p_roles text[], p_orgs integer[], p_sites integer[], p_cleared boolean[])"
+    # 037_account_changes: the accounts changed, for the revocation sweep
+    "TABLE|account_changes"
+    "ACL|TABLE account_changes"
+    "INDEX|account_changes_xid_idx"
+    "INDEX|account_changes_at_idx"
+    "TRIGGER|users users_changes_logged"
+    "FUNCTION|tocsin_account_changed()"
+    "FUNCTION|tocsin_account_changes(xid8)"
+    "ACL|FUNCTION tocsin_account_changes(p_since xid8)"
+    # 038_signin_gate: the lockout per account and address, and a delay
+    "FUNCTION|tocsin_signin_gate(text, text, integer, integer, integer, integer)"
+    "ACL|FUNCTION tocsin_signin_gate(p_username text, p_remote text, p_account_max integer, p_address_max integer, p_minutes integer, p_delay_max integer)"
+    "FUNCTION|tocsin_signin_succeeded(text, text)"
+    "ACL|FUNCTION tocsin_signin_succeeded(p_username text, p_remote text)"
+    # 039_refresh_credentials: the consoles' refresh cookie
+    "TABLE|refresh_credentials"
+    "ACL|TABLE refresh_credentials"
+    "SEQUENCE|refresh_credentials_id_seq"
+    "SEQUENCE OWNED BY|refresh_credentials_id_seq"
+    "ACL|SEQUENCE refresh_credentials_id_seq"
+    "DEFAULT|refresh_credentials id"
+    "CONSTRAINT|refresh_credentials refresh_credentials_pkey"
+    "FK CONSTRAINT|refresh_credentials refresh_credentials_user_id_fkey"
+    "INDEX|refresh_credentials_user_idx"
+    "FUNCTION|tocsin_refresh_issue(integer, bytea, integer, text)"
+    "ACL|FUNCTION tocsin_refresh_issue(p_user_id integer, p_hash bytea, p_ttl integer, p_remote text)"
+    "FUNCTION|tocsin_refresh_use(bigint, bytea, text)"
+    "ACL|FUNCTION tocsin_refresh_use(p_id bigint, p_hash bytea, p_remote text)"
+    "FUNCTION|tocsin_refresh_revoke(bigint, bytea, text)"
+    "ACL|FUNCTION tocsin_refresh_revoke(p_id bigint, p_hash bytea, p_remote text)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -4,10 +4,10 @@
 import { requireSession } from './session.js';
 import { setupHeader } from './ui.js';
 
-const signedIn = requireSession(['admin']);
-if (signedIn) {
+requireSession(['admin']).then((signedIn) => {
+  if (!signedIn) return;
   const { user } = signedIn;
   setupHeader(user, null);
   document.getElementById('admin-name').textContent = user.display_name || user.username || '';
   document.getElementById('org-name').textContent = user.org_name || '';
-}
+});

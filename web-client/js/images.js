@@ -23,7 +23,7 @@ export function checkImageFile(file) {
 /* Upload one file; resolves to the image id. Rejects with an Error that
  * carries `code` (the broker's error code, or 'network') and `status`. */
 /* The token refreshed over the live connection (js/session.js keeps it in
- * sessionStorage) is newer than the one a page was started with. */
+ * memory) is newer than the one a page was started with. */
 function freshest(token) {
   return getToken() || token;
 }

@@ -1,4 +1,5 @@
-// session.js: the sign-in state kept in sessionStorage, and the WebSocket
+// session.js: the sign-in state, kept in memory (the refresh cookie brings
+// it back after a reload), the pages' encrypted caches, and the WebSocket
 // session every console page shares (docs/protocol.md, "WebSocket session").
 //
 // A Session opens /ws with subprotocol tocsin.v1, sends `hello` as soon as
@@ -10,9 +11,8 @@
 // or an `error` frame whose code starts with auth_, sends the user back to
 // the sign-in page: the token is no good and retrying cannot help.
 
-export const TOKEN_KEY = 'tocsin.token';
-export const USER_KEY = 'tocsin.user';
 const KEY_PREFIX = 'tocsin.';
+const CACHE_PREFIX = 'tocsin.c.';    // encrypted page caches in sessionStorage
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
@@ -31,63 +31,111 @@ const HOME_BY_ROLE = {
   admin: 'admin.html',
 };
 
-/* ---- Stored sign-in ---------------------------------------------------- */
+/* ---- The sign-in, in memory only ---------------------------------------
+ *
+ * The token and the user live in this module's memory, never in
+ * sessionStorage or localStorage (issue 16: any script of the page, or
+ * anyone at the device's disk, could read them there). A page that starts
+ * without them (every page load, a reload too) asks POST /api/refresh,
+ * which the browser sends with the HttpOnly cookie set at sign-in
+ * (docs/security.md, "The consoles' token"). */
+const current = { token: null, user: null };
 
 export function getToken() {
-  try {
-    return sessionStorage.getItem(TOKEN_KEY);
-  } catch {
-    return null;
-  }
+  return current.token;
 }
 
 export function getUser() {
+  return current.user;
+}
+
+/* ---- Page caches, encrypted ---------------------------------------------
+ *
+ * What a page caches to survive a reload (the alerts a console showed, the
+ * alerts a desk sent: OFFICIAL-SENSITIVE text among them) is kept in
+ * memory and written to sessionStorage encrypted (AES-GCM) under the key
+ * POST /api/refresh gives with the token: the broker derives it from the
+ * cookie's secret, so neither the storage nor the database holds it, and
+ * signing out (the credential revoked) leaves only ciphertext behind.
+ * Without WebCrypto (a page served over plain http from another host than
+ * localhost) the caches live in memory only. */
+const cache = new Map();      // name -> value
+const cacheSeq = new Map();   // name -> the latest write's number
+let cacheKey = null;          // CryptoKey, not extractable
+
+const b64 = {
+  enc: (bytes) => btoa(String.fromCharCode(...bytes)),
+  dec: (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0)),
+  url: (text) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)),
+};
+
+async function openCache(rawKey) {
+  cache.clear();
+  cacheKey = null;
+  if (!rawKey || !globalThis.crypto?.subtle) return;
   try {
-    const raw = sessionStorage.getItem(USER_KEY);
-    const user = raw ? JSON.parse(raw) : null;
-    return user && typeof user === 'object' ? user : null;
+    cacheKey = await crypto.subtle.importKey('raw', b64.url(rawKey), 'AES-GCM', false, ['encrypt', 'decrypt']);
   } catch {
-    return null;
+    return;
+  }
+  for (const k of storedKeys(CACHE_PREFIX)) {
+    try {
+      const blob = b64.dec(sessionStorage.getItem(k));
+      const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: blob.slice(0, 12) }, cacheKey, blob.slice(12));
+      cache.set(k.slice(CACHE_PREFIX.length), JSON.parse(new TextDecoder().decode(plain)));
+    } catch {
+      sessionStorage.removeItem(k);   // another sign-in's, or damaged
+    }
   }
 }
 
-/* Forget everything this client keeps for the tab (token, user, the lists
- * the pages cache), so that the next person at the desk starts clean. */
-export function clearSession() {
+function storedKeys(prefix) {
+  const keys = [];
   try {
-    const keys = [];
     for (let i = 0; i < sessionStorage.length; i++) {
       const k = sessionStorage.key(i);
-      if (k && k.startsWith(KEY_PREFIX)) keys.push(k);
+      if (k && k.startsWith(prefix)) keys.push(k);
     }
-    keys.forEach((k) => sessionStorage.removeItem(k));
+  } catch {
+    /* storage unavailable */
+  }
+  return keys;
+}
+
+/* Forget everything this client keeps for the tab (the sign-in, the page
+ * caches), so that the next person at the desk starts clean. */
+export function clearSession() {
+  current.token = null;
+  current.user = null;
+  cache.clear();
+  cacheKey = null;
+  try {
+    storedKeys(KEY_PREFIX).forEach((k) => sessionStorage.removeItem(k));
   } catch {
     /* storage unavailable: nothing to clear */
   }
 }
 
-export function storeSession(token, user) {
-  clearSession();
-  sessionStorage.setItem(TOKEN_KEY, token);
-  sessionStorage.setItem(USER_KEY, JSON.stringify(user));
-}
-
-/* A page-scoped JSON cache in sessionStorage (cleared by clearSession). */
+/* A page-scoped JSON cache (cleared by clearSession). */
 export function loadCache(name, fallback) {
-  try {
-    const raw = sessionStorage.getItem(KEY_PREFIX + name);
-    return raw ? JSON.parse(raw) : fallback;
-  } catch {
-    return fallback;
-  }
+  return cache.has(name) ? cache.get(name) : fallback;
 }
 
 export function saveCache(name, value) {
-  try {
-    sessionStorage.setItem(KEY_PREFIX + name, JSON.stringify(value));
-  } catch {
-    /* quota or storage disabled: the cache is a convenience only */
-  }
+  cache.set(name, value);
+  if (!cacheKey) return;
+  const seq = (cacheSeq.get(name) || 0) + 1;
+  cacheSeq.set(name, seq);
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  crypto.subtle.encrypt({ name: 'AES-GCM', iv }, cacheKey, new TextEncoder().encode(JSON.stringify(value)))
+    .then((ct) => {
+      if (cacheSeq.get(name) !== seq || !cacheKey) return;   // a newer write, or signed out
+      const blob = new Uint8Array(12 + ct.byteLength);
+      blob.set(iv);
+      blob.set(new Uint8Array(ct), 12);
+      sessionStorage.setItem(CACHE_PREFIX + name, b64.enc(blob));
+    })
+    .catch(() => { /* quota or storage disabled: the cache is a convenience only */ });
 }
 
 /* The console's position in the alert stream (docs/protocol.md §3), kept
@@ -141,28 +189,57 @@ export function homeFor(role) {
   return HOME_BY_ROLE[role] || null;
 }
 
-/* Called first by every page but the sign-in page. Returns {token, user}
- * when the tab is signed in with a role this page serves; otherwise starts
- * a redirect and returns null. */
-export function requireSession(roles) {
-  const token = getToken();
-  const user = getUser();
-  if (!token || !user) {
+/* A token for this page from the refresh cookie: {token, user, cache_key},
+ * null when there is no valid sign-in (401), or 'retry' when the broker did
+ * not answer. */
+async function refreshFromCookie() {
+  try {
+    const res = await fetch('/api/refresh', { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
+    if (res.status === 204 || res.status === 401 || res.status === 403) return null;   // not signed in
+    if (!res.ok) return 'retry';
+    const body = await res.json();
+    return body && typeof body.token === 'string' && body.user ? body : null;
+  } catch {
+    return 'retry';
+  }
+}
+
+/* Called first by every page but the sign-in page. Resolves {token, user}
+ * when the tab is signed in (the refresh cookie) with a role this page
+ * serves; otherwise starts a redirect and resolves null. While the broker
+ * does not answer it keeps asking. */
+export async function requireSession(roles) {
+  let got = await refreshFromCookie();
+  for (let wait = 1000; got === 'retry'; wait = Math.min(wait * 2, 15000)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    got = await refreshFromCookie();
+  }
+  if (!got) {
     clearSession();
     location.replace('index.html');
     return null;
   }
-  if (roles && !roles.includes(user.role)) {
-    const home = homeFor(user.role);
+  current.token = got.token;
+  current.user = got.user;
+  await openCache(got.cache_key);
+  if (roles && !roles.includes(got.user.role)) {
+    const home = homeFor(got.user.role);
     if (!home) clearSession();
     location.replace(home || 'index.html');
     return null;
   }
-  return { token, user };
+  return { token: got.token, user: got.user };
 }
 
-export function signOut(session) {
+/* Sign-out: the session closes, the refresh credential is revoked and its
+ * cookie cleared (POST /api/logout), and the tab forgets everything. */
+export async function signOut(session) {
   if (session) session.stop();
+  try {
+    await fetch('/api/logout', { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
+  } catch {
+    /* unreachable: the credential ends at its expiry; the tab forgets anyway */
+  }
   clearSession();
   location.replace('index.html');
 }
@@ -454,11 +531,7 @@ export class Session {
 
   adoptToken(token) {
     this.token = token;
-    try {
-      sessionStorage.setItem(TOKEN_KEY, token);
-    } catch {
-      /* storage disabled: this page's life only */
-    }
+    current.token = token;   // memory only
     this.emit('token', token);
     this.scheduleRefresh(undefined, REFRESH_GAP_MS);
   }

@@ -1,7 +1,7 @@
-// signin.js: index.html. POST /api/login, keep the token for the tab, and
-// go to the page for the user's role.
+// signin.js: index.html. POST /api/login (which sets the refresh cookie),
+// and go to the page for the user's role.
 
-import { storeSession, homeFor, clearSession } from './session.js';
+import { homeFor, clearSession } from './session.js';
 
 const REASONS = {
   auth_expired: 'Your session has expired. Sign in again.',
@@ -87,7 +87,9 @@ async function signIn(ev) {
       showError(`This console has no page for the role “${body.user.role}”.`);
       return;
     }
-    storeSession(body.token, body.user);
+    // The token is not kept: the page for the role gets its own from the
+    // refresh cookie this answer set (js/session.js, requireSession).
+    clearSession();
     location.replace(home);
   } finally {
     button.disabled = false;

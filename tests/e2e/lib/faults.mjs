@@ -99,10 +99,12 @@ export async function connectResume(broker, token, resume, { label = 'resume', t
   return s;
 }
 
-// Token claims for a user row ({id, username, role, org_id, site_id}).
+// Token claims for a user row ({id, username, role, org_id, site_id,
+// cleared_sensitive}): hello refuses a token whose claims are not its row's.
 export function claimsFor(u, ttlSeconds = 3600) {
   const now = Math.floor(Date.now() / 1000);
-  return { sub: u.id, usr: u.username, role: u.role, org: u.org_id, site: u.site_id ?? null, iat: now, exp: now + ttlSeconds };
+  return { sub: u.id, usr: u.username, role: u.role, org: u.org_id, site: u.site_id ?? null,
+    clr: Boolean(u.cleared_sensitive), iat: now, exp: now + ttlSeconds };
 }
 
 // Waits until the broker's output matches re (bounded); returns the match.

@@ -692,7 +692,7 @@ export class Stack {
 export async function consoleDirectory(stack) {
   return stack.query(`
     SELECT u.id AS user_id, u.username, s.id AS site_id, s.name AS site_name,
-           s.guard_org_id, o.name AS org_name
+           s.guard_org_id, o.name AS org_name, u.cleared_sensitive
       FROM users u
       JOIN sites s ON s.id = u.site_id
       JOIN organisations o ON o.id = s.guard_org_id

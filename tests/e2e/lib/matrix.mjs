@@ -72,6 +72,7 @@ function caseText(c) {
     case 'allowed': return c.scope === 'any' ? 'allowed' : `allowed: ${scopeText(c.scope)}`;
     case 'hidden': return `never sent${where}`;
     case 'none': return 'no backlog';
+    case 'unlisted': return `not listed${where}`;
     case 'host_only': return 'host only';
     default: return `\`${c.result}\`${where}`;
   }

@@ -61,5 +61,4 @@ function main({ token, user }) {
   desk.session.start();
 }
 
-const signedIn = requireSession(['site_console', 'company_operator']);
-if (signedIn) main(signedIn);
+requireSession(['site_console', 'company_operator']).then((signedIn) => { if (signedIn) main(signedIn); });

@@ -55,5 +55,4 @@ function main({ token, user }) {
   session.start();
 }
 
-const signedIn = requireSession(['controller', 'analyst']);
-if (signedIn) main(signedIn);
+requireSession(['controller', 'analyst']).then((signedIn) => { if (signedIn) main(signedIn); });

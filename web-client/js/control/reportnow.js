@@ -2,7 +2,7 @@
 // compose form's area to send its building status (`report_now`), then
 // `report_now_status` keeps the counts and the list of sites still to
 // report. Analysts see the button disabled. The recent requests survive a
-// reload (sessionStorage).
+// reload (sessionStorage, encrypted: js/session.js).
 
 import { el, formatTime, showError, describeError, isUnsupported, unsupportedText } from '../ui.js';
 import { loadCache, saveCache } from '../session.js';

@@ -4,7 +4,7 @@
 // `receipts`. Tallies, answers and relays that arrive before `published`
 // (or for an alert not in the list yet) are buffered; `read` and
 // `escalated` counts appear once a tally carries them. The list survives
-// a reload (sessionStorage).
+// a reload (sessionStorage, encrypted: js/session.js).
 
 import { loadCache, mergeTally, TALLY_COUNTS } from '../session.js';
 import { room, MAX_SENT, MODEL, announce, bufferPut, itemFor } from './room.js';

@@ -1,6 +1,6 @@
-/* id_array.c: the recipient lists PostgreSQL answers with, as arrays of
- * ids. Pure. */
-#include "deliver.h"
+/* id_array.c: the integer arrays PostgreSQL answers with, as arrays of
+ * ids (id_array.h). Pure. */
+#include "id_array.h"
 
 #include <stdlib.h>
 
