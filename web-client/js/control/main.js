@@ -2,8 +2,9 @@
 // publish alerts (compose.js), watch each alert's tally, answers and
 // relays, update or cancel it (sent.js, sent-item.js, cancel.js,
 // receipts.js); the status board, its map and area totals
-// (board-panel.js), report-now (reportnow.js) and the inbox of partner
-// reports (inbox.js) (docs/protocol.md §2b). This file only starts the
+// (board-panel.js), report-now (reportnow.js), the inbox of partner
+// reports (inbox.js) (docs/protocol.md §2b) and the room's sounds
+// (chimes.js). This file only starts the
 // room: the state is room.js, each panel is a module, set up in the order
 // their frame handlers always ran.
 
@@ -19,6 +20,7 @@ import { setupBoardPanel } from './board-panel.js';
 import { setupReportNow, renderReportNowArea } from './reportnow.js';
 import { setupInbox } from './inbox.js';
 import { setupConnection } from './connection.js';
+import { setupChimes } from './chimes.js';
 
 /* Templates and drawing the area. */
 function setupTemplates(room) {
@@ -52,6 +54,7 @@ function main({ token, user }) {
   setupReportNow();
   setupInbox();
   setupConnection();
+  setupChimes();
   session.start();
 }
 
