@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, waitFor, newRef } from './lib/harness.mjs';
 import {
-  launch, openAs, shot, textBecomes, listenToTones, tones, withProblems, UI_TIMEOUT,
+  launch, openAs, shot, textBecomes, listenToTones, tones, withoutProblems, closeAndStop, UI_TIMEOUT,
 } from './lib/browser.mjs';
 
 const SIZES = [
@@ -55,75 +55,62 @@ describe('control room sound, three browser contexts at once', { timeout: 600_00
     return r.alert_id;
   }
 
-  it('chimes on a partner report and a complete answer tally, rings on an escalation, on every page', async () => {
-    try {
-      for (const page of pages) {
-        assert.equal(await page.isVisible('#sound'), true, 'the sound button is visible');
-        assert.equal(await page.getAttribute('#sound', 'aria-pressed'), 'true', 'sound is on by default');
-      }
-      let before = await Promise.all(pages.map((p) => tones(p).then((t) => t.length)));
-
-      // A partner report from site 1: a chime, and it is in the inbox.
-      const text = `Sighting ${newRef('s')}`;
-      const rep = await con1.request({ type: 'report', kind: 'sighting', text }, 10000);
-      assert.equal(rep.type, 'reported', JSON.stringify(rep));
-      for (const [i, page] of pages.entries()) {
-        await played(page, before[i], 'sine', `the report chime at ${SIZES[i].name}`);
-        await textBecomes(page, '#inbox li:first-child .report-text', text, 'the report in the inbox');
-      }
-
-      // A question to site 1 only: its one answer completes the tally.
-      before = await Promise.all(pages.map((p) => tones(p).then((t) => t.length)));
-      const q = await ctl2.request({ type: 'publish', headline: `Question ${newRef('q')}`, severity: 'minor',
-        targets: { sites: [1] }, request: { kind: 'choice', options: ['Done', 'Unable'] } }, 10000);
-      assert.equal(q.type, 'published', JSON.stringify(q));
-      await con1.next((m) => m.type === 'alert' && m.alert.id === q.alert_id, 10000, 'the question at site 1');
-      const ans = await con1.request({ type: 'answer', alert_id: q.alert_id, choice: 'Done' }, 10000);
-      assert.equal(ans.type, 'answered', JSON.stringify(ans));
-      for (const [i, page] of pages.entries()) await played(page, before[i], 'sine', `the answers chime at ${SIZES[i].name}`);
-
-      // A severe alert nobody acknowledges: the escalation rings.
-      before = await Promise.all(pages.map((p) => tones(p).then((t) => t.length)));
-      await escalate(`Escalating ${newRef('e')}`);
-      for (const [i, page] of pages.entries()) await played(page, before[i], 'square', `the escalation ring at ${SIZES[i].name}`);
-    } catch (err) {
-      throw withProblems(err, problems);
-    } finally {
-      for (const [i, page] of pages.entries()) await shot(page, `80-sound-${SIZES[i].name}`);
+  it('chimes on a partner report and a complete answer tally, rings on an escalation, on every page', () => withoutProblems(problems, async () => {
+    for (const page of pages) {
+      assert.equal(await page.isVisible('#sound'), true, 'the sound button is visible');
+      assert.equal(await page.getAttribute('#sound', 'aria-pressed'), 'true', 'sound is on by default');
     }
-    assert.deepEqual(problems, []);
-  });
+    let before = await Promise.all(pages.map((p) => tones(p).then((t) => t.length)));
 
-  it('the mute is visible, survives a reload and silences only that browser', async () => {
+    // A partner report from site 1: a chime, and it is in the inbox.
+    const text = `Sighting ${newRef('s')}`;
+    const rep = await con1.request({ type: 'report', kind: 'sighting', text }, 10000);
+    assert.equal(rep.type, 'reported', JSON.stringify(rep));
+    for (const [i, page] of pages.entries()) {
+      await played(page, before[i], 'sine', `the report chime at ${SIZES[i].name}`);
+      await textBecomes(page, '#inbox li:first-child .report-text', text, 'the report in the inbox');
+    }
+
+    // A question to site 1 only: its one answer completes the tally.
+    before = await Promise.all(pages.map((p) => tones(p).then((t) => t.length)));
+    const q = await ctl2.request({ type: 'publish', headline: `Question ${newRef('q')}`, severity: 'minor',
+      targets: { sites: [1] }, request: { kind: 'choice', options: ['Done', 'Unable'] } }, 10000);
+    assert.equal(q.type, 'published', JSON.stringify(q));
+    await con1.next((m) => m.type === 'alert' && m.alert.id === q.alert_id, 10000, 'the question at site 1');
+    const ans = await con1.request({ type: 'answer', alert_id: q.alert_id, choice: 'Done' }, 10000);
+    assert.equal(ans.type, 'answered', JSON.stringify(ans));
+    for (const [i, page] of pages.entries()) await played(page, before[i], 'sine', `the answers chime at ${SIZES[i].name}`);
+
+    // A severe alert nobody acknowledges: the escalation rings.
+    before = await Promise.all(pages.map((p) => tones(p).then((t) => t.length)));
+    await escalate(`Escalating ${newRef('e')}`);
+    for (const [i, page] of pages.entries()) await played(page, before[i], 'square', `the escalation ring at ${SIZES[i].name}`);
+  }, async () => {
+    for (const [i, page] of pages.entries()) await shot(page, `80-sound-${SIZES[i].name}`);
+  }));
+
+  it('the mute is visible, survives a reload and silences only that browser', () => withoutProblems(problems, async () => {
     const [muted, other] = pages;
-    try {
-      await muted.click('#sound');
-      await textBecomes(muted, '#sound', 'Sound off', 'the muted button says so');
-      assert.equal(await muted.getAttribute('#sound', 'aria-pressed'), 'false');
-      await muted.reload({ waitUntil: 'load' });
-      await muted.waitForSelector('#conn[data-state="connected"]', { state: 'attached' });
-      await textBecomes(muted, '#sound', 'Sound off', 'still muted after a reload');
-      assert.equal(await muted.getAttribute('#sound', 'aria-pressed'), 'false');
+    await muted.click('#sound');
+    await textBecomes(muted, '#sound', 'Sound off', 'the muted button says so');
+    assert.equal(await muted.getAttribute('#sound', 'aria-pressed'), 'false');
+    await muted.reload({ waitUntil: 'load' });
+    await muted.waitForSelector('#conn[data-state="connected"]', { state: 'attached' });
+    await textBecomes(muted, '#sound', 'Sound off', 'still muted after a reload');
+    assert.equal(await muted.getAttribute('#sound', 'aria-pressed'), 'false');
 
-      const beforeOther = (await tones(other)).length;
-      const headline = `Escalating while muted ${newRef('m')}`;
-      const id = await escalate(headline);
-      await played(other, beforeOther, 'square', 'the escalation ring on the page that is not muted');
-      await muted.waitForSelector(`#sent-alerts [data-alert-id="${id}"].has-escalation`, { state: 'attached' });
-      assert.deepEqual(await tones(muted), [], 'the muted page played nothing');
-      await shot(muted, '80-sound-muted');
+    const beforeOther = (await tones(other)).length;
+    const headline = `Escalating while muted ${newRef('m')}`;
+    const id = await escalate(headline);
+    await played(other, beforeOther, 'square', 'the escalation ring on the page that is not muted');
+    await muted.waitForSelector(`#sent-alerts [data-alert-id="${id}"].has-escalation`, { state: 'attached' });
+    assert.deepEqual(await tones(muted), [], 'the muted page played nothing');
+    await shot(muted, '80-sound-muted');
 
-      await muted.click('#sound');
-      await textBecomes(muted, '#sound', 'Sound on', 'sound back on');
-      await played(muted, 0, 'square', 'the test tone when sound is turned back on');
-    } catch (err) {
-      throw withProblems(err, problems);
-    }
-    assert.deepEqual(problems, []);
-  });
+    await muted.click('#sound');
+    await textBecomes(muted, '#sound', 'Sound on', 'sound back on');
+    await played(muted, 0, 'square', 'the test tone when sound is turned back on');
+  }));
 
-  it('stops cleanly (exit 0, no sanitizer report)', async () => {
-    for (const page of pages) await page.context().close().catch(() => {});
-    await st.stop();
-  });
+  it('stops cleanly (exit 0, no sanitizer report)', () => closeAndStop(st, pages));
 });

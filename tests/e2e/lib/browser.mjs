@@ -44,6 +44,27 @@ export function withProblems(err, problems) {
   return err;
 }
 
+/* Runs a browser test's body: a failure carries the page problems, the
+ * pages must have logged none, and `always` (screenshots) runs either
+ * way. */
+export async function withoutProblems(problems, body, always) {
+  try {
+    await body();
+  } catch (err) {
+    throw withProblems(err, problems);
+  } finally {
+    if (always) await always();
+  }
+  if (problems.length) throw new Error(`page problems:\n  ${problems.join('\n  ')}`);
+}
+
+/* Closes the pages' browser contexts, then stops the stack (exit 0, no
+ * sanitizer report). */
+export async function closeAndStop(st, pages) {
+  for (const page of pages) await page.context().close().catch(() => {});
+  await st.stop();
+}
+
 /* Every page problem goes to `problems`; `allow` filters known, expected
  * console errors (e.g. the failed WebSocket while the broker restarts). */
 export function watch(page, name, problems, allow = []) {

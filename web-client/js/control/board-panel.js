@@ -12,7 +12,7 @@ import { createBoard } from '../board.js';
 import { setupHistory } from '../history.js';
 import { areaText, checkLat, checkLon, checkRadius, AreaError } from '../area.js';
 import { STATE_LABELS } from '../vocab.js';
-import { room, orgName } from './room.js';
+import { room, orgName, knowSites } from './room.js';
 import { setupBoardMap } from './boardmap.js';
 
 const $ = (id) => document.getElementById(id);
@@ -152,15 +152,20 @@ export function setupBoardPanel() {
   const { session } = room;
   const siteHistory = setupHistory(session);
   const board = createBoard($('board'), $('board-summary'), {
-    orgName, onHistory: (id, name, btn) => siteHistory.open(id, name, btn),
+    orgName,
+    onHistory: (id, name, btn) => siteHistory.open(id, name, btn),
+    awaiting: (id) => room.awaiting.has(id),
   });
   panel.board = board;
   session.on('board', (frame) => {
     showError($('board-error'), '');
     board.setSites(frame.sites);
+    knowSites((frame.sites || []).map((s) => s?.site_id));
   });
   session.on('status_update', (frame) => {
-    if (frame.site) board.update(frame.site);
+    if (!frame.site) return;
+    board.update(frame.site);
+    knowSites([frame.site.site_id]);
   });
 
   Object.assign(panel, {
