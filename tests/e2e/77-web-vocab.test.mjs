@@ -69,6 +69,7 @@ describe('the web vocabulary is the broker\'s', () => {
     const status = brokerFile('handle/status.c');
     sameCodes(vocab.SITE_STATES, cArray(status, 'states'), 'handle/status.c states');
     sameCodes(vocab.CCTV_STATES, cArray(status, 'cctv_values'), 'handle/status.c cctv_values');
+    sameCodes(vocab.STATUS_COUNTS, cArray(status, 'status_counts'), 'handle/status.c status_counts');
     sameCodes(vocab.REPORT_KINDS, cArray(brokerFile('handle/report.c'), 'kinds'), 'handle/report.c kinds');
   });
 

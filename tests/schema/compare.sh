@@ -53,6 +53,9 @@ REMOVED=(
     # arguments, for the one with p_detail below
     "FUNCTION|tocsin_record_deliveries(bigint[], integer[], integer[], timestamp with time zone[])"
     "ACL|FUNCTION tocsin_record_deliveries(p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[])"
+    # 040_status_where: tocsin_status takes first-aiders, where and stale
+    "FUNCTION|tocsin_status(integer, integer, integer, integer, integer, integer, integer, text, text, text, bigint, text)"
+    "ACL|FUNCTION tocsin_status(p_user_id integer, p_site_id integer, p_people integer, p_officers integer, p_trauma_packs integer, p_first_aid_kits integer, p_defibrillators integer, p_cctv text, p_state text, p_note text, p_in_reply_to bigint, p_remote text)"
 )
 # What differs because of the removals: the count of recorded deliveries,
 # which added delivery_rows' rows to the batches'.
@@ -66,6 +69,14 @@ CHANGED=(
     "TABLE|adapter_submissions"
     "FUNCTION|tocsin_bus_publish(integer, bigint, bigint, jsonb, text)"
     "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text)"
+    # building status says where (040_status_where): first-aiders, where the
+    # trauma packs and defibrillators are, the counts not confirmed
+    "TABLE|status_reports"
+    "VIEW|status_board"
+    "FUNCTION|tocsin_board_site(public.status_board)"
+    "FUNCTION|tocsin_status_batch(jsonb)"
+    "FUNCTION|tocsin_area_totals(integer, double precision, double precision, double precision, text)"
+    "FUNCTION|tocsin_site_history_report(public.status_reports, text)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -88,6 +99,12 @@ ADDED=(
     "ACL|FUNCTION tocsin_record_deliveries(p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[], p_detail jsonb)"
     "FUNCTION|tocsin_resume_confirm(integer[], integer[], bigint[], bigint[], boolean[])"
     "ACL|FUNCTION tocsin_resume_confirm(p_users integer[], p_sites integer[], p_since bigint[], p_after bigint[], p_cleared boolean[])"
+    # 040_status_where: the new tocsin_status, and the audit detail it and
+    # the batch share
+    "FUNCTION|tocsin_status(integer, integer, integer, integer, integer, integer, integer, text, text, text, integer, text, text, text[], bigint, text)"
+    "ACL|FUNCTION tocsin_status(p_user_id integer, p_site_id integer, p_people integer, p_officers integer, p_trauma_packs integer, p_first_aid_kits integer, p_defibrillators integer, p_cctv text, p_state text, p_note text, p_first_aiders integer, p_trauma_packs_where text, p_defibrillators_where text, p_stale text[], p_in_reply_to bigint, p_remote text)"
+    "FUNCTION|tocsin_status_audit_detail(public.status_reports, boolean)"
+    "ACL|FUNCTION tocsin_status_audit_detail(r public.status_reports, p_answered boolean)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -24,6 +24,7 @@ const COLUMNS = [
   { key: 'trauma-packs', title: 'Trauma packs', sort: 'number', get: (s) => s.trauma_packs },
   { key: 'first-aid-kits', title: 'First-aid kits', sort: 'number', get: (s) => s.first_aid_kits },
   { key: 'defibrillators', title: 'Defibril\u00adlators', sort: 'number', get: (s) => s.defibrillators },
+  { key: 'first-aiders', title: 'First-aiders', sort: 'number', get: (s) => s.first_aiders },
   { key: 'cctv', title: 'CCTV', sort: 'cctv', get: (s) => s.cctv },
   { key: 'reported-at', title: 'Reported at', sort: 'time', get: (s) => s.reported_at },
 ];
@@ -73,6 +74,20 @@ function cellText(c, s, ctx) {
   return v || '—';
 }
 
+/* Under the site's name: its note, and where its trauma packs and
+ * defibrillators are. */
+function siteLines(s) {
+  const where = [s.trauma_packs_where && `Trauma packs: ${s.trauma_packs_where}`,
+    s.defibrillators_where && `Defibrillators: ${s.defibrillators_where}`].filter(Boolean);
+  return [s.note ? el('span', { class: 'board-note' }, s.note) : null,
+    where.length ? el('span', { class: 'board-where' }, where.join(' · ')) : null];
+}
+
+/* A count the report carried over from the last one unconfirmed. */
+function isStale(c, s) {
+  return c.sort === 'number' && Array.isArray(s.stale) && s.stale.includes(c.key.replace(/-/g, '_'));
+}
+
 /* A site's row: the columns' cells, then its History button. */
 function boardRow(s, columns, ctx, fresh) {
   const attention = attentionOf(s, ctx);
@@ -95,13 +110,17 @@ function boardRow(s, columns, ctx, fresh) {
       continue;
     } else content = cellText(c, s, ctx);
     const attrs = { class: c.key };
+    if (isStale(c, s)) {
+      attrs.class += ' stale';
+      attrs.title = 'Not confirmed: carried over from the last report';
+    }
     if (c.key === 'console') {
       const v = c.get(s, ctx);
       attrs.dataset = { online: v == null ? 'unknown' : v > 0 ? 'true' : 'false' };
     }
     if (c.key === 'site') {
       tr.append(el('th', { ...attrs, scope: 'row', title: s.note ? `Note: ${s.note}` : undefined }, content,
-        s.note ? el('span', { class: 'board-note' }, s.note) : null));
+        ...siteLines(s)));
     } else tr.append(el('td', attrs, content));
   }
   if (ctx.onHistory) {

@@ -67,6 +67,10 @@ export const SITE_STATES = Object.keys(STATE_LABELS);
 export const CCTV_LABELS = { working: 'Working', partial: 'Partial', down: 'Down' };
 export const CCTV_STATES = Object.keys(CCTV_LABELS);
 
+/* The counts of a status report, in the form's order; `stale` names
+ * some of them (the ones not confirmed). first_aiders is optional. */
+export const STATUS_COUNTS = ['people', 'officers', 'trauma_packs', 'first_aid_kits', 'defibrillators', 'first_aiders'];
+
 /* Partner reports (`report` kind). */
 export const REPORT_KIND_LABELS = {
   sighting: 'Sighting',

@@ -115,6 +115,7 @@ function onAreaTotals(frame, req) {
       cell('Trauma packs', 'trauma-packs', frame.trauma_packs),
       cell('First-aid kits', 'first-aid-kits', frame.first_aid_kits),
       cell('Defibrillators', 'defibrillators', frame.defibrillators),
+      cell('First-aiders', 'first-aiders', frame.first_aiders),
       cell('CCTV down', 'cctv-down', frame.cctv_down)),
     el('p', { class: 'totals-states by-state' }, `States: ${stateText}`));
   panel.out.hidden = false;
