@@ -480,20 +480,11 @@ static void area_totals_ready(struct broker *b, void *arg, PGresult *res,
 {
 	struct view_ctx *v = arg;
 	struct session *s = session_find(b, v->session_id);
-	json_t *obj;
 
-	if (s && err) {
+	if (s && err)
 		requester_reply_db_error(s, v->ref, err, "unknown_target");
-	} else if (s) {
-		obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-		if (obj) {
-			json_object_set_new(obj, "type", json_string("area_totals"));
-			json_object_set_new(obj, "ref", json_string(v->ref));
-			session_send_json(s, obj);
-		} else {
-			session_reply_error(s, v->ref, "internal", NULL, "totals unreadable");
-		}
-	}
+	else if (s)
+		requester_reply_object(s, v->ref, "area_totals", PQgetvalue(res, 0, 0));
 	free(v);
 }
 

@@ -416,22 +416,31 @@ BEGIN
 END
 $$;
 
--- One partner report as the protocol writes it (partner_report and inbox).
+-- One partner report as the protocol writes it (partner_report, inbox,
+-- report_updated): what was reported, where ('sighting', 'site' or null,
+-- see 041_inbox_queue), and how the force is working it.
 CREATE OR REPLACE FUNCTION tocsin_partner_report_json(p partner_reports) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object(
         'id', p.id, 'kind', p.kind, 'text', p.text, 'lat', p.lat, 'lon', p.lon,
+        'place', p.place,
         'occurred_at', tocsin_status_time(p.occurred_at),
         'received_at', tocsin_status_time(p.received_at),
         'site_id', p.site_id, 'site_name', s.name, 'org_id', p.org_id, 'org_name', o.name,
-        'by', u.display_name, 'image', p.image_id)
+        'by', u.display_name, 'image', p.image_id,
+        'handled_at', tocsin_status_time(p.handled_at), 'handled_by', h.display_name,
+        'assigned_to', p.assigned_to, 'assigned_to_name', a.display_name,
+        'alert_id', p.alert_id)
       FROM organisations o, users u
       LEFT JOIN sites s ON s.id = p.site_id
+      LEFT JOIN users h ON h.id = p.handled_by
+      LEFT JOIN users a ON a.id = p.assigned_to
      WHERE o.id = p.org_id AND u.id = p.user_id;
 $$;
 
 -- tocsin_report: a site console or a company operator reports something to
--- the force. The location defaults to the console's site; occurred_at
+-- the force. The location is the sighting's when given (place 'sighting'),
+-- else the console's site (place 'site'), else none; occurred_at
 -- (RFC 3339 text, default now) may not be more than 5 minutes ahead.
 -- Audited; returns the report for the force's inbox.
 CREATE OR REPLACE FUNCTION tocsin_report(p_user_id integer, p_site_id integer, p_kind text,
@@ -469,10 +478,11 @@ BEGIN
                 USING ERRCODE = 'TS422', COLUMN = 'occurred_at';
         END IF;
     END IF;
-    INSERT INTO partner_reports (kind, text, lat, lon, occurred_at, site_id, org_id, user_id,
-                                 image_id)
-    VALUES (p_kind, p_text, COALESCE(p_lat, s.lat), COALESCE(p_lon, s.lon), v_at, s.id,
-            u.org_id, u.id, p_image_id)
+    INSERT INTO partner_reports (kind, text, lat, lon, place, occurred_at, site_id, org_id,
+                                 user_id, image_id)
+    VALUES (p_kind, p_text, COALESCE(p_lat, s.lat), COALESCE(p_lon, s.lon),
+            CASE WHEN p_lat IS NOT NULL THEN 'sighting' WHEN s.id IS NOT NULL THEN 'site' END,
+            v_at, s.id, u.org_id, u.id, p_image_id)
     RETURNING * INTO p;
     INSERT INTO audit (at, action, actor_user_id, actor_username, actor_role, actor_org_id,
                        site_id, remote_addr, detail)
@@ -485,29 +495,140 @@ END
 $$;
 
 -- tocsin_inbox: the latest partner reports (at most p_limit, at most 200),
--- newest first, for the force; audited as a consultation.
-CREATE OR REPLACE FUNCTION tocsin_inbox(p_user_id integer, p_limit integer, p_remote text)
+-- newest first, for the force, filtered by p_filter (each member optional,
+-- checked by the broker): kind, org_id (the sender's organisation), since
+-- and until (received at or after since, before until, compared at
+-- millisecond precision as the times are written), handled (true: handled
+-- only; false: open only), q (a text, any case, found in the report, its
+-- site's, organisation's or sender's name; not a pattern). With the
+-- colleagues a report may be assigned to (enabled controllers and
+-- analysts). Audited as a consultation, with the filter.
+CREATE OR REPLACE FUNCTION tocsin_inbox(p_user_id integer, p_limit integer, p_filter jsonb,
+                                        p_remote text)
 RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE
     u        users%ROWTYPE := tocsin_status_user(p_user_id, '{controller,analyst}',
                                                  'read the partner reports');
     lim      integer := least(greatest(COALESCE(p_limit, 200), 1), 200);
+    f        jsonb := COALESCE(p_filter, '{}'::jsonb);
+    v_q      text := lower(f->>'q');
     reports  json;
     ids      jsonb;
+    mates    json;
 BEGIN
     SELECT COALESCE(json_agg(tocsin_partner_report_json(l) ORDER BY l.received_at DESC, l.id DESC),
                     '[]'::json),
            COALESCE(jsonb_agg(l.id ORDER BY l.received_at DESC, l.id DESC), '[]'::jsonb)
       INTO reports, ids
       FROM partner_reports l
-     WHERE l.id IN (SELECT r.id FROM partner_reports r
-                     ORDER BY r.received_at DESC, r.id DESC LIMIT lim);
+     WHERE l.id IN (
+           SELECT r.id FROM partner_reports r
+             JOIN organisations o ON o.id = r.org_id
+             JOIN users w ON w.id = r.user_id
+             LEFT JOIN sites s ON s.id = r.site_id
+            WHERE (NOT f ? 'kind' OR r.kind = f->>'kind')
+              AND (NOT f ? 'org_id' OR r.org_id = (f->>'org_id')::integer)
+              AND (NOT f ? 'since'
+                   OR date_trunc('milliseconds', r.received_at) >= (f->>'since')::timestamptz)
+              AND (NOT f ? 'until'
+                   OR date_trunc('milliseconds', r.received_at) < (f->>'until')::timestamptz)
+              AND (NOT f ? 'handled' OR (r.handled_at IS NOT NULL) = (f->>'handled')::boolean)
+              AND (v_q IS NULL
+                   OR strpos(lower(concat_ws(' ', r.text, s.name, o.name, w.display_name)),
+                             v_q) > 0)
+            ORDER BY r.received_at DESC, r.id DESC LIMIT lim);
+    SELECT COALESCE(json_agg(json_build_object('id', c.id, 'display_name', c.display_name,
+                                               'role', c.role) ORDER BY c.display_name), '[]')
+      INTO mates
+      FROM users c WHERE c.role IN ('controller', 'analyst') AND NOT c.disabled;
     INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id,
                        remote_addr, detail)
     VALUES ('view_inbox', u.id, u.username, u.role, u.org_id, p_remote,
-            jsonb_build_object('limit', lim, 'reports', ids));
-    RETURN reports;
+            jsonb_build_object('limit', lim, 'reports', ids, 'filter', f));
+    RETURN json_build_object('reports', reports, 'colleagues', mates);
+END
+$$;
+
+-- One change to a partner report, audited (report_updated, an alteration):
+-- p_change is handled, reopened, assigned, unassigned, linked or unlinked;
+-- the alert linked or unlinked is the row's alert.
+CREATE OR REPLACE FUNCTION tocsin_report_audit(u users, p_report_id bigint, p_change text,
+                                               p_alert_id bigint, p_detail jsonb,
+                                               p_remote text)
+RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id,
+                       alert_id, remote_addr, detail)
+    VALUES ('report_updated', u.id, u.username, u.role, u.org_id, p_alert_id, p_remote,
+            jsonb_build_object('report_id', p_report_id, 'change', p_change) || p_detail);
+$$;
+
+-- tocsin_report_update: the force works a partner report. p_fields holds
+-- any of handled (boolean), assigned_to (a controller's or analyst's user
+-- id, or null) and alert_id (an alert, or null), checked for type by the
+-- broker. Each member that changes something is one audit row; one that
+-- changes nothing writes nothing. Returns the report as it now is.
+CREATE OR REPLACE FUNCTION tocsin_report_update(p_user_id integer, p_report_id bigint,
+                                                p_fields jsonb, p_remote text)
+RETURNS json
+LANGUAGE plpgsql AS $$
+DECLARE
+    u   users%ROWTYPE := tocsin_status_user(p_user_id, '{controller,analyst}',
+                                            'work the partner reports');
+    p   partner_reports%ROWTYPE;
+    c   users%ROWTYPE;
+    v   bigint;
+BEGIN
+    SELECT * INTO p FROM partner_reports WHERE id = p_report_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no report %', p_report_id USING ERRCODE = 'TS404', COLUMN = 'report_id';
+    END IF;
+    IF p_fields ? 'handled' AND (p_fields->>'handled')::boolean <> (p.handled_at IS NOT NULL) THEN
+        PERFORM tocsin_report_audit(u, p.id,
+                                    CASE WHEN p.handled_at IS NULL THEN 'handled' ELSE 'reopened' END,
+                                    NULL, '{}', p_remote);
+        p.handled_at := CASE WHEN p.handled_at IS NULL THEN clock_timestamp() END;
+        p.handled_by := CASE WHEN p.handled_at IS NOT NULL THEN u.id END;
+    END IF;
+    IF p_fields ? 'assigned_to' THEN
+        v := (p_fields->>'assigned_to')::bigint;
+        IF v IS NOT NULL THEN
+            SELECT * INTO c FROM users
+             WHERE id = v AND NOT disabled AND role IN ('controller', 'analyst');
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'assigned_to must be an enabled controller or analyst'
+                    USING ERRCODE = 'TS422', COLUMN = 'assigned_to';
+            END IF;
+        END IF;
+        IF v IS DISTINCT FROM p.assigned_to THEN
+            PERFORM tocsin_report_audit(u, p.id,
+                                        CASE WHEN v IS NULL THEN 'unassigned' ELSE 'assigned' END,
+                                        NULL, jsonb_build_object('assigned_to', v,
+                                                                 'assigned_to_username', c.username,
+                                                                 'was', p.assigned_to),
+                                        p_remote);
+            p.assigned_to := v;
+            p.assigned_at := CASE WHEN v IS NOT NULL THEN clock_timestamp() END;
+        END IF;
+    END IF;
+    IF p_fields ? 'alert_id' THEN
+        v := (p_fields->>'alert_id')::bigint;
+        IF v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = v) THEN
+            RAISE EXCEPTION 'no alert %', v USING ERRCODE = 'TS404', COLUMN = 'alert_id';
+        END IF;
+        IF v IS DISTINCT FROM p.alert_id THEN
+            PERFORM tocsin_report_audit(u, p.id,
+                                        CASE WHEN v IS NULL THEN 'unlinked' ELSE 'linked' END,
+                                        COALESCE(v, p.alert_id), '{}', p_remote);
+            p.alert_id := v;
+        END IF;
+    END IF;
+    UPDATE partner_reports
+       SET handled_at = p.handled_at, handled_by = p.handled_by, assigned_to = p.assigned_to,
+           assigned_at = p.assigned_at, alert_id = p.alert_id
+     WHERE id = p.id;
+    RETURN tocsin_partner_report_json(p);
 END
 $$;
 
@@ -655,7 +776,9 @@ GRANT EXECUTE ON FUNCTION
     tocsin_partner_report_json(partner_reports),
     tocsin_report(integer, integer, text, text, double precision, double precision, text,
                   text, text),
-    tocsin_inbox(integer, integer, text),
+    tocsin_inbox(integer, integer, jsonb, text),
+    tocsin_report_audit(users, bigint, text, bigint, jsonb, text),
+    tocsin_report_update(integer, bigint, jsonb, text),
     tocsin_site_history_report(status_reports, text)
     TO tocsin_broker;
 REVOKE EXECUTE ON FUNCTION

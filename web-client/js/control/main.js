@@ -18,7 +18,7 @@ import { setupSent } from './sent.js';
 import { setupCancel } from './cancel.js';
 import { setupBoardPanel } from './board-panel.js';
 import { setupReportNow, renderReportNowArea } from './reportnow.js';
-import { setupInbox } from './inbox.js';
+import { setupInbox, linkReport } from './inbox.js';
 import { setupConnection } from './connection.js';
 import { setupChimes } from './chimes.js';
 
@@ -46,6 +46,7 @@ function main({ token, user }) {
       renderReportNowArea();
       room.composeMap?.render();
     },
+    onReportPublished: linkReport,
   });
   setupTemplates(room);
   setupSent();
