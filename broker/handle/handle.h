@@ -48,6 +48,10 @@ void status_handle(struct session *s, struct client_frame *f);
 void status_board(struct session *s, struct client_frame *f);
 void status_area_totals(struct session *s, struct client_frame *f);
 void status_report_now(struct session *s, struct client_frame *f);
+/* A site added or changed by an administrator: its board entry (as
+ * tocsin_board_site writes it) goes to the boards that may see it, as a
+ * status_update, so it appears, by its name, without a reload. */
+void status_board_changed(struct broker *b, json_t *site);
 /* The status batch's hook (status_batch.h): answers one stored report. */
 void status_stored(struct broker *b, struct status_report *r, PGresult *res, int row,
 		   const struct db_error *err);
@@ -69,6 +73,16 @@ void report_to_force(struct broker *b, const char *type, const char *report_json
  * assigned, linked to an alert). */
 void inbox_handle(struct session *s, struct client_frame *f);
 void inbox_update(struct session *s, struct client_frame *f);
+
+/* admin.c: administration from the browser (the `admin` frame, role
+ * admin), through tocsin_admin_web(); admin_password_ready is the
+ * password worker's hook (pwhash.h). */
+void admin_handle(struct session *s, struct client_frame *f);
+void admin_password_ready(struct broker *b, uint64_t job, const char *password,
+			  const char *hash);
+/* Drops the changes still waiting for a password (at stop, after the
+ * password worker). */
+void admin_free(void);
 
 /* history.c: a site's history (status reports, alerts received). */
 void history_handle(struct session *s, struct client_frame *f);

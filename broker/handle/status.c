@@ -206,6 +206,21 @@ static void board_fanout(struct broker *b, const char *site, int64_t site_id, in
 	msg_unref(m);
 }
 
+void status_board_changed(struct broker *b, json_t *site)
+{
+	json_int_t id = json_integer_value(json_object_get(site, "site_id"));
+	json_int_t guard = json_integer_value(json_object_get(site, "guard_org_id"));
+	char *text = json_dumps(site, JSON_COMPACT);
+
+	if (!text || id <= 0) {
+		log_error("a changed site not sent to the boards: %s", text ? "no site_id" : "out of memory");
+		free(text);
+		return;
+	}
+	board_fanout(b, text, id, guard);
+	free(text);
+}
+
 /* Sends a report-now request's progress to the controller who asked (to
  * each of that user's sessions: a reconnected controller still hears). */
 static void report_now_progress(struct broker *b, int64_t request_id, int64_t asker,

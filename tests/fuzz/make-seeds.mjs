@@ -61,6 +61,11 @@ frame('inbox-filter', { type: 'inbox', kind: 'sighting', org_id: 5, since: '2026
 frame('report-update', { type: 'report_update', ref: 'u-1', report_id: 7, handled: true, assigned_to: 3, alert_id: 41 });
 frame('report-update-null', { type: 'report_update', report_id: 7, assigned_to: null, alert_id: null });
 frame('refresh', { type: 'refresh', ref: 't-7' });
+frame('admin-list', { type: 'admin', ref: 'm-1', op: 'list' });
+frame('admin-site-add', { type: 'admin', op: 'site_add', fields: { slug: 'basinghall', name: 'Basinghall Court',
+  address: '30 Basinghall Street', lat: 51.5166, lon: -0.0905, sector: 'finance', guard: 5, cleared: false } });
+frame('admin-user-update', { type: 'admin', op: 'user_update', username: 'analyst', fields: { role: 'controller', cleared: true } });
+frame('admin-device-add', { type: 'admin', op: 'device_add', site: 12, name: 'desk2' });
 
 // ---- frames: boundary cases
 frame('empty', '');

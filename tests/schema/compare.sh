@@ -87,6 +87,9 @@ CHANGED=(
     "FUNCTION|tocsin_report(integer, integer, text, text, double precision, double precision, text, text, text)"
     "FUNCTION|tocsin_audit_concerns(public.audit, text, text, bigint, integer, integer)"
     "FUNCTION|tocsin_audit_s62(timestamp with time zone, timestamp with time zone, text, text, text)"
+    # administration in the browser: the audit row names the signed-in
+    # administrator when tocsin_admin_web runs the change
+    "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -132,6 +135,11 @@ ADDED=(
     "ACL|FUNCTION tocsin_report_audit(u public.users, p_report_id bigint, p_change text, p_alert_id bigint, p_detail jsonb, p_remote text)"
     "FUNCTION|tocsin_report_update(integer, bigint, jsonb, text)"
     "ACL|FUNCTION tocsin_report_update(p_user_id integer, p_report_id bigint, p_fields jsonb, p_remote text)"
+    # administration in the browser: the one admin function the broker may run
+    "FUNCTION|tocsin_admin_web(integer, text, jsonb, text)"
+    "ACL|FUNCTION tocsin_admin_web(p_user_id integer, p_op text, p_args jsonb, p_remote text)"
+    "FUNCTION|tocsin_admin_web_list()"
+    "ACL|FUNCTION tocsin_admin_web_list()"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -20,6 +20,7 @@ export const LANDING = {
   analyst: 'control.html',
   company_operator: 'console.html',
   site_console: 'console.html',
+  admin: 'admin.html',
 };
 
 export async function launch() {
