@@ -54,6 +54,9 @@ describe('the inbox as a work queue, in the browser', { timeout: 600_000 }, () =
     await con.fill('#report-lat', String(PLACE.lat));
     await con.fill('#report-lon', String(PLACE.lon));
     await textBecomes(con, '#report-place-note', `The report is placed at ${PLACE.lat.toFixed(5)}, ${PLACE.lon.toFixed(5)}.`, 'the typed place');
+    await con.waitForSelector('#report-map path.pin-marker', { state: 'attached' });
+    await con.evaluate(() => document.querySelector('.report-place').scrollIntoView({ block: 'start' }));
+    await shot(con, '83-report-pin-con');
     // Outside the force's area: refused on the page.
     await con.fill('#report-lon', '2.35');
     await con.selectOption('#report-kind', 'sighting');

@@ -72,6 +72,8 @@ describe('administration in the browser', { timeout: 600_000 }, () => {
       await page.waitForSelector('#site-map path.pin-marker', { state: 'attached' });
       const lat = await page.inputValue('#site-lat');
       assert.match(lat, /^51\.5\d+$/, 'the pin fills the latitude');
+      await page.evaluate(() => document.getElementById('site-form').scrollIntoView({ block: 'start' }));
+      await shot(page, `84-admin-site-${SIZES[i].name}`);
       await page.click('#site-add');
       await page.waitForSelector(`#sites-table tr[data-slug="${slug}"]`, { state: 'attached' });
       const row = await st.one('SELECT id, lat, lon FROM sites WHERE slug = $1', [slug]);
@@ -80,11 +82,6 @@ describe('administration in the browser', { timeout: 600_000 }, () => {
       await textBecomes(ctl, `#board tr[data-site-id="${row.id}"] th.site`, new RegExp(`^${name}`), 'the new site on the control room\'s board');
       const audit = await st.one(`SELECT actor_username, actor_role FROM audit WHERE action = 'site_added' AND site_id = $1`, [row.id]);
       assert.deepEqual(audit, { actor_username: 'admin', actor_role: 'admin' });
-    }
-  }, async () => {
-    for (const [i, page] of pages.entries()) {
-      await page.evaluate(() => document.getElementById('site-form').scrollIntoView({ block: 'start' })).catch(() => {});
-      await shot(page, `84-admin-site-${SIZES[i].name}`);
     }
   }));
 
