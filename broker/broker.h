@@ -30,6 +30,7 @@ struct db;
 struct loop_wake;
 struct token_keys;
 struct signin;
+struct pwhash;
 struct delivery_log;
 struct journal;
 struct http_req;
@@ -112,6 +113,7 @@ struct broker {
 					   * wait behind them, and every other status batch
 					   * (status_batch.c lanes) */
 	struct signin *signin;
+	struct pwhash *pwhash;            /* one-time passwords (admin.c) */
 	struct delivery_log *deliveries;
 	struct journal *journal;
 	struct bus *bus;                  /* bus.c sets it: NULL when the bus is off */

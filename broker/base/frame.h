@@ -41,6 +41,8 @@ enum frame_type {
 	FRAME_INBOX,
 	FRAME_REFRESH, /* refresh.c checks its members */
 	FRAME_SITE_HISTORY, /* checked here: site_id, limit, before */
+	FRAME_REPORT_UPDATE, /* inbox.c checks its members */
+	FRAME_ADMIN, /* admin.c checks its members */
 };
 
 struct frame_publish {

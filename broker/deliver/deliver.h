@@ -32,6 +32,9 @@ void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, int64_
 /* Sends a message to the desk of org: its controllers and analysts, or
  * its company operators. */
 void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org);
+/* Sends a message to every controller and analyst session (the force's
+ * desks: partner reports and the inbox), but except_session (0: none). */
+void fanout_to_force(struct broker *b, struct msg *m, uint64_t except_session);
 /* Sends a message to the consoles of one site (escalated:true alerts),
  * or to the operators of one company. */
 void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id);

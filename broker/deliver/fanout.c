@@ -76,6 +76,16 @@ void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org)
 	}
 }
 
+void fanout_to_force(struct broker *b, struct msg *m, uint64_t except_session)
+{
+	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
+		struct session *s = lws_container_of(d, struct session, desk_link);
+		if ((s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST) &&
+		    s->id != except_session)
+			session_send(s, m);
+	}
+}
+
 void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, int64_t watcher_org,
 		  const struct tally *t)
 {

@@ -26,6 +26,7 @@
 #include "token_keys.h"
 #include "stream.h"
 #include "signin.h"
+#include "pwhash.h"
 #include "status_batch.h"
 
 #include <ev.h>
@@ -193,6 +194,7 @@ int server_run(struct broker *b)
 		{ "tocsin-db", db_lws_callback, 0, 0, 0, NULL, 0 },
 		{ "tocsin-signal", signal_lws_callback, 0, 0, 0, NULL, 0 },
 		{ "tocsin-bus", bus_lws_callback, 0, 0, 0, NULL, 0 },
+		{ "tocsin-pwhash", pwhash_lws_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
 	struct lws_http_mount mount_files = {
@@ -272,16 +274,18 @@ int server_run(struct broker *b)
 	 * house"): the main connection is up (stream.c reads the stream),
 	 * a delivery batch is stored (its tallies go to the desks), the
 	 * journal is drained (resumes that waited go), a status batch is
-	 * stored (each console is answered); and, above, the bus's requests
-	 * (bus_start). */
+	 * stored (each console is answered), a one-time password is made
+	 * (the administrator's change goes on); and, above, the bus's
+	 * requests (bus_start). */
 	b->db = db_new(b, b->conf.database, "database", stream_db_up);
 	b->db_records = db_new(b, b->conf.database, "delivery records database", NULL);
 	b->deliveries = delivery_log_new(b, fanout_tally);
 	b->journal = journal_open(b, b->conf.journal, resume_pending_all);
 	b->signin = signin_new(b, b->conf.signin_workers);
+	b->pwhash = pwhash_new(b, admin_password_ready);
 	b->status_batch = status_batch_new(b, status_stored);
 	if (!b->db || !b->db_records || !b->deliveries || !b->journal || !b->signin ||
-	    !b->status_batch || watch_signals(b)) {
+	    !b->pwhash || !b->status_batch || watch_signals(b)) {
 		log_error("cannot start the broker's parts");
 		goto out;
 	}
@@ -306,6 +310,9 @@ int server_run(struct broker *b)
 out:
 	signin_free(b->signin); /* workers may call lws_cancel_service: stop them first */
 	b->signin = NULL;
+	pwhash_free(b->pwhash);
+	b->pwhash = NULL;
+	admin_free();
 	b->stopping = 1;
 	batch_queue_stop(&b->hello_checks);
 	batch_queue_stop(&b->resumes);

@@ -48,15 +48,41 @@ void status_handle(struct session *s, struct client_frame *f);
 void status_board(struct session *s, struct client_frame *f);
 void status_area_totals(struct session *s, struct client_frame *f);
 void status_report_now(struct session *s, struct client_frame *f);
+/* A site added or changed by an administrator: its board entry (as
+ * tocsin_board_site writes it) goes to the boards that may see it, as a
+ * status_update, so it appears, by its name, without a reload. */
+void status_board_changed(struct broker *b, json_t *site);
 /* The status batch's hook (status_batch.h): answers one stored report. */
 void status_stored(struct broker *b, struct status_report *r, PGresult *res, int row,
 		   const struct db_error *err);
 
-/* report.c: partner reports and the inbox; report_request serves every
- * requester. */
+/* report.c: partner reports; report_request serves every requester. */
 void report_handle(struct session *s, struct client_frame *f);
 void report_request(struct broker *b, const struct requester *r, struct client_frame *f);
-void report_inbox(struct session *s, struct client_frame *f);
+/* The kind of a report (sighting, suspicious, crime, other) in obj's
+ * member name: 0, or -1 with err filled; absent is fine when !required
+ * (*out NULL). */
+int report_kind_check(json_t *obj, const char *name, int required, const char **out,
+		      struct frame_error *err);
+/* Sends {"type": type, "report": report_json} to every controller and
+ * analyst session but except_session (0: none). */
+void report_to_force(struct broker *b, const char *type, const char *report_json,
+		     uint64_t except_session);
+
+/* inbox.c: the force's inbox, filtered, and working a report (handled,
+ * assigned, linked to an alert). */
+void inbox_handle(struct session *s, struct client_frame *f);
+void inbox_update(struct session *s, struct client_frame *f);
+
+/* admin.c: administration from the browser (the `admin` frame, role
+ * admin), through tocsin_admin_web(); admin_password_ready is the
+ * password worker's hook (pwhash.h). */
+void admin_handle(struct session *s, struct client_frame *f);
+void admin_password_ready(struct broker *b, uint64_t job, const char *password,
+			  const char *hash);
+/* Drops the changes still waiting for a password (at stop, after the
+ * password worker). */
+void admin_free(void);
 
 /* history.c: a site's history (status reports, alerts received). */
 void history_handle(struct session *s, struct client_frame *f);

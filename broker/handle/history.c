@@ -12,7 +12,6 @@
 #include "broker.h"
 #include "handle.h"
 #include "db.h"
-#include "log.h"
 #include "clock.h"
 
 #include <stdio.h>
@@ -47,21 +46,11 @@ static void history_ready(struct broker *b, void *arg, PGresult *res,
 {
 	struct history_ctx *c = arg;
 	struct session *s = session_find(b, c->session_id);
-	json_t *obj;
 
-	if (s && err) {
+	if (s && err)
 		requester_reply_db_error(s, c->ref, err, "unknown_target");
-	} else if (s) {
-		obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-		if (obj) {
-			json_object_set_new(obj, "type", json_string("site_history"));
-			json_object_set_new(obj, "ref", json_string(c->ref));
-			session_send_json(s, obj);
-		} else {
-			log_error("site history %s: unreadable reply", c->ref);
-			session_reply_error(s, c->ref, "internal", NULL, "history unreadable");
-		}
-	}
+	else if (s)
+		requester_reply_object(s, c->ref, "site_history", PQgetvalue(res, 0, 0));
 	free(c);
 }
 

@@ -1,10 +1,11 @@
-/* report.c: partner reports to the force, and the force's inbox.
+/* report.c: partner reports to the force.
  *
  * A site console or a company operator reports something it saw (a
- * sighting, a suspicious incident, a crime): tocsin_report() stores and
- * audits it, and the report goes live to every controller and analyst
- * session. The inbox is the latest reports, read (and audited) through
- * tocsin_inbox().
+ * sighting, a suspicious incident, a crime), with the place of the
+ * sighting when it gives one (a pin on the console's map; it must lie in
+ * the force's area), else its site's: tocsin_report() stores and audits
+ * it, and the report goes live to every controller and analyst session.
+ * The force works them in its inbox (inbox.c).
  *
  * A report may also come from an adapter on the ZeroMQ bus (session.h):
  * then tocsin_bus_report() stores it once per (adapter, seq). Every stored
@@ -28,43 +29,51 @@
 #define REPORT_TEXT_MAX 2000
 #define REPORT_TIME_MAX 40
 #define REPORT_IMAGE_MAX 64
-#define INBOX_MAX 200
 
-struct report_ctx {
-	uint64_t session_id;
-	char ref[FRAME_REF_MAX + 1];
-};
+/* The force's area and around it (Greater London's extent, 51.29 to
+ * 51.69 N and 0.51 W to 0.33 E, rounded out): a sighting placed outside it
+ * is a slip of the pin or of the keyboard, not a report for this force. */
+#define PLACE_LAT_MIN 51.28
+#define PLACE_LAT_MAX 51.70
+#define PLACE_LON_MIN (-0.52)
+#define PLACE_LON_MAX 0.34
+
+static const char *const kinds[] = { "sighting", "suspicious", "crime", "other", NULL };
+
+int report_kind_check(json_t *obj, const char *name, int required, const char **out,
+		      struct frame_error *err)
+{
+	json_t *v = json_object_get(obj, name);
+
+	*out = NULL;
+	if (!required && (!v || json_is_null(v)))
+		return 0;
+	return frame_check_enum(obj, name, kinds, NULL, out, err);
+}
 
 /* A report being stored: who sent it and where the reply goes. */
 struct report_store {
 	struct requester req;
 };
 
-/* Sends the new report to every controller and analyst session: the
- * force's desk. */
-static void report_fanout(struct broker *b, const char *report_json)
+void report_to_force(struct broker *b, const char *type, const char *report_json,
+		     uint64_t except_session)
 {
 	json_t *report = json_loads(report_json, 0, NULL);
 	size_t len;
 	char *text;
 	struct msg *m = NULL;
 
-	text = report ? frame_dump(json_pack("{s:s, s:o}", "type", "partner_report", "report",
-					     report),
-				   &len)
+	text = report ? frame_dump(json_pack("{s:s, s:o}", "type", type, "report", report), &len)
 		      : NULL;
 	if (text)
 		m = msg_new(text, len, MSG_CONTROL, 0);
 	free(text);
 	if (!m) {
-		log_error("partner report not sent live: unreadable or out of memory");
+		log_error("%s not sent live: unreadable or out of memory", type);
 		return;
 	}
-	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
-		struct session *s = lws_container_of(d, struct session, desk_link);
-		if (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST)
-			session_send(s, m);
-	}
+	fanout_to_force(b, m, except_session);
 	msg_unref(m);
 }
 
@@ -113,10 +122,40 @@ static void report_stored(struct broker *b, void *arg, PGresult *res,
 		json_object_set_new(reply, "duplicate", json_boolean(duplicate));
 	requester_send(b, &c->req, reply);
 	if (!duplicate) {
-		report_fanout(b, PQgetvalue(res, 0, 1));
+		report_to_force(b, "partner_report", PQgetvalue(res, 0, 1), 0);
 		report_emit(b, &c->req, PQgetvalue(res, 0, 1));
 	}
 	free(c);
+}
+
+/* The place of a sighting: lat and lon together, inside the force's area
+ * (PLACE_*); absent is fine (*has 0). */
+static int check_place(json_t *root, double *lat, double *lon, int *has, struct frame_error *err)
+{
+	int has_lat, has_lon;
+
+	if (frame_check_number(root, "lat", -90, 90, 0, lat, &has_lat, err) ||
+	    frame_check_number(root, "lon", -180, 180, 0, lon, &has_lon, err))
+		return -1;
+	if (has_lat != has_lon) {
+		frame_error_set(err, "missing_field", has_lat ? "lon" : "lat",
+				"lat and lon go together: %s is missing", has_lat ? "lon" : "lat");
+		return -1;
+	}
+	*has = has_lat;
+	if (has_lat && (*lat < PLACE_LAT_MIN || *lat > PLACE_LAT_MAX)) {
+		frame_error_set(err, "bad_field", "lat",
+				"lat must lie in the force's area (%.2f to %.2f)", PLACE_LAT_MIN,
+				PLACE_LAT_MAX);
+		return -1;
+	}
+	if (has_lon && (*lon < PLACE_LON_MIN || *lon > PLACE_LON_MAX)) {
+		frame_error_set(err, "bad_field", "lon",
+				"lon must lie in the force's area (%.2f to %.2f)", PLACE_LON_MIN,
+				PLACE_LON_MAX);
+		return -1;
+	}
+	return 0;
 }
 
 /* Checks every member before anything is stored; occurred_at's format
@@ -124,12 +163,11 @@ static void report_stored(struct broker *b, void *arg, PGresult *res,
  * when it refuses. */
 void report_request(struct broker *b, const struct requester *r, struct client_frame *f)
 {
-	static const char *const kinds[] = { "sighting", "suspicious", "crime", "other", NULL };
 	struct frame_error err = { 0 };
 	struct report_store *c;
 	const char *kind, *text, *occurred_at, *image;
 	double lat = 0, lon = 0;
-	int has_lat, has_lon, sent;
+	int has_place, sent;
 	char user[24], site[24], slat[32], slon[32], adapter[24], seq[24];
 	const char *params[9];
 
@@ -138,18 +176,12 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
 				"only site consoles and company operators send reports");
 		return;
 	}
-	if (frame_check_enum(f->root, "kind", kinds, NULL, &kind, &err) ||
+	if (report_kind_check(f->root, "kind", 1, &kind, &err) ||
 	    frame_check_text(f->root, "text", 1, REPORT_TEXT_MAX, 1, &text, &err) ||
-	    frame_check_number(f->root, "lat", -90, 90, 0, &lat, &has_lat, &err) ||
-	    frame_check_number(f->root, "lon", -180, 180, 0, &lon, &has_lon, &err) ||
+	    check_place(f->root, &lat, &lon, &has_place, &err) ||
 	    frame_check_string(f->root, "occurred_at", 1, REPORT_TIME_MAX, 0, &occurred_at, &err) ||
 	    frame_check_string(f->root, "image", 1, REPORT_IMAGE_MAX, 0, &image, &err))
 		goto bad;
-	if (has_lat != has_lon) {
-		frame_error_set(&err, "missing_field", has_lat ? "lon" : "lat",
-				"lat and lon go together: %s is missing", has_lat ? "lon" : "lat");
-		goto bad;
-	}
 
 	c = calloc(1, sizeof *c);
 	if (!c) {
@@ -166,8 +198,8 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
 	params[1] = r->who.role == ROLE_SITE_CONSOLE ? site : NULL;
 	params[2] = kind;
 	params[3] = text;
-	params[4] = has_lat ? slat : NULL;
-	params[5] = has_lon ? slon : NULL;
+	params[4] = has_place ? slat : NULL;
+	params[5] = has_place ? slon : NULL;
 	params[6] = occurred_at;
 	params[7] = image;
 	params[8] = r->remote;
@@ -203,59 +235,4 @@ void report_handle(struct session *s, struct client_frame *f)
 
 	requester_from_session(&r, s, f->ref);
 	report_request(session_broker(s), &r, f);
-}
-
-/* The inbox as PostgreSQL built it (newest first), named and sent. */
-static void inbox_ready(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
-{
-	struct report_ctx *c = arg;
-	struct session *s = session_find(b, c->session_id);
-	json_t *reports;
-
-	if (s && err) {
-		requester_reply_db_error(s, c->ref, err, "unknown_target");
-	} else if (s) {
-		reports = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-		if (reports)
-			session_send_json(s, json_pack("{s:s, s:s, s:o}", "type", "inbox", "ref", c->ref,
-						       "reports", reports));
-		else
-			session_reply_error(s, c->ref, "internal", NULL, "inbox unreadable");
-	}
-	free(c);
-}
-
-/* Read and audited (view_inbox) by tocsin_inbox(). */
-void report_inbox(struct session *s, struct client_frame *f)
-{
-	struct frame_error err = { 0 };
-	struct report_ctx *c;
-	int64_t limit = INBOX_MAX;
-	char user[24], slimit[24];
-	const char *params[3] = { user, slimit, s->remote };
-
-	if (s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_ANALYST) {
-		session_reply_error(s, f->ref, "forbidden", NULL,
-				    "only controllers and analysts read partner reports");
-		return;
-	}
-	if (frame_check_int(f->root, "limit", 1, INBOX_MAX, 0, &limit, NULL, &err)) {
-		session_reply_check_error(s, f->ref, &err);
-		return;
-	}
-	c = calloc(1, sizeof *c);
-	if (!c) {
-		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
-		return;
-	}
-	c->session_id = s->id;
-	memcpy(c->ref, f->ref, sizeof c->ref);
-	snprintf(user, sizeof user, "%lld", (long long)s->who.user_id);
-	snprintf(slimit, sizeof slimit, "%lld", (long long)limit);
-	if (db_query(session_broker(s)->db, "SELECT tocsin_inbox($1, $2, $3)", 3, params, inbox_ready,
-		     c)) {
-		session_reply_error(s, f->ref, "unavailable", NULL,
-				    "the database is not reachable; retry");
-		free(c);
-	}
 }

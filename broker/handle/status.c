@@ -31,7 +31,13 @@
 
 #define STATUS_COUNT_MAX 100000
 #define STATUS_NOTE_MAX 500
+#define STATUS_WHERE_MAX 200 /* where the trauma packs, the defibrillators are */
 #define REQUEST_ID_LEN 24 /* "r-" and up to 19 digits, NUL */
+
+/* The counts of a status report; "stale" may name each once. */
+static const char *const status_counts[] = { "people", "officers", "trauma_packs",
+					     "first_aid_kits", "defibrillators", "first_aiders" };
+#define STATUS_COUNTS (sizeof status_counts / sizeof status_counts[0])
 
 /* The sessions subscribed to the board: ids, unordered, no duplicates. */
 static struct {
@@ -63,6 +69,43 @@ static int check_request_id(json_t *obj, const char *name, int64_t *out, int *pr
 	}
 	*out = n;
 	*present = 1;
+	return 0;
+}
+
+/* "stale": the counts the person did not touch or confirm (the form
+ * prefilled them from the last report), each a count's name, once;
+ * absent or null is none. Returns the array to store (a new reference, or
+ * NULL when absent), or -1 with err naming the member (stale[i]). */
+static int check_stale(json_t *obj, json_t **out, struct frame_error *err)
+{
+	json_t *v = json_object_get(obj, "stale"), *x;
+	unsigned seen = 0;
+	size_t i, k;
+	char field[FRAME_FIELD_MAX];
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > STATUS_COUNTS) {
+		frame_error_set(err, "bad_field", "stale",
+				"stale must be an array of at most %zu count names", STATUS_COUNTS);
+		return -1;
+	}
+	json_array_foreach(v, i, x) {
+		for (k = 0; k < STATUS_COUNTS; k++)
+			if (json_is_string(x) && !strcmp(json_string_value(x), status_counts[k]))
+				break;
+		if (k == STATUS_COUNTS || (seen & 1u << k)) {
+			snprintf(field, sizeof field, "stale[%zu]", i);
+			frame_error_set(err, "bad_field", field,
+					"%s must name a count of the report (people, officers, "
+					"trauma_packs, first_aid_kits, defibrillators, first_aiders), "
+					"each once", field);
+			return -1;
+		}
+		seen |= 1u << k;
+	}
+	*out = json_incref(v);
 	return 0;
 }
 
@@ -161,6 +204,21 @@ static void board_fanout(struct broker *b, const char *site, int64_t site_id, in
 	}
 	board_subs.n = kept;
 	msg_unref(m);
+}
+
+void status_board_changed(struct broker *b, json_t *site)
+{
+	json_int_t id = json_integer_value(json_object_get(site, "site_id"));
+	json_int_t guard = json_integer_value(json_object_get(site, "guard_org_id"));
+	char *text = json_dumps(site, JSON_COMPACT);
+
+	if (!text || id <= 0) {
+		log_error("a changed site not sent to the boards: %s", text ? "no site_id" : "out of memory");
+		free(text);
+		return;
+	}
+	board_fanout(b, text, id, guard);
+	free(text);
 }
 
 /* Sends a report-now request's progress to the controller who asked (to
@@ -273,18 +331,39 @@ void status_stored(struct broker *b, struct status_report *r, PGresult *res, int
 				    PQgetvalue(res, row, C_PROGRESS));
 }
 
+/* The optional members of a report (issue 17): first_aiders, where the
+ * trauma packs and the defibrillators are, and which counts are stale;
+ * set into args (the five required counts and the rest are there). */
+static int check_where(json_t *root, json_t *args, struct frame_error *err)
+{
+	const char *packs, *defibs;
+	int64_t aiders = 0;
+	int has_aiders;
+	json_t *stale;
+
+	if (frame_check_int(root, "first_aiders", 0, STATUS_COUNT_MAX, 0, &aiders, &has_aiders,
+			    err) ||
+	    frame_check_text(root, "trauma_packs_where", 0, STATUS_WHERE_MAX, 0, &packs, err) ||
+	    frame_check_text(root, "defibrillators_where", 0, STATUS_WHERE_MAX, 0, &defibs, err) ||
+	    check_stale(root, &stale, err))
+		return -1;
+	json_object_set_new(args, "first_aiders", has_aiders ? json_integer(aiders) : json_null());
+	json_object_set_new(args, "trauma_packs_where", packs ? json_string(packs) : json_null());
+	json_object_set_new(args, "defibrillators_where", defibs ? json_string(defibs) : json_null());
+	json_object_set_new(args, "stale", stale ? stale : json_array());
+	return 0;
+}
+
 /* Checks every member before anything is stored: a bad one is a typed
  * error naming it, and nothing changes. The report then waits a few ms
  * for a batch (status_batch.c). */
 void status_handle(struct session *s, struct client_frame *f)
 {
-	static const char *const counts[] = { "people", "officers", "trauma_packs",
-					      "first_aid_kits", "defibrillators" };
 	static const char *const cctv_values[] = { "working", "partial", "down", NULL };
 	static const char *const states[] = { "normal", "heightened", "lockdown", "evacuating",
 					      "closed", NULL };
 	struct frame_error err = { 0 };
-	struct status_report *r;
+	struct status_report *r = NULL;
 	const char *cctv, *state, *note;
 	int64_t num[5], request_id = 0;
 	int replying;
@@ -294,8 +373,9 @@ void status_handle(struct session *s, struct client_frame *f)
 				    "only a site console reports building status");
 		return;
 	}
-	for (size_t i = 0; i < 5; i++)
-		if (frame_check_int(f->root, counts[i], 0, STATUS_COUNT_MAX, 1, &num[i], NULL, &err))
+	for (size_t i = 0; i < 5; i++) /* the five required counts; first_aiders is optional */
+		if (frame_check_int(f->root, status_counts[i], 0, STATUS_COUNT_MAX, 1, &num[i], NULL,
+				    &err))
 			goto bad;
 	if (frame_check_enum(f->root, "cctv", cctv_values, NULL, &cctv, &err) ||
 	    frame_check_enum(f->root, "state", states, NULL, &state, &err) ||
@@ -320,6 +400,8 @@ void status_handle(struct session *s, struct client_frame *f)
 		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
 		return;
 	}
+	if (check_where(f->root, r->args, &err))
+		goto bad;
 	r->session_id = s->id;
 	r->site_id = s->who.site_id;
 	memcpy(r->ref, f->ref, sizeof r->ref);
@@ -333,6 +415,7 @@ void status_handle(struct session *s, struct client_frame *f)
 	}
 	return;
 bad:
+	status_batch_report_free(r);
 	session_reply_check_error(s, f->ref, &err);
 }
 
@@ -412,20 +495,11 @@ static void area_totals_ready(struct broker *b, void *arg, PGresult *res,
 {
 	struct view_ctx *v = arg;
 	struct session *s = session_find(b, v->session_id);
-	json_t *obj;
 
-	if (s && err) {
+	if (s && err)
 		requester_reply_db_error(s, v->ref, err, "unknown_target");
-	} else if (s) {
-		obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-		if (obj) {
-			json_object_set_new(obj, "type", json_string("area_totals"));
-			json_object_set_new(obj, "ref", json_string(v->ref));
-			session_send_json(s, obj);
-		} else {
-			session_reply_error(s, v->ref, "internal", NULL, "totals unreadable");
-		}
-	}
+	else if (s)
+		requester_reply_object(s, v->ref, "area_totals", PQgetvalue(res, 0, 0));
 	free(v);
 }
 

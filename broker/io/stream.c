@@ -66,6 +66,12 @@ static void refresh_cb(lws_sorted_usec_list_t *sul)
 	loop_wake_timer(b->ctx, &b->sul_refresh, refresh_cb, REFRESH_US);
 }
 
+void stream_refresh(struct broker *b)
+{
+	if (db_is_up(b->db))
+		db_query(b->db, stream_sql, 0, NULL, stream_loaded, NULL);
+}
+
 void stream_db_up(struct broker *b)
 {
 	/* a non-NULL arg marks the load that follows a (re)connection */

@@ -13,6 +13,10 @@ struct broker;
  * directory, writes the journal back, and refreshes the directory every
  * minute. */
 void stream_db_up(struct broker *b);
+/* Reads the directory again now (an administrator changed it from the
+ * browser: a new site must be a publish's target at once, not within the
+ * minute). */
+void stream_refresh(struct broker *b);
 /* 1 when writes go straight to the database, 0 when to the journal (the
  * database is away, or the journal is still being written back). */
 int stream_writes_direct(struct broker *b);

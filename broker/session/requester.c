@@ -99,6 +99,22 @@ void requester_db_error(struct broker *b, const struct requester *r,
 	}
 }
 
+void requester_reply_object(struct session *s, const char *ref, const char *type,
+			    const char *json_text)
+{
+	json_t *obj = json_loads(json_text, 0, NULL);
+
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		log_error("%s %s: the database's answer is unreadable", type, ref);
+		session_reply_error(s, ref, "internal", NULL, "the answer is unreadable");
+		return;
+	}
+	json_object_set_new(obj, "type", json_string(type));
+	json_object_set_new(obj, "ref", json_string(ref));
+	session_send_json(s, obj);
+}
+
 /* The sessions' entry point, kept for the handlers that serve only them. */
 void requester_reply_db_error(struct session *s, const char *ref, const struct db_error *err,
 			      const char *not_found_code)

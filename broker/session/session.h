@@ -129,6 +129,11 @@ void requester_db_error(struct broker *b, const struct requester *r,
 /* The same for a session's request. */
 void requester_reply_db_error(struct session *s, const char *ref, const struct db_error *err,
 			      const char *not_found_code);
+/* The answer to a session's query, as PostgreSQL built it (a JSON
+ * object's text): named with "type" and "ref" and sent; a text that does
+ * not parse as an object is logged and answered "internal". */
+void requester_reply_object(struct session *s, const char *ref, const char *type,
+			    const char *json_text);
 
 /* ---- the sweeps that close sessions */
 

@@ -13,6 +13,16 @@
 -- --actor NAME); every change writes an audit row with that name in
 -- actor_username and 'tocsinctl' in actor_role, and what changed in detail.
 --
+-- The browser (issue 17, item 10): an administrator signed in to the
+-- broker makes the same changes through the same functions, reached by
+-- tocsin_admin_web() at the end of this file, the one function here the
+-- broker's role may run. It checks the acting user is an enabled admin
+-- from the users row, names that user the actor, and sets the setting
+-- tocsin.admin_actor for the rest of its transaction, from which
+-- tocsin_admin_audit() writes the user's id, role 'admin', organisation
+-- and address, with "via": "web" in the detail. (A tocsin_admin session
+-- could set the setting itself; that role may change everything anyway.)
+--
 -- Revocation: disabling a user (directly, through its organisation, its
 -- site, or revoking a console device) sets users.disabled, whose trigger
 -- (users_disable_revokes) bumps tokens_valid_after; the broker's
@@ -27,14 +37,20 @@
 
 -- ---------------------------------------------------------------- helpers
 
--- The audit row of an administrative change.
+-- The audit row of an administrative change: tocsinctl's, or, within
+-- tocsin_admin_web(), the signed-in administrator's (tocsin.admin_actor).
 CREATE OR REPLACE FUNCTION tocsin_admin_audit(p_actor text, p_action text, p_org integer,
                                               p_site integer, p_detail jsonb)
 RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO audit (action, actor_username, actor_role, actor_org_id, site_id, detail)
-    VALUES (p_action, p_actor, 'tocsinctl', NULL, p_site,
-            jsonb_strip_nulls(p_detail || jsonb_build_object('org_id', p_org)));
+    INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id, site_id,
+                       remote_addr, detail)
+    SELECT p_action, (w->>'user_id')::integer, p_actor,
+           CASE WHEN w IS NULL THEN 'tocsinctl' ELSE 'admin' END, (w->>'org_id')::integer,
+           p_site, w->>'remote',
+           jsonb_strip_nulls(p_detail || jsonb_build_object(
+               'org_id', p_org, 'via', CASE WHEN w IS NOT NULL THEN 'web' END))
+      FROM (SELECT NULLIF(current_setting('tocsin.admin_actor', true), '')::jsonb AS w) x;
 $$;
 
 -- The actor must be named: the audit needs someone to blame.
@@ -729,6 +745,96 @@ BEGIN
 END
 $$;
 
+-- ------------------------------------------------------- the browser
+
+-- Everything the admin page (web-client/admin.html) lists: organisations,
+-- sites, users (never a password hash) and sectors.
+CREATE OR REPLACE FUNCTION tocsin_admin_web_list() RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'orgs', (SELECT COALESCE(json_agg(o ORDER BY o.name), '[]') FROM tocsin_admin_org_list o),
+        'sites', (SELECT COALESCE(json_agg(s ORDER BY s.name), '[]') FROM tocsin_admin_site_list s),
+        'users', (SELECT COALESCE(json_agg(u ORDER BY u.username), '[]')
+                    FROM tocsin_admin_user_list u),
+        'sectors', (SELECT COALESCE(json_agg(json_build_object('code', x.code, 'name', x.name)
+                                             ORDER BY x.name), '[]') FROM sectors x));
+$$;
+
+-- tocsin_admin_web: one administrative operation for an administrator
+-- signed in to the broker (handle/admin.c), through the same function
+-- tocsinctl runs, with the same checks and the same audit rows, the actor
+-- being that user (see the header). p_op names the operation, p_args its
+-- arguments (the broker checked their types; the functions check the
+-- rest). A password arrives only as the argon2id hash the broker made
+-- (hash), never in clear. Returns {"rows": [the changed rows]} and, for a
+-- site, its board entry ({"board": …}, for the control rooms), or for
+-- 'list' tocsin_admin_web_list(). TS403 unless p_user_id is an enabled
+-- admin.
+CREATE OR REPLACE FUNCTION tocsin_admin_web(p_user_id integer, p_op text, p_args jsonb,
+                                            p_remote text)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    u      users%ROWTYPE;
+    a      jsonb := COALESCE(p_args, '{}'::jsonb);
+    v_rows json;
+BEGIN
+    SELECT * INTO u FROM users WHERE id = p_user_id AND NOT disabled AND role = 'admin';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'only an enabled administrator may administer Tocsin'
+            USING ERRCODE = 'TS403';
+    END IF;
+    IF p_op = 'list' THEN
+        RETURN tocsin_admin_web_list();
+    END IF;
+    PERFORM set_config('tocsin.admin_actor',
+                       json_build_object('user_id', u.id, 'org_id', u.org_id,
+                                         'remote', p_remote)::text, true);
+    CASE p_op
+    WHEN 'org_add' THEN
+        SELECT json_agg(r) INTO v_rows
+          FROM tocsin_admin_org_add(u.username, a->>'name', a->>'kind', a->>'parent') r;
+    WHEN 'org_disable' THEN
+        SELECT json_agg(r) INTO v_rows FROM tocsin_admin_org_disable(u.username, a->>'org') r;
+    WHEN 'site_add' THEN
+        SELECT json_agg(r) INTO v_rows FROM tocsin_admin_site_add(u.username, a->'fields') r;
+    WHEN 'site_update' THEN
+        SELECT json_agg(r) INTO v_rows
+          FROM tocsin_admin_site_update(u.username, a->>'site', a->'fields') r;
+    WHEN 'site_disable' THEN
+        SELECT json_agg(r) INTO v_rows FROM tocsin_admin_site_disable(u.username, a->>'site') r;
+    WHEN 'user_add' THEN
+        SELECT json_agg(r) INTO v_rows
+          FROM tocsin_admin_user_add(u.username, a->>'username', a->>'display_name',
+                                     a->>'role', a->>'org', a->>'site',
+                                     (a->>'cleared')::boolean, a->>'hash') r;
+    WHEN 'user_update' THEN
+        SELECT json_agg(r) INTO v_rows
+          FROM tocsin_admin_user_update(u.username, a->>'username', a->'fields') r;
+    WHEN 'user_disable', 'user_enable' THEN
+        SELECT json_agg(r) INTO v_rows
+          FROM tocsin_admin_user_set_disabled(u.username, a->>'username',
+                                              p_op = 'user_disable') r;
+    WHEN 'user_password' THEN
+        SELECT json_agg(r) INTO v_rows
+          FROM tocsin_admin_user_set_password(u.username, a->>'username', a->>'hash') r;
+    WHEN 'device_add' THEN
+        SELECT json_agg(r) INTO v_rows
+          FROM tocsin_admin_device_add(u.username, a->>'site', a->>'name', a->>'hash') r;
+    WHEN 'device_revoke' THEN
+        SELECT json_agg(r) INTO v_rows FROM tocsin_admin_device_revoke(u.username, a->>'username') r;
+    ELSE
+        RAISE EXCEPTION 'no operation %', p_op USING ERRCODE = 'TS422', COLUMN = 'op';
+    END CASE;
+    PERFORM set_config('tocsin.admin_actor', '', true);
+    RETURN json_build_object(
+        'rows', COALESCE(v_rows, '[]'::json),
+        'board', CASE WHEN p_op LIKE 'site\_%' THEN
+                          (SELECT tocsin_board_site(b) FROM status_board b
+                            WHERE b.site_id = (v_rows->0->>'id')::integer) END);
+END
+$$;
+
 REVOKE EXECUTE ON FUNCTION
     tocsin_admin_org_add(text, text, text, text),
     tocsin_admin_org_disable(text, text),
@@ -761,3 +867,10 @@ GRANT EXECUTE ON FUNCTION
     tocsin_admin_alert_show(text, bigint),
     tocsin_admin_board(text, text)
     TO tocsin_admin;
+REVOKE EXECUTE ON FUNCTION
+    tocsin_admin_web(integer, text, jsonb, text),
+    tocsin_admin_web_list()
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    tocsin_admin_web(integer, text, jsonb, text)
+    TO tocsin_broker;

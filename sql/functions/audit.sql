@@ -240,7 +240,8 @@ LANGUAGE sql STABLE AS $$
             OR a.detail @> jsonb_build_object('images',
                                               jsonb_build_array(jsonb_build_object('image_id', p_value)))
         WHEN 'report' THEN
-            (a.action IN ('status_report', 'partner_report') AND a.detail->>'report_id' = p_value)
+            (a.action IN ('status_report', 'partner_report', 'report_updated')
+             AND a.detail->>'report_id' = p_value)
             OR a.detail @> jsonb_build_object('reports', jsonb_build_array(p_num))
         WHEN 'user' THEN
             a.actor_username = p_value OR a.actor_user_id = p_user
@@ -283,7 +284,7 @@ LANGUAGE sql STABLE AS $$
            a.remote_addr, a.alert_id, a.site_id, s.name,
            CASE
                WHEN a.detail ? 'image_id' THEN 'image:' || (a.detail->>'image_id')
-               WHEN a.action IN ('status_report', 'partner_report')
+               WHEN a.action IN ('status_report', 'partner_report', 'report_updated')
                    THEN 'report:' || (a.detail->>'report_id')
                WHEN a.alert_id IS NOT NULL THEN 'alert:' || a.alert_id
                WHEN a.action = 'view_board' THEN 'status_board'

@@ -496,6 +496,15 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
 
     inbox: (role) => outcome(S[role], { type: 'inbox', limit: 5 }, 'inbox'),
 
+    administer: (role) => outcome(S[role], { type: 'admin', op: 'list' }, 'admin',
+      (r) => (Array.isArray(r.sites) && r.sites.length === 34 ? null : `sites ${JSON.stringify(r.sites).slice(0, 100)}`)),
+
+    async report_update(role) {
+      const id = await partnerReport();
+      return outcome(S[role], { type: 'report_update', report_id: id, handled: role === 'controller' }, 'report_updated',
+        (r) => (r.report?.id === id ? null : `report ${JSON.stringify(r.report).slice(0, 100)}`));
+    },
+
     async image_upload(role) {
       const r = await upload(st.broker, await st.token(M.users[role]), makePng(3, 3, { seed: role.length }));
       if (r.status === 201) return 'allowed';

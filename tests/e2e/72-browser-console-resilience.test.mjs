@@ -261,7 +261,8 @@ describe('a building console across reloads, broker restarts and token expiry', 
         found = await page.evaluate(() => document.activeElement?.id === 'status-people');
       }
       assert.ok(found, 'the status form is reachable with Tab');
-      for (const v of ['85', '2', '1', '4', '1']) {
+      // the five counts, first-aiders, where the trauma packs and the defibrillators are
+      for (const v of ['85', '2', '1', '4', '1', '3', 'Reception desk', 'Lobby']) {
         await page.keyboard.type(v);
         await page.keyboard.press('Tab');
       }
@@ -275,10 +276,12 @@ describe('a building console across reloads, broker restarts and token expiry', 
       assert.equal(await page.evaluate(() => document.activeElement?.id), 'status-send');
       await page.keyboard.press('Enter');
       await textBecomes(page, '#status-result', /.+/, 'the status was sent');
-      const row = await st.one(`SELECT people, officers, trauma_packs, first_aid_kits, defibrillators, cctv, state, note
+      const row = await st.one(`SELECT people, officers, trauma_packs, first_aid_kits, defibrillators, first_aiders,
+                                       trauma_packs_where, defibrillators_where, cctv, state, note
                                   FROM status_reports WHERE site_id = $1 ORDER BY id DESC LIMIT 1`, [siteA.id]);
       assert.deepEqual(row, {
-        people: 85, officers: 2, trauma_packs: 1, first_aid_kits: 4, defibrillators: 1,
+        people: 85, officers: 2, trauma_packs: 1, first_aid_kits: 4, defibrillators: 1, first_aiders: 3,
+        trauma_packs_where: 'Reception desk', defibrillators_where: 'Lobby',
         cctv: 'partial', state: 'heightened', note: 'Typed at the keyboard',
       });
     } catch (err) {

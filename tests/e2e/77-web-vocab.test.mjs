@@ -69,7 +69,16 @@ describe('the web vocabulary is the broker\'s', () => {
     const status = brokerFile('handle/status.c');
     sameCodes(vocab.SITE_STATES, cArray(status, 'states'), 'handle/status.c states');
     sameCodes(vocab.CCTV_STATES, cArray(status, 'cctv_values'), 'handle/status.c cctv_values');
+    sameCodes(vocab.STATUS_COUNTS, cArray(status, 'status_counts'), 'handle/status.c status_counts');
     sameCodes(vocab.REPORT_KINDS, cArray(brokerFile('handle/report.c'), 'kinds'), 'handle/report.c kinds');
+  });
+
+  it('administration (handle/admin.c, organisations.kind)', () => {
+    sameCodes(vocab.ADMIN_OPS, cArray(brokerFile('handle/admin.c'), 'admin_ops'), 'handle/admin.c admin_ops');
+    const ddl = readFileSync(join(ROOT, 'sql/schema/02_directory.sql'), 'utf8');
+    const m = /kind\s+text NOT NULL CHECK \(kind IN \(([^)]*)\)\)/.exec(ddl);
+    assert.ok(m, 'organisations.kind has a CHECK in sql/schema/02_directory.sql');
+    sameCodes(vocab.ORG_KINDS, [...m[1].matchAll(/'([^']*)'/g)].map((x) => x[1]), 'organisations.kind');
   });
 
   it('serious severities are the top of the ranking', () => {

@@ -46,6 +46,9 @@ frame('answer-choice', { type: 'answer', ref: 'w-1', alert_id: 41, choice: 'Done
 frame('answer-number', { type: 'answer', ref: 'w-2', alert_id: 42, number: 3 });
 frame('status', { type: 'status', ref: 's-1', people: 240, officers: 3, trauma_packs: 2, first_aid_kits: 6,
   defibrillators: 1, cctv: 'working', state: 'normal', note: 'All quiet', in_reply_to: 'r-7' });
+frame('status-where', { type: 'status', ref: 's-2', people: 240, officers: 3, trauma_packs: 2, first_aid_kits: 6,
+  defibrillators: 1, cctv: 'working', state: 'normal', first_aiders: 5, trauma_packs_where: 'Reception desk',
+  defibrillators_where: 'Lobby, by the lifts', stale: ['officers', 'first_aiders'] });
 frame('board', { type: 'board' });
 frame('area-totals', { type: 'area_totals', lat: 51.514, lon: -0.088, radius_m: 400 });
 frame('report-now', { type: 'report_now', area: circle });
@@ -53,7 +56,16 @@ frame('report-now-polygon', { type: 'report_now', area: square });
 frame('report', { type: 'report', ref: 'p-1', kind: 'sighting', text: 'Man at the side door', lat: 51.5139,
   lon: -0.0888, occurred_at: '2026-11-22T14:15:00Z', image: 'AAAAAAAAAAAAAAAAAAAAAA' });
 frame('inbox', { type: 'inbox', limit: 50 });
+frame('inbox-filter', { type: 'inbox', kind: 'sighting', org_id: 5, since: '2026-11-22T08:00:00Z',
+  until: '2026-11-22T20:00:00Z', handled: false, q: 'red van' });
+frame('report-update', { type: 'report_update', ref: 'u-1', report_id: 7, handled: true, assigned_to: 3, alert_id: 41 });
+frame('report-update-null', { type: 'report_update', report_id: 7, assigned_to: null, alert_id: null });
 frame('refresh', { type: 'refresh', ref: 't-7' });
+frame('admin-list', { type: 'admin', ref: 'm-1', op: 'list' });
+frame('admin-site-add', { type: 'admin', op: 'site_add', fields: { slug: 'basinghall', name: 'Basinghall Court',
+  address: '30 Basinghall Street', lat: 51.5166, lon: -0.0905, sector: 'finance', guard: 5, cleared: false } });
+frame('admin-user-update', { type: 'admin', op: 'user_update', username: 'analyst', fields: { role: 'controller', cleared: true } });
+frame('admin-device-add', { type: 'admin', op: 'device_add', site: 12, name: 'desk2' });
 
 // ---- frames: boundary cases
 frame('empty', '');

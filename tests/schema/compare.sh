@@ -64,6 +64,12 @@ REMOVED=(
     "ACL|FUNCTION tocsin_signin_gate(p_username text, p_remote text, p_account_max integer, p_address_max integer, p_minutes integer)"
     "FUNCTION|tocsin_signin_succeeded(text)"
     "ACL|FUNCTION tocsin_signin_succeeded(p_username text)"
+    # 040_status_where: tocsin_status takes first-aiders, where and stale
+    "FUNCTION|tocsin_status(integer, integer, integer, integer, integer, integer, integer, text, text, text, bigint, text)"
+    "ACL|FUNCTION tocsin_status(p_user_id integer, p_site_id integer, p_people integer, p_officers integer, p_trauma_packs integer, p_first_aid_kits integer, p_defibrillators integer, p_cctv text, p_state text, p_note text, p_in_reply_to bigint, p_remote text)"
+    # 041_inbox_queue: tocsin_inbox takes a filter
+    "FUNCTION|tocsin_inbox(integer, integer, text)"
+    "ACL|FUNCTION tocsin_inbox(p_user_id integer, p_limit integer, p_remote text)"
 )
 # What differs because of the removals: the count of recorded deliveries,
 # which added delivery_rows' rows to the batches'.
@@ -88,6 +94,24 @@ CHANGED=(
     "FUNCTION|tocsin_site_history(integer, integer, integer, timestamp with time zone, text)"
     # issue 16: signing out of a console (POST /api/logout) is access
     "FUNCTION|tocsin_audit_category(text)"
+    # building status says where (040_status_where): first-aiders, where the
+    # trauma packs and defibrillators are, the counts not confirmed
+    "TABLE|status_reports"
+    "VIEW|status_board"
+    "FUNCTION|tocsin_board_site(public.status_board)"
+    "FUNCTION|tocsin_status_batch(jsonb)"
+    "FUNCTION|tocsin_area_totals(integer, double precision, double precision, double precision, text)"
+    "FUNCTION|tocsin_site_history_report(public.status_reports, text)"
+    # the inbox as a work queue (041_inbox_queue): the place of a sighting,
+    # handled, assigned, linked; report_updated audit rows concern the report
+    "TABLE|partner_reports"
+    "FUNCTION|tocsin_partner_report_json(public.partner_reports)"
+    "FUNCTION|tocsin_report(integer, integer, text, text, double precision, double precision, text, text, text)"
+    "FUNCTION|tocsin_audit_concerns(public.audit, text, text, bigint, integer, integer)"
+    "FUNCTION|tocsin_audit_s62(timestamp with time zone, timestamp with time zone, text, text, text)"
+    # administration in the browser: the audit row names the signed-in
+    # administrator when tocsin_admin_web runs the change
+    "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -146,6 +170,34 @@ ADDED=(
     "ACL|FUNCTION tocsin_refresh_use(p_id bigint, p_hash bytea, p_remote text)"
     "FUNCTION|tocsin_refresh_revoke(bigint, bytea, text)"
     "ACL|FUNCTION tocsin_refresh_revoke(p_id bigint, p_hash bytea, p_remote text)"
+    # 040_status_where: the new tocsin_status, and the audit detail it and
+    # the batch share
+    "FUNCTION|tocsin_status(integer, integer, integer, integer, integer, integer, integer, text, text, text, integer, text, text, text[], bigint, text)"
+    "ACL|FUNCTION tocsin_status(p_user_id integer, p_site_id integer, p_people integer, p_officers integer, p_trauma_packs integer, p_first_aid_kits integer, p_defibrillators integer, p_cctv text, p_state text, p_note text, p_first_aiders integer, p_trauma_packs_where text, p_defibrillators_where text, p_stale text[], p_in_reply_to bigint, p_remote text)"
+    "FUNCTION|tocsin_status_audit_detail(public.status_reports, boolean)"
+    "ACL|FUNCTION tocsin_status_audit_detail(r public.status_reports, p_answered boolean)"
+    # 041_inbox_queue: who handled a report, who it is assigned to, its alert;
+    # the broker may change those columns only; the filtered inbox and
+    # report_update
+    "FK CONSTRAINT|partner_reports partner_reports_alert_id_fkey"
+    "FK CONSTRAINT|partner_reports partner_reports_assigned_to_fkey"
+    "FK CONSTRAINT|partner_reports partner_reports_handled_by_fkey"
+    "ACL|COLUMN partner_reports.alert_id"
+    "ACL|COLUMN partner_reports.assigned_at"
+    "ACL|COLUMN partner_reports.assigned_to"
+    "ACL|COLUMN partner_reports.handled_at"
+    "ACL|COLUMN partner_reports.handled_by"
+    "FUNCTION|tocsin_inbox(integer, integer, jsonb, text)"
+    "ACL|FUNCTION tocsin_inbox(p_user_id integer, p_limit integer, p_filter jsonb, p_remote text)"
+    "FUNCTION|tocsin_report_audit(public.users, bigint, text, bigint, jsonb, text)"
+    "ACL|FUNCTION tocsin_report_audit(u public.users, p_report_id bigint, p_change text, p_alert_id bigint, p_detail jsonb, p_remote text)"
+    "FUNCTION|tocsin_report_update(integer, bigint, jsonb, text)"
+    "ACL|FUNCTION tocsin_report_update(p_user_id integer, p_report_id bigint, p_fields jsonb, p_remote text)"
+    # administration in the browser: the one admin function the broker may run
+    "FUNCTION|tocsin_admin_web(integer, text, jsonb, text)"
+    "ACL|FUNCTION tocsin_admin_web(p_user_id integer, p_op text, p_args jsonb, p_remote text)"
+    "FUNCTION|tocsin_admin_web_list()"
+    "ACL|FUNCTION tocsin_admin_web_list()"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -37,6 +37,23 @@ export function checkLon(text, field = 'lon') {
   return v;
 }
 
+/* The force's area as the broker checks a sighting's place (Greater
+ * London's extent, rounded out: docs/protocol.md "Partner reports"). */
+export const FORCE_AREA = { latMin: 51.28, latMax: 51.70, lonMin: -0.52, lonMax: 0.34 };
+
+/* {lat, lon} of a place inside FORCE_AREA from two text values. */
+export function checkPlace(latText, lonText) {
+  const lat = checkLat(latText, 'lat');
+  const lon = checkLon(lonText, 'lon');
+  if (lat < FORCE_AREA.latMin || lat > FORCE_AREA.latMax) {
+    throw new AreaError(`The place must be in the force's area: latitude ${FORCE_AREA.latMin} to ${FORCE_AREA.latMax}.`, 'lat');
+  }
+  if (lon < FORCE_AREA.lonMin || lon > FORCE_AREA.lonMax) {
+    throw new AreaError(`The place must be in the force's area: longitude ${FORCE_AREA.lonMin} to ${FORCE_AREA.lonMax}.`, 'lon');
+  }
+  return { lat, lon };
+}
+
 export function checkRadius(text, field = 'radius') {
   const v = num(text);
   if (!Number.isFinite(v) || v < 1 || v > MAX_RADIUS_M) {

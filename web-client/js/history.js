@@ -30,7 +30,8 @@ function buildDialog() {
       el('h3', {}, 'Status reports'),
       el('table', { class: 'history-table history-reports-table' },
         el('thead', {}, el('tr', {}, th('Reported at'), th('By'), th('State'), th('People'), th('Officers'),
-          th('Trauma packs'), th('First-aid kits'), th('Defibrillators'), th('CCTV'), th('Note'))),
+          th('Trauma packs'), th('First-aid kits'), th('Defibrillators'), th('First-aiders'), th('CCTV'),
+          th('Note'))),
         reportsBody),
       el('p', { id: 'history-reports-empty', class: 'muted', hidden: true }, 'No status reports.'),
       el('h3', {}, 'Alerts received'),
@@ -49,18 +50,28 @@ function buildDialog() {
 const timeOrDash = (iso) => (iso ? timeElement(iso, 'history-time') : '—');
 const num = (v) => (Number.isFinite(v) ? String(v) : '—');
 
+/* A count's cell, marked when the report carried it over unconfirmed. */
+function countCell(r, k, cls) {
+  const stale = Array.isArray(r.stale) && r.stale.includes(k);
+  return el('td', { class: [cls, stale ? 'stale' : ''].filter(Boolean).join(' ') || undefined,
+    title: stale ? 'Not confirmed: carried over from the last report' : undefined }, num(r[k]));
+}
+
 function reportRow(r) {
+  const where = [r.trauma_packs_where && `Trauma packs: ${r.trauma_packs_where}`,
+    r.defibrillators_where && `Defibrillators: ${r.defibrillators_where}`].filter(Boolean).join(' · ');
   return el('tr', { dataset: { reportId: String(r.report_id), state: r.state || '' } },
     el('td', {}, timeOrDash(r.reported_at)),
     el('td', {}, r.reported_by || '—'),
     el('td', { class: 'state' }, r.state ? label(STATE_LABELS, r.state) : '—'),
-    el('td', { class: 'people' }, num(r.people)),
-    el('td', {}, num(r.officers)),
-    el('td', {}, num(r.trauma_packs)),
-    el('td', {}, num(r.first_aid_kits)),
-    el('td', {}, num(r.defibrillators)),
+    countCell(r, 'people', 'people'),
+    countCell(r, 'officers'),
+    countCell(r, 'trauma_packs'),
+    countCell(r, 'first_aid_kits'),
+    countCell(r, 'defibrillators'),
+    countCell(r, 'first_aiders', 'first-aiders'),
     el('td', {}, r.cctv ? label(CCTV_LABELS, r.cctv) : '—'),
-    el('td', { class: 'note' }, r.note || ''));
+    el('td', { class: 'note' }, r.note || '', where ? el('span', { class: 'board-where' }, where) : null));
 }
 
 function alertRow(a) {

@@ -73,6 +73,7 @@ export function createCityMap(container, { label = 'Map of the City of London' }
   const sitesLayer = L.layerGroup().addTo(map);
   const reportsLayer = L.layerGroup().addTo(map);
   const marks = L.layerGroup().addTo(map);
+  let pin = null;
 
   loadOutline().then((geo) => {
     L.geoJSON(geo, { className: 'city-outline', interactive: false }).addTo(outline);
@@ -121,7 +122,9 @@ export function createCityMap(container, { label = 'Map of the City of London' }
       reportsLayer.clearLayers();
       for (const r of reports) {
         if (!Number.isFinite(r.lat) || !Number.isFinite(r.lon)) continue;
-        const m = L.circleMarker([r.lat, r.lon], { radius: 5, className: `report-marker kind-${r.kind || 'other'}` });
+        const m = L.circleMarker([r.lat, r.lon], {
+          radius: 5, className: `report-marker kind-${r.kind || 'other'} place-${r.place || 'none'}`,
+        });
         m.bindTooltip(`${r.kind || 'report'}: ${String(r.text || '').slice(0, 80)}`);
         tag(m, { 'data-report-id': r.id });
         m.addTo(reportsLayer);
@@ -135,9 +138,19 @@ export function createCityMap(container, { label = 'Map of the City of London' }
       if (ll.length) map.fitBounds(L.latLngBounds(ll), { padding: [30, 30], maxZoom: 17 });
     },
 
+    /* One pin (a partner report's place on the console), or none. */
+    setPin(point) {
+      pin?.remove();
+      pin = null;
+      if (!point || !Number.isFinite(point.lat) || !Number.isFinite(point.lon)) return;
+      pin = L.circleMarker([point.lat, point.lon], { radius: 8, className: 'pin-marker', interactive: false });
+      pin.addTo(marks);
+    },
+
     /* One highlighted circle (area totals' point), or none. */
     setMark(area) {
       marks.clearLayers();
+      pin = null;
       const layer = areaLayer(area, 'mark-shape');
       if (layer) layer.addTo(marks);
     },

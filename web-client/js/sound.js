@@ -1,7 +1,11 @@
 // sound.js: a short alarm tone through Web Audio, and the #sound toggle.
 // Browsers may refuse to start audio until the user has interacted with
 // the page; nothing here may throw because of that. The first click or key
-// press anywhere on the page unlocks the audio context.
+// press anywhere on the page unlocks the audio context. Alarms (alert,
+// ring) are square beeps by severity; chimes are softer sine notes for
+// news that needs a look, not an action (the control room's partner
+// reports and complete answers). With persistKey the toggle is kept in
+// localStorage, so a muted desk stays muted across reloads.
 
 const PATTERNS = {          // beeps per severity: [frequency Hz, count]
   minor: [660, 1],
@@ -10,13 +14,36 @@ const PATTERNS = {          // beeps per severity: [frequency Hz, count]
   extreme: [988, 4],
 };
 
+const CHIMES = {            // notes of a chime: [frequency Hz, start s]
+  report: [[784, 0], [1047, 0.16]],
+  answers: [[523, 0], [659, 0.14], [784, 0.28]],
+};
+
 const RING_EVERY_MS = 4000;  // an urgent alert rings again this often
 
-export function createSound(button) {
+/* The toggle as last chosen in this browser (true when never chosen). */
+function loadEnabled(key) {
+  try {
+    return !key || localStorage.getItem(key) !== 'off';
+  } catch {
+    return true;
+  }
+}
+
+function saveEnabled(key, on) {
+  if (!key) return;
+  try {
+    localStorage.setItem(key, on ? 'on' : 'off');
+  } catch {
+    /* storage disabled: this page's life only */
+  }
+}
+
+export function createSound(button, { persistKey = null } = {}) {
   let ctx = null;
   let ringTimer = null;     // repeating tone of an urgent alert, until stopped
   let ringSeverity = null;
-  let enabled = true;
+  let enabled = loadEnabled(persistKey);
   let playing = [];         // oscillators scheduled and not yet finished
 
   function context() {
@@ -46,28 +73,46 @@ export function createSound(button) {
       : state === 'off' ? 'Sound off' : 'Sound: click to enable';
   }
 
-  function tones(severity) {
+  /* notes: [[type, frequency, start s, length s, peak gain], …] */
+  function play(notes) {
     try {
       if (!ctx || ctx.state !== 'running') return;
-      const [freq, count] = PATTERNS[severity] || PATTERNS.minor;
       const t0 = ctx.currentTime + 0.02;
-      for (let i = 0; i < count; i++) {
-        const start = t0 + i * 0.28;
+      for (const [type, freq, at, len, peak] of notes) {
+        const start = t0 + at;
         const osc = ctx.createOscillator();
         const gain = ctx.createGain();
-        osc.type = 'square';
+        osc.type = type;
         osc.frequency.setValueAtTime(freq, start);
         gain.gain.setValueAtTime(0.0001, start);
-        gain.gain.exponentialRampToValueAtTime(0.25, start + 0.015);
-        gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.2);
+        gain.gain.exponentialRampToValueAtTime(peak, start + 0.015);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + len - 0.02);
         osc.connect(gain).connect(ctx.destination);
         osc.start(start);
-        osc.stop(start + 0.22);
+        osc.stop(start + len);
         playing.push(osc);
         osc.onended = () => { playing = playing.filter((o) => o !== osc); };
       }
     } catch {
-      /* audio refused or unsupported: the banner is the alarm */
+      /* audio refused or unsupported: the page's text is the alarm */
+    }
+  }
+
+  function tones(severity) {
+    const [freq, count] = PATTERNS[severity] || PATTERNS.minor;
+    play(Array.from({ length: count }, (_, i) => ['square', freq, i * 0.28, 0.22, 0.25]));
+  }
+
+  /* Plays when the context runs (resuming it first if it must). */
+  function whenRunning(fn) {
+    if (!enabled) return;
+    try {
+      const c = context();
+      if (!c) return;
+      if (c.state === 'running') fn();
+      else c.resume().then(fn).catch(() => {});
+    } catch {
+      /* ignore */
     }
   }
 
@@ -81,6 +126,7 @@ export function createSound(button) {
   if (button) {
     button.addEventListener('click', () => {
       if (!enabled || (ctx && ctx.state === 'running')) enabled = !enabled;
+      saveEnabled(persistKey, enabled);
       if (enabled) {
         const c = context();
         if (c) {
@@ -120,15 +166,12 @@ export function createSound(button) {
       if (button) button.dataset.ringing = 'false';
     },
     alert(severity) {
-      if (!enabled) return;
-      try {
-        const c = context();
-        if (!c) return;
-        if (c.state === 'running') tones(severity);
-        else c.resume().then(() => tones(severity)).catch(() => {});
-      } catch {
-        /* ignore */
-      }
+      whenRunning(() => tones(severity));
+    },
+    /* A soft chime (CHIMES: 'report', 'answers'). */
+    chime(kind) {
+      const notes = CHIMES[kind] || CHIMES.report;
+      whenRunning(() => play(notes.map(([freq, at]) => ['sine', freq, at, 0.35, 0.2])));
     },
   };
 }

@@ -67,6 +67,21 @@ export const SITE_STATES = Object.keys(STATE_LABELS);
 export const CCTV_LABELS = { working: 'Working', partial: 'Partial', down: 'Down' };
 export const CCTV_STATES = Object.keys(CCTV_LABELS);
 
+/* The counts of a status report, in the form's order; `stale` names
+ * some of them (the ones not confirmed). first_aiders is optional. */
+export const STATUS_COUNTS = ['people', 'officers', 'trauma_packs', 'first_aid_kits', 'defibrillators', 'first_aiders'];
+
+/* Administration (`admin`): the operations, and the kinds of
+ * organisation (the CHECK of organisations.kind). */
+export const ADMIN_OPS = ['list', 'org_add', 'org_disable', 'site_add', 'site_update', 'site_disable',
+  'user_add', 'user_update', 'user_disable', 'user_enable', 'user_password', 'device_add', 'device_revoke'];
+export const ORG_KIND_LABELS = {
+  police: 'Police force',
+  police_unit: 'Police unit',
+  security_company: 'Security company',
+};
+export const ORG_KINDS = Object.keys(ORG_KIND_LABELS);
+
 /* Partner reports (`report` kind). */
 export const REPORT_KIND_LABELS = {
   sighting: 'Sighting',

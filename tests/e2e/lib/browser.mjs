@@ -20,6 +20,7 @@ export const LANDING = {
   analyst: 'control.html',
   company_operator: 'console.html',
   site_console: 'console.html',
+  admin: 'admin.html',
 };
 
 export async function launch() {
@@ -37,6 +38,34 @@ export async function launch() {
   });
 }
 
+/* err with the page problems seen so far added to its message: a
+ * browser test's failure then says what the pages logged. */
+export function withProblems(err, problems) {
+  if (problems.length) err.message += `\npage problems:\n  ${problems.join('\n  ')}`;
+  return err;
+}
+
+/* Runs a browser test's body: a failure carries the page problems, the
+ * pages must have logged none, and `always` (screenshots) runs either
+ * way. */
+export async function withoutProblems(problems, body, always) {
+  try {
+    await body();
+  } catch (err) {
+    throw withProblems(err, problems);
+  } finally {
+    if (always) await always();
+  }
+  if (problems.length) throw new Error(`page problems:\n  ${problems.join('\n  ')}`);
+}
+
+/* Closes the pages' browser contexts, then stops the stack (exit 0, no
+ * sanitizer report). */
+export async function closeAndStop(st, pages) {
+  for (const page of pages) await page.context().close().catch(() => {});
+  await st.stop();
+}
+
 /* Every page problem goes to `problems`; `allow` filters known, expected
  * console errors (e.g. the failed WebSocket while the broker restarts). */
 export function watch(page, name, problems, allow = []) {
@@ -50,9 +79,12 @@ export function watch(page, name, problems, allow = []) {
   page.on('crash', () => problems.push(`${name}: page crashed`));
 }
 
-/* A browser context that may reach the broker at `host` (host:port) only. */
-export async function newContext(browser, host, name, problems, { viewport = { width: 1280, height: 900 } } = {}) {
+/* A browser context that may reach the broker at `host` (host:port) only.
+ * initScript, when given, runs in every page before the page's own
+ * scripts (e.g. listenToTones). */
+export async function newContext(browser, host, name, problems, { viewport = { width: 1280, height: 900 }, initScript } = {}) {
   const ctx = await browser.newContext({ viewport });
+  if (initScript) await ctx.addInitScript(initScript);
   await ctx.route('**/*', (route) => {
     const u = new URL(route.request().url());
     if ((u.protocol === 'http:' || u.protocol === 'ws:') && u.host === host) return route.continue();
@@ -111,6 +143,34 @@ export async function textBecomes(page, selector, want, what, timeoutMs = UI_TIM
   } catch (err) {
     throw new Error(`${what}: ${selector} is ${JSON.stringify(last)}, want ${want} (${err.message})`);
   }
+}
+
+/* An init script (newContext's initScript) that records every tone the
+ * page plays through Web Audio in window.__tones: {type, freq, at} per
+ * oscillator started (type 'square' for js/sound.js's alarms, 'sine' for
+ * its chimes). A page that plays nothing leaves it empty. */
+export function listenToTones() {
+  window.__tones = [];
+  const Ctx = window.AudioContext;
+  if (!Ctx) return;
+  const create = Ctx.prototype.createOscillator;
+  Ctx.prototype.createOscillator = function createOscillator() {
+    const osc = create.call(this);
+    let freq = osc.frequency.value;
+    const set = osc.frequency.setValueAtTime.bind(osc.frequency);
+    osc.frequency.setValueAtTime = (v, t) => { freq = v; return set(v, t); };
+    const start = osc.start.bind(osc);
+    osc.start = (...args) => {
+      window.__tones.push({ type: osc.type, freq, at: Date.now() });
+      return start(...args);
+    };
+    return osc;
+  };
+}
+
+/* The tones a page has played so far (listenToTones). */
+export async function tones(page) {
+  return page.evaluate(() => window.__tones || []);
 }
 
 export async function shot(page, name) {

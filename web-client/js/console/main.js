@@ -56,7 +56,7 @@ function main({ token, user }) {
   setupSites();
   // Building status (site consoles) and reports to police (both).
   desk.statusForm = desk.canAck ? setupStatusForm(desk.session, { announce }) : null;
-  desk.reportForm = setupReportForm(desk.session, token);
+  desk.reportForm = setupReportForm(desk.session, token, { isConsole: desk.canAck });
   setupConnection();
   desk.session.start();
 }

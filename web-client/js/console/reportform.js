@@ -1,17 +1,81 @@
 // console/reportform.js: "Report to police" (docs/protocol.md §2b "Partner
 // reports"), on the desks of site consoles and company operators: a kind,
-// a text and an optional photo, uploaded first through /api/images.
+// a text, where it happened (optional: a pin put on #report-map by a
+// click, or typed in #report-lat/#report-lon, which the pin follows; it
+// must lie in the force's area) and an optional photo, uploaded first
+// through /api/images. Without a place a console's report is placed at
+// its site.
 
 import {
   showError, describeError, clock, isUnsupported, unsupportedText, setInvalid,
 } from '../ui.js';
 import { checkImageFile, uploadImage } from '../images.js';
 import { REPORT_KIND_LABELS } from '../vocab.js';
+import { createCityMap } from '../map.js';
+import { checkPlace, AreaError } from '../area.js';
 
-export function setupReportForm(session, token) {
+/* The place fields and the map's pin, kept in step; the map shows the
+ * desk's own sites (from `directory`) to find one's way. Returns {read()
+ * ({lat, lon} | null, throws AreaError), node(field), clear()}. */
+function setupPlace(session, isConsole) {
+  const $ = (id) => document.getElementById(id);
+  const lat = $('report-lat');
+  const lon = $('report-lon');
+  const note = $('report-place-note');
+  const map = createCityMap($('report-map'), { label: 'Map: click where it happened' });
+  const nowhere = isConsole ? 'No place: the report is placed at your site.' : 'No place given.';
+
+  function render() {
+    for (const n of [lat, lon]) setInvalid(n, false);
+    if (!lat.value.trim() && !lon.value.trim()) {
+      map.setPin(null);
+      note.textContent = nowhere;
+      return;
+    }
+    try {
+      const p = checkPlace(lat.value, lon.value);
+      map.setPin(p);
+      note.textContent = `The report is placed at ${p.lat.toFixed(5)}, ${p.lon.toFixed(5)}.`;
+    } catch (err) {
+      if (!(err instanceof AreaError)) throw err;
+      map.setPin(null);
+      note.textContent = err.message;
+    }
+  }
+  session.on('directory', (frame) => {
+    map.setSites(Array.isArray(frame.sites) ? frame.sites : []);
+  });
+  map.onPick(({ lat: a, lon: b }) => {
+    lat.value = a.toFixed(6);
+    lon.value = b.toFixed(6);
+    render();
+  });
+  for (const n of [lat, lon]) n.addEventListener('input', render);
+  $('report-pin-clear').addEventListener('click', () => {
+    lat.value = '';
+    lon.value = '';
+    render();
+  });
+  render();
+  return {
+    read() {
+      if (!lat.value.trim() && !lon.value.trim()) return null;
+      return checkPlace(lat.value, lon.value);
+    },
+    node: (field) => (field === 'lon' ? lon : lat),
+    clear() {
+      lat.value = '';
+      lon.value = '';
+      render();
+    },
+  };
+}
+
+export function setupReportForm(session, token, { isConsole = true } = {}) {
   const $ = (id) => document.getElementById(id);
   const form = $('report-form');
   if (!form) return null;
+  const place = setupPlace(session, isConsole);
   const kind = $('report-kind');
   const text = $('report-text');
   const photo = $('report-photo');
@@ -58,9 +122,16 @@ export function setupReportForm(session, token) {
     const file = photo.files && photo.files[0];
     const bad = checkImageFile(file);
     if (bad) return fail(bad, photo);
+    let where;
+    try {
+      where = place.read();
+    } catch (err) {
+      if (!(err instanceof AreaError)) throw err;
+      return fail(err.message, place.node(err.field));
+    }
     if (!session.connected) return fail('Not connected to the broker: the report was not sent. Try again when the connection is back.');
 
-    const frame = { kind: kind.value, text: t };
+    const frame = { kind: kind.value, text: t, ...(where || {}) };
     if (file) {
       setBusy(true, 'Uploading photo…');
       try {
@@ -87,6 +158,7 @@ export function setupReportForm(session, token) {
     result.textContent = `Report sent to the police at ${clock(new Date())} (${REPORT_KIND_LABELS[req.kind] || req.kind}, number ${frame.report_id}).`;
     result.hidden = false;
     form.reset();
+    place.clear();
     if (count) count.textContent = '0 / 2000';
   });
 
@@ -106,7 +178,7 @@ export function setupReportForm(session, token) {
       if (isUnsupported(frame)) return fail(unsupportedText('Reporting to the police'));
       const f = String(frame.field || '');
       const node = f.startsWith('image') ? photo : f.startsWith('kind') ? kind
-        : f.startsWith('text') ? text : null;
+        : f.startsWith('text') ? text : f === 'lat' || f === 'lon' ? place.node(f) : null;
       return fail(`The report was not sent: ${describeError(frame)}`, node);
     },
   };

@@ -2,13 +2,104 @@
 // (docs/protocol.md §2b "Building status"): `status` → `status_ok`. When
 // the control room asks (`report_request`) the form is highlighted and the
 // next status carries `in_reply_to`.
+//
+// The form is filled from the last status sent. While a report-now
+// request waits, each number still as it was filled in is stale
+// (data-stale="true", a "Still right" button beside it, issue 17 item 8)
+// until the person changes it or presses the button; the status then
+// names the numbers left stale in `stale`, so the police know which were
+// confirmed. first_aiders and where the trauma packs and defibrillators
+// are may be left empty.
 
 import {
-  showError, describeError, formatTime, clock, isUnsupported, unsupportedText, setInvalid,
+  el, showError, describeError, formatTime, clock, isUnsupported, unsupportedText, setInvalid,
 } from '../ui.js';
 import { loadCache, saveCache } from '../session.js';
+import { STATUS_COUNTS } from '../vocab.js';
 
-const NUMBERS = ['people', 'officers', 'trauma_packs', 'first_aid_kits', 'defibrillators'];
+const REQUIRED = STATUS_COUNTS.filter((k) => k !== 'first_aiders');
+const WHERE = ['trauma_packs_where', 'defibrillators_where'];
+const WHERE_MAX = 200;
+const idOf = (k) => `status-${k.replace(/_/g, '-')}`;
+
+/* Marks the counts still as filled in from the last status while a
+ * request waits; returns {mark(lastSent), clear(), stale()}. */
+function staleMarks(inputs, note) {
+  const stale = new Set();
+  const buttons = {};
+
+  function render() {
+    for (const k of STATUS_COUNTS) {
+      inputs[k].dataset.stale = stale.has(k) ? 'true' : 'false';
+      buttons[k].hidden = !stale.has(k);
+    }
+    note.hidden = stale.size === 0;
+  }
+  function confirm(k) {
+    stale.delete(k);
+    render();
+  }
+  for (const k of STATUS_COUNTS) {
+    const label = inputs[k].labels?.[0]?.textContent.trim() || k;
+    buttons[k] = el('button', { type: 'button', class: 'btn btn-small confirm-count', dataset: { field: k },
+      'aria-label': `${label}: still right`, hidden: true }, 'Still right');
+    buttons[k].addEventListener('click', () => { confirm(k); inputs[k].focus(); });
+    inputs[k].after(el('span', { class: 'stale-mark', 'aria-hidden': 'true' }, 'From the last report'), buttons[k]);
+    inputs[k].setAttribute('aria-describedby', note.id);
+    inputs[k].addEventListener('input', () => confirm(k));
+  }
+  render();
+  return {
+    mark(last) {
+      stale.clear();
+      for (const k of STATUS_COUNTS) {
+        if (Number.isInteger(last?.[k]) && inputs[k].value === String(last[k])) stale.add(k);
+      }
+      render();
+    },
+    clear() {
+      stale.clear();
+      render();
+    },
+    stale: () => STATUS_COUNTS.filter((k) => stale.has(k)),
+  };
+}
+
+/* The status frame from the form, or null once fail(message, input)
+ * has said what is wrong. */
+function readForm(inputs, marks, fail) {
+  const frame = {};
+  for (const k of STATUS_COUNTS) {
+    const raw = inputs[k].value.trim();
+    const v = Number(raw);
+    if (raw === '' && !REQUIRED.includes(k)) continue;
+    if (raw === '' || !Number.isInteger(v) || v < 0 || v > 100000) {
+      const what = inputs[k].labels?.[0]?.textContent || k;
+      fail(`${what}: enter a whole number from 0 to 100,000.`, inputs[k]);
+      return null;
+    }
+    frame[k] = v;
+  }
+  for (const k of WHERE) {
+    const v = inputs[k].value.trim();
+    if (v.length > WHERE_MAX) {
+      fail(`${inputs[k].labels?.[0]?.textContent || k}: at most ${WHERE_MAX} characters.`, inputs[k]);
+      return null;
+    }
+    if (v) frame[k] = v;
+  }
+  frame.cctv = inputs.cctv.value;
+  frame.state = inputs.state.value;
+  const note = inputs.note.value.trim();
+  if (note.length > 500) {
+    fail('The note is longer than 500 characters.', inputs.note);
+    return null;
+  }
+  if (note) frame.note = note;
+  const stale = marks.stale();
+  if (stale.length) frame.stale = stale;
+  return frame;
+}
 
 export function setupStatusForm(session, { announce } = {}) {
   const $ = (id) => document.getElementById(id);
@@ -19,16 +110,13 @@ export function setupStatusForm(session, { announce } = {}) {
   const requestNote = $('status-request');
   const send = $('status-send');
   const inputs = {
-    people: $('status-people'),
-    officers: $('status-officers'),
-    trauma_packs: $('status-trauma-packs'),
-    first_aid_kits: $('status-first-aid-kits'),
-    defibrillators: $('status-defibrillators'),
     cctv: $('status-cctv'),
     state: $('status-state'),
     note: $('status-note'),
   };
+  for (const k of [...STATUS_COUNTS, ...WHERE]) inputs[k] = $(idOf(k));
   panel.hidden = false;
+  const marks = staleMarks(inputs, $('status-stale-note'));
 
   // The last status sent from this tab fills the form again; an
   // unanswered report request survives a reload.
@@ -43,7 +131,8 @@ export function setupStatusForm(session, { announce } = {}) {
 
   function fill(v) {
     if (!v) return;
-    for (const k of NUMBERS) if (Number.isInteger(v[k])) inputs[k].value = String(v[k]);
+    for (const k of STATUS_COUNTS) if (Number.isInteger(v[k])) inputs[k].value = String(v[k]);
+    for (const k of WHERE) inputs[k].value = v[k] || '';
     if (v.cctv) inputs.cctv.value = v.cctv;
     if (v.state) inputs.state.value = v.state;
     inputs.note.value = v.note || '';
@@ -74,21 +163,8 @@ export function setupStatusForm(session, { announce } = {}) {
     if (pendingRef) return;
     showError(error, '');
     for (const n of Object.values(inputs)) setInvalid(n, false);
-    const frame = {};
-    for (const k of NUMBERS) {
-      const raw = inputs[k].value.trim();
-      const v = Number(raw);
-      if (raw === '' || !Number.isInteger(v) || v < 0 || v > 100000) {
-        const what = inputs[k].labels?.[0]?.textContent || k;
-        return fail(`${what}: enter a whole number from 0 to 100,000.`, inputs[k]);
-      }
-      frame[k] = v;
-    }
-    frame.cctv = inputs.cctv.value;
-    frame.state = inputs.state.value;
-    const note = inputs.note.value.trim();
-    if (note.length > 500) return fail('The note is longer than 500 characters.', inputs.note);
-    if (note) frame.note = note;
+    const frame = readForm(inputs, marks, fail);
+    if (!frame) return null;
     if (request) frame.in_reply_to = request.request_id;
     const ref = session.request('status', frame);
     if (!ref) return fail('Not connected to the broker: the status was not sent. Send it again when the connection is back.');
@@ -108,10 +184,12 @@ export function setupStatusForm(session, { announce } = {}) {
       delete lastSent.type;
       delete lastSent.ref;
       delete lastSent.in_reply_to;
+      delete lastSent.stale;
       if (req.in_reply_to && request && request.request_id === req.in_reply_to) request = null;
     }
     persist();
     renderRequest();
+    marks.clear();
     result.textContent = `Status sent at ${frame.reported_at ? formatTime(frame.reported_at) : clock(new Date())}${req?.in_reply_to ? ', in answer to the police request' : ''}.`;
     result.hidden = false;
   });
@@ -120,6 +198,7 @@ export function setupStatusForm(session, { announce } = {}) {
     request = { request_id: frame.request_id, by: frame.by || '', at: frame.requested_at || new Date().toISOString() };
     persist();
     renderRequest();
+    marks.mark(lastSent);
     result.hidden = true;
     if (announce) announce(`Police asked for a status report${frame.by ? ` (${frame.by})` : ''}. The status form is below.`);
   });
@@ -135,6 +214,7 @@ export function setupStatusForm(session, { announce } = {}) {
 
   fill(lastSent);
   renderRequest();
+  if (request) marks.mark(lastSent);
 
   return {
     onError(frame) {

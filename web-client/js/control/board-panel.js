@@ -12,7 +12,7 @@ import { createBoard } from '../board.js';
 import { setupHistory } from '../history.js';
 import { areaText, checkLat, checkLon, checkRadius, AreaError } from '../area.js';
 import { STATE_LABELS } from '../vocab.js';
-import { room, orgName } from './room.js';
+import { room, orgName, knowSites } from './room.js';
 import { setupBoardMap } from './boardmap.js';
 
 const $ = (id) => document.getElementById(id);
@@ -115,6 +115,7 @@ function onAreaTotals(frame, req) {
       cell('Trauma packs', 'trauma-packs', frame.trauma_packs),
       cell('First-aid kits', 'first-aid-kits', frame.first_aid_kits),
       cell('Defibrillators', 'defibrillators', frame.defibrillators),
+      cell('First-aiders', 'first-aiders', frame.first_aiders),
       cell('CCTV down', 'cctv-down', frame.cctv_down)),
     el('p', { class: 'totals-states by-state' }, `States: ${stateText}`));
   panel.out.hidden = false;
@@ -152,15 +153,20 @@ export function setupBoardPanel() {
   const { session } = room;
   const siteHistory = setupHistory(session);
   const board = createBoard($('board'), $('board-summary'), {
-    orgName, onHistory: (id, name, btn) => siteHistory.open(id, name, btn),
+    orgName,
+    onHistory: (id, name, btn) => siteHistory.open(id, name, btn),
+    awaiting: (id) => room.awaiting.has(id),
   });
   panel.board = board;
   session.on('board', (frame) => {
     showError($('board-error'), '');
     board.setSites(frame.sites);
+    knowSites((frame.sites || []).map((s) => s?.site_id));
   });
   session.on('status_update', (frame) => {
-    if (frame.site) board.update(frame.site);
+    if (!frame.site) return;
+    board.update(frame.site);
+    knowSites([frame.site.site_id]);
   });
 
   Object.assign(panel, {

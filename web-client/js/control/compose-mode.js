@@ -1,11 +1,13 @@
 // control/compose-mode.js: what fills or empties the alert form. A new
 // alert (the form cleared), update mode opened from a sent alert
 // (#compose-mode: the form filled from the alert; recipients and preview
-// hidden, as an update goes to the original's recipients), and a template
+// hidden, as an update goes to the original's recipients), a template
 // (js/control/templates.js) applied: the wording, the alert model's codes
-// and the question; area and recipients are kept.
+// and the question; area and recipients are kept; and a new alert from a
+// partner report (the inbox): its text and place.
 
 import { formatTime, setInvalid } from '../ui.js';
+import { REPORT_KIND_LABELS, label } from '../vocab.js';
 import { polygonLines } from '../area.js';
 import { composer, clearInvalid, showComposeError } from './composer.js';
 import { renderLook, renderRequestKind, updateBodyCount } from './compose-fields.js';
@@ -17,6 +19,9 @@ export function clearForm() {
   const { f, form } = composer;
   const { imagesStatus, previewBox } = composer.dom;
   form.reset();
+  composer.fromReport = null;
+  delete form.dataset.fromReport;
+  document.getElementById('compose-from-report').hidden = true;
   clearInvalid();
   f.filter.value = '';
   applyFilter();
@@ -109,6 +114,47 @@ export function startUpdate(rec) {
   updateBodyCount();
   composer.dom.imagesStatus.textContent = rec.images?.length
     ? `The alert keeps its ${rec.images.length} image${rec.images.length === 1 ? '' : 's'} unless you choose new ones.` : '';
+  composer.panel.scrollIntoView({ block: 'start' });
+  f.headline.focus();
+}
+
+// What a report of each kind becomes: the alert's category.
+const REPORT_CATEGORY = { sighting: 'offender', suspicious: 'live_incident', crime: 'crime_pattern', other: 'advice' };
+const REPORT_RADIUS_M = 200;
+
+/* Open a new alert on a partner report: a headline naming what and where
+ * (to be checked), its text as the details, and, when it has a place, a
+ * circle of REPORT_RADIUS_M around it with "every site inside" ticked.
+ * The room links the report to the alert once it is published. */
+export function startFromReport(r) {
+  const { f, form } = composer;
+  if (composer.publishRef || composer.uploading) {
+    showComposeError('Wait until the alert being sent is confirmed.', 'busy');
+    return;
+  }
+  setMode(null);
+  clearForm();
+  showComposeError('');
+  const where = r.place === 'site' || !r.place ? r.site_name || r.org_name : `near ${r.site_name || 'the place reported'}`;
+  f.headline.value = `${label(REPORT_KIND_LABELS, r.kind) || 'Report'}${where ? ` ${where}` : ''}`.slice(0, 200);
+  f.body.value = String(r.text || '').slice(0, 4000);
+  f.category.value = REPORT_CATEGORY[r.kind] || 'advice';
+  if (Number.isFinite(r.lat) && Number.isFinite(r.lon)) {
+    form.querySelector('input[name="area-kind"][value="circle"]').checked = true;
+    f.areaLat.value = r.lat.toFixed(6);
+    f.areaLon.value = r.lon.toFixed(6);
+    f.areaRadius.value = String(REPORT_RADIUS_M);
+    f.targetArea.checked = true;
+  }
+  composer.fromReport = r.id;
+  form.dataset.fromReport = String(r.id);
+  const note = document.getElementById('compose-from-report');
+  note.textContent = `From partner report ${r.id} (${r.site_name || r.org_name || 'a partner'}): check the wording and the area; the report is linked to the alert once it is sent.`;
+  note.hidden = false;
+  renderAreaKind();
+  updateBodyCount();
+  renderLook();
+  markPreviewStale();
   composer.panel.scrollIntoView({ block: 'start' });
   f.headline.focus();
 }

@@ -113,6 +113,7 @@ function fieldNode(field, req) {
 export function onPublished(frame) {
   if (frame.ref && frame.ref === composer.publishRef) {
     composer.publishRef = null;
+    if (composer.fromReport && frame.alert_id) composer.onReportPublished?.(composer.fromReport, frame.alert_id);
     setSending(false);
     setMode(null);
     clearForm();

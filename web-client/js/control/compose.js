@@ -14,10 +14,12 @@ import {
 } from './compose-recipients.js';
 import { onPreview, wirePreview } from './compose-preview.js';
 import { onPublished, onError, onLost, wireSend } from './compose-send.js';
-import { startUpdate, applyTemplate, wireMode } from './compose-mode.js';
+import {
+  startUpdate, startFromReport, applyTemplate, wireMode,
+} from './compose-mode.js';
 
-export function createCompose({ session, token, onAreaChange }) {
-  initComposer({ session, token, onAreaChange });
+export function createCompose({ session, token, onAreaChange, onReportPublished }) {
+  initComposer({ session, token, onAreaChange, onReportPublished });
   wireFields();
   wireRecipients();
   wirePreview();
@@ -35,6 +37,7 @@ export function createCompose({ session, token, onAreaChange }) {
     },
     applyTemplate,
     startUpdate,
+    startFromReport,
     onPublished,
     onPreview,
     onError,

@@ -21,13 +21,17 @@ export const composer = {
   previewRef: null,
   uploading: false,
   updateOf: null,        // the sent record being updated, or null
+  fromReport: null,      // the partner report id the new alert is published from, or null
+  onReportPublished: null, // the room's callback (report id, alert id) once it is
   ready: false,          // construction finished (callbacks may run)
 };
 
-export function initComposer({ session, token, onAreaChange }) {
+export function initComposer({ session, token, onAreaChange, onReportPublished }) {
   const $ = (id) => document.getElementById(id);
   const form = $('compose');
-  Object.assign(composer, { session, token, onAreaChange, form, panel: form.closest('.compose-panel') });
+  Object.assign(composer, {
+    session, token, onAreaChange, onReportPublished, form, panel: form.closest('.compose-panel'),
+  });
   composer.f = {
     status: $('status'),
     category: $('category'),

@@ -18,7 +18,7 @@ import {
 import {
   renderReportNow, renderReportNowArea, onReportNowError, reportNowLost,
 } from './reportnow.js';
-import { onInboxError } from './inbox.js';
+import { onInboxError, requestInbox, inboxDirectory } from './inbox.js';
 
 let directoryRetry = null;
 
@@ -57,7 +57,8 @@ function onError(frame, req) {
       onReportNowError(frame);
       return;
     case 'inbox':
-      onInboxError(frame);
+    case 'report_update':
+      onInboxError(frame, req);
       return;
     default:
       compose.showError(describeError(frame), 'server');
@@ -93,6 +94,7 @@ function onDirectory(frame) {
   }
   renderReportNow();
   renderReportNowArea();
+  inboxDirectory(room.directory);
 }
 
 export function setupConnection() {
@@ -101,7 +103,7 @@ export function setupConnection() {
   session.on('welcome', () => {
     refreshRecent();
     requestBoard();
-    session.request('inbox');
+    requestInbox();
   });
   session.on('error', onError);
   session.on('lost', onLost);

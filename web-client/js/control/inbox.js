@@ -1,57 +1,77 @@
-// control/inbox.js: the inbox #inbox of partner reports, newest first:
-// `inbox` on every welcome, then `partner_report` adds to it, raises the
-// #inbox-unread count in the section bar and says so in the polite
-// #inbox-latest. Reports with a place go on the board map too. The count
-// clears once the inbox is looked at (focus, a click, or two seconds in
-// view).
+// control/inbox.js: the inbox of partner reports #inbox, a work queue
+// (issue 17, item 9), newest first: `inbox` (with the filter of
+// #inbox-filter, inbox-filter.js) on every welcome and on every change of
+// the filter; then `partner_report` adds a report that matches it, raises
+// the #inbox-unread count in the section bar and says so in the polite
+// #inbox-latest; `report_updated` (this desk's or a colleague's) shows how
+// the report is being worked, and drops it from a list it no longer
+// matches. Each item (inbox-item.js) marks it handled, assigns it, links
+// it to an alert or publishes an alert from it (the compose form,
+// prefilled; the report is linked to the alert once it is published).
+// Reports with a place go on the board map too. The count clears once the
+// inbox is looked at (focus, a click, or two seconds in view).
 
-import {
-  el, formatTime, timeElement, showError, describeError, isUnsupported, unsupportedText,
-} from '../ui.js';
-import { imageFigure } from '../images.js';
+import { showError, describeError, isUnsupported, unsupportedText } from '../ui.js';
 import { REPORT_KIND_LABELS, label } from '../vocab.js';
 import { room } from './room.js';
+import { readFilter, matches, describeFilter, setCompanies, setupFilter } from './inbox-filter.js';
+import { reportItem } from './inbox-item.js';
 
 const MAX_INBOX = 200;
 const $ = (id) => document.getElementById(id);
 
 const inbox = {
-  reports: new Map(),   // report id -> report
+  reports: new Map(),   // report id -> report, as filtered
+  items: new Map(),     // report id -> its li
+  filter: {},           // the filter the list was asked with
+  colleagues: [],       // who a report may be assigned to (from `inbox`)
   unread: 0,
-  list: null, empty: null, error: null, unreadBadge: null,
+  list: null, empty: null, error: null, unreadBadge: null, summary: null,
 };
 
-function reportItem(r) {
-  const from = [r.site_name, r.org_name].filter(Boolean).join(', ');
-  const where = Number.isFinite(r.lat) && Number.isFinite(r.lon) ? `${r.lat.toFixed(5)}, ${r.lon.toFixed(5)}` : '';
-  return el('li', { class: `report-item kind-${r.kind || 'other'}`, dataset: { reportId: String(r.id), kind: r.kind || '' } },
-    el('div', { class: 'report-head' },
-      el('span', { class: 'badge report-kind kind' }, label(REPORT_KIND_LABELS, r.kind) || 'Report'),
-      el('span', { class: 'report-from' }, from || 'unknown sender'),
-      timeElement(r.occurred_at || r.received_at, 'report-time occurred-at')),
-    el('p', { class: 'report-text' }, r.text || ''),
-    el('p', { class: 'report-meta muted' },
-      r.by ? `By ${r.by}` : '', where ? ` · at ${where}` : '',
-      r.received_at && r.occurred_at && r.received_at !== r.occurred_at ? ` · received ${formatTime(r.received_at)}` : ''),
-    r.image ? imageFigure(room.token, r.image, `Photo with report ${r.id}`) : null);
+/* An item's context: how it changes the report, or publishes from it. */
+function itemCtx(r) {
+  return {
+    colleagues: inbox.colleagues,
+    update: (fields) => update(r.id, fields),
+    publish: () => room.compose.startFromReport(r),
+  };
+}
+
+/* Builds (or rebuilds) the item of a report, keeping the keyboard on the
+ * control it was on. */
+function renderItem(r) {
+  const old = inbox.items.get(r.id);
+  const focused = old?.contains(document.activeElement) ? document.activeElement.className : null;
+  const li = reportItem(r, itemCtx(r));
+  if (r.fresh) li.classList.add('fresh');
+  if (old) old.replaceWith(li);
+  inbox.items.set(r.id, li);
+  if (focused) li.querySelector(`.${focused.split(' ').filter(Boolean).join('.')}`)?.focus();
+  return li;
 }
 
 function renderInbox() {
   const list = [...inbox.reports.values()].sort((a, b) => b.id - a.id).slice(0, MAX_INBOX);
   const keep = new Set(list.map((r) => r.id));
-  for (const li of [...inbox.list.children]) if (!keep.has(Number(li.dataset.reportId))) li.remove();
+  for (const [id, li] of inbox.items) {
+    if (!keep.has(id)) {
+      li.remove();
+      inbox.items.delete(id);
+    }
+  }
   let prev = null;
   for (const r of list) {
-    let li = inbox.list.querySelector(`[data-report-id="${r.id}"]`);
-    if (!li) {
-      li = reportItem(r);
-      if (r.fresh) li.classList.add('fresh');
-      if (prev) prev.after(li);
-      else inbox.list.prepend(li);
-    }
+    const li = inbox.items.get(r.id) || renderItem(r);
+    if (prev) prev.after(li);
+    else if (inbox.list.firstChild !== li) inbox.list.prepend(li);
     prev = li;
   }
   inbox.empty.hidden = inbox.reports.size > 0;
+  inbox.empty.textContent = describeFilter(inbox.filter) ? 'No reports match the filter.' : 'No reports yet.';
+  const what = describeFilter(inbox.filter);
+  const open = list.filter((r) => !r.handled_at).length;
+  inbox.summary.textContent = `${list.length} report${list.length === 1 ? '' : 's'}${what ? ` (${what})` : ''}, ${open} open`;
   room.boardMap.setReports(list);
 }
 
@@ -61,10 +81,33 @@ function setUnread(n) {
   inbox.unreadBadge.hidden = !n;
 }
 
-function onInbox(frame) {
+/* Asks for the inbox as the filter form says (every welcome, every
+ * change of the filter). */
+export function requestInbox() {
   showError(inbox.error, '');
+  let filter;
+  try {
+    filter = readFilter();
+  } catch (err) {
+    showError(inbox.error, err.message);
+    return;
+  }
+  if (!room.session.request('inbox', filter)) {
+    showError(inbox.error, 'Not connected: the inbox loads when the connection is back.');
+  }
+}
+
+function onInbox(frame, req) {
+  showError(inbox.error, '');
+  inbox.filter = { ...(req || {}) };
+  delete inbox.filter.type;
+  delete inbox.filter.ref;
+  inbox.colleagues = Array.isArray(frame.colleagues) ? frame.colleagues : [];
+  inbox.reports.clear();
+  for (const li of inbox.items.values()) li.remove();
+  inbox.items.clear();
   for (const r of Array.isArray(frame.reports) ? frame.reports : []) {
-    if (r && Number.isFinite(r.id) && !inbox.reports.has(r.id)) inbox.reports.set(r.id, r);
+    if (r && Number.isFinite(r.id)) inbox.reports.set(r.id, r);
   }
   renderInbox();
 }
@@ -72,13 +115,56 @@ function onInbox(frame) {
 function onPartnerReport(frame) {
   const r = frame.report;
   if (!r || !Number.isFinite(r.id) || inbox.reports.has(r.id)) return;
-  inbox.reports.set(r.id, { ...r, fresh: true });
-  renderInbox();
   setUnread(inbox.unread + 1);
   $('inbox-latest').textContent = `New ${label(REPORT_KIND_LABELS, r.kind).toLowerCase() || 'report'} from ${r.site_name || r.org_name || 'a partner'}: ${r.text || ''}`;
+  if (!matches(r, inbox.filter)) return;
+  inbox.reports.set(r.id, { ...r, fresh: true });
+  renderInbox();
 }
 
-export function onInboxError(frame) {
+/* A report as it now is (this desk's change or a colleague's). */
+function onReportUpdated(frame) {
+  const r = frame.report;
+  if (!r || !Number.isFinite(r.id)) return;
+  if (!matches(r, inbox.filter)) {
+    if (inbox.reports.delete(r.id)) renderInbox();
+    return;
+  }
+  inbox.reports.set(r.id, r);
+  if (inbox.items.has(r.id)) renderItem(r);
+  renderInbox();
+}
+
+function update(id, fields) {
+  const li = inbox.items.get(id);
+  const error = li?.querySelector('.entry-error');
+  showError(error, '');
+  if (!room.session.request('report_update', { report_id: id, ...fields })) {
+    showError(error, 'Not connected to the broker: nothing was changed. Try again when the connection is back.');
+    if (inbox.reports.has(id)) renderItem(inbox.reports.get(id)); // the controls as they were
+  }
+}
+
+/* A report published from: link it to its alert. */
+export function linkReport(reportId, alertId) {
+  update(reportId, { alert_id: alertId });
+}
+
+/* The directory changed: the companies to filter by. */
+export function inboxDirectory(directory) {
+  setCompanies(directory.orgs);
+}
+
+/* An error frame of an `inbox` or `report_update` request. */
+export function onInboxError(frame, req) {
+  if (req?.type === 'report_update') {
+    const r = inbox.reports.get(req.report_id);
+    if (r) renderItem(r); // the controls as they were
+    const error = inbox.items.get(req.report_id)?.querySelector('.entry-error');
+    showError(error || inbox.error, isUnsupported(frame) ? unsupportedText('Working the reports')
+      : `Not changed: ${describeError(frame)}`);
+    return;
+  }
   showError(inbox.error, isUnsupported(frame) ? unsupportedText('The inbox of partner reports')
     : `The inbox could not be loaded: ${describeError(frame)}`);
 }
@@ -89,9 +175,12 @@ export function setupInbox() {
     empty: $('inbox-empty'),
     error: $('inbox-error'),
     unreadBadge: $('inbox-unread'),
+    summary: $('inbox-summary'),
   });
+  setupFilter(requestInbox);
   room.session.on('inbox', onInbox);
   room.session.on('partner_report', onPartnerReport);
+  room.session.on('report_updated', onReportUpdated);
 
   const inboxPanel = inbox.list.closest('section');
   inboxPanel.addEventListener('focusin', () => setUnread(0));

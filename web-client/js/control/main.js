@@ -2,8 +2,9 @@
 // publish alerts (compose.js), watch each alert's tally, answers and
 // relays, update or cancel it (sent.js, sent-item.js, cancel.js,
 // receipts.js); the status board, its map and area totals
-// (board-panel.js), report-now (reportnow.js) and the inbox of partner
-// reports (inbox.js) (docs/protocol.md §2b). This file only starts the
+// (board-panel.js), report-now (reportnow.js), the inbox of partner
+// reports (inbox.js) (docs/protocol.md §2b) and the room's sounds
+// (chimes.js). This file only starts the
 // room: the state is room.js, each panel is a module, set up in the order
 // their frame handlers always ran.
 
@@ -17,8 +18,9 @@ import { setupSent } from './sent.js';
 import { setupCancel } from './cancel.js';
 import { setupBoardPanel } from './board-panel.js';
 import { setupReportNow, renderReportNowArea } from './reportnow.js';
-import { setupInbox } from './inbox.js';
+import { setupInbox, linkReport } from './inbox.js';
 import { setupConnection } from './connection.js';
+import { setupChimes } from './chimes.js';
 
 /* Templates and drawing the area. */
 function setupTemplates(room) {
@@ -44,6 +46,7 @@ function main({ token, user }) {
       renderReportNowArea();
       room.composeMap?.render();
     },
+    onReportPublished: linkReport,
   });
   setupTemplates(room);
   setupSent();
@@ -52,6 +55,7 @@ function main({ token, user }) {
   setupReportNow();
   setupInbox();
   setupConnection();
+  setupChimes();
   session.start();
 }
 

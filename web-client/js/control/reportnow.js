@@ -2,14 +2,19 @@
 // compose form's area to send its building status (`report_now`), then
 // `report_now_status` keeps the counts and the list of sites still to
 // report. Analysts see the button disabled. The recent requests survive a
-// reload (sessionStorage, encrypted: js/session.js).
+// reload (sessionStorage, encrypted: js/session.js). The sites a request
+// of the last hour still waits for are room.awaiting, which the board puts
+// first; a site the directory does not know yet (added while the page is
+// open) makes the page ask for the directory again, so it is named here too.
 
 import { el, formatTime, showError, describeError, isUnsupported, unsupportedText } from '../ui.js';
 import { loadCache, saveCache } from '../session.js';
 import { areaText } from '../area.js';
-import { room, siteName, announce } from './room.js';
+import { room, siteName, announce, knowSites } from './room.js';
+import { rerenderBoard } from './board-panel.js';
 
 const $ = (id) => document.getElementById(id);
+const AWAIT_MS = 60 * 60 * 1000;   // a request older than this no longer marks the board
 
 const rn = {
   requests: new Map(),   // request id -> {request_id, at, area, asked, reported, pending}
@@ -43,6 +48,9 @@ export function renderReportNow() {
         : el('p', { class: 'report-now-done ok' }, 'Every site asked has reported.'));
   }));
   saveCache('reportnow', list);
+  room.awaiting = new Set(list.filter((r) => Date.now() - Date.parse(r.at) < AWAIT_MS)
+    .flatMap((r) => r.pending || []));
+  rerenderBoard();
 }
 
 function onAsk() {
@@ -67,6 +75,7 @@ function onReportNow(frame, req) {
   if (frame.ref === rn.ref) rn.ref = null;
   rn.btn.disabled = !room.isController;
   const asked = Array.isArray(frame.asked) ? frame.asked : [];
+  knowSites(asked);
   rn.requests.set(frame.request_id, {
     request_id: frame.request_id,
     at: frame.requested_at || new Date().toISOString(),

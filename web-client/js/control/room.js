@@ -9,6 +9,7 @@ import { Session } from '../session.js';
 
 export const MAX_SENT = 200;           // sent alerts kept in the list and the cache
 const MAX_BUFFERED = 500;              // tallies/answers/relays waiting for their alert
+const DIRECTORY_AGAIN_MS = 5000;       // at most one directory request for new sites this often
 // The alert model members a sent record keeps (docs/protocol.md §2b).
 export const MODEL = ['headline', 'body', 'severity', 'status', 'category', 'urgency', 'certainty',
   'instruction', 'expires', 'area', 'classification', 'handling', 'request'];
@@ -36,6 +37,11 @@ export const room = {
   relayBuffer: new Map(),   // alert id -> [relay_notice] not yet matched
   relayOf: new Map(),       // relay alert id -> the original's id
   cancelling: new Map(),    // ref of a cancel publish -> alert id
+  // Sites a recent report-now of this page asked that have not answered
+  // (reportnow.js keeps it; the board puts them first).
+  awaiting: new Set(),
+  directoryAskedAt: 0,      // knowSites: when it last asked for the directory
+  directoryTimer: null,     // knowSites: its next ask, waiting its turn
 
   dom: null,                // #sent-alerts, #sent-empty, #control-announcer
 };
@@ -66,6 +72,20 @@ export function siteName(id) {
 
 export function orgName(id) {
   return room.directory.orgs.find((o) => o.id === id)?.name || (id ? `organisation ${id}` : '');
+}
+
+/* Site ids a frame named: a site the directory does not list was added
+ * while the page is open, so ask for the directory again (at most every
+ * few seconds: a later ask waits its turn), and every panel names it
+ * once the answer is in. */
+export function knowSites(ids) {
+  const known = new Set(room.directory.sites.map((s) => s.id));
+  if (room.directoryTimer || !ids.some((id) => Number.isFinite(id) && !known.has(id))) return;
+  const wait = Math.max(0, room.directoryAskedAt + DIRECTORY_AGAIN_MS - Date.now());
+  room.directoryTimer = setTimeout(() => {
+    room.directoryTimer = null;
+    if (room.session.request('directory')) room.directoryAskedAt = Date.now();
+  }, wait);
 }
 
 export function bufferPut(map, key, value) {

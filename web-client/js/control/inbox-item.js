@@ -1,0 +1,88 @@
+// control/inbox-item.js: one partner report in the inbox (#inbox >
+// li[data-report-id]) and what the force does with it: mark it handled
+// or open it again, assign it to a colleague, link it to an alert (each a
+// `report_update`), or publish an alert from it (the compose form,
+// prefilled). The item shows where the report was made (the sighting's
+// place or the site's) and how it is being worked.
+
+import { el, formatTime, timeElement } from '../ui.js';
+import { imageFigure } from '../images.js';
+import { REPORT_KIND_LABELS, label } from '../vocab.js';
+import { room } from './room.js';
+
+/* Where the report places itself, in words. */
+function placeText(r) {
+  if (!Number.isFinite(r.lat) || !Number.isFinite(r.lon)) return 'No place given';
+  const at = `${r.lat.toFixed(5)}, ${r.lon.toFixed(5)}`;
+  return r.place === 'sighting' ? `Sighting place: ${at}` : `At ${r.site_name || 'the site'} (${at})`;
+}
+
+/* How the report is being worked, in words ('' when untouched). */
+function stateText(r) {
+  const parts = [];
+  if (r.handled_at) parts.push(`Handled by ${r.handled_by || 'a colleague'} at ${formatTime(r.handled_at)}`);
+  if (r.assigned_to) parts.push(`Assigned to ${r.assigned_to_name || `user ${r.assigned_to}`}`);
+  if (r.alert_id) {
+    const rec = room.sent.get(r.alert_id);
+    parts.push(`Linked to alert ${rec ? `“${rec.headline}”` : r.alert_id}`);
+  }
+  return parts.join(' · ');
+}
+
+/* A <select> of choices [value, text] with `current` chosen. */
+function picker(cls, name, choices, current, onPick) {
+  const sel = el('select', { class: cls, 'aria-label': name });
+  for (const [value, text] of choices) sel.append(el('option', { value: String(value) }, text));
+  if (current != null && !choices.some(([v]) => String(v) === String(current))) {
+    sel.append(el('option', { value: String(current) }, `#${current}`));
+  }
+  sel.value = current == null ? '' : String(current);
+  sel.addEventListener('change', () => onPick(sel.value === '' ? null : Number(sel.value)));
+  return sel;
+}
+
+/* The item's controls: handled, assign, link, publish. ctx: {colleagues,
+ * update(fields), publish()}. */
+function actions(r, ctx) {
+  const handle = el('button', { type: 'button', class: 'btn btn-small report-handle' },
+    r.handled_at ? 'Open again' : 'Mark handled');
+  handle.addEventListener('click', () => ctx.update({ handled: !r.handled_at }));
+  const mates = [['', 'Not assigned'], ...ctx.colleagues.map((c) => [c.id, c.display_name])];
+  const alerts = [['', 'No alert'], ...[...room.sent.values()]
+    .filter((a) => a.msg_type !== 'cancel').sort((a, b) => b.alert_id - a.alert_id).slice(0, 30)
+    .map((a) => [a.alert_id, a.headline])];
+  const publish = el('button', { type: 'button', class: 'btn btn-small report-publish' }, 'Publish an alert from this');
+  publish.addEventListener('click', () => ctx.publish());
+  return el('div', { class: 'report-actions', role: 'group', 'aria-label': `Work report ${r.id}` },
+    handle,
+    picker('report-assign', `Assign report ${r.id} to`, mates, r.assigned_to, (v) => ctx.update({ assigned_to: v })),
+    picker('report-link', `Link report ${r.id} to an alert`, alerts, r.alert_id, (v) => ctx.update({ alert_id: v })),
+    publish);
+}
+
+/* The list item of report r. */
+export function reportItem(r, ctx) {
+  const from = [r.site_name, r.org_name].filter(Boolean).join(', ');
+  const state = stateText(r);
+  const li = el('li', {
+    class: ['report-item', `kind-${r.kind || 'other'}`, r.handled_at ? 'handled' : ''].filter(Boolean).join(' '),
+    dataset: {
+      reportId: String(r.id), kind: r.kind || '', place: r.place || 'none',
+      handled: r.handled_at ? 'true' : 'false',
+    },
+  },
+  el('div', { class: 'report-head' },
+    el('span', { class: 'badge report-kind kind' }, label(REPORT_KIND_LABELS, r.kind) || 'Report'),
+    el('span', { class: 'report-from' }, from || 'unknown sender'),
+    timeElement(r.occurred_at || r.received_at, 'report-time occurred-at')),
+  el('p', { class: 'report-text' }, r.text || ''),
+  el('p', { class: 'report-meta muted' },
+    r.by ? `By ${r.by}` : '',
+    r.received_at && r.occurred_at && r.received_at !== r.occurred_at ? ` · received ${formatTime(r.received_at)}` : ''),
+  el('p', { class: 'report-place muted' }, placeText(r)),
+  el('p', { class: 'report-state', hidden: !state }, state),
+  r.image ? imageFigure(room.token, r.image, `Photo with report ${r.id}`) : null,
+  actions(r, ctx),
+  el('p', { class: 'entry-error form-error', role: 'alert', hidden: true }));
+  return li;
+}
