@@ -47,7 +47,7 @@ static void stop_check(lws_sorted_usec_list_t *sul)
 
 	if (!db_is_up(b->db))
 		delivery_log_flush(b->deliveries); /* into the journal */
-	if (idle || clock_now_us() > b->stop_deadline_us ||
+	if (idle || clock_mono_us() > b->stop_deadline_us ||
 	    (!db_is_up(b->db) && delivery_log_pending(b->deliveries) == 0 && b->n_sessions == 0)) {
 		if (!idle)
 			log_warn("stopping with work outstanding: %zu queries, %zu deliveries, "
@@ -74,7 +74,7 @@ static void begin_stop(struct broker *b, int signo)
 	b->stopping = 1;
 	batch_queue_stop(&b->hello_checks);
 	batch_queue_stop(&b->resumes);
-	b->stop_deadline_us = clock_now_us() + STOP_GRACE_US;
+	b->stop_deadline_us = clock_mono_us() + STOP_GRACE_US;
 	session_close_all(b);
 	receipt_flush(b);
 	status_batch_flush(b);

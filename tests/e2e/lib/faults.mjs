@@ -11,7 +11,8 @@
 //     broker can be killed with SIGKILL and started again on the same files.
 //   - killBroker(): SIGKILL, then the harness's clean-up for that process.
 //   - health(), publish(), cursors and alert bookkeeping used by several files.
-import { execFile } from 'node:child_process';
+//   - FakeClock: libfaketime preloaded into a broker, to step its wall clock.
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -202,7 +203,7 @@ export async function killBroker(broker) {
 export async function startLike(old, extraArgs = []) {
   const b = new Broker({
     label: old.label, databaseUrl: old.databaseUrl, args: [...old.extraArgs, ...extraArgs],
-    tokenTtl: old.tokenTtl, maxFrame: old.maxFrame, authTimeout: old.authTimeout,
+    tokenTtl: old.tokenTtl, maxFrame: old.maxFrame, authTimeout: old.authTimeout, env: old.env,
   });
   await b.start();
   return b;
@@ -350,3 +351,51 @@ export async function inBatches(count, parallel, fn) {
 }
 
 export { connect, newRef, sleep, waitFor };
+
+// ------------------------------------------------------------ a broker's wall clock, moved
+
+// libfaketime (Debian's faketime, preloaded into the broker) moves the
+// broker's CLOCK_REALTIME, as an NTP step or an operator's `date -s` would,
+// and leaves CLOCK_MONOTONIC alone (FAKETIME_DONT_FAKE_MONOTONIC). The offset
+// lives in a file that libfaketime reads at every call (FAKETIME_NO_CACHE),
+// so set() moves the clock of a running broker. The MT build of the library,
+// as the sign-in workers read the clock too; an ASan broker gets its ASan
+// runtime preloaded first, which ASan requires.
+export class FakeClock {
+  constructor(label = 'clock') {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `tocsin-${label}-`));
+    this.file = path.join(this.dir, 'faketime');
+    this.set(0);
+  }
+
+  static library() {
+    for (const d of fs.readdirSync('/usr/lib')) {
+      const lib = path.join('/usr/lib', d, 'faketime/libfaketimeMT.so.1');
+      if (fs.existsSync(lib)) return lib;
+    }
+    throw new Error('libfaketime is not installed (Debian package faketime: deploy/install-deps.sh --test)');
+  }
+
+  // The broker's environment: binary is the broker it is for.
+  env(binary = process.env.TOCSIN_BROKER || path.join(ROOT, 'build/san/tocsind')) {
+    const asan = execFileSync('ldd', [binary], { encoding: 'utf8' }).match(/=>\s*(\S*libasan\.so\S*)/);
+    return {
+      LD_PRELOAD: [...(asan ? [asan[1]] : []), FakeClock.library()].join(' '),
+      FAKETIME_TIMESTAMP_FILE: this.file,
+      FAKETIME_NO_CACHE: '1',
+      FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    };
+  }
+
+  // The broker's wall clock is now offsetSeconds from the real one; the
+  // file is replaced whole, so a read never sees half of it.
+  set(offsetSeconds) {
+    const tmp = `${this.file}.new`;
+    fs.writeFileSync(tmp, `${offsetSeconds < 0 ? '-' : '+'}${Math.abs(offsetSeconds)}\n`);
+    fs.renameSync(tmp, this.file);
+  }
+
+  remove() {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
