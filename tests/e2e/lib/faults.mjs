@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import {
   ROOT, Broker, Stack, pgConnect, httpRequest, connect, openSocket, forgeToken,
-  makeKeys, newRef, sleep, waitFor,
+  makeKeys, newRef, run, sleep, waitFor,
 } from './harness.mjs';
 
 const execFileP = promisify(execFile);
@@ -398,4 +398,59 @@ export class FakeClock {
   remove() {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+// ------------------------------------------------------------ a hung PostgreSQL
+
+// The pids of a PgCluster's postmaster (postmaster.pid's first line) and
+// of its children: every backend, the checkpointer, the WAL writer...
+export function clusterPids(cluster) {
+  const pm = Number(fs.readFileSync(path.join(cluster.dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return [pm, ...childrenOf(pm)];
+}
+
+function childrenOf(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+// SIGSTOPs processes, as a database that stops answering without closing
+// anything: its sockets stay open and the kernel still accepts
+// connections. Returns thaw(), which SIGCONTs them (again harmless); call
+// it in after() too, or a stopped cluster outlives the test.
+export function freeze(pids) {
+  const stopped = [];
+  for (const p of pids) {
+    try { process.kill(p, 'SIGSTOP'); stopped.push(p); } catch { /* gone */ }
+  }
+  return () => {
+    for (const p of stopped) {
+      try { process.kill(p, 'SIGCONT'); } catch { /* gone */ }
+    }
+  };
+}
+
+// The whole cluster hung: the postmaster first (it forks nothing more),
+// then every child.
+export function freezeCluster(cluster) {
+  const thawPostmaster = freeze(clusterPids(cluster).slice(0, 1));
+  const thawChildren = freeze(clusterPids(cluster).slice(1));
+  return () => { thawChildren(); thawPostmaster(); };
+}
+
+// `tocsinctl audit verify` on a stack's database with its broker's audit
+// key: { code, out }.
+export async function auditVerify(st) {
+  const keyFile = path.join(path.dirname(st.broker.keyFile), 'audit.key');
+  const r = await run(path.join(ROOT, 'build/tocsinctl'),
+    ['audit', 'verify', '--database', st.db.brokerUrl, '--audit-key', keyFile]);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
