@@ -9,9 +9,12 @@
  * minutes) is found by a watchdog on the monotonic clock: queries in
  * flight and not a byte received for the connection's answer_ms, or a
  * connection attempt unfinished after DB_CONNECT_LIMIT_US, and the
- * connection is lost as if it had dropped. What a lost connection had
- * sent may still run when a hung server resumes: the next connection ends
- * those backends before anything else (end_lost). Loop thread only. */
+ * connection is lost as if it had dropped. The server is told, at
+ * connect, to give up on a statement (statement_timeout, lock_timeout)
+ * before the watchdog gives up on it; a statement it cancels loses the
+ * connection too (timed_out). What a lost connection had sent may still
+ * run when a hung server resumes: the next connection ends those backends
+ * before anything else (end_lost). Loop thread only. */
 #include "db.h"
 #include "broker.h"
 #include "clock.h"
@@ -53,6 +56,7 @@ struct db {
 	char *conninfo;
 	char *name;                       /* label in the log ("database") */
 	char *app_name;                   /* application_name: "tocsind <name>" */
+	char *options;                    /* startup options: the server's limits (options_for) */
 	void (*on_up)(struct broker *b);
 	PGconn *conn;
 	struct lws *raw;          /* adopted dup of PQsocket(), NULL when none */
@@ -272,8 +276,10 @@ static void on_notice(void *arg, const char *message)
 
 void db_start(struct db *db)
 {
-	const char *const keys[] = { DB_TCP_KEYS, "dbname", "fallback_application_name", NULL };
-	const char *const values[] = { DB_TCP_VALUES, db->conninfo, db->app_name, NULL };
+	const char *const keys[] = { DB_TCP_KEYS, "dbname", "fallback_application_name",
+				     "options", NULL };
+	const char *const values[] = { DB_TCP_VALUES, db->conninfo, db->app_name, db->options,
+				       NULL };
 
 	if (db->state != DB_DOWN || db->b->stopping)
 		return;
@@ -357,6 +363,21 @@ static void pollout_later(struct db *db)
 		loop_wake_timer(db->b->ctx, &db->sul_flush, flush_cb, 1);
 }
 
+/* 1 when the server cancelled the statement (statement_timeout,
+ * lock_timeout, or pg_cancel_backend): it is not keeping up, and the
+ * connection is lost as a silent one is, so that every job in flight
+ * takes its lost path together. A job failed alone would leave later ones
+ * answered on a live connection: the journal, which writes its records in
+ * order and counts their answers in order (journal.c), would lose its
+ * place, and an acknowledgement or status report would be refused for a
+ * delay. */
+static int timed_out(const PGresult *r)
+{
+	const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return s && (!strcmp(s, "57014") || !strcmp(s, "55P03"));
+}
+
 /* Reads every complete result. A job is done at its PIPELINE_SYNC; the
  * NULL that ends each statement's results needs no action. */
 static void read_results(struct db *db)
@@ -375,6 +396,13 @@ static void read_results(struct db *db)
 		nulls = 0;
 		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
+			if (timed_out(j->res)) {
+				char why[320];
+				snprintf(why, sizeof why, "the server gave up on a query (%s)",
+					 PQresultErrorField(j->res, PG_DIAG_MESSAGE_PRIMARY));
+				go_down(db, why);
+				return;
+			}
 			db->inflight = j->next;
 			if (!db->inflight)
 				db->inflight_tail = NULL;
@@ -557,11 +585,34 @@ int db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return 0;
 }
 
+/* The server's own limits, as startup options: a statement is cancelled
+ * at three quarters of answer_ms and a lock wait at half, so that the
+ * server gives up on runaway work, and says why, before the watchdog gives
+ * up on the server. The options of the connection string (or else
+ * PGOPTIONS, which ours would hide) come after ours, and win (the last -c
+ * of a name does). NULL when out of memory. */
+static char *options_for(const char *conninfo, int answer_ms)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	const char *theirs = getenv("PGOPTIONS") ? getenv("PGOPTIONS") : "";
+	char *out;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "options") && o->val)
+			theirs = o->val;
+	if (asprintf(&out, "-c statement_timeout=%d -c lock_timeout=%d%s%s", answer_ms * 3 / 4,
+		     answer_ms / 2, *theirs ? " " : "", theirs) < 0)
+		out = NULL;
+	PQconninfoFree(opts);
+	return out;
+}
+
 static void db_destroy(struct db *db)
 {
 	free(db->conninfo);
 	free(db->name);
 	free(db->app_name);
+	free(db->options);
 	free(db);
 }
 
@@ -578,7 +629,8 @@ struct db *db_new(struct broker *b, const char *conninfo, const char *name, int 
 	db->conninfo = strdup(conninfo);
 	db->name = strdup(name);
 	db->app_name = malloc(strlen(name) + sizeof "tocsind ");
-	if (!db->conninfo || !db->name || !db->app_name) {
+	db->options = options_for(conninfo, answer_ms);
+	if (!db->conninfo || !db->name || !db->app_name || !db->options) {
 		db_destroy(db);
 		return NULL;
 	}

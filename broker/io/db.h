@@ -37,7 +37,10 @@ typedef void (*db_result_fn)(struct broker *b, void *arg, PGresult *res,
  * <name>", in pg_stat_activity's application_name unless conninfo sets
  * one; on_up, when not NULL, runs each time the connection is made.
  * answer_ms: with queries in flight, the server may be silent that long
- * before the connection is lost (the watchdog, on the monotonic clock). */
+ * before the connection is lost (the watchdog, on the monotonic clock);
+ * the server cancels a statement at three quarters of it
+ * (statement_timeout) and a lock wait at half (lock_timeout), and such a
+ * cancellation loses the connection too. */
 struct db *db_new(struct broker *b, const char *conninfo, const char *name, int answer_ms,
 		  void (*on_up)(struct broker *b));
 /* a and b reach the same database: each, on connecting, also ends the

@@ -9,10 +9,11 @@
 //
 // Two cases: only the backend of the broker's main connection stopped (the
 // rest of PostgreSQL answers; TOCSIN_HUNG_BACKEND_SECONDS, default 5), then
-// the whole cluster for the issue's 30 s (TOCSIN_HUNG_SECONDS).
+// the whole cluster for the issue's 30 s (TOCSIN_HUNG_SECONDS). And a lock
+// held by someone else longer than the broker's lock_timeout.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { consoleDirectory, sleep, waitFor, DELIVERIES } from './lib/harness.mjs';
+import { consoleDirectory, pgConnect, sleep, waitFor, DELIVERIES } from './lib/harness.mjs';
 import {
   PgCluster, stackOnCluster, reconnectPg, health, waitHealth, publish, alertFrames,
   freeze, freezeCluster, auditVerify, stopStack,
@@ -140,6 +141,33 @@ describe('PostgreSQL hung (SIGSTOP): publishes are confirmed within 2 s; nothing
         { timeoutMs: 60000, what: 'healthz ok, journal 0' });
       console.log(`# ok ${((Date.now() - t1) / 1000).toFixed(1)} s after SIGCONT: ${JSON.stringify(ok)}`);
       await reconnectPg(st);
+    });
+
+    // The server's lock_timeout (db.c) cancels a wait before the broker's
+    // watchdog would give up on the server, and says why; the functions
+    // that catch errors item by item must let it through, or a lock held by
+    // someone else refuses the work (an ack answered with an error, a
+    // journaled record kept as refused).
+    it('a lock held past lock_timeout: the server gives up first; the ack is journaled, then stored; nothing refused', async () => {
+      const { p } = await timedPublish(`Before the lock ${Date.now()}`);
+      await everyoneGets(p.alert_id);
+      const locker = await pgConnect(st.db.superUrl);
+      try {
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE acks IN EXCLUSIVE MODE');
+        const mark = st.broker.stderr.length;
+        const a = await ack(cA, sites[0], p.alert_id);
+        assert.equal(a.durable, 'journal', JSON.stringify(a));
+        assert.match(st.broker.stderr.slice(mark), /database: the server gave up on a query \(canceling statement due to lock timeout\)/);
+        // the write-back meets the lock too, and must not give up on the record
+        await waitFor(() => /database back: writing/.test(st.broker.stderr.slice(mark)),
+          { timeoutMs: 15000, what: 'the broker writing its journal back while the lock is held' });
+        await sleep(1500);
+        await locker.query('COMMIT');
+      } finally {
+        await locker.end();
+      }
+      await waitHealth(st.broker, (b, status) => status === 200 && b.journal === 0, { timeoutMs: 30000, what: 'healthz ok, journal 0' });
     });
 
     it('everything is in PostgreSQL exactly once, in publish order, and the audit chain verifies', async () => {
