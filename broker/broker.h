@@ -174,7 +174,7 @@ struct broker {
 	unsigned revoke_ticks;
 	char revoke_horizon[24];          /* tocsin_account_changes' last horizon
 	                                   * (xid8 as text); "" until the first */
-	int64_t revoke_swept_us;          /* when that horizon came */
+	int64_t revoke_swept_us;          /* when that horizon came (clock_mono_us) */
 	lws_sorted_usec_list_t sul_revoke;
 	/* liveness.c: pings and dead-peer sweep */
 	int64_t liveness_at_us;           /* when it last swept (clock_mono_us) */

@@ -6,7 +6,8 @@
  * journal's boot id, a log line. Every interval the broker measures on
  * itself is monotonic, clock_mono_us(): timeouts, deadlines, ages and
  * rates (liveness, the hello deadline, the message rate, the stop
- * deadline, the bus's key-query ages, loop_wake's due times). The wall clock steps when NTP or an operator sets it: on
+ * deadline, the revocation sweep's hour, the bus's key-query ages,
+ * loop_wake's due times, db.c's watchdog). The wall clock steps when NTP or an operator sets it: on
  * it, a step of more than 2 x --ping-interval + 5 s (55 s) forward dropped
  * every console, and a step back left each connection's message rate in
  * debt, and every deadline late, by the size of the step (e2e 77). */

@@ -8,7 +8,8 @@
 // Before: a jump forward of more than 2 x --ping-interval + 5 s dropped every
 // console at the next liveness sweep; a jump back left every connection's
 // message-rate bucket in debt for as long as the jump (every message dropped
-// without a word), and hello deadlines and dead peers as late.
+// without a word), and hello deadlines and dead peers as late; a jump of an
+// hour made the revocation sweep check every session again.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, consoleDirectory, openSocket, waitFor } from './lib/harness.mjs';
@@ -56,7 +57,8 @@ describe('the wall clock jumps while consoles are connected', { timeout: 180_000
 
   before(async () => {
     clock = new FakeClock();
-    st = await Stack.create({ label: import.meta.url, broker: { args: ['--ping-interval', String(PING)],
+    // debug: the revocation sweep logs each round (revocation.c)
+    st = await Stack.create({ label: import.meta.url, broker: { args: ['--ping-interval', String(PING), '--log-level', 'debug'],
       authTimeout: AUTH_S, env: clock.env() } });
     consoles = (await consoleDirectory(st)).slice(0, 3);
     ctl = watchPings(await st.connectAs('controller'));
@@ -120,6 +122,19 @@ describe('the wall clock jumps while consoles are connected', { timeout: 180_000
     consoles.pop();
     await everyoneGets(`After the dead peer ${Date.now()}`);
     for (const s of [ctl, ...sessions]) assert.ok(s.isOpen, `${s.label} still connected: ${JSON.stringify(s.closeInfo)}`);
+  });
+
+  // The revocation sweep checks every session again after an hour without
+  // a sweep; a step of the wall clock is not an hour without one.
+  it('2 hours forward: the revocation sweep goes on as before, not checking every session again', async () => {
+    await reconnectClosed();
+    const sweeps = () => st.broker.stderr.match(/revocation sweep: .*/g) ?? [];
+    clock.set(7200);
+    await brokerClockAt(7200);
+    const mark = sweeps().length;
+    await waitFor(() => sweeps().length >= mark + 2, { timeoutMs: 15000, intervalMs: 200, what: 'two revocation sweeps after the jump' });
+    assert.deepEqual(sweeps().slice(mark).filter((l) => l.endsWith('(all)')), [], 'no sweep of every session');
+    await everyoneGets(`Two hours on ${Date.now()}`);
   });
 
   it('stops cleanly (exit 0, no sanitizer report)', async () => {
