@@ -311,17 +311,19 @@ BEGIN
 END
 $$;
 
--- Receipts: the sending organisation's desk (controllers and analysts of
--- the force, or the operators of a relaying company), the organisation
--- that sent the original of a relay, and admins.
+-- Receipts: the sending organisation's desk (the operators of a relaying
+-- company), the organisation that sent the original of a relay, admins,
+-- and every controller and analyst of the force, whoever sent the alert:
+-- the shared control room lists every alert in force with its receipts
+-- (issue 17).
 CREATE OR REPLACE FUNCTION tocsin_receipts_allowed(p_user_id integer, p_alert_id bigint)
 RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT EXISTS (
         SELECT 1 FROM users u, alerts a
          WHERE u.id = p_user_id AND NOT u.disabled AND a.id = p_alert_id
-           AND (u.role = 'admin'
-                OR (u.role IN ('controller', 'analyst', 'company_operator')
+           AND (u.role IN ('admin', 'controller', 'analyst')
+                OR (u.role = 'company_operator'
                     AND (u.org_id = a.sender_org_id
                          OR u.org_id = (SELECT o.sender_org_id FROM alerts o
                                          WHERE o.id = a.relay_of)))));

@@ -112,6 +112,11 @@ CHANGED=(
     # administration in the browser: the audit row names the signed-in
     # administrator when tocsin_admin_web runs the change
     "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
+    # the alerts in force (issue 17, migration 042): any controller may
+    # update or cancel a force alert, a cancel ends the relays too, and the
+    # whole force reads receipts
+    "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
+    "FUNCTION|tocsin_receipts_allowed(integer, bigint)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -198,6 +203,22 @@ ADDED=(
     "ACL|FUNCTION tocsin_admin_web(p_user_id integer, p_op text, p_args jsonb, p_remote text)"
     "FUNCTION|tocsin_admin_web_list()"
     "ACL|FUNCTION tocsin_admin_web_list()"
+    # the alerts in force (issue 17, sql/migrations/042_in_force.sql)
+    "INDEX|alerts_in_force_idx"
+    "FUNCTION|tocsin_chain(bigint)"
+    "FUNCTION|tocsin_in_force()"
+    "FUNCTION|tocsin_site_receipts(bigint[], integer[])"
+    "FUNCTION|tocsin_in_force_batch(text[], integer[], integer[], boolean[], integer)"
+    "FUNCTION|tocsin_ended_audience(bigint)"
+    "FUNCTION|tocsin_ended_by(bigint)"
+    "FUNCTION|tocsin_expired_between(timestamp with time zone, timestamp with time zone)"
+    "ACL|FUNCTION tocsin_chain(p_ref bigint)"
+    "ACL|FUNCTION tocsin_in_force()"
+    "ACL|FUNCTION tocsin_site_receipts(p_alerts bigint[], p_sites integer[])"
+    "ACL|FUNCTION tocsin_in_force_batch(p_roles text[], p_sites integer[], p_orgs integer[], p_cleared boolean[], p_limit integer)"
+    "ACL|FUNCTION tocsin_ended_audience(p_alert_id bigint)"
+    "ACL|FUNCTION tocsin_ended_by(p_alert_id bigint)"
+    "ACL|FUNCTION tocsin_expired_between(p_after timestamp with time zone, p_until timestamp with time zone)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
