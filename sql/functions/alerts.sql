@@ -393,6 +393,10 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'the relay reaches no site' USING ERRCODE = 'TS422', COLUMN = 'sites';
     END IF;
+    -- one alert with its original at a site that got both (migration
+    -- 043): what such a site already did counts for the relay too (the
+    -- trigger tocsin_receipt_linked copies, and audits, the rest)
+    PERFORM tocsin_relay_receipts(a.id, o.id);
     INSERT INTO audit (at, action, actor_user_id, actor_username, actor_role, actor_org_id,
                        alert_id, remote_addr, detail)
     VALUES (a.sent_at, 'relay', u.id, u.username, u.role, u.org_id, a.id, p_remote,
@@ -414,6 +418,29 @@ BEGIN
            u.org_id, (SELECT name FROM organisations WHERE id = u.org_id), o.sender_org_id,
            a.classification, tocsin_alert_json(a.id);
 END
+$$;
+
+-- A new relay p_relay takes, at each of its sites that received its
+-- original p_of, the site's ack, read and latest answer of the original
+-- (tocsin_copy_receipts, as for the receipts that come later).
+CREATE OR REPLACE FUNCTION tocsin_relay_receipts(p_relay bigint, p_of bigint)
+RETURNS void
+LANGUAGE sql AS $$
+    SELECT tocsin_copy_receipts('ack', array_agg(k.alert_id), array_agg(k.site_id),
+                                array_agg(k.user_id), array_agg(k.acked_at), NULL, NULL)
+      FROM acks k JOIN alert_recipients r ON r.alert_id = p_relay AND r.site_id = k.site_id
+     WHERE k.alert_id = p_of;
+    SELECT tocsin_copy_receipts('read', array_agg(x.alert_id), array_agg(x.site_id),
+                                array_agg(x.user_id), array_agg(x.read_at), NULL, NULL)
+      FROM reads x JOIN alert_recipients r ON r.alert_id = p_relay AND r.site_id = x.site_id
+     WHERE x.alert_id = p_of;
+    SELECT tocsin_copy_receipts('answer', array_agg(n.alert_id), array_agg(n.site_id),
+                                array_agg(n.user_id), array_agg(n.answered_at),
+                                array_agg(n.choice), array_agg(n.number))
+      FROM (SELECT DISTINCT ON (n.site_id) n.*
+              FROM answers n JOIN alert_recipients r ON r.alert_id = p_relay AND r.site_id = n.site_id
+             WHERE n.alert_id = p_of
+             ORDER BY n.site_id, n.id DESC) n;
 $$;
 
 -- tocsin_answer: a site's answer to a request; every answer is kept.
@@ -454,10 +481,21 @@ BEGIN
                        alert_id, site_id, remote_addr, detail)
     VALUES (w, 'answer', u.id, u.username, u.role, u.org_id, p_alert_id, u.site_id, p_remote,
             jsonb_build_object('choice', p_choice, 'number', p_number));
+    -- the answer's alert first, then each alert of its family that took a
+    -- copy (a relay and its original: tocsin_receipt_linked), whose
+    -- desks hear the new summary too
     RETURN QUERY
-    SELECT p_alert_id, to_char(w AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           a.sender_org_id, (SELECT o.sender_org_id FROM alerts o WHERE o.id = a.relay_of),
-           tocsin_answers_summary(p_alert_id);
+    SELECT t.* FROM (
+        SELECT x.id, to_char(w AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               x.sender_org_id, (SELECT o.sender_org_id FROM alerts o WHERE o.id = x.relay_of),
+               tocsin_answers_summary(x.id)
+          FROM alerts x
+         WHERE x.id = p_alert_id
+            OR (x.request = a.request
+                AND (x.id = COALESCE(a.relay_of, a.id) OR x.relay_of = COALESCE(a.relay_of, a.id))
+                AND EXISTS (SELECT 1 FROM alert_recipients r
+                             WHERE r.alert_id = x.id AND r.site_id = u.site_id))) t
+     ORDER BY t.id <> p_alert_id, t.id;
 END
 $$;
 
@@ -800,15 +838,40 @@ LANGUAGE sql STABLE AS $$
      ORDER BY a.expires, a.seq;
 $$;
 
--- The functions of the chain and the alerts in force.
+-- tocsin_linked_tallies: the new tallies of the alerts that took a copy of
+-- the receipts (alert, site) given (a relay and its original at a site
+-- that got both: tocsin_receipt_linked), for their desks. Columns as
+-- tocsin_ack's tally: sender_org_id, then recipients, delivered,
+-- acknowledged, read, escalated, then watcher_org_id.
+CREATE OR REPLACE FUNCTION tocsin_linked_tallies(p_alerts bigint[], p_sites integer[])
+RETURNS TABLE (alert_id bigint, sender_org_id integer, recipients bigint, delivered bigint,
+               acknowledged bigint, read bigint, escalated bigint, watcher_org_id integer)
+LANGUAGE sql STABLE AS $$
+    SELECT t.alert_id, t.sender_org_id, t.recipients, t.delivered, t.acknowledged, t.read,
+           t.escalated, t.watcher_org_id
+      FROM alert_tallies t
+     WHERE t.alert_id IN (
+           SELECT x.id
+             FROM unnest(p_alerts, p_sites) AS p(alert_id, site_id)
+             JOIN alerts a ON a.id = p.alert_id
+             JOIN alerts x ON x.id <> a.id
+                          AND (x.id = COALESCE(a.relay_of, a.id)
+                               OR x.relay_of = COALESCE(a.relay_of, a.id))
+             JOIN alert_recipients r ON r.alert_id = x.id AND r.site_id = p.site_id)
+     ORDER BY t.alert_id;
+$$;
+
+-- The functions of the chain, the relay's receipts and the alerts in force.
 GRANT EXECUTE ON FUNCTION
     tocsin_chain(bigint),
+    tocsin_relay_receipts(bigint, bigint),
     tocsin_in_force(),
     tocsin_site_receipts(bigint[], integer[]),
     tocsin_in_force_batch(text[], integer[], integer[], boolean[], integer),
     tocsin_ended_audience(bigint),
     tocsin_ended_by(bigint),
-    tocsin_expired_between(timestamptz, timestamptz)
+    tocsin_expired_between(timestamptz, timestamptz),
+    tocsin_linked_tallies(bigint[], integer[])
     TO tocsin_broker;
 
 -- tocsin_escalate: claims every (alert, site) of a severe or extreme alert

@@ -7,7 +7,9 @@
 // duplicates. The force's desks get every alert in force across the force
 // with its tally, live ones too; an alert that is cancelled, updated or
 // expires leaves every open desk's list at once (in_force_ended); any
-// controller may update or cancel a force alert, audited as who did it.
+// controller may update or cancel a force alert, audited as who did it. A
+// company's relay is one alert with its original at a site that got both:
+// one acknowledgement and one answer count for both.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, consoleDirectory } from './lib/harness.mjs';
@@ -221,6 +223,39 @@ describe('alerts in force', { timeout: 300_000 }, () => {
     assert.ok(!ids(later.inForce).includes(p.alert_id) && ids(later.inForce).includes(u.alert_id));
     a.s.close();
     later.s.close();
+  });
+
+  it('a relay is one alert with its original at a site that got both: one ack and one answer count for both', async () => {
+    const orig = await pub({ headline: `Relayed ${Date.now()}`, request: { kind: 'choice', options: ['Done', 'Unable'] } });
+    const op = await st.connect(tokens.op, { label: 'operator relays' });
+    const relayed = await op.request({ type: 'relay', alert_id: orig.alert_id, sites: [siteA.site_id], note: 'Lock the side doors' });
+    assert.equal(relayed.type, 'relayed', JSON.stringify(relayed));
+    const con = await catchUp(st, tokens.a, { label: 'console with both' });
+    const listed = new Map(con.inForce.map((m) => [m.alert_id, m]));
+    assert.ok(listed.has(orig.alert_id) && listed.has(relayed.alert_id));
+    assert.equal(listed.get(relayed.alert_id).alert.relay.of, orig.alert_id, 'the relay names its original');
+
+    assert.equal((await con.s.request({ type: 'ack', alert_id: orig.alert_id })).type, 'acked');
+    assert.equal((await con.s.request({ type: 'answer', alert_id: orig.alert_id, choice: 'Done' })).type, 'answered');
+    // The relay's tally (to the company and the force) counts the one ack.
+    await op.next((m) => m.type === 'tally' && m.alert_id === relayed.alert_id && m.acknowledged === 1, 10000, 'the relay acknowledged');
+    await op.next((m) => m.type === 'answers' && m.alert_id === relayed.alert_id && m.answered === 1, 10000, 'the relay answered');
+    const rows = await st.query(`SELECT alert_id::float8 AS id FROM acks WHERE site_id = $1 AND alert_id = ANY($2::bigint[]) ORDER BY 1`,
+      [siteA.site_id, [orig.alert_id, relayed.alert_id]]);
+    assert.deepEqual(rows.map((r) => r.id), [orig.alert_id, relayed.alert_id].sort((x, y) => x - y));
+    const audit = await st.one(`SELECT detail FROM audit WHERE action = 'ack' AND alert_id = $1`, [relayed.alert_id]);
+    assert.equal(audit.detail.through, orig.alert_id, 'the copy is audited through the alert acknowledged');
+    // Acknowledging the relay too is "already".
+    const again = await con.s.request({ type: 'ack', alert_id: relayed.alert_id });
+    assert.equal(again.already, true);
+    // A relay made after the site acknowledged takes its receipts at once.
+    const late = await op.request({ type: 'relay', alert_id: orig.alert_id, sites: [siteA.site_id], note: 'Second note' });
+    assert.equal(late.type, 'relayed', JSON.stringify(late));
+    const r = await op.request({ type: 'receipts', alert_id: late.alert_id });
+    assert.equal(r.tally.acknowledged, 1, JSON.stringify(r));
+    assert.equal(r.sites[0].answer, 'Done');
+    con.s.close();
+    op.close();
   });
 
   // tocsin_in_force_batch reads the alerts in force once per batch and

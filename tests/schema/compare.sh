@@ -117,6 +117,10 @@ CHANGED=(
     # whole force reads receipts
     "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
     "FUNCTION|tocsin_receipts_allowed(integer, bigint)"
+    # a relay is one alert with its original (issue 17, migration 043): a
+    # new relay takes its sites' receipts of the original (tocsin_relay,
+    # listed above), and an answer names the alerts that took a copy of it
+    "FUNCTION|tocsin_answer(integer, bigint, text, bigint, text)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -219,6 +223,17 @@ ADDED=(
     "ACL|FUNCTION tocsin_ended_audience(p_alert_id bigint)"
     "ACL|FUNCTION tocsin_ended_by(p_alert_id bigint)"
     "ACL|FUNCTION tocsin_expired_between(p_after timestamp with time zone, p_until timestamp with time zone)"
+    # a relay is one alert with its original (sql/migrations/043_relay_receipts.sql)
+    "TRIGGER|acks acks_linked"
+    "TRIGGER|reads reads_linked"
+    "TRIGGER|answers answers_linked"
+    "FUNCTION|tocsin_receipt_linked()"
+    "FUNCTION|tocsin_copy_receipts(text, bigint[], integer[], integer[], timestamp with time zone[], text[], bigint[])"
+    "FUNCTION|tocsin_relay_receipts(bigint, bigint)"
+    "FUNCTION|tocsin_linked_tallies(bigint[], integer[])"
+    "ACL|FUNCTION tocsin_copy_receipts(p_kind text, p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[], p_choices text[], p_numbers bigint[])"
+    "ACL|FUNCTION tocsin_relay_receipts(p_relay bigint, p_of bigint)"
+    "ACL|FUNCTION tocsin_linked_tallies(p_alerts bigint[], p_sites integer[])"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
