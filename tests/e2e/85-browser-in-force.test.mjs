@@ -121,7 +121,7 @@ describe('alerts in force on the desks', { timeout: 900_000 }, () => {
         await shot(con, `in-force-displaced-${sizeName(size)}`);
 
         // The second controller, in the shared control room, cancels it.
-        const ctl2 = await openAs(browser, base(), 'controller2', 'controller', problems);
+        const ctl2 = await openAs(browser, base(), 'controller2', 'controller', problems, { viewport: size });
         pages.push(ctl2);
         const entry = `#sent-alerts [data-alert-id="${severe.alert_id}"]`;
         await ctl2.waitForSelector(`${entry}[data-in-force="true"]`, { state: 'attached' });
@@ -160,57 +160,59 @@ describe('alerts in force on the desks', { timeout: 900_000 }, () => {
     });
   }
 
-  it('a relay is the company\'s note on the force\'s alert: one acknowledgement counts for both, the desk lists the site once', async () => {
-    const pages = [];
-    try {
-      const con = await newConsole(SIZES[0]);
-      const desk = await openAs(browser, base(), 'op.citadel', 'company_operator', problems);
-      pages.push(con, desk);
-      const orig = await publish(ctlWs, { headline: `Hostile reconnaissance reported near Bank ${Date.now()}`,
-        severity: 'moderate', category: 'live_incident', targets: { orgs: [citadel] },
-        request: { kind: 'choice', options: ['Done', 'Unable'] } });
-      // (earlier alerts are in force too: the desk relays from the history)
-      await con.waitForSelector(`#alerts [data-alert-id="${orig.alert_id}"]`, { state: 'attached' });
-      await desk.click(`#alerts [data-alert-id="${orig.alert_id}"] button.relay`);
-      await desk.waitForSelector('#relay-dialog[open]', { state: 'attached' });
-      await desk.uncheck('#relay-all');
-      await desk.check(`input[name="relay-site"][value="${site.id}"]`);
-      const note = `Lock the side doors ${Date.now()}`;
-      await desk.fill('#relay-note', note);
-      await desk.click('#relay-send');
-      await desk.waitForSelector('#relay-dialog', { state: 'hidden' });
-      const relay = await waitFor(async () => (await st.query('SELECT id::float8 AS id FROM alerts WHERE relay_of = $1', [orig.alert_id]))[0],
-        { timeoutMs: UI_TIMEOUT, what: 'the relay stored' });
+  for (const size of SIZES) {
+    it(`at ${sizeName(size)}: a relay is the company's note on the force's alert: one acknowledgement counts for both, the desk lists the site once`, async () => {
+      const pages = [];
+      try {
+        const con = await newConsole(size);
+        const desk = await openAs(browser, base(), 'op.citadel', 'company_operator', problems, { viewport: size });
+        pages.push(con, desk);
+        const orig = await publish(ctlWs, { headline: `Hostile reconnaissance reported near Bank ${Date.now()}`,
+          severity: 'moderate', category: 'live_incident', targets: { orgs: [citadel] },
+          request: { kind: 'choice', options: ['Done', 'Unable'] } });
+        // (earlier alerts are in force too: the desk relays from the history)
+        await con.waitForSelector(`#alerts [data-alert-id="${orig.alert_id}"]`, { state: 'attached' });
+        await desk.click(`#alerts [data-alert-id="${orig.alert_id}"] button.relay`);
+        await desk.waitForSelector('#relay-dialog[open]', { state: 'attached' });
+        await desk.uncheck('#relay-all');
+        await desk.check(`input[name="relay-site"][value="${site.id}"]`);
+        const note = `Lock the side doors ${Date.now()}`;
+        await desk.fill('#relay-note', note);
+        await desk.click('#relay-send');
+        await desk.waitForSelector('#relay-dialog', { state: 'hidden' });
+        const relay = await waitFor(async () => (await st.query('SELECT id::float8 AS id FROM alerts WHERE relay_of = $1', [orig.alert_id]))[0],
+          { timeoutMs: UI_TIMEOUT, what: 'the relay stored' });
 
-      // One alert at the building, with the company's note on it.
-      await textBecomes(con, '#alert-banner .relay-note', new RegExp(`^Relayed by Citadel Security: ${note}$`), 'the note on the banner');
-      assert.equal(await con.getAttribute('#alert-banner', 'data-alert-id'), String(orig.alert_id));
-      assert.equal(await con.locator(`#alerts [data-alert-id="${relay.id}"]`).count(), 0, 'not a second alert');
-      assert.equal(await con.locator('#alert-banner .pending-count').isVisible(), false, 'nothing else waits');
-      await shot(con, 'in-force-relay-note-1280x800');
-      await con.click('#alert-banner .answer-option[data-option="Done"]');
-      await con.click('#ack');
-      await con.waitForSelector('#alert-banner', { state: 'hidden' });
-      const rows = await st.query(`SELECT alert_id::float8 AS id FROM acks WHERE site_id = $1 AND alert_id = ANY($2::bigint[])`,
-        [site.id, [orig.alert_id, relay.id]]);
-      assert.equal(rows.length, 2, 'the one acknowledgement counts for the alert and its relay');
-      const answers = await st.query(`SELECT DISTINCT alert_id::float8 AS id FROM answers WHERE site_id = $1 AND alert_id = ANY($2::bigint[])`,
-        [site.id, [orig.alert_id, relay.id]]);
-      assert.equal(answers.length, 2, 'the one answer counts for both');
+        // One alert at the building, with the company's note on it.
+        await textBecomes(con, '#alert-banner .relay-note', new RegExp(`^Relayed by Citadel Security: ${note}$`), 'the note on the banner');
+        assert.equal(await con.getAttribute('#alert-banner', 'data-alert-id'), String(orig.alert_id));
+        assert.equal(await con.locator(`#alerts [data-alert-id="${relay.id}"]`).count(), 0, 'not a second alert');
+        assert.equal(await con.locator('#alert-banner .pending-count').isVisible(), false, 'nothing else waits');
+        await shot(con, `in-force-relay-note-${sizeName(size)}`);
+        await con.click('#alert-banner .answer-option[data-option="Done"]');
+        await con.click('#ack');
+        await con.waitForSelector('#alert-banner', { state: 'hidden' });
+        const rows = await st.query(`SELECT alert_id::float8 AS id FROM acks WHERE site_id = $1 AND alert_id = ANY($2::bigint[])`,
+          [site.id, [orig.alert_id, relay.id]]);
+        assert.equal(rows.length, 2, 'the one acknowledgement counts for the alert and its relay');
+        const answers = await st.query(`SELECT DISTINCT alert_id::float8 AS id FROM answers WHERE site_id = $1 AND alert_id = ANY($2::bigint[])`,
+          [site.id, [orig.alert_id, relay.id]]);
+        assert.equal(answers.length, 2, 'the one answer counts for both');
 
-      // The desk: site A once, acknowledged and answered; the relay's tally counts it.
-      const item = `#alerts [data-alert-id="${orig.alert_id}"]`;
-      await desk.waitForSelector(`${item} .own-sites-status li[data-site-id="${site.id}"][data-acked="true"]`, { state: 'attached' });
-      await textBecomes(desk, `${item} .relayed`, /acknowledged 1 of 1/, 'the relay\'s tally');
-      assert.equal(await desk.locator(`${item} li[data-site-id="${site.id}"]`).count(), 1, 'the site is listed once');
-      await shot(desk, 'in-force-relay-desk');
-    } catch (err) {
-      throw failWithProblems(err);
-    } finally {
-      for (const p of pages) await p.context().close().catch(() => {});
-    }
-    assert.deepEqual(problems, []);
-  });
+        // The desk: site A once, acknowledged and answered; the relay's tally counts it.
+        const item = `#alerts [data-alert-id="${orig.alert_id}"]`;
+        await desk.waitForSelector(`${item} .own-sites-status li[data-site-id="${site.id}"][data-acked="true"]`, { state: 'attached' });
+        await textBecomes(desk, `${item} .relayed`, /acknowledged 1 of 1/, 'the relay\'s tally');
+        assert.equal(await desk.locator(`${item} li[data-site-id="${site.id}"]`).count(), 1, 'the site is listed once');
+        await shot(desk, `in-force-relay-desk-${sizeName(size)}`);
+      } catch (err) {
+        throw failWithProblems(err);
+      } finally {
+        for (const p of pages) await p.context().close().catch(() => {});
+      }
+      assert.deepEqual(problems, []);
+    });
+  }
 
   it('a console whose browser blocks sound says so until a click turns it on; a kiosk allowed to play sound does not', async () => {
     // Headless Chromium plays sound whatever --autoplay-policy says, so the
