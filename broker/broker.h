@@ -73,11 +73,14 @@ struct session {
 	/* revocation.c (set by session.c, refresh.c) */
 	int recheck;                   /* signed in or refreshed since the last
 	                                * sweep: checked in the next one */
-	/* resume.c and gate.c: while resuming, live alerts wait in held so
-	 * that the backlog always goes first */
+	/* resume.c and gate.c: while a session catches up (its backlog and
+	 * the alerts in force), live alerts wait in held so that the
+	 * catch-up always goes first */
 	int resuming;                  /* gate.c: the gate is closed */
 	struct outq held;              /* gate.c, owned: live alerts held meanwhile */
-	int resume_pending;            /* waiting for the database or journal */
+	int resume_pending;            /* the catch-up waits for the database or journal */
+	int resume_asked;              /* hello named a position to resume from */
+	const char *reload_reason;     /* it cannot be resumed (static string), or NULL */
 	int64_t resume_from;           /* the client's position */
 	int64_t resume_since;          /* where its unbroken run began; -1: not said */
 	char resume_epoch[65];         /* the client's epoch */
@@ -168,6 +171,11 @@ struct broker {
 	/* applied_prune.c: journal_applied's retention */
 	int applied_pruning;              /* a prune query is in flight */
 	lws_sorted_usec_list_t sul_applied;
+	/* in_force.c: the alerts whose expiry passed, told to the desks */
+	int expiring;                     /* an expiry query is in flight */
+	int64_t expired_until_us;         /* expiries up to here are told */
+	int64_t expiring_until_us;        /* ... and up to here, once it answers */
+	lws_sorted_usec_list_t sul_expire;
 	/* image_sweep.c: the expiry sweep */
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_images;

@@ -24,6 +24,28 @@ void resume_start(struct session *s, struct client_frame *f);
  * journal's drained hook (journal.h). */
 void resume_pending_all(struct broker *b);
 
+/* in_force.c: the alerts in force (docs/protocol.md, "Alerts in force").
+ * in_force_frame: one alert in force for a session signing in, with the
+ * alert's text (NULL: only its id, the backlog carried it) and the
+ * session's state (a JSON object's text, whose members join the frame);
+ * delivery 1 records its writing as a delivery of the alert (consoles
+ * and operators). NULL when out of memory. */
+struct msg *in_force_frame(int64_t id, int64_t seq, const char *alert, const char *state,
+			   int delivery);
+/* The end of a sign-in's list: status "ok" (count frames came) or
+ * "unavailable". */
+void in_force_done(struct session *s, const char *status, int count);
+/* A new alert, update or relay, to the force's desks (alert borrowed),
+ * but except_session: the publisher has its `published` (and in a flood
+ * its queue would hold every alert twice). */
+void in_force_live(struct broker *b, int64_t id, json_t *alert, int recipients,
+		   uint64_t except_session);
+/* Tells who had them that the alerts an update or cancel ended left
+ * force (at: the update's or cancel's time). */
+void in_force_ended_by(struct broker *b, int64_t alert_id, const char *at);
+/* The expiry job: tells who had them that alerts expired. */
+void in_force_start(struct broker *b);
+
 /* publish.c: takes f->u.publish.rec. publish_request serves every
  * requester (a session or a bus adapter; r is copied). */
 void publish_handle(struct session *s, struct client_frame *f);

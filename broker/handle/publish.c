@@ -6,7 +6,8 @@
  * is still being written back), the recipients are resolved from the site
  * cache and the alert is appended to the journal instead. Only once it is
  * durable is the alert fanned out, the publisher confirmed and the event
- * put on the bus (alert.published / alert.updated / alert.cancelled).
+ * put on the bus (alert.published / alert.updated / alert.cancelled); the
+ * force's desks hear it is in force, or what it ended (in_force.c).
  *
  * The publisher is a requester (session.h): a WebSocket session, or an
  * adapter on the ZeroMQ bus, whose publish goes through
@@ -88,6 +89,10 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 	 * the fan-out's writes (flush_pass), not after 10,000 consoles */
 	requester_send(b, &p->req, reply);
 	fanout_tally(b, id, sender_org, 0, &t);
+	/* the shared control room's list, and what an update or cancel ended */
+	in_force_live(b, id, alert, (int)n_sites, p->req.session_id);
+	if (strcmp(json_string_value(json_object_get(alert, "msg_type")) ?: "alert", "alert") != 0)
+		in_force_ended_by(b, id, sent_at);
 	m = alert_frame_msg(id, seq, alert, NULL, audience);
 	if (m) {
 		fanout_alert(b, m, sites, n_sites, orgs, n_orgs);

@@ -95,6 +95,55 @@ static void tell_site(struct broker *b, struct receipt_ctx *r, PGresult *res, in
 	free(text);
 }
 
+/* Columns: alert_id, sender_org_id, recipients, delivered, acknowledged,
+ * read, escalated, watcher_org_id: the new tallies of the alerts that took
+ * a copy of the batch's receipts (a relay and its original at a site that
+ * got both, tocsin_receipt_linked), to their watchers. */
+static void linked_tallies(struct broker *b, void *arg, PGresult *res,
+			   const struct db_error *err)
+{
+	(void)arg;
+	if (err) {
+		if (!err->lost)
+			log_error("tallies of linked alerts: %s", err->message);
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct tally t = tally_from_row(res, i, 2);
+		fanout_tally(b, strtoll(PQgetvalue(res, i, 0), NULL, 10),
+			     strtoll(PQgetvalue(res, i, 1), NULL, 10),
+			     strtoll(PQgetvalue(res, i, 7), NULL, 10), &t);
+	}
+}
+
+/* Asks for the tallies of the alerts linked to the batch's new receipts
+ * (rows of tocsin_receipt_batch's answer whose receipt is new). */
+static void ask_linked(struct broker *b, struct receipt_batch *batch, PGresult *res)
+{
+	char *alerts = malloc(batch->n * 24 + 3), *sites = malloc(batch->n * 24 + 3);
+	size_t al = 0, sl = 0, k = 0;
+	const char *params[2] = { alerts, sites };
+
+	for (size_t i = 0; alerts && sites && i < batch->n && (int)i < PQntuples(res); i++) {
+		if (!PQgetisnull(res, (int)i, 1) || !strcmp(PQgetvalue(res, (int)i, 7), "t"))
+			continue;
+		db_array_add(alerts, &al, k, PQgetvalue(res, (int)i, 4));
+		db_array_add(sites, &sl, k++, PQgetvalue(res, (int)i, 5));
+	}
+	if (k) {
+		db_array_end(alerts, &al);
+		db_array_end(sites, &sl);
+		if (db_query(b->db,
+			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged, read,"
+			     "       escalated, watcher_org_id"
+			     "  FROM tocsin_linked_tallies($1::bigint[], $2::integer[])",
+			     2, params, linked_tallies, NULL))
+			log_warn("tallies of linked alerts not asked: the database is away");
+	}
+	free(alerts);
+	free(sites);
+}
+
 /* Columns: idx, err_state, err_message, err_field, alert_id, site_id, at,
  * already, sender_org_id, recipients, delivered, acknowledged, read,
  * escalated, watcher_org_id. One row per item, in order. */
@@ -159,6 +208,8 @@ static void batch_stored(struct broker *b, void *arg, PGresult *res, const struc
 		free(r);
 	}
 	receipt_notices_send(b, notices);
+	if (!err)
+		ask_linked(b, batch, res);
 out:
 	free(batch->items);
 	free(batch);

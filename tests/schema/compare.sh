@@ -113,6 +113,15 @@ CHANGED=(
     # administration in the browser: the audit row names the signed-in
     # administrator when tocsin_admin_web runs the change
     "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
+    # the alerts in force (issue 17, migration 042): any controller may
+    # update or cancel a force alert, a cancel ends the relays too, and the
+    # whole force reads receipts
+    "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
+    "FUNCTION|tocsin_receipts_allowed(integer, bigint)"
+    # a relay is one alert with its original (issue 17, migration 043): a
+    # new relay takes its sites' receipts of the original (tocsin_relay,
+    # listed above), and an answer names the alerts that took a copy of it
+    "FUNCTION|tocsin_answer(integer, bigint, text, bigint, text)"
     # a lock wait cancelled by lock_timeout (db.c) is raised, not kept as
     # a refusal of the acknowledgement or report
     "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
@@ -206,6 +215,33 @@ ADDED=(
     "ACL|FUNCTION tocsin_admin_web(p_user_id integer, p_op text, p_args jsonb, p_remote text)"
     "FUNCTION|tocsin_admin_web_list()"
     "ACL|FUNCTION tocsin_admin_web_list()"
+    # the alerts in force (issue 17, sql/migrations/042_in_force.sql)
+    "INDEX|alerts_in_force_idx"
+    "FUNCTION|tocsin_chain(bigint)"
+    "FUNCTION|tocsin_in_force()"
+    "FUNCTION|tocsin_site_receipts(bigint[], integer[])"
+    "FUNCTION|tocsin_in_force_batch(text[], integer[], integer[], boolean[], integer)"
+    "FUNCTION|tocsin_ended_audience(bigint)"
+    "FUNCTION|tocsin_ended_by(bigint)"
+    "FUNCTION|tocsin_expired_between(timestamp with time zone, timestamp with time zone)"
+    "ACL|FUNCTION tocsin_chain(p_ref bigint)"
+    "ACL|FUNCTION tocsin_in_force()"
+    "ACL|FUNCTION tocsin_site_receipts(p_alerts bigint[], p_sites integer[])"
+    "ACL|FUNCTION tocsin_in_force_batch(p_roles text[], p_sites integer[], p_orgs integer[], p_cleared boolean[], p_limit integer)"
+    "ACL|FUNCTION tocsin_ended_audience(p_alert_id bigint)"
+    "ACL|FUNCTION tocsin_ended_by(p_alert_id bigint)"
+    "ACL|FUNCTION tocsin_expired_between(p_after timestamp with time zone, p_until timestamp with time zone)"
+    # a relay is one alert with its original (sql/migrations/043_relay_receipts.sql)
+    "TRIGGER|acks acks_linked"
+    "TRIGGER|reads reads_linked"
+    "TRIGGER|answers answers_linked"
+    "FUNCTION|tocsin_receipt_linked()"
+    "FUNCTION|tocsin_copy_receipts(text, bigint[], integer[], integer[], timestamp with time zone[], text[], bigint[])"
+    "FUNCTION|tocsin_relay_receipts(bigint, bigint)"
+    "FUNCTION|tocsin_linked_tallies(bigint[], integer[])"
+    "ACL|FUNCTION tocsin_copy_receipts(p_kind text, p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[], p_choices text[], p_numbers bigint[])"
+    "ACL|FUNCTION tocsin_relay_receipts(p_relay bigint, p_of bigint)"
+    "ACL|FUNCTION tocsin_linked_tallies(p_alerts bigint[], p_sites integer[])"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -177,10 +177,21 @@ export class BrokerFiles {
 
 // The journal lines of a file: [{jid, k, r}]. A line is the record's
 // checksum, a space and the record (broker/io/journal.c), or, as older
-// brokers wrote it, the record alone.
+// brokers wrote it, the record alone. A last line without its newline that
+// does not parse is a torn tail (a kill -9 inside the broker's write
+// loop): dropped, as the broker drops it when it reads the journal.
 export function journalRecords(text) {
   if (!text) return [];
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  const lines = text.split('\n').filter(Boolean);
+  const parse = (l) => JSON.parse(l.slice(l.indexOf('{')));
+  if (!text.endsWith('\n') && lines.length) {
+    try {
+      parse(lines[lines.length - 1]);
+    } catch {
+      lines.pop();
+    }
+  }
+  return lines.map(parse);
 }
 
 // kill -9 a broker the harness started, and do the harness's clean-up of
