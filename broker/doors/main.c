@@ -52,6 +52,8 @@ int main(int argc, char **argv)
 	case CONF_ERROR: return 2;
 	}
 	log_set_level((enum log_level)b.conf.log_level);
+	log_set_format((enum log_format)b.conf.log_format);
+	log_detect_journal();
 	if (privileges_plan(&b.conf, &b.run_as))
 		return 2;
 	if (sodium_init() < 0) {
