@@ -28,6 +28,7 @@
 #include "refresh_cookie.h"
 #include "journal.h"
 #include "log.h"
+#include "remote.h"
 #include "token_keys.h"
 #include "stream.h"
 #include "signin.h"
@@ -762,7 +763,7 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 	req_reset(b, r);
 	r->wsi = wsi;
 	r->id = ++b->next_session_id;
-	lws_get_peer_simple(wsi, r->remote, sizeof r->remote);
+	remote_address(b, wsi, r->remote, sizeof r->remote);
 	if (lws_hdr_copy(wsi, path, sizeof path, is_post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) < 0)
 		path[0] = '\0';
 	if (!strcmp(path, "/api/login")) {

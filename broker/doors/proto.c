@@ -11,6 +11,7 @@
 #include "handle.h"
 #include "clock.h"
 #include "log.h"
+#include "remote.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +175,7 @@ static int origin_check(struct broker *b, struct lws *wsi)
 		return -1;
 	if (admission_origin_ok(origin, b->conf.origins, b->conf.n_origins))
 		return 0;
-	lws_get_peer_simple(wsi, peer, sizeof peer);
+	remote_address(b, wsi, peer, sizeof peer);
 	log_warn("refused a WebSocket upgrade from %s with Origin '%s'", peer, origin);
 	return -1;
 }

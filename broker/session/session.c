@@ -11,6 +11,7 @@
 #include "session.h"
 #include "clock.h"
 #include "log.h"
+#include "remote.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ void session_open(struct broker *b, struct session *s, struct lws *wsi)
 	s->wsi = wsi;
 	s->heard_us = clock_now_us();
 	s->id = ++b->next_session_id;
-	lws_get_peer_simple(wsi, s->remote, sizeof s->remote);
+	remote_address(b, wsi, s->remote, sizeof s->remote);
 	s->next = b->sessions;
 	if (b->sessions)
 		b->sessions->prev = s;
