@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "frame.h"
 #include "ids.h"
+#include "metrics.h"
 #include "outq.h"
 #include "site_cache.h"
 #include "privileges.h"
@@ -100,6 +101,7 @@ struct session {
 struct broker {
 	/* main.c: settings and secrets, read before the loop */
 	struct conf conf;
+	int64_t started_us;
 	struct token_keys *token_keys;    /* signing and previous key (token_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
@@ -188,6 +190,12 @@ struct broker {
 	int auth_armed;
 	/* http_api.c: sign-in requests awaiting a worker (not owned) */
 	struct http_req *http_waiting;
+	/* every layer counts here (metrics.h); http_ops.c writes /metrics */
+	struct metrics metrics;
+	/* metrics_probe.c: unacknowledged severe alerts, database round trip */
+	int probing;
+	int64_t probe_sent_us;
+	lws_sorted_usec_list_t sul_probe;
 };
 
 #endif

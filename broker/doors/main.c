@@ -3,6 +3,7 @@
  * still be root, then runs the server loop (server.c), which drops to
  * --user once listening, until SIGINT or SIGTERM. */
 #include "broker.h"
+#include "clock.h"
 #include "doors.h"
 #include "key_file.h"
 #include "log.h"
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 	int r;
 
 	b.token_keys = &keys;
+	b.started_us = clock_now_us();
+	metrics_init(&b.metrics);
 	switch (conf_load(&b.conf, argc, argv)) {
 	case CONF_RUN: break;
 	case CONF_CHECK: conf_print(&b.conf, stdout); return 0;

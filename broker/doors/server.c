@@ -204,8 +204,23 @@ int server_run(struct broker *b)
 		.def = "index.html",
 		.origin_protocol = LWSMPRO_FILE,
 	};
-	struct lws_http_mount mount_health = {
+	/* /healthz, /readyz and /metrics: http_ops.c */
+	struct lws_http_mount mount_metrics = {
 		.mount_next = &mount_files,
+		.mountpoint = "/metrics",
+		.mountpoint_len = 8,
+		.origin = "http",
+		.origin_protocol = LWSMPRO_CALLBACK,
+	};
+	struct lws_http_mount mount_ready = {
+		.mount_next = &mount_metrics,
+		.mountpoint = "/readyz",
+		.mountpoint_len = 7,
+		.origin = "http",
+		.origin_protocol = LWSMPRO_CALLBACK,
+	};
+	struct lws_http_mount mount_health = {
+		.mount_next = &mount_ready,
 		.mountpoint = "/healthz",
 		.mountpoint_len = 8,
 		.origin = "http",
@@ -294,6 +309,7 @@ int server_run(struct broker *b)
 	escalation_start(b);
 	image_sweep_start(b);
 	applied_prune_start(b);
+	metrics_probe_start(b);
 	audit_sealer_start(b);
 	revocation_start(b);
 	liveness_start(b);

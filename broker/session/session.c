@@ -62,6 +62,7 @@ void session_send(struct session *s, struct msg *m)
 	if (outq_push(&s->q, m, b->conf.queue_max_msgs, b->conf.queue_max_bytes)) {
 		log_warn("session %llu (%s): outbound queue full, closing as too slow",
 			 (unsigned long long)s->id, s->who.username);
+		b->metrics.slow_closes++;
 		outq_clear(&s->q);
 		session_close_after(s, CLOSE_SLOW, "slow_consumer");
 		return;

@@ -198,6 +198,9 @@ ADDED=(
     "ACL|FUNCTION tocsin_admin_web(p_user_id integer, p_op text, p_args jsonb, p_remote text)"
     "FUNCTION|tocsin_admin_web_list()"
     "ACL|FUNCTION tocsin_admin_web_list()"
+    # /metrics: the probe's query (sql/functions/metrics.sql)
+    "FUNCTION|tocsin_metrics_unacked_severe()"
+    "ACL|FUNCTION tocsin_metrics_unacked_severe()"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
