@@ -100,7 +100,9 @@ struct session {
  * file that writes it; "owned" marks what that file frees. */
 struct broker {
 	/* main.c: settings and secrets, read before the loop */
-	struct conf conf;
+	struct conf conf;                 /* reload.c takes what SIGHUP may change */
+	int argc;                         /* the command line, for reload.c */
+	char **argv;
 	int64_t started_us;
 	struct token_keys *token_keys;    /* signing and previous key (token_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */

@@ -37,6 +37,10 @@ void http_api_collect_signins(struct broker *b);
 int http_ops_answer(struct broker *b, struct lws *wsi, const char *path, const char *remote,
 		    int *status, const char **type, char **body, size_t *len);
 
+/* reload.c: SIGHUP: the settings SIGHUP may change, the token keys and
+ * the TLS certificate and key, read again; no connection is dropped. */
+void reload_run(struct broker *b);
+
 /* bus_ingest.c: one request from an adapter (routing id, payload, the
  * User-Id the ZAP handler gave, the peer's address): the bus's request
  * hook (bus.h). */

@@ -1,7 +1,8 @@
 /* main.c: tocsind, the Tocsin broker. Reads its settings and every secret
  * it needs (token keys, audit key, TLS certificate and key) while it may
  * still be root, then runs the server loop (server.c), which drops to
- * --user once listening, until SIGINT or SIGTERM. */
+ * --user once listening, until SIGINT or SIGTERM; SIGHUP reloads
+ * (reload.c). */
 #include "broker.h"
 #include "clock.h"
 #include "doors.h"
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
 	int r;
 
 	b.token_keys = &keys;
+	b.argc = argc;
+	b.argv = argv;
 	b.started_us = clock_now_us();
 	metrics_init(&b.metrics);
 	switch (conf_load(&b.conf, argc, argv)) {
@@ -68,6 +71,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (read_secrets(&b))

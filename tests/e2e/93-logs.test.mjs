@@ -90,10 +90,20 @@ describe('log lines: JSON, and syslog priorities for the journal', { timeout: 12
   });
 
   it('JOURNAL_STREAM naming stderr: a <N> priority at the start of every log line', async () => {
-    const b = await brokerToFile(db, dir, { journal: true });
+    const conf = path.join(dir, 'tocsind.conf');
+    fs.writeFileSync(conf, 'log-level = info\n');
+    const b = await brokerToFile(db, dir, { journal: true, args: ['--config', conf] });
+    // an error: a reload whose settings do not parse
+    fs.writeFileSync(conf, 'log-level = loud\n');
+    b.proc.kill('SIGHUP');
+    await waitFor(() => b.lines().some((l) => /reload done/.test(l)), { what: 'the reload' });
     await stop(b);
     const lines = b.lines();
-    for (const l of lines) assert.match(l, /^<[3467]>\d{4}-/, `a log line with its priority: ${l}`);
+    // conf.c's own messages (what is wrong in the file) stay as they are
+    for (const l of lines.filter((x) => !x.startsWith('tocsind: '))) {
+      assert.match(l, /^<[3467]>\d{4}-/, `a log line with its priority: ${l}`);
+    }
+    assert.ok(lines.some((l) => /^<3>.* error: reload: the settings have errors/.test(l)), 'an error is <3>');
     assert.ok(lines.some((l) => /^<4>.* warn: running as root/.test(l)), 'a warning is <4>');
     assert.ok(lines.some((l) => /^<6>.* info: listening on/.test(l)), 'information is <6>');
   });
