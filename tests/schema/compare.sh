@@ -201,6 +201,9 @@ ADDED=(
     # /metrics: the probe's query (sql/functions/metrics.sql)
     "FUNCTION|tocsin_metrics_unacked_severe()"
     "ACL|FUNCTION tocsin_metrics_unacked_severe()"
+    # a new stream epoch after a restore (deploy/restore.sh)
+    "FUNCTION|tocsin_stream_new_epoch(text)"
+    "ACL|FUNCTION tocsin_stream_new_epoch(p_reason text)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
