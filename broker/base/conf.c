@@ -141,22 +141,6 @@ static const struct setting table[] = {
 	{ "metrics-token", "TOCSIN_METRICS_TOKEN", T_TEXT, AT(metrics_token), 0, 0, NULL, "TOKEN",
 	  "a bearer token (Authorization: Bearer TOKEN) that may read /metrics from any "
 	  "address, at least 16 characters (default: none)", RELOAD | HIDDEN },
-	{ "retention-alerts-days", "TOCSIN_RETENTION_ALERTS_DAYS", T_INT,
-	  AT(retention_alerts_days), 0, 36500, "0", "DAYS", "erase alerts sent this many days "
-	  "ago, with their recipients, receipts, answers and deliveries (0: keep)", RELOAD },
-	{ "retention-reports-days", "TOCSIN_RETENTION_REPORTS_DAYS", T_INT,
-	  AT(retention_reports_days), 0, 36500, "0", "DAYS", "erase status reports (but each "
-	  "site's latest), report requests and partner reports this old (0: keep)", RELOAD },
-	{ "retention-deliveries-days", "TOCSIN_RETENTION_DELIVERIES_DAYS", T_INT,
-	  AT(retention_deliveries_days), 0, 36500, "0", "DAYS", "erase the delivery records "
-	  "(which console got an alert, when) this old (0: keep)", RELOAD },
-	{ "retention-audit-detail-days", "TOCSIN_RETENTION_AUDIT_DETAIL_DAYS", T_INT,
-	  AT(retention_audit_detail_days), 0, 36500, "0", "DAYS", "erase the details of "
-	  "sealed audit rows this old; the rows (who, what, when) and the seal chain stay "
-	  "(0: keep)", RELOAD },
-	{ "retention-sweep-seconds", "TOCSIN_RETENTION_SWEEP_SECONDS", T_INT,
-	  AT(retention_sweep_s), 1, 86400, "3600", "SECONDS", "how often what retention-* "
-	  "makes due is erased (each erasure is audited, without what was erased)", RELOAD },
 };
 
 #define N_SETTINGS (int)(sizeof table / sizeof table[0])

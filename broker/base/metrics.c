@@ -17,8 +17,6 @@ static const double durable_bounds[METRICS_BUCKETS] = { 0.0005, 0.001, 0.0025, 0
 							0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
 static const char *const severities[METRICS_SEVERITIES] = { "minor", "moderate", "severe",
 							   "extreme" };
-static const char *const retention_names[METRICS_RETENTION] = { "alerts", "reports",
-								"deliveries", "audit_detail" };
 
 void metrics_init(struct metrics *m)
 {
@@ -191,11 +189,6 @@ static void render_access(struct out *o, const struct metrics *m)
 	put(o, "tocsin_bus_messages_total{direction=\"in\"} %llu\n"
 	       "tocsin_bus_messages_total{direction=\"out\"} %llu\n",
 	    (unsigned long long)m->bus_in, (unsigned long long)m->bus_out);
-	head(o, "tocsin_retention_erased_total", "counter",
-	     "Rows erased by the retention sweep, by category.");
-	for (int i = 0; i < METRICS_RETENTION; i++)
-		put(o, "tocsin_retention_erased_total{category=\"%s\"} %llu\n", retention_names[i],
-		    (unsigned long long)m->retention_erased[i]);
 }
 
 char *metrics_render(const struct metrics *m, const struct metrics_now *now, size_t *len)

@@ -5,7 +5,7 @@
  * lines of text per metric, so the broker writes it itself. Every counter
  * lives in struct metrics (one in struct broker), is added to where the
  * event happens (publish.c, flush.c, receipt.c, escalation.c, session.c,
- * http_api.c, bus.c, retention.c) and is only ever read by
+ * http_api.c, bus.c) and is only ever read by
  * metrics_render; what is true only at the moment of a scrape (connections
  * by role, journal, database up) comes in a struct metrics_now. The
  * histograms have fixed buckets, so a scrape costs the same at any load.
@@ -22,7 +22,6 @@
 #define METRICS_SEVERITIES 4 /* minor, moderate, severe, extreme */
 #define METRICS_BUCKETS 12
 #define METRICS_ROLES (ROLE_ADMIN + 1) /* [ROLE_NONE]: not signed in yet */
-#define METRICS_RETENTION 4 /* alerts, reports, deliveries, audit_detail */
 
 enum metrics_source { METRICS_CONSOLE, METRICS_ADAPTER };
 
@@ -41,7 +40,6 @@ struct metrics {
 	uint64_t slow_closes;                      /* session.c: closed at the queue limit */
 	uint64_t signins, signin_failures, signin_lockouts; /* http_api.c */
 	uint64_t bus_in, bus_out;                  /* bus.c: requests in, events out */
-	uint64_t retention_erased[METRICS_RETENTION]; /* retention.c */
 	struct metrics_hist fanout;                /* seconds: fan-out to written */
 	struct metrics_hist durable;               /* seconds: publish to durable */
 	int64_t fanout_since_us;                   /* fanout.c: the oldest fan-out not

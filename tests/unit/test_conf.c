@@ -261,7 +261,7 @@ static void test_ranges_formats_and_the_metrics_token(void **state)
 	char out[8192];
 
 	write_file("database = x\ntrusted-proxies = 10.0.0.0/8, 127.0.0.2\nlog-format = json\n"
-		   "metrics-token = 0123456789abcdef-secret\nretention-alerts-days = 400\n");
+		   "metrics-token = 0123456789abcdef-secret\n");
 	assert_int_equal(load("--config", file, NULL), CONF_RUN);
 	assert_int_equal(c.trusted_proxies.n, 2);
 	assert_true(cidr_list_match(&c.trusted_proxies, "10.9.8.7"));
@@ -269,9 +269,6 @@ static void test_ranges_formats_and_the_metrics_token(void **state)
 	assert_int_equal(c.metrics_allow.n, 2); /* the default: this machine */
 	assert_true(cidr_list_match(&c.metrics_allow, "127.0.0.1"));
 	assert_int_equal(c.log_format, 1);
-	assert_int_equal(c.retention_alerts_days, 400);
-	assert_int_equal(c.retention_audit_detail_days, 0); /* kept unless set */
-	assert_int_equal(c.retention_sweep_s, 3600);
 	printed(out, sizeof out);
 	assert_non_null(strstr(out, "trusted-proxies = 10.0.0.0/8 127.0.0.2/32"));
 	assert_non_null(strstr(out, "metrics-token = ****"));
