@@ -175,6 +175,9 @@ struct broker {
 	/* image_sweep.c: the expiry sweep */
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_images;
+	/* retention.c: the retention sweep */
+	int retention_sweeping;           /* a sweep query is in flight */
+	lws_sorted_usec_list_t sul_retention;
 	/* revocation.c: expiry and revocation sweep */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;

@@ -141,6 +141,13 @@ static const struct setting table[] = {
 	{ "metrics-token", "TOCSIN_METRICS_TOKEN", T_TEXT, AT(metrics_token), 0, 0, NULL, "TOKEN",
 	  "a bearer token (Authorization: Bearer TOKEN) that may read /metrics from any "
 	  "address, at least 16 characters (default: none)", RELOAD | HIDDEN },
+	{ "retention-audit-detail-days", "TOCSIN_RETENTION_AUDIT_DETAIL_DAYS", T_INT,
+	  AT(retention_audit_detail_days), 0, 36500, "0", "DAYS", "erase the details of "
+	  "sealed audit rows this old; the rows (who, what, when, to whom) and the seal "
+	  "chain stay, and each erasure is audited (0: keep)", RELOAD },
+	{ "retention-sweep-seconds", "TOCSIN_RETENTION_SWEEP_SECONDS", T_INT,
+	  AT(retention_sweep_s), 1, 86400, "3600", "SECONDS", "how often what "
+	  "retention-audit-detail-days makes due is erased", RELOAD },
 };
 
 #define N_SETTINGS (int)(sizeof table / sizeof table[0])

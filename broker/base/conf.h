@@ -67,6 +67,8 @@ struct conf {
 	struct cidr_list trusted_proxies; /* trusted-proxies: whose X-Forwarded-For counts */
 	struct cidr_list metrics_allow;   /* metrics-allow: who may read /metrics */
 	const char *metrics_token;        /* metrics-token: or with this bearer token */
+	int retention_audit_detail_days;  /* retention-audit-detail-days (0: kept) */
+	int retention_sweep_s;            /* retention-sweep-seconds */
 	/* allowed-origin, normalised (admission_origin_normal): public-url's
 	 * origin, then the ones given; none given: the local ones of the port */
 	const char *origins[CONF_ORIGINS_MAX];

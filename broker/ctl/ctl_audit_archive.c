@@ -5,12 +5,14 @@
  *
  * The file is JSON lines:
  *   {"format":"tocsin-audit-archive","version":1,"last_sealed":N,"written_at":T}
- *   {"id":N,"row":CANONICAL|null,"seal":"\\x..."|null}   one per id, in order
+ *   {"id":N,"row":CANONICAL|null,"seal":"\\x..."|null,"detail":TEXT}  one per id
  *   {"end":true,"entries":N}
  * "row" is the row's canonical text (tocsin_audit_canonical: every column,
  * what the seal covers), so the archive holds the rows themselves and the
  * check recomputes each seal exactly as verify does over the database
- * (ctl_audit_chain.c). The entries stop at the last sealed row: the rows
+ * (ctl_audit_chain.c). Since 042_audit_detail_erasure a seal covers the
+ * SHA-256 of the detail, not its text: "detail" (absent once erased by
+ * retention) is the text, checked against that digest (detail_matches). The entries stop at the last sealed row: the rows
  * awaiting their seal are not yet part of the chain. A row missing or
  * unsealed below the last seal is written as it is, so that the archive
  * shows it BROKEN as the database would. A file cut short has no end
@@ -21,6 +23,7 @@
 #include "ctl_commands.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +36,8 @@
 static const char archive_help[] =
 	"usage: tocsinctl audit archive --to FILE [--database URL]\n"
 	"Writes the sealed audit chain (every row up to the last seal, as the\n"
-	"seal covers it, with its seal) to FILE, as JSON lines, for keeping\n"
+	"seal covers it, with its seal and its detail unless erased) to FILE,\n"
+	"as JSON lines, for keeping\n"
 	"offline. `tocsinctl audit verify --archive FILE --audit-key KEY` checks\n"
 	"it without a database. FILE is written whole or not at all (mode 0640).\n"
 	"Exit: 0 done, 1 cannot write, 2 usage, 3 cannot connect.\n";
@@ -50,11 +54,16 @@ static int put_line(FILE *f, json_t *j)
 static json_t *entry_json(PGresult *res, int i)
 {
 	int has_row = !strcmp(PQgetvalue(res, i, 1), "t");
+	json_t *e = json_pack("{s:I,s:o,s:o}", "id",
+			      (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "row",
+			      has_row ? json_stringn(PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2))
+				      : json_null(),
+			      "seal",
+			      PQgetisnull(res, i, 3) ? json_null() : json_string(PQgetvalue(res, i, 3)));
 
-	return json_pack("{s:I,s:o,s:o}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
-			 "row", has_row ? json_stringn(PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2))
-					: json_null(),
-			 "seal", PQgetisnull(res, i, 3) ? json_null() : json_string(PQgetvalue(res, i, 3)));
+	if (e && has_row && !PQgetisnull(res, i, 5))
+		json_object_set_new(e, "detail", json_string(PQgetvalue(res, i, 5)));
+	return e;
 }
 
 /* The entries of res up to the last seal into f; the count, or -1. */
@@ -173,10 +182,32 @@ static long long read_header(json_t *h)
 	return (long long)last;
 }
 
+/* Whether detail is the one canonical's seal covers: its last field (after
+ * the last \x1f, up to a deliver row's \x1e and batch digest; JSON text
+ * holds neither byte raw) is the detail's text or "sha256:" and its
+ * SHA-256 in hex (sql/functions/audit.sql, tocsin_audit_canonical_detail). */
+static int detail_matches(const char *canonical, const char *detail)
+{
+	const char *field = strrchr(canonical, '\x1f');
+	size_t len, dlen = strlen(detail);
+	unsigned char sum[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+
+	if (!field)
+		return 0;
+	field++;
+	len = strcspn(field, "\x1e");
+	if (len != 7 + 2 * crypto_hash_sha256_BYTES || strncmp(field, "sha256:", 7))
+		return len == dlen && !memcmp(field, detail, len);
+	crypto_hash_sha256(sum, (const unsigned char *)detail, dlen);
+	sodium_bin2hex(hex, sizeof hex, sum, sizeof sum);
+	return !memcmp(field + 7, hex, 2 * crypto_hash_sha256_BYTES);
+}
+
 /* One entry line through the walk; 0, 1 (broken) or 2 (the end line). */
 static int check_line(struct ctl_audit_chain *c, json_t *j, long long *n, long long *last_id)
 {
-	json_t *row = NULL, *seal = NULL;
+	json_t *row = NULL, *seal = NULL, *detail;
 	json_int_t id = 0, entries = -1;
 	int end = 0;
 
@@ -191,6 +222,12 @@ static int check_line(struct ctl_audit_chain *c, json_t *j, long long *n, long l
 	}
 	(*n)++;
 	*last_id = id;
+	detail = json_object_get(j, "detail");
+	if (detail && (!json_is_string(row) || !json_is_string(detail) ||
+		       !detail_matches(json_string_value(row), json_string_value(detail)))) {
+		printf("BROKEN at audit row %lld: its detail is not the one sealed\n", (long long)id);
+		return 1;
+	}
 	return ctl_audit_chain_step(c, id, json_is_string(row) ? json_string_value(row) : NULL,
 				    json_is_string(row) ? json_string_length(row) : 0,
 				    json_is_string(seal) ? json_string_value(seal) : NULL);

@@ -14,7 +14,8 @@
 const char ctl_audit_chain_sql[] =
 	"SELECT COALESCE(a.id, s.audit_id), a.id IS NOT NULL,"
 	"       tocsin_audit_canonical(a), s.seal,"
-	"       (SELECT max(audit_id) FROM audit_seal)"
+	"       (SELECT max(audit_id) FROM audit_seal),"
+	"       CASE WHEN a.detail_sha256 IS NULL THEN a.detail::text END"
 	"  FROM audit a FULL JOIN audit_seal s ON s.audit_id = a.id"
 	" WHERE $1::bigint IS NULL OR COALESCE(a.id, s.audit_id) <= $1::bigint"
 	" ORDER BY 1";

@@ -19,7 +19,7 @@ struct ctl_audit_chain {
 
 /* The entries in id order: id, whether the row is there ("t"/"f"), its
  * canonical text, its seal (NULL: none), the last sealed id (NULL: none),
- * up to the id $1 (NULL: all). */
+ * its detail unless erased (NULL), up to the id $1 (NULL: all). */
 extern const char ctl_audit_chain_sql[];
 
 /* Reads the audit key from path into c (and zeroes the rest); 0, or -1

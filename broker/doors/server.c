@@ -314,6 +314,7 @@ int server_run(struct broker *b)
 	db_start(b->db_records);
 	escalation_start(b);
 	image_sweep_start(b);
+	retention_start(b);
 	applied_prune_start(b);
 	metrics_probe_start(b);
 	audit_sealer_start(b);

@@ -101,6 +101,9 @@ void audit_sealer_start(struct broker *b);
 void audit_sealer_free(struct broker *b);
 /* image_sweep.c: erases expired images. */
 void image_sweep_start(struct broker *b);
+
+/* retention.c: erases audit details past retention-audit-detail-days. */
+void retention_start(struct broker *b);
 /* applied_prune.c: journal_applied's record ids past their retention. */
 void applied_prune_start(struct broker *b);
 /* metrics_probe.c: the database's figures for /metrics; kick: a scrape

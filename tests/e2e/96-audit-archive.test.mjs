@@ -55,8 +55,9 @@ describe('audit archive, verified offline', { timeout: 180_000 }, () => {
     assert.equal(head.format, 'tocsin-audit-archive');
     assert.equal(head.last_sealed, last);
     assert.deepEqual(JSON.parse(lines.at(-1)), { end: true, entries: n });
-    const published = lines.slice(1, -1).map((l) => JSON.parse(l)).find((e) => e.row?.includes('Archive test'));
-    assert.ok(published, 'the publish row, as its seal covers it');
+    const published = lines.slice(1, -1).map((l) => JSON.parse(l)).find((e) => e.detail?.includes('Archive test'));
+    assert.ok(published, 'the publish row, with its detail');
+    assert.match(published.row, /\x1fsha256:[0-9a-f]{64}$/, 'its seal covers the digest of the detail');
     assert.match(published.seal, /^\\x[0-9a-f]{64}$/);
     assert.equal(fs.statSync(archive).mode & 0o777, 0o640);
   });
@@ -72,10 +73,17 @@ describe('audit archive, verified offline', { timeout: 180_000 }, () => {
     assert.ok(lines, 'archived');
     const mid = Math.floor(lines.length / 2);
     const e = JSON.parse(lines[mid]);
-    const edited = variant('edited.jsonl', (l) => { l[mid] = JSON.stringify({ ...e, row: e.row.replace(/.$/, 'X') }); return l; });
+    const edited = variant('edited.jsonl', (l) => { l[mid] = JSON.stringify({ ...e, row: e.row.replace('\x1f', '\x1f1') }); return l; }); // its time
     let r = await verifyArchive(edited);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stdout, new RegExp(`BROKEN at audit row ${e.id}: the row or the chain before it was changed`));
+
+    const withDetail = lines.findIndex((l, i) => i > 0 && JSON.parse(l).detail);
+    const d = JSON.parse(lines[withDetail]);
+    const forged = variant('detail.jsonl', (l) => { l[withDetail] = JSON.stringify({ ...d, detail: d.detail.replace(/}$/, ', "x": 1}') }); return l; });
+    r = await verifyArchive(forged);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, new RegExp(`BROKEN at audit row ${d.id}: its detail is not the one sealed`));
 
     const removed = variant('removed.jsonl', (l) => {
       l.splice(mid, 1);

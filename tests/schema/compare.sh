@@ -112,6 +112,10 @@ CHANGED=(
     # administration in the browser: the audit row names the signed-in
     # administrator when tocsin_admin_web runs the change
     "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
+    # audit details erased past their retention, the seal over their digest
+    # (042_audit_detail_erasure)
+    "TABLE|audit"
+    "FUNCTION|tocsin_audit_canonical(public.audit)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -204,6 +208,15 @@ ADDED=(
     # a new stream epoch after a restore (deploy/restore.sh)
     "FUNCTION|tocsin_stream_new_epoch(text)"
     "ACL|FUNCTION tocsin_stream_new_epoch(p_reason text)"
+    # audit details erased past their retention (042_audit_detail_erasure,
+    # sql/functions/retention.sql)
+    "TABLE|audit_digest_from"
+    "CONSTRAINT|audit_digest_from audit_digest_from_pkey"
+    "ACL|TABLE audit_digest_from"
+    "FUNCTION|tocsin_audit_canonical_detail(public.audit)"
+    "FUNCTION|tocsin_audit_erased_detail(jsonb)"
+    "FUNCTION|tocsin_retention_audit_detail(timestamp with time zone, integer)"
+    "ACL|FUNCTION tocsin_retention_audit_detail(p_before timestamp with time zone, p_limit integer)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
