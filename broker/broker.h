@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "frame.h"
 #include "ids.h"
+#include "metrics.h"
 #include "outq.h"
 #include "site_cache.h"
 #include "privileges.h"
@@ -102,7 +103,10 @@ struct session {
  * file that writes it; "owned" marks what that file frees. */
 struct broker {
 	/* main.c: settings and secrets, read before the loop */
-	struct conf conf;
+	struct conf conf;                 /* reload.c takes what SIGHUP may change */
+	int argc;                         /* the command line, for reload.c */
+	char **argv;
+	int64_t started_us;
 	struct token_keys *token_keys;    /* signing and previous key (token_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
@@ -179,6 +183,9 @@ struct broker {
 	/* image_sweep.c: the expiry sweep */
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_images;
+	/* retention.c: the retention sweep */
+	int retention_sweeping;           /* a sweep query is in flight */
+	lws_sorted_usec_list_t sul_retention;
 	/* revocation.c: expiry and revocation sweep */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;
@@ -196,6 +203,12 @@ struct broker {
 	int auth_armed;
 	/* http_api.c: sign-in requests awaiting a worker (not owned) */
 	struct http_req *http_waiting;
+	/* every layer counts here (metrics.h); http_ops.c writes /metrics */
+	struct metrics metrics;
+	/* metrics_probe.c: unacknowledged severe alerts, database round trip */
+	int probing;
+	int64_t probe_sent_us;
+	lws_sorted_usec_list_t sul_probe;
 };
 
 #endif

@@ -8,6 +8,10 @@
 int ctl_audit_verify(int argc, char **argv);
 int ctl_audit_export(int argc, char **argv);
 
+/* ctl_audit_archive.c; the second is verify's --archive (0, 1 broken, 2) */
+int ctl_audit_archive(int argc, char **argv);
+int ctl_audit_archive_verify(const char *file, const char *keyfile);
+
 /* ctl_admin.c */
 int ctl_admin_org_add(int argc, char **argv);
 int ctl_admin_org_list(int argc, char **argv);

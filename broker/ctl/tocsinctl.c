@@ -64,6 +64,7 @@ static const struct ctl_command commands[] = {
 	{ NULL, "hash-password", ctl_hash_password, "print the argon2id hash of a password read on stdin" },
 	{ "audit", "verify", ctl_audit_verify, "walk the audit seal chain; name the first broken row" },
 	{ "audit", "export", ctl_audit_export, "the DPA 2018 s.62 logs of a time window, as CSV or JSON" },
+	{ "audit", "archive", ctl_audit_archive, "the sealed audit chain to a file that verify --archive checks offline" },
 	{ "keys", "init", ctl_keys_init, "make the token, audit and bus keys of a fresh install" },
 	{ "keys", "rotate", ctl_keys_rotate, "new token signing key; the old one stays valid as FILE.prev" },
 	{ "keys", "show", ctl_keys_show, "fingerprints of the token signing key and FILE.prev" },

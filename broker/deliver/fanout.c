@@ -8,6 +8,7 @@
  * sent the alert. Each frame is serialised once and the same message is
  * queued on every connection that gets it. Loop thread only. */
 #include "deliver.h"
+#include "clock.h"
 
 #include <stdlib.h>
 
@@ -37,6 +38,8 @@ static int may_see(const struct session *s, const struct msg *m)
 void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t n_sites,
 		  const int64_t *orgs, size_t n_orgs)
 {
+	if (!b->metrics.fanout_since_us) /* flush_pass observes it once all is written */
+		b->metrics.fanout_since_us = clock_now_us();
 	for (struct session *s = b->sessions; s; s = s->next) {
 		if (!s->authed || ((m->audience & MSG_SENSITIVE) && !s->who.cleared))
 			continue;

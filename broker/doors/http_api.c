@@ -1,6 +1,7 @@
 /* http_api.c: the HTTP side of the broker: POST /api/login, POST
  * /api/refresh and /api/logout (the consoles' refresh cookie), GET /healthz,
- * and the offender images, POST /api/images and GET /api/images/<id>
+ * /readyz and /metrics (answered by http_ops.c), and the offender images,
+ * POST /api/images and GET /api/images/<id>
  * (docs/protocol.md, "Images (HTTP)"). Static console files are served by
  * an lws file mount (server.c); any other path handled here is a JSON 404.
  *
@@ -28,6 +29,7 @@
 #include "refresh_cookie.h"
 #include "journal.h"
 #include "log.h"
+#include "remote.h"
 #include "token_keys.h"
 #include "stream.h"
 #include "signin.h"
@@ -171,16 +173,6 @@ static void respond_error(struct http_req *r, int status, const char *code, cons
 	respond(r, status, frame_dump(json_pack("{s:o}", "error", err), NULL));
 }
 
-static void respond_health(struct broker *b, struct http_req *r)
-{
-	int up = db_is_up(b->db), ok = stream_writes_direct(b);
-	respond(r, ok ? 200 : 503,
-		frame_dump(json_pack("{s:s, s:s, s:i, s:i}", "status", ok ? "ok" : "degraded",
-				     "db", up ? "up" : "down", "connections", (int)b->n_sessions,
-				     "journal", (int)journal_pending(b->journal)),
-			   NULL));
-}
-
 /* Validates the login body and hands it to a worker. */
 static void start_login(struct broker *b, struct http_req *r)
 {
@@ -232,6 +224,9 @@ void http_api_collect_signins(struct broker *b)
 
 	for (struct signin_result *res = list; res; res = res->next) {
 		struct http_req *r = take_waiting(b, res->request_id);
+		b->metrics.signins += res->http_status == 200;
+		b->metrics.signin_failures += res->http_status == 401;
+		b->metrics.signin_lockouts += res->http_status == 429;
 		if (!r)
 			continue; /* the client went away */
 		respond(r, res->http_status, res->body);
@@ -756,13 +751,15 @@ static void start_logout(struct broker *b, struct lws *wsi, struct http_req *r)
 static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 {
 	char path[128] = "";
-	int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-	char clen[24] = "";
+	int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0, status;
+	char clen[24] = "", *body;
+	const char *type;
+	size_t len;
 
 	req_reset(b, r);
 	r->wsi = wsi;
 	r->id = ++b->next_session_id;
-	lws_get_peer_simple(wsi, r->remote, sizeof r->remote);
+	remote_address(b, wsi, r->remote, sizeof r->remote);
 	if (lws_hdr_copy(wsi, path, sizeof path, is_post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) < 0)
 		path[0] = '\0';
 	if (!strcmp(path, "/api/login")) {
@@ -824,8 +821,11 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 		}
 		return 0;
 	}
-	if (!strcmp(path, "/healthz")) {
-		respond_health(b, r);
+	if (http_ops_answer(b, wsi, path, r->remote, &status, &type, &body, &len)) {
+		if (body)
+			respond_bytes(r, status, type, body, len, NULL);
+		else
+			respond(r, 503, NULL);
 		return 0;
 	}
 	respond_error(r, 404, "not_found", NULL, "no such resource");

@@ -1,8 +1,10 @@
 /* main.c: tocsind, the Tocsin broker. Reads its settings and every secret
  * it needs (token keys, audit key, TLS certificate and key) while it may
  * still be root, then runs the server loop (server.c), which drops to
- * --user once listening, until SIGINT or SIGTERM. */
+ * --user once listening, until SIGINT or SIGTERM; SIGHUP reloads
+ * (reload.c). */
 #include "broker.h"
+#include "clock.h"
 #include "doors.h"
 #include "key_file.h"
 #include "log.h"
@@ -44,6 +46,10 @@ int main(int argc, char **argv)
 	int r;
 
 	b.token_keys = &keys;
+	b.argc = argc;
+	b.argv = argv;
+	b.started_us = clock_now_us();
+	metrics_init(&b.metrics);
 	switch (conf_load(&b.conf, argc, argv)) {
 	case CONF_RUN: break;
 	case CONF_CHECK: conf_print(&b.conf, stdout); return 0;
@@ -52,6 +58,8 @@ int main(int argc, char **argv)
 	case CONF_ERROR: return 2;
 	}
 	log_set_level((enum log_level)b.conf.log_level);
+	log_set_format((enum log_format)b.conf.log_format);
+	log_detect_journal();
 	if (privileges_plan(&b.conf, &b.run_as))
 		return 2;
 	if (sodium_init() < 0) {
@@ -63,6 +71,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (read_secrets(&b))

@@ -4,7 +4,8 @@
  * its decoded frame (frame.h; the frame and what it owns stay the
  * caller's unless the handler says it takes a member); the protocol's
  * dispatch table (proto.c) calls it. The jobs run on timers from start
- * (escalation, the audit sealer, the image expiry sweep). Handlers reach
+ * (escalation, the audit sealer, the image expiry sweep, the metrics
+ * probe). Handlers reach
  * down only: the frames and their audience (deliver.h), the sessions
  * (session.h), the database, journal and bus (io/). Loop thread only. */
 #ifndef TOCSIN_HANDLE_H
@@ -122,7 +123,14 @@ void audit_sealer_start(struct broker *b);
 void audit_sealer_free(struct broker *b);
 /* image_sweep.c: erases expired images. */
 void image_sweep_start(struct broker *b);
+
+/* retention.c: erases audit details past retention-audit-detail-days. */
+void retention_start(struct broker *b);
 /* applied_prune.c: journal_applied's record ids past their retention. */
 void applied_prune_start(struct broker *b);
+/* metrics_probe.c: the database's figures for /metrics; kick: a scrape
+ * asks for fresh ones. */
+void metrics_probe_start(struct broker *b);
+void metrics_probe_kick(struct broker *b);
 
 #endif

@@ -28,6 +28,7 @@
 struct publish_ctx {
 	struct requester req; /* who publishes, where the reply goes */
 	json_t *rec;          /* owned: the alert as the journal records it */
+	int64_t asked_us;     /* when the request came: publish-to-durable */
 };
 
 static void publish_ctx_free(struct publish_ctx *p)
@@ -59,6 +60,17 @@ static void emit_alert(struct broker *b, struct publish_ctx *p, int64_t id, json
 		    : !strcmp(type, "cancel") ? "alert.cancelled" : "alert.published", ev);
 }
 
+/* The metrics of a durable alert: by severity and source, and the time
+ * it took to be durable. */
+static void count(struct broker *b, const struct publish_ctx *p, json_t *alert)
+{
+	int sev = metrics_severity(json_string_value(json_object_get(alert, "severity")));
+
+	if (sev >= 0)
+		b->metrics.published[sev][p->req.adapter_id ? METRICS_ADAPTER : METRICS_CONSOLE]++;
+	metrics_observe_durable(&b->metrics, (double)(clock_now_us() - p->asked_us) / 1e6);
+}
+
 /* Fans a durable alert out and confirms it to its publisher. Steals alert. */
 static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t seq,
 		    json_t *alert, unsigned audience, const int64_t *sites, size_t n_sites,
@@ -73,6 +85,7 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 
 	snprintf(sent_at, sizeof sent_at, "%s",
 		 json_string_value(json_object_get(alert, "sent_at")) ?: "");
+	count(b, p, alert);
 	emit_alert(b, p, id, alert, sites, n_sites, durable);
 	if (seq > b->head)
 		b->head = seq;
@@ -376,6 +389,7 @@ void publish_request(struct broker *b, const struct requester *r, struct client_
 		return;
 	}
 	clock_format_iso(now, at);
+	p->asked_us = now;
 	p->req = *r;
 	p->rec = f->u.publish.rec; /* taken from the frame */
 	f->u.publish.rec = NULL;

@@ -39,6 +39,15 @@ static const char *time_field(const struct receipt_ctx *r)
 	return r->is_ack ? "acked_at" : "read_at";
 }
 
+/* A receipt made durable (stored anew, or journaled), for /metrics. */
+static void count(struct broker *b, const struct receipt_ctx *r)
+{
+	if (r->is_ack)
+		b->metrics.acks++;
+	else
+		b->metrics.reads++;
+}
+
 /* Journals the receipt and confirms it as such. */
 static void receipt_journaled(struct broker *b, struct receipt_ctx *r)
 {
@@ -51,11 +60,13 @@ static void receipt_journaled(struct broker *b, struct receipt_ctx *r)
 		if (s)
 			session_reply_error(s, r->ref, "unavailable", NULL,
 					    "neither the database nor the journal could store it");
-	} else if (s) {
-		session_send_json(s, json_pack("{s:s, s:s, s:I, s:s, s:n, s:s}", "type",
-					       reply_type(r), "ref", r->ref, "alert_id",
-					       (json_int_t)r->alert_id, time_field(r), r->at,
-					       "already", "durable", "journal"));
+	} else {
+		count(b, r);
+		if (s)
+			session_send_json(s, json_pack("{s:s, s:s, s:I, s:s, s:n, s:s}", "type",
+						       reply_type(r), "ref", r->ref, "alert_id",
+						       (json_int_t)r->alert_id, time_field(r), r->at,
+						       "already", "durable", "journal"));
 	}
 	json_decref(rec);
 	free(r);
@@ -183,6 +194,8 @@ static void batch_stored(struct broker *b, void *arg, PGresult *res, const struc
 							       (json_int_t)r->alert_id, time_field(r),
 							       PQgetvalue(res, row, 6), "already", already,
 							       "durable", "database"));
+			if (!already)
+				count(b, r);
 			if (!already)
 				bus_emit_receipt(b, r->is_ack, r->alert_id,
 						 strtoll(PQgetvalue(res, row, 5), NULL, 10), r->username,

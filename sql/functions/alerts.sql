@@ -1045,6 +1045,33 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION tocsin_journal_applied_prune(integer) FROM PUBLIC;
 
+-- tocsin_stream_new_epoch: a new name for the stream, after a restore
+-- (docs/operations.md, deploy/restore.sh). A database restored from a dump
+-- or to a point in time has a head behind what consoles have seen: with
+-- the old epoch a console would resume after a position the restored
+-- stream gives out again to other alerts, and miss them. A new epoch makes
+-- every console reload (docs/protocol.md) the next time the broker
+-- connects (stream.c reads it then). The change is audited, with both
+-- names. tocsinctl's role and superusers only: not the broker's (SECURITY
+-- DEFINER: no role is granted UPDATE of the epoch itself).
+CREATE OR REPLACE FUNCTION tocsin_stream_new_epoch(p_reason text)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_old text;
+    v_new text := md5(random()::text || clock_timestamp()::text);
+BEGIN
+    SELECT m.epoch INTO v_old FROM stream_meta m FOR UPDATE;
+    UPDATE stream_meta SET epoch = v_new;
+    INSERT INTO audit (action, actor_username, detail)
+    VALUES ('stream_new_epoch', current_user,
+            jsonb_build_object('old_epoch', v_old, 'new_epoch', v_new, 'reason', p_reason));
+    RETURN v_new;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION tocsin_stream_new_epoch(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tocsin_stream_new_epoch(text) TO tocsin_admin;
+
 GRANT EXECUTE ON FUNCTION
     tocsin_json_ints(jsonb),
     tocsin_alert_json(bigint),

@@ -122,6 +122,10 @@ CHANGED=(
     # new relay takes its sites' receipts of the original (tocsin_relay,
     # listed above), and an answer names the alerts that took a copy of it
     "FUNCTION|tocsin_answer(integer, bigint, text, bigint, text)"
+    # audit details erased past their retention, the seal over their digest
+    # (044_audit_detail_erasure)
+    "TABLE|audit"
+    "FUNCTION|tocsin_audit_canonical(public.audit)"
     # a lock wait cancelled by lock_timeout (db.c) is raised, not kept as
     # a refusal of the acknowledgement or report
     "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
@@ -242,6 +246,21 @@ ADDED=(
     "ACL|FUNCTION tocsin_copy_receipts(p_kind text, p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[], p_choices text[], p_numbers bigint[])"
     "ACL|FUNCTION tocsin_relay_receipts(p_relay bigint, p_of bigint)"
     "ACL|FUNCTION tocsin_linked_tallies(p_alerts bigint[], p_sites integer[])"
+    # /metrics: the probe's query (sql/functions/metrics.sql)
+    "FUNCTION|tocsin_metrics_unacked_severe()"
+    "ACL|FUNCTION tocsin_metrics_unacked_severe()"
+    # a new stream epoch after a restore (deploy/restore.sh)
+    "FUNCTION|tocsin_stream_new_epoch(text)"
+    "ACL|FUNCTION tocsin_stream_new_epoch(p_reason text)"
+    # audit details erased past their retention (044_audit_detail_erasure,
+    # sql/functions/retention.sql)
+    "TABLE|audit_digest_from"
+    "CONSTRAINT|audit_digest_from audit_digest_from_pkey"
+    "ACL|TABLE audit_digest_from"
+    "FUNCTION|tocsin_audit_canonical_detail(public.audit)"
+    "FUNCTION|tocsin_audit_erased_detail(jsonb)"
+    "FUNCTION|tocsin_retention_audit_detail(timestamp with time zone, integer)"
+    "ACL|FUNCTION tocsin_retention_audit_detail(p_before timestamp with time zone, p_limit integer)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -223,9 +223,10 @@ export async function startLike(old, extraArgs = []) {
 // ------------------------------------------------------------ a PostgreSQL of one's own
 
 // A private cluster under build/ (deploy/pg-local.sh), migrated, with the
-// demo data in database `tocsin`. Stopping it is the test's to do.
+// demo data in database `tocsin` (empty: an empty `tocsin`, for a
+// restore). Stopping it is the test's to do.
 export class PgCluster {
-  static async create(label = 'pg') {
+  static async create(label = 'pg', { empty = false } = {}) {
     const c = new PgCluster();
     const base = path.join(ROOT, 'build');
     fs.mkdirSync(base, { recursive: true });
@@ -240,8 +241,10 @@ export class PgCluster {
       await c.start();
       c.superUrl = await c.url();
       c.brokerUrl = await c.url('tocsin_broker', 'tocsin');
-      await c.run(path.join(ROOT, 'deploy/migrate.sh'), [c.superUrl]);
-      await c.run(path.join(ROOT, 'deploy/load-demo.sh'), [c.superUrl]);
+      if (!empty) {
+        await c.run(path.join(ROOT, 'deploy/migrate.sh'), [c.superUrl]);
+        await c.run(path.join(ROOT, 'deploy/load-demo.sh'), [c.superUrl]);
+      }
     } catch (err) {
       await c.destroy(); // nothing may outlive a failed start
       throw err;
