@@ -173,6 +173,7 @@ static enum cap_outcome build_request(const struct cap_importer *im, struct cap_
 
 	json_object_update(req, a->publish);
 	json_object_set_new(req, "type", json_string("publish"));
+	json_object_set(req, "origin", a->origin); /* the alert keeps who sent it */
 	if (strcmp(type, "alert"))
 		return resolve_reference(im, a, req, reason, rsize);
 	if (im->targets)

@@ -132,6 +132,7 @@ void cap_alert_free(struct cap_alert *a)
 	json_decref(a->publish);
 	json_decref(a->images);
 	json_decref(a->notes);
+	json_decref(a->origin);
 	free(a->identifier);
 	free(a->sender);
 	free(a->sent);
@@ -667,7 +668,8 @@ static void note_info_extras(xmlNodePtr info, struct cap_alert *a, int event_use
 {
 	static const char *const held[] = { "category", "urgency", "severity", "certainty",
 					    "effective", "expires", "headline", "description",
-					    "instruction", "parameter", "resource", "area", NULL };
+					    "instruction", "parameter", "resource", "area",
+					    "senderName", NULL };
 
 	for (xmlNodePtr c = info->children; c; c = c->next) {
 		int known = 0;
@@ -752,8 +754,18 @@ static int map_alert(xmlNodePtr root, struct cap_alert *a, struct cap_problem *e
 		problem_set(err, "alert", line_of(root), "out of memory");
 		return -1;
 	}
-	if (map_header(root, a, err))
+	a->origin = json_pack("{s:s, s:s, s:s}", "identifier", a->identifier, "sender", a->sender,
+			      "sent", a->sent);
+	if (!a->origin || map_header(root, a, err))
 		return -1;
+	if (info) { /* the first info block's senderName names the sender */
+		char *name = child_text(info, "senderName");
+		if (name && *name && utf8_len(name) <= 255)
+			json_object_set_new(a->origin, "sender_name", json_string(name));
+		else if (name && *name)
+			note(a, child(info, "senderName"), "over 255 characters: not held");
+		free(name);
+	}
 	if (!info) {
 		const char *type = json_string_value(json_object_get(a->publish, "msg_type"));
 		if (strcmp(type, "cancel")) {

@@ -213,6 +213,55 @@ static int check_targets(json_t *root, json_t *targets, json_t *rec, struct fram
 	return 0;
 }
 
+/* origin: what an imported message said of itself (its identifier,
+ * sender, sent and sender name, as CAP has them); the CAP export gives
+ * them back. Only an adapter may give it (broker/handle/publish.c). */
+static int check_origin(json_t *root, json_t *rec, struct frame_error *err)
+{
+	static const char *const names[] = { "identifier", "sender", "sent", "sender_name", NULL };
+	json_t *o = json_object_get(root, "origin"), *copy;
+	const char *v;
+	int64_t ms;
+
+	if (!o || json_is_null(o))
+		return 0;
+	if (!json_is_object(o) || json_object_size(o) > 4) {
+		frame_error_set(err, "bad_field", "origin",
+				"origin must be an object of identifier, sender, sent, sender_name");
+		return -1;
+	}
+	copy = json_object();
+	for (int i = 0; names[i]; i++) {
+		if (frame_check_text(o, names[i], 1, 255, i < 3, &v, err)) {
+			char member[16];
+			snprintf(member, sizeof member, "%.15s", err->field);
+			snprintf(err->field, sizeof err->field, "origin.%s", member);
+			json_decref(copy);
+			return -1;
+		}
+		/* CAP: identifier and sender without white space or commas (they
+		 * are written into references triplets), sent a time */
+		if (v && (i < 2 ? strpbrk(v, " \t\r\n,") != NULL
+				: i == 2 && clock_parse_iso(v, &ms))) {
+			frame_error_set(err, "bad_field", i ? (i == 1 ? "origin.sender" : "origin.sent")
+							      : "origin.identifier",
+					"origin.%s is not as CAP writes it", names[i]);
+			json_decref(copy);
+			return -1;
+		}
+		if (v)
+			json_object_set_new(copy, names[i], json_string(v));
+	}
+	if (json_object_size(copy) != json_object_size(o)) {
+		frame_error_set(err, "bad_field", "origin",
+				"origin holds only identifier, sender, sent and sender_name");
+		json_decref(copy);
+		return -1;
+	}
+	json_object_set_new(rec, "origin", copy);
+	return 0;
+}
+
 int frame_publish_check(json_t *root, struct frame_publish *p,
 			int (*get_ids)(json_t *, const char *, int64_t **, size_t *,
 				       struct frame_error *),
@@ -272,7 +321,8 @@ int frame_publish_check(json_t *root, struct frame_publish *p,
 			return -1;
 		json_object_set(rec, "images", v);
 	}
-	if (frame_check_int(root, "image_days", 1, 365, 0, &days, &has, err))
+	if (frame_check_int(root, "image_days", 1, 365, 0, &days, &has, err) ||
+	    check_origin(root, rec, err))
 		return -1;
 	if (has)
 		json_object_set_new(rec, "image_days", json_integer(days));

@@ -112,6 +112,13 @@ CHANGED=(
     # administration in the browser: the audit row names the signed-in
     # administrator when tocsin_admin_web runs the change
     "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
+    # 070_alert_source: an alert records its adapter and the origin of an
+    # import; the alert frame and the CAP export show them
+    "TABLE|alerts"
+    "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
+    "FUNCTION|tocsin_alert_json(bigint)"
+    "FUNCTION|tocsin_alert_cap(bigint, text)"
+    "FUNCTION|tocsin_cap_references(bigint)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -198,6 +205,8 @@ ADDED=(
     "ACL|FUNCTION tocsin_admin_web(p_user_id integer, p_op text, p_args jsonb, p_remote text)"
     "FUNCTION|tocsin_admin_web_list()"
     "ACL|FUNCTION tocsin_admin_web_list()"
+    # 070_alert_source: the adapter that sent an alert
+    "FK CONSTRAINT|alerts alerts_source_adapter_id_fkey"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -109,7 +109,12 @@ static void test_homeland_security(void **state)
 	assert_int_equal(json_array_size(a.images), 0);
 	assert_true(noted(&a, "HSAS=ORANGE"));                 /* parameter */
 	assert_true(noted(&a, "only inline images"));          /* resource with a uri */
-	assert_true(noted(&a, "senderName (line 15)"));
+	/* senderName is held: the origin the import gives the broker */
+	assert_false(noted(&a, "senderName (line 15)"));
+	assert_string_equal(json_string_value(json_object_get(a.origin, "sender_name")),
+			    "U.S. Government, Department of Homeland Security");
+	assert_string_equal(json_string_value(json_object_get(a.origin, "identifier")),
+			    "43b080713727");
 	assert_true(noted(&a, "web (line 19)"));
 	cap_alert_free(&a);
 }
