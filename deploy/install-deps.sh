@@ -25,7 +25,7 @@ esac
 # used to run PostgreSQL unprivileged when we are root).
 pkgs=(gcc make pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev
       libpq-dev libsodium-dev libzmq3-dev libxml2-dev libcmocka-dev libssl-dev libinih-dev
-      postgresql util-linux)
+      libxmlsec1-dev postgresql util-linux)
 
 # A Node.js that did not come from Debian (NodeSource, nvm...) is fine as long
 # as it is 18 or newer and has npm: installing Debian's nodejs/npm over it
@@ -45,7 +45,7 @@ node_ok || pkgs+=(nodejs npm)
 # test only, never the package's dependencies), render the man pages
 # (man-db) and check the systemd unit (systemd-analyze, in systemd).
 if (( with_tests )); then
-    pkgs+=(chromium openssl dpkg-dev debhelper build-essential man-db systemd)
+    pkgs+=(chromium openssl dpkg-dev debhelper build-essential man-db systemd xmlsec1)
 fi
 
 # libFuzzer's runtime (libclang_rt.fuzzer) is only recommended by clang, so

@@ -29,6 +29,8 @@
 #include "journal.h"
 #include "log.h"
 #include "token_keys.h"
+#include "cap_sign.h"
+#include "cap_pretty.h"
 #include "stream.h"
 #include "signin.h"
 
@@ -556,12 +558,16 @@ static void cap_exported(struct broker *b, void *arg, PGresult *res, const struc
 	}
 	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
 	if (!strcmp(status, "ok")) {
-		doc = strdup(PQgetvalue(res, 0, 1));
+		/* pretty-printed, and signed when there is a key (cap_sign.h) */
+		size_t len = 0;
+		doc = b->cap_signer ? cap_sign_doc(b->cap_signer, PQgetvalue(res, 0, 1),
+						   (size_t)PQgetlength(res, 0, 1), &len)
+				    : cap_pretty(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1),
+						 &len);
 		if (doc)
-			respond_bytes(r, 200, "application/cap+xml; charset=utf-8", doc, strlen(doc),
-				      NULL);
+			respond_bytes(r, 200, "application/cap+xml; charset=utf-8", doc, len, NULL);
 		else
-			respond_error(r, 503, "busy", NULL, "out of memory; retry shortly");
+			respond_error(r, 503, "busy", NULL, "the export failed; retry shortly");
 	} else if (!strcmp(status, "revoked")) {
 		respond_auth_error(r, "auth_revoked");
 	} else if (!strcmp(status, "forbidden")) {
