@@ -1,4 +1,5 @@
-/* cap_sign.c: pretty-prints an exported CAP document and signs it with an
+/* cap_sign.c: pretty-prints an exported CAP document (or the Atom feed of
+ * them) and signs it with an
  * enveloped XML Signature (xmlsec1 with OpenSSL): ECDSA P-256 over
  * SHA-256, exclusive canonicalisation, one reference to the whole
  * document (URI "") with the enveloped-signature transform, so that
@@ -130,14 +131,27 @@ static xmlDocPtr read_doc(const char *xml, size_t len, int blanks)
 				     (blanks ? 0 : XML_PARSE_NOBLANKS));
 }
 
-/* Adds the ds:Signature template as the last child of the root. */
+/* The first atom:entry child of an Atom feed, else NULL. */
+static xmlNodePtr first_entry(xmlNodePtr root)
+{
+	for (xmlNodePtr c = root->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && c->ns &&
+		    !xmlStrcmp(c->ns->href, (const xmlChar *)"http://www.w3.org/2005/Atom") &&
+		    !xmlStrcmp(c->name, (const xmlChar *)"entry"))
+			return c;
+	return NULL;
+}
+
+/* Adds the ds:Signature template where the schema takes it: the last
+ * child of a CAP <alert>; in an Atom feed, with the feed's metadata,
+ * before the first entry (RFC 4287 allows no element after the entries). */
 static int add_template(xmlDocPtr doc)
 {
 	xmlNodePtr sig = xmlSecTmplSignatureCreate(doc, xmlSecTransformExclC14NId,
 						   xmlSecTransformEcdsaSha256Id, NULL);
-	xmlNodePtr ref;
+	xmlNodePtr ref, root = xmlDocGetRootElement(doc), entry = first_entry(root);
 
-	if (!sig || !xmlAddChild(xmlDocGetRootElement(doc), sig)) {
+	if (!sig || !(entry ? xmlAddPrevSibling(entry, sig) : xmlAddChild(root, sig))) {
 		xmlFreeNode(sig);
 		return -1;
 	}

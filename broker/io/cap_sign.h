@@ -22,7 +22,8 @@ int cap_sign_load(const char *path, struct cap_signer **out);
 void cap_sign_free(struct cap_signer *s);
 
 /* The CAP document xml, pretty-printed, with an enveloped ds:Signature as
- * the last child of <alert> (the CAP 1.2 schema's place for it).
+ * the last child of <alert> (the CAP 1.2 schema's place for it); for the
+ * Atom feed (GET /api/cap/feed), before its first entry.
  * Returns a malloc'd NUL-terminated document and its length in *out_len,
  * or NULL after logging (not XML, out of memory, the signing failed). */
 char *cap_sign_doc(const struct cap_signer *s, const char *xml, size_t len, size_t *out_len);

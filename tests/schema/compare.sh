@@ -207,6 +207,15 @@ ADDED=(
     "ACL|FUNCTION tocsin_admin_web_list()"
     # 070_alert_source: the adapter that sent an alert
     "FK CONSTRAINT|alerts alerts_source_adapter_id_fkey"
+    # the CAP feed (sql/functions/cap_feed.sql): GET /api/cap/feed
+    "FUNCTION|tocsin_atom_time(timestamp with time zone)"
+    "ACL|FUNCTION tocsin_atom_time(p timestamp with time zone)"
+    "FUNCTION|tocsin_cap_feed_ids(integer)"
+    "ACL|FUNCTION tocsin_cap_feed_ids(p_user_id integer)"
+    "FUNCTION|tocsin_cap_feed_doc(bigint[], text)"
+    "ACL|FUNCTION tocsin_cap_feed_doc(p_ids bigint[], p_base text)"
+    "FUNCTION|tocsin_cap_feed_token(integer, bigint, text, text)"
+    "ACL|FUNCTION tocsin_cap_feed_token(p_user_id integer, p_iat bigint, p_remote text, p_base text)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }
