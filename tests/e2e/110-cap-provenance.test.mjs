@@ -5,6 +5,8 @@
 // the CAP export gives the original identifier, sender and sent back,
 // with Tocsin's own identifier as a reference, valid against the OASIS
 // schema. A person's alert says so; a person cannot claim an origin.
+// What was sent beyond the model (every info block by language, the
+// contact) reaches the console (issue 18, item 2).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -80,7 +82,7 @@ describe('an imported alert keeps its origin and names its adapter', { timeout: 
     assert.equal(v.code, 0, `the export is valid CAP 1.2: ${show(v)}`);
   });
 
-  it('a console in the browser shows the original sender and the adapter, not the bound user', async () => {
+  it('a console in the browser shows the original sender, the contact and the other languages', async () => {
     browser = await launch();
     const problems = [];
     const page = await openAs(browser, st.broker.httpUrl, 'console.threadneedle', 'site_console', problems);
@@ -93,6 +95,30 @@ describe('an imported alert keeps its origin and names its adapter', { timeout: 
       await textBecomes(page, '#alert-banner .headline', 'Shown with its source', 'the banner headline');
       await textBecomes(page, '#alert-banner .sender',
         'U.S. Government, Department of Homeland Security (imported by cap-ea, City Police Control Room)', 'the banner sender');
+      // The Amber alert (OASIS example 4): the detective's phone number and
+      // the Spanish block are at the console (issue 18, item 2). (The
+      // banner holds the oldest alert still waiting: acknowledge the
+      // earlier ones first.)
+      for (let i = 0; i < 5 && (await page.locator('#alert-banner').isVisible()); i++) {
+        const before = await page.locator('#alert-banner .headline').textContent();
+        await page.locator('#ack').click();
+        await page.waitForFunction((h) => document.querySelector('#alert-banner')?.hidden
+          || document.querySelector('#alert-banner .headline')?.textContent !== h, before);
+      }
+      const amber = await run(CAP, ['import', ...capArgs, path.join(EXAMPLES, 'a4-amber-alert-multilingual.xml')]);
+      assert.equal(amber.code, 0, show(amber));
+      await textBecomes(page, '#alert-banner .headline', 'Amber Alert in Los Angeles County', 'the Amber headline');
+      await textBecomes(page, '#alert-banner .cap-info .cap-contact',
+        'Contact: DET. SMITH, 77TH DIV, LOS ANGELES POLICE DEPT-LAPD AT 213 485-2389', 'the contact');
+      const es = page.locator('#alert-banner details.cap-lang[data-lang="es-US"]');
+      await textBecomes(page, '#alert-banner details.cap-lang[data-lang="es-US"] summary',
+        'In es-US: Alerta Amber en el condado de Los Ángeles', 'the Spanish block');
+      await es.locator('summary').click();
+      await es.locator('.cap-description').waitFor({ state: 'visible' });
+      assert.match(await es.locator('.cap-description').textContent(), /^DATE\/TIME: 06\/11\/03, 1915 HORAS\. VÍCTIMAS/);
+      const { a } = await st.one('SELECT tocsin_alert_json(id) AS a FROM alerts ORDER BY id DESC LIMIT 1');
+      assert.equal(a.cap_info.length, 2);
+      assert.equal(a.cap_info[1].event, 'Abducción de Niño');
     }, () => shot(page, '110-cap-source'));
   });
 
