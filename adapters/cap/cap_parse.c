@@ -915,6 +915,20 @@ static int map_alert(xmlNodePtr root, struct cap_alert *a, struct cap_problem *e
 	return 0;
 }
 
+/* The line of "<!DOCTYPE" in the text (libxml2 keeps no line for a DTD
+ * node: the refusal named none), or 0. */
+static int doctype_line(const char *xml, size_t len)
+{
+	const char *at = memmem(xml, len, "<!DOCTYPE", 9);
+	int line = 1;
+
+	if (!at)
+		return 0;
+	for (const char *p = xml; p < at; p++)
+		line += *p == '\n';
+	return line;
+}
+
 /* A well-formed, schema-valid document (caller xmlFreeDoc()s), or NULL
  * with err filled. */
 static xmlDocPtr load_valid(const struct cap_schema *s, const char *xml, size_t len,
@@ -949,7 +963,7 @@ static xmlDocPtr load_valid(const struct cap_schema *s, const char *xml, size_t 
 		goto fail;
 	}
 	if (doc->intSubset || doc->extSubset) { /* entities could expand without bound */
-		problem_set(err, "document", doc->intSubset ? line_of((xmlNodePtr)doc->intSubset) : 0,
+		problem_set(err, "document", doctype_line(xml, len),
 			    "a DOCTYPE is not allowed in CAP");
 		goto fail;
 	}
