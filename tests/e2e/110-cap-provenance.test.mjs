@@ -9,25 +9,15 @@
 // contact) reaches the console (issue 18, item 2).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ROOT } from './lib/harness.mjs';
 import * as bus from './lib/bus.mjs';
+import { CAP, EXAMPLES, runCap as run, show, capAdapter } from './lib/cap.mjs';
 import { launch, openAs, textBecomes, withoutProblems, shot } from './lib/browser.mjs';
 
-const CAP = path.join(ROOT, 'build/tocsin-cap');
-const EXAMPLES = path.join(ROOT, 'tests/cap/examples');
 
-function run(file, args) {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: 90_000, cwd: ROOT }, (err, out, errOut) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out, err: errOut }));
-  });
-}
-const show = (r) => `exit ${r.code}\nstdout: ${r.out}\nstderr: ${r.err}`;
 
 describe('an imported alert keeps its origin and names its adapter', { timeout: 300_000 }, () => {
   let st;
@@ -41,13 +31,7 @@ describe('an imported alert keeps its origin and names its adapter', { timeout: 
     st = await bus.startBusStack({ label: import.meta.url });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-110-'));
     site = (await st.one("SELECT id FROM sites WHERE name = 'Threadneedle Exchange House'")).id;
-    adapter = await bus.addAdapter(st, 'cap-ea', 'controller');
-    const { keyFile } = adapter;
-    const ep = bus.busEndpoints(st);
-    const serverKey = path.join(tmp, 'server.key.pub');
-    fs.writeFileSync(serverKey, `public ${ep.serverPublicKey}\n`);
-    capArgs = ['--bus', ep.ingest, '--server-key', serverKey, '--key', keyFile,
-      '--state', path.join(tmp, 'state'), '--timeout', '60', '--targets', JSON.stringify({ sites: [site] })];
+    ({ adapter, args: capArgs } = await capAdapter(st, tmp, 'cap-ea', [site]));
   });
   after(async () => {
     await browser?.close();

@@ -6,24 +6,16 @@
 // and the broker (ASan) stays up.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ROOT } from './lib/harness.mjs';
 import * as bus from './lib/bus.mjs';
+import { CAP, EXAMPLES, runCap as run, capAdapter } from './lib/cap.mjs';
 
-const CAP = path.join(ROOT, 'build/tocsin-cap');
-const EXAMPLE = fs.readFileSync(path.join(ROOT, 'tests/cap/examples/a1-homeland-security-advisory.xml'), 'utf8');
+const EXAMPLE = fs.readFileSync(path.join(EXAMPLES, 'a1-homeland-security-advisory.xml'), 'utf8');
 const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAAABJRU5ErkJggg==';
 
-function run(file, args) {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: 90_000, cwd: ROOT, maxBuffer: 16 << 20 }, (err, out, errOut) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out, err: errOut }));
-  });
-}
 
 // A polygon of n points (closed) around the City.
 function polygon(n) {
@@ -65,12 +57,7 @@ describe('bad CAP is refused naming element and line, and nothing is half-import
     st = await bus.startBusStack({ label: import.meta.url });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-113-'));
     const site = (await st.one("SELECT id FROM sites WHERE name = 'Threadneedle Exchange House'")).id;
-    const { keyFile } = await bus.addAdapter(st, 'cap-bad', 'controller');
-    const ep = bus.busEndpoints(st);
-    const serverKey = path.join(tmp, 'server.key.pub');
-    fs.writeFileSync(serverKey, `public ${ep.serverPublicKey}\n`);
-    capArgs = ['--bus', ep.ingest, '--server-key', serverKey, '--key', keyFile,
-      '--state', path.join(tmp, 'state'), '--timeout', '60', '--targets', JSON.stringify({ sites: [site] })];
+    ({ args: capArgs } = await capAdapter(st, tmp, 'cap-bad', [site]));
   });
   after(async () => {
     await st?.cleanup();
