@@ -30,6 +30,7 @@ _Static_assert(MSG_HEADROOM >= LWS_PRE, "MSG_HEADROOM must cover LWS_PRE");
 struct db;
 struct loop_wake;
 struct token_keys;
+struct cap_signer;
 struct signin;
 struct pwhash;
 struct delivery_log;
@@ -110,6 +111,7 @@ struct broker {
 	struct token_keys *token_keys;    /* signing and previous key (token_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
+	struct cap_signer *cap_signer;    /* owned: signs CAP exports, or NULL (cap_sign.h) */
 	/* server.c: the loop and the parts it starts and frees (each owned) */
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;

@@ -4,6 +4,9 @@
 #ifndef TOCSIN_CTL_COMMANDS_H
 #define TOCSIN_CTL_COMMANDS_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 /* ctl_audit.c */
 int ctl_audit_verify(int argc, char **argv);
 int ctl_audit_export(int argc, char **argv);
@@ -40,6 +43,10 @@ int ctl_alerts_publish(int argc, char **argv);
 int ctl_keys_init(int argc, char **argv);
 int ctl_keys_rotate(int argc, char **argv);
 int ctl_keys_show(int argc, char **argv);
+
+/* ctl_cap_key.c: cap_sign.key and cap_sign.pub.pem in dir (keys init);
+ * 0, or -1 after a message. */
+int ctl_cap_key_init(const char *dir, gid_t gid, char *key_path, char *pub_path, size_t size);
 
 /* ctl_cap.c */
 int ctl_cap_export(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* ctl_keys.c: tocsinctl keys init / rotate / show, the broker's keys.
  *
- * `keys init` makes the three keys of a fresh install (token, audit, bus)
+ * `keys init` makes the keys of a fresh install (token, audit, bus, CAP
+ * signing: ctl_cap_key.c)
  * with the owner, group and mode the broker needs: tocsind never makes a
  * key itself (key_file.h).
  * tocsind signs tokens with --token-key FILE and also accepts tokens signed
@@ -270,6 +271,8 @@ static const char init_help[] =
 	"  audit.key            seals the audit trail (--audit-key); back it up\n"
 	"  bus_server.key(.pub) the ZeroMQ bus's CURVE key pair (--bus-key); adapters\n"
 	"                       get bus_server.key.pub\n"
+	"  cap_sign.key         signs CAP exports (--cap-sign-key; ECDSA P-256, PEM);\n"
+	"                       CAP readers get cap_sign.pub.pem\n"
 	"They belong to the caller (root) and the group NAME, mode 0640 (the .pub\n"
 	"0644), so that tocsind running as that group's user reads them, and rereads\n"
 	"a rotated token key. NAME: --group, else " DEFAULT_KEY_GROUP " when run as root, else\n"
@@ -395,7 +398,7 @@ static int init_bus_key(char paths[4][4200], const struct init_opts *io, struct 
 /* keys init: the three keys of a fresh install. */
 int ctl_keys_init(int argc, char **argv)
 {
-	char paths[4][4200], token_fp[17], audit_fp[17];
+	char paths[4][4200], token_fp[17], audit_fp[17], cap_key[4200], cap_pub[4200];
 	struct init_opts io;
 	struct bus_key k;
 	int rc = init_parse(argc, argv, &io);
@@ -409,15 +412,19 @@ int ctl_keys_init(int argc, char **argv)
 		return CTL_FAILED;
 	}
 	if (init_key(paths[0], &io, token_fp) != 0 || init_key(paths[1], &io, audit_fp) != 0 ||
-	    init_bus_key(paths, &io, &k) != 0 || sync_dir(paths[0]) != 0)
+	    init_bus_key(paths, &io, &k) != 0 ||
+	    ctl_cap_key_init(io.dir, io.gid, cap_key, cap_pub, sizeof cap_key) != 0 ||
+	    sync_dir(paths[0]) != 0)
 		return CTL_FAILED;
 	if (io.json)
 		printf("[{\"token_key\":\"%s\",\"token_fingerprint\":\"%s\",\"audit_key\":\"%s\","
-		       "\"audit_fingerprint\":\"%s\",\"bus_key\":\"%s\",\"bus_public_key\":\"%s\"}]\n",
-		       paths[0], token_fp, paths[1], audit_fp, paths[2], k.public_z85);
+		       "\"audit_fingerprint\":\"%s\",\"bus_key\":\"%s\",\"bus_public_key\":\"%s\","
+		       "\"cap_sign_key\":\"%s\",\"cap_sign_public_key\":\"%s\"}]\n",
+		       paths[0], token_fp, paths[1], audit_fp, paths[2], k.public_z85, cap_key, cap_pub);
 	else
-		printf("token key  %s  %s\naudit key  %s  %s\nbus key    %s  public %s\n", token_fp,
-		       paths[0], audit_fp, paths[1], paths[2], k.public_z85);
+		printf("token key  %s  %s\naudit key  %s  %s\nbus key    %s  public %s\n"
+		       "CAP key    %s  public %s\n", token_fp, paths[0], audit_fp, paths[1], paths[2],
+		       k.public_z85, cap_key, cap_pub);
 	sodium_memzero(&k, sizeof k);
 	return CTL_OK;
 }

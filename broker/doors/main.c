@@ -10,6 +10,7 @@
 #include "log.h"
 #include "tls_files.h"
 #include "token_keys.h"
+#include "cap_sign.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -20,7 +21,7 @@
 #define TOCSIN_VERSION "unknown" /* the Makefile gives it (git describe, or VERSION) */
 #endif
 
-/* Reads every secret: token keys, audit key, TLS files. */
+/* Reads every secret: token keys, audit key, TLS files, CAP signing key. */
 static int read_secrets(struct broker *b)
 {
 	if (token_keys_init(b->token_keys, b->conf.token_key))
@@ -28,6 +29,8 @@ static int read_secrets(struct broker *b)
 	if (key_file_load(b->conf.audit_key, "audit key", b->audit_key))
 		goto fail;
 	if (b->conf.tls_cert && tls_files_check(b->conf.tls_cert, b->conf.tls_key))
+		goto fail;
+	if (cap_sign_load(b->conf.cap_sign_key, &b->cap_signer))
 		goto fail;
 	return 0;
 fail:
@@ -84,5 +87,6 @@ int main(int argc, char **argv)
 out:
 	token_keys_free(b.token_keys);
 	sodium_memzero(b.audit_key, sizeof b.audit_key);
+	cap_sign_free(b.cap_signer);
 	return r;
 }

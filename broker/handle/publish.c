@@ -186,9 +186,15 @@ static json_t *journal_alert_object(struct broker *b, struct publish_ctx *p)
 	const char *at = json_string_value(json_object_get(r, "at"));
 	json_t *effective = json_object_get(r, "effective");
 
+	json_t *origin = json_object_get(r, "origin");
+	json_t *source = p->req.adapter_id
+		? json_pack("{s:s, s:s, s:O}", "kind", "adapter", "adapter", p->req.adapter,
+			    "origin", origin ? origin : json_null())
+		: json_pack("{s:s}", "kind", "person");
+
 	return json_pack("{s:I, s:n, s:O, s:s, s:n, s:O, s:O, s:O, s:O, s:O, s:O, s:s,"
 			 " s:s, s:O, s:o, s:o, s:O, s:s, s:o, s:[], s:b, s:n,"
-			 " s:{s:I, s:s, s:I, s:s}}",
+			 " s:{s:I, s:s, s:I, s:s}, s:o}",
 			 "id", json_integer_value(json_object_get(r, "alert_id")), "seq",
 			 "status", json_object_get(r, "status"), "msg_type", "alert",
 			 "references", "category", json_object_get(r, "category"),
@@ -208,7 +214,8 @@ static json_t *journal_alert_object(struct broker *b, struct publish_ctx *p)
 			 "images", "cancelled", 0, "relay",
 			 "sender", "user_id", json_integer_value(json_object_get(r, "user_id")),
 			 "display_name", p->req.who.username, "org_id", (json_int_t)p->req.who.org_id,
-			 "org_name", site_cache_org_name(&b->sites, p->req.who.org_id));
+			 "org_name", site_cache_org_name(&b->sites, p->req.who.org_id),
+			 "source", source);
 }
 
 /* The degraded path: resolve from the cache, journal, deliver. Takes p. */
@@ -378,6 +385,11 @@ void publish_request(struct broker *b, const struct requester *r, struct client_
 		requester_error(b, r, "forbidden", NULL, "only controllers and analysts may publish");
 		return;
 	}
+	if (!r->adapter_id && json_object_get(f->u.publish.rec, "origin")) {
+		/* a person sends as themself: only an import has an origin */
+		requester_error(b, r, "bad_field", "origin", "origin is for adapters' imports");
+		return;
+	}
 	exp = json_string_value(json_object_get(f->u.publish.rec, "expires"));
 	if (exp && clock_parse_iso(exp, &expires) == 0 && expires <= now / 1000) {
 		requester_error(b, r, "bad_field", "expires", "expires must be in the future");
@@ -397,6 +409,8 @@ void publish_request(struct broker *b, const struct requester *r, struct client_
 	json_object_set_new(p->rec, "user_id", json_integer(r->who.user_id));
 	json_object_set_new(p->rec, "remote", json_string(r->remote));
 	json_object_set_new(p->rec, "at", json_string(at));
+	if (r->adapter_id) /* the alert's source (tocsin_publish) */
+		json_object_set_new(p->rec, "adapter_id", json_integer(r->adapter_id));
 	if (stream_writes_direct(b))
 		publish_direct(b, p);
 	else

@@ -333,11 +333,13 @@ static void catchup_rows(struct broker *b, struct session *s, struct session_row
 	last = send_backlog(b, s, r, c, was_welcomed);
 	send_in_force(s, r, c);
 	gate_open(s, last, carried, r);
-	log_info("session %llu (%s): caught up%s%lld with %d alerts, %d in force",
-		 (unsigned long long)s->id, s->who.username,
-		 s->resume_asked && !s->reload_reason ? " from " : "",
-		 s->resume_asked && !s->reload_reason ? (long long)s->resume_from : 0LL,
-		 s->resume_asked && !s->reload_reason ? n_backlog : 0, r->end - r->mid);
+	if (s->resume_asked && !s->reload_reason)
+		log_info("session %llu (%s): caught up from %lld with %d alerts, %d in force",
+			 (unsigned long long)s->id, s->who.username, (long long)s->resume_from,
+			 n_backlog, r->end - r->mid);
+	else
+		log_info("session %llu (%s): caught up with %d alerts in force",
+			 (unsigned long long)s->id, s->who.username, r->end - r->mid);
 }
 
 /* The whole batch failed: every session still here waits for the

@@ -40,16 +40,20 @@ BEGIN
                              'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'expires', to_char(a.expires AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'area', a.area, 'classification', a.classification, 'handling', a.handling,
-        'request', a.request, 'images', COALESCE(imgs, '[]'::json),
+        'request', a.request, 'images', COALESCE(imgs, '[]'::json), 'cap_info', a.cap_info,
         'cancelled', a.cancelled_at IS NOT NULL,
         'relay', CASE WHEN a.relay_of IS NULL THEN NULL ELSE json_build_object(
                      'of', a.relay_of, 'note', a.relay_note, 'by_org_id', a.sender_org_id,
                      'by_org_name', o.name) END,
         'sender', json_build_object('user_id', u.id, 'display_name', u.display_name,
-                                    'org_id', o.id, 'org_name', o.name))
+                                    'org_id', o.id, 'org_name', o.name),
+        'source', CASE WHEN ad.id IS NULL THEN json_build_object('kind', 'person')
+                       ELSE json_build_object('kind', 'adapter', 'adapter', ad.name,
+                                              'origin', a.origin) END)
       INTO result
       FROM alerts a JOIN users u ON u.id = a.sender_user_id
       JOIN organisations o ON o.id = a.sender_org_id
+      LEFT JOIN adapters ad ON ad.id = a.source_adapter_id
      WHERE a.id = p_alert_id;
     RETURN result;
 END
@@ -232,7 +236,8 @@ BEGIN
         INSERT INTO alerts (id, seq, sender_user_id, sender_org_id, headline, body, severity,
                             targets, sent_at, status, msg_type, references_id, category,
                             urgency, certainty, instruction, effective, expires, area,
-                            classification, handling, request, target_roles)
+                            classification, handling, request, target_roles,
+                            source_adapter_id, origin, cap_info)
         VALUES (p_alert_id, pos, u.id, u.org_id,
                 COALESCE(p_rec->>'headline', ref.headline),
                 COALESCE(p_rec->>'body', CASE WHEN v_type = 'alert' THEN '' ELSE ref.body END),
@@ -250,7 +255,8 @@ BEGIN
                 COALESCE(p_rec->>'handling', ref.handling, ''),
                 COALESCE(p_rec->'request', ref.request),
                 COALESCE(ARRAY(SELECT jsonb_array_elements_text(p_rec->'targets'->'roles')),
-                         '{}') )
+                         '{}'),
+                (p_rec->>'adapter_id')::integer, p_rec->'origin', p_rec->'cap_info')
         RETURNING * INTO a;
         IF cardinality(a.target_roles) = 0 THEN
             UPDATE alerts SET target_roles = COALESCE(ref.target_roles,

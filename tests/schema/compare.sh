@@ -130,6 +130,13 @@ CHANGED=(
     # a refusal of the acknowledgement or report
     "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
     "FUNCTION|tocsin_receipt_batch_each(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    # 045_alert_source: an alert records its adapter and the origin of an
+    # import; the alert frame and the CAP export show them
+    "TABLE|alerts"
+    "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
+    "FUNCTION|tocsin_alert_json(bigint)"
+    "FUNCTION|tocsin_alert_cap(bigint, text)"
+    "FUNCTION|tocsin_cap_references(bigint)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -261,6 +268,17 @@ ADDED=(
     "FUNCTION|tocsin_audit_erased_detail(jsonb)"
     "FUNCTION|tocsin_retention_audit_detail(timestamp with time zone, integer)"
     "ACL|FUNCTION tocsin_retention_audit_detail(p_before timestamp with time zone, p_limit integer)"
+    # 045_alert_source: the adapter that sent an alert
+    "FK CONSTRAINT|alerts alerts_source_adapter_id_fkey"
+    # the CAP feed (sql/functions/cap_feed.sql): GET /api/cap/feed
+    "FUNCTION|tocsin_atom_time(timestamp with time zone)"
+    "ACL|FUNCTION tocsin_atom_time(p timestamp with time zone)"
+    "FUNCTION|tocsin_cap_feed_ids(integer)"
+    "ACL|FUNCTION tocsin_cap_feed_ids(p_user_id integer)"
+    "FUNCTION|tocsin_cap_feed_doc(bigint[], text)"
+    "ACL|FUNCTION tocsin_cap_feed_doc(p_ids bigint[], p_base text)"
+    "FUNCTION|tocsin_cap_feed_token(integer, bigint, text, text)"
+    "ACL|FUNCTION tocsin_cap_feed_token(p_user_id integer, p_iat bigint, p_remote text, p_base text)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -19,6 +19,7 @@ import {
 import { requestBlock, syncRequest } from './answers.js';
 import { fillImages } from './items.js';
 import { maybeSendRead } from './read.js';
+import { renderCapInfo } from './capinfo.js';
 
 /* Company operators do not acknowledge: their banner has a local
  * "Dismiss" instead of #ack, and a button to relay a force alert to their
@@ -119,6 +120,7 @@ function fillBannerText(entry) {
   if (!esc && entry.escalated) esc = 'Reminder: the control room is waiting for this desk to acknowledge.';
   setText(escEl, calm ? '' : esc);
   banner.classList.toggle('escalated', Boolean(esc) && !calm);
+  renderCapInfo(banner.querySelector('.cap-info'), a);
   banner.querySelector('.sender').textContent = senderText(a);
   const sentAt = banner.querySelector('.sent-at');
   sentAt.dateTime = a.sent_at || '';

@@ -117,8 +117,18 @@ export function sevOf(alert) {
   return SEVERITIES.includes(alert.severity) ? alert.severity : 'minor';
 }
 
+// Who really sent it (docs/protocol.md, "Alerts in full": source): a
+// person by name, an import by its original sender and the adapter that
+// brought it, never the adapter's bound user as if they had written it.
 export function senderText(alert) {
   const s = alert.sender || {};
+  const src = alert.source || {};
+  if (src.kind === 'adapter') {
+    const o = src.origin || {};
+    const who = o.sender_name || o.sender;
+    const via = `${who ? 'imported by' : 'adapter'} ${src.adapter}${s.org_name ? `, ${s.org_name}` : ''}`;
+    return who ? `${who} (${via})` : via;
+  }
   return [s.display_name, s.org_name].filter(Boolean).join(', ') || 'unknown sender';
 }
 
