@@ -29,6 +29,7 @@ _Static_assert(MSG_HEADROOM >= LWS_PRE, "MSG_HEADROOM must cover LWS_PRE");
 struct db;
 struct loop_wake;
 struct token_keys;
+struct ticket_keys;
 struct signin;
 struct pwhash;
 struct delivery_log;
@@ -101,6 +102,7 @@ struct broker {
 	/* main.c: settings and secrets, read before the loop */
 	struct conf conf;
 	struct token_keys *token_keys;    /* signing and previous key (token_keys.h) */
+	struct ticket_keys *ticket_keys;  /* TLS session tickets' keys (ticket_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
 	/* server.c: the loop and the parts it starts and frees (each owned) */

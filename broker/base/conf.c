@@ -69,6 +69,14 @@ static const struct setting table[] = {
 	  "only", 0 },
 	{ "tls-key", "TOCSIN_TLS_KEY", T_TEXT, AT(tls_key), 0, 0, NULL, "FILE",
 	  "PEM private key of tls-cert", 0 },
+	{ "tls-ticket-key", "TOCSIN_TLS_TICKET_KEY", T_TEXT, AT(tls_ticket_key), 0, 0, NULL,
+	  "FILE", "32-byte key sealing TLS session tickets, so that consoles resume after a "
+	  "restart and on every broker reading the same file (tocsinctl keys init; default: "
+	  "ticket.key beside the token key)", LIVE },
+	{ "tls-ticket-rotate", "TOCSIN_TLS_TICKET_ROTATE", T_INT, AT(tls_ticket_rotate), 2,
+	  7 * 86400, "21600", "SECONDS", "a new ticket key is derived from tls-ticket-key every "
+	  "this long (on the clock, the same on every broker); the previous one still opens "
+	  "tickets", 0 },
 	{ "user", "TOCSIN_USER", T_TEXT, AT(run_user), 0, 0, NULL, "NAME",
 	  "when started as root: read every key and certificate, then run as this user", 0 },
 	{ "allow-root", "TOCSIN_ALLOW_ROOT", T_BOOL, AT(allow_root), 0, 0, "no", "",
@@ -568,20 +576,33 @@ static int default_origins(struct conf *c)
 	return rc;
 }
 
-/* What follows from the values: the audit key's default, the origins. */
+/* A key file's default: name in the token key's folder. */
+static int beside_token_key(struct conf *c, const char **field, int row, const char *name)
+{
+	const char *slash;
+	size_t dir;
+	char path[4200];
+
+	if (*field || !c->token_key)
+		return 0;
+	slash = strrchr(c->token_key, '/');
+	dir = slash ? (size_t)(slash - c->token_key + 1) : 0;
+	snprintf(path, sizeof path, "%.*s%s", (int)dir, c->token_key, name);
+	if (!(*field = keep(c, path, strlen(path))))
+		return -1;
+	c->source[row] = CONF_DERIVED;
+	return 0;
+}
+
+/* What follows from the values: the audit and ticket keys' defaults, the
+ * origins. */
 static int derive(struct conf *c)
 {
 	int origins = find("allowed-origin"), audit = find("audit-key");
 
-	if (!c->audit_key && c->token_key) {
-		const char *slash = strrchr(c->token_key, '/');
-		size_t dir = slash ? (size_t)(slash - c->token_key + 1) : 0;
-		char path[4200];
-		snprintf(path, sizeof path, "%.*saudit.key", (int)dir, c->token_key);
-		if (!(c->audit_key = keep(c, path, strlen(path))))
-			return -1;
-		c->source[audit] = CONF_DERIVED;
-	}
+	if (beside_token_key(c, &c->audit_key, audit, "audit.key") ||
+	    beside_token_key(c, &c->tls_ticket_key, find("tls-ticket-key"), "ticket.key"))
+		return -1;
 	if (c->public_url) {
 		memmove(c->origins + 1, c->origins, (size_t)c->n_origins * sizeof c->origins[0]);
 		c->origins[0] = c->public_url;
