@@ -4,10 +4,16 @@
 #ifndef TOCSIN_TLS_FILES_H
 #define TOCSIN_TLS_FILES_H
 
+#include <openssl/ssl.h>
+
 /* Reads cert (PEM, a certificate chain) and key (PEM, unencrypted) and
  * checks that the key belongs to the certificate. Returns 0, or -1 after
  * logging an error that names the file at fault. Warns (only) when the
  * certificate has expired or is not yet valid. */
 int tls_files_check(const char *cert, const char *key);
+
+/* Sets what lws leaves at OpenSSL's defaults on the server's context
+ * (tls_files.c says what and why). Returns 0, or -1 after a log. */
+int tls_files_tune(SSL_CTX *ctx);
 
 #endif

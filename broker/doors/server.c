@@ -24,6 +24,7 @@
 #include "journal.h"
 #include "log.h"
 #include "ticket_keys.h"
+#include "tls_files.h"
 #include "token_keys.h"
 #include "stream.h"
 #include "signin.h"
@@ -164,8 +165,8 @@ static const struct lws_protocol_vhost_options header_hsts_chain = {
 };
 
 /* The "http" protocol, first on the vhost, is the one lws hands its new
- * server SSL_CTX to (as user) before it listens: our ticket keys go on it
- * there (ticket_keys.h). */
+ * server SSL_CTX to (as user) before it listens: our settings and ticket
+ * keys go on it there (tls_files.h, ticket_keys.h). */
 static int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			     void *in, size_t len)
 {
@@ -174,7 +175,7 @@ static int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 	if (reason != LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
 		return http_api_lws_callback(wsi, reason, user, in, len);
 	b = lws_context_user(lws_get_context(wsi));
-	return ticket_keys_attach(b->ticket_keys, user) ? -1 : 0;
+	return tls_files_tune(user) || ticket_keys_attach(b->ticket_keys, user) ? -1 : 0;
 }
 
 /* https and wss only on the port: the certificate and key (checked in

@@ -18,19 +18,20 @@ import tls from 'node:tls';
 import { Broker, ROOT, Stack, makeCert, run, sleep, waitFor } from './lib/harness.mjs';
 
 // One https request over a TLS 1.3 connection offering session (a ticket
-// from before, or none). Resolves { reused, ticket }: whether the broker
-// resumed, and the last ticket it sent (the body is read to the end, so
-// the ticket, sent after the handshake, has arrived).
+// from before, or none). Resolves { reused, ticket, tickets }: whether the
+// broker resumed, the last ticket it sent and how many (the body is read
+// to the end, so the tickets, sent after the handshake, have arrived).
 function visit(broker, session) {
   return new Promise((resolve, reject) => {
     let ticket = null;
+    let tickets = 0;
     let body = '';
     const s = tls.connect({
       host: '127.0.0.1', port: broker.port, servername: 'localhost', ca: broker.tls.caPem,
       minVersion: 'TLSv1.3', session, ALPNProtocols: ['http/1.1'],
     });
     const timer = setTimeout(() => { s.destroy(); reject(new Error('no answer within 20 s')); }, 20000);
-    s.on('session', (t) => { ticket = t; });
+    s.on('session', (t) => { ticket = t; tickets++; });
     s.on('secureConnect', () => {
       s.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     });
@@ -41,7 +42,7 @@ function visit(broker, session) {
       s.destroy();
       if (!/^HTTP\/1\.1 200/.test(body)) reject(new Error(`answer: ${body.slice(0, 200)}`));
       else if (!ticket) reject(new Error(`no session ticket (${s.getProtocol()}; ${body.slice(0, 300)})`));
-      else resolve({ reused, ticket });
+      else resolve({ reused, ticket, tickets });
     });
     s.on('error', (err) => { clearTimeout(timer); reject(err); });
   });
@@ -84,11 +85,15 @@ describe('TLS session tickets under the broker\'s own keys', { timeout: 240_000 
   it('resumes with the same broker, and each resumption gives a new ticket that resumes too', async () => {
     const first = await visit(st.broker);
     assert.equal(first.reused, false);
+    // one ticket per handshake, not OpenSSL's two: a console holds one
+    // connection, and each ticket costs the broker a seal and a record
+    assert.equal(first.tickets, 1, 'tickets sent after a full handshake');
     const again = await visit(st.broker, first.ticket);
     assert.equal(again.reused, true, 'a ticket of this very process did not resume');
     // browsers use a TLS 1.3 ticket once: the resumed connection's ticket
     // (visit requires one) must carry the next reconnect
     assert.notDeepEqual(again.ticket, first.ticket);
+    assert.equal(again.tickets, 1, 'tickets sent after a resumption');
     assert.equal((await visit(st.broker, again.ticket)).reused, true, 'the renewed ticket did not resume');
   });
 
