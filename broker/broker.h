@@ -31,6 +31,7 @@ struct db;
 struct loop_wake;
 struct token_keys;
 struct cap_signer;
+struct ticket_keys;
 struct signin;
 struct pwhash;
 struct delivery_log;
@@ -109,6 +110,7 @@ struct broker {
 	char **argv;
 	int64_t started_us;
 	struct token_keys *token_keys;    /* signing and previous key (token_keys.h) */
+	struct ticket_keys *ticket_keys;  /* TLS session tickets' keys (ticket_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
 	struct cap_signer *cap_signer;    /* owned: signs CAP exports, or NULL (cap_sign.h) */

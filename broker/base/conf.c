@@ -76,6 +76,14 @@ static const struct setting table[] = {
 	  "only", REREAD },
 	{ "tls-key", "TOCSIN_TLS_KEY", T_TEXT, AT(tls_key), 0, 0, NULL, "FILE",
 	  "PEM private key of tls-cert", REREAD },
+	{ "tls-ticket-key", "TOCSIN_TLS_TICKET_KEY", T_TEXT, AT(tls_ticket_key), 0, 0, NULL,
+	  "FILE", "32-byte key sealing TLS session tickets, so that consoles resume after a "
+	  "restart and on every broker reading the same file (tocsinctl keys init; default: "
+	  "ticket.key beside the token key)", LIVE },
+	{ "tls-ticket-rotate", "TOCSIN_TLS_TICKET_ROTATE", T_INT, AT(tls_ticket_rotate), 2,
+	  7 * 86400, "21600", "SECONDS", "a new ticket key is derived from tls-ticket-key every "
+	  "this long (on the clock, the same on every broker); the previous one still opens "
+	  "tickets", 0 },
 	{ "user", "TOCSIN_USER", T_TEXT, AT(run_user), 0, 0, NULL, "NAME",
 	  "when started as root: read every key and certificate, then run as this user", 0 },
 	{ "allow-root", "TOCSIN_ALLOW_ROOT", T_BOOL, AT(allow_root), 0, 0, "no", "",
@@ -637,7 +645,8 @@ static int derive(struct conf *c)
 	int origins = find("allowed-origin");
 
 	if (beside_token_key(c, &c->audit_key, "audit.key", find("audit-key")) ||
-	    beside_token_key(c, &c->cap_sign_key, "cap_sign.key", find("cap-sign-key")))
+	    beside_token_key(c, &c->cap_sign_key, "cap_sign.key", find("cap-sign-key")) ||
+	    beside_token_key(c, &c->tls_ticket_key, "ticket.key", find("tls-ticket-key")))
 		return -1;
 	if (c->public_url) {
 		memmove(c->origins + 1, c->origins, (size_t)c->n_origins * sizeof c->origins[0]);

@@ -41,6 +41,8 @@ struct conf {
 	const char *journal;      /* journal FILE */
 	const char *tls_cert;     /* tls-cert: PEM chain; with tls_key, https and wss only */
 	const char *tls_key;      /* tls-key: PEM private key */
+	const char *tls_ticket_key; /* tls-ticket-key: 32-byte key file (default beside token-key) */
+	int tls_ticket_rotate;    /* tls-ticket-rotate seconds */
 	const char *run_user;     /* user: drop to it after reading keys */
 	int allow_root;           /* allow-root: run as root without user */
 	const char *bus_ingest;   /* bus-ingest ENDPOINT: ZeroMQ ROUTER (bus.c); NULL: off */

@@ -24,6 +24,8 @@
 #include "delivery_log.h"
 #include "journal.h"
 #include "log.h"
+#include "ticket_keys.h"
+#include "tls_files.h"
 #include "token_keys.h"
 #include "stream.h"
 #include "signin.h"
@@ -181,6 +183,20 @@ static const struct lws_protocol_vhost_options header_hsts_chain = {
 	&header_permissions, NULL, "strict-transport-security:", "max-age=31536000"
 };
 
+/* The "http" protocol, first on the vhost, is the one lws hands its new
+ * server SSL_CTX to (as user) before it listens: our settings and ticket
+ * keys go on it there (tls_files.h, ticket_keys.h). */
+static int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			     void *in, size_t len)
+{
+	struct broker *b;
+
+	if (reason != LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
+		return http_api_lws_callback(wsi, reason, user, in, len);
+	b = lws_context_user(lws_get_context(wsi));
+	return tls_files_tune(user) || ticket_keys_attach(b->ticket_keys, user) ? -1 : 0;
+}
+
 /* https and wss only on the port: the certificate and key (checked in
  * main.c before anything listens), TLS 1.2 or later, HTTP/1.1 by ALPN
  * (WebSockets over HTTP/2 bring nothing here), and HSTS. A plain
@@ -203,7 +219,7 @@ static void tls_setup(struct broker *b, struct lws_context_creation_info *info)
 int server_run(struct broker *b)
 {
 	struct lws_protocols protocols[] = {
-		{ "http", http_api_lws_callback, http_api_req_size(), 0, 0, NULL, 0 },
+		{ "http", http_lws_callback, http_api_req_size(), 0, 0, NULL, 0 },
 		/* a 512-byte receive buffer: consoles send little (larger
 		 * messages arrive in fragments), and lws keeps one per connection
 		 * (bench: 4 KiB of a 7 KiB idle connection at first). The send
@@ -337,6 +353,8 @@ int server_run(struct broker *b)
 	revocation_start(b);
 	liveness_start(b);
 	token_keys_watch(b->token_keys, b->ctx);
+	if (b->conf.tls_cert)
+		ticket_keys_watch(b->ticket_keys, b->ctx);
 	log_info("listening on %s://%s:%d (consoles from %s)", b->conf.tls_cert ? "https" : "http",
 		 b->conf.listen_host, b->conf.port, b->conf.web_root);
 	while (!b->done) {
@@ -375,6 +393,7 @@ out:
 	b->to_flush = NULL;
 	admission_counts_clear(&b->per_address);
 	token_keys_unwatch(b->token_keys);
+	ticket_keys_unwatch(b->ticket_keys);
 	lws_context_destroy(b->ctx);
 	b->ctx = NULL;
 	loop_wake_free(b->wake);
