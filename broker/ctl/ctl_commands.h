@@ -40,6 +40,9 @@ int ctl_keys_show(int argc, char **argv);
 /* ctl_cap.c */
 int ctl_cap_export(int argc, char **argv);
 
+/* ctl_crime.c */
+int ctl_crime_import(int argc, char **argv);
+
 /* ctl_bus.c */
 int ctl_bus_keygen(int argc, char **argv);
 int ctl_bus_adapter_add(int argc, char **argv);
