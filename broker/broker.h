@@ -171,6 +171,8 @@ struct broker {
 	/* image_sweep.c: the expiry sweep */
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_images;
+	int crime_sweeping;               /* a crime retention sweep is in flight */
+	lws_sorted_usec_list_t sul_crime;
 	/* revocation.c: expiry and revocation sweep */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;

@@ -119,6 +119,10 @@ static const struct setting table[] = {
 	  "19000", "N", "WebSocket connections in all", 0 },
 	{ "image-sweep-seconds", "TOCSIN_IMAGE_SWEEP_SECONDS", T_INT, AT(image_sweep_s), 1, 86400,
 	  "60", "SECONDS", "how often the bytes of expired images are erased", 0 },
+	{ "crime-retention-days", "TOCSIN_CRIME_RETENTION_DAYS", T_INT, AT(crime_retention_days), 1,
+	  36600, "2557", "DAYS", "crime records older than this are erased (audited); 7 years", 0 },
+	{ "crime-sweep-seconds", "TOCSIN_CRIME_SWEEP_SECONDS", T_INT, AT(crime_sweep_s), 1, 86400,
+	  "3600", "SECONDS", "how often crime records past their retention are erased", 0 },
 	{ "log-level", "TOCSIN_LOG_LEVEL", T_LEVEL, AT(log_level), 0, 0, "info", "LEVEL",
 	  "debug, info, warn or error", 0 },
 };

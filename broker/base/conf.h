@@ -60,6 +60,8 @@ struct conf {
 	int max_per_address;      /* max-connections-per-address */
 	int max_connections;      /* max-connections */
 	int image_sweep_s;        /* image-sweep-seconds */
+	int crime_retention_days; /* crime-retention-days: crime records kept this long */
+	int crime_sweep_s;        /* crime-sweep-seconds */
 	int log_level;            /* log-level (enum log_level) */
 	/* allowed-origin, normalised (admission_origin_normal): public-url's
 	 * origin, then the ones given; none given: the local ones of the port */

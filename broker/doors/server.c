@@ -293,6 +293,7 @@ int server_run(struct broker *b)
 	db_start(b->db_records);
 	escalation_start(b);
 	image_sweep_start(b);
+	crime_sweep_start(b);
 	applied_prune_start(b);
 	audit_sealer_start(b);
 	revocation_start(b);

@@ -100,6 +100,9 @@ void audit_sealer_start(struct broker *b);
 void audit_sealer_free(struct broker *b);
 /* image_sweep.c: erases expired images. */
 void image_sweep_start(struct broker *b);
+
+/* crime_sweep.c: erases crime records past their retention. */
+void crime_sweep_start(struct broker *b);
 /* applied_prune.c: journal_applied's record ids past their retention. */
 void applied_prune_start(struct broker *b);
 

@@ -136,3 +136,41 @@ REVOKE ALL ON FUNCTION tocsin_admin_crime_import(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tocsin_admin_crime_import(text, text) TO tocsin_admin;
 GRANT EXECUTE ON FUNCTION tocsin_crime_import_begin(), tocsin_crime_import_check(),
     tocsin_crime_coordinate_ok(text, numeric) TO tocsin_admin;
+
+-- The retention of crime records (broker/handle/crime_sweep.c): erases
+-- at most p_limit records whose time is more than p_days days ago,
+-- oldest first, and writes one audit row for them (crime_records_erased,
+-- an erasure: the cut-off, the count by source, the ids erased) in the
+-- same transaction. Returns the number erased. SECURITY DEFINER: the
+-- broker's role may not delete crime records otherwise.
+CREATE OR REPLACE FUNCTION tocsin_crime_erase_expired(p_days integer, p_limit integer)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_cut  timestamptz := now() - make_interval(days => p_days);
+    v      record;
+BEGIN
+    IF p_days IS NULL OR p_days < 1 OR p_limit IS NULL OR p_limit < 1 THEN
+        RAISE EXCEPTION 'the retention and the batch must be positive' USING ERRCODE = 'TS422';
+    END IF;
+    WITH gone AS (
+        DELETE FROM crime_records c
+         WHERE c.id IN (SELECT id FROM crime_records WHERE at < v_cut ORDER BY at, id
+                         LIMIT p_limit)
+        RETURNING c.id, c.source)
+    SELECT count(*)::integer AS n, jsonb_agg(id ORDER BY id) AS ids,
+           (SELECT jsonb_object_agg(source, k) FROM (SELECT source, count(*) AS k FROM gone
+                                                     GROUP BY source) s) AS by_source
+      INTO v FROM gone;
+    IF v.n > 0 THEN
+        INSERT INTO audit (action, actor_username, actor_role, detail)
+        VALUES ('crime_records_erased', 'tocsind', 'retention',
+                jsonb_build_object('retention_days', p_days, 'before', v_cut, 'records', v.n,
+                                   'by_source', v.by_source, 'record_ids', v.ids));
+    END IF;
+    RETURN v.n;
+END
+$$;
+
+REVOKE ALL ON FUNCTION tocsin_crime_erase_expired(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tocsin_crime_erase_expired(integer, integer) TO tocsin_broker;

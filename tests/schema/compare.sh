@@ -222,6 +222,9 @@ ADDED=(
     "FUNCTION|tocsin_crime_import_check()"
     "FUNCTION|tocsin_crime_coordinate_ok(text, numeric)"
     "ACL|FUNCTION tocsin_crime_coordinate_ok(p_v text, p_max numeric)"
+    # the retention of crime records (tocsind's sweep)
+    "FUNCTION|tocsin_crime_erase_expired(integer, integer)"
+    "ACL|FUNCTION tocsin_crime_erase_expired(p_days integer, p_limit integer)"
     # the crime picture (sql/functions/crime_map.sql)
     "ACL|FUNCTION tocsin_crime_grid(p_i integer[], p_j integer[], p_n integer[], p_cell integer)"
     "ACL|FUNCTION tocsin_crime_latlon(p_x double precision, p_y double precision)"
