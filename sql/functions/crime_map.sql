@@ -15,32 +15,6 @@
 CREATE OR REPLACE FUNCTION tocsin_crime_company_reach_m() RETURNS double precision
 LANGUAGE sql IMMUTABLE AS $$ SELECT 1000.0::double precision $$;
 
--- An area as the protocol writes it (docs/protocol.md, "Areas": a circle
--- {lat, lon, radius_m} or a closed polygon of [lat, lon]) as a PostGIS
--- geometry in WGS 84; TS422 naming the field when it is malformed.
-CREATE OR REPLACE FUNCTION tocsin_area_geom(p_area jsonb)
-RETURNS geometry
-LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    c  jsonb := p_area->'circle';
-BEGIN
-    IF p_area IS NULL OR jsonb_typeof(p_area) = 'null' THEN
-        RETURN NULL;
-    END IF;
-    -- the same checks, and errors, as tocsin_point_in_area
-    PERFORM tocsin_point_in_area(0, 0, p_area);
-    IF c IS NOT NULL THEN
-        RETURN ST_Buffer(ST_SetSRID(ST_MakePoint((c->>'lon')::float8, (c->>'lat')::float8),
-                                    4326)::geography,
-                         (c->>'radius_m')::float8)::geometry;
-    END IF;
-    RETURN ST_MakeValid(ST_MakePolygon(ST_MakeLine(ARRAY(
-        SELECT ST_MakePoint((e.p->>1)::float8, (e.p->>0)::float8)
-          FROM jsonb_array_elements(p_area->'polygon') WITH ORDINALITY AS e(p, i)
-         ORDER BY e.i))));
-END
-$$;
-
 -- The filter of a request, checked and completed: from and to (dates,
 -- to exclusive; default the last 365 days), categories (codes; none: all),
 -- cell_m (the grid's cell, 50 to 2,000 m, default 200; at least 250 for a
@@ -381,7 +355,6 @@ $$;
 
 GRANT EXECUTE ON FUNCTION
     tocsin_crime_company_reach_m(),
-    tocsin_area_geom(jsonb),
     tocsin_crime_filter(users, jsonb),
     tocsin_crime_reach(users),
     tocsin_crime_scope(users, jsonb),

@@ -140,6 +140,10 @@ describe('the crime picture over HTTP', () => {
     assert.equal(rec.json.records.length, hot.count);
     const only = await post('analyst', 'picture', { ...filter, categories: ['robbery'] });
     assert.equal(only.json.records, 21);
+    // a drawn area: the hot cell's own corners select exactly its records
+    const inArea = await post('analyst', 'picture', { ...filter, area: { polygon: hot.corners } });
+    assert.equal(inArea.status, 200, inArea.text);
+    assert.equal(inArea.json.records, hot.count);
   });
 
   it('gives a company a coarser view of its own sites\' surroundings, without other partners\' records', async () => {

@@ -112,6 +112,10 @@ CHANGED=(
     # administration in the browser: the audit row names the signed-in
     # administrator when tocsin_admin_web runs the change
     "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
+    # issue 21: areas' geometry with PostGIS instead of haversine and ray
+    # casting by hand (sql/functions/directory.sql)
+    "FUNCTION|tocsin_distance_m(double precision, double precision, double precision, double precision)"
+    "FUNCTION|tocsin_point_in_area(double precision, double precision, jsonb)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -225,6 +229,8 @@ ADDED=(
     # the retention of crime records (tocsind's sweep)
     "FUNCTION|tocsin_crime_erase_expired(integer, integer)"
     "ACL|FUNCTION tocsin_crime_erase_expired(p_days integer, p_limit integer)"
+    "FUNCTION|tocsin_area_check(jsonb)"
+    "ACL|FUNCTION tocsin_area_check(p_area jsonb)"
     # the crime picture (sql/functions/crime_map.sql)
     "ACL|FUNCTION tocsin_crime_grid(p_i integer[], p_j integer[], p_n integer[], p_cell integer)"
     "ACL|FUNCTION tocsin_crime_latlon(p_x double precision, p_y double precision)"
