@@ -76,7 +76,8 @@ REMOVED=(
 CHANGED=(
     "FUNCTION|tocsin_delivery_count()"
     # a journaled publish from an adapter records its (adapter, seq) as it
-    # is written back
+    # is written back; and a lock wait cancelled by lock_timeout (db.c) is
+    # raised, not kept as a refusal of the record
     "FUNCTION|tocsin_journal_apply(text, text, jsonb)"
     # images over the bus are submissions too (033_adapter_submission_images),
     # claimed as publishes and reports are (tocsin_adapter_claim)
@@ -116,6 +117,10 @@ CHANGED=(
     # casting by hand (sql/functions/directory.sql)
     "FUNCTION|tocsin_distance_m(double precision, double precision, double precision, double precision)"
     "FUNCTION|tocsin_point_in_area(double precision, double precision, jsonb)"
+    # a lock wait cancelled by lock_timeout (db.c) is raised, not kept as
+    # a refusal of the acknowledgement or report
+    "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    "FUNCTION|tocsin_receipt_batch_each(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
