@@ -8,6 +8,7 @@
 # N console connections (BENCH_N, default 10,000):
 #   idle memory, fan-out (solo, paced, burst), acknowledgements, status
 #   burst (not implemented yet), reconnect storm;
+# the crime picture in PostgreSQL alone (bench/crime.sh);
 # then the same fan-out and idle memory against Eclipse Mosquitto (Debian's,
 # MQTT 3.1.1 over WebSocket, QoS 0). Prints the table, the Tocsin/Mosquitto
 # ratios and PASS/MISS per target, and writes build/bench/results.json.
@@ -459,5 +460,39 @@ if make --no-print-directory -C "$ROOT" build/anpr-bench >/dev/null \
         || say "could not add the ANPR matching row to results.json"
 else
     say "the ANPR matching bench failed (build/anpr-bench)"
+fi
+# ---- the crime picture (issue 21): PostgreSQL alone, no broker ------------------
+# bench/crime.sh: 500,000 generated crime records, the picture of a year
+# (grid with Gi*, times, heat, trend) p50/p95, and importing a police.uk
+# file of 100,000 rows; its JSON goes to build/bench/crime.json, into
+# results.json as "crime" and two targets.
+say "crime picture: bench/crime.sh (500,000 records; a police.uk import of 100,000 rows)"
+ADMIN_PG_URL="$("$ROOT/deploy/pg-local.sh" url "$VAR" postgres postgres)"
+if timeout -k 5 900 bash "$ROOT/bench/crime.sh" "$ADMIN_PG_URL" "$OUT" > "$OUT/crime.txt"; then
+    node -e '
+        const fs = require("fs");
+        const [crimeFile, resultsFile] = process.argv.slice(1);
+        const c = JSON.parse(fs.readFileSync(crimeFile, "utf8"));
+        const rows = [
+            { target: "crime grid + times of a year, 500,000 records, p95 <= 300 ms",
+              result: c.picture_p95_ms <= c.picture_target_ms ? "PASS" : "MISS",
+              measured: c.picture_p95_ms, limit: c.picture_target_ms, unit: "ms",
+              detail: `p50 ${c.picture_p50_ms} ms, p95 ${c.picture_p95_ms} ms (${c.picture_records_in_year} records in the year)` },
+            { target: "police.uk import of 100,000 rows <= 5 s",
+              result: c.import_s <= c.import_target_s ? "PASS" : "MISS",
+              measured: c.import_s, limit: c.import_target_s, unit: "s",
+              detail: `${c.import_rows} rows in ${Number(c.import_s).toFixed(2)} s` },
+        ];
+        if (fs.existsSync(resultsFile)) {
+            const r = JSON.parse(fs.readFileSync(resultsFile, "utf8"));
+            r.crime = c;
+            if (Array.isArray(r.targets)) r.targets.push(...rows);
+            fs.writeFileSync(resultsFile, JSON.stringify(r, null, 2) + "\n");
+        }
+        for (const row of rows) console.log(`  ${row.result}  ${row.target.padEnd(59)}${row.detail}`);
+    ' "$OUT/crime.json" "$OUT/results.json" | tee -a "$OUT/results.txt" \
+        || say "could not add the crime rows to results.json"
+else
+    say "the crime bench failed (bench/crime.sh; see $OUT/crime.txt)"
 fi
 say "results: $OUT/results.json (table: $OUT/results.txt)"

@@ -190,6 +190,8 @@ struct broker {
 	/* retention.c: the retention sweep */
 	int retention_sweeping;           /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_retention;
+	int crime_sweeping;               /* a crime retention sweep is in flight */
+	lws_sorted_usec_list_t sul_crime;
 	/* revocation.c: expiry and revocation sweep */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;

@@ -65,6 +65,8 @@ struct conf {
 	int max_per_address;      /* max-connections-per-address */
 	int max_connections;      /* max-connections */
 	int image_sweep_s;        /* image-sweep-seconds */
+	int crime_retention_days; /* crime-retention-days: crime records kept this long */
+	int crime_sweep_s;        /* crime-sweep-seconds */
 	int log_level;            /* log-level (enum log_level) */
 	int log_format;           /* log-format (enum log_format) */
 	struct cidr_list trusted_proxies; /* trusted-proxies: whose X-Forwarded-For counts */

@@ -92,6 +92,7 @@ static const struct ctl_command commands[] = {
 	{ "alert", "list", ctl_alerts_list, "list alerts with their tallies" },
 	{ "alert", "show", ctl_alerts_show, "one alert and the sites that have not acknowledged" },
 	{ "cap", "export", ctl_cap_export, "an alert as OASIS CAP 1.2 XML (audited)" },
+	{ "crime", "import", ctl_crime_import, "import a data.police.uk street-level crime CSV (idempotent)" },
 	{ NULL, "board", ctl_alerts_board, "the latest status of every site" },
 };
 

@@ -347,6 +347,7 @@ int server_run(struct broker *b)
 	in_force_start(b);
 	image_sweep_start(b);
 	retention_start(b);
+	crime_sweep_start(b);
 	applied_prune_start(b);
 	metrics_probe_start(b);
 	audit_sealer_start(b);

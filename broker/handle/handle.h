@@ -126,6 +126,8 @@ void image_sweep_start(struct broker *b);
 
 /* retention.c: erases audit details past retention-audit-detail-days. */
 void retention_start(struct broker *b);
+/* crime_sweep.c: erases crime records past their retention. */
+void crime_sweep_start(struct broker *b);
 /* applied_prune.c: journal_applied's record ids past their retention. */
 void applied_prune_start(struct broker *b);
 /* metrics_probe.c: the database's figures for /metrics; kick: a scrape

@@ -574,6 +574,8 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       return want === r.status ? code : `${code} with HTTP ${r.status}`;
     },
 
+    crime_picture: (role, scope) => crimeOutcome(role, scope),
+
     // Every alert of the scope must give the same outcome: the force reads
     // the control room's, the intelligence unit's and a company's relay.
     async cap_export(role, scope) {
@@ -589,6 +591,31 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       return got.size === 1 ? [...got][0] : `mixed outcomes for ${ids}: ${[...got].join(', ')}`;
     },
   };
+
+  // POST /api/crime/picture and records (sql/functions/crime_map.sql). A
+  // Bastion record at a Citadel site is another partner's, for Citadel.
+  async function crimeOutcome(role, scope) {
+    const auth = { authorization: `Bearer ${await st.token(M.users[role])}` };
+    const filter = { from: '2026-01-01', to: '2026-02-01', cell_m: 100 };
+    if (scope === 'other_partner_records') {
+      const { id } = await once('crime-other', () => st.one(`
+        INSERT INTO crime_records (source, org_id, category, at, at_precision, geom)
+        SELECT 'partner', (SELECT id FROM organisations WHERE name = 'Bastion Guarding'), 'shoplifting',
+               '2026-01-10 12:00+00', 'minute', ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)
+          FROM sites s WHERE s.id = 1 RETURNING id`));
+      const r = await st.http('POST', '/api/crime/records', { body: filter, headers: auth });
+      if (r.status !== 200) return r.json?.error?.code || `HTTP ${r.status}`;
+      return r.json.records.some((x) => x.id === Number(id)) ? `leak: record ${id} listed to ${role}` : 'unlisted';
+    }
+    const r = await st.http('POST', '/api/crime/picture', { body: filter, headers: auth });
+    if (r.status === 200) {
+      const want = scope === 'company_surroundings' ? 250 : 100;
+      return r.json.grid?.cell_m === want ? 'allowed' : `200 with cells of ${r.json.grid?.cell_m} m`;
+    }
+    const code = r.json?.error?.code || `HTTP ${r.status}`;
+    const want = M.actions.find((a) => a.id === 'crime_picture').http_refusal[code];
+    return want === r.status ? code : `${code} with HTTP ${r.status}`;
+  }
 
   // GET /api/alerts/<id>/cap as the token's user: 'allowed' for the CAP
   // document of that alert, else the error code when its status is the
