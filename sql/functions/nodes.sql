@@ -35,6 +35,11 @@
 CREATE OR REPLACE FUNCTION tocsin_lock_class() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$ SELECT 1953457011 $$;
 
+-- This database's oid: advisory locks are per database, pg_locks lists the
+-- whole cluster's (other databases' brokers are not this one's nodes).
+CREATE OR REPLACE FUNCTION tocsin_db_oid() RETURNS oid
+LANGUAGE sql STABLE AS $$ SELECT oid FROM pg_database WHERE datname = current_database() $$;
+
 -- Sends p_items (ids or "alert:site" pairs; duplicates and NULLs dropped)
 -- on p_channel, comma-separated, in as few notifications as the payload's
 -- limit allows (8,000 bytes; 7,900 here). No items sends one empty
@@ -74,7 +79,7 @@ BEGIN
                                    to_char(a.backend_start AT TIME ZONE 'UTC',
                                            'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
                        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-                      WHERE l.locktype = 'advisory' AND l.granted
+                      WHERE l.locktype = 'advisory' AND l.granted AND l.database = tocsin_db_oid()
                         AND l.classid = tocsin_lock_class()::oid
                         AND l.objid = p_node::oid AND l.objsubid = 2
                       LIMIT 1), 'another session');
@@ -98,11 +103,13 @@ LANGUAGE sql STABLE AS $$
     SELECT n.objid::integer,
            EXISTS (SELECT 1 FROM pg_locks x
                     WHERE x.locktype = 'advisory' AND x.granted AND x.pid = n.pid
+                      AND x.database = n.database
                       AND x.classid = tocsin_lock_class()::oid AND x.objid = 1000
                       AND x.objsubid = 2),
            n.pid, a.application_name, a.client_addr, a.backend_start
       FROM pg_locks n LEFT JOIN pg_stat_activity a ON a.pid = n.pid
-     WHERE n.locktype = 'advisory' AND n.granted AND n.classid = tocsin_lock_class()::oid
+     WHERE n.locktype = 'advisory' AND n.granted AND n.database = tocsin_db_oid()
+       AND n.classid = tocsin_lock_class()::oid
        AND n.objid < 1000 AND n.objsubid = 2
      ORDER BY 1;
 $$;
@@ -236,6 +243,7 @@ $$;
 
 GRANT EXECUTE ON FUNCTION
     tocsin_lock_class(),
+    tocsin_db_oid(),
     tocsin_notify(text, text[]),
     tocsin_node_claim(integer),
     tocsin_lead(),

@@ -216,6 +216,8 @@ ADDED=(
     "ACL|FUNCTION tocsin_lead()"
     "FUNCTION|tocsin_lock_class()"
     "ACL|FUNCTION tocsin_lock_class()"
+    "FUNCTION|tocsin_db_oid()"
+    "ACL|FUNCTION tocsin_db_oid()"
     "FUNCTION|tocsin_node_claim(integer)"
     "ACL|FUNCTION tocsin_node_claim(p_node integer)"
     "FUNCTION|tocsin_nodes()"
