@@ -8,8 +8,9 @@
  * node publishes goes out at once when it is the next position; when
  * another node's alert came before it and is not here yet, the catch-up
  * reads both, in order (tocsin_alerts_after), so no console sees 12 before
- * 11 and then resumes past 11. A notification on tocsin_alerts, the link
- * coming back, or a second without a link (peers.h) starts a catch-up from
+ * 11 and then resumes past 11. Another node's notification on
+ * tocsin_alerts, the link coming back, or each second without a link
+ * (peers.h) or with a known head above b->fanned, starts a catch-up from
  * b->fanned; one in flight is followed by another if asked for meanwhile.
  * This node's own alerts fanned out while only in the journal (no
  * position yet) are kept by id until their position is read, and passed
@@ -392,7 +393,11 @@ static void poll_cb(lws_sorted_usec_list_t *sul)
 	struct broker *b = lws_container_of(sul, struct broker, sul_nodes);
 	struct nodes *n = b->nodes;
 
-	if (n->behind || !peers_listening(b->peers)) {
+	/* behind: a read failed; not listening: nobody says when to read;
+	 * head above fanned: a position was seen (a resume, the stream's
+	 * refresh, an own publish whose answer came out of order) that was
+	 * not fanned out here */
+	if (n->behind || !peers_listening(b->peers) || b->head > b->fanned) {
 		n->behind = 0;
 		if (db_is_up(b->db))
 			catch_up(b);

@@ -18,9 +18,11 @@
  *
  * Each notification's payload is a list of ids, taken as a hint only: any
  * role that may connect may NOTIFY, and the hooks read what is true. The
- * node's own connections' notifications are dropped, but for alerts: the
- * node did the rest itself, and positions make its own alerts' a no-op.
- * Loop thread only. */
+ * node's own connections' notifications are dropped: the node did that
+ * work itself. (Its own alerts' would start a catch-up read on the main
+ * connection that carries the JSON of alerts it has just sent, ahead of
+ * its next publishes; a lost answer to its own publish is read by the
+ * catch-up within a second, nodes.c.) Loop thread only. */
 #include "broker.h"
 #include "db.h"
 #include "id_array.h"
@@ -75,7 +77,7 @@ static void notified(struct broker *b, const char *channel, const char *payload,
 			break;
 	if (kind == PEERS_KINDS || !p->hooks.on[kind])
 		return;
-	if (kind != PEERS_ALERTS && own(b, be_pid))
+	if (own(b, be_pid))
 		return;
 	ids = id_array_parse(payload, &n); /* the digits in it: a hint, never trusted */
 	if (!ids) {

@@ -53,8 +53,8 @@ struct peers_hooks {
 };
 
 /* Notifications from this node's own connections (b->db, b->db_records)
- * are not passed on, but for alerts, whose positions make them harmless:
- * the node already did the rest itself. NULL when out of memory. */
+ * are not passed on: the node already did that work itself. NULL when out
+ * of memory. */
 struct peers *peers_new(struct broker *b, const char *conninfo, int node,
 			const struct peers_hooks *hooks);
 void peers_start(struct peers *p);
