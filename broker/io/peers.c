@@ -34,6 +34,10 @@
 #include <string.h>
 
 #define LEAD_EVERY_US (1000 * 1000)
+/* db_new's answer_ms: the link's queries (LISTEN, a lock that is tried,
+ * never waited for) answer at once; a server silent 5 s with one in
+ * flight is a lost link, as the records connection's (server.c) */
+#define PEERS_ANSWER_MS 5000
 #define CLAIM_AGAIN_US (1000 * 1000)
 
 static const char *const channels[PEERS_KINDS] = {
@@ -225,7 +229,7 @@ struct peers *peers_new(struct broker *b, const char *conninfo, int node,
 	p->b = b;
 	p->hooks = *hooks;
 	snprintf(p->node, sizeof p->node, "%d", node);
-	p->db = db_new(b, conninfo, "peers", link_up);
+	p->db = db_new(b, conninfo, "peers", PEERS_ANSWER_MS, link_up);
 	if (!p->db) {
 		free(p);
 		return NULL;

@@ -76,7 +76,8 @@ REMOVED=(
 CHANGED=(
     "FUNCTION|tocsin_delivery_count()"
     # a journaled publish from an adapter records its (adapter, seq) as it
-    # is written back
+    # is written back; and a lock wait cancelled by lock_timeout (db.c) is
+    # raised, not kept as a refusal of the record
     "FUNCTION|tocsin_journal_apply(text, text, jsonb)"
     # images over the bus are submissions too (033_adapter_submission_images),
     # claimed as publishes and reports are (tocsin_adapter_claim)
@@ -113,10 +114,13 @@ CHANGED=(
     # administrator when tocsin_admin_web runs the change
     "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
     # issue 20, several brokers on one database (sql/functions/nodes.sql):
-    # what is committed is announced with NOTIFY, one per batch
+    # what is committed is announced with NOTIFY, one per batch; and a
+    # lock wait cancelled by lock_timeout (db.c) is raised, not kept as a
+    # refusal of the acknowledgement or report
     "FUNCTION|tocsin_escalate(interval, integer)"
     "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
     "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    "FUNCTION|tocsin_receipt_batch_each(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
     "FUNCTION|tocsin_report_now(integer, jsonb, text)"
 )
 # What sql/ has and the old chain has not.
