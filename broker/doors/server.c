@@ -255,7 +255,6 @@ int server_run(struct broker *b)
 			[PEERS_REQUESTS] = nodes_requests,
 			[PEERS_REPORTS] = nodes_reports,
 			[PEERS_ESCALATIONS] = nodes_escalations,
-			[PEERS_REVOCATIONS] = nodes_revocations,
 		},
 		.linked = nodes_linked,
 		.leading = nodes_leading,

@@ -10,13 +10,13 @@
  * why), a couple of seconds after start and then every minute, every
  * second while a round finds a full batch (a backlog, such as the first
  * start on an old database). Over the delivery records connection, as the
- * sealer: no publish waits behind it. On the leader only, with several
- * brokers on one database (peers.h). Loop thread only. */
+ * sealer: no publish waits behind it. With several brokers on one
+ * database each prunes: a row another deleted is simply gone. Loop thread
+ * only. */
 #include "handle.h"
 #include "loop_wake.h"
 #include "db.h"
 #include "log.h"
-#include "peers.h"
 
 #include <stdlib.h>
 
@@ -54,7 +54,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 
 	if (b->stopping)
 		return;
-	if (!b->applied_pruning && db_is_up(db) && peers_leading(b->peers)) {
+	if (!b->applied_pruning && db_is_up(db)) {
 		b->applied_pruning = 1; /* before: a lost connection calls back at once */
 		if (db_query(db, "SELECT tocsin_journal_applied_prune($1::integer)", 1, params, pruned,
 			     NULL))

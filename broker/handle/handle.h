@@ -139,7 +139,6 @@ void nodes_status(struct broker *b, const int64_t *ids, size_t n);
 void nodes_requests(struct broker *b, const int64_t *ids, size_t n);
 void nodes_reports(struct broker *b, const int64_t *ids, size_t n);
 void nodes_escalations(struct broker *b, const int64_t *ids, size_t n);
-void nodes_revocations(struct broker *b, const int64_t *ids, size_t n);
 void nodes_linked(struct broker *b);
 void nodes_leading(struct broker *b, int leading);
 

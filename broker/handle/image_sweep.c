@@ -4,13 +4,13 @@
  * image past its expiry (the function audits each erasure). It runs every
  * image-sweep-seconds (conf.c; default 60) while the database is
  * up; a fetch after the expiry erases the image itself, so the sweep only
- * bounds how long expired bytes may sit unread. On the leader only, with
- * several brokers on one database (peers.h). Loop thread only. */
+ * bounds how long expired bytes may sit unread. With several brokers on
+ * one database each sweeps: FOR UPDATE SKIP LOCKED gives each image to one
+ * of them (sql/functions/images.sql). Loop thread only. */
 #include "handle.h"
 #include "loop_wake.h"
 #include "db.h"
 #include "log.h"
-#include "peers.h"
 
 #include <stdlib.h>
 
@@ -33,7 +33,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct broker *b = lws_container_of(sul, struct broker, sul_images);
 
-	if (!b->images_sweeping && !b->stopping && db_is_up(b->db) && peers_leading(b->peers)) {
+	if (!b->images_sweeping && !b->stopping && db_is_up(b->db)) {
 		b->images_sweeping = 1; /* before: a lost connection calls back at once */
 		if (db_query(b->db, "SELECT tocsin_erase_expired_images()", 0, NULL, swept, NULL))
 			b->images_sweeping = 0;

@@ -381,11 +381,6 @@ void nodes_escalations(struct broker *b, const int64_t *ids, size_t n)
 	news(b, NEWS_ESCALATIONS, ids, n & ~(size_t)1);
 }
 
-void nodes_revocations(struct broker *b, const int64_t *ids, size_t n)
-{
-	revocation_sweep_now(b);
-}
-
 /* ------------------------------------------------------------ start, stop */
 
 static void poll_cb(lws_sorted_usec_list_t *sul)

@@ -47,7 +47,6 @@ static const char *const channels[PEERS_KINDS] = {
 	[PEERS_REQUESTS] = "tocsin_requests",
 	[PEERS_REPORTS] = "tocsin_reports",
 	[PEERS_ESCALATIONS] = "tocsin_escalations",
-	[PEERS_REVOCATIONS] = "tocsin_revocations",
 };
 
 struct peers {
@@ -111,7 +110,7 @@ static void led(struct broker *b, void *arg, PGresult *res, const struct db_erro
 		return;
 	}
 	p->leading = 1;
-	log_info("node %s leads: the audit sealer, the sweeps and escalation run here", p->node);
+	log_info("node %s leads: the audit sealer and escalation run here", p->node);
 	if (p->hooks.leading)
 		p->hooks.leading(b, 1);
 }

@@ -12,7 +12,7 @@
  *
  * The same connection holds two advisory locks: the node id's, so that two
  * brokers never run with one id, and, when it can get it, the leader's:
- * the leader runs the singletons (the audit sealer, the sweeps,
+ * the leader runs the singletons (the audit sealer and
  * escalation), and another node takes over within a second of PostgreSQL
  * noticing that the leader's session ended. Loop thread only. */
 #ifndef TOCSIN_PEERS_H
@@ -32,7 +32,6 @@ enum peers_kind {
 	PEERS_REQUESTS,    /* ids: report-now requests */
 	PEERS_REPORTS,     /* ids: partner reports stored */
 	PEERS_ESCALATIONS, /* ids: alert, site, alert, site... escalated */
-	PEERS_REVOCATIONS, /* none: an account changed */
 	PEERS_KINDS
 };
 

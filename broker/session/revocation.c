@@ -250,12 +250,6 @@ static void tick(lws_sorted_usec_list_t *sul)
 	loop_wake_timer(b->ctx, &b->sul_revoke, tick, TICK_US);
 }
 
-void revocation_sweep_now(struct broker *b)
-{
-	if (!b->stopping && !b->revoking && (db_is_up(b->db) || db_is_up(b->db_records)))
-		sweep(b);
-}
-
 void revocation_start(struct broker *b)
 {
 	loop_wake_timer(b->ctx, &b->sul_revoke, tick, TICK_US);

@@ -147,9 +147,6 @@ void auth_deadline_remove(struct broker *b, struct session *s);
 void liveness_start(struct broker *b);
 /* revocation.c: closes the sessions of disabled users and revoked tokens */
 void revocation_start(struct broker *b);
-/* An account changed (another node said so): sweep now rather than at
- * the next round, unless one is in flight. */
-void revocation_sweep_now(struct broker *b);
 /* Asks tocsin_token_check_batch over db whether n tokens (their claims:
  * user, iat, role, org, site, clearance) are still good and still the
  * users row's; done gets one row per token, in order: idx, status ('ok',

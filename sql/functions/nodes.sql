@@ -14,8 +14,9 @@
 --   tocsin_requests     a report-now request (the sites it asks)
 --   tocsin_reports      the partner reports stored
 --   tocsin_escalations  the (alert:site) pairs claimed by an escalation
---   tocsin_revocations  nothing: an account changed (the revocation sweep
---                       asks what, as it does every 2 s)
+--   (account changes need no channel: every broker's revocation sweep
+--   asks PostgreSQL every 2 s which accounts changed, a user disabled on
+--   one node is cut off on all within that)
 --
 -- One NOTIFY per transaction and channel (a batch, not a row): PostgreSQL
 -- serialises the commits of transactions that notified on one lock, so a
@@ -24,7 +25,7 @@
 -- transaction of one INSERT with and without a NOTIFY, a LISTEN connection
 -- draining): see docs/operations.md ("When another transport").
 --
--- The singletons (the audit sealer, the sweeps, escalation) run on the
+-- The singletons (the audit sealer and escalation) run on the
 -- broker that holds the leader's advisory lock, and a broker holds the lock
 -- of its node id while it lives, so that two brokers never share an id
 -- (their alert ids would collide: broker/base/ids.h). Both are session

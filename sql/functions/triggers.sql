@@ -53,8 +53,6 @@ BEGIN
     END IF;
     DELETE FROM account_changes WHERE at < clock_timestamp() - interval '1 day';
     INSERT INTO account_changes (user_id) VALUES (OLD.id);
-    -- every broker sweeps now rather than at its next round (nodes.sql)
-    PERFORM pg_notify('tocsin_revocations', '');
     RETURN NULL;
 END
 $$;
