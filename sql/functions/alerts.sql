@@ -678,6 +678,31 @@ BEGIN
 END
 $$;
 
+-- tocsin_journal_apply_run: a run of journal records, written in their
+-- order in one transaction, each as tocsin_journal_apply writes it (its
+-- refusal caught and audited inside, so one bad record does not undo the
+-- run). One row per record, in order: its outcome. A write-back of one
+-- record per transaction applied 189 records/s under load, fewer than a
+-- steady stream adds to the journal while it drains (the soak, issue 16);
+-- a run shares one commit. The three arrays are the records' ids, kinds
+-- and texts, of one length.
+CREATE OR REPLACE FUNCTION tocsin_journal_apply_run(p_jids jsonb, p_kinds jsonb, p_recs jsonb)
+RETURNS TABLE (outcome text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n integer := jsonb_array_length(p_jids);
+BEGIN
+    IF jsonb_array_length(p_kinds) <> n OR jsonb_array_length(p_recs) <> n THEN
+        RAISE EXCEPTION 'a journal run of % ids, % kinds and % records',
+            n, jsonb_array_length(p_kinds), jsonb_array_length(p_recs);
+    END IF;
+    FOR i IN 0 .. n - 1 LOOP
+        outcome := tocsin_journal_apply(p_jids->>i, p_kinds->>i, p_recs->i);
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
 -- tocsin_journal_applied_prune: deletes up to p_limit record ids written
 -- more than 30 days ago, oldest first, and says how many (issue 16: the
 -- table only grew). An id must stay as long as a journal may still hold
@@ -723,5 +748,6 @@ GRANT EXECUTE ON FUNCTION
     tocsin_resume_batch(text[], integer[], integer[], bigint[], boolean[], integer),
     tocsin_escalate(interval, integer),
     tocsin_journal_apply(text, text, jsonb),
+    tocsin_journal_apply_run(jsonb, jsonb, jsonb),
     tocsin_journal_applied_prune(integer)
     TO tocsin_broker;

@@ -279,6 +279,15 @@ describe(`PostgreSQL stopped for ${OUTAGE_S} s mid-stream; the audit is complete
     assert.ok(n('deliveries') >= 1, JSON.stringify(ja));
     console.log(`# journal_applied: ${JSON.stringify(ja)}`);
 
+    // Written back in runs, a transaction each, not one per record: one
+    // record a transaction could not keep up with a steady stream (the
+    // soak, issue 16). A row's xmin is the transaction that wrote it.
+    const tx = await st.one(`SELECT count(*)::int AS records, count(DISTINCT xmin::text)::int AS transactions
+                               FROM journal_applied WHERE outcome = 'applied'`);
+    console.log(`# the write-back: ${tx.records} records in ${tx.transactions} transactions`);
+    assert.ok(tx.records >= 10, JSON.stringify(tx));
+    assert.ok(tx.transactions * 4 <= tx.records, `records share transactions: ${JSON.stringify(tx)}`);
+
     // Receipts agree.
     const rc = await ctl.request({ type: 'receipts', alert_id: J[0].pub.alert_id });
     assert.equal(rc.type, 'receipts', JSON.stringify(rc));

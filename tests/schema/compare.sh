@@ -125,6 +125,9 @@ CHANGED=(
 )
 # What sql/ has and the old chain has not.
 ADDED=(
+    # the journal written back in runs, one transaction each (issue 16's soak)
+    "FUNCTION|tocsin_journal_apply_run(jsonb, jsonb, jsonb)"
+    "ACL|FUNCTION tocsin_journal_apply_run(p_jids jsonb, p_kinds jsonb, p_recs jsonb)"
     # the audit sealer's read up to a settled id (032_audit_seal_settled)
     "FUNCTION|tocsin_audit_to_seal(integer, bigint, text[])"
     "ACL|FUNCTION tocsin_audit_to_seal(p_limit integer, p_mark bigint, p_writers text[])"
