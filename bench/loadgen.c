@@ -2,6 +2,7 @@
  *
  *   loadgen tocsin --port P --n N --users FILE --key FILE --controller UID:ORG:NAME[:t|f]
  *                  --orgs A,B,C --broker-pid PID --db URL --out FILE [options]
+ *                  [--port2 P2]
  *   loadgen mqtt   --port P --n N --broker-pid PID --out FILE [options]
  *
  * One process, one epoll loop, non-blocking sockets, its own minimal
@@ -14,7 +15,12 @@
  *
  * "tocsin": N site consoles (tokens minted here with the broker's key) and
  * one controller; scenarios: idle memory, fan-out (solo, paced, burst),
- * acknowledgements (audit polled through libpq), reconnect storm.
+ * acknowledgements (audit polled through libpq), reconnect storm. With
+ * --port2 (two brokers on one database, issue 20) every other console
+ * connects to the second node and the controller stays on the first: each
+ * fan-out phase also reports the latency of each node's consoles apart
+ * ("local": the controller's node; "cross": the other, reached through
+ * PostgreSQL's NOTIFY and a catch-up read).
  * "mqtt": the same fan-out and idle memory against an MQTT 3.1.1 broker
  * over WebSocket (subprotocol "mqtt", QoS 0, one topic).
  *
@@ -110,12 +116,15 @@ struct phase {
 	size_t frame_bytes;    /* the first alert frame on the wire (header and payload) */
 	uint32_t *lat;         /* publish-to-receipt, microseconds */
 	size_t nlat;
+	uint32_t *lat_node[2]; /* the same, by node (--port2): local, cross */
+	size_t nlat_node[2];
 	int64_t t_first_pub, t_last_pub, t_last_rx;
 };
 
 static struct {
 	enum proto proto;
 	int port, n, nconns;   /* nconns = n + 1 (the controller / publisher) */
+	int port2;             /* the second node's, or 0: every other console there */
 	int ep;
 	struct conn *conns;
 	struct conn *ctrl;
@@ -528,6 +537,12 @@ static int ws_send(struct conn *c, int opcode, const void *data, size_t len)
 	return 0;
 }
 
+/* 1 for a console of the second node (--port2): every other one. */
+static int on_node2(const struct conn *c)
+{
+	return G.port2 && c != G.ctrl && c->idx % 2;
+}
+
 static void conn_start(struct conn *c)
 {
 	struct sockaddr_in src = { .sin_family = AF_INET }, dst = { .sin_family = AF_INET };
@@ -549,7 +564,7 @@ static void conn_start(struct conn *c)
 	if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0)
 		die("bind %s: %s", inet_ntoa(src.sin_addr), strerror(errno));
 	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	dst.sin_port = htons((uint16_t)G.port);
+	dst.sin_port = htons((uint16_t)(on_node2(c) ? G.port2 : G.port));
 	c->fd = fd;
 	c->st = S_CONNECTING;
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -758,6 +773,10 @@ static void on_alert(struct conn *c, long idx, int64_t t_sent, int64_t id, int64
 	if (!ph->frame_bytes) /* server frames are unmasked: 2, 4 or 10 header bytes */
 		ph->frame_bytes = len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
 	ph->lat[ph->nlat++] = (uint32_t)(now - t_sent < 0 ? 0 : now - t_sent);
+	if (G.port2) {
+		int k = on_node2(c);
+		ph->lat_node[k][ph->nlat_node[k]++] = ph->lat[ph->nlat - 1];
+	}
 }
 
 static const char *find(const char *p, size_t len, const char *needle)
@@ -1514,6 +1533,32 @@ static void pace_tick(int64_t now)
 	}
 }
 
+/* With --port2: each node's consoles' latency (local: the controller's
+ * node; cross: the other), and how many deliveries each had. */
+static void node_latency(struct phase *ph)
+{
+	static const char *const name[2] = { "local", "cross" };
+	char key[32];
+
+	for (int i = 0; i < 2; i++) {
+		uint32_t *l = ph->lat_node[i];
+		size_t n = ph->nlat_node[i];
+
+		qsort(l, n, sizeof *l, cmp_u32);
+		snprintf(key, sizeof key, "%s_delivered", name[i]);
+		resulti(ph->name, key, (long long)n);
+		snprintf(key, sizeof key, "%s_lat_p50_ms", name[i]);
+		resultf(ph->name, key, pct_u32(l, n, 0.50) / 1000);
+		snprintf(key, sizeof key, "%s_lat_p99_ms", name[i]);
+		resultf(ph->name, key, pct_u32(l, n, 0.99) / 1000);
+	}
+	note("%s: local p50 %.1f p99 %.1f ms, cross-node p50 %.1f p99 %.1f ms", ph->name,
+	     pct_u32(ph->lat_node[0], ph->nlat_node[0], 0.5) / 1000,
+	     pct_u32(ph->lat_node[0], ph->nlat_node[0], 0.99) / 1000,
+	     pct_u32(ph->lat_node[1], ph->nlat_node[1], 0.5) / 1000,
+	     pct_u32(ph->lat_node[1], ph->nlat_node[1], 0.99) / 1000);
+}
+
 static void phase_report(struct phase *ph, struct cpu_mark cm)
 {
 	const char *k = ph->name;
@@ -1548,6 +1593,8 @@ static void phase_report(struct phase *ph, struct cpu_mark cm)
 	resultf(k, "lat_p50_ms", pct_u32(ph->lat, ph->nlat, 0.50) / 1000);
 	resultf(k, "lat_p99_ms", pct_u32(ph->lat, ph->nlat, 0.99) / 1000);
 	resultf(k, "lat_max_ms", ph->nlat ? ph->lat[ph->nlat - 1] / 1000.0 : NAN);
+	if (G.port2)
+		node_latency(ph);
 	resultf(k, "compl_p50_ms", pct_i64(compl, ncompl, 0.50) / 1000);
 	resultf(k, "compl_p99_ms", pct_i64(compl, ncompl, 0.99) / 1000);
 	resultf(k, "compl_max_ms", ncompl ? compl[ncompl - 1] / 1000.0 : NAN);
@@ -2247,7 +2294,7 @@ static void load_key(const char *path)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: loadgen tocsin --port P --n N --users FILE --key FILE --controller UID:ORG:NAME[:t|f]\n"
+		"usage: loadgen tocsin --port P [--port2 P2] --n N --users FILE --key FILE --controller UID:ORG:NAME[:t|f]\n"
 		"                      --orgs A,B,C --broker-pid PID --db URL --out FILE [options]\n"
 		"       loadgen mqtt   --port P --n N --broker-pid PID --out FILE [options]\n"
 		"options: --solo K (10) --solo-gap-ms MS (500) --paced K (200) --rate R (20)\n"
@@ -2294,6 +2341,7 @@ int main(int argc, char **argv)
 			usage();
 		i++;
 		if (!strcmp(a, "--port")) G.port = atoi(v);
+		else if (!strcmp(a, "--port2")) G.port2 = atoi(v);
 		else if (!strcmp(a, "--n")) G.n = atoi(v);
 		else if (!strcmp(a, "--users")) users = v;
 		else if (!strcmp(a, "--key")) keyf = v;
@@ -2404,7 +2452,10 @@ int main(int argc, char **argv)
 			ph->count = ps[i].count;
 			ph->rate = ps[i].rate;
 			ph->lat = malloc((size_t)ps[i].count * (size_t)G.n * sizeof *ph->lat);
-			if (!ph->lat)
+			for (int k = 0; G.port2 && k < 2; k++)
+				ph->lat_node[k] = malloc((size_t)ps[i].count * (size_t)G.n *
+							 sizeof *ph->lat);
+			if (!ph->lat || (G.port2 && (!ph->lat_node[0] || !ph->lat_node[1])))
 				die("out of memory");
 			first += ps[i].count;
 			G.n_phases++;

@@ -10,7 +10,9 @@
 #   burst (not implemented yet), reconnect storm;
 # the crime picture in PostgreSQL alone (bench/crime.sh);
 # then the same fan-out and idle memory against Eclipse Mosquitto (Debian's,
-# MQTT 3.1.1 over WebSocket, QoS 0). Prints the table, the Tocsin/Mosquitto
+# MQTT 3.1.1 over WebSocket, QoS 0); then the fan-out again on two brokers
+# sharing the database, half the consoles on each (issue 20;
+# BENCH_TWO_NODES=0 skips it). Prints the table, the Tocsin/Mosquitto
 # ratios and PASS/MISS per target, and writes build/bench/results.json.
 #
 # Over TLS too (issue 22): BENCH_TLS=1 runs the same scenarios over TLS 1.3
@@ -33,6 +35,7 @@
 #   BENCH_MOSQUITTO=0  skip the Mosquitto comparison
 #   BENCH_TLS          1: over TLS only; 0: plain only; unset: both
 #   BENCH_TLS_RESUME=0 the TLS storms make full handshakes (no tickets)
+#   BENCH_TWO_NODES=0  skip the two-node scenario (two brokers, one database)
 #   BENCH_PERF=1       record the broker with `perf record -g` during its run
 #                      (build/bench/perf-tocsind.txt)
 #   BENCH_OUT          output folder (default build/bench; its var/ holds PostgreSQL)
@@ -91,6 +94,7 @@ cd "$ROOT"
 mkdir -p "$OUT"
 
 broker_pid=""
+node2_pid=""
 mosq_pid=""
 perf_pid=""
 pg_started=0
@@ -113,6 +117,7 @@ cleanup() {
     trap - EXIT INT TERM HUP
     stop_pid "$perf_pid" perf
     stop_pid "$broker_pid" tocsind
+    stop_pid "$node2_pid" "tocsind (node 2)"
     stop_pid "$mosq_pid" mosquitto
     if (( pg_started )) && [[ "${BENCH_KEEP_DB:-0}" != 1 ]]; then
         "$ROOT/deploy/pg-local.sh" stop "$VAR" >/dev/null || true
@@ -217,7 +222,7 @@ head -c 32 /dev/urandom > "$OUT/token.key"
 head -c 32 /dev/urandom > "$OUT/audit.key"   # tocsind reads them, makes none
 head -c 32 /dev/urandom > "$OUT/ticket.key"
 umask 022
-broker_args=(--config /dev/null --listen "127.0.0.1:$PORT" --database "$BROKER_URL" --web-root "$ROOT/web-client"
+broker_args=(--config /dev/null --database "$BROKER_URL" --web-root "$ROOT/web-client"
              --token-key "$OUT/token.key" --log-level warn)
 scheme=http
 curl_tls=()
@@ -291,6 +296,28 @@ broker_pid="$("$OUT/start-broker.sh")" \
     || die "tocsind did not start: $(tail -n 5 "$OUT/broker.log")"
 addr="$(listening_on "$PORT")"
 [[ "$addr" == "127.0.0.1:$PORT " ]] || die "tocsind listens on '$addr', not 127.0.0.1 only"
+# start_tocsind PORT LOG [ARG...]: a further tocsind for the two-node
+# scenario, with broker_args and ARGs, on 127.0.0.1:PORT; waits until it is
+# healthy and listens there only; its pid in started_pid.
+start_tocsind() {
+    local port="$1" log="$2" i addr
+    shift 2
+    say "starting tocsind on 127.0.0.1:$port (log: $log)"
+    # TOCSIN_ALLOW_ROOT: tocsind refuses to run as root without --user otherwise
+    TOCSIN_ALLOW_ROOT=1 "$OUT/tocsind" "${broker_args[@]}" --listen "127.0.0.1:$port" "$@" > "$log" 2>&1 &
+    started_pid=$!
+    for (( i = 0; i < 100; i++ )); do
+        if curl -fsS --max-time 1 "http://127.0.0.1:$port/healthz" 2>/dev/null | grep -q '"db":"up"'; then
+            break
+        fi
+        kill -0 "$started_pid" 2>/dev/null || die "tocsind exited at start: $(tail -n 5 "$log")"
+        sleep 0.2
+    done
+    curl -fsS --max-time 1 "http://127.0.0.1:$port/healthz" | grep -q '"db":"up"' \
+        || die "tocsind did not become healthy within 20 s"
+    addr="$(listening_on "$port")"
+    [[ "$addr" == "127.0.0.1:$port " ]] || die "tocsind listens on '$addr', not 127.0.0.1 only"
+}
 
 # ---- meta ---------------------------------------------------------------------
 {
@@ -428,6 +455,46 @@ EOF
     mosq_pid=""
 fi
 
+# ---- two nodes on one database (issue 20) ----------------------------------------
+# Node 1 on PORT, node 2 on PORT+2, the same database and keys; N/2 consoles on
+# each (every other one: loadgen --port2) and the controller on node 1. The
+# fan-out phases only: each reports the latency of node 1's consoles (local)
+# and of node 2's (cross: NOTIFY, then node 2's catch-up read), under the same
+# load, and BENCH_LOADGEN_ARGS as the single-node run had them; build/bench/two-nodes.txt, a row of the table and "two_nodes" in
+# results.json. BENCH_TWO_NODES=0 skips it (about a minute at N = 10,000).
+# (plain only: the nodes are started over http)
+if [[ "${BENCH_TWO_NODES:-1}" != 0 && "$TLS" == 0 ]]; then
+    PORT2=$((PORT + 2))
+    port_free "$PORT" || die "port $PORT is in use"
+    port_free "$PORT2" || die "port $PORT2 is in use (set BENCH_PORT)"
+    rm -rf "$OUT/journal-1" "$OUT/journal-2"
+    mkdir -p "$OUT/journal-1" "$OUT/journal-2"
+    start_tocsind "$PORT" "$OUT/broker-node1.log" --node-id 1 --journal "$OUT/journal-1/tocsin.journal"
+    broker_pid=$started_pid
+    start_tocsind "$PORT2" "$OUT/broker-node2.log" --node-id 2 --journal "$OUT/journal-2/tocsin.journal"
+    node2_pid=$started_pid
+    for (( i = 0; i < 100; i++ )); do
+        [[ "$(psql_s -tA -c "SELECT count(*) FROM tocsin_nodes()")" == 2 ]] && break
+        sleep 0.2
+    done
+    [[ "$(psql_s -tA -c "SELECT count(*) FROM tocsin_nodes()")" == 2 ]] \
+        || die "the two nodes did not both take their node id's lock within 20 s"
+    say "Tocsin, two nodes: N=$N, half on each (full log $OUT/loadgen-two-nodes.log)"
+    rm -f "$OUT/two-nodes.txt"
+    rc=0
+    timeout -k 5 "$LOADGEN_TIMEOUT" "$OUT/loadgen" tocsin --port "$PORT" --port2 "$PORT2" --n "$N" \
+        --users "$OUT/users.txt" --key "$OUT/token.key" --controller "$CONTROLLER" \
+        --orgs "$ORGS" --broker-pid "$broker_pid" --pg-pid "$(head -n 1 "$VAR/pg/postmaster.pid")" \
+        --db "$SUPER_URL" --ack-alerts 0 --no-storm --no-status --out "$OUT/two-nodes.txt" \
+        "${loadgen_extra[@]}" \
+        2> >(tee "$OUT/loadgen-two-nodes.log" >&2) || rc=$?
+    (( rc == 0 )) || say "the two-node load generator ended with status $rc"
+    stop_pid "$node2_pid" "tocsind (node 2)"
+    stop_pid "$broker_pid" "tocsind (node 1)"
+    node2_pid=""
+    broker_pid=""
+fi
+
 # ---- the report ---------------------------------------------------------------------
 args=(--meta "$OUT/meta.txt" --tocsin "$OUT/tocsin.txt" --json "$OUT/results.json")
 [[ -f "$OUT/mosquitto.txt" ]] && args+=(--mosquitto "$OUT/mosquitto.txt")
@@ -494,5 +561,9 @@ if timeout -k 5 900 bash "$ROOT/bench/crime.sh" "$ADMIN_PG_URL" "$OUT" > "$OUT/c
         || say "could not add the crime rows to results.json"
 else
     say "the crime bench failed (bench/crime.sh; see $OUT/crime.txt)"
+fi
+if [[ -f "$OUT/two-nodes.txt" ]]; then
+    node "$ROOT/bench/two_nodes.js" "$OUT/tocsin.txt" "$OUT/two-nodes.txt" "$OUT/results.json" \
+        | tee -a "$OUT/results.txt" || say "could not add the two-node rows to results.json"
 fi
 say "results: $OUT/results.json (table: $OUT/results.txt)"

@@ -40,6 +40,8 @@ struct http_req;
 struct receipt_ctx;
 struct status_batch;
 struct db_error;
+struct peers;
+struct nodes;
 
 /* One WebSocket connection on tocsin.v1. The memory is lws' per-session
  * data (zeroed by lws, released by lws after LWS_CALLBACK_CLOSED); what it
@@ -129,6 +131,8 @@ struct broker {
 	struct journal *journal;
 	struct bus *bus;                  /* bus.c sets it: NULL when the bus is off */
 	struct status_batch *status_batch; /* reports waiting (status_batch.c) */
+	struct peers *peers;              /* the other nodes, and who leads (peers.h) */
+	int refused;                      /* another broker holds this node id: exit 1 */
 	volatile int stopping;            /* shutting down: drain, then stop */
 	volatile int done;                /* leave the service loop */
 	lws_sorted_usec_list_t sul_stop;
@@ -139,6 +143,12 @@ struct broker {
 	int64_t head;                     /* highest stream position seen (publish.c,
 	                                   * relay.c and resume.c raise it too) */
 	lws_sorted_usec_list_t sul_refresh;
+	/* nodes.c: every alert up to this position has been fanned out here
+	 * (stream.c sets it first, to the head it reads, and again when the
+	 * epoch changes; -1 until then) */
+	int64_t fanned;
+	struct nodes *nodes;              /* owned: catch-up and news (nodes.c) */
+	lws_sorted_usec_list_t sul_nodes;
 	/* publish.c */
 	struct id_gen ids;
 	/* session.c: the live sessions (none owned: lws owns their memory) */

@@ -141,6 +141,15 @@ CHANGED=(
     "FUNCTION|tocsin_alert_json(bigint)"
     "FUNCTION|tocsin_alert_cap(bigint, text)"
     "FUNCTION|tocsin_cap_references(bigint)"
+    # issue 20, several brokers on one database (sql/functions/nodes.sql):
+    # what is committed is announced with NOTIFY, one per batch; and a
+    # lock wait cancelled by lock_timeout (db.c) is raised, not kept as a
+    # refusal of the acknowledgement or report
+    "FUNCTION|tocsin_escalate(interval, integer)"
+    "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
+    "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    "FUNCTION|tocsin_receipt_batch_each(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    "FUNCTION|tocsin_report_now(integer, jsonb, text)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -343,6 +352,34 @@ ADDED=(
     "SEQUENCE|crime_records_id_seq"
     "TABLE|crime_categories"
     "TABLE|crime_records"
+    # issue 20: the nodes' locks, wake-ups and the reads of what another
+    # node committed (sql/functions/nodes.sql)
+    "FUNCTION|tocsin_alert_fanout(bigint)"
+    "ACL|FUNCTION tocsin_alert_fanout(p_alert_id bigint)"
+    "FUNCTION|tocsin_alerts_after(bigint, integer)"
+    "ACL|FUNCTION tocsin_alerts_after(p_after bigint, p_limit integer)"
+    "FUNCTION|tocsin_escalations_of(bigint[])"
+    "ACL|FUNCTION tocsin_escalations_of(p_pairs bigint[])"
+    "FUNCTION|tocsin_lead()"
+    "ACL|FUNCTION tocsin_lead()"
+    "FUNCTION|tocsin_lock_class()"
+    "ACL|FUNCTION tocsin_lock_class()"
+    "FUNCTION|tocsin_db_oid()"
+    "ACL|FUNCTION tocsin_db_oid()"
+    "FUNCTION|tocsin_node_claim(integer)"
+    "ACL|FUNCTION tocsin_node_claim(p_node integer)"
+    "FUNCTION|tocsin_nodes()"
+    "ACL|FUNCTION tocsin_nodes()"
+    "FUNCTION|tocsin_notify(text, text[])"
+    "ACL|FUNCTION tocsin_notify(p_channel text, p_items text[])"
+    "FUNCTION|tocsin_report_requests_of(bigint[])"
+    "ACL|FUNCTION tocsin_report_requests_of(p_ids bigint[])"
+    "FUNCTION|tocsin_reports_json(bigint[])"
+    "ACL|FUNCTION tocsin_reports_json(p_ids bigint[])"
+    "FUNCTION|tocsin_status_reported(bigint[])"
+    "ACL|FUNCTION tocsin_status_reported(p_reports bigint[])"
+    "FUNCTION|tocsin_tallies(bigint[])"
+    "ACL|FUNCTION tocsin_tallies(p_alerts bigint[])"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -153,7 +153,7 @@ export async function createDatabase(label = 'db') {
 
 // ------------------------------------------------------------ the broker
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
