@@ -649,7 +649,11 @@ export class Stack {
     return s;
   }
 
+  // opts.fresh: sign in again rather than reuse the cached token (after a
+  // change to the account: hello refuses a token whose claims are not
+  // the account's).
   async connectAs(username, opts = {}) {
+    if (opts.fresh) this.logins.delete(`${username}\0${demoPassword(username)}`);
     return this.connect(await this.token(username), { label: username, ...opts });
   }
 
