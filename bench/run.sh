@@ -265,7 +265,7 @@ fi
     printf 'OUT=%q\n' "$OUT"
     printf 'URL=%q\n' "$scheme://127.0.0.1:$PORT/healthz"
     printf 'CURL_TLS=(%s)\n' "$(printf '%q ' "${curl_tls[@]}")"
-    printf 'ARGS=(%s)\n' "$(printf '%q ' "${broker_args[@]}")"
+    printf 'ARGS=(%s)\n' "$(printf '%q ' "${broker_args[@]}" --listen "127.0.0.1:$PORT")"
     cat <<'SCRIPT'
 old=$(cat "$OUT/broker.pid" 2>/dev/null || true)
 if [[ -n "$old" ]] && kill -0 "$old" 2>/dev/null; then
@@ -286,6 +286,7 @@ for (( i = 0; i < 200; i++ )); do
     sleep 0.1
 done
 echo "bench: tocsind did not become healthy within 20 s" >&2
+kill -TERM "$pid" 2>/dev/null   # started here, with no one else to stop it
 exit 1
 SCRIPT
 } > "$OUT/start-broker.sh"
