@@ -191,7 +191,8 @@ ORGS="$(psql_s -tA -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM organis
 # ---- the broker ---------------------------------------------------------------
 umask 077
 head -c 32 /dev/urandom > "$OUT/token.key"
-head -c 32 /dev/urandom > "$OUT/audit.key"   # tocsind reads both, makes neither
+head -c 32 /dev/urandom > "$OUT/audit.key"   # tocsind reads them, makes none
+head -c 32 /dev/urandom > "$OUT/alert_sign.key"
 umask 022
 broker_args=(--config /dev/null --listen "127.0.0.1:$PORT" --database "$BROKER_URL" --web-root "$ROOT/web-client"
              --token-key "$OUT/token.key" --log-level warn)

@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "ids.h"
 #include "outq.h"
+#include "sign_key.h"
 #include "site_cache.h"
 #include "privileges.h"
 #include "token.h"
@@ -103,6 +104,7 @@ struct broker {
 	struct token_keys *token_keys;    /* signing and previous key (token_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
+	struct sign_key alert_key;        /* signs alert frames (alert_frame.c, sign_key.h) */
 	/* server.c: the loop and the parts it starts and frees (each owned) */
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;

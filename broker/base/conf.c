@@ -62,6 +62,9 @@ static const struct setting table[] = {
 	{ "audit-key", "TOCSIN_AUDIT_KEY", T_TEXT, AT(audit_key), 0, 0, NULL, "FILE",
 	  "32-byte key sealing the audit trail (tocsinctl keys init; default: audit.key "
 	  "beside the token key)", 0 },
+	{ "alert-key", "TOCSIN_ALERT_KEY", T_TEXT, AT(alert_key), 0, 0, NULL, "FILE",
+	  "32-byte Ed25519 seed signing every alert, with FILE.pub the public keys "
+	  "(tocsinctl keys init; default: alert_sign.key beside the token key)", 0 },
 	{ "journal", "TOCSIN_JOURNAL", T_TEXT, AT(journal), 0, 0, "./var/journal/tocsin.journal",
 	  "FILE", "local journal written while PostgreSQL is unreachable", 0 },
 	{ "tls-cert", "TOCSIN_TLS_CERT", T_TEXT, AT(tls_cert), 0, 0, NULL, "FILE",
@@ -568,20 +571,31 @@ static int default_origins(struct conf *c)
 	return rc;
 }
 
-/* What follows from the values: the audit key's default, the origins. */
+/* A key's default: name in the token key's folder. */
+static int beside_token_key(struct conf *c, const char **field, const char *name, int opt)
+{
+	const char *slash = strrchr(c->token_key, '/');
+	size_t dir = slash ? (size_t)(slash - c->token_key + 1) : 0;
+	char path[4200];
+
+	if (*field || !c->token_key)
+		return 0;
+	snprintf(path, sizeof path, "%.*s%s", (int)dir, c->token_key, name);
+	if (!(*field = keep(c, path, strlen(path))))
+		return -1;
+	c->source[opt] = CONF_DERIVED;
+	return 0;
+}
+
+/* What follows from the values: the audit and alert keys' defaults, the
+ * origins. */
 static int derive(struct conf *c)
 {
-	int origins = find("allowed-origin"), audit = find("audit-key");
+	int origins = find("allowed-origin");
 
-	if (!c->audit_key && c->token_key) {
-		const char *slash = strrchr(c->token_key, '/');
-		size_t dir = slash ? (size_t)(slash - c->token_key + 1) : 0;
-		char path[4200];
-		snprintf(path, sizeof path, "%.*saudit.key", (int)dir, c->token_key);
-		if (!(c->audit_key = keep(c, path, strlen(path))))
-			return -1;
-		c->source[audit] = CONF_DERIVED;
-	}
+	if (beside_token_key(c, &c->audit_key, "audit.key", find("audit-key")) ||
+	    beside_token_key(c, &c->alert_key, "alert_sign.key", find("alert-key")))
+		return -1;
 	if (c->public_url) {
 		memmove(c->origins + 1, c->origins, (size_t)c->n_origins * sizeof c->origins[0]);
 		c->origins[0] = c->public_url;

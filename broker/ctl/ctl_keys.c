@@ -1,6 +1,7 @@
 /* ctl_keys.c: tocsinctl keys init / rotate / show, the broker's keys.
  *
- * `keys init` makes the three keys of a fresh install (token, audit, bus)
+ * `keys init` makes the four keys of a fresh install (token, audit, bus,
+ * alert signing: ctl_alert_keys.c)
  * with the owner, group and mode the broker needs: tocsind never makes a
  * key itself (key_file.h).
  * tocsind signs tokens with --token-key FILE and also accepts tokens signed
@@ -67,7 +68,7 @@ static int read_key(const char *path, unsigned char key[KEY_BYTES], int missing_
 }
 
 /* Flushes the folder of path, so that a rename in it survives a crash. */
-static int sync_dir(const char *path)
+int ctl_keys_sync_dir(const char *path)
 {
 	char *copy = strdup(path);
 	int fd, rc = -1;
@@ -83,10 +84,11 @@ static int sync_dir(const char *path)
 	return rc;
 }
 
-/* Writes key to path through path.tmp and a rename, with the owner,
- * group and mode of like (a stat of the key being replaced). */
-static int write_key(const char *path, const unsigned char key[KEY_BYTES],
-		     const struct stat *like)
+/* Writes len bytes to path through path.tmp and a rename, with the
+ * owner, group and mode of like (a stat of the file being replaced); a
+ * secret is never made readable by others, a public file may be. */
+int ctl_keys_write(const char *path, const void *data, size_t len, const struct stat *like,
+		   int public)
 {
 	char tmp[4200];
 	int fd;
@@ -100,7 +102,8 @@ static int write_key(const char *path, const unsigned char key[KEY_BYTES],
 	if (fd < 0)
 		goto fail;
 	if ((geteuid() == 0 && fchown(fd, like->st_uid, like->st_gid) != 0) ||
-	    fchmod(fd, like->st_mode & 0640) != 0 || write(fd, key, KEY_BYTES) != KEY_BYTES ||
+	    fchmod(fd, like->st_mode & (public ? 0644 : 0640)) != 0 ||
+	    write(fd, data, len) != (ssize_t)len ||
 	    fsync(fd) != 0) {
 		close(fd);
 		unlink(tmp);
@@ -216,8 +219,9 @@ int ctl_keys_rotate(int argc, char **argv)
 	}
 	crypto_auth_keygen(next);
 	/* the old key first: a broker looking in between still has it */
-	if (write_key(prev_path, cur, &like) != 0 || write_key(path, next, &like) != 0 ||
-	    sync_dir(path) != 0) {
+	if (ctl_keys_write(prev_path, cur, KEY_BYTES, &like, 0) != 0 ||
+	    ctl_keys_write(path, next, KEY_BYTES, &like, 0) != 0 ||
+	    ctl_keys_sync_dir(path) != 0) {
 		rc = CTL_FAILED;
 		goto out;
 	}
@@ -233,7 +237,10 @@ out:
 static const char show_help[] =
 	"usage: tocsinctl keys show [--token-key FILE] [--json]\n"
 	"Prints the fingerprints (BLAKE2b, 8 bytes) of the token signing key FILE\n"
-	"and of FILE.prev, to compare keys without showing them.\n"
+	"and of FILE.prev, to compare keys without showing them; then (not with\n"
+	"--json) the public keys that check alert signatures, as GET\n"
+	"/api/keys/alerts serves them (TOCSIN_ALERT_KEY, else alert_sign.key\n"
+	"beside FILE; tocsinctl keys rotate-alert --help).\n"
 	"Exit: 0, 1 unreadable, 2 usage, 4 no key at FILE.\n";
 
 /* keys show: which keys are in place, without showing them. */
@@ -255,6 +262,11 @@ int ctl_keys_show(int argc, char **argv)
 		rc = read_key(prev_path, prev, 1, &has_prev);
 	if (rc == CTL_OK)
 		print_keys(path, prev_path, cur, has_prev ? prev : NULL, json, NULL);
+	if (rc == CTL_OK && !json) {
+		char alert_path[4200];
+		ctl_alert_keys_path(NULL, path, alert_path);
+		rc = ctl_alert_keys_print(alert_path, 0);
+	}
 	sodium_memzero(cur, sizeof cur);
 	sodium_memzero(prev, sizeof prev);
 	return rc;
@@ -270,6 +282,8 @@ static const char init_help[] =
 	"  audit.key            seals the audit trail (--audit-key); back it up\n"
 	"  bus_server.key(.pub) the ZeroMQ bus's CURVE key pair (--bus-key); adapters\n"
 	"                       get bus_server.key.pub\n"
+	"  alert_sign.key(.pub) the Ed25519 key signing alerts (--alert-key), and the\n"
+	"                       list of its public keys (GET /api/keys/alerts)\n"
 	"They belong to the caller (root) and the group NAME, mode 0640 (the .pub\n"
 	"0644), so that tocsind running as that group's user reads them, and rereads\n"
 	"a rotated token key. NAME: --group, else " DEFAULT_KEY_GROUP " when run as root, else\n"
@@ -337,10 +351,10 @@ static int own(const char *path, const struct init_opts *io, mode_t mode)
 }
 
 /* DIR, made when missing; 1 when one of the files is there already. */
-static int init_dir(const struct init_opts *io, char paths[4][4200])
+static int init_dir(const struct init_opts *io, char paths[5][4200])
 {
-	static const char *const names[4] = { "token.key", "audit.key", "bus_server.key",
-						   "bus_server.key.pub" };
+	static const char *const names[5] = { "token.key", "audit.key", "bus_server.key",
+						   "bus_server.key.pub", "alert_sign.key" };
 	int found = 0;
 
 	if (mkdir(io->dir, 0750) == 0) {
@@ -350,7 +364,7 @@ static int init_dir(const struct init_opts *io, char paths[4][4200])
 		fprintf(stderr, "tocsinctl keys init: cannot make %s: %s\n", io->dir, strerror(errno));
 		return -1;
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		snprintf(paths[i], sizeof paths[i], "%s/%s", io->dir, names[i]);
 		if (access(paths[i], F_OK) == 0) {
 			fprintf(stderr, "tocsinctl keys init: %s exists%s\n", paths[i],
@@ -373,13 +387,34 @@ static int init_key(const char *path, const struct init_opts *io, char fp[17])
 	like.st_mode = 0640;
 	crypto_auth_keygen(key);
 	fingerprint(key, fp);
-	rc = write_key(path, key, &like);
+	rc = ctl_keys_write(path, key, KEY_BYTES, &like, 0);
 	sodium_memzero(key, sizeof key);
 	return rc == 0 ? own(path, io, 0640) : -1;
 }
 
+/* The alert signing key (ctl_alert_keys.c): a fresh list, since --force
+ * replaces every key. */
+static int init_alert_key(const char *path, const struct init_opts *io, char id[17])
+{
+	struct stat like = { 0 };
+	char pub[4300];
+
+	like.st_uid = geteuid();
+	like.st_gid = io->gid;
+	like.st_mode = 0640;
+	snprintf(pub, sizeof pub, "%s.pub", path);
+	if (io->force && ((unlink(path) != 0 && errno != ENOENT) ||
+			  (unlink(pub) != 0 && errno != ENOENT))) {
+		fprintf(stderr, "tocsinctl keys init: cannot replace %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (ctl_alert_keys_make(path, &like, id) != 0)
+		return -1;
+	return own(path, io, 0640) == 0 && own(pub, io, 0644) == 0 ? 0 : -1;
+}
+
 /* The bus's key pair, in the format the broker and adapters share. */
-static int init_bus_key(char paths[4][4200], const struct init_opts *io, struct bus_key *k)
+static int init_bus_key(char paths[5][4200], const struct init_opts *io, struct bus_key *k)
 {
 	if (io->force && ((unlink(paths[2]) != 0 && errno != ENOENT) ||
 			  (unlink(paths[3]) != 0 && errno != ENOENT))) {
@@ -395,7 +430,7 @@ static int init_bus_key(char paths[4][4200], const struct init_opts *io, struct 
 /* keys init: the three keys of a fresh install. */
 int ctl_keys_init(int argc, char **argv)
 {
-	char paths[4][4200], token_fp[17], audit_fp[17];
+	char paths[5][4200], token_fp[17], audit_fp[17], alert_id[17];
 	struct init_opts io;
 	struct bus_key k;
 	int rc = init_parse(argc, argv, &io);
@@ -409,15 +444,20 @@ int ctl_keys_init(int argc, char **argv)
 		return CTL_FAILED;
 	}
 	if (init_key(paths[0], &io, token_fp) != 0 || init_key(paths[1], &io, audit_fp) != 0 ||
-	    init_bus_key(paths, &io, &k) != 0 || sync_dir(paths[0]) != 0)
+	    init_bus_key(paths, &io, &k) != 0 || init_alert_key(paths[4], &io, alert_id) != 0 ||
+	    ctl_keys_sync_dir(paths[0]) != 0)
 		return CTL_FAILED;
 	if (io.json)
 		printf("[{\"token_key\":\"%s\",\"token_fingerprint\":\"%s\",\"audit_key\":\"%s\","
-		       "\"audit_fingerprint\":\"%s\",\"bus_key\":\"%s\",\"bus_public_key\":\"%s\"}]\n",
-		       paths[0], token_fp, paths[1], audit_fp, paths[2], k.public_z85);
+		       "\"audit_fingerprint\":\"%s\",\"bus_key\":\"%s\",\"bus_public_key\":\"%s\","
+		       "\"alert_key\":\"%s\",\"alert_key_id\":\"%s\"}]\n",
+		       paths[0], token_fp, paths[1], audit_fp, paths[2], k.public_z85, paths[4],
+		       alert_id);
 	else
-		printf("token key  %s  %s\naudit key  %s  %s\nbus key    %s  public %s\n", token_fp,
-		       paths[0], audit_fp, paths[1], paths[2], k.public_z85);
+		printf("token key  %s  %s\naudit key  %s  %s\nbus key    %s  public %s\n"
+		       "alert key  %s  %s (public keys in %s.pub)\n", token_fp,
+		       paths[0], audit_fp, paths[1], paths[2], k.public_z85, alert_id, paths[4],
+		       paths[4]);
 	sodium_memzero(&k, sizeof k);
 	return CTL_OK;
 }

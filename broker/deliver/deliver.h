@@ -43,10 +43,11 @@ void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id);
 /* ---- alert_frame.c */
 
 /* The alert frame around an alert object (stolen; built by PostgreSQL's
- * tocsin_alert_json), with flag ("replay", "escalated") set true if given,
- * for the audience (MSG_TO_* bits) given. NULL when out of memory. */
-struct msg *alert_frame_msg(int64_t id, int64_t seq, json_t *alert, const char *flag,
-			    unsigned audience);
+ * tocsin_alert_json), signed with key, with flag ("replay", "escalated")
+ * set true if given, for the audience (MSG_TO_* bits) given. NULL when
+ * out of memory. */
+struct msg *alert_frame_msg(const struct sign_key *key, int64_t id, int64_t seq, json_t *alert,
+			    const char *flag, unsigned audience);
 /* MSG_TO_* bits from an alert's target roles and classification. */
 unsigned alert_frame_audience(const char *roles, const char *classification);
 

@@ -6,6 +6,7 @@
 #include "doors.h"
 #include "key_file.h"
 #include "log.h"
+#include "sign_key.h"
 #include "tls_files.h"
 #include "token_keys.h"
 
@@ -18,18 +19,21 @@
 #define TOCSIN_VERSION "unknown" /* the Makefile gives it (git describe, or VERSION) */
 #endif
 
-/* Reads every secret: token keys, audit key, TLS files. */
+/* Reads every secret: token keys, audit key, alert signing key, TLS files. */
 static int read_secrets(struct broker *b)
 {
 	if (token_keys_init(b->token_keys, b->conf.token_key))
 		return -1;
 	if (key_file_load(b->conf.audit_key, "audit key", b->audit_key))
 		goto fail;
+	if (sign_key_load(&b->alert_key, b->conf.alert_key))
+		goto fail;
 	if (b->conf.tls_cert && tls_files_check(b->conf.tls_cert, b->conf.tls_key))
 		goto fail;
 	return 0;
 fail:
 	token_keys_free(b->token_keys);
+	sign_key_free(&b->alert_key);
 	sodium_memzero(b->audit_key, sizeof b->audit_key);
 	return -1;
 }
@@ -74,6 +78,7 @@ int main(int argc, char **argv)
 	r = server_run(&b);
 out:
 	token_keys_free(b.token_keys);
+	sign_key_free(&b.alert_key);
 	sodium_memzero(b.audit_key, sizeof b.audit_key);
 	return r;
 }

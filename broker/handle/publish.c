@@ -88,7 +88,7 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 	 * the fan-out's writes (flush_pass), not after 10,000 consoles */
 	requester_send(b, &p->req, reply);
 	fanout_tally(b, id, sender_org, 0, &t);
-	m = alert_frame_msg(id, seq, alert, NULL, audience);
+	m = alert_frame_msg(&b->alert_key, id, seq, alert, NULL, audience);
 	if (m) {
 		fanout_alert(b, m, sites, n_sites, orgs, n_orgs);
 		msg_unref(m);

@@ -155,7 +155,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 		}
 	}
 	if (alert && sites &&
-	    (m = alert_frame_msg(id, seq, json_incref(alert), NULL,
+	    (m = alert_frame_msg(&b->alert_key, id, seq, json_incref(alert), NULL,
 			   alert_frame_audience("site_console", PQgetvalue(res, 0, 6))))) {
 		fanout_alert(b, m, sites, n, NULL, 0);
 		msg_unref(m);

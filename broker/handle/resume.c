@@ -124,7 +124,7 @@ struct alert_cache {
 
 /* Builds the message of every alert the answer carries (its first row has
  * the alert object). -1 when out of memory. */
-static int cache_fill(struct alert_cache *c, PGresult *res)
+static int cache_fill(struct alert_cache *c, const struct sign_key *key, PGresult *res)
 {
 	int rows = PQntuples(res);
 	size_t k = 0;
@@ -150,8 +150,8 @@ static int cache_fill(struct alert_cache *c, PGresult *res)
 			;
 		c->ids[h] = id;
 		alert = json_loads(PQgetvalue(res, i, 4), 0, NULL);
-		c->msgs[h] = alert ? alert_frame_msg(id, strtoll(PQgetvalue(res, i, 3), NULL, 10), alert,
-					       "replay", 0)
+		c->msgs[h] = alert ? alert_frame_msg(key, id, strtoll(PQgetvalue(res, i, 3), NULL, 10),
+						     alert, "replay", 0)
 				   : NULL;
 	}
 	return 0;
@@ -236,7 +236,7 @@ static void backlog_ready(struct broker *b, void *arg, PGresult *res, const stru
 	int rows = res ? PQntuples(res) : 0;
 	int64_t head;
 
-	if (!err && cache_fill(&c, res))
+	if (!err && cache_fill(&c, &b->alert_key, res))
 		err = &nomem;
 	if (err) {
 		backlog_failed(b, f, err);
