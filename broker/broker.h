@@ -167,6 +167,9 @@ struct broker {
 	/* escalation.c */
 	int escalating;                   /* an escalation query is in flight */
 	lws_sorted_usec_list_t sul_escalate;
+	/* release.c: the expiry of held releases */
+	int release_expiring;             /* an expiry query is in flight */
+	lws_sorted_usec_list_t sul_release;
 	/* applied_prune.c: journal_applied's retention */
 	int applied_pruning;              /* a prune query is in flight */
 	lws_sorted_usec_list_t sul_applied;

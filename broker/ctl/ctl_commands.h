@@ -42,6 +42,11 @@ int ctl_keys_write(const char *path, const void *data, size_t len, const struct 
 		   int public);
 int ctl_keys_sync_dir(const char *path);
 
+/* ctl_release.c */
+int ctl_release_policy_show(int argc, char **argv);
+int ctl_release_policy_set(int argc, char **argv);
+int ctl_release_report(int argc, char **argv);
+
 /* ctl_alert_keys.c */
 int ctl_alert_keys_rotate(int argc, char **argv);
 int ctl_alert_keys_verify(int argc, char **argv);

@@ -35,6 +35,13 @@ void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org);
 /* Sends a message to every controller and analyst session (the force's
  * desks: partner reports and the inbox), but except_session (0: none). */
 void fanout_to_force(struct broker *b, struct msg *m, uint64_t except_session);
+/* Sends a message to every controller session but except_session (0:
+ * none), and to the sessions of also_user (0: none): the two-person
+ * release's frames (release.c). */
+void fanout_to_controllers(struct broker *b, struct msg *m, uint64_t except_session,
+			   int64_t also_user);
+/* 1 when a controller other than except_user is signed in here. */
+int fanout_controllers_present(struct broker *b, int64_t except_user);
 /* Sends a message to the consoles of one site (escalated:true alerts),
  * or to the operators of one company. */
 void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id);

@@ -46,6 +46,7 @@ static void (*const dispatch_table[])(struct session *, struct client_frame *) =
 	[FRAME_INBOX] = inbox_handle,
 	[FRAME_REPORT_UPDATE] = inbox_update,
 	[FRAME_ADMIN] = admin_handle,
+	[FRAME_RELEASE] = release_handle,
 	[FRAME_REFRESH] = refresh_handle,
 	[FRAME_SITE_HISTORY] = history_handle,
 	[FRAME_DIRECTORY] = directory_handle,

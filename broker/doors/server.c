@@ -292,6 +292,7 @@ int server_run(struct broker *b)
 	db_start(b->db);
 	db_start(b->db_records);
 	escalation_start(b);
+	release_start(b);
 	image_sweep_start(b);
 	applied_prune_start(b);
 	audit_sealer_start(b);

@@ -28,6 +28,22 @@ void resume_pending_all(struct broker *b);
  * requester (a session or a bus adapter; r is copied). */
 void publish_handle(struct session *s, struct client_frame *f);
 void publish_request(struct broker *b, const struct requester *r, struct client_frame *f);
+/* Publishes a record publish_request named (alert_id, user_id, remote,
+ * at): the database, or the journal. Takes rec; r is copied. */
+void publish_record(struct broker *b, const struct requester *r, json_t *rec);
+
+/* release.c: two-person release. release_check asks the policy about a
+ * session's publish (root: the frame, for release_alone) and holds it,
+ * or publishes it (publish_record); takes rec and returns 0, or returns
+ * -1 without taking it when the database cannot be asked. */
+int release_check(struct broker *b, const struct requester *r, json_t *rec, json_t *root);
+/* release_approve and release_reject (controllers). */
+void release_handle(struct session *s, struct client_frame *f);
+/* The expiry job, from start. */
+void release_start(struct broker *b);
+/* A controller signed in: the releases waiting, and those released alone
+ * in the last 24 hours. */
+void release_sign_in(struct session *s);
 
 /* receipt.c: ack and read, one at a time or as a receipts frame. */
 void receipt_handle(struct session *s, struct client_frame *f);

@@ -347,14 +347,32 @@ static void publish_direct(struct broker *b, struct publish_ctx *p)
 	free(rec);
 }
 
+void publish_record(struct broker *b, const struct requester *r, json_t *rec)
+{
+	struct publish_ctx *p = calloc(1, sizeof *p);
+
+	if (!p) {
+		requester_error(b, r, "internal", NULL, "out of memory");
+		json_decref(rec);
+		return;
+	}
+	p->req = *r;
+	p->rec = rec;
+	if (stream_writes_direct(b))
+		publish_direct(b, p);
+	else
+		publish_journaled(b, p);
+}
+
 /* The publish path every requester shares: role, expiry, an id, then the
- * database or the journal. Takes f->u.publish.rec. */
+ * release policy (release.c) for a session's publish, then the database or
+ * the journal. Takes f->u.publish.rec. */
 void publish_request(struct broker *b, const struct requester *r, struct client_frame *f)
 {
-	struct publish_ctx *p;
 	char at[CLOCK_ISO_LEN];
 	int64_t now = clock_now_us(), expires;
 	const char *exp;
+	json_t *rec;
 
 	if (r->who.role != ROLE_CONTROLLER && r->who.role != ROLE_ANALYST) {
 		requester_error(b, r, "forbidden", NULL, "only controllers and analysts may publish");
@@ -365,23 +383,18 @@ void publish_request(struct broker *b, const struct requester *r, struct client_
 		requester_error(b, r, "bad_field", "expires", "expires must be in the future");
 		return;
 	}
-	p = calloc(1, sizeof *p);
-	if (!p) {
-		requester_error(b, r, "internal", NULL, "out of memory");
-		return;
-	}
 	clock_format_iso(now, at);
-	p->req = *r;
-	p->rec = f->u.publish.rec; /* taken from the frame */
+	rec = f->u.publish.rec; /* taken from the frame */
 	f->u.publish.rec = NULL;
-	json_object_set_new(p->rec, "alert_id", json_integer(ids_next(&b->ids, now / 1000)));
-	json_object_set_new(p->rec, "user_id", json_integer(r->who.user_id));
-	json_object_set_new(p->rec, "remote", json_string(r->remote));
-	json_object_set_new(p->rec, "at", json_string(at));
-	if (stream_writes_direct(b))
-		publish_direct(b, p);
-	else
-		publish_journaled(b, p);
+	json_object_set_new(rec, "alert_id", json_integer(ids_next(&b->ids, now / 1000)));
+	json_object_set_new(rec, "user_id", json_integer(r->who.user_id));
+	json_object_set_new(rec, "remote", json_string(r->remote));
+	json_object_set_new(rec, "at", json_string(at));
+	/* an adapter's publish is not held; nor can one be while the
+	 * database is away (release.c says why) */
+	if (r->adapter_id || r->via_bus || !stream_writes_direct(b) ||
+	    release_check(b, r, rec, f->root) != 0)
+		publish_record(b, r, rec);
 }
 
 void publish_handle(struct session *s, struct client_frame *f)
