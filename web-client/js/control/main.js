@@ -21,6 +21,7 @@ import { setupReportNow, renderReportNowArea } from './reportnow.js';
 import { setupInbox, linkReport } from './inbox.js';
 import { setupConnection } from './connection.js';
 import { setupChimes } from './chimes.js';
+import { setupReleases } from './releases.js';
 
 /* Templates and drawing the area. */
 function setupTemplates(room) {
@@ -56,6 +57,7 @@ function main({ token, user }) {
   setupInbox();
   setupConnection();
   setupChimes();
+  setupReleases();
   session.start();
 }
 
