@@ -47,6 +47,7 @@ static void (*const dispatch_table[])(struct session *, struct client_frame *) =
 	[FRAME_REPORT_UPDATE] = inbox_update,
 	[FRAME_ADMIN] = admin_handle,
 	[FRAME_RELEASE] = release_handle,
+	[FRAME_ALERT_UNVERIFIED] = unverified_handle,
 	[FRAME_REFRESH] = refresh_handle,
 	[FRAME_SITE_HISTORY] = history_handle,
 	[FRAME_DIRECTORY] = directory_handle,

@@ -32,6 +32,10 @@ void publish_request(struct broker *b, const struct requester *r, struct client_
  * at): the database, or the journal. Takes rec; r is copied. */
 void publish_record(struct broker *b, const struct requester *r, json_t *rec);
 
+/* unverified.c: a console's report of an alert whose signature failed
+ * its check (audited). */
+void unverified_handle(struct session *s, struct client_frame *f);
+
 /* release.c: two-person release. release_check asks the policy about a
  * session's publish (root: the frame, for release_alone) and holds it,
  * or publishes it (publish_record); takes rec and returns 0, or returns

@@ -198,6 +198,9 @@ ADDED=(
     "ACL|FUNCTION tocsin_admin_web(p_user_id integer, p_op text, p_args jsonb, p_remote text)"
     "FUNCTION|tocsin_admin_web_list()"
     "ACL|FUNCTION tocsin_admin_web_list()"
+    # a console's report of an alert that failed its signature check
+    "FUNCTION|tocsin_alert_unverified(bigint, integer, text, text)"
+    "ACL|FUNCTION tocsin_alert_unverified(p_alert_id bigint, p_user_id integer, p_reason text, p_remote text)"
     # two-person release (060_release, sql/functions/release.sql)
     "ACL|FUNCTION tocsin_release_alone(p_alert_id bigint, p_user_id integer, p_rec jsonb, p_because text, p_recipients integer[], p_justification text, p_remote text)"
     "ACL|FUNCTION tocsin_release_audit(p_action text, p_user_id integer, p_alert_id bigint, p_remote text, p_detail jsonb)"

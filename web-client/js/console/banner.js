@@ -13,7 +13,7 @@ import {
   siteNames, escalationText, relayable, relayedText, ownSitesText,
 } from './words.js';
 import { requestBlock, syncRequest } from './answers.js';
-import { fillImages } from './items.js';
+import { fillImages, signatureText, signatureClass } from './items.js';
 import { maybeSendRead } from './read.js';
 
 /* Company operators do not acknowledge: their banner has a local
@@ -112,6 +112,9 @@ function fillBannerText(entry) {
   if (!esc && entry.escalated) esc = 'Reminder: the control room is waiting for this desk to acknowledge.';
   setText(escEl, esc);
   banner.classList.toggle('escalated', Boolean(esc));
+  const mark = banner.querySelector('.signature-mark');
+  mark.className = signatureClass(entry);
+  setText(mark, signatureText(entry));
   banner.querySelector('.sender').textContent = senderText(a);
   const sentAt = banner.querySelector('.sent-at');
   sentAt.dateTime = a.sent_at || '';
