@@ -67,7 +67,7 @@ struct session {
 	                                * 2: a binary one */
 	size_t rx_dropped;             /* bytes of the over-size message dropped */
 	struct rate_bucket rate;       /* client message rate */
-	int64_t rate_notice_us;        /* last rate_limited error sent */
+	int64_t rate_notice_us;        /* last rate_limited error sent (clock_mono_us) */
 	/* hello.c */
 	int hello_checking;            /* hello's token verified; asking the database
 	                                * whether it was revoked */
@@ -87,11 +87,11 @@ struct session {
 	/* flush.c */
 	int flush_listed;              /* in broker's to_flush */
 	/* liveness.c */
-	int64_t heard_us;              /* last pong or message from the peer */
+	int64_t heard_us;              /* last pong or message from the peer (clock_mono_us) */
 	int ping_due;                  /* a ping is asked for; flush_writeable sends it */
 	/* auth_deadline.c: waiting for a hello whose token verifies */
 	lws_dll2_t auth_link;
-	int64_t auth_deadline_us;
+	int64_t auth_deadline_us;      /* clock_mono_us */
 };
 
 #define SESSION_TABLE_SIZE 4096
@@ -123,7 +123,7 @@ struct broker {
 	volatile int stopping;            /* shutting down: drain, then stop */
 	volatile int done;                /* leave the service loop */
 	lws_sorted_usec_list_t sul_stop;
-	int64_t stop_deadline_us;
+	int64_t stop_deadline_us;         /* clock_mono_us */
 	/* stream.c: the stream and the directory, as the database last said */
 	struct site_cache sites;          /* owned contents */
 	char epoch[65];                   /* the stream's epoch; "" until known */
@@ -181,10 +181,10 @@ struct broker {
 	unsigned revoke_ticks;
 	char revoke_horizon[24];          /* tocsin_account_changes' last horizon
 	                                   * (xid8 as text); "" until the first */
-	int64_t revoke_swept_us;          /* when that horizon came */
+	int64_t revoke_swept_us;          /* when that horizon came (clock_mono_us) */
 	lws_sorted_usec_list_t sul_revoke;
 	/* liveness.c: pings and dead-peer sweep */
-	int64_t liveness_at_us;           /* when it last swept */
+	int64_t liveness_at_us;           /* when it last swept (clock_mono_us) */
 	lws_sorted_usec_list_t sul_liveness;
 	/* auth_deadline.c: sessions without a verified hello, oldest first
 	 * (not owned), and the oldest one's deadline */

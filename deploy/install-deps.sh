@@ -43,9 +43,10 @@ node_ok || pkgs+=(nodejs npm)
 # The tests also build the Debian package (dpkg-dev, debhelper and
 # build-essential, which dpkg-buildpackage requires: build tools of the
 # test only, never the package's dependencies), render the man pages
-# (man-db) and check the systemd unit (systemd-analyze, in systemd).
+# (man-db) and check the systemd unit (systemd-analyze, in systemd);
+# libfaketime (faketime) moves the broker's wall clock in e2e 77.
 if (( with_tests )); then
-    pkgs+=(chromium openssl dpkg-dev debhelper build-essential man-db systemd)
+    pkgs+=(chromium openssl dpkg-dev debhelper build-essential man-db systemd faketime)
 fi
 
 # libFuzzer's runtime (libclang_rt.fuzzer) is only recommended by clang, so

@@ -12,12 +12,13 @@
 # Prints the address and one demo log-in per role, then runs the broker in
 # the foreground on 127.0.0.1:$TOCSIN_PORT (default 8080). Ctrl-C or SIGTERM
 # stops the broker, then the private PostgreSQL if this script started it.
-# A second run reuses the data in var/.
+# A second run reuses the data in var/. TOCSIN_VAR names another folder for
+# the cluster, keys and journal (tests/soak/soak.sh runs it under build/).
 # shellcheck disable=SC2317  # cleanup and on_signal run from traps
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-VAR="$ROOT/var"
+VAR="${TOCSIN_VAR:-$ROOT/var}"
 PORT="${TOCSIN_PORT:-8080}"
 SCHEME=http
 [[ -z "${TOCSIN_TLS_CERT:-}" ]] || SCHEME=https   # with TOCSIN_TLS_KEY: https and wss only
@@ -160,6 +161,7 @@ fi
 set -m
 "$BROKER" --config /dev/null --listen "127.0.0.1:$PORT" --database "$broker_url" \
           --web-root "$ROOT/web-client" --token-key "$VAR/secrets/token.key" \
+          --journal "${TOCSIN_JOURNAL:-$VAR/journal/tocsin.journal}" \
           --bus-ingest "$BUS_INGEST" --bus-events "$BUS_EVENTS" --bus-key "$BUS_KEY" \
           "${user_args[@]}" &
 broker_pid=$!

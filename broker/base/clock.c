@@ -1,4 +1,5 @@
-/* clock.c: wall-clock helpers. */
+/* clock.c: the wall and monotonic clocks and RFC 3339 times (clock.h).
+ * Pure; any thread. */
 #include "clock.h"
 
 #include <stdio.h>
@@ -9,6 +10,13 @@ int64_t clock_now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t clock_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 

@@ -137,7 +137,7 @@ static int on_receive(struct broker *b, struct session *s, const void *in, size_
  * 1,500 replies, signed in or not. */
 static void on_complete(struct broker *b, struct session *s)
 {
-	int64_t now = clock_now_us();
+	int64_t now = clock_mono_us();
 	int binary = s->rx_discard == 2;
 
 	s->rx_discard = 0;
@@ -196,10 +196,10 @@ int proto_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		session_open(b, s, wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE_PONG:
-		s->heard_us = clock_now_us();
+		s->heard_us = clock_mono_us();
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		s->heard_us = clock_now_us();
+		s->heard_us = clock_mono_us();
 		if (on_receive(b, s, in, len))
 			on_complete(b, s);
 		return 0;

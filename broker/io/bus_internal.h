@@ -27,7 +27,7 @@ struct bus_refusal {
 	char public_z85[BUS_Z85];
 	char address[48];
 	char domain[16];             /* "ingest" or "events" */
-	int64_t at_us;
+	int64_t at_us;               /* clock_mono_us */
 };
 #define BUS_REFUSALS 64
 
@@ -45,14 +45,14 @@ struct bus {
 	size_t n_adapters;
 	int keys_loaded;             /* loaded at least once */
 	int keys_loading;            /* a query is in flight */
-	int64_t keys_query_us;       /* when the query in flight was sent */
-	int64_t keys_as_of_us;       /* when the loaded set's query was sent */
+	int64_t keys_query_us;       /* when the query in flight was sent (clock_mono_us) */
+	int64_t keys_as_of_us;       /* when the loaded set's query was sent (clock_mono_us) */
 	/* a ZAP request waiting for a fresh set of keys (an unknown key may
 	 * have been added since the last load); REP answers in order, so
 	 * nothing more is read from the ZAP socket meanwhile */
 	zmq_msg_t zap_pending[8];
 	int n_zap_pending;
-	int64_t zap_pending_us;
+	int64_t zap_pending_us;      /* clock_mono_us */
 	lws_sorted_usec_list_t sul_keys;
 	struct bus_refusal refusals[BUS_REFUSALS];
 	int draining;                /* inside drain: sends do not drain again */

@@ -150,7 +150,7 @@ static int keys_reload(struct bus *bus)
 	if (!bus->b->db || db_query(bus->b->db, keys_sql, 0, NULL, keys_loaded, NULL))
 		return -1;
 	bus->keys_loading = 1;
-	bus->keys_query_us = clock_now_us();
+	bus->keys_query_us = clock_mono_us();
 	return 0;
 }
 
@@ -183,7 +183,7 @@ static void refusal_audited(struct broker *b, void *arg, PGresult *res,
 static int refusal_recent(struct bus *bus, const char *z85, const char *address,
 			  const char *domain)
 {
-	int64_t now = clock_now_us();
+	int64_t now = clock_mono_us();
 	struct bus_refusal *oldest = &bus->refusals[0];
 
 	for (int i = 0; i < BUS_REFUSALS; i++) {
@@ -277,7 +277,7 @@ static int zap_answer(struct bus *bus, zmq_msg_t *f, int n, int may_wait)
 			zmq_msg_move(&bus->zap_pending[i], &f[i]);
 		}
 		bus->n_zap_pending = n;
-		bus->zap_pending_us = clock_now_us();
+		bus->zap_pending_us = clock_mono_us();
 		return -1;
 	}
 	log_debug("bus: ZAP %s (%s) user %s", code, text, user_id);

@@ -6,7 +6,9 @@
  * own transaction: one failing request never rolls back another, while
  * many requests are in flight at once. If the connection drops, every
  * queued and in-flight query fails with err->lost set and the module
- * reconnects with back-off.
+ * reconnects with back-off. A connection whose server stops answering is
+ * lost the same way (db_new's answer_ms), so that what waits on it takes
+ * its lost path (the journal) instead of waiting for ever.
  *
  * Runs on the lws service thread only. */
 #ifndef TOCSIN_DB_H
@@ -33,9 +35,17 @@ typedef void (*db_result_fn)(struct broker *b, void *arg, PGresult *res,
 
 /* name labels the connection in the log ("database") and, as "tocsind
  * <name>", in pg_stat_activity's application_name unless conninfo sets
- * one; on_up, when not NULL, runs each time the connection is made. */
-struct db *db_new(struct broker *b, const char *conninfo, const char *name,
+ * one; on_up, when not NULL, runs each time the connection is made.
+ * answer_ms: with queries in flight, the server may be silent that long
+ * before the connection is lost (the watchdog, on the monotonic clock);
+ * the server cancels a statement at three quarters of it
+ * (statement_timeout) and a lock wait at half (lock_timeout), and such a
+ * cancellation loses the connection too. */
+struct db *db_new(struct broker *b, const char *conninfo, const char *name, int answer_ms,
 		  void (*on_up)(struct broker *b));
+/* a and b reach the same database: each, on connecting, also ends the
+ * backends that the other's lost connections left running. */
+void db_pair(struct db *a, struct db *b);
 /* Begins connecting; progress happens on the loop. */
 void db_start(struct db *db);
 /* Queues a query with text parameters (copied). Returns 0, or -1 when the

@@ -1,6 +1,7 @@
 /* loop_wake.c: wake the libev loop when an lws timer is due (loop_wake.h). */
 #include "loop_wake.h"
 #include "broker.h"
+#include "clock.h"
 
 #include <ev.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@ struct loop_wake {
 	struct ev_loop *loop;
 	struct lws_context *ctx;
 	ev_timer timer;
-	ev_tstamp *due;   /* owned: a min-heap of due times (ev_now clock) */
+	ev_tstamp *due;   /* owned: a min-heap of due times (clock_mono_us, in s) */
 	size_t n, cap;
 };
 
@@ -43,15 +44,27 @@ static void heap_pop(ev_tstamp *h, size_t *n)
 	}
 }
 
+/* Now on the monotonic clock, in seconds. Not ev_now(): that is wall-clock
+ * time, and after a step of the wall clock every due time in the heap was
+ * early or late by the step (lws' own timers are monotonic). */
+static ev_tstamp now_s(void)
+{
+	return (ev_tstamp)clock_mono_us() / 1e6;
+}
+
 /* Arms the ev_timer for the earliest due time (stopping it first: libev
- * takes no new time for a running timer). */
+ * takes no new time for a running timer). libev's timers run on its
+ * monotonic clock; ev_now_update() makes it start from now. */
 static void arm(struct loop_wake *w)
 {
+	ev_tstamp now;
+
 	ev_timer_stop(w->loop, &w->timer);
 	if (!w->n)
 		return;
 	ev_now_update(w->loop);
-	ev_timer_set(&w->timer, w->due[0] > ev_now(w->loop) ? w->due[0] - ev_now(w->loop) : 0., 0.);
+	now = now_s();
+	ev_timer_set(&w->timer, w->due[0] > now ? w->due[0] - now : 0., 0.);
 	ev_timer_start(w->loop, &w->timer);
 }
 
@@ -61,11 +74,11 @@ static void arm(struct loop_wake *w)
 static void fired(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct loop_wake *w = t->data;
+	ev_tstamp now = now_s();
 
 	(void)loop;
 	(void)revents;
-	ev_now_update(w->loop);
-	while (w->n && w->due[0] <= ev_now(w->loop))
+	while (w->n && w->due[0] <= now)
 		heap_pop(w->due, &w->n);
 	lws_cancel_service(w->ctx);
 	arm(w);
@@ -107,8 +120,7 @@ void loop_wake_at(struct loop_wake *w, lws_usec_t us)
 		w->due = grown;
 		w->cap = cap;
 	}
-	ev_now_update(w->loop);
-	due = ev_now(w->loop) + (ev_tstamp)us / 1e6;
+	due = now_s() + (ev_tstamp)us / 1e6;
 	w->due[w->n] = due;
 	heap_up(w->due, w->n++);
 	if (w->due[0] == due)

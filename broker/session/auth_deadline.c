@@ -32,7 +32,7 @@ static void arm(struct broker *b)
 
 	if (b->auth_armed || !b->auth_waiting.head)
 		return;
-	wait = oldest(b)->auth_deadline_us - clock_now_us();
+	wait = oldest(b)->auth_deadline_us - clock_mono_us();
 	b->auth_armed = 1;
 	loop_wake_timer(b->ctx, &b->sul_auth, expire, wait > 0 ? wait : 1);
 }
@@ -42,7 +42,7 @@ static void arm(struct broker *b)
 static void expire(lws_sorted_usec_list_t *sul)
 {
 	struct broker *b = lws_container_of(sul, struct broker, sul_auth);
-	int64_t now = clock_now_us();
+	int64_t now = clock_mono_us();
 	struct session *s;
 
 	b->auth_armed = 0;
@@ -61,7 +61,7 @@ void auth_deadline_add(struct broker *b, struct session *s)
 {
 	if (!lws_dll2_is_detached(&s->auth_link))
 		return;
-	s->auth_deadline_us = clock_now_us() + (int64_t)b->conf.auth_timeout * 1000000;
+	s->auth_deadline_us = clock_mono_us() + (int64_t)b->conf.auth_timeout * 1000000;
 	lws_dll2_add_tail(&s->auth_link, &b->auth_waiting);
 	arm(b);
 }

@@ -37,7 +37,7 @@ static int64_t sweep_us(const struct broker *b)
 static void sweep(lws_sorted_usec_list_t *sul)
 {
 	struct broker *b = lws_container_of(sul, struct broker, sul_liveness);
-	int64_t now = clock_now_us(), iv = interval_us(b);
+	int64_t now = clock_mono_us(), iv = interval_us(b);
 	int64_t hangup = 2 * iv + 5 * 1000000, since = now - b->liveness_at_us;
 
 	for (struct session *s = b->sessions; s; s = s->next) {
@@ -61,7 +61,7 @@ static void sweep(lws_sorted_usec_list_t *sul)
 
 void liveness_start(struct broker *b)
 {
-	b->liveness_at_us = clock_now_us();
+	b->liveness_at_us = clock_mono_us();
 	if (b->conf.ping_interval > 0)
 		loop_wake_timer(b->ctx, &b->sul_liveness, sweep, sweep_us(b));
 }

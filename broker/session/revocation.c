@@ -151,7 +151,7 @@ fail:
 static void changes(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	int full = !b->revoke_horizon[0] ||
-		   clock_now_us() - b->revoke_swept_us > FULL_AFTER_US;
+		   clock_mono_us() - b->revoke_swept_us > FULL_AFTER_US;
 	int64_t *users;
 	size_t n = 0;
 
@@ -167,7 +167,7 @@ static void changes(struct broker *b, void *arg, PGresult *res, const struct db_
 		return;
 	}
 	snprintf(b->revoke_horizon, sizeof b->revoke_horizon, "%s", PQgetvalue(res, 0, 0));
-	b->revoke_swept_us = clock_now_us();
+	b->revoke_swept_us = clock_mono_us();
 	check_sessions(b, users, n, full);
 	free(users);
 }

@@ -157,7 +157,7 @@ void session_sign_in(struct session *s)
 void session_open(struct broker *b, struct session *s, struct lws *wsi)
 {
 	s->wsi = wsi;
-	s->heard_us = clock_now_us();
+	s->heard_us = clock_mono_us();
 	s->id = ++b->next_session_id;
 	lws_get_peer_simple(wsi, s->remote, sizeof s->remote);
 	s->next = b->sessions;

@@ -617,6 +617,10 @@ $$;
 -- and lost with it if it restarted during the outage). A record that the database refuses (say, an
 -- acknowledgement for a site that was not a recipient) is kept as refused
 -- with its reason, so replay never stops on it and the refusal is audited.
+-- A lock wait cancelled by lock_timeout is no refusal: it is raised, the
+-- broker's connection is lost (db.c) and the record written again later;
+-- kept as refused, it would be lost for a lock someone held for a second.
+-- (statement_timeout's query_canceled is never caught by OTHERS.)
 -- Delivery records replayed here are compacted into batches like any
 -- others (tocsin_record_deliveries).
 CREATE OR REPLACE FUNCTION tocsin_journal_apply(p_jid text, p_kind text, p_rec jsonb)
@@ -657,7 +661,10 @@ BEGIN
         ELSE
             RAISE EXCEPTION 'unknown journal record kind %', p_kind;
         END CASE;
-    EXCEPTION WHEN OTHERS THEN
+    EXCEPTION
+    WHEN lock_not_available THEN
+        RAISE; -- lock_timeout (db.c sets it): no refusal; the broker redoes it
+    WHEN OTHERS THEN
         outcome := 'refused: ' || SQLERRM;
         INSERT INTO audit (action, actor_role, alert_id, detail)
         VALUES ('journal_refused', 'system', (r->>'alert_id')::bigint,

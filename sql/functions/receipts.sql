@@ -269,7 +269,10 @@ BEGIN
             acknowledged := r.acknowledged; read := r.read; escalated := r.escalated;
             watcher_org_id := r.watcher_org_id;
             RETURN NEXT;
-        EXCEPTION WHEN OTHERS THEN
+        EXCEPTION
+        WHEN lock_not_available THEN
+            RAISE; -- lock_timeout (db.c sets it): no refusal; the broker redoes it
+        WHEN OTHERS THEN
             idx := i;
             GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
                                     err_field = COLUMN_NAME;
@@ -299,7 +302,10 @@ DECLARE
 BEGIN
     BEGIN
         fast := tocsin_receipt_batch_fast(p_jids, p_kinds, p_users, p_alerts, p_remotes, p_at);
-    EXCEPTION WHEN OTHERS THEN
+    EXCEPTION
+    WHEN lock_not_available THEN
+        RAISE; -- lock_timeout (db.c sets it): no refusal; the broker redoes it
+    WHEN OTHERS THEN
         fast := NULL; -- rolled back to here: the per-item path does it all
     END;
     IF fast IS NOT NULL THEN

@@ -272,7 +272,10 @@ BEGIN
               FROM (SELECT i.*, d.idx FROM ins i JOIN ids d ON d.id = i.id) n
               JOIN sites s ON s.id = n.site_id
               JOIN sectors x ON x.id = s.sector_id;
-        EXCEPTION WHEN OTHERS THEN
+        EXCEPTION
+        WHEN lock_not_available THEN
+            RAISE; -- lock_timeout (db.c sets it): no refusal; the broker redoes it
+        WHEN OTHERS THEN
             v_ids := NULL; -- the loop below says which report failed, and why
         END;
         IF v_ids IS NOT NULL THEN
@@ -305,7 +308,10 @@ BEGIN
             request_id := r.request_id; requested_by := r.requested_by;
             progress := r.progress;
             RETURN NEXT;
-        EXCEPTION WHEN OTHERS THEN
+        EXCEPTION
+        WHEN lock_not_available THEN
+            RAISE; -- lock_timeout (db.c sets it): no refusal; the broker redoes it
+        WHEN OTHERS THEN
             idx := i;
             GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
                                     err_field = COLUMN_NAME;

@@ -76,7 +76,8 @@ REMOVED=(
 CHANGED=(
     "FUNCTION|tocsin_delivery_count()"
     # a journaled publish from an adapter records its (adapter, seq) as it
-    # is written back
+    # is written back; and a lock wait cancelled by lock_timeout (db.c) is
+    # raised, not kept as a refusal of the record
     "FUNCTION|tocsin_journal_apply(text, text, jsonb)"
     # images over the bus are submissions too (033_adapter_submission_images),
     # claimed as publishes and reports are (tocsin_adapter_claim)
@@ -112,6 +113,10 @@ CHANGED=(
     # administration in the browser: the audit row names the signed-in
     # administrator when tocsin_admin_web runs the change
     "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
+    # a lock wait cancelled by lock_timeout (db.c) is raised, not kept as
+    # a refusal of the acknowledgement or report
+    "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    "FUNCTION|tocsin_receipt_batch_each(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
 )
 # What sql/ has and the old chain has not.
 ADDED=(

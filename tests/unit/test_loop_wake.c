@@ -1,4 +1,4 @@
-// links: broker/io/loop_wake.c
+// links: broker/io/loop_wake.c broker/base/clock.c
 /* Unit tests for loop_wake.c on a real lws context over a libev loop, as
  * server.c runs it: an lws_sul scheduled through loop_wake_timer() fires
  * at its own time even while a later one is running (lws 4.1's libev glue

@@ -1,4 +1,4 @@
-// links: broker/io/token_keys.c broker/base/key_file.c broker/base/token.c broker/base/log.c broker/base/paths.c broker/io/loop_wake.c
+// links: broker/io/token_keys.c broker/base/key_file.c broker/base/token.c broker/base/log.c broker/base/paths.c broker/io/loop_wake.c broker/base/clock.c
 /* Unit tests for token_keys.c: the signing key and FILE.prev, picking up a
  * rotation from the files, and keeping the keys when a reread fails. */
 #include <setjmp.h>

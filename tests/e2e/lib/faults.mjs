@@ -11,7 +11,8 @@
 //     broker can be killed with SIGKILL and started again on the same files.
 //   - killBroker(): SIGKILL, then the harness's clean-up for that process.
 //   - health(), publish(), cursors and alert bookkeeping used by several files.
-import { execFile } from 'node:child_process';
+//   - FakeClock: libfaketime preloaded into a broker, to step its wall clock.
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +20,7 @@ import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import {
   ROOT, Broker, Stack, pgConnect, httpRequest, connect, openSocket, forgeToken,
-  makeKeys, newRef, sleep, waitFor,
+  makeKeys, newRef, run, sleep, waitFor,
 } from './harness.mjs';
 
 const execFileP = promisify(execFile);
@@ -202,7 +203,7 @@ export async function killBroker(broker) {
 export async function startLike(old, extraArgs = []) {
   const b = new Broker({
     label: old.label, databaseUrl: old.databaseUrl, args: [...old.extraArgs, ...extraArgs],
-    tokenTtl: old.tokenTtl, maxFrame: old.maxFrame, authTimeout: old.authTimeout,
+    tokenTtl: old.tokenTtl, maxFrame: old.maxFrame, authTimeout: old.authTimeout, env: old.env,
   });
   await b.start();
   return b;
@@ -350,3 +351,106 @@ export async function inBatches(count, parallel, fn) {
 }
 
 export { connect, newRef, sleep, waitFor };
+
+// ------------------------------------------------------------ a broker's wall clock, moved
+
+// libfaketime (Debian's faketime, preloaded into the broker) moves the
+// broker's CLOCK_REALTIME, as an NTP step or an operator's `date -s` would,
+// and leaves CLOCK_MONOTONIC alone (FAKETIME_DONT_FAKE_MONOTONIC). The offset
+// lives in a file that libfaketime reads at every call (FAKETIME_NO_CACHE),
+// so set() moves the clock of a running broker. The MT build of the library,
+// as the sign-in workers read the clock too; an ASan broker gets its ASan
+// runtime preloaded first, which ASan requires.
+export class FakeClock {
+  constructor(label = 'clock') {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `tocsin-${label}-`));
+    this.file = path.join(this.dir, 'faketime');
+    this.set(0);
+  }
+
+  static library() {
+    for (const d of fs.readdirSync('/usr/lib')) {
+      const lib = path.join('/usr/lib', d, 'faketime/libfaketimeMT.so.1');
+      if (fs.existsSync(lib)) return lib;
+    }
+    throw new Error('libfaketime is not installed (Debian package faketime: deploy/install-deps.sh --test)');
+  }
+
+  // The broker's environment: binary is the broker it is for.
+  env(binary = process.env.TOCSIN_BROKER || path.join(ROOT, 'build/san/tocsind')) {
+    const asan = execFileSync('ldd', [binary], { encoding: 'utf8' }).match(/=>\s*(\S*libasan\.so\S*)/);
+    return {
+      LD_PRELOAD: [...(asan ? [asan[1]] : []), FakeClock.library()].join(' '),
+      FAKETIME_TIMESTAMP_FILE: this.file,
+      FAKETIME_NO_CACHE: '1',
+      FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    };
+  }
+
+  // The broker's wall clock is now offsetSeconds from the real one; the
+  // file is replaced whole, so a read never sees half of it.
+  set(offsetSeconds) {
+    const tmp = `${this.file}.new`;
+    fs.writeFileSync(tmp, `${offsetSeconds < 0 ? '-' : '+'}${Math.abs(offsetSeconds)}\n`);
+    fs.renameSync(tmp, this.file);
+  }
+
+  remove() {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------ a hung PostgreSQL
+
+// The pids of a PgCluster's postmaster (postmaster.pid's first line) and
+// of its children: every backend, the checkpointer, the WAL writer...
+export function clusterPids(cluster) {
+  const pm = Number(fs.readFileSync(path.join(cluster.dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return [pm, ...childrenOf(pm)];
+}
+
+function childrenOf(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+// SIGSTOPs processes, as a database that stops answering without closing
+// anything: its sockets stay open and the kernel still accepts
+// connections. Returns thaw(), which SIGCONTs them (again harmless); call
+// it in after() too, or a stopped cluster outlives the test.
+export function freeze(pids) {
+  const stopped = [];
+  for (const p of pids) {
+    try { process.kill(p, 'SIGSTOP'); stopped.push(p); } catch { /* gone */ }
+  }
+  return () => {
+    for (const p of stopped) {
+      try { process.kill(p, 'SIGCONT'); } catch { /* gone */ }
+    }
+  };
+}
+
+// The whole cluster hung: the postmaster first (it forks nothing more),
+// then every child.
+export function freezeCluster(cluster) {
+  const thawPostmaster = freeze(clusterPids(cluster).slice(0, 1));
+  const thawChildren = freeze(clusterPids(cluster).slice(1));
+  return () => { thawChildren(); thawPostmaster(); };
+}
+
+// `tocsinctl audit verify` on a stack's database with its broker's audit
+// key: { code, out }.
+export async function auditVerify(st) {
+  const keyFile = path.join(path.dirname(st.broker.keyFile), 'audit.key');
+  const r = await run(path.join(ROOT, 'build/tocsinctl'),
+    ['audit', 'verify', '--database', st.db.brokerUrl, '--audit-key', keyFile]);
+  return { code: r.code, out: r.stdout + r.stderr };
+}
