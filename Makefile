@@ -29,7 +29,8 @@
 
 # inih: the configuration file's parser (broker/base/conf.c), Debian's
 # libinih rather than one of our own.
-PKGS      := libwebsockets jansson libpq libsodium libzmq inih
+# xmlsec1-openssl: the XML Signature of CAP exports (broker/io/cap_sign.c)
+PKGS      := libwebsockets jansson libpq libsodium libzmq inih xmlsec1-openssl
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
              -Wmissing-prototypes -Wno-unused-parameter -Wformat=2

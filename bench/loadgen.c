@@ -122,6 +122,8 @@ static struct {
 	uint64_t resume_status[4]; /* ok, pending, reload, none/other */
 	unsigned char key[32];
 	char orgs_json[128];
+	int alert_ttl_s;       /* the alerts' expiry, seconds after their publish */
+	int64_t t_last_any_pub; /* the last publish sent, of any phase */
 
 	/* alerts */
 	int n_alerts, words;
@@ -1245,6 +1247,21 @@ static void idle_for(int64_t us)
 	run_until(always_false, now_us() + us, NULL);
 }
 
+/* Waits until the fan-out's alerts have expired and the broker has told
+ * every console so (in_force_ended, docs/protocol.md: one frame per
+ * console per alert, as the alerts themselves), outside every measured
+ * phase. A console that signs in gets the alerts in force; a real force
+ * has a few in force, not the fan-out's 410, and the reconnect storm then
+ * runs with its own missed alerts in force. */
+static void fanout_expired(void)
+{
+	int64_t until = G.t_last_any_pub + (G.alert_ttl_s + 3) * 1000000LL;
+
+	note("fan-out: waiting %.0f s for its alerts to expire", (until - now_us()) / 1e6);
+	if (until > now_us())
+		idle_for(until - now_us());
+}
+
 /* ---- connecting --------------------------------------------------------- */
 
 static int all_ready(void)
@@ -1276,17 +1293,33 @@ static double connect_all(int window, int64_t timeout_us)
 
 /* ---- publishing ------------------------------------------------------------ */
 
+/* An RFC 3339 UTC time, secs seconds from the wall clock's now. */
+static void iso_in(int secs, char out[32])
+{
+	time_t t = time(NULL) + secs;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
+/* Every alert expires (alert_ttl_s): a desk that signs in gets the alerts
+ * in force (docs/protocol.md), and a real force has a few in force, not
+ * the hundreds the fan-out phases send; the storm's missed alerts are in
+ * force while it runs. */
 static int publish(int idx)
 {
-	char buf[512];
+	char buf[600], expires[32];
 	int64_t t = now_us();
 	int n;
 
 	if (G.proto == P_TOCSIN) {
+		iso_in(G.alert_ttl_s, expires);
 		n = snprintf(buf, sizeof buf,
 			     "{\"type\":\"publish\",\"ref\":\"b%d\",\"headline\":\"bench %d\","
-			     "\"body\":\"t=%lld\",\"severity\":\"minor\",\"targets\":{\"orgs\":[%s]}}",
-			     idx, idx, (long long)t, G.orgs_json);
+			     "\"body\":\"t=%lld\",\"severity\":\"minor\",\"expires\":\"%s\","
+			     "\"targets\":{\"orgs\":[%s]}}",
+			     idx, idx, (long long)t, expires, G.orgs_json);
 		if (ws_send(G.ctrl, 1, buf, (size_t)n))
 			return -1;
 	} else {
@@ -1306,6 +1339,8 @@ static int publish(int idx)
 			return -1;
 	}
 	G.t_pub[idx] = t;
+	if (t > G.t_last_any_pub)
+		G.t_last_any_pub = t;
 	if (conn_flush(G.ctrl) < 0)
 		conn_fail(G.ctrl, "send");
 	return 0;
@@ -1879,6 +1914,7 @@ static void run_storm(struct phase *missed)
 	G.n_resumed = 0;
 	G.resume_mode = G.epoch[0] != 0;
 	storm_missed = G.resume_mode ? missed : NULL;
+	G.alert_ttl_s = 600; /* in force through the storm */
 	if (storm_missed) {
 		storm_missed->expected_per_alert = (uint64_t)closed;
 		for (int i = 0; i < storm_missed->count; i++) {
@@ -2097,6 +2133,7 @@ int main(int argc, char **argv)
 		dump_frames = atoi(getenv("LOADGEN_DUMP"));
 	signal(SIGPIPE, SIG_IGN);
 	G.t_begin = now_us();
+	G.alert_ttl_s = 60; /* the fan-out's alerts outlive its phases (see fanout_expired) */
 	randombytes_buf(&G.rnd, sizeof G.rnd);
 	G.rnd |= 1;
 	if (!(G.out = fopen(out, "w")))
@@ -2223,6 +2260,8 @@ int main(int argc, char **argv)
 			else
 				idle_for(1000000);
 		}
+		if (G.proto == P_TOCSIN)
+			fanout_expired();
 		resulti("fanout", "tallies", G.n_tallies);
 		resulti("fanout", "late_deliveries", (long long)late_total());
 		resulti("fanout", "publish_errors", G.n_pub_errors);

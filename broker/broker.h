@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "frame.h"
 #include "ids.h"
+#include "metrics.h"
 #include "outq.h"
 #include "sign_key.h"
 #include "site_cache.h"
@@ -30,6 +31,7 @@ _Static_assert(MSG_HEADROOM >= LWS_PRE, "MSG_HEADROOM must cover LWS_PRE");
 struct db;
 struct loop_wake;
 struct token_keys;
+struct cap_signer;
 struct signin;
 struct pwhash;
 struct delivery_log;
@@ -74,11 +76,14 @@ struct session {
 	/* revocation.c (set by session.c, refresh.c) */
 	int recheck;                   /* signed in or refreshed since the last
 	                                * sweep: checked in the next one */
-	/* resume.c and gate.c: while resuming, live alerts wait in held so
-	 * that the backlog always goes first */
+	/* resume.c and gate.c: while a session catches up (its backlog and
+	 * the alerts in force), live alerts wait in held so that the
+	 * catch-up always goes first */
 	int resuming;                  /* gate.c: the gate is closed */
 	struct outq held;              /* gate.c, owned: live alerts held meanwhile */
-	int resume_pending;            /* waiting for the database or journal */
+	int resume_pending;            /* the catch-up waits for the database or journal */
+	int resume_asked;              /* hello named a position to resume from */
+	const char *reload_reason;     /* it cannot be resumed (static string), or NULL */
 	int64_t resume_from;           /* the client's position */
 	int64_t resume_since;          /* where its unbroken run began; -1: not said */
 	char resume_epoch[65];         /* the client's epoch */
@@ -100,11 +105,15 @@ struct session {
  * file that writes it; "owned" marks what that file frees. */
 struct broker {
 	/* main.c: settings and secrets, read before the loop */
-	struct conf conf;
+	struct conf conf;                 /* reload.c takes what SIGHUP may change */
+	int argc;                         /* the command line, for reload.c */
+	char **argv;
+	int64_t started_us;
 	struct token_keys *token_keys;    /* signing and previous key (token_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
 	struct sign_key alert_key;        /* signs alert frames (alert_frame.c, sign_key.h) */
+	struct cap_signer *cap_signer;    /* owned: signs CAP exports, or NULL (cap_sign.h) */
 	/* server.c: the loop and the parts it starts and frees (each owned) */
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
@@ -173,9 +182,17 @@ struct broker {
 	/* applied_prune.c: journal_applied's retention */
 	int applied_pruning;              /* a prune query is in flight */
 	lws_sorted_usec_list_t sul_applied;
+	/* in_force.c: the alerts whose expiry passed, told to the desks */
+	int expiring;                     /* an expiry query is in flight */
+	int64_t expired_until_us;         /* expiries up to here are told */
+	int64_t expiring_until_us;        /* ... and up to here, once it answers */
+	lws_sorted_usec_list_t sul_expire;
 	/* image_sweep.c: the expiry sweep */
 	int images_sweeping;              /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_images;
+	/* retention.c: the retention sweep */
+	int retention_sweeping;           /* a sweep query is in flight */
+	lws_sorted_usec_list_t sul_retention;
 	/* revocation.c: expiry and revocation sweep */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;
@@ -193,6 +210,12 @@ struct broker {
 	int auth_armed;
 	/* http_api.c: sign-in requests awaiting a worker (not owned) */
 	struct http_req *http_waiting;
+	/* every layer counts here (metrics.h); http_ops.c writes /metrics */
+	struct metrics metrics;
+	/* metrics_probe.c: unacknowledged severe alerts, database round trip */
+	int probing;
+	int64_t probe_sent_us;
+	lws_sorted_usec_list_t sul_probe;
 };
 
 #endif

@@ -25,7 +25,7 @@ esac
 # used to run PostgreSQL unprivileged when we are root).
 pkgs=(gcc make pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev
       libpq-dev libsodium-dev libzmq3-dev libxml2-dev libcmocka-dev libssl-dev libinih-dev
-      postgresql util-linux)
+      libxmlsec1-dev postgresql util-linux)
 
 # A Node.js that did not come from Debian (NodeSource, nvm...) is fine as long
 # as it is 18 or newer and has npm: installing Debian's nodejs/npm over it
@@ -43,10 +43,12 @@ node_ok || pkgs+=(nodejs npm)
 # The tests also build the Debian package (dpkg-dev, debhelper and
 # build-essential, which dpkg-buildpackage requires: build tools of the
 # test only, never the package's dependencies), render the man pages
-# (man-db) and check the systemd unit (systemd-analyze, in systemd);
-# libfaketime (faketime) moves the broker's wall clock in e2e 77.
+# (man-db), check the systemd unit (systemd-analyze, in systemd) and put
+# deploy/nginx/tocsin.conf in front of the broker (nginx); libfaketime
+# (faketime) moves the broker's wall clock in e2e 86; xmlsec1 checks the
+# XML Signature of CAP exports (e2e 111, 112).
 if (( with_tests )); then
-    pkgs+=(chromium openssl dpkg-dev debhelper build-essential man-db systemd faketime)
+    pkgs+=(chromium openssl dpkg-dev debhelper build-essential man-db systemd nginx faketime xmlsec1)
 fi
 
 # libFuzzer's runtime (libclang_rt.fuzzer) is only recommended by clang, so

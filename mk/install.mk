@@ -63,6 +63,11 @@ install: all
 	sed 's|^SQLDIR=.*|SQLDIR="$${TOCSIN_SQL_DIR:-$(DATADIR)/tocsin/sql}"|' deploy/migrate.sh \
 	    > $(DESTDIR)$(SBINDIR)/tocsin-migrate
 	chmod 0755 $(DESTDIR)$(SBINDIR)/tocsin-migrate
+	@# deploy/restore.sh, with the installed schema and tocsin-migrate
+	sed -e 's|^SQLDIR=.*|SQLDIR="$${TOCSIN_SQL_DIR:-$(DATADIR)/tocsin/sql}"|' \
+	    -e 's|^MIGRATE=.*|MIGRATE="$(SBINDIR)/tocsin-migrate"|' deploy/restore.sh \
+	    > $(DESTDIR)$(SBINDIR)/tocsin-restore
+	chmod 0755 $(DESTDIR)$(SBINDIR)/tocsin-restore
 	$(INSTALL) -m 0644 $(CAP_SCHEMA) $(DESTDIR)$(DATADIR)/tocsin/cap/
 	@# the schema: baseline, migrations, functions (not the demo data)
 	for d in schema migrations functions; do \

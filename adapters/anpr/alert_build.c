@@ -59,6 +59,33 @@ out:
 	return req;
 }
 
+/* The control room must hear of a hotlisted vehicle even where no
+ * partner site is near the camera: the same facts as the alert, as an
+ * inbox item (a "report" of kind sighting, placed at the camera). */
+json_t *alert_build_report(const struct anpr_hit *hit, int radius_m, const char *image_id)
+{
+	const struct anpr_read *r = &hit->read;
+	char *full = NULL, text[ALERT_REPORT_MAX * 4 + 1];
+	json_t *req = NULL;
+
+	if (asprintf(&full,
+		     "ANPR hotlist hit with no partner site within %d m of the camera: no alert "
+		     "was sent.\nPlate: %s (read as \"%s\")\nCamera: %s at %.6f, %.6f\n"
+		     "Read at: %s\nReason: %s",
+		     radius_m, r->plate, r->plate_raw, r->camera, r->lat, r->lon, r->time,
+		     hit->reason) < 0)
+		return NULL;
+	utf8_truncate(full, ALERT_REPORT_MAX, text, sizeof text);
+	req = json_pack("{s:s, s:s, s:s, s:f, s:f, s:s}", "type", "report", "kind", "sighting",
+			"text", text, "lat", r->lat, "lon", r->lon, "occurred_at", r->time);
+	if (req && image_id && json_object_set_new(req, "image", json_string(image_id))) {
+		json_decref(req);
+		req = NULL;
+	}
+	free(full);
+	return req;
+}
+
 /* The MIME type the first bytes name, or NULL. */
 static const char *sniff_mime(const unsigned char *b, size_t n)
 {

@@ -9,6 +9,7 @@
 #include "match.h"
 
 #define ALERT_HEADLINE_MAX 200 /* characters (docs/protocol.md) */
+#define ALERT_REPORT_MAX 2000  /* characters of a report's text (docs/protocol.md) */
 #define IMAGE_MAX_BYTES (2 * 1024 * 1024)
 
 /* The "publish" request for a hit (without "seq": bus_client_call sets
@@ -17,6 +18,13 @@
  * camera and targets {"area": true}, and images [image_id] when image_id
  * is not NULL. NULL when out of memory. Caller json_decref()s. */
 json_t *alert_build_publish(const struct anpr_hit *hit, int radius_m, const char *image_id);
+
+/* The "report" request for a hit no site is near (the broker answered
+ * the publish no_recipients): kind sighting at the camera, the read and
+ * the reason in its text (at most ALERT_REPORT_MAX characters), the
+ * image when image_id is not NULL. It reaches the control room's inbox.
+ * NULL when out of memory. Caller json_decref()s. */
+json_t *alert_build_report(const struct anpr_hit *hit, int radius_m, const char *image_id);
 
 /* The "image" request for the JPEG or PNG at path (at most 2 MiB, type
  * from its first bytes), captioned with the plate. NULL with why filled

@@ -170,6 +170,39 @@ static void print_hit(struct publisher *p, const struct anpr_hit *hit)
 	atomic_fetch_add(&p->counts.published, 1);
 }
 
+/* 1 when reply is the broker's no_recipients: no site near the camera. */
+static int no_recipients(json_t *reply)
+{
+	const char *code = json_string_value(json_object_get(reply, "code"));
+	return code && !strcmp(code, "no_recipients");
+}
+
+/* A hit no site is near goes to the control room's inbox instead (issue
+ * 18: the control room never heard of that vehicle). */
+static void report_hit(struct publisher *p, const struct anpr_hit *hit, const char *image_id)
+{
+	char what[160];
+	json_t *req = alert_build_report(hit, p->conf.radius_m, image_id), *reply;
+	const char *type;
+
+	snprintf(what, sizeof what, "inbox item for plate %s at %s", hit->read.plate,
+		 hit->read.camera);
+	if (!req) {
+		alog_error("%s: out of memory building it", what);
+		return;
+	}
+	reply = call(p, req, p->conf.resend_ms, what);
+	json_decref(req);
+	type = json_string_value(json_object_get(reply, "type"));
+	if (type && !strcmp(type, "reported"))
+		alog_info("%s: no site within %d m: sent to the control room's inbox as report %"
+			  JSON_INTEGER_FORMAT, what, p->conf.radius_m,
+			  json_integer_value(json_object_get(reply, "report_id")));
+	else if (reply)
+		log_error_reply(what, reply);
+	json_decref(reply);
+}
+
 /* One publish over the bus; tries once more with a fresh upload when the
  * broker refuses a remembered image id. */
 static void publish_hit(struct publisher *p, const struct anpr_hit *hit)
@@ -215,6 +248,8 @@ static void publish_hit(struct publisher *p, const struct anpr_hit *hit)
 			continue;
 		}
 		log_error_reply(what, reply);
+		if (no_recipients(reply))
+			report_hit(p, hit, image_id);
 		json_decref(reply);
 		break;
 	}

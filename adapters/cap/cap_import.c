@@ -32,8 +32,8 @@ char *cap_read_file(const char *path, size_t *len)
 			char *grown = cap < READ_MAX ? realloc(buf, (cap = cap ? cap * 2 : 65536) + 1)
 						     : NULL;
 			if (!grown) {
-				fprintf(stderr, "tocsin-cap: %s is over 8 MiB or memory ran out\n",
-					path);
+				fprintf(stderr, "tocsin-cap: %s: rejected: document: over 8 MiB, the "
+						"most tocsin-cap reads (or memory ran out)\n", path);
 				free(buf);
 				buf = NULL;
 				break;
@@ -173,6 +173,7 @@ static enum cap_outcome build_request(const struct cap_importer *im, struct cap_
 
 	json_object_update(req, a->publish);
 	json_object_set_new(req, "type", json_string("publish"));
+	json_object_set(req, "origin", a->origin); /* the alert keeps who sent it */
 	if (strcmp(type, "alert"))
 		return resolve_reference(im, a, req, reason, rsize);
 	if (im->targets)

@@ -132,6 +132,7 @@ void cap_alert_free(struct cap_alert *a)
 	json_decref(a->publish);
 	json_decref(a->images);
 	json_decref(a->notes);
+	json_decref(a->origin);
 	free(a->identifier);
 	free(a->sender);
 	free(a->sent);
@@ -169,6 +170,16 @@ static char *text_of(xmlNodePtr n)
 
 	xmlFree(t);
 	return s;
+}
+
+/* 1 when the element holds nothing but white space. */
+static int is_blank(xmlNodePtr n)
+{
+	char *v = text_of(n);
+	int blank = !v || !v[strspn(v, " \t\r\n")];
+
+	free(v);
+	return blank;
 }
 
 /* The text of the first child element called name, or NULL. */
@@ -307,19 +318,14 @@ static void note_alert_extras(xmlNodePtr root, struct cap_alert *a)
 {
 	static const char *const held[] = { "identifier", "sender", "sent", "status",
 					    "msgType", "references", "info", NULL };
-	int infos = 0;
-
 	for (xmlNodePtr c = root->children; c; c = c->next) {
 		int known = 0;
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
 		for (int i = 0; held[i]; i++)
 			known |= is_cap(c, held[i]);
-		if (is_cap(c, "info") && ++infos > 1) {
-			char *lang = child_text(c, "language");
-			note(a, c, "info block %d (%s) is not held: Tocsin keeps the first", infos,
-			     lang ? lang : "en-US");
-			free(lang);
+		if (is_cap(c, "info")) {
+			continue; /* every block is held in cap_info (hold_infos) */
 		} else if (is_cap(c, "scope")) {
 			char *v = text_of(c);
 			if (v && strcmp(v, "Public"))
@@ -361,6 +367,23 @@ static int is_tocsin_category(const char *c)
 	return 0;
 }
 
+/* Cuts v (longer than max characters) to its first max - 1 and an
+ * ellipsis, in place: what a console shows. The whole text stays in
+ * cap_info (hold_info), so a long description from a national feed is
+ * shown folded, never refused. */
+static void cut_text(struct cap_alert *a, xmlNodePtr n, char *v, size_t max)
+{
+	size_t chars = 0, len = utf8_len(v);
+	char *p = v;
+
+	for (; *p; p++)
+		if (((unsigned char)*p & 0xC0) != 0x80 && ++chars == max)
+			break;
+	strcpy(p, "\xe2\x80\xa6"); /* U+2026; max - 1 characters before it */
+	note(a, n, "%s is %zu characters: the first %zu are shown, the whole text is held",
+	     (const char *)n->name, len, max - 1);
+}
+
 /* A string field with a length limit in characters. */
 static int put_text(xmlNodePtr info, const char *cap_name, const char *field, size_t max,
 		    struct cap_alert *a, struct cap_problem *err)
@@ -373,13 +396,8 @@ static int put_text(xmlNodePtr info, const char *cap_name, const char *field, si
 	v = text_of(n);
 	if (!v)
 		return -1;
-	if (utf8_len(v) > max) {
-		problem_set(err, cap_name, line_of(n),
-			    "%s is %zu characters; Tocsin holds at most %zu", cap_name, utf8_len(v),
-			    max);
-		free(v);
-		return -1;
-	}
+	if (utf8_len(v) > max)
+		cut_text(a, n, v, max);
 	json_object_set_new(a->publish, field, json_string(v));
 	free(v);
 	return 0;
@@ -615,14 +633,14 @@ static int map_areas(xmlNodePtr info, struct cap_alert *a, struct cap_problem *e
 		for (xmlNodePtr g = area->children; g; g = g->next) {
 			if (g->type != XML_ELEMENT_NODE)
 				continue;
-			if ((is_cap(g, "polygon") || is_cap(g, "circle")) && !held) {
+			if ((is_cap(g, "polygon") || is_cap(g, "circle")) && is_blank(g)) {
+				note(a, g, "an empty %s is ignored", (const char *)g->name);
+			} else if ((is_cap(g, "polygon") || is_cap(g, "circle")) && !held) {
 				if (is_cap(g, "polygon") ? map_polygon(g, a, err) : map_circle(g, a, err))
 					return -1;
 				held = 1;
 			} else if (is_cap(g, "areaDesc")) {
-				char *v = text_of(g);
-				note(a, g, "\"%.200s\" is not held", v ? v : "");
-				free(v);
+				continue; /* held in cap_info */
 			} else if (is_cap(g, "geocode")) {
 				char *k = child_text(g, "valueName"), *v = child_text(g, "value");
 				note(a, g, "%.40s %.80s is not held", k ? k : "", v ? v : "");
@@ -663,11 +681,13 @@ static int map_category(xmlNodePtr info, struct cap_alert *a)
 }
 
 /* Elements of <info> the model does not hold. */
-static void note_info_extras(xmlNodePtr info, struct cap_alert *a, int event_used)
+static void note_info_extras(xmlNodePtr info, struct cap_alert *a)
 {
 	static const char *const held[] = { "category", "urgency", "severity", "certainty",
 					    "effective", "expires", "headline", "description",
-					    "instruction", "parameter", "resource", "area", NULL };
+					    "instruction", "parameter", "resource", "area",
+					    "senderName", "contact", "web", "audience",
+					    "language", NULL };
 
 	for (xmlNodePtr c = info->children; c; c = c->next) {
 		int known = 0;
@@ -676,7 +696,7 @@ static void note_info_extras(xmlNodePtr info, struct cap_alert *a, int event_use
 			continue;
 		for (int i = 0; held[i]; i++)
 			known |= is_cap(c, held[i]);
-		if (known || (is_cap(c, "event") && event_used))
+		if (known || is_cap(c, "event")) /* the event is held in cap_info */
 			continue;
 		v = text_of(c);
 		if (is_cap(c, "language") && v && !strncmp(v, "en", 2)) {
@@ -698,27 +718,29 @@ static void note_info_extras(xmlNodePtr info, struct cap_alert *a, int event_use
 static int map_info(xmlNodePtr info, struct cap_alert *a, struct cap_problem *err)
 {
 	xmlNodePtr hl = child(info, "headline");
-	int event_used = 0;
 
 	for (xmlNodePtr p = info->children; p; p = p->next)
 		if (is_cap(p, "parameter") && map_parameter(p, a, err))
 			return -1;
 	if (map_category(info, a) || map_enums(info, a))
 		return -1;
+	if (hl && is_blank(hl))
+		hl = NULL; /* an empty element is as good as none */
 	if (!hl) { /* Tocsin needs a headline: the event names it */
 		xmlNodePtr ev = child(info, "event");
 		char *v = text_of(ev);
 		if (!v)
 			return -1;
-		if (utf8_len(v) > 200 || !*v) {
+		if (!*v) {
 			problem_set(err, "event", line_of(ev),
-				    "with no headline the event is the headline: 1 to 200 characters");
+				    "with no headline the event is the headline: it cannot be empty");
 			free(v);
 			return -1;
 		}
+		if (utf8_len(v) > 200)
+			cut_text(a, ev, v, 200);
 		json_object_set_new(a->publish, "headline", json_string(v));
 		free(v);
-		event_used = 1;
 	} else if (put_text(info, "headline", "headline", 200, a, err)) {
 		return -1;
 	} else if (!*json_string_value(json_object_get(a->publish, "headline"))) {
@@ -735,8 +757,122 @@ static int map_info(xmlNodePtr info, struct cap_alert *a, struct cap_problem *er
 			return -1;
 	if (map_areas(info, a, err))
 		return -1;
-	note_info_extras(info, a, event_used);
+	note_info_extras(info, a);
 	return 0;
+}
+
+/* ------------------------------------------------------------ every info block */
+
+#define CAP_INFO_MAX 65536 /* bytes of cap_info JSON: frame_publish.c's limit */
+
+/* Sets name to the element's text unless it is empty. */
+static void hold_string(json_t *obj, const char *name, xmlNodePtr n)
+{
+	char *v = n ? text_of(n) : NULL;
+
+	if (v && v[strspn(v, " \t\r\n")])
+		json_object_set_new(obj, name, json_string(v));
+	free(v);
+}
+
+/* Appends {k: text of each child in names} for each child element called
+ * elem, skipping empty ones. */
+static void hold_list(json_t *obj, const char *member, xmlNodePtr info, const char *elem,
+		      const char *const names[][2])
+{
+	json_t *list = json_array();
+
+	for (xmlNodePtr c = info->children; c; c = c->next) {
+		json_t *item;
+		if (!is_cap(c, elem))
+			continue;
+		item = json_object();
+		for (int i = 0; names[i][0]; i++)
+			hold_string(item, names[i][1], child(c, names[i][0]));
+		if (json_object_size(item))
+			json_array_append(list, item);
+		json_decref(item);
+	}
+	if (json_array_size(list))
+		json_object_set(obj, member, list);
+	json_decref(list);
+}
+
+/* One info block as the consoles show it: what was sent, by language. */
+static json_t *hold_info(xmlNodePtr info)
+{
+	static const char *const texts[][2] = {
+		{ "event", "event" }, { "headline", "headline" }, { "description", "description" },
+		{ "instruction", "instruction" }, { "senderName", "sender_name" },
+		{ "contact", "contact" }, { "web", "web" }, { "audience", "audience" }, { NULL, NULL }
+	};
+	static const char *const params[][2] = { { "valueName", "name" }, { "value", "value" },
+						  { NULL, NULL } };
+	static const char *const resources[][2] = { { "resourceDesc", "description" },
+						     { "mimeType", "mime" }, { "uri", "uri" },
+						     { NULL, NULL } };
+	json_t *o = json_object(), *areas = json_array();
+
+	hold_string(o, "language", child(info, "language"));
+	if (!json_object_get(o, "language"))
+		json_object_set_new(o, "language", json_string("en-US"));
+	for (int i = 0; texts[i][0]; i++)
+		hold_string(o, texts[i][1], child(info, texts[i][0]));
+	hold_list(o, "parameters", info, "parameter", params);
+	hold_list(o, "resources", info, "resource", resources);
+	for (xmlNodePtr c = info->children; c; c = c->next) {
+		char *v = is_cap(c, "area") ? child_text(c, "areaDesc") : NULL;
+		if (v && *v)
+			json_array_append_new(areas, json_string(v));
+		free(v);
+	}
+	if (json_array_size(areas)) { /* "A; B": the areas' descriptions */
+		size_t i, n = 0;
+		json_t *v;
+		char *all;
+		json_array_foreach(areas, i, v)
+			n += json_string_length(v) + 2;
+		all = calloc(1, n + 1);
+		json_array_foreach(areas, i, v) {
+			if (all && i)
+				strcat(all, "; ");
+			if (all)
+				strcat(all, json_string_value(v));
+		}
+		json_object_set_new(o, "area", json_string(all ? all : ""));
+		free(all);
+	}
+	json_decref(areas);
+	return o;
+}
+
+/* Every info block into publish.cap_info, in document order, within
+ * CAP_INFO_MAX bytes: blocks past it are noted, not sent. */
+static void hold_infos(xmlNodePtr root, struct cap_alert *a)
+{
+	json_t *blocks = json_array();
+	size_t used = 2;
+
+	for (xmlNodePtr c = root->children; c; c = c->next) {
+		json_t *b;
+		char *text;
+		if (!is_cap(c, "info"))
+			continue;
+		b = hold_info(c);
+		text = json_dumps(b, JSON_COMPACT);
+		if (text && used + strlen(text) + 1 <= CAP_INFO_MAX && json_array_size(blocks) < 16) {
+			used += strlen(text) + 1;
+			json_array_append(blocks, b);
+		} else {
+			note(a, c, "this info block is not held: the alert holds %d bytes of them",
+			     CAP_INFO_MAX);
+		}
+		free(text);
+		json_decref(b);
+	}
+	if (json_array_size(blocks))
+		json_object_set(a->publish, "cap_info", blocks);
+	json_decref(blocks);
 }
 
 /* ------------------------------------------------------------ entry */
@@ -752,8 +888,18 @@ static int map_alert(xmlNodePtr root, struct cap_alert *a, struct cap_problem *e
 		problem_set(err, "alert", line_of(root), "out of memory");
 		return -1;
 	}
-	if (map_header(root, a, err))
+	a->origin = json_pack("{s:s, s:s, s:s}", "identifier", a->identifier, "sender", a->sender,
+			      "sent", a->sent);
+	if (!a->origin || map_header(root, a, err))
 		return -1;
+	if (info) { /* the first info block's senderName names the sender */
+		char *name = child_text(info, "senderName");
+		if (name && *name && utf8_len(name) <= 255)
+			json_object_set_new(a->origin, "sender_name", json_string(name));
+		else if (name && *name)
+			note(a, child(info, "senderName"), "over 255 characters: not held");
+		free(name);
+	}
 	if (!info) {
 		const char *type = json_string_value(json_object_get(a->publish, "msg_type"));
 		if (strcmp(type, "cancel")) {
@@ -765,7 +911,22 @@ static int map_alert(xmlNodePtr root, struct cap_alert *a, struct cap_problem *e
 		return -1;
 	}
 	note_alert_extras(root, a);
+	hold_infos(root, a);
 	return 0;
+}
+
+/* The line of "<!DOCTYPE" in the text (libxml2 keeps no line for a DTD
+ * node: the refusal named none), or 0. */
+static int doctype_line(const char *xml, size_t len)
+{
+	const char *at = memmem(xml, len, "<!DOCTYPE", 9);
+	int line = 1;
+
+	if (!at)
+		return 0;
+	for (const char *p = xml; p < at; p++)
+		line += *p == '\n';
+	return line;
 }
 
 /* A well-formed, schema-valid document (caller xmlFreeDoc()s), or NULL
@@ -802,7 +963,7 @@ static xmlDocPtr load_valid(const struct cap_schema *s, const char *xml, size_t 
 		goto fail;
 	}
 	if (doc->intSubset || doc->extSubset) { /* entities could expand without bound */
-		problem_set(err, "document", doc->intSubset ? line_of((xmlNodePtr)doc->intSubset) : 0,
+		problem_set(err, "document", doctype_line(xml, len),
 			    "a DOCTYPE is not allowed in CAP");
 		goto fail;
 	}

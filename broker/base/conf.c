@@ -20,10 +20,14 @@
 #include <string.h>
 #include <strings.h>
 
-enum type { T_TEXT, T_INT, T_UINT, T_SIZE, T_BOOL, T_LISTEN, T_URL, T_ORIGINS, T_LEVEL };
+enum type { T_TEXT, T_INT, T_UINT, T_SIZE, T_BOOL, T_LISTEN, T_URL, T_ORIGINS, T_LEVEL,
+	    T_FORMAT, T_CIDRS };
 
 #define SECRET 1u /* conf_print masks its password */
 #define LIVE 2u   /* the file it names is reread while running: no restart */
+#define RELOAD 4u /* SIGHUP takes a new value (conf_reload): no restart */
+#define HIDDEN 8u /* conf_print shows **** for it */
+#define REREAD 16u /* SIGHUP rereads the file it names (not its name) */
 
 struct setting {
 	const char *name; /* in the file; the flag is --name */
@@ -65,13 +69,16 @@ static const struct setting table[] = {
 	{ "alert-key", "TOCSIN_ALERT_KEY", T_TEXT, AT(alert_key), 0, 0, NULL, "FILE",
 	  "32-byte Ed25519 seed signing every alert, with FILE.pub the public keys "
 	  "(tocsinctl keys init; default: alert_sign.key beside the token key)", 0 },
+	{ "cap-sign-key", "TOCSIN_CAP_SIGN_KEY", T_TEXT, AT(cap_sign_key), 0, 0, NULL, "FILE",
+	  "PEM ECDSA P-256 key signing CAP exports (tocsinctl keys init; default: "
+	  "cap_sign.key beside the token key; no file: exports are not signed)", 0 },
 	{ "journal", "TOCSIN_JOURNAL", T_TEXT, AT(journal), 0, 0, "./var/journal/tocsin.journal",
 	  "FILE", "local journal written while PostgreSQL is unreachable", 0 },
 	{ "tls-cert", "TOCSIN_TLS_CERT", T_TEXT, AT(tls_cert), 0, 0, NULL, "FILE",
 	  "PEM certificate (chain) for https and wss; with tls-key the port speaks TLS 1.2+ "
-	  "only", 0 },
+	  "only", REREAD },
 	{ "tls-key", "TOCSIN_TLS_KEY", T_TEXT, AT(tls_key), 0, 0, NULL, "FILE",
-	  "PEM private key of tls-cert", 0 },
+	  "PEM private key of tls-cert", REREAD },
 	{ "user", "TOCSIN_USER", T_TEXT, AT(run_user), 0, 0, NULL, "NAME",
 	  "when started as root: read every key and certificate, then run as this user", 0 },
 	{ "allow-root", "TOCSIN_ALLOW_ROOT", T_BOOL, AT(allow_root), 0, 0, "no", "",
@@ -92,7 +99,7 @@ static const struct setting table[] = {
 	  "SECONDS", "re-send and raise a severe or extreme alert a site has not "
 	  "acknowledged after this long", 0 },
 	{ "max-frame", "TOCSIN_MAX_FRAME", T_SIZE, AT(max_frame), 256, 16 << 20, "65536", "BYTES",
-	  "largest client message", 0 },
+	  "largest client message", RELOAD },
 	{ "auth-timeout", "TOCSIN_AUTH_TIMEOUT", T_INT, AT(auth_timeout), 1, 600, "10", "SECONDS",
 	  "time allowed before hello", 0 },
 	{ "signin-workers", "TOCSIN_SIGNIN_WORKERS", T_INT, AT(signin_workers), 1, 16, "2", "N",
@@ -108,22 +115,45 @@ static const struct setting table[] = {
 	  "60", "SECONDS", "the longest delay an account's failures impose on every sign-in to "
 	  "it (1 s, doubling per failure)", 0 },
 	{ "queue-max-msgs", "TOCSIN_QUEUE_MAX_MSGS", T_UINT, AT(queue_max_msgs), 8, 1 << 20, "4096",
-	  "N", "per-connection outbound queue, in messages", 0 },
+	  "N", "per-connection outbound queue, in messages", RELOAD },
 	{ "queue-max-bytes", "TOCSIN_QUEUE_MAX_BYTES", T_SIZE, AT(queue_max_bytes), 4096, 1L << 30,
-	  "4194304", "BYTES", "per-connection outbound queue, in bytes", 0 },
+	  "4194304", "BYTES", "per-connection outbound queue, in bytes", RELOAD },
 	{ "ping-interval", "TOCSIN_PING_INTERVAL", T_INT, AT(ping_interval), 1, 3600, "25", "SECONDS",
 	  "WebSocket ping when idle; peers silent for twice this long are dropped", 0 },
 	{ "rate-limit", "TOCSIN_RATE_LIMIT", T_INT, AT(rate_per_sec), 1, 100000, "200", "N",
-	  "client messages per second per connection (bursts of twice that)", 0 },
+	  "client messages per second per connection (bursts of twice that)", RELOAD },
 	{ "max-connections-per-address", "TOCSIN_MAX_CONNECTIONS_PER_ADDRESS", T_INT,
-	  AT(max_per_address), 1, 100000, "5000", "N", "WebSocket connections from one address",
-	  0 },
+	  AT(max_per_address), 1, 100000, "5000", "N", "WebSocket connections from one address "
+	  "(the client's, behind trusted-proxies)", RELOAD },
 	{ "max-connections", "TOCSIN_MAX_CONNECTIONS", T_INT, AT(max_connections), 1, 1000000,
-	  "19000", "N", "WebSocket connections in all", 0 },
+	  "19000", "N", "WebSocket connections in all", RELOAD },
 	{ "image-sweep-seconds", "TOCSIN_IMAGE_SWEEP_SECONDS", T_INT, AT(image_sweep_s), 1, 86400,
-	  "60", "SECONDS", "how often the bytes of expired images are erased", 0 },
+	  "60", "SECONDS", "how often the bytes of expired images are erased", RELOAD },
 	{ "log-level", "TOCSIN_LOG_LEVEL", T_LEVEL, AT(log_level), 0, 0, "info", "LEVEL",
-	  "debug, info, warn or error", 0 },
+	  "debug, info, warn or error", RELOAD },
+	{ "log-format", "TOCSIN_LOG_FORMAT", T_FORMAT, AT(log_format), 0, 0, "text", "FORMAT",
+	  "text (a line per event) or json (an object per line: ts, level, msg, and session "
+	  "and ref when the line is about one request); under systemd each line starts "
+	  "with its syslog priority (<3> error ... <7> debug), so journalctl -p works", RELOAD },
+	{ "trusted-proxies", "TOCSIN_TRUSTED_PROXIES", T_CIDRS, AT(trusted_proxies), 0, 0, NULL,
+	  "CIDR", "reverse proxies whose X-Forwarded-For (or, without it, X-Real-IP) names "
+	  "the client, read right to left (docs/operations.md): a list of addresses or "
+	  "ranges separated by spaces, e.g. 127.0.0.1 10.0.0.0/8. The client's address is "
+	  "what the sign-in lockout, max-connections-per-address and the audit use. "
+	  "Anyone else's headers are ignored (default: none)", RELOAD },
+	{ "metrics-allow", "TOCSIN_METRICS_ALLOW", T_CIDRS, AT(metrics_allow), 0, 0,
+	  "127.0.0.1/32 ::1/128", "CIDR", "addresses or ranges that may read GET /metrics "
+	  "(Prometheus text format), separated by spaces; others need metrics-token", RELOAD },
+	{ "metrics-token", "TOCSIN_METRICS_TOKEN", T_TEXT, AT(metrics_token), 0, 0, NULL, "TOKEN",
+	  "a bearer token (Authorization: Bearer TOKEN) that may read /metrics from any "
+	  "address, at least 16 characters (default: none)", RELOAD | HIDDEN },
+	{ "retention-audit-detail-days", "TOCSIN_RETENTION_AUDIT_DETAIL_DAYS", T_INT,
+	  AT(retention_audit_detail_days), 0, 36500, "0", "DAYS", "erase the details of "
+	  "sealed audit rows this old; the rows (who, what, when, to whom) and the seal "
+	  "chain stay, and each erasure is audited (0: keep)", RELOAD },
+	{ "retention-sweep-seconds", "TOCSIN_RETENTION_SWEEP_SECONDS", T_INT,
+	  AT(retention_sweep_s), 1, 86400, "3600", "SECONDS", "how often what "
+	  "retention-audit-detail-days makes due is erased", RELOAD },
 };
 
 #define N_SETTINGS (int)(sizeof table / sizeof table[0])
@@ -272,8 +302,9 @@ static int add_origins(struct conf *c, int i, const struct origin *o, const char
 static int set_scalar(struct conf *c, const struct setting *s, const struct origin *o,
 		      const char *text)
 {
-	char *field = (char *)c + s->off, normal[ADMISSION_ORIGIN_MAX];
+	char *field = (char *)c + s->off, normal[ADMISSION_ORIGIN_MAX], bad[CIDR_TEXT_MAX];
 	enum log_level level;
+	enum log_format format;
 	long v;
 
 	switch (s->type) {
@@ -297,6 +328,20 @@ static int set_scalar(struct conf *c, const struct setting *s, const struct orig
 			return -1;
 		}
 		*(int *)(void *)field = (int)level;
+		return 0;
+	case T_FORMAT:
+		if (log_format_from_name(text, &format)) {
+			fail(o, s->name, "must be text or json, got '%s'", text);
+			return -1;
+		}
+		*(int *)(void *)field = (int)format;
+		return 0;
+	case T_CIDRS:
+		if (cidr_list_parse(text, (struct cidr_list *)(void *)field, bad, sizeof bad)) {
+			fail(o, s->name, "wants addresses or ranges such as 10.0.0.0/8 (at most %d, "
+			     "no host bits past the prefix), got '%s'", CIDR_LIST_MAX, bad);
+			return -1;
+		}
 		return 0;
 	case T_URL:
 		if (admission_origin_normal(text, normal, sizeof normal) != 0) {
@@ -571,30 +616,33 @@ static int default_origins(struct conf *c)
 	return rc;
 }
 
-/* A key's default: name in the token key's folder. */
-static int beside_token_key(struct conf *c, const char **field, const char *name, int opt)
+/* A key file's default: name in the token key's folder. */
+static int beside_token_key(struct conf *c, const char **value, const char *name, int opt)
 {
-	const char *slash = strrchr(c->token_key, '/');
-	size_t dir = slash ? (size_t)(slash - c->token_key + 1) : 0;
+	const char *slash;
+	size_t dir;
 	char path[4200];
 
-	if (*field || !c->token_key)
+	if (*value || !c->token_key)
 		return 0;
+	slash = strrchr(c->token_key, '/');
+	dir = slash ? (size_t)(slash - c->token_key + 1) : 0;
 	snprintf(path, sizeof path, "%.*s%s", (int)dir, c->token_key, name);
-	if (!(*field = keep(c, path, strlen(path))))
+	if (!(*value = keep(c, path, strlen(path))))
 		return -1;
 	c->source[opt] = CONF_DERIVED;
 	return 0;
 }
 
-/* What follows from the values: the audit and alert keys' defaults, the
- * origins. */
+/* What follows from the values: the key files' defaults (audit, alert and
+ * CAP signing keys), the origins. */
 static int derive(struct conf *c)
 {
 	int origins = find("allowed-origin");
 
 	if (beside_token_key(c, &c->audit_key, "audit.key", find("audit-key")) ||
-	    beside_token_key(c, &c->alert_key, "alert_sign.key", find("alert-key")))
+	    beside_token_key(c, &c->alert_key, "alert_sign.key", find("alert-key")) ||
+	    beside_token_key(c, &c->cap_sign_key, "cap_sign.key", find("cap-sign-key")))
 		return -1;
 	if (c->public_url) {
 		memmove(c->origins + 1, c->origins, (size_t)c->n_origins * sizeof c->origins[0]);
@@ -616,6 +664,10 @@ static int check(const struct conf *c)
 	if ((c->bus_ingest || c->bus_events) && !c->bus_key) {
 		fprintf(stderr, "tocsind: --bus-ingest and --bus-events need --bus-key FILE "
 			"(tocsinctl keys init makes one)\n");
+		return -1;
+	}
+	if (c->metrics_token && strlen(c->metrics_token) < 16) {
+		fprintf(stderr, "tocsind: --metrics-token must be at least 16 characters\n");
 		return -1;
 	}
 	if (!c->database) {
@@ -722,8 +774,9 @@ void conf_mask_secret(const char *conninfo, char *out, size_t size)
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
-/* Row i's value as text ("" when unset). */
-static void value_text(const struct conf *c, int i, char *out, size_t size)
+/* Row i's value as text ("" when unset); masked: as --check-config shows
+ * it (a password or a token hidden). */
+static void value_text(const struct conf *c, int i, char *out, size_t size, int masked)
 {
 	const struct setting *s = &table[i];
 	const char *field = (const char *)c + s->off;
@@ -736,6 +789,8 @@ static void value_text(const struct conf *c, int i, char *out, size_t size)
 	case T_SIZE: snprintf(out, size, "%zu", *(const size_t *)(const void *)field); break;
 	case T_BOOL: snprintf(out, size, "%s", *(const int *)(const void *)field ? "yes" : "no"); break;
 	case T_LEVEL: snprintf(out, size, "%s", level_names[*(const int *)(const void *)field & 3]); break;
+	case T_FORMAT: snprintf(out, size, "%s", *(const int *)(const void *)field ? "json" : "text"); break;
+	case T_CIDRS: cidr_list_format((const struct cidr_list *)(const void *)field, out, size); break;
 	case T_ORIGINS:
 		for (int k = 0; k < c->n_origins; k++) {
 			if (k)
@@ -746,7 +801,9 @@ static void value_text(const struct conf *c, int i, char *out, size_t size)
 	case T_TEXT:
 	case T_URL: {
 		const char *v = *(const char *const *)(const void *)field;
-		if (v && (s->flags & SECRET))
+		if (v && masked && (s->flags & HIDDEN))
+			snprintf(out, size, "****");
+		else if (v && masked && (s->flags & SECRET))
 			conf_mask_secret(v, out, size);
 		else if (v)
 			snprintf(out, size, "%s", v);
@@ -765,7 +822,7 @@ void conf_print(const struct conf *c, FILE *out)
 		c->config ? c->config : "no configuration file");
 	for (int i = 0; i < N_SETTINGS; i++) {
 		const struct setting *s = &table[i];
-		value_text(c, i, value, sizeof value);
+		value_text(c, i, value, sizeof value, 1);
 		switch (c->source[i]) {
 		case CONF_FILE: snprintf(from, sizeof from, "file, line %d", c->line[i]); break;
 		case CONF_ENV: snprintf(from, sizeof from, "environment %s", s->env); break;
@@ -779,6 +836,66 @@ void conf_print(const struct conf *c, FILE *out)
 		else
 			fprintf(out, "# %s =%*s# not set\n", s->name, pad > 2 ? pad - 1 : 1, "");
 	}
+}
+
+/* ------------------------------------------------------------ reload */
+
+/* Takes row i of fresh into cur. */
+static int take(struct conf *cur, const struct conf *fresh, int i)
+{
+	const struct setting *s = &table[i];
+	char *to = (char *)cur + s->off;
+	const char *from = (const char *)fresh + s->off, *v;
+
+	switch (s->type) {
+	case T_INT: case T_BOOL: case T_LEVEL: case T_FORMAT:
+		memcpy(to, from, sizeof(int));
+		break;
+	case T_UINT: memcpy(to, from, sizeof(unsigned)); break;
+	case T_SIZE: memcpy(to, from, sizeof(size_t)); break;
+	case T_CIDRS: memcpy(to, from, sizeof(struct cidr_list)); break;
+	case T_TEXT:
+	case T_URL:
+		v = *(const char *const *)(const void *)from;
+		if (v && !(v = keep(cur, v, strlen(v))))
+			return -1;
+		memcpy(to, &v, sizeof v);
+		break;
+	default:
+		return -1; /* listen, origins: never reloaded */
+	}
+	cur->source[i] = fresh->source[i];
+	cur->line[i] = fresh->line[i];
+	return 0;
+}
+
+int conf_reload(struct conf *cur, const struct conf *fresh)
+{
+	char was[4200], now[4200];
+	int taken = 0;
+
+	for (int i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &table[i];
+		value_text(cur, i, was, sizeof was, 0);
+		value_text(fresh, i, now, sizeof now, 0);
+		if (!strcmp(was, now))
+			continue;
+		if (!(s->flags & RELOAD)) {
+			log_warn("reload: %s changed; it takes effect at the next restart", s->name);
+			continue;
+		}
+		if (take(cur, fresh, i)) {
+			log_error("reload: no room for the new value of %s; restart to apply it", s->name);
+			return -1;
+		}
+		if (s->flags & (HIDDEN | SECRET))
+			log_info("reload: %s changed", s->name);
+		else
+			log_info("reload: %s = %s (was %s)", s->name, *now ? now : "(none)",
+				 *was ? was : "(none)");
+		taken++;
+	}
+	return taken;
 }
 
 /* ------------------------------------------------------------ help */
@@ -849,14 +966,18 @@ static void help_man(FILE *out, const struct setting *s)
 	fputs("\\fR, environment \\fB", out);
 	roff(out, s->env);
 	fputs("\\fR", out);
-	if (s->def) {
+	if (s->def && *s->def) {
 		fputs("; default \\fB", out);
 		roff(out, s->def);
 		fputs("\\fR", out);
 	}
 	if (s->flags & LIVE)
 		fputs("; the file is reread when it changes, without a restart", out);
-	fputs(s->flags & SECRET ? "; masked by \\fB\\-\\-check\\-config\\fR.\n" : ".\n", out);
+	if (s->flags & RELOAD)
+		fputs("; SIGHUP applies a new value, without a restart", out);
+	if (s->flags & REREAD)
+		fputs("; SIGHUP rereads the file, without a restart", out);
+	fputs(s->flags & (SECRET | HIDDEN) ? "; masked by \\fB\\-\\-check\\-config\\fR.\n" : ".\n", out);
 }
 
 void conf_help(FILE *out, int man)
@@ -873,8 +994,10 @@ void conf_help(FILE *out, int man)
 		}
 		fprintf(out, "  --%s%s%s\n", s->name, *s->arg ? " " : "", s->arg);
 		snprintf(text, sizeof text, "%s (%s%s%s%s)", s->help, s->env,
-			 s->def ? "; default " : "", s->def ? s->def : "",
-			 s->flags & LIVE ? "; the file is reread when it changes" : "");
+			 s->def && *s->def ? "; default " : "", s->def ? s->def : "",
+			 s->flags & LIVE ? "; the file is reread when it changes"
+			 : s->flags & RELOAD ? "; SIGHUP applies a change"
+			 : s->flags & REREAD ? "; SIGHUP rereads the file" : "");
 		wrap(out, text);
 	}
 }

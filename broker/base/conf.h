@@ -16,12 +16,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cidr.h"
+
 #ifndef CONF_DEFAULT_FILE
 #define CONF_DEFAULT_FILE "/etc/tocsin/tocsind.conf"
 #endif
 
 #define CONF_ORIGINS_MAX 16
-#define CONF_SETTINGS_MAX 48     /* room for the table's rows (checked) */
+#define CONF_SETTINGS_MAX 56     /* room for the table's rows (checked) */
 #define CONF_STORE_BYTES 65536   /* every string value is copied here */
 
 /* Where a value came from, weakest first. */
@@ -36,6 +38,7 @@ struct conf {
 	const char *token_key;    /* token-key: 32-byte key file */
 	const char *audit_key;    /* audit-key: 32-byte key file (default beside token-key) */
 	const char *alert_key;    /* alert-key: Ed25519 seed signing alerts (default beside token-key) */
+	const char *cap_sign_key; /* cap-sign-key: PEM ECDSA P-256 key (default beside token-key) */
 	const char *journal;      /* journal FILE */
 	const char *tls_cert;     /* tls-cert: PEM chain; with tls_key, https and wss only */
 	const char *tls_key;      /* tls-key: PEM private key */
@@ -62,6 +65,12 @@ struct conf {
 	int max_connections;      /* max-connections */
 	int image_sweep_s;        /* image-sweep-seconds */
 	int log_level;            /* log-level (enum log_level) */
+	int log_format;           /* log-format (enum log_format) */
+	struct cidr_list trusted_proxies; /* trusted-proxies: whose X-Forwarded-For counts */
+	struct cidr_list metrics_allow;   /* metrics-allow: who may read /metrics */
+	const char *metrics_token;        /* metrics-token: or with this bearer token */
+	int retention_audit_detail_days;  /* retention-audit-detail-days (0: kept) */
+	int retention_sweep_s;            /* retention-sweep-seconds */
 	/* allowed-origin, normalised (admission_origin_normal): public-url's
 	 * origin, then the ones given; none given: the local ones of the port */
 	const char *origins[CONF_ORIGINS_MAX];
@@ -94,6 +103,13 @@ void conf_help(FILE *out, int man);
 /* The effective settings as a configuration file, with where each came
  * from and the database's password masked. */
 void conf_print(const struct conf *c, FILE *out);
+
+/* Takes into cur the settings of fresh that SIGHUP may change (marked in
+ * conf.c's table; tocsind --help says which) and that differ, logging
+ * each; a changed setting that needs a restart is named in a warning and
+ * left as it is. Returns the number taken, or -1 when a value did not fit
+ * (nothing more was taken). Loop thread (reload.c). */
+int conf_reload(struct conf *cur, const struct conf *fresh);
 
 /* Copies a conninfo string or URI with any password replaced by ****. */
 void conf_mask_secret(const char *conninfo, char *out, size_t size);

@@ -6,7 +6,9 @@
 #include "frame_check.h"
 #include "clock.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -213,6 +215,109 @@ static int check_targets(json_t *root, json_t *targets, json_t *rec, struct fram
 	return 0;
 }
 
+/* 1 when v holds only strings, arrays and objects, depth at most d. */
+static int plain_json(json_t *v, int d)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_string(v))
+		return 1;
+	if (d == 0 || !(json_is_array(v) || json_is_object(v)))
+		return 0;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			if (!plain_json(x, d - 1))
+				return 0;
+		return 1;
+	}
+	json_object_foreach(v, k, x)
+		if (!plain_json(x, d - 1))
+			return 0;
+	return 1;
+}
+
+/* cap_info: what an imported CAP message sent, every info block by
+ * language (adapters/cap: event, headline, description, instruction,
+ * sender_name, contact, web, area, parameters, resources), shown by the
+ * consoles beside the alert. At most 16 blocks and 64 KiB. */
+static int check_cap_info(json_t *root, json_t *rec, struct frame_error *err)
+{
+	json_t *v = json_object_get(root, "cap_info"), *b;
+	char *text;
+	size_t i, len;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > 16 || !plain_json(v, 4))
+		goto bad;
+	json_array_foreach(v, i, b)
+		if (!json_is_object(b) || !json_is_string(json_object_get(b, "language")))
+			goto bad;
+	text = json_dumps(v, JSON_COMPACT);
+	len = text ? strlen(text) : SIZE_MAX;
+	free(text);
+	if (len > 65536)
+		goto bad;
+	json_object_set(rec, "cap_info", v);
+	return 0;
+bad:
+	frame_error_set(err, "bad_field", "cap_info",
+			"cap_info must be at most 16 info blocks, each with a language, of "
+			"strings, lists and objects, 64 KiB in all");
+	return -1;
+}
+
+/* origin: what an imported message said of itself (its identifier,
+ * sender, sent and sender name, as CAP has them); the CAP export gives
+ * them back. Only an adapter may give it (broker/handle/publish.c). */
+static int check_origin(json_t *root, json_t *rec, struct frame_error *err)
+{
+	static const char *const names[] = { "identifier", "sender", "sent", "sender_name", NULL };
+	json_t *o = json_object_get(root, "origin"), *copy;
+	const char *v;
+	int64_t ms;
+
+	if (!o || json_is_null(o))
+		return 0;
+	if (!json_is_object(o) || json_object_size(o) > 4) {
+		frame_error_set(err, "bad_field", "origin",
+				"origin must be an object of identifier, sender, sent, sender_name");
+		return -1;
+	}
+	copy = json_object();
+	for (int i = 0; names[i]; i++) {
+		if (frame_check_text(o, names[i], 1, 255, i < 3, &v, err)) {
+			char member[16];
+			snprintf(member, sizeof member, "%.15s", err->field);
+			snprintf(err->field, sizeof err->field, "origin.%s", member);
+			json_decref(copy);
+			return -1;
+		}
+		/* CAP: identifier and sender without white space or commas (they
+		 * are written into references triplets), sent a time */
+		if (v && (i < 2 ? strpbrk(v, " \t\r\n,") != NULL
+				: i == 2 && clock_parse_iso(v, &ms))) {
+			frame_error_set(err, "bad_field", i ? (i == 1 ? "origin.sender" : "origin.sent")
+							      : "origin.identifier",
+					"origin.%s is not as CAP writes it", names[i]);
+			json_decref(copy);
+			return -1;
+		}
+		if (v)
+			json_object_set_new(copy, names[i], json_string(v));
+	}
+	if (json_object_size(copy) != json_object_size(o)) {
+		frame_error_set(err, "bad_field", "origin",
+				"origin holds only identifier, sender, sent and sender_name");
+		json_decref(copy);
+		return -1;
+	}
+	json_object_set_new(rec, "origin", copy);
+	return 0;
+}
+
 int frame_publish_check(json_t *root, struct frame_publish *p,
 			int (*get_ids)(json_t *, const char *, int64_t **, size_t *,
 				       struct frame_error *),
@@ -272,7 +377,8 @@ int frame_publish_check(json_t *root, struct frame_publish *p,
 			return -1;
 		json_object_set(rec, "images", v);
 	}
-	if (frame_check_int(root, "image_days", 1, 365, 0, &days, &has, err))
+	if (frame_check_int(root, "image_days", 1, 365, 0, &days, &has, err) ||
+	    check_origin(root, rec, err) || check_cap_info(root, rec, err))
 		return -1;
 	if (has)
 		json_object_set_new(rec, "image_days", json_integer(days));

@@ -1,6 +1,7 @@
 /* sign_key.h: the broker's Ed25519 signing key, which signs every alert
- * frame (and, in CAP exports, the XML Signature), and the list of public
- * keys that check them (docs/security.md, "Signed alerts").
+ * frame and in_force frame (CAP exports have their own key: cap_sign.h),
+ * and the list of public keys that check them (docs/security.md, "Signed
+ * alerts").
  *
  * Two files, beside the token key (--alert-key FILE, default
  * alert_sign.key there):

@@ -1,5 +1,7 @@
 /* tls_files.c: checking the TLS certificate and key with OpenSSL (the
- * library lws itself uses), before lws loads them. Start-up only. */
+ * library lws itself uses), before lws loads them: at start-up, and on
+ * the loop thread when SIGHUP rereads them (reload.c); one thread at a
+ * time. */
 #include "tls_files.h"
 #include "log.h"
 
@@ -9,11 +11,12 @@
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* OpenSSL's own reason for the last failure, for the log. */
 static const char *ssl_reason(void)
 {
-	static char buf[256]; /* start-up only, one thread */
+	static char buf[256]; /* one thread at a time */
 	unsigned long e = ERR_peek_last_error();
 
 	if (!e)
@@ -88,4 +91,24 @@ out:
 	EVP_PKEY_free(k);
 	X509_free(x);
 	return rc;
+}
+
+void tls_files_describe(const char *cert, char *out, size_t size)
+{
+	FILE *f = fopen(cert, "re");
+	X509 *x = f ? PEM_read_X509(f, NULL, no_passphrase, NULL) : NULL;
+	BIGNUM *serial = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
+	char *hex = serial ? BN_bn2hex(serial) : NULL;
+	struct tm until;
+
+	if (f)
+		fclose(f);
+	snprintf(out, size, "serial %s", hex ? hex : "?");
+	if (x && ASN1_TIME_to_tm(X509_get0_notAfter(x), &until) == 1)
+		strftime(out + strlen(out), size - strlen(out), ", valid until %Y-%m-%dT%H:%M:%SZ",
+			 &until);
+	ERR_clear_error();
+	OPENSSL_free(hex);
+	BN_free(serial);
+	X509_free(x);
 }

@@ -198,7 +198,8 @@ static const char verify_help[] =
 	"usage: tocsinctl alert verify FILE [--keys KEYS] [--json]\n"
 	"Checks the Ed25519 signature of an alert saved in FILE (\"-\": standard\n"
 	"input): an alert frame as the broker sends it ({\"type\":\"alert\",\"alert\":…,\n"
-	"\"signature\":…}), or a bus event carrying alert and signature.\n"
+	"\"signature\":…}) or an in_force frame (the same members), or a bus event\n"
+	"carrying alert and signature.\n"
 	"KEYS: the public keys, as GET /api/keys/alerts serves them; default\n"
 	"FILE.pub of the alert key (keys rotate-alert --help says where).\n"
 	"Exit: 0 valid, 1 not valid (unsigned, unknown key, or altered), 2 usage.\n";

@@ -1,10 +1,13 @@
 /* ctl_cap.c: tocsinctl cap export: an alert as OASIS CAP 1.2 XML, built by
  * PostgreSQL (tocsin_admin_cap_export, sql/functions/cap.sql) and audited there
  * as a consultation (cap_export) naming the actor. The document is the
- * same one GET /api/alerts/<id>/cap serves. */
+ * same one GET /api/alerts/<id>/cap serves, pretty-printed the same way
+ * (cap_pretty.h); the broker signs its own (cap_sign.h), tocsinctl does
+ * not hold the key. */
 #include "ctl.h"
 #include "ctl_args.h"
 #include "ctl_commands.h"
+#include "cap_pretty.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +36,19 @@ static int is_alert_id(const char *s)
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	return !errno && !*end && v > 0;
+}
+
+/* The document as the broker serves it unsigned: pretty-printed. */
+static int print_pretty(const char *xml, size_t len)
+{
+	size_t n = 0;
+	char *doc = cap_pretty(xml, len, &n);
+	int rc = doc && fwrite(doc, 1, n, stdout) == n ? CTL_OK : CTL_FAILED;
+
+	if (!doc)
+		fprintf(stderr, "tocsinctl cap export: the document could not be formatted\n");
+	free(doc);
+	return rc;
 }
 
 int ctl_cap_export(int argc, char **argv)
@@ -71,10 +87,8 @@ int ctl_cap_export(int argc, char **argv)
 		if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 			fprintf(stderr, "tocsinctl %s: no alert %s\n", cmd, pos[0]);
 			rc = CTL_NOT_FOUND;
-		} else if (puts(PQgetvalue(res, 0, 0)) < 0) {
-			rc = CTL_FAILED;
 		} else {
-			rc = CTL_OK;
+			rc = print_pretty(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 		}
 		PQclear(res);
 	}

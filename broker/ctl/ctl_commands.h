@@ -4,9 +4,16 @@
 #ifndef TOCSIN_CTL_COMMANDS_H
 #define TOCSIN_CTL_COMMANDS_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 /* ctl_audit.c */
 int ctl_audit_verify(int argc, char **argv);
 int ctl_audit_export(int argc, char **argv);
+
+/* ctl_audit_archive.c; the second is verify's --archive (0, 1 broken, 2) */
+int ctl_audit_archive(int argc, char **argv);
+int ctl_audit_archive_verify(const char *file, const char *keyfile);
 
 /* ctl_admin.c */
 int ctl_admin_org_add(int argc, char **argv);
@@ -53,6 +60,10 @@ int ctl_alert_keys_verify(int argc, char **argv);
 void ctl_alert_keys_path(const char *given, const char *token_key, char out[4200]);
 int ctl_alert_keys_make(const char *path, const struct stat *like, char key_id[17]);
 int ctl_alert_keys_print(const char *path, int json);
+
+/* ctl_cap_key.c: cap_sign.key and cap_sign.pub.pem in dir (keys init);
+ * 0, or -1 after a message. */
+int ctl_cap_key_init(const char *dir, gid_t gid, char *key_path, char *pub_path, size_t size);
 
 /* ctl_cap.c */
 int ctl_cap_export(int argc, char **argv);

@@ -1,7 +1,7 @@
 /* ctl_keys.c: tocsinctl keys init / rotate / show, the broker's keys.
  *
- * `keys init` makes the four keys of a fresh install (token, audit, bus,
- * alert signing: ctl_alert_keys.c)
+ * `keys init` makes the keys of a fresh install (token, audit, bus, alert
+ * signing: ctl_alert_keys.c, CAP signing: ctl_cap_key.c)
  * with the owner, group and mode the broker needs: tocsind never makes a
  * key itself (key_file.h).
  * tocsind signs tokens with --token-key FILE and also accepts tokens signed
@@ -284,6 +284,8 @@ static const char init_help[] =
 	"                       get bus_server.key.pub\n"
 	"  alert_sign.key(.pub) the Ed25519 key signing alerts (--alert-key), and the\n"
 	"                       list of its public keys (GET /api/keys/alerts)\n"
+	"  cap_sign.key         signs CAP exports (--cap-sign-key; ECDSA P-256, PEM);\n"
+	"                       CAP readers get cap_sign.pub.pem\n"
 	"They belong to the caller (root) and the group NAME, mode 0640 (the .pub\n"
 	"0644), so that tocsind running as that group's user reads them, and rereads\n"
 	"a rotated token key. NAME: --group, else " DEFAULT_KEY_GROUP " when run as root, else\n"
@@ -427,10 +429,10 @@ static int init_bus_key(char paths[5][4200], const struct init_opts *io, struct 
 	return own(paths[2], io, 0640) == 0 && own(paths[3], io, 0644) == 0 ? 0 : -1;
 }
 
-/* keys init: the three keys of a fresh install. */
+/* keys init: the keys of a fresh install. */
 int ctl_keys_init(int argc, char **argv)
 {
-	char paths[5][4200], token_fp[17], audit_fp[17], alert_id[17];
+	char paths[5][4200], token_fp[17], audit_fp[17], alert_id[17], cap_key[4200], cap_pub[4200];
 	struct init_opts io;
 	struct bus_key k;
 	int rc = init_parse(argc, argv, &io);
@@ -445,19 +447,21 @@ int ctl_keys_init(int argc, char **argv)
 	}
 	if (init_key(paths[0], &io, token_fp) != 0 || init_key(paths[1], &io, audit_fp) != 0 ||
 	    init_bus_key(paths, &io, &k) != 0 || init_alert_key(paths[4], &io, alert_id) != 0 ||
+	    ctl_cap_key_init(io.dir, io.gid, cap_key, cap_pub, sizeof cap_key) != 0 ||
 	    ctl_keys_sync_dir(paths[0]) != 0)
 		return CTL_FAILED;
 	if (io.json)
 		printf("[{\"token_key\":\"%s\",\"token_fingerprint\":\"%s\",\"audit_key\":\"%s\","
 		       "\"audit_fingerprint\":\"%s\",\"bus_key\":\"%s\",\"bus_public_key\":\"%s\","
-		       "\"alert_key\":\"%s\",\"alert_key_id\":\"%s\"}]\n",
+		       "\"alert_key\":\"%s\",\"alert_key_id\":\"%s\","
+		       "\"cap_sign_key\":\"%s\",\"cap_sign_public_key\":\"%s\"}]\n",
 		       paths[0], token_fp, paths[1], audit_fp, paths[2], k.public_z85, paths[4],
-		       alert_id);
+		       alert_id, cap_key, cap_pub);
 	else
 		printf("token key  %s  %s\naudit key  %s  %s\nbus key    %s  public %s\n"
-		       "alert key  %s  %s (public keys in %s.pub)\n", token_fp,
-		       paths[0], audit_fp, paths[1], paths[2], k.public_z85, alert_id, paths[4],
-		       paths[4]);
+		       "alert key  %s  %s (public keys in %s.pub)\nCAP key    %s  public %s\n",
+		       token_fp, paths[0], audit_fp, paths[1], paths[2], k.public_z85, alert_id,
+		       paths[4], paths[4], cap_key, cap_pub);
 	sodium_memzero(&k, sizeof k);
 	return CTL_OK;
 }

@@ -13,7 +13,8 @@
  * pays nothing for it. Signing an alert of the usual size (815 bytes of
  * canonical text) took 38-46 us on the 2-core test machine (20,000
  * signatures in a loop, December 2026): a resume batch builds one frame
- * per alert, not one per console. */
+ * per alert, not one per console, and signs each alert once for its
+ * replay and its in_force frames (alert_frame_signed_msg; resume.c). */
 #include "deliver.h"
 #include "log.h"
 
@@ -23,7 +24,13 @@
 struct msg *alert_frame_msg(const struct sign_key *key, int64_t id, int64_t seq, json_t *alert,
 			    const char *flag, unsigned audience)
 {
-	json_t *sig = alert ? sign_key_sign_json(key, alert) : NULL;
+	return alert_frame_signed_msg(alert ? sign_key_sign_json(key, alert) : NULL, id, seq, alert,
+				      flag, audience);
+}
+
+struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t *alert,
+				   const char *flag, unsigned audience)
+{
 	json_t *frame = json_pack("{s:s, s:o}", "type", "alert", "alert", alert);
 	struct msg *m;
 	size_t len;

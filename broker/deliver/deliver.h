@@ -2,8 +2,8 @@
  *
  * The audience rules live here and only here (fanout.c): an alert goes to
  * the consoles of its recipient sites and to the operators of the
- * companies guarding them; tallies go to the desks of the organisation
- * that sent the alert; a company hears its sites' receipts
+ * companies guarding them; tallies go to the force's desks and the desks
+ * of the organisation that sent the alert; a company hears its sites' receipts
  * (receipt_notices.c). Each frame is built once (alert_frame.c) and the
  * same message queued on every session that gets it. Loop thread only. */
 #ifndef TOCSIN_DELIVER_H
@@ -24,16 +24,23 @@
  * operators of the companies guarding them (sites and orgs sorted). */
 void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t n_sites,
 		  const int64_t *orgs, size_t n_orgs);
-/* Sends a tally to the controllers and analysts of the sending org and,
- * for a relay, to the organisation that sent the original (watcher_org;
- * 0 for none). Also the delivery log's tally hook (tally.h). */
+/* Sends a tally to its watchers (fanout_to_watchers): the force's desks,
+ * the sending organisation's and, for a relay, the organisation that
+ * sent the original (watcher_org; 0 for none). Also the delivery log's
+ * tally hook (tally.h). */
 void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, int64_t watcher_org,
 		  const struct tally *t);
+/* Sends a message to those who watch an alert's receipts: the force's
+ * desks, and the desks of sender_org and watcher_org (a relaying
+ * company's operators; 0 for none). */
+void fanout_to_watchers(struct broker *b, struct msg *m, int64_t sender_org, int64_t watcher_org);
 /* Sends a message to the desk of org: its controllers and analysts, or
  * its company operators. */
 void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org);
 /* Sends a message to every controller and analyst session (the force's
- * desks: partner reports and the inbox), but except_session (0: none). */
+ * desks: partner reports and the inbox, the alerts in force), but
+ * except_session (0: none); OFFICIAL-SENSITIVE content to cleared ones
+ * only; through their gates, so that none overtakes a sign-in's list. */
 void fanout_to_force(struct broker *b, struct msg *m, uint64_t except_session);
 /* Sends a message to every controller session but except_session (0:
  * none), and to the sessions of also_user (0: none): the two-person
@@ -55,6 +62,11 @@ void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id);
  * out of memory. */
 struct msg *alert_frame_msg(const struct sign_key *key, int64_t id, int64_t seq, json_t *alert,
 			    const char *flag, unsigned audience);
+/* The same with its signature already made (sig stolen; NULL: the frame
+ * goes out unsigned, logged), for a caller that signs an alert once and
+ * sends it in more than one frame (resume.c: a replay and an in_force). */
+struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t *alert,
+				   const char *flag, unsigned audience);
 /* MSG_TO_* bits from an alert's target roles and classification. */
 unsigned alert_frame_audience(const char *roles, const char *classification);
 

@@ -2,11 +2,13 @@
  *
  * The audience rules live here and only here: an alert goes to the
  * consoles of its recipient sites and to the operators of the companies
- * guarding them; tallies and escalations go to the controllers and
- * analysts of the organisation that sent the alert. Each frame is
- * serialised once and the same message is queued on every connection that
- * gets it. Loop thread only. */
+ * guarding them; tallies and answers go to every controller and analyst
+ * of the force (the shared control room) and to a relaying company;
+ * escalations go to the controllers and analysts of the organisation that
+ * sent the alert. Each frame is serialised once and the same message is
+ * queued on every connection that gets it. Loop thread only. */
 #include "deliver.h"
+#include "clock.h"
 
 #include <stdlib.h>
 
@@ -36,6 +38,8 @@ static int may_see(const struct session *s, const struct msg *m)
 void fanout_alert(struct broker *b, struct msg *m, const int64_t *sites, size_t n_sites,
 		  const int64_t *orgs, size_t n_orgs)
 {
+	if (!b->metrics.fanout_since_us) /* flush_pass observes it once all is written */
+		b->metrics.fanout_since_us = clock_now_us();
 	for (struct session *s = b->sessions; s; s = s->next) {
 		if (!s->authed || ((m->audience & MSG_SENSITIVE) && !s->who.cleared))
 			continue;
@@ -76,12 +80,26 @@ void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org)
 	}
 }
 
+static int is_force_desk(const struct session *s)
+{
+	return s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST;
+}
+
 void fanout_to_force(struct broker *b, struct msg *m, uint64_t except_session)
 {
 	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
 		struct session *s = lws_container_of(d, struct session, desk_link);
-		if ((s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST) &&
-		    s->id != except_session)
+		if (may_see(s, m) && is_force_desk(s) && s->id != except_session)
+			gate_deliver(s, m);
+	}
+}
+
+void fanout_to_watchers(struct broker *b, struct msg *m, int64_t sender_org, int64_t watcher_org)
+{
+	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
+		struct session *s = lws_container_of(d, struct session, desk_link);
+		if (may_see(s, m) && (is_force_desk(s) || (sender_org && s->who.org_id == sender_org) ||
+				      (watcher_org && s->who.org_id == watcher_org)))
 			session_send(s, m);
 	}
 }
@@ -126,8 +144,6 @@ void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, int64_
 	free(text);
 	if (!m)
 		return;
-	fanout_to_org_desk(b, m, sender_org);
-	if (watcher_org != sender_org)
-		fanout_to_org_desk(b, m, watcher_org);
+	fanout_to_watchers(b, m, sender_org, watcher_org);
 	msg_unref(m);
 }

@@ -21,13 +21,25 @@ int server_run(struct broker *b);
 int proto_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len);
 
-/* http_api.c: /api and /healthz. */
+/* http_api.c: /api, and (through http_ops.c) /healthz, /readyz and
+ * /metrics. */
 int http_api_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			  void *in, size_t len);
 /* The size lws allocates per HTTP connection. */
 size_t http_api_req_size(void);
 /* Hands finished sign-ins back to their HTTP requests (on the loop). */
 void http_api_collect_signins(struct broker *b);
+
+/* http_ops.c: GET /healthz, /readyz and /metrics, for the request on
+ * wsi from remote (its client address): 1 with the answer decided
+ * (*status, *type static, *body malloc'd, *len bytes), 0 when path is
+ * none of them. */
+int http_ops_answer(struct broker *b, struct lws *wsi, const char *path, const char *remote,
+		    int *status, const char **type, char **body, size_t *len);
+
+/* reload.c: SIGHUP: the settings SIGHUP may change, the token keys and
+ * the TLS certificate and key, read again; no connection is dropped. */
+void reload_run(struct broker *b);
 
 /* bus_ingest.c: one request from an adapter (routing id, payload, the
  * User-Id the ZAP handler gave, the peer's address): the bus's request

@@ -1,7 +1,8 @@
 /* http_api.c: the HTTP side of the broker: POST /api/login, POST
  * /api/refresh and /api/logout (the consoles' refresh cookie), GET /healthz,
  * GET /api/keys/alerts (the public keys checking alert signatures),
- * and the offender images, POST /api/images and GET /api/images/<id>
+ * /readyz and /metrics (answered by http_ops.c), and the offender images,
+ * POST /api/images and GET /api/images/<id>
  * (docs/protocol.md, "Images (HTTP)"). Static console files are served by
  * an lws file mount (server.c); any other path handled here is a JSON 404.
  *
@@ -29,7 +30,10 @@
 #include "refresh_cookie.h"
 #include "journal.h"
 #include "log.h"
+#include "remote.h"
 #include "token_keys.h"
+#include "cap_sign.h"
+#include "cap_pretty.h"
 #include "stream.h"
 #include "signin.h"
 
@@ -75,6 +79,7 @@ struct http_req {
 	size_t resp_off;              /* bytes of resp written */
 	void (*resp_free)(void *);    /* frees resp; NULL: free() */
 	const char *resp_type;        /* static: its Content-Type */
+	int cap_feed;                 /* GET /api/cap/feed: the answer is Atom */
 	int headers_sent;
 	int close_after;              /* close rather than await another request */
 	int bearer_challenge;         /* a 401 of the image routes: www-authenticate */
@@ -172,16 +177,6 @@ static void respond_error(struct http_req *r, int status, const char *code, cons
 	respond(r, status, frame_dump(json_pack("{s:o}", "error", err), NULL));
 }
 
-static void respond_health(struct broker *b, struct http_req *r)
-{
-	int up = db_is_up(b->db), ok = stream_writes_direct(b);
-	respond(r, ok ? 200 : 503,
-		frame_dump(json_pack("{s:s, s:s, s:i, s:i}", "status", ok ? "ok" : "degraded",
-				     "db", up ? "up" : "down", "connections", (int)b->n_sessions,
-				     "journal", (int)journal_pending(b->journal)),
-			   NULL));
-}
-
 /* Validates the login body and hands it to a worker. */
 static void start_login(struct broker *b, struct http_req *r)
 {
@@ -233,6 +228,9 @@ void http_api_collect_signins(struct broker *b)
 
 	for (struct signin_result *res = list; res; res = res->next) {
 		struct http_req *r = take_waiting(b, res->request_id);
+		b->metrics.signins += res->http_status == 200;
+		b->metrics.signin_failures += res->http_status == 401;
+		b->metrics.signin_lockouts += res->http_status == 429;
 		if (!r)
 			continue; /* the client went away */
 		respond(r, res->http_status, res->body);
@@ -560,12 +558,18 @@ static void cap_exported(struct broker *b, void *arg, PGresult *res, const struc
 	}
 	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
 	if (!strcmp(status, "ok")) {
-		doc = strdup(PQgetvalue(res, 0, 1));
+		/* pretty-printed, and signed when there is a key (cap_sign.h) */
+		size_t len = 0;
+		doc = b->cap_signer ? cap_sign_doc(b->cap_signer, PQgetvalue(res, 0, 1),
+						   (size_t)PQgetlength(res, 0, 1), &len)
+				    : cap_pretty(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1),
+						 &len);
 		if (doc)
-			respond_bytes(r, 200, "application/cap+xml; charset=utf-8", doc, strlen(doc),
-				      NULL);
+			respond_bytes(r, 200, r->cap_feed ? "application/atom+xml; charset=utf-8"
+							  : "application/cap+xml; charset=utf-8",
+				      doc, len, NULL);
 		else
-			respond_error(r, 503, "busy", NULL, "out of memory; retry shortly");
+			respond_error(r, 503, "busy", NULL, "the export failed; retry shortly");
 	} else if (!strcmp(status, "revoked")) {
 		respond_auth_error(r, "auth_revoked");
 	} else if (!strcmp(status, "forbidden")) {
@@ -598,39 +602,45 @@ static void request_base(struct broker *b, struct lws *wsi, char *base, size_t s
 }
 
 /* GET /api/alerts/<id>/cap (rest is "<id>/cap"): the database decides who
- * may read it, builds the CAP 1.2 document, and audits the export. */
+ * may read it, builds the CAP 1.2 document, and audits the export. GET
+ * /api/cap/feed (rest NULL): the Atom feed of the alerts in force the
+ * caller may read (sql/functions/cap_feed.sql), audited as a disclosure;
+ * answered, and signed, as the export is (cap_exported). */
 static void start_cap_export(struct broker *b, struct lws *wsi, struct http_req *r,
 			     const char *rest)
 {
+	static const char export_sql[] =
+		"SELECT status, cap FROM tocsin_cap_export_token($5::bigint, $1::int, $2::bigint,"
+		" $3, $4)";
+	static const char feed_sql[] =
+		"SELECT status, feed FROM tocsin_cap_feed_token($1::int, $2::bigint, $3, $4)";
 	struct token_claims who;
 	const char *code = check_bearer(b, wsi, &who), *params[5];
 	char uid[24], iat[24], id[24], base[ADMISSION_ORIGIN_MAX];
-	size_t n = strspn(rest, "0123456789");
+	size_t n = rest ? strspn(rest, "0123456789") : 0;
 
 	if (code) {
 		respond_auth_error(r, code);
 		return;
 	}
-	if (n == 0 || n > 18 || strcmp(rest + n, "/cap") || rest[0] == '0') {
+	if (rest && (n == 0 || n > 18 || strcmp(rest + n, "/cap") || rest[0] == '0')) {
 		respond_error(r, 404, "not_found", NULL, "no such resource: GET /api/alerts/<id>/cap");
 		return;
 	}
-	memcpy(id, rest, n);
-	id[n] = '\0';
+	snprintf(id, sizeof id, "%.*s", (int)n, rest ? rest : "");
 	snprintf(uid, sizeof uid, "%lld", (long long)who.user_id);
 	snprintf(iat, sizeof iat, "%lld", (long long)who.issued_at);
 	request_base(b, wsi, base, sizeof base);
-	params[0] = id;
-	params[1] = uid;
-	params[2] = iat;
-	params[3] = r->remote;
-	params[4] = base;
+	params[0] = uid;
+	params[1] = iat;
+	params[2] = r->remote;
+	params[3] = base;
+	params[4] = id;
+	r->cap_feed = !rest;
 	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT, IMAGE_TIMEOUT_S);
 	wait_for_answer(b, r); /* before: a lost connection calls back at once */
-	if (db_query(b->db,
-		     "SELECT status, cap FROM tocsin_cap_export_token($1::bigint, $2::int, $3::bigint,"
-		     " $4, $5)", 5,
-		     params, cap_exported, (void *)(uintptr_t)r->id)) {
+	if (db_query(b->db, rest ? export_sql : feed_sql, rest ? 5 : 4, params, cap_exported,
+		     (void *)(uintptr_t)r->id)) {
 		unlink_waiting(b, r);
 		respond_error(r, 503, "unavailable", NULL, "the database is not reachable; retry");
 	}
@@ -760,13 +770,15 @@ static void start_logout(struct broker *b, struct lws *wsi, struct http_req *r)
 static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 {
 	char path[128] = "";
-	int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-	char clen[24] = "";
+	int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0, status;
+	char clen[24] = "", *body;
+	const char *type;
+	size_t len;
 
 	req_reset(b, r);
 	r->wsi = wsi;
 	r->id = ++b->next_session_id;
-	lws_get_peer_simple(wsi, r->remote, sizeof r->remote);
+	remote_address(b, wsi, r->remote, sizeof r->remote);
 	if (lws_hdr_copy(wsi, path, sizeof path, is_post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) < 0)
 		path[0] = '\0';
 	if (!strcmp(path, "/api/login")) {
@@ -828,8 +840,21 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 		}
 		return 0;
 	}
-	if (!strcmp(path, "/healthz")) {
-		respond_health(b, r);
+	if (!strcmp(path, "/api/cap/feed")) {
+		r->image = 1; /* waits for the database: the image timeout applies */
+		if (is_post) {
+			r->close_after = 1; /* its body is not read */
+			respond_error(r, 405, "method_not_allowed", NULL, "use GET for /api/cap/feed");
+		} else {
+			start_cap_export(b, wsi, r, NULL);
+		}
+		return 0;
+	}
+	if (http_ops_answer(b, wsi, path, r->remote, &status, &type, &body, &len)) {
+		if (body)
+			respond_bytes(r, status, type, body, len, NULL);
+		else
+			respond(r, 503, NULL);
 		return 0;
 	}
 	if (!strcmp(path, KEYS_PATH)) {

@@ -1,14 +1,17 @@
 /* main.c: tocsind, the Tocsin broker. Reads its settings and every secret
  * it needs (token keys, audit key, TLS certificate and key) while it may
  * still be root, then runs the server loop (server.c), which drops to
- * --user once listening, until SIGINT or SIGTERM. */
+ * --user once listening, until SIGINT or SIGTERM; SIGHUP reloads
+ * (reload.c). */
 #include "broker.h"
+#include "clock.h"
 #include "doors.h"
 #include "key_file.h"
 #include "log.h"
 #include "sign_key.h"
 #include "tls_files.h"
 #include "token_keys.h"
+#include "cap_sign.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -19,7 +22,8 @@
 #define TOCSIN_VERSION "unknown" /* the Makefile gives it (git describe, or VERSION) */
 #endif
 
-/* Reads every secret: token keys, audit key, alert signing key, TLS files. */
+/* Reads every secret: token keys, audit key, alert signing key, TLS files,
+ * CAP signing key. */
 static int read_secrets(struct broker *b)
 {
 	if (token_keys_init(b->token_keys, b->conf.token_key))
@@ -29,6 +33,8 @@ static int read_secrets(struct broker *b)
 	if (sign_key_load(&b->alert_key, b->conf.alert_key))
 		goto fail;
 	if (b->conf.tls_cert && tls_files_check(b->conf.tls_cert, b->conf.tls_key))
+		goto fail;
+	if (cap_sign_load(b->conf.cap_sign_key, &b->cap_signer))
 		goto fail;
 	return 0;
 fail:
@@ -48,6 +54,10 @@ int main(int argc, char **argv)
 	int r;
 
 	b.token_keys = &keys;
+	b.argc = argc;
+	b.argv = argv;
+	b.started_us = clock_now_us();
+	metrics_init(&b.metrics);
 	switch (conf_load(&b.conf, argc, argv)) {
 	case CONF_RUN: break;
 	case CONF_CHECK: conf_print(&b.conf, stdout); return 0;
@@ -56,6 +66,8 @@ int main(int argc, char **argv)
 	case CONF_ERROR: return 2;
 	}
 	log_set_level((enum log_level)b.conf.log_level);
+	log_set_format((enum log_format)b.conf.log_format);
+	log_detect_journal();
 	if (privileges_plan(&b.conf, &b.run_as))
 		return 2;
 	if (sodium_init() < 0) {
@@ -67,6 +79,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (read_secrets(&b))
@@ -80,5 +93,6 @@ out:
 	token_keys_free(b.token_keys);
 	sign_key_free(&b.alert_key);
 	sodium_memzero(b.audit_key, sizeof b.audit_key);
+	cap_sign_free(b.cap_signer);
 	return r;
 }

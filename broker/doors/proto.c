@@ -11,6 +11,7 @@
 #include "handle.h"
 #include "clock.h"
 #include "log.h"
+#include "remote.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,15 +55,17 @@ static void (*const dispatch_table[])(struct session *, struct client_frame *) =
 	[FRAME_PING] = handle_ping,
 };
 
+/* Hands the frame to its handler; what they log meanwhile names the
+ * session and the frame's ref (log.h). */
 static void dispatch(struct session *s, struct client_frame *f)
 {
-	if (f->type != FRAME_HELLO && !s->authed) {
+	log_context_set(s->id, f->ref);
+	if (f->type != FRAME_HELLO && !s->authed)
 		session_refuse_auth(s, f->ref, "auth_required", "send hello with a token first");
-		return;
-	}
-	if ((size_t)f->type < sizeof dispatch_table / sizeof dispatch_table[0] &&
-	    dispatch_table[f->type])
+	else if ((size_t)f->type < sizeof dispatch_table / sizeof dispatch_table[0] &&
+		 dispatch_table[f->type])
 		dispatch_table[f->type](s, f);
+	log_context_clear();
 }
 
 /* One complete message from the client. */
@@ -174,7 +177,7 @@ static int origin_check(struct broker *b, struct lws *wsi)
 		return -1;
 	if (admission_origin_ok(origin, b->conf.origins, b->conf.n_origins))
 		return 0;
-	lws_get_peer_simple(wsi, peer, sizeof peer);
+	remote_address(b, wsi, peer, sizeof peer);
 	log_warn("refused a WebSocket upgrade from %s with Origin '%s'", peer, origin);
 	return -1;
 }

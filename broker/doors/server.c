@@ -2,8 +2,9 @@
  * service loop, and an orderly stop.
  *
  * One lws service thread runs everything: HTTP, the tocsin.v1 sessions,
- * the adopted PostgreSQL socket (db.c) and a signalfd for SIGINT/SIGTERM,
- * so no signal handler ever touches broker state.
+ * the adopted PostgreSQL socket (db.c) and a signalfd for SIGINT/SIGTERM
+ * (stop) and SIGHUP (reload.c), so no signal handler ever touches broker
+ * state.
  *
  * The loop is libev's (epoll), handed to lws as a foreign loop, and this
  * file runs it. lws 4.1's own loop poll()s over every connection at each
@@ -104,13 +105,17 @@ static int signal_lws_callback(struct lws *wsi, enum lws_callback_reasons reason
 
 	if (reason != LWS_CALLBACK_RAW_RX_FILE)
 		return 0;
-	while (read(lws_get_socket_fd(wsi), &si, sizeof si) == (ssize_t)sizeof si)
-		begin_stop(b, (int)si.ssi_signo);
+	while (read(lws_get_socket_fd(wsi), &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP)
+			reload_run(b);
+		else
+			begin_stop(b, (int)si.ssi_signo);
+	}
 	return 0;
 }
 
-/* Watches SIGINT and SIGTERM through a signalfd in the loop. The signals
- * are blocked in main() before any thread starts. */
+/* Watches SIGINT, SIGTERM and SIGHUP through a signalfd in the loop. The
+ * signals are blocked in main() before any thread starts. */
 static int watch_signals(struct broker *b)
 {
 	sigset_t set;
@@ -119,6 +124,7 @@ static int watch_signals(struct broker *b)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	fd.filefd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd.filefd < 0)
 		return -1;
@@ -217,8 +223,23 @@ int server_run(struct broker *b)
 		.def = "index.html",
 		.origin_protocol = LWSMPRO_FILE,
 	};
-	struct lws_http_mount mount_health = {
+	/* /healthz, /readyz and /metrics: http_ops.c */
+	struct lws_http_mount mount_metrics = {
 		.mount_next = &mount_files,
+		.mountpoint = "/metrics",
+		.mountpoint_len = 8,
+		.origin = "http",
+		.origin_protocol = LWSMPRO_CALLBACK,
+	};
+	struct lws_http_mount mount_ready = {
+		.mount_next = &mount_metrics,
+		.mountpoint = "/readyz",
+		.mountpoint_len = 7,
+		.origin = "http",
+		.origin_protocol = LWSMPRO_CALLBACK,
+	};
+	struct lws_http_mount mount_health = {
+		.mount_next = &mount_ready,
 		.mountpoint = "/healthz",
 		.mountpoint_len = 8,
 		.origin = "http",
@@ -308,8 +329,11 @@ int server_run(struct broker *b)
 	db_start(b->db_records);
 	escalation_start(b);
 	release_start(b);
+	in_force_start(b);
 	image_sweep_start(b);
+	retention_start(b);
 	applied_prune_start(b);
+	metrics_probe_start(b);
 	audit_sealer_start(b);
 	revocation_start(b);
 	liveness_start(b);

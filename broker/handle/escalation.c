@@ -36,6 +36,7 @@ static void escalated(struct broker *b, void *arg, PGresult *res, const struct d
 			log_error("escalation check failed: %s", err->message);
 		return;
 	}
+	b->metrics.escalations += (uint64_t)PQntuples(res);
 	for (int i = 0; i < PQntuples(res); i++) {
 		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		int64_t site = strtoll(PQgetvalue(res, i, 1), NULL, 10);

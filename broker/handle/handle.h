@@ -4,7 +4,8 @@
  * its decoded frame (frame.h; the frame and what it owns stay the
  * caller's unless the handler says it takes a member); the protocol's
  * dispatch table (proto.c) calls it. The jobs run on timers from start
- * (escalation, the audit sealer, the image expiry sweep). Handlers reach
+ * (escalation, the audit sealer, the image expiry sweep, the metrics
+ * probe). Handlers reach
  * down only: the frames and their audience (deliver.h), the sessions
  * (session.h), the database, journal and bus (io/). Loop thread only. */
 #ifndef TOCSIN_HANDLE_H
@@ -23,6 +24,30 @@ void resume_start(struct session *s, struct client_frame *f);
 /* Starts the resumes that waited for the database and the journal: the
  * journal's drained hook (journal.h). */
 void resume_pending_all(struct broker *b);
+
+/* in_force.c: the alerts in force (docs/protocol.md, "Alerts in force").
+ * in_force_frame: one alert in force for a session signing in, with the
+ * alert's text (NULL: only its id, the backlog carried it), its signature
+ * object's text (sign_key.h; with the alert, as an alert frame has it)
+ * and the session's state (a JSON object's text, whose members join the
+ * frame); delivery 1 records its writing as a delivery of the alert
+ * (consoles and operators). NULL when out of memory. */
+struct msg *in_force_frame(int64_t id, int64_t seq, const char *alert, const char *signature,
+			   const char *state, int delivery);
+/* The end of a sign-in's list: status "ok" (count frames came) or
+ * "unavailable". */
+void in_force_done(struct session *s, const char *status, int count);
+/* A new alert, update or relay, to the force's desks (alert and its
+ * signature sig borrowed; sig NULL: unsigned), but except_session: the
+ * publisher has its `published` (and in a flood its queue would hold
+ * every alert twice). */
+void in_force_live(struct broker *b, int64_t id, json_t *alert, json_t *sig,
+		   int recipients, uint64_t except_session);
+/* Tells who had them that the alerts an update or cancel ended left
+ * force (at: the update's or cancel's time). */
+void in_force_ended_by(struct broker *b, int64_t alert_id, const char *at);
+/* The expiry job: tells who had them that alerts expired. */
+void in_force_start(struct broker *b);
 
 /* publish.c: takes f->u.publish.rec. publish_request serves every
  * requester (a session or a bus adapter; r is copied). */
@@ -120,7 +145,14 @@ void audit_sealer_start(struct broker *b);
 void audit_sealer_free(struct broker *b);
 /* image_sweep.c: erases expired images. */
 void image_sweep_start(struct broker *b);
+
+/* retention.c: erases audit details past retention-audit-detail-days. */
+void retention_start(struct broker *b);
 /* applied_prune.c: journal_applied's record ids past their retention. */
 void applied_prune_start(struct broker *b);
+/* metrics_probe.c: the database's figures for /metrics; kick: a scrape
+ * asks for fresh ones. */
+void metrics_probe_start(struct broker *b);
+void metrics_probe_kick(struct broker *b);
 
 #endif

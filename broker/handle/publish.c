@@ -6,7 +6,8 @@
  * is still being written back), the recipients are resolved from the site
  * cache and the alert is appended to the journal instead. Only once it is
  * durable is the alert fanned out, the publisher confirmed and the event
- * put on the bus (alert.published / alert.updated / alert.cancelled).
+ * put on the bus (alert.published / alert.updated / alert.cancelled); the
+ * force's desks hear it is in force, or what it ended (in_force.c).
  *
  * The publisher is a requester (session.h): a WebSocket session, or an
  * adapter on the ZeroMQ bus, whose publish goes through
@@ -27,6 +28,7 @@
 struct publish_ctx {
 	struct requester req; /* who publishes, where the reply goes */
 	json_t *rec;          /* owned: the alert as the journal records it */
+	int64_t asked_us;     /* when the request came: publish-to-durable */
 };
 
 static void publish_ctx_free(struct publish_ctx *p)
@@ -58,13 +60,24 @@ static void emit_alert(struct broker *b, struct publish_ctx *p, int64_t id, json
 		    : !strcmp(type, "cancel") ? "alert.cancelled" : "alert.published", ev);
 }
 
+/* The metrics of a durable alert: by severity and source, and the time
+ * it took to be durable. */
+static void count(struct broker *b, const struct publish_ctx *p, json_t *alert)
+{
+	int sev = metrics_severity(json_string_value(json_object_get(alert, "severity")));
+
+	if (sev >= 0)
+		b->metrics.published[sev][p->req.adapter_id ? METRICS_ADAPTER : METRICS_CONSOLE]++;
+	metrics_observe_durable(&b->metrics, (double)(clock_now_us() - p->asked_us) / 1e6);
+}
+
 /* Fans a durable alert out and confirms it to its publisher. Steals alert. */
 static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t seq,
 		    json_t *alert, unsigned audience, const int64_t *sites, size_t n_sites,
 		    const int64_t *orgs, size_t n_orgs, const char *durable)
 {
 	struct tally t = { .recipients = (long)n_sites };
-	json_t *reply;
+	json_t *reply, *sig;
 	int64_t sender_org = json_integer_value(json_object_get(json_object_get(alert, "sender"),
 								 "org_id"));
 	char sent_at[CLOCK_ISO_LEN];
@@ -72,6 +85,7 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 
 	snprintf(sent_at, sizeof sent_at, "%s",
 		 json_string_value(json_object_get(alert, "sent_at")) ?: "");
+	count(b, p, alert);
 	emit_alert(b, p, id, alert, sites, n_sites, durable);
 	if (seq > b->head)
 		b->head = seq;
@@ -88,7 +102,13 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 	 * the fan-out's writes (flush_pass), not after 10,000 consoles */
 	requester_send(b, &p->req, reply);
 	fanout_tally(b, id, sender_org, 0, &t);
-	m = alert_frame_msg(&b->alert_key, id, seq, alert, NULL, audience);
+	/* the shared control room's list, and what an update or cancel
+	 * ended; signed once for it and the alert frame */
+	sig = sign_key_sign_json(&b->alert_key, alert);
+	in_force_live(b, id, alert, sig, (int)n_sites, p->req.session_id);
+	if (strcmp(json_string_value(json_object_get(alert, "msg_type")) ?: "alert", "alert") != 0)
+		in_force_ended_by(b, id, sent_at);
+	m = alert_frame_signed_msg(sig, id, seq, alert, NULL, audience);
 	if (m) {
 		fanout_alert(b, m, sites, n_sites, orgs, n_orgs);
 		msg_unref(m);
@@ -168,9 +188,15 @@ static json_t *journal_alert_object(struct broker *b, struct publish_ctx *p)
 	const char *at = json_string_value(json_object_get(r, "at"));
 	json_t *effective = json_object_get(r, "effective");
 
+	json_t *origin = json_object_get(r, "origin");
+	json_t *source = p->req.adapter_id
+		? json_pack("{s:s, s:s, s:O}", "kind", "adapter", "adapter", p->req.adapter,
+			    "origin", origin ? origin : json_null())
+		: json_pack("{s:s}", "kind", "person");
+
 	return json_pack("{s:I, s:n, s:O, s:s, s:n, s:O, s:O, s:O, s:O, s:O, s:O, s:s,"
 			 " s:s, s:O, s:o, s:o, s:O, s:s, s:o, s:[], s:b, s:n,"
-			 " s:{s:I, s:s, s:I, s:s}}",
+			 " s:{s:I, s:s, s:I, s:s}, s:o}",
 			 "id", json_integer_value(json_object_get(r, "alert_id")), "seq",
 			 "status", json_object_get(r, "status"), "msg_type", "alert",
 			 "references", "category", json_object_get(r, "category"),
@@ -190,7 +216,8 @@ static json_t *journal_alert_object(struct broker *b, struct publish_ctx *p)
 			 "images", "cancelled", 0, "relay",
 			 "sender", "user_id", json_integer_value(json_object_get(r, "user_id")),
 			 "display_name", p->req.who.username, "org_id", (json_int_t)p->req.who.org_id,
-			 "org_name", site_cache_org_name(&b->sites, p->req.who.org_id));
+			 "org_name", site_cache_org_name(&b->sites, p->req.who.org_id),
+			 "source", source);
 }
 
 /* The degraded path: resolve from the cache, journal, deliver. Takes p. */
@@ -356,6 +383,7 @@ void publish_record(struct broker *b, const struct requester *r, json_t *rec)
 		json_decref(rec);
 		return;
 	}
+	p->asked_us = clock_now_us(); /* a held alert's: when it was released */
 	p->req = *r;
 	p->rec = rec;
 	if (stream_writes_direct(b))
@@ -378,6 +406,11 @@ void publish_request(struct broker *b, const struct requester *r, struct client_
 		requester_error(b, r, "forbidden", NULL, "only controllers and analysts may publish");
 		return;
 	}
+	if (!r->adapter_id && json_object_get(f->u.publish.rec, "origin")) {
+		/* a person sends as themself: only an import has an origin */
+		requester_error(b, r, "bad_field", "origin", "origin is for adapters' imports");
+		return;
+	}
 	exp = json_string_value(json_object_get(f->u.publish.rec, "expires"));
 	if (exp && clock_parse_iso(exp, &expires) == 0 && expires <= now / 1000) {
 		requester_error(b, r, "bad_field", "expires", "expires must be in the future");
@@ -390,6 +423,8 @@ void publish_request(struct broker *b, const struct requester *r, struct client_
 	json_object_set_new(rec, "user_id", json_integer(r->who.user_id));
 	json_object_set_new(rec, "remote", json_string(r->remote));
 	json_object_set_new(rec, "at", json_string(at));
+	if (r->adapter_id) /* the alert's source (tocsin_publish) */
+		json_object_set_new(rec, "adapter_id", json_integer(r->adapter_id));
 	/* an adapter's publish is not held; nor can one be while the
 	 * database is away (release.c says why) */
 	if (r->adapter_id || r->via_bus || !stream_writes_direct(b) ||

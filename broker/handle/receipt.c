@@ -39,6 +39,15 @@ static const char *time_field(const struct receipt_ctx *r)
 	return r->is_ack ? "acked_at" : "read_at";
 }
 
+/* A receipt made durable (stored anew, or journaled), for /metrics. */
+static void count(struct broker *b, const struct receipt_ctx *r)
+{
+	if (r->is_ack)
+		b->metrics.acks++;
+	else
+		b->metrics.reads++;
+}
+
 /* Journals the receipt and confirms it as such. */
 static void receipt_journaled(struct broker *b, struct receipt_ctx *r)
 {
@@ -51,11 +60,13 @@ static void receipt_journaled(struct broker *b, struct receipt_ctx *r)
 		if (s)
 			session_reply_error(s, r->ref, "unavailable", NULL,
 					    "neither the database nor the journal could store it");
-	} else if (s) {
-		session_send_json(s, json_pack("{s:s, s:s, s:I, s:s, s:n, s:s}", "type",
-					       reply_type(r), "ref", r->ref, "alert_id",
-					       (json_int_t)r->alert_id, time_field(r), r->at,
-					       "already", "durable", "journal"));
+	} else {
+		count(b, r);
+		if (s)
+			session_send_json(s, json_pack("{s:s, s:s, s:I, s:s, s:n, s:s}", "type",
+						       reply_type(r), "ref", r->ref, "alert_id",
+						       (json_int_t)r->alert_id, time_field(r), r->at,
+						       "already", "durable", "journal"));
 	}
 	json_decref(rec);
 	free(r);
@@ -93,6 +104,55 @@ static void tell_site(struct broker *b, struct receipt_ctx *r, PGresult *res, in
 		msg_unref(m);
 	}
 	free(text);
+}
+
+/* Columns: alert_id, sender_org_id, recipients, delivered, acknowledged,
+ * read, escalated, watcher_org_id: the new tallies of the alerts that took
+ * a copy of the batch's receipts (a relay and its original at a site that
+ * got both, tocsin_receipt_linked), to their watchers. */
+static void linked_tallies(struct broker *b, void *arg, PGresult *res,
+			   const struct db_error *err)
+{
+	(void)arg;
+	if (err) {
+		if (!err->lost)
+			log_error("tallies of linked alerts: %s", err->message);
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct tally t = tally_from_row(res, i, 2);
+		fanout_tally(b, strtoll(PQgetvalue(res, i, 0), NULL, 10),
+			     strtoll(PQgetvalue(res, i, 1), NULL, 10),
+			     strtoll(PQgetvalue(res, i, 7), NULL, 10), &t);
+	}
+}
+
+/* Asks for the tallies of the alerts linked to the batch's new receipts
+ * (rows of tocsin_receipt_batch's answer whose receipt is new). */
+static void ask_linked(struct broker *b, struct receipt_batch *batch, PGresult *res)
+{
+	char *alerts = malloc(batch->n * 24 + 3), *sites = malloc(batch->n * 24 + 3);
+	size_t al = 0, sl = 0, k = 0;
+	const char *params[2] = { alerts, sites };
+
+	for (size_t i = 0; alerts && sites && i < batch->n && (int)i < PQntuples(res); i++) {
+		if (!PQgetisnull(res, (int)i, 1) || !strcmp(PQgetvalue(res, (int)i, 7), "t"))
+			continue;
+		db_array_add(alerts, &al, k, PQgetvalue(res, (int)i, 4));
+		db_array_add(sites, &sl, k++, PQgetvalue(res, (int)i, 5));
+	}
+	if (k) {
+		db_array_end(alerts, &al);
+		db_array_end(sites, &sl);
+		if (db_query(b->db,
+			     "SELECT alert_id, sender_org_id, recipients, delivered, acknowledged, read,"
+			     "       escalated, watcher_org_id"
+			     "  FROM tocsin_linked_tallies($1::bigint[], $2::integer[])",
+			     2, params, linked_tallies, NULL))
+			log_warn("tallies of linked alerts not asked: the database is away");
+	}
+	free(alerts);
+	free(sites);
 }
 
 /* Columns: idx, err_state, err_message, err_field, alert_id, site_id, at,
@@ -135,6 +195,8 @@ static void batch_stored(struct broker *b, void *arg, PGresult *res, const struc
 							       PQgetvalue(res, row, 6), "already", already,
 							       "durable", "database"));
 			if (!already)
+				count(b, r);
+			if (!already)
 				bus_emit_receipt(b, r->is_ack, r->alert_id,
 						 strtoll(PQgetvalue(res, row, 5), NULL, 10), r->username,
 						 PQgetvalue(res, row, 6));
@@ -159,6 +221,8 @@ static void batch_stored(struct broker *b, void *arg, PGresult *res, const struc
 		free(r);
 	}
 	receipt_notices_send(b, notices);
+	if (!err)
+		ask_linked(b, batch, res);
 out:
 	free(batch->items);
 	free(batch);

@@ -125,7 +125,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 	struct session *s = session_find(b, q->session_id);
 	int64_t id, seq, *sites;
 	size_t n = 0;
-	json_t *alert, *site_list;
+	json_t *alert, *site_list, *sig;
 	struct msg *m;
 	char *text;
 	size_t len;
@@ -154,9 +154,10 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 			p = end;
 		}
 	}
+	sig = alert ? sign_key_sign_json(&b->alert_key, alert) : NULL; /* once, for both frames */
 	if (alert && sites &&
-	    (m = alert_frame_msg(&b->alert_key, id, seq, json_incref(alert), NULL,
-			   alert_frame_audience("site_console", PQgetvalue(res, 0, 6))))) {
+	    (m = alert_frame_signed_msg(json_incref(sig), id, seq, json_incref(alert), NULL,
+					alert_frame_audience("site_console", PQgetvalue(res, 0, 6))))) {
 		fanout_alert(b, m, sites, n, NULL, 0);
 		msg_unref(m);
 	}
@@ -175,9 +176,11 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 			  &len);
 	if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
 		m->audience = alert_frame_audience("", PQgetvalue(res, 0, 6)); /* the note may be sensitive */
-		fanout_to_org_desk(b, m, strtoll(PQgetvalue(res, 0, 5), NULL, 10));
+		fanout_to_watchers(b, m, strtoll(PQgetvalue(res, 0, 5), NULL, 10), 0);
 		msg_unref(m);
 	}
+	if (alert)
+		in_force_live(b, id, alert, sig, (int)n, 0);
 	{
 		struct tally t = { .recipients = (long)n };
 		fanout_tally(b, id, strtoll(PQgetvalue(res, 0, 3), NULL, 10),
@@ -189,6 +192,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 	free(sites);
 	json_decref(site_list);
 	json_decref(alert);
+	json_decref(sig);
 	free(q);
 }
 
@@ -265,15 +269,36 @@ static void notify_company_desk(struct broker *b, const struct request_ctx *q, c
 	receipt_notices_send(b, n);
 }
 
-/* Columns: alert_id, answered_at, sender_org_id, watcher_org_id, summary */
+/* The new summary of one alert's answers to its watchers (row of
+ * tocsin_answer's answer). */
+static void send_summary(struct broker *b, PGresult *res, int row)
+{
+	json_t *summary = json_loads(PQgetvalue(res, row, 4), 0, NULL);
+	struct msg *m;
+	char *text;
+	size_t len;
+
+	if (!summary)
+		return;
+	json_object_set_new(summary, "type", json_string("answers"));
+	json_object_set_new(summary, "alert_id",
+			    json_integer(strtoll(PQgetvalue(res, row, 0), NULL, 10)));
+	text = frame_dump(summary, &len);
+	if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
+		fanout_to_watchers(b, m, strtoll(PQgetvalue(res, row, 2), NULL, 10),
+				   strtoll(PQgetvalue(res, row, 3), NULL, 10));
+		msg_unref(m);
+	}
+	free(text);
+}
+
+/* Columns: alert_id, answered_at, sender_org_id, watcher_org_id, summary;
+ * the answered alert first, then the alerts that took a copy of the
+ * answer (a relay and its original at a site that got both). */
 static void answered(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct request_ctx *q = arg;
 	struct session *s = session_find(b, q->session_id);
-	json_t *summary;
-	struct msg *m;
-	char *text;
-	size_t len;
 
 	if (err) {
 		if (s)
@@ -288,21 +313,8 @@ static void answered(struct broker *b, void *arg, PGresult *res, const struct db
 	bus_emit_answer(b, q->alert_id, q->site_id, q->username, q->choice[0] ? q->choice : NULL,
 			q->number, PQgetvalue(res, 0, 1));
 	notify_company_desk(b, q, PQgetvalue(res, 0, 1));
-	summary = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
-	if (summary) {
-		json_object_set_new(summary, "type", json_string("answers"));
-		json_object_set_new(summary, "alert_id", json_integer(q->alert_id));
-		text = frame_dump(summary, &len);
-		if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
-			int64_t sender = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-			int64_t watcher = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-			fanout_to_org_desk(b, m, sender);
-			if (watcher != sender)
-				fanout_to_org_desk(b, m, watcher);
-			msg_unref(m);
-		}
-		free(text);
-	}
+	for (int i = 0; i < PQntuples(res); i++)
+		send_summary(b, res, i);
 	free(q);
 }
 

@@ -171,7 +171,10 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
 	char user[24], site[24], slat[32], slon[32], adapter[24], seq[24];
 	const char *params[9];
 
-	if (r->who.role != ROLE_SITE_CONSOLE && r->who.role != ROLE_COMPANY_OPERATOR) {
+	/* an adapter may report whatever its user's role (the ANPR adapter, a
+	 * controller's, files the hits no site is near: issue 18) */
+	if (!r->via_bus && r->who.role != ROLE_SITE_CONSOLE &&
+	    r->who.role != ROLE_COMPANY_OPERATOR) {
 		requester_error(b, r, "forbidden", NULL,
 				"only site consoles and company operators send reports");
 		return;

@@ -255,6 +255,7 @@ static void drain_ingest(struct bus *bus)
 				       json_pack("{s:s, s:s, s:s}", "type", "error", "code", "bad_frame",
 						 "message", "a request is exactly one frame of JSON"));
 		} else {
+			bus->b->metrics.bus_in++;
 			bus->on_request(bus, zmq_msg_data(&id), zmq_msg_size(&id),
 					zmq_msg_data(&payload), zmq_msg_size(&payload),
 					zmq_msg_gets(&payload, "User-Id"),
@@ -348,6 +349,8 @@ void bus_emit(struct broker *b, const char *topic, json_t *obj)
 	if (zmq_send(b->bus->events, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 	    zmq_send(b->bus->events, text, strlen(text), ZMQ_DONTWAIT) < 0)
 		log_warn("bus: event %s not sent: %s", topic, zmq_strerror(errno));
+	else
+		b->metrics.bus_out++;
 	free(text);
 }
 

@@ -7,6 +7,7 @@
  * delivery log. Loop thread only. */
 #include "broker.h"
 #include "session.h"
+#include "clock.h"
 #include "delivery_log.h"
 
 #include <stdlib.h>
@@ -39,8 +40,10 @@ static void sent(struct broker *b, struct session *s, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct msg *m = outq_peek(&s->q);
-		if (m->kind == MSG_ALERT && s->authed)
+		if (m->kind == MSG_ALERT && s->authed) {
 			delivery_log_add(b->deliveries, m->alert_id, s->who.site_id, s->who.user_id);
+			b->metrics.deliveries++;
+		}
 		outq_pop(&s->q);
 	}
 }
@@ -127,6 +130,18 @@ static void flush_one(struct broker *b, struct session *s)
 		lws_callback_on_writable(s->wsi);
 }
 
+/* Every session listed since the oldest fan-out still open has been
+ * written (or handed to its writeable callback, a socket that is full):
+ * that fan-out, and any after it, are complete (tocsin_fanout_seconds). */
+static void fanout_done(struct broker *b)
+{
+	if (!b->metrics.fanout_since_us)
+		return;
+	metrics_observe_fanout(&b->metrics,
+			       (double)(clock_now_us() - b->metrics.fanout_since_us) / 1e6);
+	b->metrics.fanout_since_us = 0;
+}
+
 int flush_pass(struct broker *b)
 {
 	size_t end = b->flush_head + FLUSH_SLICE < b->n_flush ? b->flush_head + FLUSH_SLICE
@@ -137,8 +152,10 @@ int flush_pass(struct broker *b)
 		if (s)
 			flush_one(b, s);
 	}
-	if (b->flush_head == b->n_flush)
+	if (b->flush_head == b->n_flush) {
 		b->flush_head = b->n_flush = 0;
+		fanout_done(b);
+	}
 	return b->flush_head < b->n_flush;
 }
 

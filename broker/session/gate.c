@@ -1,10 +1,10 @@
 /* gate.c: the held-queue gate in front of a session's live alerts.
  *
- * While a session resumes (handle/resume.c reads its backlog), live alerts
- * must not overtake the backlog: they wait in the session's held queue
- * and follow it, without those the backlog already carried. The gate is
- * closed by the resume and opened when its backlog has been queued. Loop
- * thread only. */
+ * While a session catches up (handle/resume.c reads its backlog and the
+ * alerts in force for it), live alerts must not overtake what it reads:
+ * they wait in the session's held queue and follow it, without those the
+ * catch-up already carried. The gate is closed at sign-in and opened when
+ * the catch-up has been queued. Loop thread only. */
 #include "broker.h"
 #include "session.h"
 #include "log.h"
@@ -38,8 +38,8 @@ void gate_open(struct session *s, int64_t last_seq,
 
 	s->resuming = 0;
 	while ((m = outq_peek(&s->held))) {
-		int was_carried = m->seq ? m->seq <= last_seq
-					 : carried && m->alert_id && carried(backlog, m->alert_id);
+		int was_carried = (m->seq && m->seq <= last_seq) ||
+				  (carried && m->alert_id && carried(backlog, m->alert_id));
 		if (!was_carried)
 			session_send(s, m);
 		outq_pop(&s->held);

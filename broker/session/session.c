@@ -11,6 +11,7 @@
 #include "session.h"
 #include "clock.h"
 #include "log.h"
+#include "remote.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ void session_send(struct session *s, struct msg *m)
 	if (outq_push(&s->q, m, b->conf.queue_max_msgs, b->conf.queue_max_bytes)) {
 		log_warn("session %llu (%s): outbound queue full, closing as too slow",
 			 (unsigned long long)s->id, s->who.username);
+		b->metrics.slow_closes++;
 		outq_clear(&s->q);
 		session_close_after(s, CLOSE_SLOW, "slow_consumer");
 		return;
@@ -159,7 +161,7 @@ void session_open(struct broker *b, struct session *s, struct lws *wsi)
 	s->wsi = wsi;
 	s->heard_us = clock_mono_us();
 	s->id = ++b->next_session_id;
-	lws_get_peer_simple(wsi, s->remote, sizeof s->remote);
+	remote_address(b, wsi, s->remote, sizeof s->remote);
 	s->next = b->sessions;
 	if (b->sessions)
 		b->sessions->prev = s;

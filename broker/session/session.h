@@ -73,15 +73,16 @@ int flush_pass(struct broker *b);
  * while more waits; closes once drained if asked. -1 closes the socket. */
 int flush_writeable(struct broker *b, struct session *s);
 
-/* ---- gate.c: live alerts held behind a resume's backlog */
+/* ---- gate.c: live alerts held behind a sign-in's catch-up */
 
 /* From now on live alerts wait in the session's held queue. */
 void gate_close(struct session *s);
 /* Queues a live alert, or holds it while the gate is closed. */
 void gate_deliver(struct session *s, struct msg *m);
-/* Lets the held alerts follow, less those the backlog carried: positions
- * up to last_seq, and alerts journaled when held (no position) for which
- * carried(backlog, id) says 1 (carried may be NULL). */
+/* Lets the held alerts follow, less those the catch-up carried: positions
+ * up to last_seq, and alerts for which carried(backlog, id) says 1 (the
+ * backlog's and the alerts in force; carried may be NULL). Frames that
+ * are not alerts (alert_id 0) always follow. */
 void gate_open(struct session *s, int64_t last_seq,
 	       int (*carried)(const void *backlog, int64_t alert_id), const void *backlog);
 

@@ -40,16 +40,20 @@ BEGIN
                              'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'expires', to_char(a.expires AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'area', a.area, 'classification', a.classification, 'handling', a.handling,
-        'request', a.request, 'images', COALESCE(imgs, '[]'::json),
+        'request', a.request, 'images', COALESCE(imgs, '[]'::json), 'cap_info', a.cap_info,
         'cancelled', a.cancelled_at IS NOT NULL,
         'relay', CASE WHEN a.relay_of IS NULL THEN NULL ELSE json_build_object(
                      'of', a.relay_of, 'note', a.relay_note, 'by_org_id', a.sender_org_id,
                      'by_org_name', o.name) END,
         'sender', json_build_object('user_id', u.id, 'display_name', u.display_name,
-                                    'org_id', o.id, 'org_name', o.name))
+                                    'org_id', o.id, 'org_name', o.name),
+        'source', CASE WHEN ad.id IS NULL THEN json_build_object('kind', 'person')
+                       ELSE json_build_object('kind', 'adapter', 'adapter', ad.name,
+                                              'origin', a.origin) END)
       INTO result
       FROM alerts a JOIN users u ON u.id = a.sender_user_id
       JOIN organisations o ON o.id = a.sender_org_id
+      LEFT JOIN adapters ad ON ad.id = a.source_adapter_id
      WHERE a.id = p_alert_id;
     RETURN result;
 END
@@ -139,6 +143,23 @@ BEGIN
 END
 $$;
 
+-- The chain a cancel of alert p_ref ends: the alert it names, the
+-- original of that (when p_ref is an update) and every update of either,
+-- and the companies' relays of all of them (a relay leaves force with the
+-- alert it relays: migration 042).
+CREATE OR REPLACE FUNCTION tocsin_chain(p_ref bigint)
+RETURNS TABLE (id bigint)
+LANGUAGE sql STABLE AS $$
+    WITH named AS (
+        SELECT a.id FROM alerts r JOIN alerts a
+            ON a.id IN (r.id, COALESCE(r.references_id, r.id))
+            OR a.references_id IN (r.id, COALESCE(r.references_id, r.id))
+         WHERE r.id = p_ref)
+    SELECT n.id FROM named n
+    UNION
+    SELECT x.id FROM alerts x WHERE x.relay_of IN (SELECT n.id FROM named n);
+$$;
+
 -- tocsin_publish: store an alert with the id the broker gave it, resolve
 -- its recipients, give it the next stream position, and audit the publish
 -- and its disclosure, all in the caller's transaction. p_rec is the
@@ -186,8 +207,12 @@ BEGIN
                 RAISE EXCEPTION 'no alert with id %', p_rec->>'references'
                     USING ERRCODE = 'TS404', COLUMN = 'references';
             END IF;
-            IF ref.sender_org_id <> u.org_id THEN
-                RAISE EXCEPTION 'only the organisation that sent an alert may update or cancel it'
+            -- the sending organisation, or any controller of the force
+            -- for an alert of the force (a shift hands over: issue 17);
+            -- the audit row names who did it
+            IF ref.sender_org_id <> u.org_id
+               AND (u.role <> 'controller' OR ref.relay_of IS NOT NULL) THEN
+                RAISE EXCEPTION 'only the organisation that sent an alert, or a controller, may update or cancel it'
                     USING ERRCODE = 'TS403';
             END IF;
             IF ref.cancelled_at IS NOT NULL THEN
@@ -211,7 +236,8 @@ BEGIN
         INSERT INTO alerts (id, seq, sender_user_id, sender_org_id, headline, body, severity,
                             targets, sent_at, status, msg_type, references_id, category,
                             urgency, certainty, instruction, effective, expires, area,
-                            classification, handling, request, target_roles)
+                            classification, handling, request, target_roles,
+                            source_adapter_id, origin, cap_info)
         VALUES (p_alert_id, pos, u.id, u.org_id,
                 COALESCE(p_rec->>'headline', ref.headline),
                 COALESCE(p_rec->>'body', CASE WHEN v_type = 'alert' THEN '' ELSE ref.body END),
@@ -229,7 +255,8 @@ BEGIN
                 COALESCE(p_rec->>'handling', ref.handling, ''),
                 COALESCE(p_rec->'request', ref.request),
                 COALESCE(ARRAY(SELECT jsonb_array_elements_text(p_rec->'targets'->'roles')),
-                         '{}') )
+                         '{}'),
+                (p_rec->>'adapter_id')::integer, p_rec->'origin', p_rec->'cap_info')
         RETURNING * INTO a;
         IF cardinality(a.target_roles) = 0 THEN
             UPDATE alerts SET target_roles = COALESCE(ref.target_roles,
@@ -256,11 +283,11 @@ BEGIN
                 USING ERRCODE = 'TS422', COLUMN = 'targets';
         END IF;
         IF v_type = 'cancel' THEN
-            -- the whole chain: the original and every update of it
+            -- the whole chain: the original, every update of it, and the
+            -- companies' relays of them (tocsin_chain)
             UPDATE alerts SET cancelled_at = v_at
              WHERE cancelled_at IS NULL AND msg_type <> 'cancel'
-               AND (id IN (ref.id, COALESCE(ref.references_id, ref.id))
-                    OR references_id IN (ref.id, COALESCE(ref.references_id, ref.id)));
+               AND id IN (SELECT c.id FROM tocsin_chain(ref.id) c);
         END IF;
         IF jsonb_array_length(COALESCE(p_rec->'images', '[]')) > 0 THEN
             PERFORM tocsin_attach_images(a.id, u.id,
@@ -372,6 +399,10 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'the relay reaches no site' USING ERRCODE = 'TS422', COLUMN = 'sites';
     END IF;
+    -- one alert with its original at a site that got both (migration
+    -- 043): what such a site already did counts for the relay too (the
+    -- trigger tocsin_receipt_linked copies, and audits, the rest)
+    PERFORM tocsin_relay_receipts(a.id, o.id);
     INSERT INTO audit (at, action, actor_user_id, actor_username, actor_role, actor_org_id,
                        alert_id, remote_addr, detail)
     VALUES (a.sent_at, 'relay', u.id, u.username, u.role, u.org_id, a.id, p_remote,
@@ -393,6 +424,29 @@ BEGIN
            u.org_id, (SELECT name FROM organisations WHERE id = u.org_id), o.sender_org_id,
            a.classification, tocsin_alert_json(a.id);
 END
+$$;
+
+-- A new relay p_relay takes, at each of its sites that received its
+-- original p_of, the site's ack, read and latest answer of the original
+-- (tocsin_copy_receipts, as for the receipts that come later).
+CREATE OR REPLACE FUNCTION tocsin_relay_receipts(p_relay bigint, p_of bigint)
+RETURNS void
+LANGUAGE sql AS $$
+    SELECT tocsin_copy_receipts('ack', array_agg(k.alert_id), array_agg(k.site_id),
+                                array_agg(k.user_id), array_agg(k.acked_at), NULL, NULL)
+      FROM acks k JOIN alert_recipients r ON r.alert_id = p_relay AND r.site_id = k.site_id
+     WHERE k.alert_id = p_of;
+    SELECT tocsin_copy_receipts('read', array_agg(x.alert_id), array_agg(x.site_id),
+                                array_agg(x.user_id), array_agg(x.read_at), NULL, NULL)
+      FROM reads x JOIN alert_recipients r ON r.alert_id = p_relay AND r.site_id = x.site_id
+     WHERE x.alert_id = p_of;
+    SELECT tocsin_copy_receipts('answer', array_agg(n.alert_id), array_agg(n.site_id),
+                                array_agg(n.user_id), array_agg(n.answered_at),
+                                array_agg(n.choice), array_agg(n.number))
+      FROM (SELECT DISTINCT ON (n.site_id) n.*
+              FROM answers n JOIN alert_recipients r ON r.alert_id = p_relay AND r.site_id = n.site_id
+             WHERE n.alert_id = p_of
+             ORDER BY n.site_id, n.id DESC) n;
 $$;
 
 -- tocsin_answer: a site's answer to a request; every answer is kept.
@@ -433,10 +487,21 @@ BEGIN
                        alert_id, site_id, remote_addr, detail)
     VALUES (w, 'answer', u.id, u.username, u.role, u.org_id, p_alert_id, u.site_id, p_remote,
             jsonb_build_object('choice', p_choice, 'number', p_number));
+    -- the answer's alert first, then each alert of its family that took a
+    -- copy (a relay and its original: tocsin_receipt_linked), whose
+    -- desks hear the new summary too
     RETURN QUERY
-    SELECT p_alert_id, to_char(w AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           a.sender_org_id, (SELECT o.sender_org_id FROM alerts o WHERE o.id = a.relay_of),
-           tocsin_answers_summary(p_alert_id);
+    SELECT t.* FROM (
+        SELECT x.id, to_char(w AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               x.sender_org_id, (SELECT o.sender_org_id FROM alerts o WHERE o.id = x.relay_of),
+               tocsin_answers_summary(x.id)
+          FROM alerts x
+         WHERE x.id = p_alert_id
+            OR (x.request = a.request
+                AND (x.id = COALESCE(a.relay_of, a.id) OR x.relay_of = COALESCE(a.relay_of, a.id))
+                AND EXISTS (SELECT 1 FROM alert_recipients r
+                             WHERE r.alert_id = x.id AND r.site_id = u.site_id))) t
+     ORDER BY t.id <> p_alert_id, t.id;
 END
 $$;
 
@@ -561,6 +626,260 @@ LANGUAGE sql STABLE AS $$
      ORDER BY g.idx, g.seq;
 $$;
 
+-- Alerts in force (issue 17; docs/protocol.md, "Alerts in force"). A desk
+-- that signs in, on a new browser or after a day off, gets the alerts
+-- that are in force for it, with what has been done about them, before
+-- any live alert: the broker asks tocsin_in_force_batch for a batch of
+-- sign-ins at once (broker/handle/resume.c), as it asks
+-- tocsin_resume_batch for their backlogs.
+
+-- tocsin_in_force: every alert in force now, force-wide: not a
+-- cancellation, not cancelled (a cancel marks its whole chain and the
+-- relays of it: tocsin_chain), not past its expiry, and not replaced by an
+-- update. The one rule of "in force"; alerts_in_force_idx (migration 042)
+-- holds the first three, so the set is read without the alerts that
+-- ended.
+CREATE OR REPLACE FUNCTION tocsin_in_force()
+RETURNS TABLE (id bigint, seq bigint, target_roles text[], classification text)
+LANGUAGE sql STABLE AS $$
+    SELECT a.id, a.seq, a.target_roles, a.classification
+      FROM alerts a
+     WHERE a.cancelled_at IS NULL AND a.msg_type <> 'cancel'
+       AND (a.expires IS NULL OR a.expires > now())
+       AND NOT EXISTS (SELECT 1 FROM alerts u
+                        WHERE u.references_id = a.id AND u.msg_type = 'update');
+$$;
+
+-- What each recipient site did with each alert (parallel arrays of alert
+-- and site ids): its first delivery, read and acknowledgement (and which
+-- console acknowledged), its escalation and its latest answer, as in
+-- tocsin_receipts' rows; NULL for what it has not done.
+--
+-- Set-wise, for the pairs of a whole batch of sign-ins at once, each pair
+-- once. As a function called per row, it cost the bench's storm (2,000
+-- consoles, up to 200 alerts in force each) 24 s of PostgreSQL CPU: a
+-- scalar SQL function with a FROM is not inlined, and each call starts an
+-- executor of its own.
+CREATE OR REPLACE FUNCTION tocsin_site_receipts(p_alerts bigint[], p_sites integer[])
+RETURNS TABLE (alert_id bigint, site_id integer, site_name text, receipt json)
+LANGUAGE sql STABLE AS $$
+    SELECT p.alert_id, s.id, s.name, json_build_object(
+        'site_id', s.id, 'site_name', s.name,
+        'delivered_at', to_char(d.first_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'read_at', to_char(x.read_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'acked_at', to_char(k.acked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'acked_by', ku.username,
+        'escalated_at', to_char(e.escalated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'answer', w.answer,
+        'answered_at', to_char(w.answered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM (SELECT DISTINCT a, st FROM unnest(p_alerts, p_sites) AS u(a, st)) p (alert_id, site_id)
+      JOIN sites s ON s.id = p.site_id
+      LEFT JOIN delivered_sites d ON d.alert_id = p.alert_id AND d.site_id = s.id
+      LEFT JOIN reads x ON x.alert_id = p.alert_id AND x.site_id = s.id
+      LEFT JOIN acks k ON k.alert_id = p.alert_id AND k.site_id = s.id
+      LEFT JOIN users ku ON ku.id = k.user_id
+      LEFT JOIN escalations e ON e.alert_id = p.alert_id AND e.site_id = s.id
+      LEFT JOIN LATERAL (
+          SELECT COALESCE(n.choice, n.number::text) AS answer, n.answered_at
+            FROM answers n
+           WHERE n.alert_id = p.alert_id AND n.site_id = s.id
+           ORDER BY n.id DESC LIMIT 1) w ON true;
+$$;
+
+-- tocsin_in_force_batch: the alerts in force for many sessions in one
+-- query (role, site, organisation, clearance; idx from 1 in the arrays'
+-- order), at most p_limit each (the newest), by idx then seq. A session
+-- with none has no row. As in tocsin_resume_batch, an alert many sessions
+-- get is built once: alert is set on its first row (lowest idx) only.
+--
+-- Who gets an alert is the live rule (broker/deliver/fanout.c), asked of
+-- the one rule in SQL, tocsin_alert_sent_to (sql/functions/access.sql),
+-- for each alert in force: a site console, when its role was targeted, it
+-- is cleared for OFFICIAL-SENSITIVE and its site is a recipient (one probe
+-- of alert_recipients' primary key per alert in force, as tocsin_resume
+-- probes); a company operator likewise for a recipient site its company
+-- guards; a controller or analyst, every alert
+-- in force across the force, whoever sent it, its relays too (the shared
+-- control room), OFFICIAL-SENSITIVE ones when cleared, as the live frames
+-- (fanout_to_force). One branch per role, as in tocsin_resume_batch: each
+-- is planned with the one recipient test that applies. state is what the
+-- session does with it:
+--   console   {"receipt": its site's receipt (tocsin_site_receipts)}
+--   operator  {"sites": [its company's recipient sites' receipts]}
+--   force     {"tally": {recipients, delivered, read, acknowledged,
+--              escalated, answered}}
+CREATE OR REPLACE FUNCTION tocsin_in_force_batch(p_roles text[], p_sites integer[],
+                                                 p_orgs integer[], p_cleared boolean[],
+                                                 p_limit integer)
+RETURNS TABLE (idx integer, id bigint, seq bigint, alert json, state json)
+LANGUAGE sql STABLE AS $$
+    WITH live AS MATERIALIZED (SELECT * FROM tocsin_in_force()),
+    req AS (
+        SELECT x.role, x.site_id, x.org_id, x.cleared, x.idx::integer AS idx
+          FROM unnest(p_roles, p_sites, p_orgs, p_cleared)
+               WITH ORDINALITY AS x(role, site_id, org_id, cleared, idx)),
+    got AS MATERIALIZED (
+        SELECT q.idx, q.role, q.site_id, q.org_id, l.id, l.seq
+          FROM req q
+         CROSS JOIN LATERAL (
+             SELECT l.id, l.seq FROM live l
+              WHERE tocsin_alert_sent_to(l.id, 'site_console', q.cleared, q.site_id, q.org_id)
+              ORDER BY l.seq DESC LIMIT p_limit) l
+         WHERE q.role = 'site_console'
+        UNION ALL
+        SELECT q.idx, q.role, q.site_id, q.org_id, l.id, l.seq
+          FROM req q
+         CROSS JOIN LATERAL (
+             SELECT l.id, l.seq FROM live l
+              WHERE tocsin_alert_sent_to(l.id, 'company_operator', q.cleared, q.site_id,
+                                         q.org_id)
+              ORDER BY l.seq DESC LIMIT p_limit) l
+         WHERE q.role = 'company_operator'
+        UNION ALL
+        SELECT q.idx, q.role, q.site_id, q.org_id, l.id, l.seq
+          FROM req q
+         CROSS JOIN LATERAL (
+             SELECT l.id, l.seq FROM live l
+              WHERE l.classification <> 'OFFICIAL-SENSITIVE' OR q.cleared
+              ORDER BY l.seq DESC LIMIT p_limit) l
+         WHERE q.role IN ('controller', 'analyst')),
+    firsts AS (
+        SELECT g.id, min(g.idx) AS idx FROM got g GROUP BY g.id),
+    -- what the sites did: each (alert, site) once for the whole batch, the
+    -- consoles' own sites and the operators' companies' recipient sites
+    pairs AS MATERIALIZED (
+        SELECT g.id AS alert_id, g.site_id, NULL::integer AS org_id
+          FROM got g WHERE g.role = 'site_console'
+        UNION
+        SELECT r.alert_id, r.site_id, s.guard_org_id
+          FROM (SELECT DISTINCT g.id, g.org_id FROM got g WHERE g.role = 'company_operator') o
+          JOIN alert_recipients r ON r.alert_id = o.id
+          JOIN sites s ON s.id = r.site_id AND s.guard_org_id = o.org_id),
+    receipts AS MATERIALIZED (
+        SELECT x.*, p.org_id
+          FROM (SELECT array_agg(alert_id) AS a, array_agg(site_id) AS s FROM pairs) q
+         CROSS JOIN LATERAL tocsin_site_receipts(q.a, q.s) x
+          JOIN pairs p ON p.alert_id = x.alert_id AND p.site_id = x.site_id),
+    tallies AS (
+        SELECT t.alert_id, json_build_object(
+                   'recipients', t.recipients, 'delivered', t.delivered, 'read', t.read,
+                   'acknowledged', t.acknowledged, 'escalated', t.escalated,
+                   'answered', (SELECT count(DISTINCT n.site_id) FROM answers n
+                                 WHERE n.alert_id = t.alert_id)) AS tally
+          FROM alert_tallies t
+         WHERE t.alert_id IN (SELECT g.id FROM got g WHERE g.role IN ('controller', 'analyst'))),
+    companies AS (
+        SELECT r.alert_id, r.org_id,
+               json_build_object('sites', json_agg(r.receipt ORDER BY r.site_name, r.site_id)) AS state
+          FROM receipts r WHERE r.org_id IS NOT NULL
+         GROUP BY r.alert_id, r.org_id)
+    SELECT g.idx, g.id, g.seq,
+           CASE WHEN f.id IS NOT NULL THEN tocsin_alert_json(g.id) END,
+           CASE g.role
+             WHEN 'site_console' THEN json_build_object('receipt', r.receipt)
+             WHEN 'company_operator' THEN c.state
+             ELSE json_build_object('tally', t.tally)
+           END
+      FROM got g
+      LEFT JOIN firsts f ON f.id = g.id AND f.idx = g.idx
+      LEFT JOIN receipts r ON g.role = 'site_console' AND r.org_id IS NULL
+                          AND r.alert_id = g.id AND r.site_id = g.site_id
+      LEFT JOIN companies c ON g.role = 'company_operator' AND c.alert_id = g.id
+                           AND c.org_id = g.org_id
+      LEFT JOIN tallies t ON g.role IN ('controller', 'analyst') AND t.alert_id = g.id
+     ORDER BY g.idx, g.seq;
+$$;
+
+-- Who had an alert that leaves force, for the broker to tell them
+-- (in_force_ended, docs/protocol.md): its recipient sites, the companies
+-- guarding them, the roles it was sent to and its classification, as a
+-- publish returns them (fanout.c delivers by them).
+CREATE OR REPLACE FUNCTION tocsin_ended_audience(p_alert_id bigint)
+RETURNS TABLE (sites integer[], orgs integer[], target_roles text[], classification text)
+LANGUAGE sql STABLE AS $$
+    SELECT (SELECT array_agg(r.site_id ORDER BY r.site_id) FROM alert_recipients r
+             WHERE r.alert_id = a.id),
+           (SELECT array_agg(DISTINCT s.guard_org_id ORDER BY s.guard_org_id)
+              FROM alert_recipients r JOIN sites s ON s.id = r.site_id
+             WHERE r.alert_id = a.id AND s.guard_org_id IS NOT NULL),
+           a.target_roles, a.classification
+      FROM alerts a WHERE a.id = p_alert_id;
+$$;
+
+-- tocsin_ended_by: the alerts that the update or cancel p_alert_id took
+-- out of force ('superseded': the alert it updates; 'cancelled': the chain
+-- it cancels and the relays of it), with their audience.
+CREATE OR REPLACE FUNCTION tocsin_ended_by(p_alert_id bigint)
+RETURNS TABLE (alert_id bigint, reason text, sites integer[], orgs integer[],
+               target_roles text[], classification text)
+LANGUAGE sql STABLE AS $$
+    SELECT e.id, CASE b.msg_type WHEN 'cancel' THEN 'cancelled' ELSE 'superseded' END,
+           w.sites, w.orgs, w.target_roles, w.classification
+      FROM alerts b
+      JOIN alerts e ON (b.msg_type = 'cancel' AND e.msg_type <> 'cancel'
+                        AND e.id IN (SELECT c.id FROM tocsin_chain(b.references_id) c))
+                    OR (b.msg_type = 'update' AND e.id = b.references_id)
+     CROSS JOIN LATERAL tocsin_ended_audience(e.id) w
+     WHERE b.id = p_alert_id
+     ORDER BY e.seq;
+$$;
+
+-- tocsin_expired_between: the alerts whose expiry fell in (p_after,
+-- p_until] and that were in force until then (not cancelled, not
+-- replaced), with their audience: the broker asks every second
+-- (broker/handle/in_force.c) and tells the desks that had them. A range
+-- of alerts_in_force_idx.
+CREATE OR REPLACE FUNCTION tocsin_expired_between(p_after timestamptz, p_until timestamptz)
+RETURNS TABLE (alert_id bigint, expires text, sites integer[], orgs integer[],
+               target_roles text[], classification text)
+LANGUAGE sql STABLE AS $$
+    SELECT a.id, to_char(a.expires AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           w.sites, w.orgs, w.target_roles, w.classification
+      FROM alerts a
+     CROSS JOIN LATERAL tocsin_ended_audience(a.id) w
+     WHERE a.cancelled_at IS NULL AND a.msg_type <> 'cancel'
+       AND a.expires > p_after AND a.expires <= p_until
+       AND NOT EXISTS (SELECT 1 FROM alerts u
+                        WHERE u.references_id = a.id AND u.msg_type = 'update')
+     ORDER BY a.expires, a.seq;
+$$;
+
+-- tocsin_linked_tallies: the new tallies of the alerts that took a copy of
+-- the receipts (alert, site) given (a relay and its original at a site
+-- that got both: tocsin_receipt_linked), for their desks. Columns as
+-- tocsin_ack's tally: sender_org_id, then recipients, delivered,
+-- acknowledged, read, escalated, then watcher_org_id.
+CREATE OR REPLACE FUNCTION tocsin_linked_tallies(p_alerts bigint[], p_sites integer[])
+RETURNS TABLE (alert_id bigint, sender_org_id integer, recipients bigint, delivered bigint,
+               acknowledged bigint, read bigint, escalated bigint, watcher_org_id integer)
+LANGUAGE sql STABLE AS $$
+    SELECT t.alert_id, t.sender_org_id, t.recipients, t.delivered, t.acknowledged, t.read,
+           t.escalated, t.watcher_org_id
+      FROM alert_tallies t
+     WHERE t.alert_id IN (
+           SELECT x.id
+             FROM unnest(p_alerts, p_sites) AS p(alert_id, site_id)
+             JOIN alerts a ON a.id = p.alert_id
+             JOIN alerts x ON x.id <> a.id
+                          AND (x.id = COALESCE(a.relay_of, a.id)
+                               OR x.relay_of = COALESCE(a.relay_of, a.id))
+             JOIN alert_recipients r ON r.alert_id = x.id AND r.site_id = p.site_id)
+     ORDER BY t.alert_id;
+$$;
+
+-- The functions of the chain, the relay's receipts and the alerts in force.
+GRANT EXECUTE ON FUNCTION
+    tocsin_chain(bigint),
+    tocsin_relay_receipts(bigint, bigint),
+    tocsin_in_force(),
+    tocsin_site_receipts(bigint[], integer[]),
+    tocsin_in_force_batch(text[], integer[], integer[], boolean[], integer),
+    tocsin_ended_audience(bigint),
+    tocsin_ended_by(bigint),
+    tocsin_expired_between(timestamptz, timestamptz),
+    tocsin_linked_tallies(bigint[], integer[])
+    TO tocsin_broker;
+
 -- tocsin_escalate: claims every (alert, site) of a severe or extreme alert
 -- that has gone unacknowledged for longer than p_after, once, audits it,
 -- and returns what the broker must re-send and raise, with the full alert.
@@ -675,6 +994,31 @@ BEGIN
 END
 $$;
 
+-- tocsin_journal_apply_run: a run of journal records, written in their
+-- order in one transaction, each as tocsin_journal_apply writes it (its
+-- refusal caught and audited inside, so one bad record does not undo the
+-- run). One row per record, in order: its outcome. A write-back of one
+-- record per transaction applied 189 records/s under load, fewer than a
+-- steady stream adds to the journal while it drains (the soak, issue 16);
+-- a run shares one commit. The three arrays are the records' ids, kinds
+-- and texts, of one length.
+CREATE OR REPLACE FUNCTION tocsin_journal_apply_run(p_jids jsonb, p_kinds jsonb, p_recs jsonb)
+RETURNS TABLE (outcome text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n integer := jsonb_array_length(p_jids);
+BEGIN
+    IF jsonb_array_length(p_kinds) <> n OR jsonb_array_length(p_recs) <> n THEN
+        RAISE EXCEPTION 'a journal run of % ids, % kinds and % records',
+            n, jsonb_array_length(p_kinds), jsonb_array_length(p_recs);
+    END IF;
+    FOR i IN 0 .. n - 1 LOOP
+        outcome := tocsin_journal_apply(p_jids->>i, p_kinds->>i, p_recs->i);
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
 -- tocsin_journal_applied_prune: deletes up to p_limit record ids written
 -- more than 30 days ago, oldest first, and says how many (issue 16: the
 -- table only grew). An id must stay as long as a journal may still hold
@@ -707,6 +1051,33 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION tocsin_journal_applied_prune(integer) FROM PUBLIC;
 
+-- tocsin_stream_new_epoch: a new name for the stream, after a restore
+-- (docs/operations.md, deploy/restore.sh). A database restored from a dump
+-- or to a point in time has a head behind what consoles have seen: with
+-- the old epoch a console would resume after a position the restored
+-- stream gives out again to other alerts, and miss them. A new epoch makes
+-- every console reload (docs/protocol.md) the next time the broker
+-- connects (stream.c reads it then). The change is audited, with both
+-- names. tocsinctl's role and superusers only: not the broker's (SECURITY
+-- DEFINER: no role is granted UPDATE of the epoch itself).
+CREATE OR REPLACE FUNCTION tocsin_stream_new_epoch(p_reason text)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_old text;
+    v_new text := md5(random()::text || clock_timestamp()::text);
+BEGIN
+    SELECT m.epoch INTO v_old FROM stream_meta m FOR UPDATE;
+    UPDATE stream_meta SET epoch = v_new;
+    INSERT INTO audit (action, actor_username, detail)
+    VALUES ('stream_new_epoch', current_user,
+            jsonb_build_object('old_epoch', v_old, 'new_epoch', v_new, 'reason', p_reason));
+    RETURN v_new;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION tocsin_stream_new_epoch(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tocsin_stream_new_epoch(text) TO tocsin_admin;
+
 GRANT EXECUTE ON FUNCTION
     tocsin_json_ints(jsonb),
     tocsin_alert_json(bigint),
@@ -720,5 +1091,6 @@ GRANT EXECUTE ON FUNCTION
     tocsin_resume_batch(text[], integer[], integer[], bigint[], boolean[], integer),
     tocsin_escalate(interval, integer),
     tocsin_journal_apply(text, text, jsonb),
+    tocsin_journal_apply_run(jsonb, jsonb, jsonb),
     tocsin_journal_applied_prune(integer)
     TO tocsin_broker;

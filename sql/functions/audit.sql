@@ -15,6 +15,34 @@
 -- Reading an alert's receipts is audited as a consultation too
 -- (view_receipts: tocsin_receipts in sql/functions/receipts.sql).
 
+-- What an erasure leaves of a detail: nothing, but a deliver row's batch
+-- id, which the seal's batch digest needs (tocsin_audit_canonical).
+CREATE OR REPLACE FUNCTION tocsin_audit_erased_detail(d jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN d ? 'batch' THEN jsonb_build_object('batch', d->'batch')
+                ELSE '{}'::jsonb END;
+$$;
+
+-- The detail as a seal covers it (044_audit_detail_erasure): the text
+-- itself below audit_digest_from.from_id; from it, 'sha256:' and the
+-- SHA-256 (hex) of the text, which an erasure keeps in detail_sha256
+-- (tocsin_retention_audit_detail). An erased row whose detail is not what
+-- the erasure leaves ({} or the batch it names) adds that detail, so that
+-- writing something into an erased detail breaks the seal too.
+CREATE OR REPLACE FUNCTION tocsin_audit_canonical_detail(a audit)
+RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN a.id < (SELECT f.from_id FROM audit_digest_from f) THEN a.detail::text
+        WHEN a.detail_sha256 IS NULL THEN
+            'sha256:' || encode(sha256(convert_to(a.detail::text, 'UTF8')), 'hex')
+        ELSE 'sha256:' || a.detail_sha256
+             || CASE WHEN a.detail = tocsin_audit_erased_detail(a.detail) THEN ''
+                     ELSE E'\x1d' || a.detail::text END
+    END;
+$$;
+
 -- The exact bytes a seal covers: every column, in a fixed order and format
 -- (jsonb's text form is canonical: keys sorted, no duplicates); for a
 -- deliver row naming a batch, followed by the SHA-256 (hex) of the batch's
@@ -39,7 +67,7 @@ LANGUAGE sql STABLE AS $$
         COALESCE(a.alert_id::text, ''),
         COALESCE(a.site_id::text, ''),
         COALESCE(a.remote_addr, ''),
-        a.detail::text)
+        tocsin_audit_canonical_detail(a))
         || CASE WHEN a.action = 'deliver' AND a.detail ? 'batch' THEN
                E'\x1e' || COALESCE(
                    (SELECT encode(sha256(tocsin_delivery_batch_canonical(b)), 'hex')

@@ -11,6 +11,13 @@
 -- shortest form that reads back as the same double). Times are whole
 -- seconds in UTC written with the offset -00:00, as CAP 1.2 requires.
 --
+-- An alert an adapter imported (alerts.origin, 045_alert_source) keeps the
+-- original message's identifier, sender, sent and senderName, and names
+-- Tocsin's own identifier as its first reference (first: an importer that
+-- resolves an Update by the last reference it knows finds the original
+-- chain, which follows), so that a round trip (export, import elsewhere,
+-- export) loses the origin nowhere.
+--
 -- tocsin_cap_export is what GET /api/alerts/<id>/cap runs: the alert's
 -- readers only (its sending organisation, the force, and its recipients
 -- as for images: consoles of recipient sites and operators of the
@@ -68,7 +75,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The "sender,identifier,sent" triplets of the alerts an update or cancel
--- replaces, oldest first; NULL for an alert that replaces none.
+-- replaces, oldest first (an imported one by its original triplet); NULL
+-- for an alert that replaces none.
 CREATE OR REPLACE FUNCTION tocsin_cap_references(p_alert_id bigint) RETURNS text
 LANGUAGE sql STABLE AS $$
     WITH RECURSIVE chain (id, depth) AS (
@@ -77,8 +85,12 @@ LANGUAGE sql STABLE AS $$
         UNION ALL
         SELECT a.references_id, c.depth + 1 FROM chain c JOIN alerts a ON a.id = c.id
          WHERE a.references_id IS NOT NULL AND c.depth < 1000)
-    SELECT string_agg(format('urn:tocsin:org:%s,urn:tocsin:alert:%s,%s', a.sender_org_id,
-                             a.id, tocsin_cap_time(a.sent_at)), ' ' ORDER BY c.depth DESC)
+    SELECT string_agg(CASE WHEN a.origin IS NOT NULL THEN
+                          format('%s,%s,%s', a.origin->>'sender', a.origin->>'identifier',
+                                 a.origin->>'sent')
+                      ELSE format('urn:tocsin:org:%s,urn:tocsin:alert:%s,%s', a.sender_org_id,
+                                  a.id, tocsin_cap_time(a.sent_at)) END,
+                      ' ' ORDER BY c.depth DESC)
       FROM chain c JOIN alerts a ON a.id = c.id;
 $$;
 
@@ -89,9 +101,11 @@ RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT '<?xml version="1.0" encoding="UTF-8"?>' || chr(10) ||
         xmlelement(name alert, xmlattributes('urn:oasis:names:tc:emergency:cap:1.2' AS xmlns),
-            xmlelement(name identifier, 'urn:tocsin:alert:' || a.id),
-            xmlelement(name sender, 'urn:tocsin:org:' || a.sender_org_id),
-            xmlelement(name sent, tocsin_cap_time(a.sent_at)),
+            xmlelement(name identifier, COALESCE(a.origin->>'identifier',
+                                                 'urn:tocsin:alert:' || a.id)),
+            xmlelement(name sender, COALESCE(a.origin->>'sender',
+                                             'urn:tocsin:org:' || a.sender_org_id)),
+            xmlelement(name sent, COALESCE(a.origin->>'sent', tocsin_cap_time(a.sent_at))),
             xmlelement(name status, initcap(a.status)),
             xmlelement(name "msgType", initcap(a.msg_type)),
             xmlelement(name scope, 'Restricted'),
@@ -100,8 +114,12 @@ LANGUAGE sql STABLE AS $$
             CASE WHEN a.relay_of IS NOT NULL THEN
                 xmlelement(name note, format('Relay of urn:tocsin:alert:%s by %s%s', a.relay_of,
                                              o.name, ': ' || a.relay_note)) END,
-            CASE WHEN a.references_id IS NOT NULL THEN
-                xmlelement(name "references", tocsin_cap_references(a.id)) END,
+            CASE WHEN a.references_id IS NOT NULL OR a.origin IS NOT NULL THEN
+                xmlelement(name "references", concat_ws(' ',
+                    CASE WHEN a.origin IS NOT NULL THEN
+                        format('urn:tocsin:org:%s,urn:tocsin:alert:%s,%s', a.sender_org_id,
+                               a.id, tocsin_cap_time(a.sent_at)) END,
+                    tocsin_cap_references(a.id))) END,
             xmlelement(name info,
                 xmlelement(name language, 'en-GB'),
                 xmlelement(name category, tocsin_cap_category(a.category)),
@@ -112,7 +130,7 @@ LANGUAGE sql STABLE AS $$
                 xmlelement(name effective, tocsin_cap_time(COALESCE(a.effective, a.sent_at))),
                 CASE WHEN a.expires IS NOT NULL THEN
                     xmlelement(name expires, tocsin_cap_time(a.expires)) END,
-                xmlelement(name "senderName", o.name),
+                xmlelement(name "senderName", COALESCE(a.origin->>'sender_name', o.name)),
                 xmlelement(name headline, a.headline),
                 CASE WHEN a.body <> '' THEN xmlelement(name description, a.body) END,
                 CASE WHEN a.instruction <> '' THEN xmlelement(name instruction, a.instruction) END,

@@ -95,6 +95,75 @@ BEGIN
 END
 $$;
 
+-- tocsin_copy_receipts: a relay is one alert with its original at a site
+-- that received both (issue 17, item 5; migration 043). Each receipt
+-- given (p_kind 'ack', 'read' or 'answer'; parallel arrays: the alert it
+-- names, the site, the console's user, the time, and for an answer its
+-- choice or number) is copied to every other alert of that alert's family
+-- (the original and the companies' relays of it) that the site received,
+-- with the same user and time, and each copy is audited as that alert's
+-- ack, read or answer, "through" the alert named. An ack or read the site
+-- already has is kept (ON CONFLICT DO NOTHING); an answer is copied only
+-- to an alert that asks the same question, and not twice. The trigger
+-- tocsin_receipt_linked (sql/functions/triggers.sql) calls it for every
+-- new receipt, and tocsin_relay for the receipts a new relay's sites gave
+-- its original before it.
+CREATE OR REPLACE FUNCTION tocsin_copy_receipts(p_kind text, p_alerts bigint[],
+                                                p_sites integer[], p_users integer[],
+                                                p_at timestamptz[], p_choices text[],
+                                                p_numbers bigint[])
+RETURNS void
+LANGUAGE sql AS $$
+    WITH src AS (
+        SELECT * FROM unnest(p_alerts, p_sites, p_users, p_at, p_choices, p_numbers)
+                      AS s(alert_id, site_id, user_id, at, choice, number)),
+    fam AS (
+        SELECT DISTINCT a.id AS named, x.id AS other
+          FROM (SELECT DISTINCT alert_id FROM src) n
+          JOIN alerts a ON a.id = n.alert_id
+          JOIN alerts x ON x.id <> a.id
+                       AND (x.id = COALESCE(a.relay_of, a.id)
+                            OR x.relay_of = COALESCE(a.relay_of, a.id))
+         WHERE p_kind <> 'answer' OR x.request = a.request),
+    todo AS (
+        SELECT f.other, s.*
+          FROM src s
+          JOIN fam f ON f.named = s.alert_id
+          JOIN alert_recipients r ON r.alert_id = f.other AND r.site_id = s.site_id),
+    k AS (
+        INSERT INTO acks (alert_id, site_id, user_id, acked_at)
+        SELECT other, site_id, user_id, at FROM todo WHERE p_kind = 'ack'
+        ON CONFLICT DO NOTHING
+        RETURNING alert_id, site_id),
+    x AS (
+        INSERT INTO reads (alert_id, site_id, user_id, read_at)
+        SELECT other, site_id, user_id, at FROM todo WHERE p_kind = 'read'
+        ON CONFLICT DO NOTHING
+        RETURNING alert_id, site_id),
+    w AS (
+        INSERT INTO answers (alert_id, site_id, user_id, choice, number, answered_at)
+        SELECT t.other, t.site_id, t.user_id, t.choice, t.number, t.at FROM todo t
+         WHERE p_kind = 'answer'
+           AND NOT EXISTS (SELECT 1 FROM answers z
+                            WHERE z.alert_id = t.other AND z.site_id = t.site_id
+                              AND z.user_id = t.user_id AND z.answered_at = t.at)
+        RETURNING alert_id, site_id),
+    done AS (
+        SELECT * FROM k UNION ALL SELECT * FROM x UNION ALL SELECT * FROM w)
+    INSERT INTO audit (at, action, actor_user_id, actor_username, actor_role, actor_org_id,
+                       alert_id, site_id, detail)
+    SELECT DISTINCT ON (d.alert_id, d.site_id)
+           t.at, p_kind, u.id, u.username, u.role, u.org_id, d.alert_id, d.site_id,
+           CASE WHEN p_kind = 'answer'
+                THEN jsonb_build_object('choice', t.choice, 'number', t.number,
+                                        'through', t.alert_id)
+                ELSE jsonb_build_object('first', true, 'through', t.alert_id) END
+      FROM done d
+      JOIN todo t ON t.other = d.alert_id AND t.site_id = d.site_id
+      JOIN users u ON u.id = t.user_id
+     ORDER BY d.alert_id, d.site_id, t.alert_id;
+$$;
+
 -- tocsin_receipt_batch_fast: acknowledgements and reads stored set-wise
 -- (issue 6); the batch's rows, or NULL when the batch does not qualify
 -- (nothing is written then).
@@ -317,17 +386,19 @@ BEGIN
 END
 $$;
 
--- Receipts: the sending organisation's desk (controllers and analysts of
--- the force, or the operators of a relaying company), the organisation
--- that sent the original of a relay, and admins.
+-- Receipts: the sending organisation's desk (the operators of a relaying
+-- company), the organisation that sent the original of a relay, admins,
+-- and every controller and analyst of the force, whoever sent the alert:
+-- the shared control room lists every alert in force with its receipts
+-- (issue 17).
 CREATE OR REPLACE FUNCTION tocsin_receipts_allowed(p_user_id integer, p_alert_id bigint)
 RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT EXISTS (
         SELECT 1 FROM users u, alerts a
          WHERE u.id = p_user_id AND NOT u.disabled AND a.id = p_alert_id
-           AND (u.role = 'admin'
-                OR (u.role IN ('controller', 'analyst', 'company_operator')
+           AND (u.role IN ('admin', 'controller', 'analyst')
+                OR (u.role = 'company_operator'
                     AND (u.org_id = a.sender_org_id
                          OR u.org_id = (SELECT o.sender_org_id FROM alerts o
                                          WHERE o.id = a.relay_of)))));
@@ -488,4 +559,8 @@ GRANT EXECUTE ON FUNCTION
     tocsin_receipts(integer, bigint),
     tocsin_receipts(integer, bigint, text),
     tocsin_receipt_audience(bigint[], integer[])
+    TO tocsin_broker;
+
+GRANT EXECUTE ON FUNCTION
+    tocsin_copy_receipts(text, bigint[], integer[], integer[], timestamptz[], text[], bigint[])
     TO tocsin_broker;

@@ -1,5 +1,5 @@
 -- release.sql: two-person release of high-impact live alerts (issue 23;
--- the tables are in sql/migrations/060_release.sql).
+-- the tables are in sql/migrations/046_release.sql).
 --
 -- The broker asks tocsin_release_check before it publishes a controller's
 -- or analyst's alert; a held one becomes a pending_releases row

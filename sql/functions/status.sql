@@ -445,7 +445,9 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- tocsin_report: a site console or a company operator reports something to
--- the force. The location is the sighting's when given (place 'sighting'),
+-- the force; so may an adapter bound to a controller or analyst (the
+-- broker lets controllers and analysts report only over the bus: the
+-- ANPR adapter files a hotlist hit no site is near, issue 18). The location is the sighting's when given (place 'sighting'),
 -- else the console's site (place 'site'), else none; occurred_at
 -- (RFC 3339 text, default now) may not be more than 5 minutes ahead.
 -- Audited; returns the report for the force's inbox.
@@ -456,7 +458,8 @@ CREATE OR REPLACE FUNCTION tocsin_report(p_user_id integer, p_site_id integer, p
 RETURNS TABLE (report_id bigint, report json)
 LANGUAGE plpgsql AS $$
 DECLARE
-    u      users%ROWTYPE := tocsin_status_user(p_user_id, '{site_console,company_operator}',
+    u      users%ROWTYPE := tocsin_status_user(p_user_id,
+                                               '{site_console,company_operator,controller,analyst}',
                                                'send reports to the force');
     s      sites%ROWTYPE;
     v_at   timestamptz := clock_timestamp();

@@ -75,3 +75,43 @@ BEGIN
 END
 $$;
 
+
+-- A relay and the alert it relays are one alert at a site that received
+-- both (migration 043, issue 17): the new acks, reads or answers of one
+-- are copied to the others of its family that the site received
+-- (tocsin_copy_receipts, sql/functions/receipts.sql, which also audits
+-- each copy). So the tallies and receipts of the relay and of the
+-- original both count the one acknowledgement, and neither escalates. The
+-- copies do not copy again (pg_trigger_depth).
+--
+-- Once per statement, over its new rows (a transition table), not once
+-- per row: the receipt batch stores up to 2,000 acks in one INSERT
+-- (tocsin_receipt_batch_fast). Most alerts have no relay: then one look
+-- at the alerts named, and nothing is written.
+CREATE OR REPLACE FUNCTION tocsin_receipt_linked() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_trigger_depth() > 1 OR NOT EXISTS (
+        SELECT 1 FROM (SELECT DISTINCT alert_id FROM new_rows) n
+          JOIN alerts a ON a.id = n.alert_id
+         WHERE a.relay_of IS NOT NULL
+            OR EXISTS (SELECT 1 FROM alerts x WHERE x.relay_of = a.id)) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'acks' THEN
+        PERFORM tocsin_copy_receipts('ack', array_agg(alert_id), array_agg(site_id),
+                                     array_agg(user_id), array_agg(acked_at), NULL, NULL)
+           FROM new_rows;
+    ELSIF TG_TABLE_NAME = 'reads' THEN
+        PERFORM tocsin_copy_receipts('read', array_agg(alert_id), array_agg(site_id),
+                                     array_agg(user_id), array_agg(read_at), NULL, NULL)
+           FROM new_rows;
+    ELSE
+        PERFORM tocsin_copy_receipts('answer', array_agg(alert_id), array_agg(site_id),
+                                     array_agg(user_id), array_agg(answered_at),
+                                     array_agg(choice), array_agg(number))
+           FROM new_rows;
+    END IF;
+    RETURN NULL;
+END
+$$;

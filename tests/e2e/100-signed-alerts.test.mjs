@@ -3,7 +3,8 @@
 // alerts"), checkable with the keys served at GET /api/keys/alerts, by
 // the consoles' own code (web-client/js/signed.js, WebCrypto) and by
 // `tocsinctl alert verify`; a changed byte fails; a rotation keeps old
-// alerts verifiable.
+// alerts verifiable. An alert in force (an `in_force` frame: at sign-in,
+// and the control room's live list) is signed the same way.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -96,6 +97,30 @@ describe('signed alerts', { timeout: 240_000 }, () => {
     const rep = await s.next((m) => m.type === 'alert' && m.alert.id === frame.alert.id, 10000, 'the replay');
     assert.equal(rep.replay, true);
     assert.equal(await new AlertKeys(keysOf()).verify(rep.alert, rep.signature), 'valid');
+  });
+
+  it('an alert in force is signed: at a desk\'s sign-in and in the control room\'s lists', async () => {
+    const ctl2 = await st.connectAs('controller2');
+    const frame = await publish({ headline: `In force at sign-in ${Date.now()}` });
+    const ak = new AlertKeys(keysOf());
+    const live = await ctl2.next((m) => m.type === 'in_force' && m.alert_id === frame.alert.id, 10000, 'the live in_force');
+    assert.equal(await ak.verify(live.alert, live.signature), 'valid', 'the control room\'s live list');
+    // a console that signs in (no position) gets the alert in force, in full
+    const desk = await st.connectAs(site.username, { label: 'signing in' });
+    const inf = await desk.next((m) => m.type === 'in_force' && m.alert_id === frame.alert.id, 20000, 'the alert in force');
+    assert.ok(inf.alert, 'carried in full');
+    assert.equal(await ak.verify(inf.alert, inf.signature), 'valid', JSON.stringify(inf));
+    const altered = structuredClone(inf);
+    altered.alert.headline += '!';
+    assert.equal(await ak.verify(altered.alert, altered.signature), 'bad');
+    // tocsinctl checks a saved in_force frame like an alert frame
+    const r = await run(TOCSINCTL, ['alert', 'verify', saveFrame(inf, 'in_force.json')],
+      { env: { TOCSIN_TOKEN_KEY: files.keyFile } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // the control room's list at its sign-in
+    const ctl3 = await st.connectAs('controller2', { label: 'controller signing in' });
+    const listed = await ctl3.next((m) => m.type === 'in_force' && m.alert_id === frame.alert.id, 20000, 'in the list');
+    assert.equal(await ak.verify(listed.alert, listed.signature), 'valid');
   });
 
   it('a rotation: new alerts are signed with the new key, old ones still verify', async () => {

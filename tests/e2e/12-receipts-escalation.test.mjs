@@ -104,10 +104,17 @@ describe('receipts and escalation', { timeout: 180_000 }, () => {
     assert.ok(ro.sites.every((x) => x.guard_org_id === companies[0].id), JSON.stringify(ro));
     op0.close();
 
-    // Another organisation's users may not, nor a company none of whose sites it reached.
+    // The analyst, of another organisation of the force, may (the shared
+    // control room, issue 17); a company none of whose sites it reached may
+    // not, nor a console.
     const an = await userByName(st, 'analyst');
     assert.notEqual(an.org_id, ctlUser.org_id, 'demo data: the analyst is in another organisation');
-    for (const who of ['analyst', companies[1].operator, s1.username]) {
+    const anS = await st.connectAs('analyst');
+    const ra = await anS.request({ type: 'receipts', alert_id: pub.alert_id });
+    assert.equal(ra.type, 'receipts', JSON.stringify(ra));
+    assert.equal(ra.scope, 'all');
+    anS.close();
+    for (const who of [companies[1].operator, s1.username]) {
       const s = who === s1.username ? c1 : await st.connectAs(who);
       const e = await s.request({ type: 'receipts', alert_id: pub.alert_id });
       assert.equal(e.type, 'error', `${who}: ${JSON.stringify(e)}`);

@@ -181,7 +181,7 @@ describe('kill -9 mid-publish, then restart on the same database, journal and ke
 
     // A new broker on the same journal writes it back before it says ok.
     st.broker = await startLike(st.broker);
-    await waitHealth(st.broker, (b, status) => status === 200 && b.journal === 0, { timeoutMs: 30000, what: 'healthz ok, journal 0' });
+    await waitHealth(st.broker, (b, status) => status === 200 && b.status === 'ok' && b.journal === 0, { timeoutMs: 30000, what: 'healthz ok, journal 0' });
     assert.equal(fs.statSync(files.journal).size, 0, 'the journal file is emptied');
     const ids = jConfirmed.map((p) => p.alert_id);
     const rows = await st.query('SELECT id, seq FROM alerts WHERE id = ANY($1) ORDER BY seq', [ids]);

@@ -239,6 +239,39 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
     return r.report_id;
   });
 
+  // The ids of the in_force frames a new session of the role gets.
+  async function inForceAs(role) {
+    const s = await st.openSocket({ label: `${role} signing in` });
+    s.send({ type: 'hello', token: await st.token(M.users[role]) });
+    const w = await s.next((m) => m.type === 'welcome' || m.type === 'error', 10000, 'welcome');
+    assert.equal(w.type, 'welcome', JSON.stringify(w));
+    assert.equal(w.in_force?.status, 'ok', JSON.stringify(w));
+    const done = await s.next('in_force_done', 10000);
+    s.close();
+    return s.seen.slice(0, s.seen.indexOf(done)).filter((m) => m.type === 'in_force').map((m) => m.alert_id);
+  }
+
+  // Of these alert ids, those the role's user could not have been sent
+  // live: a console when its site is no recipient, an operator when no
+  // recipient site is its company's, either when the alert was not sent to
+  // its role or is OFFICIAL-SENSITIVE and it is not cleared. (Controllers
+  // and analysts list every alert in force; the admin none.)
+  async function notReceivable(role, ids) {
+    if (role === 'controller' || role === 'analyst') return [];
+    if (role === 'admin') return ids;
+    const u = U[M.users[role]];
+    const rows = await st.query(`SELECT a.id::float8 AS id FROM alerts a
+                                  WHERE a.id = ANY($1::bigint[])
+                                    AND ($2 = ANY (a.target_roles))
+                                    AND (a.classification <> 'OFFICIAL-SENSITIVE' OR $3)
+                                    AND EXISTS (SELECT 1 FROM alert_recipients r JOIN sites s ON s.id = r.site_id
+                                                 WHERE r.alert_id = a.id
+                                                   AND (r.site_id = $4 OR ($2 = 'company_operator' AND s.guard_org_id = $5)))`,
+    [ids, role, u.cleared_sensitive, u.site_id ?? -1, u.org_id]);
+    const ok = new Set(rows.map((r) => r.id));
+    return ids.filter((id) => !ok.has(id));
+  }
+
   // ------------------------------------------------------------ one executor per action
 
   const exec = {
@@ -307,6 +340,19 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       return replayed.includes(P12) ? `leak: P12 replayed to ${role}` : 'hidden';
     },
 
+    // The alerts in force at sign-in, for a new session of the role: each
+    // one the role could have received live (an independent restatement of
+    // the rule), and the scope's fixture among them or not.
+    async in_force(role, scope) {
+      const got = await inForceAs(role);
+      const bad = await notReceivable(role, got);
+      if (bad.length) return `leak: in force for ${role} but not sendable to it: ${bad}`;
+      if (role === 'admin') return got.length ? `leak: ${got}` : 'hidden';
+      if (scope === 'whole_force') return got.includes(F.A12) && got.includes(F.AN) ? 'allowed' : `missing: ${got}`;
+      if (scope.startsWith('own')) return got.includes(F.A1) ? 'allowed' : `A1 not in force: ${got}`;
+      return got.includes(F.A12) ? `leak: A12 in force for ${role}` : 'hidden';
+    },
+
     async escalation(role, scope) {
       const { E1, E12 } = await escalations();
       if (scope === 'any') return never(S[role], (m) => m.type === 'escalation' || m.escalated === true);
@@ -316,7 +362,9 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       }
       const own = role === 'analyst' ? E12 : E1;
       const other = role === 'analyst' ? E1 : E12;
-      return scope.startsWith('own') ? arrives(S[role], isEscalation(own), 20000) : never(S[role], mentions(other));
+      // (the force's desks hear every alert's tally: only the escalation is hidden)
+      return scope.startsWith('own') ? arrives(S[role], isEscalation(own), 20000)
+        : never(S[role], (m) => isEscalation(other)(m) || (isAlert(other)(m) && m.escalated));
     },
 
     ack: (role, scope) => receiptOutcome(role, scope, { type: 'ack' }, 'acked', 'acks'),
@@ -370,7 +418,8 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       }[role]?.[scope];
       const desk = (m) => (m.type === 'tally' || m.type === 'answers');
       if (id === undefined) return never(S[role], desk);
-      if (scope.startsWith('own')) {
+      // the force's desks watch every alert (the shared control room)
+      if (scope.startsWith('own') || role === 'controller' || role === 'analyst') {
         const t = await arrives(S[role], (m) => m.type === 'tally' && m.alert_id === id);
         if (t !== 'allowed') return t;
         return arrives(S[role], (m) => m.type === 'answers' && m.alert_id === id);
@@ -391,6 +440,7 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       if (role === 'site_console' && scope === 'own_site') return arrives(S.site_console, isAlert(F.R1));
       if (role === 'site_console') return never(S.site_console, mentions(F.RB));
       if (role === 'company_operator') return never(S.company_operator, mentions(F.RB));
+      if (role === 'analyst') return arrives(S.analyst, (m) => m.type === 'relay_notice' && m.relay_id === F.R1);
       return never(S[role], (m) => m.type === 'relay_notice' || m.alert?.relay);
     },
 
@@ -599,9 +649,10 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
     for (const r of await st.query('SELECT alert_id, array_agg(site_id) AS sites FROM alert_recipients GROUP BY alert_id')) recips.set(r.alert_id, r.sites);
     const guards = new Map((await st.query('SELECT id, guard_org_id FROM sites')).map((r) => [r.id, r.guard_org_id]));
     const check = (s, siteOk) => {
-      for (const m of s.seen.filter((x) => x.type === 'alert')) {
-        const sites = recips.get(m.alert.id) || [];
-        assert.ok(sites.some(siteOk), `${s.label} got alert ${m.alert.id} for sites ${sites}`);
+      for (const m of s.seen.filter((x) => x.type === 'alert' || x.type === 'in_force')) {
+        const id = m.alert?.id ?? m.alert_id;
+        const sites = recips.get(id) || [];
+        assert.ok(sites.some(siteOk), `${s.label} got alert ${id} (${m.type}) for sites ${sites}`);
       }
     };
     check(S.site_console, (x) => x === 1);

@@ -167,8 +167,22 @@ describe('hellos and resumes in batches', { timeout: 300_000 }, () => {
       batch.map(() => head - 2), batch.map(() => false), 64];
     const rows = await st.query('SELECT idx, id FROM tocsin_resume_batch($1::text[], $2::int[], $3::int[], $4::bigint[], $5::boolean[], $6)', args);
     assert.equal(rows.filter((r) => r.id !== null).length, 2 * batch.length, 'each session gets the last two alerts');
-    const [{ 'QUERY PLAN': plan }] = await st.query(`EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON)
-      SELECT idx, id FROM tocsin_resume_batch($1::text[], $2::int[], $3::int[], $4::bigint[], $5::boolean[], $6)`, args);
+    // This database's alert_recipients is a couple of pages: once
+    // autovacuum has analyzed it (at a time of its own: in a full `make
+    // test` the plan then read 10,404 entries, alone 68) a scan of the
+    // whole table is the planner's right choice for a table that small.
+    // The question is the plan's shape at the size where it matters (the
+    // bench's storm), so: the statistics taken now, and scans off.
+    await st.query('ANALYZE alert_recipients');
+    await st.query('BEGIN');
+    let plan;
+    try {
+      await st.query('SET LOCAL enable_seqscan = off');
+      [{ 'QUERY PLAN': plan }] = await st.query(`EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON)
+        SELECT idx, id FROM tocsin_resume_batch($1::text[], $2::int[], $3::int[], $4::bigint[], $5::boolean[], $6)`, args);
+    } finally {
+      await st.query('COMMIT');
+    }
     let read = 0;
     (function walk(node) {
       if (node['Relation Name'] === 'alert_recipients')

@@ -25,6 +25,7 @@ import { ROOT, waitFor, sleep } from './lib/harness.mjs';
 import { startBusStack, addAdapter } from './lib/bus.mjs';
 import { siteRows, connectWorld, distanceM, expectDelivery, recipientsOf, drain } from './lib/alerts.mjs';
 import { makeJpeg } from './lib/images-helpers.mjs';
+import { launch, openAs, textBecomes, withoutProblems, shot } from './lib/browser.mjs';
 
 // The sanitizer build (mk/anpr.mk, TEST_EXTRA): a memory error fails the test.
 const ANPR = process.env.TOCSIN_ANPR || path.join(ROOT, 'build/san/tocsin-anpr');
@@ -129,7 +130,7 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
       { plate: 'HOT3 CCC', reason: 'Sentinel one', severity: 'minor' },
       { plate: 'HOT4 DDD', reason: 'Same image as HOT1', severity: 'moderate', image: 'hot1.jpg' },
       { plate: 'HOT5 EEE', reason: 'Sentinel two', severity: 'minor' },
-      { plate: 'FAR1 GGG', reason: 'Seen far away', severity: 'minor' },
+      { plate: 'FAR1 GGG', reason: 'Seen far away', severity: 'minor', image: 'hot1.jpg' },
       { plate: 'FRZ1 HHH', reason: 'Read while the broker was frozen', severity: 'moderate' },
       { plate: 'OLD1 XXX', reason: 'No longer wanted', severity: 'severe', expires: '2020-01-01T00:00:00Z' },
     ].map((e) => JSON.stringify(e)).join('\n') + '\nnot json\n');
@@ -231,11 +232,34 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
     assert.equal((await st.one("SELECT count(*)::int AS n FROM audit WHERE action = 'image_upload'")).n, 1);
   });
 
-  it('a camera with no site within the radius: the broker\'s no_recipients is logged, nothing stored', async () => {
+  it('a camera with no site within the radius: no alert, an item in the control room\'s inbox', async () => {
     const before = (await st.one('SELECT count(*)::int AS n FROM alerts')).n;
-    anpr.write(read('FAR1 GGG', 52.2, 0.12, 'cam-far'));
+    // in the force's area, kilometres from every site (issue 18: the
+    // control room never heard of that vehicle)
+    anpr.write(read('FAR1 GGG', 51.65, -0.45, 'cam-far'));
     await anpr.waitLog(/alert for plate FAR1GGG at cam-far: refused by the broker: no_recipients/);
+    await anpr.waitLog(/inbox item for plate FAR1GGG at cam-far: no site within 300 m: sent to the control room's inbox as report \d+/);
     assert.equal((await st.one('SELECT count(*)::int AS n FROM alerts')).n, before);
+    const rep = await st.one("SELECT id, kind, text, lat, lon, place, image_id, occurred_at FROM partner_reports WHERE text LIKE '%FAR1GGG%'");
+    assert.equal(rep.kind, 'sighting');
+    assert.equal(rep.place, 'sighting');
+    assert.deepEqual([rep.lat, rep.lon], [51.65, -0.45]);
+    assert.ok(rep.image_id, 'the hotlist image goes with it');
+    assert.equal(rep.occurred_at.toISOString(), '2026-11-22T10:00:00.000Z');
+    for (const s of ['cam-far', 'Seen far away', 'no partner site within 300 m']) assert.ok(rep.text.includes(s), rep.text);
+    // and a controller sees it in the control room's inbox
+    const browser = await launch();
+    try {
+      const problems = [];
+      const page = await openAs(browser, st.broker.httpUrl, 'controller', 'controller', problems);
+      await withoutProblems(problems, async () => {
+        await textBecomes(page, `#inbox li[data-report-id="${rep.id}"] .report-text`, /FAR1GGG \(read as "FAR1 GGG"\)/,
+          'the ANPR hit in the inbox');
+        await page.locator(`#inbox li[data-report-id="${rep.id}"]`).scrollIntoViewIfNeeded();
+      }, () => shot(page, '64-anpr-no-site-inbox'));
+    } finally {
+      await browser.close().catch(() => {});
+    }
   });
 
   it('a broker that does not answer for a while: resent with the same seq, published once', async () => {
@@ -275,7 +299,7 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
     assert.equal(expired, 0);          // OLD1 was left out when loading: a miss
     assert.equal(dropped, 0);
     assert.equal(published + duplicates, 7, 'FRZ1 may have been answered by a resend (duplicate: true)');
-    assert.equal(failed, 1);          // FAR1: no_recipients
+    assert.equal(failed, 1);          // FAR1: no_recipients (reported to the inbox instead)
     assert.equal(abandoned, 0);
     assert.equal(images, 1);
     assert.equal(reads, 1 + 50 + 1 + 11 + 1 + 1 + 1 + 2);

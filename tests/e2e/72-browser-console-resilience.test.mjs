@@ -110,8 +110,9 @@ describe('a building console across reloads, broker restarts and token expiry', 
       const seen = await historyIds();
       for (const id of ids) assert.equal(seen.filter((x) => x === id).length, 1, `alert ${id} shown once: ${seen}`);
       assert.equal(new Set(seen).size, seen.length, 'no alert twice in the history');
-      // The banner shows the oldest waiting; the rest are counted.
-      await textBecomes(page, '#alert-banner .pending-count', '7 more alerts waiting', 'pending count');
+      // The banner shows the oldest waiting (all alike: issue 17 orders by
+      // severity, urgency, then time); the rest are counted, the next named.
+      await textBecomes(page, '#alert-banner .pending-count', /^7 more alerts waiting — next: “Stream alert 2 /, 'pending count');
       await shot(page, '72-console-after-reload');
       // Acknowledge them all from the keyboard: Enter on the focused button.
       for (let i = 0; i < ids.length; i++) {

@@ -113,13 +113,36 @@ CHANGED=(
     # administration in the browser: the audit row names the signed-in
     # administrator when tocsin_admin_web runs the change
     "FUNCTION|tocsin_admin_audit(text, text, integer, integer, jsonb)"
+    # the alerts in force (issue 17, migration 042): any controller may
+    # update or cancel a force alert, a cancel ends the relays too, and the
+    # whole force reads receipts
+    "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
+    "FUNCTION|tocsin_receipts_allowed(integer, bigint)"
+    # a relay is one alert with its original (issue 17, migration 043): a
+    # new relay takes its sites' receipts of the original (tocsin_relay,
+    # listed above), and an answer names the alerts that took a copy of it
+    "FUNCTION|tocsin_answer(integer, bigint, text, bigint, text)"
+    # audit details erased past their retention, the seal over their digest
+    # (044_audit_detail_erasure)
+    "TABLE|audit"
+    "FUNCTION|tocsin_audit_canonical(public.audit)"
     # a lock wait cancelled by lock_timeout (db.c) is raised, not kept as
     # a refusal of the acknowledgement or report
     "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
     "FUNCTION|tocsin_receipt_batch_each(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    # 045_alert_source: an alert records its adapter and the origin of an
+    # import; the alert frame and the CAP export show them
+    "TABLE|alerts"
+    "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
+    "FUNCTION|tocsin_alert_json(bigint)"
+    "FUNCTION|tocsin_alert_cap(bigint, text)"
+    "FUNCTION|tocsin_cap_references(bigint)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
+    # the journal written back in runs, one transaction each (issue 16's soak)
+    "FUNCTION|tocsin_journal_apply_run(jsonb, jsonb, jsonb)"
+    "ACL|FUNCTION tocsin_journal_apply_run(p_jids jsonb, p_kinds jsonb, p_recs jsonb)"
     # the audit sealer's read up to a settled id (032_audit_seal_settled)
     "FUNCTION|tocsin_audit_to_seal(integer, bigint, text[])"
     "ACL|FUNCTION tocsin_audit_to_seal(p_limit integer, p_mark bigint, p_writers text[])"
@@ -203,10 +226,63 @@ ADDED=(
     "ACL|FUNCTION tocsin_admin_web(p_user_id integer, p_op text, p_args jsonb, p_remote text)"
     "FUNCTION|tocsin_admin_web_list()"
     "ACL|FUNCTION tocsin_admin_web_list()"
+    # the alerts in force (issue 17, sql/migrations/042_in_force.sql)
+    "INDEX|alerts_in_force_idx"
+    "FUNCTION|tocsin_chain(bigint)"
+    "FUNCTION|tocsin_in_force()"
+    "FUNCTION|tocsin_site_receipts(bigint[], integer[])"
+    "FUNCTION|tocsin_in_force_batch(text[], integer[], integer[], boolean[], integer)"
+    "FUNCTION|tocsin_ended_audience(bigint)"
+    "FUNCTION|tocsin_ended_by(bigint)"
+    "FUNCTION|tocsin_expired_between(timestamp with time zone, timestamp with time zone)"
+    "ACL|FUNCTION tocsin_chain(p_ref bigint)"
+    "ACL|FUNCTION tocsin_in_force()"
+    "ACL|FUNCTION tocsin_site_receipts(p_alerts bigint[], p_sites integer[])"
+    "ACL|FUNCTION tocsin_in_force_batch(p_roles text[], p_sites integer[], p_orgs integer[], p_cleared boolean[], p_limit integer)"
+    "ACL|FUNCTION tocsin_ended_audience(p_alert_id bigint)"
+    "ACL|FUNCTION tocsin_ended_by(p_alert_id bigint)"
+    "ACL|FUNCTION tocsin_expired_between(p_after timestamp with time zone, p_until timestamp with time zone)"
+    # a relay is one alert with its original (sql/migrations/043_relay_receipts.sql)
+    "TRIGGER|acks acks_linked"
+    "TRIGGER|reads reads_linked"
+    "TRIGGER|answers answers_linked"
+    "FUNCTION|tocsin_receipt_linked()"
+    "FUNCTION|tocsin_copy_receipts(text, bigint[], integer[], integer[], timestamp with time zone[], text[], bigint[])"
+    "FUNCTION|tocsin_relay_receipts(bigint, bigint)"
+    "FUNCTION|tocsin_linked_tallies(bigint[], integer[])"
+    "ACL|FUNCTION tocsin_copy_receipts(p_kind text, p_alerts bigint[], p_sites integer[], p_users integer[], p_at timestamp with time zone[], p_choices text[], p_numbers bigint[])"
+    "ACL|FUNCTION tocsin_relay_receipts(p_relay bigint, p_of bigint)"
+    "ACL|FUNCTION tocsin_linked_tallies(p_alerts bigint[], p_sites integer[])"
+    # /metrics: the probe's query (sql/functions/metrics.sql)
+    "FUNCTION|tocsin_metrics_unacked_severe()"
+    "ACL|FUNCTION tocsin_metrics_unacked_severe()"
+    # a new stream epoch after a restore (deploy/restore.sh)
+    "FUNCTION|tocsin_stream_new_epoch(text)"
+    "ACL|FUNCTION tocsin_stream_new_epoch(p_reason text)"
+    # audit details erased past their retention (044_audit_detail_erasure,
+    # sql/functions/retention.sql)
+    "TABLE|audit_digest_from"
+    "CONSTRAINT|audit_digest_from audit_digest_from_pkey"
+    "ACL|TABLE audit_digest_from"
+    "FUNCTION|tocsin_audit_canonical_detail(public.audit)"
+    "FUNCTION|tocsin_audit_erased_detail(jsonb)"
+    "FUNCTION|tocsin_retention_audit_detail(timestamp with time zone, integer)"
+    "ACL|FUNCTION tocsin_retention_audit_detail(p_before timestamp with time zone, p_limit integer)"
+    # 045_alert_source: the adapter that sent an alert
+    "FK CONSTRAINT|alerts alerts_source_adapter_id_fkey"
+    # the CAP feed (sql/functions/cap_feed.sql): GET /api/cap/feed
+    "FUNCTION|tocsin_atom_time(timestamp with time zone)"
+    "ACL|FUNCTION tocsin_atom_time(p timestamp with time zone)"
+    "FUNCTION|tocsin_cap_feed_ids(integer)"
+    "ACL|FUNCTION tocsin_cap_feed_ids(p_user_id integer)"
+    "FUNCTION|tocsin_cap_feed_doc(bigint[], text)"
+    "ACL|FUNCTION tocsin_cap_feed_doc(p_ids bigint[], p_base text)"
+    "FUNCTION|tocsin_cap_feed_token(integer, bigint, text, text)"
+    "ACL|FUNCTION tocsin_cap_feed_token(p_user_id integer, p_iat bigint, p_remote text, p_base text)"
     # a console's report of an alert that failed its signature check
     "FUNCTION|tocsin_alert_unverified(bigint, integer, text, text)"
     "ACL|FUNCTION tocsin_alert_unverified(p_alert_id bigint, p_user_id integer, p_reason text, p_remote text)"
-    # two-person release (060_release, sql/functions/release.sql)
+    # two-person release (046_release, sql/functions/release.sql)
     "ACL|FUNCTION tocsin_release_alone(p_alert_id bigint, p_user_id integer, p_rec jsonb, p_because text, p_recipients integer[], p_justification text, p_remote text)"
     "ACL|FUNCTION tocsin_release_audit(p_action text, p_user_id integer, p_alert_id bigint, p_remote text, p_detail jsonb)"
     "ACL|FUNCTION tocsin_release_check(p_user_id integer, p_rec jsonb)"

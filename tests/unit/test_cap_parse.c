@@ -87,6 +87,13 @@ static int noted(const struct cap_alert *a, const char *text)
 	return 0;
 }
 
+/* The member name of info block i of cap_info, or NULL. */
+static const char *info_text(const struct cap_alert *a, size_t i, const char *name)
+{
+	json_t *blocks = json_object_get(a->publish, "cap_info");
+	return json_string_value(json_object_get(json_array_get(blocks, i), name));
+}
+
 static void test_homeland_security(void **state)
 {
 	struct cap_alert a;
@@ -109,8 +116,13 @@ static void test_homeland_security(void **state)
 	assert_int_equal(json_array_size(a.images), 0);
 	assert_true(noted(&a, "HSAS=ORANGE"));                 /* parameter */
 	assert_true(noted(&a, "only inline images"));          /* resource with a uri */
-	assert_true(noted(&a, "senderName (line 15)"));
-	assert_true(noted(&a, "web (line 19)"));
+	/* senderName is held: the origin the import gives the broker */
+	assert_false(noted(&a, "senderName (line 15)"));
+	assert_string_equal(json_string_value(json_object_get(a.origin, "sender_name")),
+			    "U.S. Government, Department of Homeland Security");
+	assert_string_equal(json_string_value(json_object_get(a.origin, "identifier")),
+			    "43b080713727");
+	assert_string_equal(info_text(&a, 0, "web"), "http://www.dhs.gov/dhspublic/display?theme=29");
 	cap_alert_free(&a);
 }
 
@@ -166,7 +178,16 @@ static void test_amber_multilingual(void **state)
 	parse_file("examples/a4-amber-alert-multilingual.xml", &a);
 	assert_string_equal(field(&a, "headline"), "Amber Alert in Los Angeles County");
 	assert_string_equal(field(&a, "category"), "live_incident");
-	assert_true(noted(&a, "info block 2 (es-US) is not held"));
+	/* every info block is held, by language, with its contact */
+	assert_false(noted(&a, "info block 2"));
+	assert_int_equal(json_array_size(json_object_get(a.publish, "cap_info")), 2);
+	assert_string_equal(info_text(&a, 0, "language"), "en-US");
+	assert_string_equal(info_text(&a, 0, "contact"),
+			    "DET. SMITH, 77TH DIV, LOS ANGELES POLICE DEPT-LAPD AT 213 485-2389");
+	assert_string_equal(info_text(&a, 1, "language"), "es-US");
+	assert_string_equal(info_text(&a, 1, "headline"), "Alerta Amber en el condado de Los Ángeles");
+	assert_string_equal(info_text(&a, 1, "event"), "Abducción de Niño");
+	assert_string_equal(info_text(&a, 1, "area"), "condado de Los Ángeles");
 	assert_true(noted(&a, "category Rescue is held as live_incident"));
 	assert_true(noted(&a, "source (line 8): SW"));
 	cap_alert_free(&a);
@@ -240,7 +261,7 @@ static void test_bad_xml(void **state)
 	refused(strdup("<?xml version=\"1.0\"?>\n<!DOCTYPE alert [<!ENTITY a \"aaaaaaaa\">"
 		       "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]>\n"
 		       "<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">&b;</alert>"),
-		"document", 0, "a DOCTYPE is not allowed");
+		"document", 2, "a DOCTYPE is not allowed"); /* its line is named */
 }
 
 static void test_schema_violation(void **state)
@@ -303,15 +324,6 @@ static void test_not_publishable(void **state)
 		"needs references");
 	refused(with_info("Test", "Cancel", "<references>a,b</references>\n", "<headline>H</headline>"),
 		"references", 9, "\"a,b\" is not a sender,identifier,sent triplet");
-	char *longh = malloc(260);
-	memset(longh, 'x', 259);
-	longh[259] = '\0';
-	char *rest = NULL;
-	assert_true(asprintf(&rest, "<headline>%s</headline>", longh) > 0);
-	refused(with_info("Test", "Alert", "", rest), "headline", 0,
-		"headline is 259 characters; Tocsin holds at most 200");
-	free(rest);
-	free(longh);
 	refused(with_info("Test", "Alert", "",
 			  "<headline>H</headline><parameter><valueName>classification</valueName>"
 			  "<value>SECRET</value></parameter>"),
@@ -320,6 +332,50 @@ static void test_not_publishable(void **state)
 			  "<headline>H</headline><parameter><valueName>tocsin-request</valueName>"
 			  "<value>{not json</value></parameter>"),
 		"parameter", 0, "tocsin-request must be a JSON object");
+}
+
+/* Real feeds write more than Tocsin shows: a long headline, description
+ * or instruction is shown cut (ending in an ellipsis) and held whole in
+ * cap_info; an empty polygon beside a geocode is ignored. Never refused. */
+static void test_long_and_empty_held(void **state)
+{
+	struct cap_alert a;
+	struct cap_problem err;
+	char *h = malloc(260), *d = malloc(5001), *i = malloc(2601), *rest = NULL, *xml;
+	int rc;
+
+	memset(h, 'h', 259);
+	h[259] = '\0';
+	memset(d, 'd', 5000);
+	d[5000] = '\0';
+	memset(i, 'i', 2600);
+	i[2600] = '\0';
+	assert_true(asprintf(&rest, "<headline>%s</headline><description>%s</description>"
+				    "<instruction>%s</instruction><contact></contact>"
+				    "<area><areaDesc>Ward</areaDesc><polygon></polygon>"
+				    "<geocode><valueName>ONS</valueName><value>E05000001</value></geocode>"
+				    "</area>", h, d, i) > 0);
+	xml = with_info("Actual", "Alert", "", rest);
+	rc = cap_parse(schema, xml, strlen(xml), &a, &err);
+	if (rc)
+		fprintf(stderr, "refused: %s (line %d): %s\n", err.element, err.line, err.reason);
+	assert_int_equal(rc, 0);
+	assert_int_equal(strlen(field(&a, "headline")), 199 + strlen("…"));
+	assert_int_equal(strlen(field(&a, "body")), 3999 + strlen("…"));
+	assert_int_equal(strlen(field(&a, "instruction")), 1999 + strlen("…"));
+	assert_string_equal(info_text(&a, 0, "description"), d);
+	assert_string_equal(info_text(&a, 0, "instruction"), i);
+	assert_string_equal(info_text(&a, 0, "headline"), h);
+	assert_null(info_text(&a, 0, "contact")); /* empty: ignored */
+	assert_null(json_object_get(a.publish, "area"));
+	assert_true(noted(&a, "description is 5000 characters"));
+	assert_true(noted(&a, "empty polygon is ignored"));
+	cap_alert_free(&a);
+	free(xml);
+	free(rest);
+	free(h);
+	free(d);
+	free(i);
 }
 
 /* An inline PNG becomes an image to upload; a Cancel needs no info; the
@@ -371,13 +427,14 @@ static void test_mapped_extras(void **state)
 		free(contact);
 		contact = grown;
 	}
-	assert_true(asprintf(&rest, "<headline>H</headline><contact>x%s</contact>", contact) > 0);
+	assert_true(asprintf(&rest, "<eventCode><valueName>K</valueName><value>x%s</value></eventCode>"
+				    "<headline>H</headline>", contact) > 0);
 	xml = with_info("Test", "Alert", "", rest);
 	free(rest);
 	free(contact);
 	assert_int_equal(cap_parse(schema, xml, strlen(xml), &a, &err), 0);
 	free(xml);
-	assert_true(noted(&a, "contact (line"));
+	assert_true(noted(&a, "eventCode (line"));
 	cap_alert_free(&a);
 
 	xml = with_info("Test", "Alert", "", "");
@@ -400,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_bad_polygon),
 		cmocka_unit_test(test_not_publishable),
 		cmocka_unit_test(test_mapped_extras),
+		cmocka_unit_test(test_long_and_empty_held),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,8 +1,9 @@
-// links: broker/base/conf.c broker/base/admission.c broker/base/log.c
+// links: broker/base/conf.c broker/base/admission.c broker/base/log.c broker/base/cidr.c
 /* Unit tests for conf.c: the configuration file (libinih), the order of
  * the sources (command line > environment > file > default), the errors
  * that name the file, line and setting, the origins derived from
- * public-url, and the password masked by --check-config. */
+ * public-url, the password and the metrics token masked by --check-config,
+ * address ranges, and what SIGHUP takes (conf_reload). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,7 @@
 
 #include "conf.h"
 
-static struct conf c; /* 64 KiB of store: not on the stack */
+static struct conf c, fresh; /* 64 KiB of store: not on the stack */
 static char dir[64], file[128], errors[8192];
 
 static int setup(void **state)
@@ -255,6 +256,74 @@ static void test_print_masks_the_password(void **state)
 	assert_string_equal(masked, "host=db passwordless=1");
 }
 
+static void test_ranges_formats_and_the_metrics_token(void **state)
+{
+	char out[8192];
+
+	write_file("database = x\ntrusted-proxies = 10.0.0.0/8, 127.0.0.2\nlog-format = json\n"
+		   "metrics-token = 0123456789abcdef-secret\n");
+	assert_int_equal(load("--config", file, NULL), CONF_RUN);
+	assert_int_equal(c.trusted_proxies.n, 2);
+	assert_true(cidr_list_match(&c.trusted_proxies, "10.9.8.7"));
+	assert_false(cidr_list_match(&c.trusted_proxies, "127.0.0.1"));
+	assert_int_equal(c.metrics_allow.n, 2); /* the default: this machine */
+	assert_true(cidr_list_match(&c.metrics_allow, "127.0.0.1"));
+	assert_int_equal(c.log_format, 1);
+	printed(out, sizeof out);
+	assert_non_null(strstr(out, "trusted-proxies = 10.0.0.0/8 127.0.0.2/32"));
+	assert_non_null(strstr(out, "metrics-token = ****"));
+	assert_null(strstr(out, "0123456789abcdef-secret"));
+	assert_non_null(strstr(out, "log-format = json"));
+
+	write_file("database = x\ntrusted-proxies = 10.1.2.3/8\n");
+	assert_int_equal(load("--config", file, NULL), CONF_ERROR);
+	assert_non_null(strstr(errors, ":2: trusted-proxies wants addresses or ranges"));
+	assert_non_null(strstr(errors, "got '10.1.2.3/8'"));
+	assert_int_equal(load("--config", "/dev/null", "--database", "x", "--log-format", "xml", NULL),
+			 CONF_ERROR);
+	assert_non_null(strstr(errors, "--log-format must be text or json, got 'xml'"));
+	assert_int_equal(load("--config", "/dev/null", "--database", "x", "--metrics-token", "short",
+			      NULL), CONF_ERROR);
+	assert_non_null(strstr(errors, "metrics-token must be at least 16 characters"));
+}
+
+static void test_reload_takes_what_sighup_may_change(void **state)
+{
+	enum conf_action a;
+
+	write_file("database = x\nnode-id = 1\nlog-level = info\nmetrics-allow = 10.0.0.0/8\n");
+	assert_int_equal(load("--config", file, NULL), CONF_RUN);
+	write_file("database = x\nnode-id = 2\nlog-level = warn\nmetrics-allow = 127.0.0.1\n"
+		   "metrics-token = a-token-of-twenty-chars\nrate-limit = 50\n");
+	{
+		char *argv[] = { "tocsind", "--config", file, NULL };
+		a = conf_load(&fresh, 3, argv);
+	}
+	assert_int_equal(a, CONF_RUN);
+	/* log-level, metrics-allow, metrics-token and rate-limit: node-id
+	 * waits for a restart */
+	assert_int_equal(conf_reload(&c, &fresh), 4);
+	assert_int_equal(c.node_id, 1);
+	assert_int_equal(c.log_level, 2);
+	assert_true(cidr_list_match(&c.metrics_allow, "127.0.0.1"));
+	assert_false(cidr_list_match(&c.metrics_allow, "10.1.1.1"));
+	assert_string_equal(c.metrics_token, "a-token-of-twenty-chars");
+	assert_true(c.metrics_token >= c.store && c.metrics_token < c.store + sizeof c.store);
+	assert_int_equal(c.rate_per_sec, 50);
+	assert_int_equal(c.source[0], CONF_DEFAULT);
+	/* again: nothing more to take */
+	assert_int_equal(conf_reload(&c, &fresh), 0);
+	/* the token taken away */
+	write_file("database = x\n");
+	{
+		char *argv[] = { "tocsind", "--config", file, NULL };
+		assert_int_equal(conf_load(&fresh, 3, argv), CONF_RUN);
+	}
+	assert_int_equal(conf_reload(&c, &fresh), 4);
+	assert_null(c.metrics_token);
+	assert_int_equal(c.metrics_allow.n, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +334,8 @@ int main(void)
 		cmocka_unit_test(test_environment_and_flag_errors),
 		cmocka_unit_test(test_origins),
 		cmocka_unit_test(test_print_masks_the_password),
+		cmocka_unit_test(test_ranges_formats_and_the_metrics_token),
+		cmocka_unit_test(test_reload_takes_what_sighup_may_change),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);
 }

@@ -5,7 +5,11 @@
 // ring) are square beeps by severity; chimes are softer sine notes for
 // news that needs a look, not an action (the control room's partner
 // reports and complete answers). With persistKey the toggle is kept in
-// localStorage, so a muted desk stays muted across reloads.
+// localStorage, so a muted desk stays muted across reloads. The page
+// learns at once whether audio is blocked (the context is made at start:
+// it stays "suspended" under the browser's autoplay policy) and says so in
+// a clear banner (opts.banner, with its button opts.unblock) until a click
+// unlocks it: a kiosk set as docs/operations.md says never shows it.
 
 const PATTERNS = {          // beeps per severity: [frequency Hz, count]
   minor: [660, 1],
@@ -39,7 +43,7 @@ function saveEnabled(key, on) {
   }
 }
 
-export function createSound(button, { persistKey = null } = {}) {
+export function createSound(button, { persistKey = null, banner = null, unblock = null } = {}) {
   let ctx = null;
   let ringTimer = null;     // repeating tone of an urgent alert, until stopped
   let ringSeverity = null;
@@ -71,6 +75,7 @@ export function createSound(button, { persistKey = null } = {}) {
     button.setAttribute('aria-pressed', enabled ? 'true' : 'false');
     button.textContent = state === 'on' ? 'Sound on'
       : state === 'off' ? 'Sound off' : 'Sound: click to enable';
+    if (banner) banner.hidden = state !== 'blocked';
   }
 
   /* notes: [[type, frequency, start s, length s, peak gain], …] */
@@ -122,6 +127,16 @@ export function createSound(button, { persistKey = null } = {}) {
   }
   document.addEventListener('pointerdown', unlock, { capture: true });
   document.addEventListener('keydown', unlock, { capture: true });
+  if (unblock) {
+    unblock.addEventListener('click', () => {
+      enabled = true;
+      saveEnabled(persistKey, true);
+      const c = context();
+      if (c) Promise.resolve(c.state === 'running' ? null : c.resume()).catch(() => {}).then(() => tones('minor'));
+      render();
+    });
+  }
+  context(); // learn now whether the browser lets the page sound
 
   if (button) {
     button.addEventListener('click', () => {
@@ -141,6 +156,8 @@ export function createSound(button, { persistKey = null } = {}) {
   render();
 
   return {
+    /* 'on', 'off' (the user turned it off) or 'blocked' (the browser). */
+    get state() { return button?.dataset.state || 'off'; },
     /* Silence the tones still sounding or scheduled (the alert was
      * acknowledged, here or at another console of the site). */
     stop() {

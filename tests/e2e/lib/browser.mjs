@@ -23,7 +23,8 @@ export const LANDING = {
   admin: 'admin.html',
 };
 
-export async function launch() {
+// args: more Chromium switches (92-nginx: the host resolver and the test CA).
+export async function launch({ args = [] } = {}) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}`);
   fs.mkdirSync(SHOTS, { recursive: true });
   return chromium.launch({
@@ -34,7 +35,7 @@ export async function launch() {
       '--no-first-run', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
       // Background tabs must keep their timers: several consoles at once.
       '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows'],
+      '--disable-backgrounding-occluded-windows', ...args],
   });
 }
 

@@ -9,8 +9,8 @@
 //
 // Each test file calls Stack.create(), which copies the template into a
 // database of its own, starts a broker on a free 127.0.0.1 port with its own
-// token key, and gives helpers to sign in, open WebSocket sessions and query
-// the database. stack.stop() stops the broker with SIGTERM and fails when it
+// token key (ready once GET /readyz answers 200), and gives helpers to sign
+// in, open WebSocket sessions and query the database. stack.stop() stops the broker with SIGTERM and fails when it
 // exits non-zero or printed a sanitizer report.
 
 import { spawn, execFile, execFileSync } from 'node:child_process';
@@ -292,16 +292,17 @@ export class Broker {
     const deadline = Date.now() + 20000;
     for (;;) {
       if (this.exit) {
-        throw new Error(`broker exited before answering /healthz (${JSON.stringify(this.exit)}); ` +
+        throw new Error(`broker exited before answering /readyz (${JSON.stringify(this.exit)}); ` +
           `log ${this.logFile}:\n${this.tail()}`);
       }
       try {
-        const r = await httpRequest(this, 'GET', '/healthz', { timeoutMs: 1000 });
+        // ready: its database connected once and gave the stream's epoch
+        const r = await httpRequest(this, 'GET', '/readyz', { timeoutMs: 1000 });
         if (r.status === 200) return;
       } catch { /* not listening yet */ }
       if (Date.now() > deadline) {
         this.proc.kill('SIGKILL');
-        throw new Error(`broker did not answer GET /healthz with 200 within 20 s; log ${this.logFile}:\n${this.tail()}`);
+        throw new Error(`broker did not answer GET /readyz with 200 within 20 s; log ${this.logFile}:\n${this.tail()}`);
       }
       await sleep(100);
     }

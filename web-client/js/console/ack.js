@@ -1,11 +1,13 @@
 // console/ack.js: acknowledging (site consoles) and dismissing (company
-// desks) the alert in the banner: `ack` → `acked`, acknowledgements
+// desks; a site console's stand-down is closed, not acknowledged) the
+// alert in the banner: `ack` → `acked`, acknowledgements
 // clicked offline sent once the connection is back, `site_acked` when
 // another console of the site acknowledged first, and ack errors.
 
 import { showError } from '../ui.js';
 import { desk, persist, bannerShows, announce, ACK_FINAL_ERRORS } from './desk.js';
 import { updateHistoryItem } from './items.js';
+import { needsAck } from './words.js';
 import { renderBanner, refocusAction } from './banner.js';
 
 /* ack is idempotent (`already` says so): sending it again is safe. */
@@ -19,8 +21,9 @@ function onAction() {
   const id = Number(desk.dom.banner.dataset.alertId);
   const entry = desk.entries.get(id);
   if (!entry || entry.status !== 'new') return;
-  if (!desk.canAck) {
-    entry.status = 'seen';
+  if (!desk.canAck || !needsAck(entry)) {
+    // a company desk's dismiss, or a stand-down closed: no acknowledgement
+    entry.status = desk.canAck ? 'closed' : 'seen';
     updateHistoryItem(entry);
     persist();
     renderBanner();

@@ -1,20 +1,25 @@
 // console/banner.js: #alert-banner, the alert the desk must deal with now
-// (the oldest one still waiting, escalated ones first), and what goes with
-// it: the takeover of a site console's screen by an urgent alert, the
-// tone, the page title, the header's place, and raising a new alert
-// (ring, announce, focus on the action button).
+// (the most urgent one still waiting: queue.js), and what goes with it:
+// the takeover of a site console's screen by an urgent alert, which a
+// more urgent arrival takes over at once (the one displaced waits,
+// visibly), the calm stand-down of a cancellation, the tone, the page
+// title, the header's place, and raising a new alert (ring, announce,
+// focus on the action button).
 
 import { el, formatTime } from '../ui.js';
 import { areaText } from '../area.js';
 import { SEVERITIES, SERIOUS_SEVERITIES, exerciseWord } from '../vocab.js';
-import { desk, byAge, isEscalated, referenced, announce } from './desk.js';
+import { desk, referenced, announce } from './desk.js';
+import { waiting, pendingText } from './queue.js';
 import {
-  exerciseText, categoryText, relayText, handlingText, kindText, isExpired, sevOf, senderText,
-  siteNames, escalationText, relayable, relayedText, ownSitesText,
+  exerciseText, categoryText, handlingText, kindText, sevOf, senderText, siteNames,
+  escalationText, relayable, relayedText, ownSitesText, isStandDown, standDownWhat,
+  standDownReason, cancelAsks, needsAck, relayNotes,
 } from './words.js';
 import { requestBlock, syncRequest } from './answers.js';
 import { fillImages, signatureText, signatureClass } from './items.js';
 import { maybeSendRead } from './read.js';
+import { renderCapInfo } from './capinfo.js';
 
 /* Company operators do not acknowledge: their banner has a local
  * "Dismiss" instead of #ack, and a button to relay a force alert to their
@@ -59,14 +64,6 @@ function updateTitle() {
 
 /* ---- The banner ------------------------------------------------------------ */
 
-// The banner's queue: escalated alerts first (someone is waiting on this
-// desk), then oldest first.
-export function waiting() {
-  return [...desk.entries.values()]
-    .filter((e) => e.status === 'new' && !isExpired(e.alert))
-    .sort((x, y) => Number(isEscalated(y)) - Number(isEscalated(x)) || byAge(x, y));
-}
-
 function setText(node, text) {
   node.textContent = text || '';
   node.hidden = !text;
@@ -83,43 +80,55 @@ function hideBanner() {
   setTakeover(null);
 }
 
-/* The alert's words: kind, category, instruction, area, relay, escalation. */
-function fillBannerText(entry) {
+/* The marks at the top: severity (or the stand-down), live or exercise. */
+function fillMarks(a) {
   const { banner } = desk.dom;
-  const a = entry.alert;
-  banner.querySelector('.severity').textContent = a.severity || '';
-  banner.querySelector('.headline').textContent = a.headline || '';
-  const full = a.msg_type !== 'cancel'; // a cancellation: the stand-down only
-  setText(banner.querySelector('.body'), full ? a.body : '');
-  setText(banner.querySelector('.instruction'), full && a.instruction ? `What to do: ${a.instruction}` : '');
+  const calm = isStandDown(a);
+  banner.querySelector('.severity').textContent = calm ? 'stand down' : a.severity || '';
   const ex = exerciseText(a);
+  setText(banner.querySelector('.live-mark'), !ex && !calm ? 'LIVE' : '');
   setText(banner.querySelector('.exercise-mark'), ex);
   const w = exerciseWord(a.status);
   setText(banner.querySelector('.exercise-strip'), ex ? `${w} · ${w} · ${w} — not a real incident` : '');
   banner.classList.toggle('is-exercise', Boolean(ex));
+  banner.classList.toggle('stand-down', calm);
+  banner.dataset.standDown = calm ? 'true' : 'false';
   document.body.classList.toggle('alerting-exercise', Boolean(ex));
-  setText(banner.querySelector('.category'), categoryText(a));
+  setText(banner.querySelector('.category'), calm ? '' : categoryText(a));
   setText(banner.querySelector('.classification'), a.classification === 'OFFICIAL-SENSITIVE' ? a.classification : '');
+}
+
+/* The alert's words: kind, headline, what to do, area, relay, escalation;
+ * for a cancellation, the stand-down: what was cancelled, and why. */
+function fillBannerText(entry) {
+  const { banner } = desk.dom;
+  const a = entry.alert;
+  const calm = isStandDown(a);
+  fillMarks(a);
+  banner.querySelector('.headline').textContent = calm ? 'Stand down — all clear' : a.headline || '';
+  setText(banner.querySelector('.body'), calm ? standDownReason(a) : a.body);
+  setText(banner.querySelector('.instruction'), !calm && a.instruction ? `What to do: ${a.instruction}` : '');
   setText(banner.querySelector('.handling'), handlingText(a));
-  const area = full ? areaText(a.area) : '';
+  const area = calm ? '' : areaText(a.area);
   setText(banner.querySelector('.area'), area ? `Area: ${area}` : '');
-  setText(banner.querySelector('.relay-note'), relayText(a));
-  setText(banner.querySelector('.kind-mark'), kindText(a, referenced(a)));
+  setText(banner.querySelector('.relay-note'), relayNotes(entry));
+  setText(banner.querySelector('.kind-mark'), calm ? standDownWhat(a) : kindText(a, referenced(a)));
   const sites = siteNames(a);
   setText(banner.querySelector('.sites'), sites ? `Sites: ${sites}` : '');
   const escEl = banner.querySelector('.escalation');
   let esc = escalationText(entry);
   if (!esc && entry.escalated) esc = 'Reminder: the control room is waiting for this desk to acknowledge.';
-  setText(escEl, esc);
-  banner.classList.toggle('escalated', Boolean(esc));
+  setText(escEl, calm ? '' : esc);
+  banner.classList.toggle('escalated', Boolean(esc) && !calm);
   const mark = banner.querySelector('.signature-mark');
   mark.className = signatureClass(entry);
   setText(mark, signatureText(entry));
+  renderCapInfo(banner.querySelector('.cap-info'), a);
   banner.querySelector('.sender').textContent = senderText(a);
   const sentAt = banner.querySelector('.sent-at');
   sentAt.dateTime = a.sent_at || '';
   sentAt.textContent = formatTime(a.sent_at);
-  banner.querySelector('.expires').textContent = a.expires ? ` · expires ${formatTime(a.expires)}` : '';
+  banner.querySelector('.expires').textContent = a.expires && !calm ? ` · expires ${formatTime(a.expires)}` : '';
 }
 
 // Images and the answer controls are rebuilt only when another alert
@@ -127,11 +136,11 @@ function fillBannerText(entry) {
 function fillBannerParts(entry) {
   const { banner } = desk.dom;
   const a = entry.alert;
-  const full = a.msg_type !== 'cancel';
+  const full = !isStandDown(a) || cancelAsks(a);
   const reqBox = banner.querySelector('.request');
   if (banner.dataset.rendered !== String(a.id)) {
     banner.dataset.rendered = String(a.id);
-    fillImages(banner.querySelector('.images'), full ? a : {});
+    fillImages(banner.querySelector('.images'), isStandDown(a) ? {} : a);
     const ask = full && a.request;
     reqBox.replaceChildren(...(ask ? [requestBlock(entry)] : []));
     reqBox.hidden = !ask;
@@ -141,18 +150,23 @@ function fillBannerParts(entry) {
   }
 }
 
-/* The action button and the line under it: acknowledging (site consoles)
- * or dismiss, relay and the relays' counts (company desks). */
+/* The action button and the line under it: acknowledging (site consoles;
+ * a stand-down only closes, unless the controller asked for an answer) or
+ * dismiss, relay and the relays' counts (company desks). */
 function fillBannerActions(entry) {
   const { banner, actionBtn, ackNote, bannerRelay } = desk.dom;
   const a = entry.alert;
-  if (desk.canAck) {
+  if (desk.canAck && needsAck(entry)) {
     const sending = desk.ackQueue.has(a.id);
     actionBtn.disabled = sending && desk.ackInFlight.has(a.id);
     actionBtn.textContent = sending ? 'Acknowledging…' : 'Acknowledge';
     ackNote.textContent = sending && !desk.session.connected
       ? 'Offline: the acknowledgement will be sent when the connection is back.'
-      : '';
+      : desk.sound.state === 'blocked' ? 'Sound is blocked by this browser: this alert cannot ring.' : '';
+  } else if (desk.canAck) {
+    actionBtn.disabled = false;
+    actionBtn.textContent = 'Close';
+    ackNote.textContent = 'No acknowledgement needed.';
   } else {
     ackNote.textContent = 'Company desks do not acknowledge; the sites do.';
     bannerRelay.hidden = !relayable(entry);
@@ -183,17 +197,12 @@ export function renderBanner() {
   banner.dataset.alertId = String(a.id);
   banner.dataset.severity = sev;
   banner.dataset.alertStatus = a.status || 'actual';
-  for (const s of SEVERITIES) banner.classList.toggle(`sev-${s}`, s === sev);
+  for (const s of SEVERITIES) banner.classList.toggle(`sev-${s}`, s === sev && !isStandDown(a));
   document.body.classList.add('alerting');
 
   fillBannerText(entry);
   fillBannerParts(entry);
-
-  const more = queue.length - 1;
-  const pc = banner.querySelector('.pending-count');
-  pc.textContent = more ? `${more} more alert${more === 1 ? '' : 's'} waiting` : '';
-  pc.hidden = !more;
-
+  setText(banner.querySelector('.pending-count'), pendingText(queue));
   fillBannerActions(entry);
   setTakeover(a);
   maybeSendRead();
@@ -203,9 +212,11 @@ export function renderBanner() {
 
 /* An urgent alert (severe, extreme or immediate) at a site console takes
  * the whole screen, rings until it is acknowledged, and keeps the
- * keyboard inside it: the page behind is inert until then. */
+ * keyboard inside it: the page behind is inert until then. A more urgent
+ * alert that arrives takes its place at once (queue.js) and rings with its
+ * own severity. */
 function isUrgent(a) {
-  return a.msg_type !== 'cancel' && (SERIOUS_SEVERITIES.includes(sevOf(a)) || a.urgency === 'immediate');
+  return !isStandDown(a) && (SERIOUS_SEVERITIES.includes(sevOf(a)) || a.urgency === 'immediate');
 }
 
 function setTakeover(a) {
@@ -219,11 +230,12 @@ function setTakeover(a) {
   else desk.sound.stopRinging();
 }
 
-// Ring, announce and put the keyboard on the action button.
+// Ring, announce and put the keyboard on the action button. A stand-down
+// sounds once, softly.
 export function raise(a, text) {
   renderBanner();
   announce(text);
-  desk.sound.alert(sevOf(a));
+  desk.sound.alert(isStandDown(a) ? 'minor' : sevOf(a));
   refocusAction();
 }
 

@@ -13,8 +13,8 @@ import {
   desk, MAX_HISTORY, byAge, isEscalated, siteName, historyItem, referenced, referencedId,
 } from './desk.js';
 import {
-  exerciseText, categoryText, relayText, handlingText, kindText, sevOf, senderText, siteNames,
-  escalationText, statusText, relayable, relayedText, receiptState, answerValue,
+  exerciseText, categoryText, handlingText, kindText, sevOf, senderText, siteNames,
+  escalationText, statusText, relayable, relayedText, receiptState, answerValue, relayNotes,
 } from './words.js';
 import { requestBlock, syncRequest } from './answers.js';
 
@@ -80,7 +80,7 @@ function renderHistoryItem(entry) {
   const area = full ? areaText(a.area) : '';
   const images = full ? imagesList(a) : [];
   const item = el('li', {
-    class: `history-item sev-${sev}${exercise ? ' is-exercise' : ''}`,
+    class: `history-item sev-${sev}${exercise ? ' is-exercise' : ''}${full ? '' : ' is-stand-down'}`,
     dataset: {
       alertId: String(a.id), severity: sev, status: entry.status,
       alertStatus: a.status || 'actual', msgType: a.msg_type || 'alert',
@@ -89,14 +89,15 @@ function renderHistoryItem(entry) {
   },
   exercise ? el('p', { class: 'exercise-strip' }, exercise) : null,
   el('div', { class: 'history-head' },
-    el('span', { class: `severity badge sev-${sev}` }, a.severity || ''),
+    full ? el('span', { class: `severity badge sev-${sev}` }, a.severity || '')
+      : el('span', { class: 'severity badge stand-down-badge' }, 'stand down'),
     exercise ? el('span', { class: 'badge exercise-badge exercise-mark' }, exerciseWord(a.status)) : null,
     a.classification === 'OFFICIAL-SENSITIVE' ? el('span', { class: 'badge classification-badge classification' }, a.classification) : null,
     el('h3', { class: 'headline' }, a.headline || ''),
     el('span', { class: 'status' }, statusText(entry))),
   cat ? el('p', { class: 'history-category category' }, cat) : null,
   kind ? el('p', { class: 'history-kind' }, kind) : null,
-  a.relay ? el('p', { class: 'history-relay relay-note' }, relayText(a)) : null,
+  el('p', { class: 'history-relay relay-note', hidden: true }),
   full && a.body ? el('p', { class: 'history-body' }, a.body) : null,
   full && a.instruction ? el('p', { class: 'history-instruction' }, `What to do: ${a.instruction}`) : null,
   area ? el('p', { class: 'history-area area' }, `Area: ${area}`) : null,
@@ -146,6 +147,9 @@ function fillHistoryItem(item, entry) {
   esc.hidden = !esc.textContent;
   const box = item.querySelector('.request-box');
   if (box) syncRequest(box, entry);
+  const note = item.querySelector('.relay-note');
+  note.textContent = relayNotes(entry);
+  note.hidden = !note.textContent;
   const rb = item.querySelector('.replaced-by');
   const by = entry.replaced_by;
   rb.textContent = replacedByText(by);
@@ -183,13 +187,19 @@ function renderOwnSites(item, entry) {
   list.hidden = !rows.length;
 }
 
-/* Per site of each relay: acknowledged / read / delivered / not yet, and
- * its latest answer. */
+/* Per site of each relay that did not get the alert itself:
+ * acknowledged / read / delivered / not yet, and its latest answer. A site
+ * that got both is listed once, under our sites (own-sites-status): one
+ * acknowledgement counts for both (docs/protocol.md, "Relay"). */
 function renderRelaySites(item, entry) {
   let list = item.querySelector('.relay-sites-status');
   const rows = [];
+  const own = new Set((entry.own_sites || []).map((x) => x.site_id));
+  const listed = new Set();
   for (const r of entry.relays || []) {
     for (const x of r.sites || []) {
+      if (own.has(x.site_id) || listed.has(x.site_id)) continue;
+      listed.add(x.site_id);
       const ans = (r.answers || []).find((a) => a.site_id === x.site_id);
       rows.push(el('li', {
         class: x.acked_at ? 'acked' : 'not-acked',

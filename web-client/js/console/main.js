@@ -2,10 +2,11 @@
 // (site_console) and of a security company (company_operator). This file
 // only starts the desk: the state is desk.js, each panel is a module.
 //
-// Alerts arrive as `alert` frames. The oldest one still waiting fills
-// #alert-banner until it is acknowledged (site consoles) or dismissed
-// (company operators, who do not acknowledge); every alert also goes into
-// the history #alerts, newest first. A site console tells the broker when
+// Alerts arrive as `alert` frames, and at every sign-in the alerts in
+// force for the desk (`in_force`, inforce.js). The most urgent one still
+// waiting fills #alert-banner until it is acknowledged (site consoles) or
+// dismissed (company operators, who do not acknowledge); every alert also
+// goes into the history #alerts, newest first. A site console tells the broker when
 // an alert has been on screen (`read`). The desk keeps its position in the
 // alert stream (localStorage, per user) and resumes from it on every
 // connection, so alerts sent while it was offline arrive as replays.
@@ -29,6 +30,8 @@ import { setupBanner, renderPlace, renderBanner } from './banner.js';
 import { setupAnswers } from './answers.js';
 import { restoreHistory } from './items.js';
 import { setupStream } from './stream.js';
+import { setupInForce } from './inforce.js';
+import { restoreNotes } from './family.js';
 import { setupRead } from './read.js';
 import { setupAck } from './ack.js';
 import { setupRelay } from './relay.js';
@@ -42,13 +45,17 @@ function main({ token, user }) {
   const desk = initDesk({ token, user });
   setupHeader(user, desk.session);
   bindConnIndicator(desk.session, document.getElementById('conn'));
-  desk.sound = createSound(document.getElementById('sound'));
+  desk.sound = createSound(document.getElementById('sound'), {
+    banner: document.getElementById('sound-blocked'), unblock: document.getElementById('sound-unblock'),
+  });
   setupBanner();
   setupAnswers();
   restoreHistory();
+  restoreNotes();
   renderPlace();
   renderBanner();
   setupStream();
+  setupInForce();
   setupRead();
   setupAck();
   setupRelay();

@@ -1,18 +1,22 @@
 // console/stream.js: the desk's place in the alert stream and the frames
 // that bring alerts: `alert` (new, replayed, escalated), `escalation`
-// (company desks), updates and cancels replacing what they reference,
-// `directory`. The desk keeps its position (localStorage, per user) and
-// resumes from it on every connection (`hello.resume`), so alerts sent
-// while it was offline arrive as replays, announced together at
-// `resume_done`; a `reload` status drops the local history.
+// (company desks), updates and cancels replacing what they reference (a
+// cancellation is the stand-down), a company's relay of an alert the desk
+// has (its note: family.js), `directory`. The desk keeps its position
+// (localStorage, per user) and resumes from it on every connection
+// (`hello.resume`), so alerts sent while it was offline arrive as replays,
+// announced together with the alerts in force (inforce.js) once the list
+// is complete; a `reload` status drops the local history.
 
 import { loadCursor, saveCursor } from '../session.js';
 import { SEVERITIES } from '../vocab.js';
-import { desk, persist, siteName } from './desk.js';
+import { desk, persist, siteName, announce } from './desk.js';
 import { sevOf, alertText, isExpired } from './words.js';
 import { addAlert, updateHistoryItem } from './items.js';
-import { renderBanner, renderPlace, raise, waiting } from './banner.js';
+import { renderBanner, renderPlace, raise } from './banner.js';
 import { sendAck } from './ack.js';
+import { attachRelay, isNote, moveNotes } from './family.js';
+import { waiting } from './queue.js';
 import { AlertKeys } from '../signed.js';
 
 // The broker's public keys, fetched once (and again for a key id not yet
@@ -23,7 +27,6 @@ const keys = new AlertKeys(async () => {
   return r.json();
 });
 
-
 /* The stream position: where the desk resumes from. */
 const pos = {
   cursor: null,      // {epoch, seq, since} or null
@@ -31,7 +34,16 @@ const pos = {
   resuming: null,    // null | 'ok' | 'pending' while a backlog is due
   highestSeq: 0,
   replayed: [],      // alerts received as replays in this resume
+  inForceDue: false, // the broker sends the alerts in force after the backlog
 };
+
+/* The replays of this connection's resume, for inforce.js to announce
+ * with the alerts in force. */
+export function takeReplayed() {
+  const r = pos.replayed;
+  pos.replayed = [];
+  return r;
+}
 
 // since: where the desk's unbroken run of positions began; fresh starts a
 // new run at seq (the desk holds nothing before it), otherwise the run
@@ -75,6 +87,7 @@ function onWelcome(frame) {
   }
   pos.resuming = resume.status === 'ok' || resume.status === 'pending' ? resume.status : null;
   pos.replayed = [];
+  pos.inForceDue = Boolean(frame.in_force);
 
   // Acknowledgements clicked while offline, or lost with the old
   // connection, go out now (ack is idempotent: `already` says so).
@@ -92,8 +105,8 @@ function onResumeDone(frame) {
   }
   pos.resuming = null;
   setCursor(pos.highestSeq, reload);
-  const fresh = pos.replayed.filter((e) => e.status === 'new');
-  pos.replayed = [];
+  if (pos.inForceDue) return; // announced with the alerts in force (inforce.js)
+  const fresh = takeReplayed().filter((e) => e.status === 'new');
   if (fresh.length) {
     const worst = fresh.map((e) => e.alert)
       .sort((x, y) => SEVERITIES.indexOf(sevOf(y)) - SEVERITIES.indexOf(sevOf(x)))[0];
@@ -102,11 +115,12 @@ function onResumeDone(frame) {
   }
 }
 
-/* Every alert frame's signature is checked (WebCrypto: a fraction of a
- * millisecond, once the keys are fetched). The alert is taken in at once,
+/* Every alert a frame carries has its signature checked, an `alert` or an
+ * `in_force` at sign-in (inforce.js); WebCrypto takes a fraction of a
+ * millisecond once the keys are fetched. The alert is taken in at once,
  * in stream order, marked "checking"; the mark then says verified, or
  * UNVERIFIED, and a failure is reported to the broker (audited) once. */
-function checkAlert(frame) {
+export function checkAlert(frame) {
   const a = frame.alert;
   if (!a || !Number.isFinite(a.id)) return;
   const entry = desk.entries.get(a.id);
@@ -128,6 +142,7 @@ function checkAlert(frame) {
 function onAlert(frame) {
   const a = frame.alert;
   if (!a || !Number.isFinite(a.id)) return;
+  if (onRelayNote(a, frame)) return;
   const [entry, isNew] = addAlert(a);
   if (frame.escalated) entry.escalated = true;
   if (isNew) replaceReferenced(a);
@@ -143,6 +158,8 @@ function onAlert(frame) {
   if (isNew && entry.status === 'cancelled') {
     // Sent, then cancelled before it reached this desk: history only.
     updateHistoryItem(entry);
+  } else if (isNew && a.msg_type === 'cancel') {
+    raise(a, `Stand down: ${alertText(a)}`);
   } else if (isNew) {
     raise(a, `New ${alertText(a)}`);
   } else if (frame.escalated && entry.status === 'new') {
@@ -151,9 +168,24 @@ function onAlert(frame) {
   }
 }
 
+// A company's relay of an alert this desk has: the company's note on it,
+// not a second alert to acknowledge (family.js). True when so.
+function onRelayNote(a, frame) {
+  const home = attachRelay(a);
+  if (!home && !isNote(a.id)) return false;
+  noteSeq(a);
+  if (home) {
+    updateHistoryItem(home);
+    persist();
+    renderBanner();
+    if (!frame.replay) announce(`${a.relay.by_org_name || 'Your security company'} added a note: ${a.relay.note || ''}`);
+  }
+  return true;
+}
+
 // An update or a cancel takes the place of the alert it references: that
 // one no longer waits for acknowledgement.
-function replaceReferenced(a) {
+export function replaceReferenced(a) {
   if (a.msg_type !== 'update' && a.msg_type !== 'cancel') return;
   const old = desk.entries.get(Number(a.references));
   if (!old) return;
@@ -163,6 +195,7 @@ function replaceReferenced(a) {
     old.status = a.msg_type === 'cancel' ? 'cancelled' : 'superseded';
     desk.ackQueue.delete(old.alert.id);
   }
+  if (a.msg_type === 'update') moveNotes(old, desk.entries.get(a.id));
   updateHistoryItem(old);
   persist();
 }

@@ -20,6 +20,8 @@ const STATUS_TEXT = {
   cancelled: 'Cancelled',
   superseded: 'Updated',
   expired: 'Expired',
+  ended: 'No longer in force',
+  closed: 'Stood down',
 };
 
 export function exerciseText(a) {
@@ -38,6 +40,50 @@ export function relayText(a) {
   const r = a.relay;
   if (!r) return '';
   return `Relayed by ${r.by_org_name || 'your security company'}${r.note ? `: ${r.note}` : ''}`;
+}
+
+/* The company's notes on an alert: its own (a relay shown alone), and
+ * those of the relays of it that this desk got (shown on the force's
+ * alert, not as alerts of their own: family.js). */
+export function relayNotes(entry) {
+  const own = relayText(entry.alert);
+  const attached = (entry.relay_notes || []).map((r) => relayText({ relay: r }));
+  return [own, ...attached].filter(Boolean).join(' · ');
+}
+
+/* A cancellation: the stand-down, not a new alert. */
+export function isStandDown(a) {
+  return a.msg_type === 'cancel';
+}
+
+/* What a stand-down cancels: "Cancelled: <headline of the alert>". */
+export function standDownWhat(a) {
+  const ref = Number.isFinite(Number(a.references)) ? desk.entries.get(Number(a.references))?.alert : null;
+  return `Cancelled: ${ref?.headline || a.headline || `alert ${a.references}`}`;
+}
+
+/* Why, when the controller said more than the alert did: a headline or
+ * details of the cancellation's own. */
+export function standDownReason(a) {
+  const ref = Number.isFinite(Number(a.references)) ? desk.entries.get(Number(a.references))?.alert : null;
+  const parts = [];
+  if (a.headline && (!ref || a.headline !== ref.headline)) parts.push(a.headline);
+  if (a.body && (!ref || a.body !== ref.body)) parts.push(a.body);
+  return parts.length ? `Reason: ${parts.join(' — ')}` : '';
+}
+
+/* A cancellation asks the site for an answer only when the controller put
+ * a question on it (one of its own, not the cancelled alert's). */
+export function cancelAsks(a) {
+  if (!isStandDown(a) || !a.request) return false;
+  const ref = Number.isFinite(Number(a.references)) ? desk.entries.get(Number(a.references))?.alert : null;
+  return !ref || JSON.stringify(ref.request) !== JSON.stringify(a.request);
+}
+
+/* Whether the site must acknowledge: every alert but a stand-down without
+ * a question of its own (no second acknowledgement, issue 17 item 4). */
+export function needsAck(entry) {
+  return !isStandDown(entry.alert) || cancelAsks(entry.alert);
 }
 
 export function handlingText(a) {
@@ -71,8 +117,18 @@ export function sevOf(alert) {
   return SEVERITIES.includes(alert.severity) ? alert.severity : 'minor';
 }
 
+// Who really sent it (docs/protocol.md, "Alerts in full": source): a
+// person by name, an import by its original sender and the adapter that
+// brought it, never the adapter's bound user as if they had written it.
 export function senderText(alert) {
   const s = alert.sender || {};
+  const src = alert.source || {};
+  if (src.kind === 'adapter') {
+    const o = src.origin || {};
+    const who = o.sender_name || o.sender;
+    const via = `${who ? 'imported by' : 'adapter'} ${src.adapter}${s.org_name ? `, ${s.org_name}` : ''}`;
+    return who ? `${who} (${via})` : via;
+  }
   return [s.display_name, s.org_name].filter(Boolean).join(', ') || 'unknown sender';
 }
 

@@ -15,6 +15,7 @@ import { createCompose } from './compose.js';
 import { setupComposeMap } from './composemap.js';
 import { TEMPLATES, templateById } from './templates.js';
 import { setupSent } from './sent.js';
+import { setupInForce } from './inforce.js';
 import { setupCancel } from './cancel.js';
 import { setupBoardPanel } from './board-panel.js';
 import { setupReportNow, renderReportNowArea } from './reportnow.js';
@@ -51,6 +52,7 @@ function main({ token, user }) {
   });
   setupTemplates(room);
   setupSent();
+  setupInForce();
   setupCancel();
   setupBoardPanel();
   setupReportNow();

@@ -46,7 +46,9 @@ function receiptsDetails(rec) {
 
 export function renderSent(rec) {
   const sev = SEVERITIES.includes(rec.severity) ? rec.severity : 'minor';
-  const from = rec.sender && rec.sender.user_id !== room.user.id ? rec.sender.display_name : '';
+  const from = rec.sender && rec.sender.user_id !== room.user.id
+    ? [rec.sender.display_name, rec.sender.org_id !== room.user.org_id ? rec.sender.org_name : ''].filter(Boolean).join(', ')
+    : '';
   const word = exerciseWord(rec.status);
   const details = detailsText(rec);
   const item = el('li', {
@@ -146,15 +148,27 @@ function renderState(item, rec) {
   } else if (rec.superseded_by) {
     mark = 'Updated';
     text = `Updated${rec.superseded_at ? ` at ${formatTime(rec.superseded_at)}` : ''}: the newer version is above.`;
+  } else if (rec.ended === 'expired') {
+    mark = 'Expired';
+    text = `Expired${rec.ended_at ? ` at ${formatTime(rec.ended_at)}` : ''}: no longer in force.`;
+  } else if (rec.ended) {
+    mark = 'Ended';
+    text = 'No longer in force (it ended while this page was closed).';
   }
   kind.textContent = mark;
   kind.hidden = !mark;
   note.textContent = text;
   note.hidden = !text;
   item.dataset.cancelled = rec.cancelled ? 'true' : 'false';
+  item.dataset.inForce = rec.in_force ? 'true' : 'false';
   item.classList.toggle('is-cancelled', Boolean(rec.cancelled));
   item.classList.toggle('is-superseded', Boolean(rec.superseded_by));
-  const actionable = rec.msg_type !== 'cancel' && !rec.cancelled && !rec.superseded_by && !rec.relay;
+  item.classList.toggle('is-ended', Boolean(rec.ended));
+  // any controller may update or cancel a force alert; an analyst, its
+  // own organisation's (docs/protocol.md, "Alerts in full")
+  const mayChange = room.isController || !rec.sender || rec.sender.org_id === room.user.org_id;
+  const actionable = rec.msg_type !== 'cancel' && !rec.cancelled && !rec.superseded_by && !rec.relay &&
+    !rec.ended && mayChange;
   const busy = [...room.cancelling.values()].includes(rec.alert_id);
   const cancelBtn = item.querySelector('.cancel');
   item.querySelector('.sent-actions').hidden = !actionable;

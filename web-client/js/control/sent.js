@@ -19,7 +19,7 @@ function applyTallyToRecord(rec, t) {
 }
 
 // Newest first; alert ids increase with time.
-function addSent(rec) {
+export function addSent(rec) {
   const { sent, tallyBuffer, answersBuffer, relayBuffer } = room;
   const { sentList, sentEmpty } = room.dom;
   const buffered = tallyBuffer.get(rec.alert_id);
@@ -86,7 +86,7 @@ function onAnswers(frame) {
   refreshSent(rec);
 }
 
-function addRelay(rec, n) {
+export function addRelay(rec, n) {
   rec.relays = rec.relays || [];
   let r = rec.relays.find((x) => x.relay_id === n.relay_id);
   if (!r) {
@@ -159,6 +159,8 @@ function onPublished(frame, req) {
     delivered: 0,
     acknowledged: 0,
     escalations: [],
+    // the broker sends its own in_force to every desk but this one
+    in_force: msgType !== 'cancel',
   };
   if (mine) fillFromRequest(rec, req, orig);
   if (orig) {

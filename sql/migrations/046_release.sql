@@ -1,4 +1,4 @@
--- 060_release.sql: two-person release of high-impact live alerts (issue
+-- 046_release.sql: two-person release of high-impact live alerts (issue
 -- 23). Hawaii, January 2018: a live missile alert reached every phone
 -- because one operator picked the wrong item and nobody else had to agree.
 --
