@@ -1,7 +1,8 @@
 /* loadgen.c: the load generator of `make bench` (bench/run.sh runs it).
  *
- *   loadgen tocsin --port P --n N --users FILE --key FILE --controller UID:ORG:NAME
+ *   loadgen tocsin --port P --n N --users FILE --key FILE --controller UID:ORG:NAME[:t|f]
  *                  --orgs A,B,C --broker-pid PID --db URL --out FILE [options]
+ *                  [--port2 P2]
  *   loadgen mqtt   --port P --n N --broker-pid PID --out FILE [options]
  *
  * One process, one epoll loop, non-blocking sockets, its own minimal
@@ -14,9 +15,22 @@
  *
  * "tocsin": N site consoles (tokens minted here with the broker's key) and
  * one controller; scenarios: idle memory, fan-out (solo, paced, burst),
- * acknowledgements (audit polled through libpq), reconnect storm.
+ * acknowledgements (audit polled through libpq), reconnect storm. With
+ * --port2 (two brokers on one database, issue 20) every other console
+ * connects to the second node and the controller stays on the first: each
+ * fan-out phase also reports the latency of each node's consoles apart
+ * ("local": the controller's node; "cross": the other, reached through
+ * PostgreSQL's NOTIFY and a catch-up read).
  * "mqtt": the same fan-out and idle memory against an MQTT 3.1.1 broker
  * over WebSocket (subprotocol "mqtt", QoS 0, one topic).
+ *
+ * --tls: every connection speaks TLS 1.3 first (OpenSSL, no certificate
+ * check: the load client's CPU goes to the handshake, not to chain
+ * building), keeps the last session ticket the server sent it, and offers
+ * it when it reconnects in the storm (--tls-resume 0: never). With
+ * --restart-cmd CMD, after the storm the broker is restarted (CMD prints
+ * the new broker's pid) and every console reconnects at once again: the
+ * storm after a restart, "restart" in the results.
  *
  * Results go to --out as "key value" lines, written as each scenario ends,
  * so that a run cut short still leaves what it measured. bench/report.c
@@ -32,6 +46,8 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -65,7 +81,7 @@
 
 enum proto { P_TOCSIN, P_MQTT };
 enum role { R_CONSOLE, R_CONTROLLER };
-enum state { S_IDLE, S_CONNECTING, S_UPGRADE, S_LOGIN, S_READY, S_WAIT_RETRY, S_DEAD };
+enum state { S_IDLE, S_CONNECTING, S_TLS, S_UPGRADE, S_LOGIN, S_READY, S_WAIT_RETRY, S_DEAD };
 
 struct conn {
 	int fd;
@@ -86,6 +102,8 @@ struct conn {
 	int64_t status_rtt;
 	unsigned char *rx, *asmb, *carry, *tx;
 	uint64_t *seen;        /* bitmap: alert indexes received */
+	SSL *ssl;              /* --tls: this attempt's TLS connection */
+	SSL_SESSION *sess;     /* --tls: the last ticket the server sent (ours) */
 };
 
 struct phase {
@@ -98,12 +116,15 @@ struct phase {
 	size_t frame_bytes;    /* the first alert frame on the wire (header and payload) */
 	uint32_t *lat;         /* publish-to-receipt, microseconds */
 	size_t nlat;
+	uint32_t *lat_node[2]; /* the same, by node (--port2): local, cross */
+	size_t nlat_node[2];
 	int64_t t_first_pub, t_last_pub, t_last_rx;
 };
 
 static struct {
 	enum proto proto;
 	int port, n, nconns;   /* nconns = n + 1 (the controller / publisher) */
+	int port2;             /* the second node's, or 0: every other console there */
 	int ep;
 	struct conn *conns;
 	struct conn *ctrl;
@@ -163,6 +184,11 @@ static struct {
 	int64_t db_sent_at, db_next_poll, db_result;
 	int db_have_result;
 	int64_t db_min_id;
+
+	/* TLS */
+	SSL_CTX *tls;          /* NULL: plain */
+	int tls_resume;        /* offer the kept ticket on reconnect */
+	uint64_t tls_full, tls_resumed; /* handshakes, by kind */
 
 	/* results */
 	FILE *out;
@@ -405,11 +431,44 @@ static double pct_i64(const int64_t *sorted, size_t n, double q)
 
 static void conn_fail(struct conn *c, const char *why);
 
+/* SSL_read/SSL_write's result as recv/send's: bytes, 0 at EOF, or -1 with
+ * errno (EAGAIN when OpenSSL waits for the socket). */
+static ssize_t tls_result(struct conn *c, int n)
+{
+	int e;
+
+	if (n > 0)
+		return n;
+	e = SSL_get_error(c->ssl, n);
+	ERR_clear_error();
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	errno = e == SSL_ERROR_SYSCALL && errno ? errno : EPROTO;
+	return -1;
+}
+
+static ssize_t conn_send(struct conn *c, const void *p, size_t len)
+{
+	if (c->ssl)
+		return tls_result(c, SSL_write(c->ssl, p, (int)len));
+	return send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static ssize_t conn_recv(struct conn *c, void *p, size_t len)
+{
+	if (c->ssl)
+		return tls_result(c, SSL_read(c->ssl, p, (int)len));
+	return recv(c->fd, p, len, 0);
+}
+
 static int conn_flush(struct conn *c)
 {
 	while (c->tx_off < c->tx_len) {
-		ssize_t n = send(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = conn_send(c, c->tx + c->tx_off, c->tx_len - c->tx_off);
 		if (n > 0) {
 			c->tx_off += (uint32_t)n;
 			continue;
@@ -478,6 +537,12 @@ static int ws_send(struct conn *c, int opcode, const void *data, size_t len)
 	return 0;
 }
 
+/* 1 for a console of the second node (--port2): every other one. */
+static int on_node2(const struct conn *c)
+{
+	return G.port2 && c != G.ctrl && c->idx % 2;
+}
+
 static void conn_start(struct conn *c)
 {
 	struct sockaddr_in src = { .sin_family = AF_INET }, dst = { .sin_family = AF_INET };
@@ -499,7 +564,7 @@ static void conn_start(struct conn *c)
 	if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0)
 		die("bind %s: %s", inet_ntoa(src.sin_addr), strerror(errno));
 	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	dst.sin_port = htons((uint16_t)G.port);
+	dst.sin_port = htons((uint16_t)(on_node2(c) ? G.port2 : G.port));
 	c->fd = fd;
 	c->st = S_CONNECTING;
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -508,6 +573,90 @@ static void conn_start(struct conn *c)
 		die("epoll_ctl: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS)
 		conn_fail(c, strerror(errno));
+}
+
+/* Closes the socket (rst: at once, RST) and drops the TLS connection
+ * without a close_notify, as a dropped network path would; the session
+ * stays resumable (OpenSSL marks a session of a connection freed without
+ * a shutdown as not resumable, which no browser does). */
+static void conn_close(struct conn *c, int rst)
+{
+	struct linger lg = { 1, 0 };
+
+	if (c->ssl) {
+		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd < 0)
+		return;
+	if (rst)
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* OpenSSL's new-session callback: the ticket this connection just got
+ * replaces the one kept (1: the reference is ours). */
+static int tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct conn *c = SSL_get_app_data(ssl);
+
+	if (!c)
+		return 0;
+	if (c->sess)
+		SSL_SESSION_free(c->sess);
+	c->sess = sess;
+	return 1;
+}
+
+static void tls_init(void)
+{
+	G.tls = SSL_CTX_new(TLS_client_method());
+	if (!G.tls || SSL_CTX_set_min_proto_version(G.tls, TLS1_3_VERSION) != 1)
+		die("cannot make the TLS client context");
+	SSL_CTX_set_verify(G.tls, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(G.tls, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(G.tls, tls_new_session);
+	/* tx moves within its buffer (tx_room) between partial writes */
+	SSL_CTX_set_mode(G.tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_alpn_protos(G.tls, (const unsigned char *)"\x08http/1.1", 9);
+}
+
+static void send_upgrade(struct conn *c);
+
+/* Steps the TLS handshake; on its end, the HTTP upgrade. */
+static void tls_step(struct conn *c)
+{
+	int r = SSL_connect(c->ssl);
+
+	if (r != 1) {
+		if (tls_result(c, r) < 0 && errno == EAGAIN)
+			return;
+		conn_fail(c, "TLS handshake");
+		return;
+	}
+	if (SSL_session_reused(c->ssl))
+		G.tls_resumed++;
+	else
+		G.tls_full++;
+	send_upgrade(c);
+	if (conn_flush(c) < 0)
+		conn_fail(c, "send");
+}
+
+/* The TCP connection is up: TLS first when asked. */
+static void tls_begin(struct conn *c)
+{
+	if (!(c->ssl = SSL_new(G.tls)) || SSL_set_fd(c->ssl, c->fd) != 1)
+		die("SSL_new");
+	SSL_set_app_data(c->ssl, c);
+	SSL_set_tlsext_host_name(c->ssl, "localhost");
+	if (G.tls_resume && c->sess)
+		SSL_set_session(c->ssl, c->sess);
+	c->st = S_TLS;
+	tls_step(c);
 }
 
 static void record_close_code(uint16_t code)
@@ -529,10 +678,7 @@ static void conn_fail(struct conn *c, const char *why)
 {
 	int was = c->st;
 
-	if (c->fd >= 0) {
-		close(c->fd);
-		c->fd = -1;
-	}
+	conn_close(c, 0);
 	if (was == S_READY) {
 		if (c->role == R_CONSOLE)
 			G.n_ready--;
@@ -627,6 +773,10 @@ static void on_alert(struct conn *c, long idx, int64_t t_sent, int64_t id, int64
 	if (!ph->frame_bytes) /* server frames are unmasked: 2, 4 or 10 header bytes */
 		ph->frame_bytes = len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
 	ph->lat[ph->nlat++] = (uint32_t)(now - t_sent < 0 ? 0 : now - t_sent);
+	if (G.port2) {
+		int k = on_node2(c);
+		ph->lat_node[k][ph->nlat_node[k]++] = ph->lat[ph->nlat - 1];
+	}
 }
 
 static const char *find(const char *p, size_t len, const char *needle)
@@ -1076,7 +1226,7 @@ static int conn_parse(struct conn *c)
 static void conn_readable(struct conn *c)
 {
 	for (;;) {
-		ssize_t n = recv(c->fd, c->rx + c->rx_len, RX_CAP - c->rx_len, 0);
+		ssize_t n = conn_recv(c, c->rx + c->rx_len, RX_CAP - c->rx_len);
 		if (n > 0) {
 			c->rx_len += (uint32_t)n;
 			if (conn_parse(c) < 0) {
@@ -1133,11 +1283,19 @@ static void on_event(struct conn *c, uint32_t ev)
 			conn_fail(c, err ? strerror(err) : "connect failed");
 			return;
 		}
+		if (G.tls) {
+			tls_begin(c);
+			return;
+		}
 		send_upgrade(c);
 		if (conn_flush(c) < 0) {
 			conn_fail(c, "send");
 			return;
 		}
+		return;
+	}
+	if (c->st == S_TLS) {
+		tls_step(c);
 		return;
 	}
 	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
@@ -1180,7 +1338,7 @@ static void retry_tick(int64_t now)
 		if (retry && c->st == S_WAIT_RETRY && now >= c->t_retry) {
 			G.n_waiting_retry--;
 			conn_start(c);
-		} else if (timeout && (c->st == S_CONNECTING || c->st == S_UPGRADE) &&
+		} else if (timeout && (c->st == S_CONNECTING || c->st == S_TLS || c->st == S_UPGRADE) &&
 			   now - c->t_start > HANDSHAKE_TIMEOUT_US) {
 			conn_fail(c, "connect/upgrade timeout");
 		} else if (timeout && c->st == S_LOGIN && now - c->t_start > WELCOME_TIMEOUT_US) {
@@ -1375,6 +1533,32 @@ static void pace_tick(int64_t now)
 	}
 }
 
+/* With --port2: each node's consoles' latency (local: the controller's
+ * node; cross: the other), and how many deliveries each had. */
+static void node_latency(struct phase *ph)
+{
+	static const char *const name[2] = { "local", "cross" };
+	char key[32];
+
+	for (int i = 0; i < 2; i++) {
+		uint32_t *l = ph->lat_node[i];
+		size_t n = ph->nlat_node[i];
+
+		qsort(l, n, sizeof *l, cmp_u32);
+		snprintf(key, sizeof key, "%s_delivered", name[i]);
+		resulti(ph->name, key, (long long)n);
+		snprintf(key, sizeof key, "%s_lat_p50_ms", name[i]);
+		resultf(ph->name, key, pct_u32(l, n, 0.50) / 1000);
+		snprintf(key, sizeof key, "%s_lat_p99_ms", name[i]);
+		resultf(ph->name, key, pct_u32(l, n, 0.99) / 1000);
+	}
+	note("%s: local p50 %.1f p99 %.1f ms, cross-node p50 %.1f p99 %.1f ms", ph->name,
+	     pct_u32(ph->lat_node[0], ph->nlat_node[0], 0.5) / 1000,
+	     pct_u32(ph->lat_node[0], ph->nlat_node[0], 0.99) / 1000,
+	     pct_u32(ph->lat_node[1], ph->nlat_node[1], 0.5) / 1000,
+	     pct_u32(ph->lat_node[1], ph->nlat_node[1], 0.99) / 1000);
+}
+
 static void phase_report(struct phase *ph, struct cpu_mark cm)
 {
 	const char *k = ph->name;
@@ -1409,6 +1593,8 @@ static void phase_report(struct phase *ph, struct cpu_mark cm)
 	resultf(k, "lat_p50_ms", pct_u32(ph->lat, ph->nlat, 0.50) / 1000);
 	resultf(k, "lat_p99_ms", pct_u32(ph->lat, ph->nlat, 0.99) / 1000);
 	resultf(k, "lat_max_ms", ph->nlat ? ph->lat[ph->nlat - 1] / 1000.0 : NAN);
+	if (G.port2)
+		node_latency(ph);
 	resultf(k, "compl_p50_ms", pct_i64(compl, ncompl, 0.50) / 1000);
 	resultf(k, "compl_p99_ms", pct_i64(compl, ncompl, 0.99) / 1000);
 	resultf(k, "compl_max_ms", ncompl ? compl[ncompl - 1] / 1000.0 : NAN);
@@ -1893,21 +2079,17 @@ static int missed_confirmed(void)
 static void run_storm(struct phase *missed)
 {
 	struct cpu_mark cm = cpu_mark();
-	struct linger lg = { 1, 0 };
 	int64_t t_drop, t0;
-	uint64_t retries0 = G.retries;
+	uint64_t retries0 = G.retries, full0 = G.tls_full, resumed0 = G.tls_resumed;
 	int closed = 0;
 
 	note("reconnect storm: dropping %d consoles at once (RST)", G.n_ready);
 	t_drop = now_us();
 	for (int i = 0; i < G.n; i++) {
 		struct conn *c = &G.conns[i];
-		if (c->fd >= 0) {
-			setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-			close(c->fd);
-			c->fd = -1;
+		if (c->fd >= 0)
 			closed++;
-		}
+		conn_close(c, 1);
 		c->st = S_IDLE;
 	}
 	G.n_ready = 0;
@@ -1964,6 +2146,8 @@ static void run_storm(struct phase *missed)
 	}
 	resultf("storm", "all_back_s",
 		storm_back() ? ((G.resume_mode ? G.t_last_resumed : G.t_last_ready) - t0) / 1e6 : NAN);
+	resulti("storm", "tls_full", (long long)(G.tls_full - full0));
+	resulti("storm", "tls_resumed", (long long)(G.tls_resumed - resumed0));
 	cpu_report("storm", cm);
 	note("reconnect storm: %d of %d signed in within %.2f s, %d resumed within %.2f s "
 	     "(%llu retries)%s", G.n_ready, closed, (G.t_last_ready - t0) / 1e6, G.n_resumed,
@@ -1975,10 +2159,64 @@ static void run_storm(struct phase *missed)
 		     (unsigned long long)(storm_missed->expected_per_alert * (uint64_t)storm_missed->count));
 }
 
+/* The broker restarted under the consoles (--restart-cmd: it stops the
+ * broker, starts it again, waits until it is healthy and prints its pid);
+ * every console reconnects at once and signs in, offering the ticket of
+ * the broker before (--tls): resumption across a restart. */
+static void run_restart_storm(const char *cmd)
+{
+	struct cpu_mark cm;
+	uint64_t retries0 = G.retries, full0 = G.tls_full, resumed0 = G.tls_resumed;
+	int64_t t0;
+	FILE *p;
+	int pid = 0, closed = 0;
+
+	for (int i = 0; i < G.nconns; i++) {
+		struct conn *c = &G.conns[i];
+		if (c->fd >= 0 && c->role == R_CONSOLE)
+			closed++;
+		conn_close(c, 1);
+		c->st = S_IDLE;
+	}
+	G.n_ready = 0;
+	note("restart storm: restarting the broker (%s)", cmd);
+	if (!(p = popen(cmd, "r")) || fscanf(p, "%d", &pid) != 1 || pclose(p) != 0 || pid <= 0) {
+		note("restart storm: the restart command failed; skipped");
+		return;
+	}
+	G.broker_pid = pid;
+	G.resume_mode = 0;
+	storm_missed = NULL;
+	note("restart storm: %d consoles reconnect at once to the new broker (pid %d)", closed, pid);
+	cm = cpu_mark();
+	t0 = now_us();
+	G.connect_window = G.n;
+	G.n_started = 0;
+	G.inflight = 0;
+	G.allow_retry = 1;
+	G.t_last_ready = t0;
+	run_until(storm_back, t0 + 60 * 1000000LL, connect_tick);
+	G.allow_retry = 0;
+	resulti("restart", "dropped", closed);
+	resulti("restart", "back", G.n_ready);
+	resulti("restart", "retries", (long long)(G.retries - retries0));
+	resultf("restart", "all_back_s", storm_back() ? (G.t_last_ready - t0) / 1e6 : NAN);
+	resulti("restart", "tls_full", (long long)(G.tls_full - full0));
+	resulti("restart", "tls_resumed", (long long)(G.tls_resumed - resumed0));
+	cpu_report("restart", cm);
+	note("restart storm: %d of %d signed in within %.2f s (%llu retries; TLS: %llu full, %llu "
+	     "resumed)", G.n_ready, closed, (G.t_last_ready - t0) / 1e6,
+	     (unsigned long long)(G.retries - retries0), (unsigned long long)(G.tls_full - full0),
+	     (unsigned long long)(G.tls_resumed - resumed0));
+}
+
 /* ---- identities and tokens (tocsin) ------------------------------------------ */
 
+/* cleared: the account's cleared_sensitive, which the broker checks
+ * against the users row at hello (a token whose claims differ is refused
+ * as "changed"). */
 static int mint_token(int64_t uid, const char *name, const char *role, int64_t org, int64_t site,
-		      char *out, size_t cap)
+		      int cleared, char *out, size_t cap)
 {
 	char json[512], sitebuf[24];
 	unsigned char tag[crypto_auth_BYTES];
@@ -1990,10 +2228,10 @@ static int mint_token(int64_t uid, const char *name, const char *role, int64_t o
 	else
 		strcpy(sitebuf, "null");
 	jl = (size_t)snprintf(json, sizeof json,
-			      "{\"exp\":%lld,\"iat\":%lld,\"org\":%lld,\"role\":\"%s\",\"site\":%s,"
-			      "\"sub\":%lld,\"usr\":\"%s\"}",
-			      (long long)(now + 8 * 3600), (long long)now, (long long)org, role,
-			      sitebuf, (long long)uid, name);
+			      "{\"clr\":%s,\"exp\":%lld,\"iat\":%lld,\"org\":%lld,\"role\":\"%s\","
+			      "\"site\":%s,\"sub\":%lld,\"usr\":\"%s\"}",
+			      cleared ? "true" : "false", (long long)(now + 8 * 3600), (long long)now,
+			      (long long)org, role, sitebuf, (long long)uid, name);
 	b64 = sodium_base64_ENCODED_LEN(jl, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	if (3 + b64 + 1 + sodium_base64_ENCODED_LEN(sizeof tag, sodium_base64_VARIANT_URLSAFE_NO_PADDING) > cap)
 		return -1;
@@ -2038,7 +2276,7 @@ static void load_users(const char *path)
 		die("no users in %s", path);
 	G.tok = malloc((size_t)G.n_users * sizeof *G.tok);
 	for (int i = 0; i < G.n_users; i++)
-		if (mint_token(G.u_id[i], G.u_name[i], "site_console", G.u_org[i], G.u_site[i],
+		if (mint_token(G.u_id[i], G.u_name[i], "site_console", G.u_org[i], G.u_site[i], 0,
 			       G.tok[i], sizeof G.tok[i]) < 0)
 			die("token too long");
 }
@@ -2056,18 +2294,19 @@ static void load_key(const char *path)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: loadgen tocsin --port P --n N --users FILE --key FILE --controller UID:ORG:NAME\n"
+		"usage: loadgen tocsin --port P [--port2 P2] --n N --users FILE --key FILE --controller UID:ORG:NAME[:t|f]\n"
 		"                      --orgs A,B,C --broker-pid PID --db URL --out FILE [options]\n"
 		"       loadgen mqtt   --port P --n N --broker-pid PID --out FILE [options]\n"
 		"options: --solo K (10) --solo-gap-ms MS (500) --paced K (200) --rate R (20)\n"
-		"         --burst K (200) --ack-alerts K (1) --storm-missed K (3) --no-storm --no-status\n");
+		"         --burst K (200) --ack-alerts K (1) --storm-missed K (3) --no-storm --no-status\n"
+		"         --tls --tls-resume 0|1 (1) --restart-cmd CMD\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *users = NULL, *keyf = NULL, *ctrl = NULL, *orgs = NULL, *db = NULL,
-		   *out = NULL;
+		   *out = NULL, *restart_cmd = NULL;
 	int solo = 10, paced = 200, burst = 200, ack_alerts = 1, storm = 1, status = 1,
 	    solo_gap_ms = 500,
 	    missed = 3, n_fan;
@@ -2077,6 +2316,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		usage();
+	G.tls_resume = 1;
 	if (!strcmp(argv[1], "tocsin"))
 		G.proto = P_TOCSIN;
 	else if (!strcmp(argv[1], "mqtt"))
@@ -2093,10 +2333,15 @@ int main(int argc, char **argv)
 			status = 0;
 			continue;
 		}
+		if (!strcmp(a, "--tls")) {
+			tls_init();
+			continue;
+		}
 		if (!v)
 			usage();
 		i++;
 		if (!strcmp(a, "--port")) G.port = atoi(v);
+		else if (!strcmp(a, "--port2")) G.port2 = atoi(v);
 		else if (!strcmp(a, "--n")) G.n = atoi(v);
 		else if (!strcmp(a, "--users")) users = v;
 		else if (!strcmp(a, "--key")) keyf = v;
@@ -2113,6 +2358,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--burst")) burst = atoi(v);
 		else if (!strcmp(a, "--ack-alerts")) ack_alerts = atoi(v);
 		else if (!strcmp(a, "--storm-missed")) missed = atoi(v);
+		else if (!strcmp(a, "--tls-resume")) G.tls_resume = atoi(v);
+		else if (!strcmp(a, "--restart-cmd")) restart_cmd = v;
 		else usage();
 	}
 	if (G.port <= 0 || G.n <= 0 || !out || G.broker_pid <= 0)
@@ -2144,12 +2391,13 @@ int main(int argc, char **argv)
 	/* identities */
 	if (G.proto == P_TOCSIN) {
 		long long cuid, corg;
-		char cname[65];
+		char cname[65], ccleared[2] = "f";
 		load_key(keyf);
 		load_users(users);
-		if (sscanf(ctrl, "%lld:%lld:%64s", &cuid, &corg, cname) != 3)
-			die("--controller wants UID:ORG:NAME");
-		if (mint_token(cuid, cname, "controller", corg, 0, G.ctrl_tok, sizeof G.ctrl_tok) < 0)
+		if (sscanf(ctrl, "%lld:%lld:%64[^:]:%1s", &cuid, &corg, cname, ccleared) < 3)
+			die("--controller wants UID:ORG:NAME[:t|f]");
+		if (mint_token(cuid, cname, "controller", corg, 0, ccleared[0] == 't', G.ctrl_tok,
+			       sizeof G.ctrl_tok) < 0)
 			die("token too long");
 		snprintf(G.orgs_json, sizeof G.orgs_json, "%s", orgs);
 	}
@@ -2204,7 +2452,10 @@ int main(int argc, char **argv)
 			ph->count = ps[i].count;
 			ph->rate = ps[i].rate;
 			ph->lat = malloc((size_t)ps[i].count * (size_t)G.n * sizeof *ph->lat);
-			if (!ph->lat)
+			for (int k = 0; G.port2 && k < 2; k++)
+				ph->lat_node[k] = malloc((size_t)ps[i].count * (size_t)G.n *
+							 sizeof *ph->lat);
+			if (!ph->lat || (G.port2 && (!ph->lat_node[0] || !ph->lat_node[1])))
 				die("out of memory");
 			first += ps[i].count;
 			G.n_phases++;
@@ -2279,6 +2530,11 @@ int main(int argc, char **argv)
 	/* 5. reconnect storm */
 	if (G.proto == P_TOCSIN && storm)
 		run_storm(missed ? &G.phases[G.n_phases - 1] : NULL);
+	if (G.proto == P_TOCSIN && restart_cmd)
+		run_restart_storm(restart_cmd);
+	result("tls", "%d", G.tls != NULL);
+	result("tls.full", "%llu", (unsigned long long)G.tls_full);
+	result("tls.resumed", "%llu", (unsigned long long)G.tls_resumed);
 
 	for (int i = 0; i < n_fan; i++) {
 		char k[64];

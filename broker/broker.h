@@ -32,6 +32,7 @@ struct db;
 struct loop_wake;
 struct token_keys;
 struct cap_signer;
+struct ticket_keys;
 struct signin;
 struct pwhash;
 struct delivery_log;
@@ -40,6 +41,8 @@ struct http_req;
 struct receipt_ctx;
 struct status_batch;
 struct db_error;
+struct peers;
+struct nodes;
 
 /* One WebSocket connection on tocsin.v1. The memory is lws' per-session
  * data (zeroed by lws, released by lws after LWS_CALLBACK_CLOSED); what it
@@ -110,6 +113,7 @@ struct broker {
 	char **argv;
 	int64_t started_us;
 	struct token_keys *token_keys;    /* signing and previous key (token_keys.h) */
+	struct ticket_keys *ticket_keys;  /* TLS session tickets' keys (ticket_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
 	struct sign_key alert_key;        /* signs alert frames (alert_frame.c, sign_key.h) */
@@ -129,6 +133,8 @@ struct broker {
 	struct journal *journal;
 	struct bus *bus;                  /* bus.c sets it: NULL when the bus is off */
 	struct status_batch *status_batch; /* reports waiting (status_batch.c) */
+	struct peers *peers;              /* the other nodes, and who leads (peers.h) */
+	int refused;                      /* another broker holds this node id: exit 1 */
 	volatile int stopping;            /* shutting down: drain, then stop */
 	volatile int done;                /* leave the service loop */
 	lws_sorted_usec_list_t sul_stop;
@@ -139,6 +145,12 @@ struct broker {
 	int64_t head;                     /* highest stream position seen (publish.c,
 	                                   * relay.c and resume.c raise it too) */
 	lws_sorted_usec_list_t sul_refresh;
+	/* nodes.c: every alert up to this position has been fanned out here
+	 * (stream.c sets it first, to the head it reads, and again when the
+	 * epoch changes; -1 until then) */
+	int64_t fanned;
+	struct nodes *nodes;              /* owned: catch-up and news (nodes.c) */
+	lws_sorted_usec_list_t sul_nodes;
 	/* publish.c */
 	struct id_gen ids;
 	/* session.c: the live sessions (none owned: lws owns their memory) */
@@ -193,6 +205,8 @@ struct broker {
 	/* retention.c: the retention sweep */
 	int retention_sweeping;           /* a sweep query is in flight */
 	lws_sorted_usec_list_t sul_retention;
+	int crime_sweeping;               /* a crime retention sweep is in flight */
+	lws_sorted_usec_list_t sul_crime;
 	/* revocation.c: expiry and revocation sweep */
 	int revoking;                     /* a revocation query is in flight */
 	unsigned revoke_ticks;

@@ -21,11 +21,12 @@ case "$#:${1:-}" in
     *) usage ;;
 esac
 
-# Build and run: compiler, libraries, PostgreSQL, and util-linux (setpriv,
-# used to run PostgreSQL unprivileged when we are root).
+# Build and run: compiler, libraries, PostgreSQL with PostGIS (the crime
+# records' geometry: sql/migrations/047_crime_records.sql), and util-linux
+# (setpriv, used to run PostgreSQL unprivileged when we are root).
 pkgs=(gcc make pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev
       libpq-dev libsodium-dev libzmq3-dev libxml2-dev libcmocka-dev libssl-dev libinih-dev
-      libxmlsec1-dev postgresql util-linux)
+      libxmlsec1-dev postgresql postgresql-15-postgis-3 util-linux)
 
 # A Node.js that did not come from Debian (NodeSource, nvm...) is fine as long
 # as it is 18 or newer and has npm: installing Debian's nodejs/npm over it

@@ -22,6 +22,14 @@ $(WEB_VENDOR): $(if $(wildcard VERSION),,$(WEB_MODULES) mk/web.mk)
 	   $(WEB_DIR)/node_modules/leaflet/dist/leaflet.css \
 	   $(WEB_DIR)/node_modules/leaflet/LICENSE $(WEB_DIR)/vendor/leaflet/
 	cp -r $(WEB_DIR)/node_modules/leaflet/dist/images $(WEB_DIR)/vendor/leaflet/
+	@mkdir -p $(WEB_DIR)/vendor/leaflet.heat $(WEB_DIR)/vendor/leaflet.markercluster
+	cp $(WEB_DIR)/node_modules/leaflet.heat/dist/leaflet-heat.js \
+	   $(WEB_DIR)/node_modules/leaflet.heat/LICENSE $(WEB_DIR)/vendor/leaflet.heat/
+	cp $(WEB_DIR)/node_modules/leaflet.markercluster/dist/leaflet.markercluster-src.js \
+	   $(WEB_DIR)/node_modules/leaflet.markercluster/dist/MarkerCluster.css \
+	   $(WEB_DIR)/node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css \
+	   $(WEB_DIR)/node_modules/leaflet.markercluster/MIT-LICENCE.txt \
+	   $(WEB_DIR)/vendor/leaflet.markercluster/
 	@touch $@
 
 .PHONY: web

@@ -79,6 +79,14 @@ static const struct setting table[] = {
 	  "only", REREAD },
 	{ "tls-key", "TOCSIN_TLS_KEY", T_TEXT, AT(tls_key), 0, 0, NULL, "FILE",
 	  "PEM private key of tls-cert", REREAD },
+	{ "tls-ticket-key", "TOCSIN_TLS_TICKET_KEY", T_TEXT, AT(tls_ticket_key), 0, 0, NULL,
+	  "FILE", "32-byte key sealing TLS session tickets, so that consoles resume after a "
+	  "restart and on every broker reading the same file (tocsinctl keys init; default: "
+	  "ticket.key beside the token key)", LIVE },
+	{ "tls-ticket-rotate", "TOCSIN_TLS_TICKET_ROTATE", T_INT, AT(tls_ticket_rotate), 2,
+	  7 * 86400, "21600", "SECONDS", "a new ticket key is derived from tls-ticket-key every "
+	  "this long (on the clock, the same on every broker); the previous one still opens "
+	  "tickets", 0 },
 	{ "user", "TOCSIN_USER", T_TEXT, AT(run_user), 0, 0, NULL, "NAME",
 	  "when started as root: read every key and certificate, then run as this user", 0 },
 	{ "allow-root", "TOCSIN_ALLOW_ROOT", T_BOOL, AT(allow_root), 0, 0, "no", "",
@@ -129,6 +137,10 @@ static const struct setting table[] = {
 	  "19000", "N", "WebSocket connections in all", RELOAD },
 	{ "image-sweep-seconds", "TOCSIN_IMAGE_SWEEP_SECONDS", T_INT, AT(image_sweep_s), 1, 86400,
 	  "60", "SECONDS", "how often the bytes of expired images are erased", RELOAD },
+	{ "crime-retention-days", "TOCSIN_CRIME_RETENTION_DAYS", T_INT, AT(crime_retention_days), 1,
+	  36600, "2557", "DAYS", "crime records older than this are erased (audited); 7 years", 0 },
+	{ "crime-sweep-seconds", "TOCSIN_CRIME_SWEEP_SECONDS", T_INT, AT(crime_sweep_s), 1, 86400,
+	  "3600", "SECONDS", "how often crime records past their retention are erased", 0 },
 	{ "log-level", "TOCSIN_LOG_LEVEL", T_LEVEL, AT(log_level), 0, 0, "info", "LEVEL",
 	  "debug, info, warn or error", RELOAD },
 	{ "log-format", "TOCSIN_LOG_FORMAT", T_FORMAT, AT(log_format), 0, 0, "text", "FORMAT",
@@ -642,7 +654,8 @@ static int derive(struct conf *c)
 
 	if (beside_token_key(c, &c->audit_key, "audit.key", find("audit-key")) ||
 	    beside_token_key(c, &c->alert_key, "alert_sign.key", find("alert-key")) ||
-	    beside_token_key(c, &c->cap_sign_key, "cap_sign.key", find("cap-sign-key")))
+	    beside_token_key(c, &c->cap_sign_key, "cap_sign.key", find("cap-sign-key")) ||
+	    beside_token_key(c, &c->tls_ticket_key, "ticket.key", find("tls-ticket-key")))
 		return -1;
 	if (c->public_url) {
 		memmove(c->origins + 1, c->origins, (size_t)c->n_origins * sizeof c->origins[0]);

@@ -42,6 +42,8 @@ struct conf {
 	const char *journal;      /* journal FILE */
 	const char *tls_cert;     /* tls-cert: PEM chain; with tls_key, https and wss only */
 	const char *tls_key;      /* tls-key: PEM private key */
+	const char *tls_ticket_key; /* tls-ticket-key: 32-byte key file (default beside token-key) */
+	int tls_ticket_rotate;    /* tls-ticket-rotate seconds */
 	const char *run_user;     /* user: drop to it after reading keys */
 	int allow_root;           /* allow-root: run as root without user */
 	const char *bus_ingest;   /* bus-ingest ENDPOINT: ZeroMQ ROUTER (bus.c); NULL: off */
@@ -64,6 +66,8 @@ struct conf {
 	int max_per_address;      /* max-connections-per-address */
 	int max_connections;      /* max-connections */
 	int image_sweep_s;        /* image-sweep-seconds */
+	int crime_retention_days; /* crime-retention-days: crime records kept this long */
+	int crime_sweep_s;        /* crime-sweep-seconds */
 	int log_level;            /* log-level (enum log_level) */
 	int log_format;           /* log-format (enum log_format) */
 	struct cidr_list trusted_proxies; /* trusted-proxies: whose X-Forwarded-For counts */

@@ -55,3 +55,28 @@ int key_file_load(const char *path, const char *what, unsigned char key[KEY_FILE
 	sodium_memzero(key, KEY_FILE_BYTES);
 	return -1;
 }
+
+/* A stat, not a read: cheap enough for every tick of a watcher. */
+void key_file_stamp(const char *path, struct key_stamp *st)
+{
+	struct stat sb;
+
+	memset(st, 0, sizeof *st);
+	if (stat(path, &sb) != 0)
+		return; /* missing (or unreadable: the read will say) */
+	st->exists = 1;
+	st->dev = sb.st_dev;
+	st->ino = sb.st_ino;
+	st->size = sb.st_size;
+	st->mtime = sb.st_mtim;
+	st->ctime = sb.st_ctim; /* a chmod or chown changes only this */
+}
+
+/* ctime too: a chmod or chown changes only it. */
+int key_file_stamp_same(const struct key_stamp *a, const struct key_stamp *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}

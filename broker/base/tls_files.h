@@ -5,6 +5,7 @@
 #define TOCSIN_TLS_FILES_H
 
 #include <stddef.h>
+#include <openssl/ssl.h>
 
 /* Reads cert (PEM, a certificate chain) and key (PEM, unencrypted) and
  * checks that the key belongs to the certificate. Returns 0, or -1 after
@@ -15,5 +16,8 @@ int tls_files_check(const char *cert, const char *key);
 /* "serial HEX, valid until TIME" of the first certificate of cert, for the
  * log ("serial ?" when it cannot be read). */
 void tls_files_describe(const char *cert, char *out, size_t size);
+/* Sets what lws leaves at OpenSSL's defaults on the server's context
+ * (tls_files.c says what and why). Returns 0, or -1 after a log. */
+int tls_files_tune(SSL_CTX *ctx);
 
 #endif

@@ -68,6 +68,9 @@ int ctl_cap_key_init(const char *dir, gid_t gid, char *key_path, char *pub_path,
 /* ctl_cap.c */
 int ctl_cap_export(int argc, char **argv);
 
+/* ctl_crime.c */
+int ctl_crime_import(int argc, char **argv);
+
 /* ctl_bus.c */
 int ctl_bus_keygen(int argc, char **argv);
 int ctl_bus_adapter_add(int argc, char **argv);

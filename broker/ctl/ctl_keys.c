@@ -1,9 +1,10 @@
 /* ctl_keys.c: tocsinctl keys init / rotate / show, the broker's keys.
  *
- * `keys init` makes the keys of a fresh install (token, audit, bus, alert
- * signing: ctl_alert_keys.c, CAP signing: ctl_cap_key.c)
+ * `keys init` makes the keys of a fresh install (token, audit, bus, TLS
+ * tickets, alert signing: ctl_alert_keys.c, CAP signing: ctl_cap_key.c)
  * with the owner, group and mode the broker needs: tocsind never makes a
- * key itself (key_file.h).
+ * key itself (key_file.h). On an install made before the ticket key
+ * existed, it makes that one alone.
  * tocsind signs tokens with --token-key FILE and also accepts tokens signed
  * with FILE.prev (broker/token_keys.h). `keys rotate` copies FILE to
  * FILE.prev, then puts a new random key in FILE; each file is written
@@ -286,11 +287,14 @@ static const char init_help[] =
 	"                       list of its public keys (GET /api/keys/alerts)\n"
 	"  cap_sign.key         signs CAP exports (--cap-sign-key; ECDSA P-256, PEM);\n"
 	"                       CAP readers get cap_sign.pub.pem\n"
+	"  ticket.key           seals TLS session tickets (--tls-ticket-key); give the\n"
+	"                       same file to every broker behind one address\n"
 	"They belong to the caller (root) and the group NAME, mode 0640 (the .pub\n"
 	"0644), so that tocsind running as that group's user reads them, and rereads\n"
 	"a rotated token key. NAME: --group, else " DEFAULT_KEY_GROUP " when run as root, else\n"
 	"the caller's group. A missing DIR is made, mode 0750, with that group.\n"
-	"Refuses when any of the files exists, unless --force, which replaces them\n"
+	"When only ticket.key is missing (keys made by an older tocsinctl), makes it\n"
+	"alone. Otherwise refuses when any of the files exists, unless --force, which replaces them\n"
 	"all: tokens signed before stop working, and the audit rows sealed with the\n"
 	"old audit key can only be verified with a copy of it.\n"
 	"Prints fingerprints and the bus's public key, never a secret.\n"
@@ -352,11 +356,17 @@ static int own(const char *path, const struct init_opts *io, mode_t mode)
 	return 0;
 }
 
-/* DIR, made when missing; 1 when one of the files is there already. */
-static int init_dir(const struct init_opts *io, char paths[5][4200])
+/* The files of keys init, in paths[] order (the ticket key last: an
+ * install with all the others predates it). */
+enum { KEY_TOKEN, KEY_AUDIT, KEY_BUS, KEY_BUS_PUB, KEY_ALERT, KEY_TICKET, N_KEYS };
+
+/* DIR, made when missing; a bit (1 << KEY_*) for each file there already,
+ * or -1. */
+static int init_dir(const struct init_opts *io, char paths[N_KEYS][4200])
 {
-	static const char *const names[5] = { "token.key", "audit.key", "bus_server.key",
-						   "bus_server.key.pub", "alert_sign.key" };
+	static const char *const names[N_KEYS] = { "token.key", "audit.key", "bus_server.key",
+						   "bus_server.key.pub", "alert_sign.key",
+						   "ticket.key" };
 	int found = 0;
 
 	if (mkdir(io->dir, 0750) == 0) {
@@ -366,13 +376,10 @@ static int init_dir(const struct init_opts *io, char paths[5][4200])
 		fprintf(stderr, "tocsinctl keys init: cannot make %s: %s\n", io->dir, strerror(errno));
 		return -1;
 	}
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < N_KEYS; i++) {
 		snprintf(paths[i], sizeof paths[i], "%s/%s", io->dir, names[i]);
-		if (access(paths[i], F_OK) == 0) {
-			fprintf(stderr, "tocsinctl keys init: %s exists%s\n", paths[i],
-				io->force ? "; replaced (--force)" : "");
-			found = 1;
-		}
+		if (access(paths[i], F_OK) == 0)
+			found |= 1 << i;
 	}
 	return found;
 }
@@ -416,52 +423,84 @@ static int init_alert_key(const char *path, const struct init_opts *io, char id[
 }
 
 /* The bus's key pair, in the format the broker and adapters share. */
-static int init_bus_key(char paths[5][4200], const struct init_opts *io, struct bus_key *k)
+static int init_bus_key(char paths[N_KEYS][4200], const struct init_opts *io, struct bus_key *k)
 {
-	if (io->force && ((unlink(paths[2]) != 0 && errno != ENOENT) ||
-			  (unlink(paths[3]) != 0 && errno != ENOENT))) {
-		fprintf(stderr, "tocsinctl keys init: cannot replace %s: %s\n", paths[2],
+	if (io->force && ((unlink(paths[KEY_BUS]) != 0 && errno != ENOENT) ||
+			  (unlink(paths[KEY_BUS_PUB]) != 0 && errno != ENOENT))) {
+		fprintf(stderr, "tocsinctl keys init: cannot replace %s: %s\n", paths[KEY_BUS],
 			strerror(errno));
 		return -1;
 	}
-	if (bus_key_generate(paths[2], k) != 0)
+	if (bus_key_generate(paths[KEY_BUS], k) != 0)
 		return -1;
-	return own(paths[2], io, 0640) == 0 && own(paths[3], io, 0644) == 0 ? 0 : -1;
+	return own(paths[KEY_BUS], io, 0640) == 0 && own(paths[KEY_BUS_PUB], io, 0644) == 0 ? 0 : -1;
 }
 
-/* keys init: the keys of a fresh install. */
+/* An install made before the ticket key: that one alone. */
+static int init_ticket_only(const struct init_opts *io, char paths[N_KEYS][4200])
+{
+	char fp[17];
+
+	if (init_key(paths[KEY_TICKET], io, fp) != 0 || ctl_keys_sync_dir(paths[KEY_TICKET]) != 0)
+		return CTL_FAILED;
+	if (io->json)
+		printf("[{\"ticket_key\":\"%s\"}]\n", paths[KEY_TICKET]);
+	else
+		printf("ticket key %s (the other keys kept)\n", paths[KEY_TICKET]);
+	return CTL_OK;
+}
+
+/* Says which files are there; 1 when that stops keys init. */
+static int refuse(const struct init_opts *io, char paths[N_KEYS][4200], int found)
+{
+	for (int i = 0; i < N_KEYS; i++)
+		if (found & (1 << i))
+			fprintf(stderr, "tocsinctl keys init: %s exists%s\n", paths[i],
+				io->force ? "; replaced (--force)" : "");
+	if (found && !io->force)
+		fputs("tocsinctl keys init: nothing made (--force replaces them)\n", stderr);
+	return found && !io->force;
+}
+
+/* keys init: the keys of a fresh install (the ticket key's fingerprint is
+ * not printed: no command compares it). */
 int ctl_keys_init(int argc, char **argv)
 {
-	char paths[5][4200], token_fp[17], audit_fp[17], alert_id[17], cap_key[4200], cap_pub[4200];
+	char paths[N_KEYS][4200], token_fp[17], audit_fp[17], ticket_fp[17], alert_id[17],
+	     cap_key[4200], cap_pub[4200];
 	struct init_opts io;
 	struct bus_key k;
-	int rc = init_parse(argc, argv, &io);
+	int rc = init_parse(argc, argv, &io), found;
 
 	if (rc != CTL_OK)
 		return rc < 0 ? CTL_OK : rc;
-	rc = init_dir(&io, paths);
-	if (rc < 0 || (rc > 0 && !io.force)) {
-		if (rc > 0)
-			fputs("tocsinctl keys init: nothing made (--force replaces them)\n", stderr);
+	found = init_dir(&io, paths);
+	if (found < 0)
 		return CTL_FAILED;
-	}
-	if (init_key(paths[0], &io, token_fp) != 0 || init_key(paths[1], &io, audit_fp) != 0 ||
-	    init_bus_key(paths, &io, &k) != 0 || init_alert_key(paths[4], &io, alert_id) != 0 ||
+	if (found == (1 << KEY_TICKET) - 1 && !io.force)
+		return init_ticket_only(&io, paths);
+	if (refuse(&io, paths, found))
+		return CTL_FAILED;
+	if (init_key(paths[KEY_TOKEN], &io, token_fp) != 0 ||
+	    init_key(paths[KEY_AUDIT], &io, audit_fp) != 0 ||
+	    init_key(paths[KEY_TICKET], &io, ticket_fp) != 0 || init_bus_key(paths, &io, &k) != 0 ||
+	    init_alert_key(paths[KEY_ALERT], &io, alert_id) != 0 ||
 	    ctl_cap_key_init(io.dir, io.gid, cap_key, cap_pub, sizeof cap_key) != 0 ||
-	    ctl_keys_sync_dir(paths[0]) != 0)
+	    ctl_keys_sync_dir(paths[KEY_TOKEN]) != 0)
 		return CTL_FAILED;
 	if (io.json)
 		printf("[{\"token_key\":\"%s\",\"token_fingerprint\":\"%s\",\"audit_key\":\"%s\","
 		       "\"audit_fingerprint\":\"%s\",\"bus_key\":\"%s\",\"bus_public_key\":\"%s\","
-		       "\"alert_key\":\"%s\",\"alert_key_id\":\"%s\","
+		       "\"alert_key\":\"%s\",\"alert_key_id\":\"%s\",\"ticket_key\":\"%s\","
 		       "\"cap_sign_key\":\"%s\",\"cap_sign_public_key\":\"%s\"}]\n",
-		       paths[0], token_fp, paths[1], audit_fp, paths[2], k.public_z85, paths[4],
-		       alert_id, cap_key, cap_pub);
+		       paths[KEY_TOKEN], token_fp, paths[KEY_AUDIT], audit_fp, paths[KEY_BUS],
+		       k.public_z85, paths[KEY_ALERT], alert_id, paths[KEY_TICKET], cap_key, cap_pub);
 	else
 		printf("token key  %s  %s\naudit key  %s  %s\nbus key    %s  public %s\n"
-		       "alert key  %s  %s (public keys in %s.pub)\nCAP key    %s  public %s\n",
-		       token_fp, paths[0], audit_fp, paths[1], paths[2], k.public_z85, alert_id,
-		       paths[4], paths[4], cap_key, cap_pub);
+		       "alert key  %s  %s (public keys in %s.pub)\nticket key %s\n"
+		       "CAP key    %s  public %s\n", token_fp, paths[KEY_TOKEN], audit_fp,
+		       paths[KEY_AUDIT], paths[KEY_BUS], k.public_z85, alert_id, paths[KEY_ALERT],
+		       paths[KEY_ALERT], paths[KEY_TICKET], cap_key, cap_pub);
 	sodium_memzero(&k, sizeof k);
 	return CTL_OK;
 }

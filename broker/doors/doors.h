@@ -1,6 +1,7 @@
 /* doors.h: the doors at the top of the broker (doors/), where everything
  * comes in: the server and its loop (server.c), the tocsin.v1 protocol
- * callback and its dispatch table (proto.c), the HTTP API (http_api.c)
+ * callback and its dispatch table (proto.c), the HTTP API (http_api.c,
+ * with the crime picture's views in crime_api.c)
  * and the bus's request intake (bus_ingest.c). main.c calls server_run;
  * server.c registers the others with lws, the bus and every hook at
  * start. Loop thread only. */
@@ -9,6 +10,7 @@
 
 #include <libwebsockets.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct broker;
 struct bus;
@@ -40,6 +42,43 @@ int http_ops_answer(struct broker *b, struct lws *wsi, const char *path, const c
 /* reload.c: SIGHUP: the settings SIGHUP may change, the token keys and
  * the TLS certificate and key, read again; no connection is dropped. */
 void reload_run(struct broker *b);
+
+/* crime_api.c: POST /api/crime/<view> (the crime picture); http_api.c
+ * reads the request and writes the answer. */
+#define CRIME_API_PATH "/api/crime/"
+#define CRIME_API_BODY_MAX 16384
+enum { CRIME_API_ASKED, CRIME_API_BAD_JSON, CRIME_API_UNAVAILABLE };
+struct db;
+struct db_error;
+struct pg_result;
+/* What the database is asked: the token's user and "iat", the client's
+ * address, the view and the JSON body (not copied). */
+struct crime_api_ask {
+	int64_t user_id;
+	int64_t iat;
+	const char *remote;
+	const char *view;
+	const char *body;
+	size_t body_len;
+};
+/* The answer: status; body (owned, JSON) or, for a 401, code alone. */
+struct crime_api_answer {
+	int status;
+	const char *code; /* static */
+	char *body;
+};
+/* The view named by rest (after CRIME_API_PATH), or NULL. */
+const char *crime_api_view(const char *rest);
+/* Asks the database (done gets the answer, with arg): CRIME_API_ASKED,
+ * or CRIME_API_BAD_JSON (the body is not a JSON object: nothing asked),
+ * CRIME_API_UNAVAILABLE. */
+int crime_api_query(struct db *db, const struct crime_api_ask *q,
+		    void (*done)(struct broker *b, void *arg, struct pg_result *res,
+				 const struct db_error *err),
+		    void *arg);
+/* What the database's answer (res or err) means in HTTP. */
+void crime_api_answer(struct pg_result *res, const struct db_error *err,
+		      struct crime_api_answer *a);
 
 /* bus_ingest.c: one request from an adapter (routing id, payload, the
  * User-Id the ZAP handler gave, the peer's address): the bus's request

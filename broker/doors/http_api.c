@@ -1,9 +1,10 @@
 /* http_api.c: the HTTP side of the broker: POST /api/login, POST
  * /api/refresh and /api/logout (the consoles' refresh cookie), GET /healthz,
  * GET /api/keys/alerts (the public keys checking alert signatures),
- * /readyz and /metrics (answered by http_ops.c), and the offender images,
+ * /readyz and /metrics (answered by http_ops.c), the offender images,
  * POST /api/images and GET /api/images/<id>
- * (docs/protocol.md, "Images (HTTP)"). Static console files are served by
+ * (docs/protocol.md, "Images (HTTP)"), and POST /api/crime/<view> (the
+ * crime picture: crime_api.c). Static console files are served by
  * an lws file mount (server.c); any other path handled here is a JSON 404.
  *
  * A request that waits, a sign-in for a worker (signin.c) or an image
@@ -53,7 +54,7 @@
 
 _Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "request ids travel as db_query args");
 
-enum route { ROUTE_NONE, ROUTE_LOGIN, ROUTE_IMAGE_UPLOAD };
+enum route { ROUTE_NONE, ROUTE_LOGIN, ROUTE_IMAGE_UPLOAD, ROUTE_CRIME };
 
 struct http_req {
 	struct http_req *next;        /* in b->http_waiting while waiting */
@@ -69,6 +70,7 @@ struct http_req {
 	int64_t user_id;              /* from the bearer token */
 	int64_t iat;                  /* its "iat": checked for revocation (sql/functions/tokens.sql) */
 	const char *mime;             /* static: the declared image type */
+	const char *crime_view;       /* static: POST /api/crime/<view> (crime_api.c) */
 	int refuse_status;            /* non-zero: refused, answered after the body */
 	const char *refuse_code;      /* static */
 	const char *refuse_msg;       /* static */
@@ -646,6 +648,74 @@ static void start_cap_export(struct broker *b, struct lws *wsi, struct http_req 
 	}
 }
 
+/* ------------------------------------------------------------ the crime picture */
+
+static void crime_answered(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct http_req *r = take_waiting(b, (uint64_t)(uintptr_t)arg);
+	struct crime_api_answer a;
+
+	if (!r)
+		return; /* the client went away */
+	crime_api_answer(res, err, &a);
+	if (a.status == 401)
+		respond_auth_error(r, a.code);
+	else
+		respond(r, a.status, a.body);
+}
+
+/* The body is in: asks the database (crime_api.c). */
+static void finish_crime(struct broker *b, struct http_req *r)
+{
+	struct crime_api_ask q = { r->user_id, r->iat, r->remote, r->crime_view, r->body,
+				   r->body_len };
+
+	if (r->body_too_large) {
+		respond_error(r, 413, "too_large", NULL, "the request body is over 16384 bytes");
+		return;
+	}
+	wait_for_answer(b, r); /* before: a lost connection calls back at once */
+	switch (crime_api_query(b->db, &q, crime_answered, (void *)(uintptr_t)r->id)) {
+	case CRIME_API_ASKED:
+		return;
+	case CRIME_API_BAD_JSON:
+		unlink_waiting(b, r);
+		respond_error(r, 400, "bad_json", NULL, "the body must be a JSON object");
+		return;
+	default:
+		unlink_waiting(b, r);
+		respond_error(r, 503, "unavailable", NULL, "the database is not reachable; retry");
+	}
+}
+
+/* POST /api/crime/<view>: decides what it can from the headers. */
+static void start_crime(struct broker *b, struct lws *wsi, struct http_req *r, int is_post,
+			const char *rest)
+{
+	struct token_claims who;
+	const char *code = check_bearer(b, wsi, &who);
+	long long len = content_length(wsi);
+
+	r->image = 1; /* waits for the database: the image timeout applies */
+	r->close_after = len > 0; /* unless the body is read below */
+	if (!is_post)
+		respond_error(r, 405, "method_not_allowed", NULL, "use POST for /api/crime/<view>");
+	else if (code)
+		respond_auth_error(r, code);
+	else if (!(r->crime_view = crime_api_view(rest)))
+		respond_error(r, 404, "not_found", NULL, "no such view: POST /api/crime/picture or records");
+	else if (len > CRIME_API_BODY_MAX)
+		respond_error(r, 413, "too_large", NULL, "the request body is over 16384 bytes");
+	else {
+		r->close_after = 0;
+		r->route = ROUTE_CRIME;
+		r->user_id = who.user_id;
+		r->iat = who.issued_at;
+		if (len <= 0)
+			finish_crime(b, r); /* no body is coming */
+	}
+}
+
 /* ------------------------------------------------------------ the refresh cookie */
 
 /* A page that starts without a token (a reload: the consoles keep it in
@@ -840,6 +910,10 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 		}
 		return 0;
 	}
+	if (!strncmp(path, CRIME_API_PATH, sizeof CRIME_API_PATH - 1)) {
+		start_crime(b, wsi, r, is_post, path + sizeof CRIME_API_PATH - 1);
+		return 0;
+	}
 	if (!strcmp(path, "/api/cap/feed")) {
 		r->image = 1; /* waits for the database: the image timeout applies */
 		if (is_post) {
@@ -865,11 +939,11 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 	return 0;
 }
 
-static void on_body(struct http_req *r, const char *in, size_t len)
+static void on_body(struct http_req *r, const char *in, size_t len, size_t max)
 {
 	char *grown;
 
-	if (r->body_too_large || r->body_len + len > LOGIN_BODY_MAX) {
+	if (r->body_too_large || r->body_len + len > max) {
 		r->body_too_large = 1;
 		return;
 	}
@@ -950,7 +1024,9 @@ int http_api_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		return on_request(b, wsi, r);
 	case LWS_CALLBACK_HTTP_BODY:
 		if (r->route == ROUTE_LOGIN)
-			on_body(r, in, len);
+			on_body(r, in, len, LOGIN_BODY_MAX);
+		else if (r->route == ROUTE_CRIME)
+			on_body(r, in, len, CRIME_API_BODY_MAX);
 		else if (r->route == ROUTE_IMAGE_UPLOAD)
 			on_image_body(r, in, len);
 		return 0;
@@ -959,6 +1035,8 @@ int http_api_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 			start_login(b, r);
 		else if (r->route == ROUTE_IMAGE_UPLOAD && !r->waiting && !r->resp)
 			finish_upload(b, r);
+		else if (r->route == ROUTE_CRIME && !r->waiting && !r->resp)
+			finish_crime(b, r);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return on_writeable(wsi, r);

@@ -1,5 +1,5 @@
 /* main.c: tocsind, the Tocsin broker. Reads its settings and every secret
- * it needs (token keys, audit key, TLS certificate and key) while it may
+ * it needs (token keys, audit key, TLS certificate, key and ticket key) while it may
  * still be root, then runs the server loop (server.c), which drops to
  * --user once listening, until SIGINT or SIGTERM; SIGHUP reloads
  * (reload.c). */
@@ -10,6 +10,7 @@
 #include "log.h"
 #include "sign_key.h"
 #include "tls_files.h"
+#include "ticket_keys.h"
 #include "token_keys.h"
 #include "cap_sign.h"
 
@@ -32,12 +33,15 @@ static int read_secrets(struct broker *b)
 		goto fail;
 	if (sign_key_load(&b->alert_key, b->conf.alert_key))
 		goto fail;
-	if (b->conf.tls_cert && tls_files_check(b->conf.tls_cert, b->conf.tls_key))
+	if (b->conf.tls_cert && (tls_files_check(b->conf.tls_cert, b->conf.tls_key) ||
+				 ticket_keys_init(b->ticket_keys, b->conf.tls_ticket_key,
+						  b->conf.tls_ticket_rotate)))
 		goto fail;
 	if (cap_sign_load(b->conf.cap_sign_key, &b->cap_signer))
 		goto fail;
 	return 0;
 fail:
+	ticket_keys_free(b->ticket_keys);
 	token_keys_free(b->token_keys);
 	sign_key_free(&b->alert_key);
 	sodium_memzero(b->audit_key, sizeof b->audit_key);
@@ -50,6 +54,7 @@ int main(int argc, char **argv)
 {
 	static struct broker b; /* large (session table); lives for the process */
 	static struct token_keys keys; /* b's token keys, for the process */
+	static struct ticket_keys tickets; /* b's TLS ticket keys, for the process */
 	sigset_t set;
 	int r;
 
@@ -58,6 +63,7 @@ int main(int argc, char **argv)
 	b.argv = argv;
 	b.started_us = clock_now_us();
 	metrics_init(&b.metrics);
+	b.ticket_keys = &tickets;
 	switch (conf_load(&b.conf, argc, argv)) {
 	case CONF_RUN: break;
 	case CONF_CHECK: conf_print(&b.conf, stdout); return 0;
@@ -90,6 +96,7 @@ int main(int argc, char **argv)
 	}
 	r = server_run(&b);
 out:
+	ticket_keys_free(b.ticket_keys);
 	token_keys_free(b.token_keys);
 	sign_key_free(&b.alert_key);
 	sodium_memzero(b.audit_key, sizeof b.audit_key);

@@ -4,8 +4,8 @@
  * In order: the settings are read again exactly as at start (the same
  * command line and environment, the file again; conf_load) and those
  * SIGHUP may change are taken (conf_reload logs each, and names the ones
- * that need a restart); the token keys are looked at (token_keys.c also
- * does that every 2 s); the TLS certificate and key are checked
+ * that need a restart); the token keys and the TLS ticket key are looked
+ * at (token_keys.c and ticket_keys.c also do that every 2 s); the TLS certificate and key are checked
  * (tls_files.c: a key that is not the certificate's would fail every new
  * handshake) and loaded into the listening vhost's SSL_CTX
  * (lws_tls_cert_updated), which new handshakes use: a connection already
@@ -17,6 +17,7 @@
 #include "doors.h"
 #include "log.h"
 #include "tls_files.h"
+#include "ticket_keys.h"
 #include "token_keys.h"
 
 #include <stdlib.h>
@@ -70,6 +71,8 @@ void reload_run(struct broker *b)
 	log_info("SIGHUP: reloading the settings, the token keys and the TLS certificate");
 	bad |= reload_settings(b);
 	bad |= token_keys_check(b->token_keys) < 0;
+	if (b->ticket_keys)
+		bad |= ticket_keys_check(b->ticket_keys) < 0;
 	bad |= reload_tls(b);
 	log_info("reload %s; %u connections kept", bad ? "done with errors (above)" : "done",
 		 b->n_sessions);

@@ -24,6 +24,9 @@
 #include "delivery_log.h"
 #include "journal.h"
 #include "log.h"
+#include "ticket_keys.h"
+#include "tls_files.h"
+#include "peers.h"
 #include "token_keys.h"
 #include "stream.h"
 #include "signin.h"
@@ -84,8 +87,11 @@ static void begin_stop(struct broker *b, int signo)
 		lws_cancel_service(b->ctx);
 		return;
 	}
-	log_info("signal %d: stopping (closing %u sessions, flushing records)", signo,
-		 b->n_sessions);
+	if (signo)
+		log_info("signal %d: stopping (closing %u sessions, flushing records)", signo,
+			 b->n_sessions);
+	else
+		log_info("stopping (closing %u sessions, flushing records)", b->n_sessions);
 	b->stopping = 1;
 	batch_queue_stop(&b->hello_checks);
 	batch_queue_stop(&b->resumes);
@@ -112,6 +118,15 @@ static int signal_lws_callback(struct lws *wsi, enum lws_callback_reasons reason
 			begin_stop(b, (int)si.ssi_signo);
 	}
 	return 0;
+}
+
+/* The peers' hook when another broker holds this node id: two brokers
+ * with one id would give alerts the same ids (ids.h), so this one stops,
+ * in order, and exits 1. */
+static void node_refused(struct broker *b, const char *holder)
+{
+	b->refused = 1;
+	begin_stop(b, 0);
 }
 
 /* Watches SIGINT, SIGTERM and SIGHUP through a signalfd in the loop. The
@@ -181,6 +196,20 @@ static const struct lws_protocol_vhost_options header_hsts_chain = {
 	&header_permissions, NULL, "strict-transport-security:", "max-age=31536000"
 };
 
+/* The "http" protocol, first on the vhost, is the one lws hands its new
+ * server SSL_CTX to (as user) before it listens: our settings and ticket
+ * keys go on it there (tls_files.h, ticket_keys.h). */
+static int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			     void *in, size_t len)
+{
+	struct broker *b;
+
+	if (reason != LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
+		return http_api_lws_callback(wsi, reason, user, in, len);
+	b = lws_context_user(lws_get_context(wsi));
+	return tls_files_tune(user) || ticket_keys_attach(b->ticket_keys, user) ? -1 : 0;
+}
+
 /* https and wss only on the port: the certificate and key (checked in
  * main.c before anything listens), TLS 1.2 or later, HTTP/1.1 by ALPN
  * (WebSockets over HTTP/2 bring nothing here), and HSTS. A plain
@@ -203,7 +232,7 @@ static void tls_setup(struct broker *b, struct lws_context_creation_info *info)
 int server_run(struct broker *b)
 {
 	struct lws_protocols protocols[] = {
-		{ "http", http_api_lws_callback, http_api_req_size(), 0, 0, NULL, 0 },
+		{ "http", http_lws_callback, http_api_req_size(), 0, 0, NULL, 0 },
 		/* a 512-byte receive buffer: consoles send little (larger
 		 * messages arrive in fragments), and lws keeps one per connection
 		 * (bench: 4 KiB of a 7 KiB idle connection at first). The send
@@ -255,6 +284,19 @@ int server_run(struct broker *b)
 	/* no lws validity timers (all zero): liveness.c pings and reaps in
 	 * one sweep instead of one timer per connection */
 	lws_retry_bo_t keepalive = { 0 };
+	const struct peers_hooks peers_hooks = {
+		.on = {
+			[PEERS_ALERTS] = nodes_alerts,
+			[PEERS_RECEIPTS] = nodes_receipts,
+			[PEERS_STATUS] = nodes_status,
+			[PEERS_REQUESTS] = nodes_requests,
+			[PEERS_REPORTS] = nodes_reports,
+			[PEERS_ESCALATIONS] = nodes_escalations,
+		},
+		.linked = nodes_linked,
+		.leading = nodes_leading,
+		.refused = node_refused,
+	};
 	struct lws_context_creation_info info;
 	struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL);
 	int more = 0; /* flush_pass left listed sessions for the next pass */
@@ -309,8 +351,11 @@ int server_run(struct broker *b)
 	 * a delivery batch is stored (its tallies go to the desks), the
 	 * journal is drained (resumes that waited go), a status batch is
 	 * stored (each console is answered), a one-time password is made
-	 * (the administrator's change goes on); and, above, the bus's
-	 * requests (bus_start). */
+	 * (the administrator's change goes on), another node committed
+	 * something or this one leads (peers_hooks: nodes.c reads and
+	 * delivers it) or holds a node id already taken (node_refused);
+	 * and, above, the bus's requests (bus_start). */
+	b->fanned = -1;
 	b->db = db_new(b, b->conf.database, "database", DB_MAIN_ANSWER_MS, stream_db_up);
 	b->db_records = db_new(b, b->conf.database, "delivery records database",
 			       DB_RECORDS_ANSWER_MS, NULL);
@@ -319,25 +364,30 @@ int server_run(struct broker *b)
 	b->signin = signin_new(b, b->conf.signin_workers);
 	b->pwhash = pwhash_new(b, admin_password_ready);
 	b->status_batch = status_batch_new(b, status_stored);
+	b->peers = peers_new(b, b->conf.database, b->conf.node_id, &peers_hooks);
 	if (!b->db || !b->db_records || !b->deliveries || !b->journal || !b->signin ||
-	    !b->pwhash || !b->status_batch || watch_signals(b)) {
+	    !b->pwhash || !b->status_batch || !b->peers || nodes_start(b) || watch_signals(b)) {
 		log_error("cannot start the broker's parts");
 		goto out;
 	}
 	db_pair(b->db, b->db_records);
 	db_start(b->db);
 	db_start(b->db_records);
+	peers_start(b->peers);
 	escalation_start(b);
 	release_start(b);
 	in_force_start(b);
 	image_sweep_start(b);
 	retention_start(b);
+	crime_sweep_start(b);
 	applied_prune_start(b);
 	metrics_probe_start(b);
 	audit_sealer_start(b);
 	revocation_start(b);
 	liveness_start(b);
 	token_keys_watch(b->token_keys, b->ctx);
+	if (b->conf.tls_cert)
+		ticket_keys_watch(b->ticket_keys, b->ctx);
 	log_info("listening on %s://%s:%d (consoles from %s)", b->conf.tls_cert ? "https" : "http",
 		 b->conf.listen_host, b->conf.port, b->conf.web_root);
 	while (!b->done) {
@@ -345,7 +395,7 @@ int server_run(struct broker *b)
 		ev_run(loop, more ? EVRUN_NOWAIT : EVRUN_ONCE);
 		more = flush_pass(b);
 	}
-	ret = 0;
+	ret = b->refused ? 1 : 0;
 	log_info("stopped");
 out:
 	signin_free(b->signin); /* workers may call lws_cancel_service: stop them first */
@@ -362,6 +412,9 @@ out:
 	b->db = NULL;
 	db_free(b->db_records);
 	b->db_records = NULL;
+	peers_free(b->peers); /* its session ends: the node's locks go at once */
+	b->peers = NULL;
+	nodes_free(b);
 	delivery_log_free(b->deliveries);
 	b->deliveries = NULL;
 	receipt_free(b);
@@ -376,6 +429,7 @@ out:
 	b->to_flush = NULL;
 	admission_counts_clear(&b->per_address);
 	token_keys_unwatch(b->token_keys);
+	ticket_keys_unwatch(b->ticket_keys);
 	lws_context_destroy(b->ctx);
 	b->ctx = NULL;
 	loop_wake_free(b->wake);

@@ -10,7 +10,9 @@
  * why), a couple of seconds after start and then every minute, every
  * second while a round finds a full batch (a backlog, such as the first
  * start on an old database). Over the delivery records connection, as the
- * sealer: no publish waits behind it. Loop thread only. */
+ * sealer: no publish waits behind it. With several brokers on one
+ * database each prunes: a row another deleted is simply gone. Loop thread
+ * only. */
 #include "handle.h"
 #include "loop_wake.h"
 #include "db.h"

@@ -10,13 +10,16 @@
  * the transactions then writing audit rows) that the next round hands
  * back (b->seal_mark, b->seal_writers). The key is read from a file
  * at start and never sent to the database, so nobody who can only edit
- * the database can forge a seal. Loop thread only. */
+ * the database can forge a seal. With several brokers on one database it
+ * runs on the leader only (peers.h); two sealers would be safe
+ * (tocsin_audit_to_seal), one does the work once. Loop thread only. */
 #include "audit_chain.h"
 #include "broker.h"
 #include "loop_wake.h"
 #include "handle.h"
 #include "db.h"
 #include "log.h"
+#include "peers.h"
 #include "stream.h"
 
 #include <sodium.h>
@@ -126,7 +129,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	const char *params[3] = { SEAL_BATCH_TEXT, b->seal_mark[0] ? b->seal_mark : NULL,
 				  b->seal_writers };
 
-	if (!b->sealing && !b->stopping && stream_writes_direct(b)) {
+	if (!b->sealing && !b->stopping && stream_writes_direct(b) && peers_leading(b->peers)) {
 		b->sealing = 1; /* before: a lost connection calls back at once */
 		if (db_query(sealer_db(b),
 			     "SELECT audit_id, canonical, prev_seal, mark, writers"

@@ -2,15 +2,19 @@
  * acknowledged in time.
  *
  * A timer asks tocsin_escalate() for (alert, site) pairs overdue by
- * --escalate-after; the database claims each pair once (so several brokers
- * never escalate twice) and audits it. The broker re-sends the alert to
- * the site's consoles with "escalated": true and raises an escalation frame
- * to the company guarding the site and to the sender's desk. */
+ * --escalate-after; the database claims each pair once and audits it. The
+ * broker re-sends the alert to the site's consoles with "escalated": true
+ * and raises an escalation frame to the company guarding the site and to
+ * the sender's desk. With several brokers on one database the timer runs
+ * on the leader only (peers.h), which moves to another broker within
+ * seconds when it dies; the others hear the pairs it claimed and send the
+ * same to their own consoles and desks (nodes.c, escalation_send). */
 #include "broker.h"
 #include "loop_wake.h"
 #include "handle.h"
 #include "db.h"
 #include "log.h"
+#include "peers.h"
 #include "stream.h"
 
 #include <stdlib.h>
@@ -26,17 +30,8 @@ static int64_t tick_us(const struct broker *b)
 	return us < TICK_MIN_US ? TICK_MIN_US : us > TICK_MAX_US ? TICK_MAX_US : us;
 }
 
-/* Columns: alert_id, site_id, site_name, guard_org_id, escalated_at, seq,
- * sender_org_id, watcher_org_id, alert (json) */
-static void escalated(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+void escalation_send(struct broker *b, PGresult *res)
 {
-	b->escalating = 0;
-	if (err) {
-		if (!err->lost)
-			log_error("escalation check failed: %s", err->message);
-		return;
-	}
-	b->metrics.escalations += (uint64_t)PQntuples(res);
 	for (int i = 0; i < PQntuples(res); i++) {
 		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		int64_t site = strtoll(PQgetvalue(res, i, 1), NULL, 10);
@@ -73,13 +68,25 @@ static void escalated(struct broker *b, void *arg, PGresult *res, const struct d
 	}
 }
 
+static void escalated(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	b->escalating = 0;
+	if (err) {
+		if (!err->lost)
+			log_error("escalation check failed: %s", err->message);
+		return;
+	}
+	b->metrics.escalations += (uint64_t)PQntuples(res);
+	escalation_send(b, res);
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct broker *b = lws_container_of(sul, struct broker, sul_escalate);
 	char after[16];
 	const char *params[1] = { after };
 
-	if (!b->escalating && !b->stopping && stream_writes_direct(b)) {
+	if (!b->escalating && !b->stopping && stream_writes_direct(b) && peers_leading(b->peers)) {
 		snprintf(after, sizeof after, "%d", b->conf.escalate_after);
 		b->escalating = 1; /* before: a lost connection calls back at once */
 		if (db_query(b->db, "SELECT * FROM tocsin_escalate(make_interval(secs => $1::int), 500)",
@@ -87,6 +94,11 @@ static void tick(lws_sorted_usec_list_t *sul)
 			b->escalating = 0;
 	}
 	loop_wake_timer(b->ctx, &b->sul_escalate, tick, tick_us(b));
+}
+
+void escalation_lead(struct broker *b)
+{
+	loop_wake_timer(b->ctx, &b->sul_escalate, tick, 1);
 }
 
 void escalation_start(struct broker *b)

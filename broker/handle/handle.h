@@ -87,6 +87,11 @@ void receipt_free(struct broker *b);
 void relay_preview(struct session *s, struct client_frame *f);
 void relay_handle(struct session *s, struct client_frame *f);
 void relay_answer(struct session *s, struct client_frame *f);
+/* The relay_notice of relay alert (its object, with "relay") to the desk
+ * of watcher_org, the organisation that sent the original; sites are the
+ * relay's recipients. Also for a relay another node made (nodes.c). */
+void relay_notice(struct broker *b, const json_t *alert, const int64_t *sites, size_t n,
+		  int64_t watcher_org, const char *classification);
 
 /* status.c: building status, the board, area totals, report-now. */
 void status_handle(struct session *s, struct client_frame *f);
@@ -97,6 +102,14 @@ void status_report_now(struct session *s, struct client_frame *f);
  * tocsin_board_site writes it) goes to the boards that may see it, as a
  * status_update, so it appears, by its name, without a reload. */
 void status_board_changed(struct broker *b, json_t *site);
+/* What another node's status reports changed (nodes.c): the rows of
+ * tocsin_status_reported (site_id, guard_org_id, site, request_id,
+ * requested_by, progress) to the boards and report-now askers here. */
+void status_reported(struct broker *b, PGresult *res);
+/* Another node's report-now requests (nodes.c): the rows of
+ * tocsin_report_requests_of (request_id, asked, by_name, requested_at)
+ * to the consoles asked here. */
+void status_requested(struct broker *b, PGresult *res);
 /* The status batch's hook (status_batch.h): answers one stored report. */
 void status_stored(struct broker *b, struct status_report *r, PGresult *res, int row,
 		   const struct db_error *err);
@@ -139,6 +152,11 @@ void refresh_handle(struct session *s, struct client_frame *f);
 /* The jobs, each on its own timer from start. */
 /* escalation.c: severe alerts unacknowledged in time. */
 void escalation_start(struct broker *b);
+/* This node leads now: look for what is due at once. */
+void escalation_lead(struct broker *b);
+/* Re-sends and raises the escalations of rows as tocsin_escalate (or
+ * tocsin_escalations_of, for another node's) returns them. */
+void escalation_send(struct broker *b, PGresult *res);
 /* audit_sealer.c: seals the audit trail. */
 void audit_sealer_start(struct broker *b);
 /* Frees the sealer's mark (at stop). */
@@ -148,11 +166,34 @@ void image_sweep_start(struct broker *b);
 
 /* retention.c: erases audit details past retention-audit-detail-days. */
 void retention_start(struct broker *b);
+/* crime_sweep.c: erases crime records past their retention. */
+void crime_sweep_start(struct broker *b);
 /* applied_prune.c: journal_applied's record ids past their retention. */
 void applied_prune_start(struct broker *b);
 /* metrics_probe.c: the database's figures for /metrics; kick: a scrape
  * asks for fresh ones. */
 void metrics_probe_start(struct broker *b);
 void metrics_probe_kick(struct broker *b);
+
+/* nodes.c: the other brokers on the same database (peers.h), and alerts
+ * fanned out in stream order. nodes_start makes the state (b->nodes), -1
+ * when out of memory. */
+int nodes_start(struct broker *b);
+void nodes_free(struct broker *b);
+/* Fans a durable alert out (m->seq its position, 0 while journaled), in
+ * stream order: at once when it is the next position here, else after the
+ * other nodes' alerts before it (read from the database). publish.c and
+ * relay.c send their alerts through it. */
+void nodes_fan_out(struct broker *b, struct msg *m, const int64_t *sites, size_t n_sites,
+		   const int64_t *orgs, size_t n_orgs);
+/* The peers' hooks (peers.h), registered by server.c. */
+void nodes_alerts(struct broker *b, const int64_t *ids, size_t n);
+void nodes_receipts(struct broker *b, const int64_t *ids, size_t n);
+void nodes_status(struct broker *b, const int64_t *ids, size_t n);
+void nodes_requests(struct broker *b, const int64_t *ids, size_t n);
+void nodes_reports(struct broker *b, const int64_t *ids, size_t n);
+void nodes_escalations(struct broker *b, const int64_t *ids, size_t n);
+void nodes_linked(struct broker *b);
+void nodes_leading(struct broker *b, int leading);
 
 #endif

@@ -4,7 +4,9 @@
  * image past its expiry (the function audits each erasure). It runs every
  * image-sweep-seconds (conf.c; default 60) while the database is
  * up; a fetch after the expiry erases the image itself, so the sweep only
- * bounds how long expired bytes may sit unread. Loop thread only. */
+ * bounds how long expired bytes may sit unread. With several brokers on
+ * one database each sweeps: FOR UPDATE SKIP LOCKED gives each image to one
+ * of them (sql/functions/images.sql). Loop thread only. */
 #include "handle.h"
 #include "loop_wake.h"
 #include "db.h"

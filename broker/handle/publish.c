@@ -110,7 +110,7 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 		in_force_ended_by(b, id, sent_at);
 	m = alert_frame_signed_msg(sig, id, seq, alert, NULL, audience);
 	if (m) {
-		fanout_alert(b, m, sites, n_sites, orgs, n_orgs);
+		nodes_fan_out(b, m, sites, n_sites, orgs, n_orgs); /* in stream order */
 		msg_unref(m);
 	} else {
 		log_error("alert %lld is durable but was not fanned out: out of memory",

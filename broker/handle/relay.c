@@ -117,6 +117,32 @@ void relay_preview(struct session *s, struct client_frame *f)
 	free(rec);
 }
 
+void relay_notice(struct broker *b, const json_t *alert, const int64_t *sites, size_t n,
+		  int64_t watcher_org, const char *classification)
+{
+	json_t *relay = json_object_get(alert, "relay"), *site_list = json_array();
+	struct msg *m;
+	size_t len;
+	char *text;
+
+	for (size_t i = 0; site_list && i < n; i++)
+		json_array_append_new(site_list, json_integer(sites[i]));
+	text = frame_dump(json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:o, s:O}", "type", "relay_notice",
+				    "alert_id", json_object_get(relay, "of"),
+				    "relay_id", json_object_get(alert, "id"),
+				    "by_org_id", json_object_get(relay, "by_org_id"),
+				    "by_org_name", json_object_get(relay, "by_org_name"),
+				    "sites", site_list ? site_list : json_array(),
+				    "note", json_object_get(relay, "note") ?: json_null()),
+			  &len);
+	if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
+		m->audience = alert_frame_audience("", classification); /* the note may be sensitive */
+		fanout_to_watchers(b, m, watcher_org, 0);
+		msg_unref(m);
+	}
+	free(text);
+}
+
 /* Columns: alert_id, seq, recipient_sites, sender_org_id, sender_org_name,
  * watcher_org_id, classification, alert */
 static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
@@ -125,10 +151,8 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 	struct session *s = session_find(b, q->session_id);
 	int64_t id, seq, *sites;
 	size_t n = 0;
-	json_t *alert, *site_list, *sig;
+	json_t *alert, *sig;
 	struct msg *m;
-	char *text;
-	size_t len;
 
 	if (err) {
 		if (s)
@@ -139,26 +163,12 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	alert = json_loads(PQgetvalue(res, 0, 7), 0, NULL);
-	site_list = json_array();
-	{
-		const char *p = PQgetvalue(res, 0, 2);
-		sites = malloc((strlen(p) / 2 + 2) * sizeof *sites);
-		while (sites && *p) {
-			char *end;
-			if (*p < '0' || *p > '9') {
-				p++;
-				continue;
-			}
-			sites[n] = strtoll(p, &end, 10);
-			json_array_append_new(site_list, json_integer(sites[n++]));
-			p = end;
-		}
-	}
+	sites = id_array_parse(PQgetvalue(res, 0, 2), &n);
 	sig = alert ? sign_key_sign_json(&b->alert_key, alert) : NULL; /* once, for both frames */
 	if (alert && sites &&
 	    (m = alert_frame_signed_msg(json_incref(sig), id, seq, json_incref(alert), NULL,
 					alert_frame_audience("site_console", PQgetvalue(res, 0, 6))))) {
-		fanout_alert(b, m, sites, n, NULL, 0);
+		nodes_fan_out(b, m, sites, n, NULL, 0);
 		msg_unref(m);
 	}
 	if (seq > b->head)
@@ -167,20 +177,11 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 		session_send_json(s, json_pack("{s:s, s:s, s:I, s:I, s:i}", "type", "relayed",
 					       "ref", q->ref, "alert_id", (json_int_t)id, "of",
 					       (json_int_t)q->alert_id, "recipients", (int)n));
-	text = frame_dump(json_pack("{s:s, s:I, s:I, s:I, s:s, s:O, s:O}", "type", "relay_notice",
-				    "alert_id", (json_int_t)q->alert_id, "relay_id", (json_int_t)id,
-				    "by_org_id", (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10),
-				    "by_org_name", PQgetvalue(res, 0, 4), "sites", site_list,
-				    "note", json_object_get(json_object_get(alert, "relay"), "note")
-						    ?: json_null()),
-			  &len);
-	if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
-		m->audience = alert_frame_audience("", PQgetvalue(res, 0, 6)); /* the note may be sensitive */
-		fanout_to_watchers(b, m, strtoll(PQgetvalue(res, 0, 5), NULL, 10), 0);
-		msg_unref(m);
-	}
-	if (alert)
+	if (alert) {
+		relay_notice(b, alert, sites, sites ? n : 0,
+			     strtoll(PQgetvalue(res, 0, 5), NULL, 10), PQgetvalue(res, 0, 6));
 		in_force_live(b, id, alert, sig, (int)n, 0);
+	}
 	{
 		struct tally t = { .recipients = (long)n };
 		fanout_tally(b, id, strtoll(PQgetvalue(res, 0, 3), NULL, 10),
@@ -188,9 +189,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 	}
 	log_info("alert %lld relayed by %s as %lld to %zu sites", (long long)q->alert_id,
 		 q->username, (long long)id, n);
-	free(text);
 	free(sites);
-	json_decref(site_list);
 	json_decref(alert);
 	json_decref(sig);
 	free(q);

@@ -246,6 +246,19 @@ static void report_now_progress(struct broker *b, int64_t request_id, int64_t as
 	msg_unref(m);
 }
 
+void status_reported(struct broker *b, PGresult *res)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (!PQgetisnull(res, i, 2))
+			board_fanout(b, PQgetvalue(res, i, 2), strtoll(PQgetvalue(res, i, 0), NULL, 10),
+				     strtoll(PQgetvalue(res, i, 1), NULL, 10));
+		else if (!PQgetisnull(res, i, 3))
+			report_now_progress(b, strtoll(PQgetvalue(res, i, 3), NULL, 10),
+					    strtoll(PQgetvalue(res, i, 4), NULL, 10),
+					    PQgetvalue(res, i, 5));
+	}
+}
+
 /* The report's own outcome in a batch row (columns 1-3: err_state,
  * err_message, err_field), as a db_error; 0 when it was stored. */
 static int row_error(PGresult *res, int row, struct db_error *e)
@@ -549,6 +562,38 @@ static int json_ids_contain(json_t *ids, int64_t id)
 	return 0;
 }
 
+/* Asks the consoles of the sites in asked (a JSON array of ids) here to
+ * report (report_request). */
+static void ask_consoles(struct broker *b, const char *rid, json_t *asked, const char *by,
+			 const char *at)
+{
+	struct msg *m = shared_msg(json_pack("{s:s, s:s, s:s, s:s}", "type", "report_request",
+					     "request_id", rid, "by", by, "requested_at", at),
+				   "report_request");
+
+	if (!m)
+		return;
+	for (struct session *c = b->sessions; c; c = c->next)
+		if (c->authed && c->who.role == ROLE_SITE_CONSOLE &&
+		    json_ids_contain(asked, c->who.site_id))
+			session_send(c, m);
+	msg_unref(m);
+}
+
+void status_requested(struct broker *b, PGresult *res)
+{
+	char rid[REQUEST_ID_LEN];
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_t *asked = json_loads(PQgetvalue(res, i, 1), 0, NULL);
+
+		format_request_id(strtoll(PQgetvalue(res, i, 0), NULL, 10), rid);
+		if (asked)
+			ask_consoles(b, rid, asked, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+		json_decref(asked);
+	}
+}
+
 /* Columns: request_id, asked (json array), by_name, requested_at; no row
  * when no site lies inside the area (nothing was stored). Confirms to the
  * controller, then asks the consoles of the sites inside. */
@@ -558,7 +603,6 @@ static void report_now_stored(struct broker *b, void *arg, PGresult *res,
 	struct view_ctx *v = arg;
 	struct session *s = session_find(b, v->session_id);
 	json_t *asked;
-	struct msg *m;
 	char rid[REQUEST_ID_LEN];
 
 	if (err) {
@@ -587,17 +631,7 @@ static void report_now_stored(struct broker *b, void *arg, PGresult *res,
 		session_send_json(s, json_pack("{s:s, s:s, s:s, s:O, s:s}", "type", "report_now",
 					       "ref", v->ref, "request_id", rid, "asked", asked,
 					       "requested_at", PQgetvalue(res, 0, 3)));
-	m = shared_msg(json_pack("{s:s, s:s, s:s, s:s}", "type", "report_request", "request_id",
-				 rid, "by", PQgetvalue(res, 0, 2), "requested_at",
-				 PQgetvalue(res, 0, 3)),
-		       "report_request");
-	if (m) {
-		for (struct session *c = b->sessions; c; c = c->next)
-			if (c->authed && c->who.role == ROLE_SITE_CONSOLE &&
-			    json_ids_contain(asked, c->who.site_id))
-				session_send(c, m);
-		msg_unref(m);
-	}
+	ask_consoles(b, rid, asked, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
 	json_decref(asked);
 	free(v);
 }

@@ -58,6 +58,8 @@ struct db {
 	char *app_name;                   /* application_name: "tocsind <name>" */
 	char *options;                    /* startup options: the server's limits (options_for) */
 	void (*on_up)(struct broker *b);
+	db_notify_fn on_notify;           /* NULL: notifications are dropped */
+	void (*on_down)(struct broker *b);
 	PGconn *conn;
 	struct lws *raw;          /* adopted dup of PQsocket(), NULL when none */
 	enum db_state state;
@@ -181,6 +183,8 @@ static void go_down(struct db *db, const char *why)
 		db->conn = NULL;
 	}
 	fail_all(db, was_up ? "database connection lost" : "database not connected");
+	if (was_up && db->on_down)
+		db->on_down(db->b);
 	db->retry_us = db->retry_us ? db->retry_us * 2 : DB_RETRY_MIN_US;
 	if (db->retry_us > DB_RETRY_MAX_US)
 		db->retry_us = DB_RETRY_MAX_US;
@@ -417,6 +421,19 @@ static void read_results(struct db *db)
 	}
 }
 
+/* Hands each notification that arrived to the hook, while the connection
+ * stays up (a hook may make it go down). */
+static void read_notifications(struct db *db)
+{
+	PGnotify *n;
+
+	while (db->state == DB_UP && (n = PQnotifies(db->conn))) {
+		if (db->on_notify)
+			db->on_notify(db->b, n->relname, n->extra, n->be_pid);
+		PQfreemem(n);
+	}
+}
+
 /* What end_lost asked to end. */
 struct ending {
 	struct db *db;
@@ -564,6 +581,7 @@ int db_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			break;
 		}
 		read_results(db);
+		read_notifications(db);
 		send_queued(db);
 		break;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
@@ -692,6 +710,21 @@ int db_query(struct db *db, const char *sql, int nparams, const char *const *par
 int db_is_up(const struct db *db)
 {
 	return db->state == DB_UP;
+}
+
+int db_backend_pid(const struct db *db)
+{
+	return db && db->state == DB_UP ? PQbackendPID(db->conn) : 0;
+}
+
+void db_on_notify(struct db *db, db_notify_fn fn)
+{
+	db->on_notify = fn;
+}
+
+void db_on_down(struct db *db, void (*fn)(struct broker *b))
+{
+	db->on_down = fn;
 }
 
 struct db *db_up_or(struct db *preferred, struct db *fallback)

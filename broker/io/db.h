@@ -53,6 +53,17 @@ void db_start(struct db *db);
 int db_query(struct db *db, const char *sql, int nparams, const char *const *params,
 	     db_result_fn cb, void *arg);
 int db_is_up(const struct db *db);
+/* The server process of the connection (PQbackendPID) while it is up, 0
+ * otherwise: a notification from it is this broker's own (peers.c). */
+int db_backend_pid(const struct db *db);
+/* Hears each notification (LISTEN) the connection receives: channel and
+ * payload valid only during the call; be_pid the notifying server
+ * process. */
+typedef void (*db_notify_fn)(struct broker *b, const char *channel, const char *payload,
+			     int be_pid);
+void db_on_notify(struct db *db, db_notify_fn fn);
+/* Runs each time the connection, having been up, goes down. */
+void db_on_down(struct db *db, void (*fn)(struct broker *b));
 /* preferred while it is up, otherwise fallback (up or not): the broker's
  * two connections reach the same database, and each takes the other's
  * work while that one is down. */

@@ -41,11 +41,15 @@ static void stream_loaded(struct broker *b, void *arg, PGresult *res, const stru
 			log_error("cannot read the stream and directory: %s", err->message);
 		return;
 	}
-	if (b->epoch[0] && strcmp(b->epoch, PQgetvalue(res, 0, 0)) != 0)
+	head = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	if (b->epoch[0] && strcmp(b->epoch, PQgetvalue(res, 0, 0)) != 0) {
 		log_error("the stream epoch changed from %s to %s: the database was replaced; "
 			  "consoles will reload", b->epoch, PQgetvalue(res, 0, 0));
+		b->fanned = head; /* a new stream: nothing of it to fan out again */
+	}
+	if (b->fanned < 0)
+		b->fanned = head; /* alerts from here on are fanned out here (nodes.c) */
 	snprintf(b->epoch, sizeof b->epoch, "%s", PQgetvalue(res, 0, 0));
-	head = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	if (head > b->head)
 		b->head = head;
 	if (site_cache_load(&b->sites, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)))

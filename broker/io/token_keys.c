@@ -13,32 +13,6 @@
 
 _Static_assert(KEY_FILE_BYTES == TOKEN_KEY_BYTES, "token keys are key files");
 
-/* A stat of path, so that a rename, rewrite or chmod is noticed without
- * reading the key every time. */
-static void stamp_of(const char *path, struct key_stamp *st)
-{
-	struct stat sb;
-
-	memset(st, 0, sizeof *st);
-	if (stat(path, &sb) != 0)
-		return; /* missing (or unreadable: the read will say) */
-	st->exists = 1;
-	st->dev = sb.st_dev;
-	st->ino = sb.st_ino;
-	st->size = sb.st_size;
-	st->mtime = sb.st_mtim;
-	st->ctime = sb.st_ctim; /* a chmod or chown changes only this */
-}
-
-/* 1 when nothing about the file changed. */
-static int stamp_equal(const struct key_stamp *a, const struct key_stamp *b)
-{
-	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-	       a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
-	       a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
 /* Reads FILE.prev into key: 1 when read, 0 when there is none, -1 after
  * logging why it cannot be used. */
 static int read_previous(const char *path, unsigned char key[TOKEN_KEY_BYTES])
@@ -92,8 +66,8 @@ int token_keys_init(struct token_keys *k, const char *path)
 		pthread_mutex_destroy(&k->lock);
 		return -1;
 	}
-	stamp_of(k->path, &k->seen[0]);
-	stamp_of(k->prev_path, &k->seen[1]);
+	key_file_stamp(k->path, &k->seen[0]);
+	key_file_stamp(k->prev_path, &k->seen[1]);
 	install(k, keys, prev ? 2 : 1);
 	if (prev)
 		log_info("token keys: signing with %s; also accepting %s", k->path, k->prev_path);
@@ -108,9 +82,9 @@ int token_keys_check(struct token_keys *k)
 	enum key_file_status st;
 	int prev;
 
-	stamp_of(k->path, &now[0]);
-	stamp_of(k->prev_path, &now[1]);
-	if (stamp_equal(&now[0], &k->seen[0]) && stamp_equal(&now[1], &k->seen[1]))
+	key_file_stamp(k->path, &now[0]);
+	key_file_stamp(k->prev_path, &now[1]);
+	if (key_file_stamp_same(&now[0], &k->seen[0]) && key_file_stamp_same(&now[1], &k->seen[1]))
 		return 0;
 	/* whatever the outcome, this state of the files has been looked at: a
 	 * failure is logged once, and retried when the files change again */
@@ -151,8 +125,8 @@ static void tick(lws_sorted_usec_list_t *sul)
  * that user cannot read is said once (rotations then need a restart). */
 void token_keys_watch(struct token_keys *k, struct lws_context *ctx)
 {
-	stamp_of(k->path, &k->seen[0]);
-	stamp_of(k->prev_path, &k->seen[1]);
+	key_file_stamp(k->path, &k->seen[0]);
+	key_file_stamp(k->prev_path, &k->seen[1]);
 	if (access(k->path, R_OK) != 0)
 		log_warn("token key %s is not readable by this process (%s): a rotation "
 			 "(tocsinctl keys rotate) takes effect only at the next start",

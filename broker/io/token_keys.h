@@ -16,18 +16,10 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "key_file.h"
 #include "token.h"
 
 #define TOKEN_KEYS_CHECK_S 2
-
-/* What a key file looked like when last read: any change means reread. */
-struct key_stamp {
-	int exists;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-};
 
 struct token_keys {
 	pthread_mutex_t lock;

@@ -314,17 +314,11 @@ BEGIN
                                    'sites', (SELECT jsonb_agg(r.site_id ORDER BY r.site_id)
                                                FROM alert_recipients r
                                               WHERE r.alert_id = a.id)));
+        -- the other brokers read it from its position (sql/functions/nodes.sql)
+        PERFORM tocsin_notify('tocsin_alerts', ARRAY[pos::text]);
     END IF;
 
-    RETURN QUERY
-    SELECT a.id, a.seq,
-           (SELECT array_agg(r.site_id ORDER BY r.site_id) FROM alert_recipients r
-             WHERE r.alert_id = a.id),
-           (SELECT array_agg(DISTINCT s.guard_org_id ORDER BY s.guard_org_id)
-              FROM alert_recipients r JOIN sites s ON s.id = r.site_id
-             WHERE r.alert_id = a.id),
-           a.sender_org_id, a.target_roles, a.classification, tocsin_alert_json(a.id),
-           NOT fresh;
+    RETURN QUERY SELECT f.*, NOT fresh FROM tocsin_alert_fanout(a.id) f;
 END
 $$;
 
@@ -416,6 +410,7 @@ BEGIN
             jsonb_build_object('relay_of', o.id,
                                'sites', (SELECT jsonb_agg(r.site_id ORDER BY r.site_id)
                                            FROM alert_recipients r WHERE r.alert_id = a.id)));
+    PERFORM tocsin_notify('tocsin_alerts', ARRAY[pos::text]);
 
     RETURN QUERY
     SELECT a.id, a.seq,
@@ -882,15 +877,19 @@ GRANT EXECUTE ON FUNCTION
 
 -- tocsin_escalate: claims every (alert, site) of a severe or extreme alert
 -- that has gone unacknowledged for longer than p_after, once, audits it,
--- and returns what the broker must re-send and raise, with the full alert.
--- Expired and cancelled alerts are not escalated.
+-- and returns what the broker must re-send and raise, with the full alert
+-- (tocsin_escalations_of, which the other brokers ask when they hear the
+-- pairs on tocsin_escalations: sql/functions/nodes.sql). Expired and
+-- cancelled alerts are not escalated.
 CREATE OR REPLACE FUNCTION tocsin_escalate(p_after interval, p_limit integer)
 RETURNS TABLE (alert_id bigint, site_id integer, site_name text, guard_org_id integer,
                escalated_at text, seq bigint, sender_org_id integer, watcher_org_id integer,
                alert json)
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_alerts bigint[];
+    v_sites  integer[];
 BEGIN
-    RETURN QUERY
     WITH due AS (
         SELECT r.alert_id, r.site_id
           FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id
@@ -914,15 +913,17 @@ BEGIN
                jsonb_build_object('after_seconds', extract(epoch FROM p_after))
           FROM claimed c
         RETURNING 1)   -- runs to completion whether read or not
-    SELECT c.alert_id, c.site_id, s.name, s.guard_org_id,
-           to_char(c.escalated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           a.seq, a.sender_org_id,
-           (SELECT o.sender_org_id FROM alerts o WHERE o.id = a.relay_of),
-           tocsin_alert_json(a.id)
-      FROM claimed c
-      JOIN alerts a ON a.id = c.alert_id
-      JOIN sites s ON s.id = c.site_id
-     ORDER BY a.seq, c.site_id;
+    SELECT array_agg(c.alert_id), array_agg(c.site_id) INTO v_alerts, v_sites FROM claimed c;
+    IF v_alerts IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM tocsin_notify('tocsin_escalations',
+                          ARRAY(SELECT x.a || ':' || x.s FROM unnest(v_alerts, v_sites) AS x(a, s)));
+    RETURN QUERY
+    SELECT * FROM tocsin_escalations_of(ARRAY(
+        SELECT v.y FROM unnest(v_alerts, v_sites) WITH ORDINALITY AS x(a, s, i),
+                        unnest(ARRAY[x.a, x.s::bigint]) WITH ORDINALITY AS v(y, j)
+         ORDER BY x.i, v.j));
 END
 $$;
 
@@ -965,9 +966,11 @@ BEGIN
         WHEN 'ack' THEN
             PERFORM tocsin_ack((r->>'user_id')::integer, (r->>'alert_id')::bigint,
                                r->>'remote', (r->>'at')::timestamptz);
+            PERFORM tocsin_notify('tocsin_receipts', ARRAY[r->>'alert_id']);
         WHEN 'read' THEN
             PERFORM tocsin_read((r->>'user_id')::integer, (r->>'alert_id')::bigint,
                                 r->>'remote', (r->>'at')::timestamptz);
+            PERFORM tocsin_notify('tocsin_receipts', ARRAY[r->>'alert_id']);
         WHEN 'deliveries' THEN
             PERFORM tocsin_record_deliveries(
                 ARRAY(SELECT e::bigint FROM jsonb_array_elements_text(r->'alerts')

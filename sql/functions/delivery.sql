@@ -111,6 +111,8 @@ BEGIN
      WHERE d.site_id IS NOT NULL
      GROUP BY d.alert_id, d.site_id
     ON CONFLICT DO NOTHING;
+    -- the other brokers' desks read the new tallies (sql/functions/nodes.sql)
+    PERFORM tocsin_notify('tocsin_receipts', v_alerts::text[]);
 
     RETURN QUERY
     SELECT t.alert_id, t.sender_org_id, t.recipients, t.delivered, t.acknowledged, t.read,

@@ -1,5 +1,6 @@
 -- directory.sql: where the sites are and who guards them, for targeting
--- and status (the tables are in sql/schema/02_directory.sql).
+-- and status (the tables are in sql/schema/02_directory.sql), and the
+-- geometry of areas, with PostGIS (since issue 21).
 
 -- The directory the broker keeps in memory to resolve targets while the
 -- database is away (degraded-mode targeting): each site's guarding company
@@ -10,39 +11,30 @@ LANGUAGE sql STABLE AS $$
     SELECT id, guard_org_id, cleared_sensitive FROM sites ORDER BY id;
 $$;
 
--- Great-circle distance in metres (haversine, mean earth radius
--- 6,371,008.8 m). No PostGIS: at city scale this is exact enough.
+-- Great-circle distance in metres, on the sphere of mean earth radius
+-- (PostGIS' geography without the spheroid: the haversine this function
+-- computed by hand before PostGIS came in with issue 21, to the
+-- millimetre at city scale).
 CREATE OR REPLACE FUNCTION tocsin_distance_m(lat1 double precision, lon1 double precision,
                                              lat2 double precision, lon2 double precision)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT 2 * 6371008.8 * asin(least(1.0, sqrt(
-               sin(radians(lat2 - lat1) / 2) ^ 2
-             + cos(radians(lat1)) * cos(radians(lat2)) * sin(radians(lon2 - lon1) / 2) ^ 2)));
+    SELECT ST_Distance(ST_SetSRID(ST_MakePoint(lon1, lat1), 4326)::geography,
+                       ST_SetSRID(ST_MakePoint(lon2, lat2), 4326)::geography, false);
 $$;
 
--- tocsin_point_in_area: whether (lat, lon) lies inside an area as the
--- protocol writes it: {"circle":{"lat":…,"lon":…,"radius_m":…}} (distance
--- to the centre at most the radius) or {"polygon":[[lat,lon],…]} (closed,
--- at least 4 points; ray casting on lat/lon, fine at city scale, not across
--- the antimeridian; a point exactly on an edge may fall either way). Used
--- for report-now and alert targeting. A malformed area raises TS422 with
--- COLUMN 'area' rather than silently matching nothing.
-CREATE OR REPLACE FUNCTION tocsin_point_in_area(p_lat double precision,
-                                                p_lon double precision, p_area jsonb)
-RETURNS boolean
+-- An area as the protocol writes it: {"circle":{"lat":…,"lon":…,
+-- "radius_m":…}} or {"polygon":[[lat,lon],…]} (closed, at least 4
+-- points). Raises TS422 with COLUMN 'area' (or the part at fault) when it
+-- is malformed, rather than letting it silently match nothing.
+CREATE OR REPLACE FUNCTION tocsin_area_check(p_area jsonb)
+RETURNS void
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    c        jsonb;
-    poly     jsonb;
-    n        integer;
-    crosses  integer;
+    c     jsonb;
+    poly  jsonb;
+    n     integer;
 BEGIN
-    -- No point or no area (SQL or JSON null) contains nothing: callers may
-    -- pass a missing area in a branch that does not use the result.
-    IF p_lat IS NULL OR p_lon IS NULL OR p_area IS NULL OR jsonb_typeof(p_area) = 'null' THEN
-        RETURN false;
-    END IF;
     IF jsonb_typeof(p_area) IS DISTINCT FROM 'object'
        OR (p_area ? 'circle') = (p_area ? 'polygon') THEN
         RAISE EXCEPTION 'an area needs exactly one of circle or polygon'
@@ -57,9 +49,7 @@ BEGIN
             RAISE EXCEPTION 'a circle needs numbers lat, lon and radius_m'
                 USING ERRCODE = 'TS422', COLUMN = 'area.circle';
         END IF;
-        RETURN tocsin_distance_m(p_lat, p_lon, (c->>'lat')::double precision,
-                                 (c->>'lon')::double precision)
-               <= (c->>'radius_m')::double precision;
+        RETURN;
     END IF;
     poly := p_area->'polygon';
     n := CASE WHEN jsonb_typeof(poly) = 'array' THEN jsonb_array_length(poly) ELSE 0 END;
@@ -73,25 +63,68 @@ BEGIN
         RAISE EXCEPTION 'a polygon needs at least 4 [lat, lon] points, the last equal to the first'
             USING ERRCODE = 'TS422', COLUMN = 'area.polygon';
     END IF;
-    -- Count the edges that a ray from the point towards growing longitude
-    -- crosses: odd means inside. CASE keeps the division away from
-    -- horizontal edges.
-    SELECT count(*) INTO crosses
-      FROM (SELECT (e.p->>0)::double precision AS a_lat, (e.p->>1)::double precision AS a_lon,
-                   lead((e.p->>0)::double precision) OVER (ORDER BY e.i) AS b_lat,
-                   lead((e.p->>1)::double precision) OVER (ORDER BY e.i) AS b_lon
-              FROM jsonb_array_elements(poly) WITH ORDINALITY AS e(p, i)) AS edge
-     WHERE edge.b_lat IS NOT NULL
-       AND CASE WHEN (edge.a_lat > p_lat) <> (edge.b_lat > p_lat)
-                THEN p_lon < (edge.b_lon - edge.a_lon) * (p_lat - edge.a_lat)
-                             / (edge.b_lat - edge.a_lat) + edge.a_lon
-                ELSE false END;
-    RETURN crosses % 2 = 1;
+END
+$$;
+
+-- A checked area (tocsin_area_check) as a PostGIS geometry in WGS 84:
+-- the polygon as drawn (made valid: a drawn polygon may cross itself), a
+-- circle as a 32-segment polygon around its centre on the ground (the
+-- crime picture selects by it; targeting by circle measures the distance
+-- instead, tocsin_point_in_area). NULL for no area.
+CREATE OR REPLACE FUNCTION tocsin_area_geom(p_area jsonb)
+RETURNS geometry
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    c  jsonb := p_area->'circle';
+BEGIN
+    IF p_area IS NULL OR jsonb_typeof(p_area) = 'null' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM tocsin_area_check(p_area);
+    IF c IS NOT NULL THEN
+        RETURN ST_Buffer(ST_SetSRID(ST_MakePoint((c->>'lon')::float8, (c->>'lat')::float8),
+                                    4326)::geography,
+                         (c->>'radius_m')::float8)::geometry;
+    END IF;
+    RETURN ST_MakeValid(ST_SetSRID(ST_MakePolygon(ST_MakeLine(ARRAY(
+        SELECT ST_MakePoint((e.p->>1)::float8, (e.p->>0)::float8)
+          FROM jsonb_array_elements(p_area->'polygon') WITH ORDINALITY AS e(p, i)
+         ORDER BY e.i))), 4326));
+END
+$$;
+
+-- tocsin_point_in_area: whether (lat, lon) lies inside an area as the
+-- protocol writes it (tocsin_area_check): a circle when its distance to
+-- the centre is at most the radius (tocsin_distance_m), a polygon when it
+-- covers the point (PostGIS ST_Covers on lat/lon, as the ray casting it
+-- replaced: fine at city scale, not across the antimeridian; a point on
+-- an edge is inside). Used for report-now and alert targeting. No point
+-- or no area (SQL or JSON null) contains nothing: callers may pass a
+-- missing area in a branch that does not use the result.
+CREATE OR REPLACE FUNCTION tocsin_point_in_area(p_lat double precision,
+                                                p_lon double precision, p_area jsonb)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    c  jsonb := p_area->'circle';
+BEGIN
+    IF p_lat IS NULL OR p_lon IS NULL OR p_area IS NULL OR jsonb_typeof(p_area) = 'null' THEN
+        RETURN false;
+    END IF;
+    PERFORM tocsin_area_check(p_area);
+    IF c IS NOT NULL THEN
+        RETURN tocsin_distance_m(p_lat, p_lon, (c->>'lat')::double precision,
+                                 (c->>'lon')::double precision)
+               <= (c->>'radius_m')::double precision;
+    END IF;
+    RETURN ST_Covers(tocsin_area_geom(p_area), ST_SetSRID(ST_MakePoint(p_lon, p_lat), 4326));
 END
 $$;
 
 GRANT EXECUTE ON FUNCTION
     tocsin_site_guards(),
     tocsin_distance_m(double precision, double precision, double precision, double precision),
-    tocsin_point_in_area(double precision, double precision, jsonb)
+    tocsin_point_in_area(double precision, double precision, jsonb),
+    tocsin_area_check(jsonb),
+    tocsin_area_geom(jsonb)
     TO tocsin_broker;

@@ -377,6 +377,8 @@ BEGIN
     WHEN OTHERS THEN
         fast := NULL; -- rolled back to here: the per-item path does it all
     END;
+    -- the other brokers' desks read the new tallies (sql/functions/nodes.sql)
+    PERFORM tocsin_notify('tocsin_receipts', p_alerts::text[]);
     IF fast IS NOT NULL THEN
         RETURN QUERY SELECT * FROM unnest(fast);
     ELSE

@@ -279,6 +279,8 @@ BEGIN
             v_ids := NULL; -- the loop below says which report failed, and why
         END;
         IF v_ids IS NOT NULL THEN
+            -- the other brokers' boards read them (sql/functions/nodes.sql)
+            PERFORM tocsin_notify('tocsin_status', v_ids::text[]);
             RETURN QUERY
             SELECT o.idx::integer, NULL::text, NULL::text, NULL::text, o.id, o.site_id, o.guard,
                    o.at, o.board, false, NULL::bigint, NULL::integer, NULL::json
@@ -320,7 +322,13 @@ BEGIN
             progress := NULL;
             RETURN NEXT;
         END;
+        IF report_id IS NOT NULL THEN
+            v_ids := v_ids || report_id;
+        END IF;
     END LOOP;
+    IF v_ids IS NOT NULL THEN
+        PERFORM tocsin_notify('tocsin_status', v_ids::text[]);
+    END IF;
 END
 $$;
 
@@ -418,6 +426,8 @@ BEGIN
                        remote_addr, detail)
     VALUES (q.requested_at, 'report_now', u.id, u.username, u.role, u.org_id, p_remote,
             jsonb_build_object('request_id', q.id, 'area', p_area, 'asked', to_jsonb(ids)));
+    -- the other brokers ask their consoles of these sites (nodes.sql)
+    PERFORM tocsin_notify('tocsin_requests', ARRAY[q.id::text]);
     RETURN QUERY SELECT q.id, ids, u.display_name, tocsin_status_time(q.requested_at);
 END
 $$;
@@ -499,6 +509,8 @@ BEGIN
             p_remote,
             jsonb_build_object('report_id', p.id, 'kind', p.kind, 'lat', p.lat, 'lon', p.lon,
                                'occurred_at', p.occurred_at, 'image', p.image_id));
+    -- the other brokers' desks read it (sql/functions/nodes.sql)
+    PERFORM tocsin_notify('tocsin_reports', ARRAY[p.id::text]);
     RETURN QUERY SELECT p.id, tocsin_partner_report_json(p);
 END
 $$;

@@ -402,7 +402,9 @@ describe('offender images', { timeout: 240_000 }, () => {
     await st.query(`UPDATE images SET created_at = now() - interval '91 days' WHERE id = $1`, [orphan.json.image_id]);
 
     process.env.TOCSIN_IMAGE_SWEEP_SECONDS = '1';
-    const sweeper = new Broker({ label: 'images-sweeper', databaseUrl: st.db.brokerUrl });
+    // a second node on the same database: its own node id (a broker
+    // refuses one that is running, docs/operations.md "Two nodes")
+    const sweeper = new Broker({ label: 'images-sweeper', databaseUrl: st.db.brokerUrl, args: ['--node-id', '1'] });
     let started = false;
     try {
       await sweeper.start();

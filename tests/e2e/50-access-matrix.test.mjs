@@ -574,6 +574,8 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       return want === r.status ? code : `${code} with HTTP ${r.status}`;
     },
 
+    crime_picture: (role, scope) => crimeOutcome(role, scope),
+
     // Every alert of the scope must give the same outcome: the force reads
     // the control room's, the intelligence unit's and a company's relay.
     async cap_export(role, scope) {
@@ -589,6 +591,31 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       return got.size === 1 ? [...got][0] : `mixed outcomes for ${ids}: ${[...got].join(', ')}`;
     },
   };
+
+  // POST /api/crime/picture and records (sql/functions/crime_map.sql). A
+  // Bastion record at a Citadel site is another partner's, for Citadel.
+  async function crimeOutcome(role, scope) {
+    const auth = { authorization: `Bearer ${await st.token(M.users[role])}` };
+    const filter = { from: '2026-01-01', to: '2026-02-01', cell_m: 100 };
+    if (scope === 'other_partner_records') {
+      const { id } = await once('crime-other', () => st.one(`
+        INSERT INTO crime_records (source, org_id, category, at, at_precision, geom)
+        SELECT 'partner', (SELECT id FROM organisations WHERE name = 'Bastion Guarding'), 'shoplifting',
+               '2026-01-10 12:00+00', 'minute', ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)
+          FROM sites s WHERE s.id = 1 RETURNING id`));
+      const r = await st.http('POST', '/api/crime/records', { body: filter, headers: auth });
+      if (r.status !== 200) return r.json?.error?.code || `HTTP ${r.status}`;
+      return r.json.records.some((x) => x.id === Number(id)) ? `leak: record ${id} listed to ${role}` : 'unlisted';
+    }
+    const r = await st.http('POST', '/api/crime/picture', { body: filter, headers: auth });
+    if (r.status === 200) {
+      const want = scope === 'company_surroundings' ? 250 : 100;
+      return r.json.grid?.cell_m === want ? 'allowed' : `200 with cells of ${r.json.grid?.cell_m} m`;
+    }
+    const code = r.json?.error?.code || `HTTP ${r.status}`;
+    const want = M.actions.find((a) => a.id === 'crime_picture').http_refusal[code];
+    return want === r.status ? code : `${code} with HTTP ${r.status}`;
+  }
 
   // GET /api/alerts/<id>/cap as the token's user: 'allowed' for the CAP
   // document of that alert, else the error code when its status is the
@@ -915,15 +942,24 @@ describe('a company relays only what it was sent', { timeout: 180_000 }, () => {
     const p = await ctl.request({ type: 'publish', headline: 'sensitive', severity: 'minor',
       classification: 'OFFICIAL-SENSITIVE', targets: { sites: [1] } });
     assert.equal(p.type, 'published', JSON.stringify(p));
+    // An operator signed in while not cleared. (A session whose account
+    // changes under it is closed by the revocation sweep within seconds,
+    // docs/security.md: so the account changes first, then signs in, and
+    // signs in again once cleared; using one session across the change
+    // raced the sweep.)
     await st.query(`UPDATE users SET cleared_sensitive = false WHERE username = 'op.citadel'`);
     try {
-      const r = await op.request({ type: 'relay', alert_id: p.alert_id, note: 'pass it on' });
+      const uncleared = await st.connectAs('op.citadel', { label: 'op.citadel (not cleared)', fresh: true });
+      const r = await uncleared.request({ type: 'relay', alert_id: p.alert_id, note: 'pass it on' });
       assert.equal(r.type, 'error', JSON.stringify(r));
       assert.equal(r.code, 'forbidden');
+      uncleared.close();
     } finally {
       await st.query(`UPDATE users SET cleared_sensitive = true WHERE username = 'op.citadel'`);
     }
     // Cleared again, the same operator may.
+    op.close();
+    op = await st.connectAs('op.citadel', { fresh: true });
     const ok = await op.request({ type: 'relay', alert_id: p.alert_id, sites: [1], note: 'cleared' });
     assert.equal(ok.type, 'relayed', JSON.stringify(ok));
   });

@@ -126,6 +126,10 @@ CHANGED=(
     # (044_audit_detail_erasure)
     "TABLE|audit"
     "FUNCTION|tocsin_audit_canonical(public.audit)"
+    # issue 21: areas' geometry with PostGIS instead of haversine and ray
+    # casting by hand (sql/functions/directory.sql)
+    "FUNCTION|tocsin_distance_m(double precision, double precision, double precision, double precision)"
+    "FUNCTION|tocsin_point_in_area(double precision, double precision, jsonb)"
     # a lock wait cancelled by lock_timeout (db.c) is raised, not kept as
     # a refusal of the acknowledgement or report
     "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
@@ -137,6 +141,15 @@ CHANGED=(
     "FUNCTION|tocsin_alert_json(bigint)"
     "FUNCTION|tocsin_alert_cap(bigint, text)"
     "FUNCTION|tocsin_cap_references(bigint)"
+    # issue 20, several brokers on one database (sql/functions/nodes.sql):
+    # what is committed is announced with NOTIFY, one per batch; and a
+    # lock wait cancelled by lock_timeout (db.c) is raised, not kept as a
+    # refusal of the acknowledgement or report
+    "FUNCTION|tocsin_escalate(interval, integer)"
+    "FUNCTION|tocsin_publish(bigint, integer, jsonb, text, integer[])"
+    "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    "FUNCTION|tocsin_receipt_batch_each(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
+    "FUNCTION|tocsin_report_now(integer, jsonb, text)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -312,6 +325,94 @@ ADDED=(
     "INDEX|pending_releases_pending_idx"
     "TABLE|pending_releases"
     "TABLE|release_policy"
+    # 047_crime_records: PostGIS, police.uk categories, crime records and
+    # the import (issue 21)
+    "ACL|FUNCTION tocsin_admin_crime_import(p_actor text, p_file text)"
+    "ACL|FUNCTION tocsin_crime_import_begin()"
+    "ACL|FUNCTION tocsin_crime_import_check()"
+    "ACL|SEQUENCE crime_records_id_seq"
+    "ACL|TABLE crime_categories"
+    "ACL|TABLE crime_records"
+    "COMMENT|EXTENSION postgis"
+    "CONSTRAINT|crime_categories crime_categories_name_key"
+    "CONSTRAINT|crime_categories crime_categories_pkey"
+    "CONSTRAINT|crime_records crime_records_import_key_key"
+    "CONSTRAINT|crime_records crime_records_pkey"
+    "DEFAULT|crime_records id"
+    "EXTENSION|postgis"
+    "FK CONSTRAINT|crime_records crime_records_category_fkey"
+    "FK CONSTRAINT|crime_records crime_records_org_id_fkey"
+    "FK CONSTRAINT|crime_records crime_records_site_id_fkey"
+    "FK CONSTRAINT|crime_records crime_records_user_id_fkey"
+    "FUNCTION|tocsin_admin_crime_import(text, text)"
+    "FUNCTION|tocsin_crime_import_begin()"
+    "FUNCTION|tocsin_crime_import_check()"
+    "FUNCTION|tocsin_crime_coordinate_ok(text, numeric)"
+    "ACL|FUNCTION tocsin_crime_coordinate_ok(p_v text, p_max numeric)"
+    # the retention of crime records (tocsind's sweep)
+    "FUNCTION|tocsin_crime_erase_expired(integer, integer)"
+    "ACL|FUNCTION tocsin_crime_erase_expired(p_days integer, p_limit integer)"
+    "FUNCTION|tocsin_area_check(jsonb)"
+    "ACL|FUNCTION tocsin_area_check(p_area jsonb)"
+    # the crime picture (sql/functions/crime_map.sql)
+    "ACL|FUNCTION tocsin_crime_grid(p_i integer[], p_j integer[], p_n integer[], p_cell integer)"
+    "ACL|FUNCTION tocsin_crime_latlon(p_x double precision, p_y double precision)"
+    "ACL|FUNCTION tocsin_crime_scope(u public.users, f jsonb, OUT s_from timestamp with time zone, OUT s_to timestamp with time zone, OUT s_prev timestamp with time zone, OUT s_cats text[], OUT s_area public.geometry, OUT s_cell integer, OUT s_x0 double precision, OUT s_y0 double precision, OUT s_reach public.geometry, OUT s_org integer)"
+    "ACL|FUNCTION tocsin_crime_selected(p_from timestamp with time zone, p_to timestamp with time zone, p_cats text[], p_area public.geometry, p_cell integer, p_x0 double precision, p_y0 double precision, p_reach public.geometry, p_org integer, p_records boolean)"
+    "FUNCTION|tocsin_crime_grid(integer[], integer[], integer[], integer)"
+    "FUNCTION|tocsin_crime_latlon(double precision, double precision)"
+    "FUNCTION|tocsin_crime_scope(public.users, jsonb)"
+    "FUNCTION|tocsin_crime_selected(timestamp with time zone, timestamp with time zone, text[], public.geometry, integer, double precision, double precision, public.geometry, integer, boolean)"
+    "ACL|FUNCTION tocsin_area_geom(p_area jsonb)"
+    "ACL|FUNCTION tocsin_crime_api(p_user_id integer, p_iat bigint, p_remote text, p_view text, p_args jsonb)"
+    "ACL|FUNCTION tocsin_crime_company_reach_m()"
+    "ACL|FUNCTION tocsin_crime_filter(u public.users, p_args jsonb)"
+    "ACL|FUNCTION tocsin_crime_picture_of(u public.users, f jsonb)"
+    "ACL|FUNCTION tocsin_crime_reach(u public.users)"
+    "ACL|FUNCTION tocsin_crime_records_of(u public.users, f jsonb)"
+    "ACL|FUNCTION tocsin_normal_p2(z double precision)"
+    "FUNCTION|tocsin_area_geom(jsonb)"
+    "FUNCTION|tocsin_crime_api(integer, bigint, text, text, jsonb)"
+    "FUNCTION|tocsin_crime_company_reach_m()"
+    "FUNCTION|tocsin_crime_filter(public.users, jsonb)"
+    "FUNCTION|tocsin_crime_picture_of(public.users, jsonb)"
+    "FUNCTION|tocsin_crime_reach(public.users)"
+    "FUNCTION|tocsin_crime_records_of(public.users, jsonb)"
+    "FUNCTION|tocsin_normal_p2(double precision)"
+    "INDEX|crime_records_at_idx"
+    "INDEX|crime_records_serial_idx"
+    "SEQUENCE OWNED BY|crime_records_id_seq"
+    "SEQUENCE|crime_records_id_seq"
+    "TABLE|crime_categories"
+    "TABLE|crime_records"
+    # issue 20: the nodes' locks, wake-ups and the reads of what another
+    # node committed (sql/functions/nodes.sql)
+    "FUNCTION|tocsin_alert_fanout(bigint)"
+    "ACL|FUNCTION tocsin_alert_fanout(p_alert_id bigint)"
+    "FUNCTION|tocsin_alerts_after(bigint, integer)"
+    "ACL|FUNCTION tocsin_alerts_after(p_after bigint, p_limit integer)"
+    "FUNCTION|tocsin_escalations_of(bigint[])"
+    "ACL|FUNCTION tocsin_escalations_of(p_pairs bigint[])"
+    "FUNCTION|tocsin_lead()"
+    "ACL|FUNCTION tocsin_lead()"
+    "FUNCTION|tocsin_lock_class()"
+    "ACL|FUNCTION tocsin_lock_class()"
+    "FUNCTION|tocsin_db_oid()"
+    "ACL|FUNCTION tocsin_db_oid()"
+    "FUNCTION|tocsin_node_claim(integer)"
+    "ACL|FUNCTION tocsin_node_claim(p_node integer)"
+    "FUNCTION|tocsin_nodes()"
+    "ACL|FUNCTION tocsin_nodes()"
+    "FUNCTION|tocsin_notify(text, text[])"
+    "ACL|FUNCTION tocsin_notify(p_channel text, p_items text[])"
+    "FUNCTION|tocsin_report_requests_of(bigint[])"
+    "ACL|FUNCTION tocsin_report_requests_of(p_ids bigint[])"
+    "FUNCTION|tocsin_reports_json(bigint[])"
+    "ACL|FUNCTION tocsin_reports_json(p_ids bigint[])"
+    "FUNCTION|tocsin_status_reported(bigint[])"
+    "ACL|FUNCTION tocsin_status_reported(p_reports bigint[])"
+    "FUNCTION|tocsin_tallies(bigint[])"
+    "ACL|FUNCTION tocsin_tallies(p_alerts bigint[])"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -44,7 +44,7 @@ function areaLayer(area, className) {
 }
 
 /* Give the SVG element of a vector layer data attributes, once it exists. */
-function tag(layer, attrs) {
+export function tag(layer, attrs) {
   const apply = () => {
     const node = layer.getElement?.();
     if (node) for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));

@@ -153,7 +153,7 @@ export async function createDatabase(label = 'db') {
 
 // ------------------------------------------------------------ the broker
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -179,11 +179,11 @@ export function makeCert(dir) {
   return { cert, key, otherKey };
 }
 
-// The token, audit and alert signing keys a broker reads from dir
-// (tocsind never makes them: tocsinctl keys init does on a server),
+// The token, audit, alert signing and TLS ticket keys a broker reads from
+// dir (tocsind never makes them: tocsinctl keys init does on a server),
 // unless they are there.
 export function makeKeys(dir) {
-  for (const name of ['token.key', 'audit.key', 'alert_sign.key']) {
+  for (const name of ['token.key', 'audit.key', 'alert_sign.key', 'ticket.key']) {
     const file = path.join(dir, name);
     if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(32), { mode: 0o600 });
   }
@@ -650,7 +650,11 @@ export class Stack {
     return s;
   }
 
+  // opts.fresh: sign in again rather than reuse the cached token (after a
+  // change to the account: hello refuses a token whose claims are not
+  // the account's).
   async connectAs(username, opts = {}) {
+    if (opts.fresh) this.logins.delete(`${username}\0${demoPassword(username)}`);
     return this.connect(await this.token(username), { label: username, ...opts });
   }
 

@@ -3,8 +3,9 @@
 // (#compose-mode: the form filled from the alert; recipients and preview
 // hidden, as an update goes to the original's recipients), a template
 // (js/control/templates.js) applied: the wording, the alert model's codes
-// and the question; area and recipients are kept; and a new alert from a
-// partner report (the inbox): its text and place.
+// and the question; area and recipients are kept; a new alert from a
+// partner report (the inbox): its text and place; and a crime-pattern
+// alert from the crime picture (js/analyst/crime-panel.js).
 
 import { formatTime, setInvalid } from '../ui.js';
 import { REPORT_KIND_LABELS, label } from '../vocab.js';
@@ -14,6 +15,7 @@ import { renderLook, renderRequestKind, updateBodyCount } from './compose-fields
 import { applyFilter, renderAreaKind } from './compose-recipients.js';
 import { markPreviewStale } from './compose-preview.js';
 import { TEMPLATE_GAP } from './compose-collect.js';
+import { templateById } from './templates.js';
 
 export function clearForm() {
   const { f, form } = composer;
@@ -118,6 +120,19 @@ export function startUpdate(rec) {
   f.headline.focus();
 }
 
+/* An empty form for a new alert opened from elsewhere (a report, the
+ * crime picture); false, with the reason shown, while one is being sent. */
+function beginNew() {
+  if (composer.publishRef || composer.uploading) {
+    showComposeError('Wait until the alert being sent is confirmed.', 'busy');
+    return false;
+  }
+  setMode(null);
+  clearForm();
+  showComposeError('');
+  return true;
+}
+
 // What a report of each kind becomes: the alert's category.
 const REPORT_CATEGORY = { sighting: 'offender', suspicious: 'live_incident', crime: 'crime_pattern', other: 'advice' };
 const REPORT_RADIUS_M = 200;
@@ -128,13 +143,7 @@ const REPORT_RADIUS_M = 200;
  * The room links the report to the alert once it is published. */
 export function startFromReport(r) {
   const { f, form } = composer;
-  if (composer.publishRef || composer.uploading) {
-    showComposeError('Wait until the alert being sent is confirmed.', 'busy');
-    return;
-  }
-  setMode(null);
-  clearForm();
-  showComposeError('');
+  if (!beginNew()) return;
   const where = r.place === 'site' || !r.place ? r.site_name || r.org_name : `near ${r.site_name || 'the place reported'}`;
   f.headline.value = `${label(REPORT_KIND_LABELS, r.kind) || 'Report'}${where ? ` ${where}` : ''}`.slice(0, 200);
   f.body.value = String(r.text || '').slice(0, 4000);
@@ -157,6 +166,23 @@ export function startFromReport(r) {
   markPreviewStale();
   composer.panel.scrollIntoView({ block: 'start' });
   f.headline.focus();
+}
+
+/* Open a crime-pattern alert from the crime picture (js/analyst/): the
+ * crime_pattern template with its gaps filled from the map (p: headline,
+ * body, instruction, area as a protocol polygon), "every site inside the
+ * area" ticked, and the broker's preview of those sites asked at once. */
+export function startFromPattern(p) {
+  const { f, form } = composer;
+  if (!beginNew()) return;
+  const t = templateById('crime_pattern');
+  applyTemplate({ ...t, headline: p.headline, body: p.body, instruction: p.instruction || t.instruction });
+  form.querySelector('input[name="area-kind"][value="polygon"]').checked = true;
+  f.areaPolygon.value = polygonLines(p.area.polygon);
+  f.targetArea.checked = true;
+  renderAreaKind();
+  composer.panel.scrollIntoView({ block: 'start' });
+  composer.dom.previewBtn.click();
 }
 
 /* Fill the form from a template (js/control/templates.js): the wording,

@@ -3,10 +3,10 @@
 // relays, update or cancel it (sent.js, sent-item.js, cancel.js,
 // receipts.js); the status board, its map and area totals
 // (board-panel.js), report-now (reportnow.js), the inbox of partner
-// reports (inbox.js) (docs/protocol.md §2b) and the room's sounds
-// (chimes.js). This file only starts the
-// room: the state is room.js, each panel is a module, set up in the order
-// their frame handlers always ran.
+// reports (inbox.js) (docs/protocol.md §2b), the room's sounds
+// (chimes.js) and the crime picture (js/analyst/crime-panel.js). This
+// file only starts the room: the state is room.js, each panel is a
+// module, set up in the order their frame handlers always ran.
 
 import { requireSession } from '../session.js';
 import { el, setupHeader, bindConnIndicator } from '../ui.js';
@@ -23,6 +23,7 @@ import { setupInbox, linkReport } from './inbox.js';
 import { setupConnection } from './connection.js';
 import { setupChimes } from './chimes.js';
 import { setupReleases } from './releases.js';
+import { setupCrimePanel } from '../analyst/crime-panel.js';
 
 /* Templates and drawing the area. */
 function setupTemplates(room) {
@@ -60,6 +61,7 @@ function main({ token, user }) {
   setupConnection();
   setupChimes();
   setupReleases();
+  setupCrimePanel(room);
   session.start();
 }
 

@@ -1,0 +1,116 @@
+// The crime picture in the browser (issue 21, items 3 and 5): the
+// analyst's page draws the heat layer (leaflet.heat) and the Gi* hotspot
+// grid of the police.uk sample, shows the prevalent times and the trend,
+// opens a hot cell with its records clustered (leaflet.markercluster), and
+// publishes a crime-pattern alert prefilled from the cell (area, wording,
+// the sites inside as the preview) that a console of a site in that cell
+// receives.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { Stack, ROOT, waitFor } from './lib/harness.mjs';
+import {
+  launch, openAs, shot, textBecomes, withoutProblems, closeAndStop, UI_TIMEOUT,
+} from './lib/browser.mjs';
+
+const SAMPLE = path.join(ROOT, 'tests/data/crime/2025-04-city-of-london-street.csv');
+const FILTER = { from: '2025-04-01', to: '2025-05-01', cell_m: 200 };
+
+describe('the crime picture on the analyst\'s page', { timeout: 600_000 }, () => {
+  let st;
+  let browser;
+  let an;
+  let target;            // {i, j, count, z, site_id, username}: a hot cell with a console's site
+  const problems = [];
+
+  before(async () => {
+    st = await Stack.create({ label: import.meta.url });
+    const url = execFileSync(path.join(ROOT, 'deploy/pg-local.sh'),
+      ['url', process.env.TOCSIN_TEST_VAR, 'tocsin_admin', st.db.name], { encoding: 'utf8' }).trim();
+    execFileSync(path.join(ROOT, 'build/tocsinctl'), ['crime', 'import', SAMPLE, '--database', url]);
+    // The hot cells (as the page will get them), and the consoles whose
+    // site lies in one.
+    const r = await st.http('POST', '/api/crime/picture', {
+      body: FILTER, headers: { authorization: `Bearer ${await st.token('analyst')}` },
+    });
+    const hot = r.json.grid.cells.filter((c) => c.z >= 1.96);
+    const rows = await st.query(`
+      SELECT c.i, c.j, s.id AS site_id, u.username
+        FROM jsonb_to_recordset($1::jsonb) AS c(i int, j int)
+        JOIN sites s ON ST_Covers(ST_MakeEnvelope(c.i * 200, c.j * 200, (c.i + 1) * 200, (c.j + 1) * 200, 27700),
+                                  ST_Transform(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), 27700))
+        JOIN users u ON u.site_id = s.id AND u.role = 'site_console' AND NOT u.disabled
+       ORDER BY s.id LIMIT 1`, [JSON.stringify(hot)]);
+    assert.equal(rows.length, 1, `a hot cell holds a demo site: ${JSON.stringify(hot.map((c) => [c.i, c.j, c.z]))}`);
+    target = { ...hot.find((c) => c.i === rows[0].i && c.j === rows[0].j), ...rows[0] };
+    browser = await launch();
+    an = await openAs(browser, st.broker.httpUrl, 'analyst', 'analyst', problems, { viewport: { width: 1280, height: 900 } });
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await st?.cleanup();
+  });
+
+  const cellPath = () => `#crime-map path.crime-cell[data-i="${target.i}"][data-j="${target.j}"]`;
+
+  it('draws the heat layer and the hotspot grid of April 2025', () => withoutProblems(problems, async () => {
+    await an.fill('#crime-from', FILTER.from);
+    await an.fill('#crime-to', FILTER.to);
+    await an.selectOption('#crime-cell', String(FILTER.cell_m));
+    await an.click('#crime-show');
+    await textBecomes(an, '#crime-summary', /^683 records; \d+ hot cells? of \d+\.$/, 'the summary');
+    await an.waitForSelector('#crime-map canvas.leaflet-heatmap-layer', { state: 'attached' });
+    assert.ok(Number(await an.getAttribute('#crime-map', 'data-heat-points')) > 50, 'heat points drawn');
+    assert.ok(await an.locator('#crime-map path.crime-cell.hot-99').count() >= 1, 'a cell hot at p < 0.01');
+    await an.waitForSelector(cellPath(), { state: 'attached' });
+    assert.equal(await an.getAttribute(cellPath(), 'data-count'), String(target.count));
+    await textBecomes(an, '#crime-trend', /^683 records in this period, 0 in the one before \(2025-03-02 to 2025-04-01\)\.$/, 'the trend');
+    assert.ok(await an.locator('#crime-trend-table tbody tr').count() >= 10, 'the trend by category');
+    assert.equal(await an.getAttribute('#crime-times', 'data-timed'), '0', 'police.uk gives months only');
+    assert.equal(await an.locator('#crime-times tbody tr').count(), 7);
+    await an.locator('#crime-map').scrollIntoViewIfNeeded();
+  }, () => shot(an, '122-crime-heat-grid')));
+
+  it('opens a hot cell: its records, clustered', () => withoutProblems(problems, async () => {
+    await an.locator(cellPath()).click();
+    await an.waitForSelector('#crime-cell-detail:not([hidden])', { state: 'attached' });
+    await textBecomes(an, '#crime-cell-stats', new RegExp(`^${target.count} records?; Gi\\* z ${target.z}, p `), 'the cell\'s figures');
+    await waitFor(async () => Number(await an.getAttribute('#crime-map', 'data-records')) === target.count,
+      { timeoutMs: UI_TIMEOUT, what: 'the cell\'s records on the map' });
+    assert.equal(await an.locator('#crime-records li').count(), Math.min(target.count, 50));
+    await textBecomes(an, '#crime-records li:first-child .muted', /^April 2025 · On or near /, 'a police.uk record\'s month, in London');
+    assert.ok(await an.locator('#crime-map .marker-cluster').count() >= 1, 'the snapped points cluster');
+    assert.equal(await an.isDisabled('#crime-pattern'), false, 'a hot cell may become an alert');
+  }, () => shot(an, '122-crime-cell')));
+
+  it('publishes a crime-pattern alert for the cell, which a console there receives', () => withoutProblems(problems, async () => {
+    const con = await st.connectAs(target.username);
+    await an.click('#crime-pattern');
+    await waitFor(async () => (await an.inputValue('#category')) === 'crime_pattern', { timeoutMs: UI_TIMEOUT, what: 'the template applied' });
+    const headline = await an.inputValue('#headline');
+    assert.match(headline, /^Crime pattern: /);
+    assert.doesNotMatch(headline, /\[/, 'no gap left in the headline');
+    const body = await an.inputValue('#body');
+    assert.match(body, new RegExp(`^There have been ${target.count} recorded crimes .* over 2025-04-01 to 2025-05-01, mostly `));
+    assert.match(body, /Getis-Ord Gi\* z = /);
+    assert.equal(await an.isChecked('input[name="area-kind"][value="polygon"]'), true);
+    assert.equal(await an.isChecked('#target-area'), true);
+    assert.equal((await an.inputValue('#area-polygon')).split('\n').length, 4, 'the cell\'s four corners');
+    await an.waitForSelector(`#preview-result li[data-site-id="${target.site_id}"]`, { state: 'attached' });
+    await an.evaluate(() => document.getElementById('area').scrollIntoView({ block: 'start' }));
+    await shot(an, '122-crime-pattern-form');
+    await an.locator('#preview-result').scrollIntoViewIfNeeded();
+    await shot(an, '122-crime-pattern-preview');
+    await an.click('#send');
+    const { alert } = await con.next((m) => m.type === 'alert' && m.alert?.category === 'crime_pattern', UI_TIMEOUT, 'the crime-pattern alert');
+    assert.equal(alert.headline, headline);
+    assert.ok(Array.isArray(alert.area?.polygon), 'the alert carries the cell as its area');
+    const rec = await st.query(`SELECT r.site_id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id
+                                 WHERE a.headline = $1`, [headline]);
+    assert.ok(rec.some((x) => x.site_id === target.site_id));
+  }));
+
+  it('stops cleanly (exit 0, no sanitizer report)', () => closeAndStop(st, [an]));
+});

@@ -1,0 +1,129 @@
+// analyst/crime-panel.js: the control room's "Crime picture" panel
+// (control.html #crime-title), for analysts and controllers: the filter
+// (period, categories, grid cell), the map (crime-map.js), the trend
+// against the period before, the day-of-week x hour table, and a clicked
+// cell's records with "Crime-pattern alert for this cell", which opens
+// the alert form filled in (crime-pattern.js; the room's compose). The
+// broker's answers come from crime-api.js; each is audited there.
+
+import { el } from '../ui.js';
+import { crimeView } from './crime-api.js';
+import { setupCrimeMap } from './crime-map.js';
+import { CRIME_CATEGORIES, DAYS, patternAlert } from './crime-pattern.js';
+
+const $ = (id) => document.getElementById(id);
+
+const state = { room: null, map: null, filter: null, picture: null, cell: null, records: [] };
+
+const isoDay = (d) => d.toISOString().slice(0, 10);
+// A police.uk record's month is the first instant of it in London.
+const MONTH = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', year: 'numeric', month: 'long' });
+const when = (r) => (r.at_precision === 'month' ? MONTH.format(new Date(r.at)) : new Date(r.at).toLocaleString('en-GB'));
+
+function showError(err) {
+  const box = $('crime-error');
+  box.hidden = !err;
+  box.textContent = err ? `${err.message}${err.field ? ` (${err.field})` : ''}` : '';
+}
+
+/* The filter as the form stands. */
+function readFilter() {
+  const categories = [...$('crime-categories').selectedOptions].map((o) => o.value);
+  return {
+    from: $('crime-from').value,
+    to: $('crime-to').value,
+    cell_m: Number($('crime-cell').value),
+    ...(categories.length ? { categories } : {}),
+  };
+}
+
+function renderTrend(trend, previous) {
+  const { current, previous: before } = trend;
+  const change = before ? Math.round(((current - before) / before) * 100) : null;
+  $('crime-trend').textContent = `${current} records in this period, ${before} in the one before `
+    + `(${previous.from} to ${previous.to})${change == null ? '' : `: ${change >= 0 ? 'up' : 'down'} ${Math.abs(change)} %`}.`;
+  const rows = Object.entries(trend.by_category).sort((a, b) => b[1][0] - a[1][0]);
+  const table = $('crime-trend-table');
+  table.tBodies[0].replaceChildren(...rows.map(([code, [now, then]]) => el('tr', {
+    class: now > then ? 'up' : now < then ? 'down' : '',
+  }, el('th', { scope: 'row' }, CRIME_CATEGORIES[code] || code), el('td', {}, String(now)), el('td', {}, String(then)))));
+  table.hidden = rows.length === 0;
+}
+
+/* 7 rows (Monday first) of 24 hours; a cell's level is its share of the
+ * busiest slot, in five steps, for the stylesheet's shading. */
+function renderTimes(times) {
+  const table = $('crime-times');
+  const counts = new Map(times.cells.map(([d, h, n]) => [`${d}-${h}`, n]));
+  const max = times.cells.reduce((m, c) => Math.max(m, c[2]), 0);
+  const head = el('tr', {}, el('th', { scope: 'col' }, ''),
+    ...Array.from({ length: 24 }, (_, h) => el('th', { scope: 'col' }, String(h).padStart(2, '0'))));
+  const rows = DAYS.map((day, i) => el('tr', {}, el('th', { scope: 'row' }, day.slice(0, 3)),
+    ...Array.from({ length: 24 }, (_, h) => {
+      const n = counts.get(`${i + 1}-${h}`) || 0;
+      const level = max ? Math.ceil((n / max) * 4) : 0;
+      return el('td', { class: `level-${level}`, title: `${day} ${h}:00: ${n}` }, n ? String(n) : '');
+    })));
+  table.replaceChildren(el('thead', {}, head), el('tbody', {}, ...rows));
+  table.dataset.timed = String(times.timed);
+}
+
+async function show() {
+  const filter = readFilter();
+  showError(null);
+  $('crime-show').disabled = true;
+  try {
+    const picture = await crimeView('picture', filter, state.room.token);
+    state.filter = picture.filter;
+    state.picture = picture;
+    state.map.render(picture, { heat: $('crime-show-heat').checked, grid: $('crime-show-grid').checked });
+    const hot = picture.grid.cells.filter((c) => c.z >= 1.96).length;
+    $('crime-summary').textContent = `${picture.records} records; ${hot} hot cell${hot === 1 ? '' : 's'} of ${picture.grid.n}.`;
+    renderTrend(picture.trend, picture.previous);
+    renderTimes(picture.times);
+    $('crime-cell-detail').hidden = true;
+  } catch (err) {
+    showError(err);
+  } finally {
+    $('crime-show').disabled = false;
+  }
+}
+
+async function openCell(cell) {
+  showError(null);
+  try {
+    const { records } = await crimeView('records', { ...state.filter, cell: [cell.i, cell.j] }, state.room.token);
+    state.cell = cell;
+    state.records = records;
+    state.map.showRecords(cell, records);
+    $('crime-cell-title').textContent = `Cell ${cell.i}, ${cell.j}`;
+    $('crime-cell-stats').textContent = `${cell.count} record${cell.count === 1 ? '' : 's'}; Gi* z ${cell.z ?? '–'}, p ${cell.p ?? '–'}`;
+    $('crime-records').replaceChildren(...records.slice(0, 50).map((r) => el('li', { dataset: { recordId: String(r.id) } },
+      el('strong', {}, CRIME_CATEGORIES[r.category] || r.category), ' ',
+      el('span', { class: 'muted' }, `${when(r)}${r.location ? ` · ${r.location}` : ''}${r.outcome ? ` · ${r.outcome}` : ''}`))));
+    $('crime-pattern').disabled = !(cell.z >= 1.96);
+    $('crime-cell-detail').hidden = false;
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function publishPattern() {
+  if (!state.cell) return;
+  state.room.compose.startFromPattern(patternAlert(state.cell, state.records, state.filter));
+}
+
+export function setupCrimePanel(room) {
+  state.room = room;
+  const to = new Date(Date.now() + 86400000);
+  $('crime-to').value = isoDay(to);
+  $('crime-from').value = isoDay(new Date(to.getTime() - 365 * 86400000));
+  $('crime-categories').replaceChildren(...Object.entries(CRIME_CATEGORIES)
+    .map(([code, name]) => el('option', { value: code }, name)));
+  state.map = setupCrimeMap($('crime-map'), { onCell: openCell });
+  $('crime-filter').addEventListener('submit', (e) => {
+    e.preventDefault();
+    show();
+  });
+  $('crime-pattern').addEventListener('click', publishPattern);
+}
