@@ -446,8 +446,10 @@ static void applied(struct broker *b, void *arg, PGresult *res, const struct db_
 }
 
 /* The next run from unsent: its ids and kinds as JSON arrays, its records
- * as one JSON array of the records' own texts; 0, or -1 out of memory. */
-static int run_build(struct journal *j, size_t *n, char **ids, char **kinds, char **recs)
+ * as one JSON array of the records' own texts, and the record after it in
+ * *after; 0, or -1 out of memory. */
+static int run_build(struct journal *j, size_t *n, char **ids, char **kinds, char **recs,
+		     struct record **after)
 {
 	json_t *ja = json_array(), *ka = json_array();
 	size_t len = 2;
@@ -462,6 +464,7 @@ static int run_build(struct journal *j, size_t *n, char **ids, char **kinds, cha
 			goto out;
 		len += strlen(r->rec) + 1;
 	}
+	*after = r;
 	*recs = malloc(len + 1);
 	*ids = json_dumps(ja, JSON_COMPACT);
 	*kinds = json_dumps(ka, JSON_COMPACT);
@@ -490,15 +493,13 @@ out:
 static int run_send(struct journal *j)
 {
 	char *ids, *kinds, *recs;
+	struct record *next;
 	size_t n, slot;
 	int rc = -1;
 
-	if (run_build(j, &n, &ids, &kinds, &recs) || !n)
+	if (run_build(j, &n, &ids, &kinds, &recs, &next) || !n)
 		goto out;
 	const char *params[3] = { ids, kinds, recs };
-	struct record *next = j->unsent;
-	for (size_t i = 0; i < n; i++)
-		next = next->next;
 	/* Count it first: a lost connection can call back before
 	 * db_query returns. */
 	slot = (j->run_first + j->inflight) % JOURNAL_MAX_INFLIGHT;

@@ -414,6 +414,13 @@ async function check() {
 
   const refused = (await query(`SELECT count(*)::int AS n FROM audit WHERE action = 'journal_refused'`))[0].n;
   ok('no journal record refused', refused === 0, `${refused} journal_refused audit rows`);
+  // Why, when any was: the next reader needs the reason, not the count.
+  if (refused > 0) {
+    const why = await query(`SELECT detail->>'kind' AS kind, detail->>'reason' AS reason, count(*)::int AS n
+                               FROM audit WHERE action = 'journal_refused'
+                              GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 10`);
+    for (const r of why) console.log(`        ${r.n} ${r.kind}: ${r.reason}`);
+  }
   const failed = results.filter((r) => !r.pass).length;
   console.log(`soak: ${results.length - failed} passed, ${failed} failed`);
   return failed ? 1 : 0;

@@ -13,7 +13,7 @@
 #
 # It stops by itself and cleans up on any exit: the load, the broker and
 # the PostgreSQL it started (SIGCONT first if it was hung); build/soak/var
-# is removed unless --keep. Output: build/soak/soak.log (the figures),
+# is removed unless --keep or a check failed. Output: build/soak/soak.log (the figures),
 # build/soak/run.log (deploy/run.sh and the broker). Exit 0 when every
 # check passed.
 set -euo pipefail
@@ -59,7 +59,12 @@ cleanup() {
         wait "$run_pid" 2>/dev/null || true
     fi
     "$PG_LOCAL" stop "$VAR" >/dev/null 2>&1 || true
-    (( keep )) || rm -rf "$VAR"
+    # a failed soak keeps its database and logs for the post-mortem
+    if (( keep || rc != 0 )); then
+        echo "soak: kept $VAR" >&2
+    else
+        rm -rf "$VAR"
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
