@@ -220,6 +220,7 @@ ORGS="$(psql_s -tA -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM organis
 umask 077
 head -c 32 /dev/urandom > "$OUT/token.key"
 head -c 32 /dev/urandom > "$OUT/audit.key"   # tocsind reads them, makes none
+head -c 32 /dev/urandom > "$OUT/alert_sign.key"
 head -c 32 /dev/urandom > "$OUT/ticket.key"
 umask 022
 broker_args=(--config /dev/null --database "$BROKER_URL" --web-root "$ROOT/web-client"

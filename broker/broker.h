@@ -21,6 +21,7 @@
 #include "ids.h"
 #include "metrics.h"
 #include "outq.h"
+#include "sign_key.h"
 #include "site_cache.h"
 #include "privileges.h"
 #include "token.h"
@@ -115,6 +116,7 @@ struct broker {
 	struct ticket_keys *ticket_keys;  /* TLS session tickets' keys (ticket_keys.h) */
 	struct run_as run_as;             /* the user to become once listening (privileges.h) */
 	unsigned char audit_key[32];      /* seals the audit trail (audit_sealer.c) */
+	struct sign_key alert_key;        /* signs alert frames (alert_frame.c, sign_key.h) */
 	struct cap_signer *cap_signer;    /* owned: signs CAP exports, or NULL (cap_sign.h) */
 	/* server.c: the loop and the parts it starts and frees (each owned) */
 	struct lws_context *ctx;
@@ -186,6 +188,9 @@ struct broker {
 	/* escalation.c */
 	int escalating;                   /* an escalation query is in flight */
 	lws_sorted_usec_list_t sul_escalate;
+	/* release.c: the expiry of held releases */
+	int release_expiring;             /* an expiry query is in flight */
+	lws_sorted_usec_list_t sul_release;
 	/* applied_prune.c: journal_applied's retention */
 	int applied_pruning;              /* a prune query is in flight */
 	lws_sorted_usec_list_t sul_applied;

@@ -82,8 +82,14 @@ BUS_KEY="$VAR/secrets/bus_server.key"
 if [[ ! -f "$VAR/secrets/token.key" ]]; then
     "$ROOT/build/tocsinctl" keys init --dir "$VAR/secrets" --group "$(id -gn)" >/dev/null ||
         die "cannot make the keys in $VAR/secrets"
-elif [[ ! -f "$BUS_KEY" ]]; then
-    "$ROOT/build/tocsinctl" bus keygen --out "$BUS_KEY" >/dev/null || die "cannot create $BUS_KEY"
+else
+    if [[ ! -f "$BUS_KEY" ]]; then
+        "$ROOT/build/tocsinctl" bus keygen --out "$BUS_KEY" >/dev/null || die "cannot create $BUS_KEY"
+    fi
+    if [[ ! -f "$VAR/secrets/alert_sign.key" ]]; then  # made by keys init since issue 23
+        "$ROOT/build/tocsinctl" keys rotate-alert --dir "$VAR/secrets" >/dev/null ||
+            die "cannot make $VAR/secrets/alert_sign.key"
+    fi
 fi
 bus_public="$(sed -n 's/^public //p' "$BUS_KEY")"
 "$ROOT/deploy/load-demo.sh" "$migrate_url"

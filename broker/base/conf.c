@@ -66,6 +66,9 @@ static const struct setting table[] = {
 	{ "audit-key", "TOCSIN_AUDIT_KEY", T_TEXT, AT(audit_key), 0, 0, NULL, "FILE",
 	  "32-byte key sealing the audit trail (tocsinctl keys init; default: audit.key "
 	  "beside the token key)", 0 },
+	{ "alert-key", "TOCSIN_ALERT_KEY", T_TEXT, AT(alert_key), 0, 0, NULL, "FILE",
+	  "32-byte Ed25519 seed signing every alert, with FILE.pub the public keys "
+	  "(tocsinctl keys init; default: alert_sign.key beside the token key)", 0 },
 	{ "cap-sign-key", "TOCSIN_CAP_SIGN_KEY", T_TEXT, AT(cap_sign_key), 0, 0, NULL, "FILE",
 	  "PEM ECDSA P-256 key signing CAP exports (tocsinctl keys init; default: "
 	  "cap_sign.key beside the token key; no file: exports are not signed)", 0 },
@@ -643,12 +646,14 @@ static int beside_token_key(struct conf *c, const char **value, const char *name
 	return 0;
 }
 
-/* What follows from the values: the key files' defaults, the origins. */
+/* What follows from the values: the key files' defaults (audit, alert and
+ * CAP signing keys), the origins. */
 static int derive(struct conf *c)
 {
 	int origins = find("allowed-origin");
 
 	if (beside_token_key(c, &c->audit_key, "audit.key", find("audit-key")) ||
+	    beside_token_key(c, &c->alert_key, "alert_sign.key", find("alert-key")) ||
 	    beside_token_key(c, &c->cap_sign_key, "cap_sign.key", find("cap-sign-key")) ||
 	    beside_token_key(c, &c->tls_ticket_key, "ticket.key", find("tls-ticket-key")))
 		return -1;

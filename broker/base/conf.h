@@ -37,6 +37,7 @@ struct conf {
 	const char *web_root;     /* web-root */
 	const char *token_key;    /* token-key: 32-byte key file */
 	const char *audit_key;    /* audit-key: 32-byte key file (default beside token-key) */
+	const char *alert_key;    /* alert-key: Ed25519 seed signing alerts (default beside token-key) */
 	const char *cap_sign_key; /* cap-sign-key: PEM ECDSA P-256 key (default beside token-key) */
 	const char *journal;      /* journal FILE */
 	const char *tls_cert;     /* tls-cert: PEM chain; with tls_key, https and wss only */

@@ -179,6 +179,9 @@ static const struct {
 	{ "site_history", FRAME_SITE_HISTORY },
 	{ "report_update", FRAME_REPORT_UPDATE },
 	{ "admin", FRAME_ADMIN },
+	{ "release_approve", FRAME_RELEASE },
+	{ "release_reject", FRAME_RELEASE },
+	{ "alert_unverified", FRAME_ALERT_UNVERIFIED },
 };
 
 /* Reads the optional ref first, so that every later error can echo it. */
@@ -314,6 +317,8 @@ static int parse_body(json_t *root, struct client_frame *out, struct frame_error
 	case FRAME_REFRESH:
 	case FRAME_REPORT_UPDATE:
 	case FRAME_ADMIN:
+	case FRAME_RELEASE:
+	case FRAME_ALERT_UNVERIFIED:
 		return 0; /* their handlers check the members (frame_check.c helpers) */
 	case FRAME_SITE_HISTORY:
 		return parse_site_history(root, out, err);

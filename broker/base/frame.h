@@ -43,6 +43,8 @@ enum frame_type {
 	FRAME_SITE_HISTORY, /* checked here: site_id, limit, before */
 	FRAME_REPORT_UPDATE, /* inbox.c checks its members */
 	FRAME_ADMIN, /* admin.c checks its members */
+	FRAME_RELEASE, /* release_approve, release_reject: release.c checks them */
+	FRAME_ALERT_UNVERIFIED, /* unverified.c checks its members */
 };
 
 struct frame_publish {

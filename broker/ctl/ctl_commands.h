@@ -43,6 +43,23 @@ int ctl_alerts_publish(int argc, char **argv);
 int ctl_keys_init(int argc, char **argv);
 int ctl_keys_rotate(int argc, char **argv);
 int ctl_keys_show(int argc, char **argv);
+/* the helpers ctl_alert_keys.c shares with it */
+struct stat;
+int ctl_keys_write(const char *path, const void *data, size_t len, const struct stat *like,
+		   int public);
+int ctl_keys_sync_dir(const char *path);
+
+/* ctl_release.c */
+int ctl_release_policy_show(int argc, char **argv);
+int ctl_release_policy_set(int argc, char **argv);
+int ctl_release_report(int argc, char **argv);
+
+/* ctl_alert_keys.c */
+int ctl_alert_keys_rotate(int argc, char **argv);
+int ctl_alert_keys_verify(int argc, char **argv);
+void ctl_alert_keys_path(const char *given, const char *token_key, char out[4200]);
+int ctl_alert_keys_make(const char *path, const struct stat *like, char key_id[17]);
+int ctl_alert_keys_print(const char *path, int json);
 
 /* ctl_cap_key.c: cap_sign.key and cap_sign.pub.pem in dir (keys init);
  * 0, or -1 after a message. */

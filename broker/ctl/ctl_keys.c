@@ -1,10 +1,10 @@
 /* ctl_keys.c: tocsinctl keys init / rotate / show, the broker's keys.
  *
  * `keys init` makes the keys of a fresh install (token, audit, bus, TLS
- * tickets, and the CAP signing key: ctl_cap_key.c) with the owner, group
- * and mode the broker needs: tocsind never makes a key itself
- * (key_file.h). On an install made before the
- * ticket key existed, it makes that one alone.
+ * tickets, alert signing: ctl_alert_keys.c, CAP signing: ctl_cap_key.c)
+ * with the owner, group and mode the broker needs: tocsind never makes a
+ * key itself (key_file.h). On an install made before the ticket key
+ * existed, it makes that one alone.
  * tocsind signs tokens with --token-key FILE and also accepts tokens signed
  * with FILE.prev (broker/token_keys.h). `keys rotate` copies FILE to
  * FILE.prev, then puts a new random key in FILE; each file is written
@@ -69,7 +69,7 @@ static int read_key(const char *path, unsigned char key[KEY_BYTES], int missing_
 }
 
 /* Flushes the folder of path, so that a rename in it survives a crash. */
-static int sync_dir(const char *path)
+int ctl_keys_sync_dir(const char *path)
 {
 	char *copy = strdup(path);
 	int fd, rc = -1;
@@ -85,10 +85,11 @@ static int sync_dir(const char *path)
 	return rc;
 }
 
-/* Writes key to path through path.tmp and a rename, with the owner,
- * group and mode of like (a stat of the key being replaced). */
-static int write_key(const char *path, const unsigned char key[KEY_BYTES],
-		     const struct stat *like)
+/* Writes len bytes to path through path.tmp and a rename, with the
+ * owner, group and mode of like (a stat of the file being replaced); a
+ * secret is never made readable by others, a public file may be. */
+int ctl_keys_write(const char *path, const void *data, size_t len, const struct stat *like,
+		   int public)
 {
 	char tmp[4200];
 	int fd;
@@ -102,7 +103,8 @@ static int write_key(const char *path, const unsigned char key[KEY_BYTES],
 	if (fd < 0)
 		goto fail;
 	if ((geteuid() == 0 && fchown(fd, like->st_uid, like->st_gid) != 0) ||
-	    fchmod(fd, like->st_mode & 0640) != 0 || write(fd, key, KEY_BYTES) != KEY_BYTES ||
+	    fchmod(fd, like->st_mode & (public ? 0644 : 0640)) != 0 ||
+	    write(fd, data, len) != (ssize_t)len ||
 	    fsync(fd) != 0) {
 		close(fd);
 		unlink(tmp);
@@ -218,8 +220,9 @@ int ctl_keys_rotate(int argc, char **argv)
 	}
 	crypto_auth_keygen(next);
 	/* the old key first: a broker looking in between still has it */
-	if (write_key(prev_path, cur, &like) != 0 || write_key(path, next, &like) != 0 ||
-	    sync_dir(path) != 0) {
+	if (ctl_keys_write(prev_path, cur, KEY_BYTES, &like, 0) != 0 ||
+	    ctl_keys_write(path, next, KEY_BYTES, &like, 0) != 0 ||
+	    ctl_keys_sync_dir(path) != 0) {
 		rc = CTL_FAILED;
 		goto out;
 	}
@@ -235,7 +238,10 @@ out:
 static const char show_help[] =
 	"usage: tocsinctl keys show [--token-key FILE] [--json]\n"
 	"Prints the fingerprints (BLAKE2b, 8 bytes) of the token signing key FILE\n"
-	"and of FILE.prev, to compare keys without showing them.\n"
+	"and of FILE.prev, to compare keys without showing them; then (not with\n"
+	"--json) the public keys that check alert signatures, as GET\n"
+	"/api/keys/alerts serves them (TOCSIN_ALERT_KEY, else alert_sign.key\n"
+	"beside FILE; tocsinctl keys rotate-alert --help).\n"
 	"Exit: 0, 1 unreadable, 2 usage, 4 no key at FILE.\n";
 
 /* keys show: which keys are in place, without showing them. */
@@ -257,6 +263,11 @@ int ctl_keys_show(int argc, char **argv)
 		rc = read_key(prev_path, prev, 1, &has_prev);
 	if (rc == CTL_OK)
 		print_keys(path, prev_path, cur, has_prev ? prev : NULL, json, NULL);
+	if (rc == CTL_OK && !json) {
+		char alert_path[4200];
+		ctl_alert_keys_path(NULL, path, alert_path);
+		rc = ctl_alert_keys_print(alert_path, 0);
+	}
 	sodium_memzero(cur, sizeof cur);
 	sodium_memzero(prev, sizeof prev);
 	return rc;
@@ -272,6 +283,8 @@ static const char init_help[] =
 	"  audit.key            seals the audit trail (--audit-key); back it up\n"
 	"  bus_server.key(.pub) the ZeroMQ bus's CURVE key pair (--bus-key); adapters\n"
 	"                       get bus_server.key.pub\n"
+	"  alert_sign.key(.pub) the Ed25519 key signing alerts (--alert-key), and the\n"
+	"                       list of its public keys (GET /api/keys/alerts)\n"
 	"  cap_sign.key         signs CAP exports (--cap-sign-key; ECDSA P-256, PEM);\n"
 	"                       CAP readers get cap_sign.pub.pem\n"
 	"  ticket.key           seals TLS session tickets (--tls-ticket-key); give the\n"
@@ -343,15 +356,17 @@ static int own(const char *path, const struct init_opts *io, mode_t mode)
 	return 0;
 }
 
-/* The files of keys init, in paths[] order. */
-enum { KEY_TOKEN, KEY_AUDIT, KEY_BUS, KEY_BUS_PUB, KEY_TICKET, N_KEYS };
+/* The files of keys init, in paths[] order (the ticket key last: an
+ * install with all the others predates it). */
+enum { KEY_TOKEN, KEY_AUDIT, KEY_BUS, KEY_BUS_PUB, KEY_ALERT, KEY_TICKET, N_KEYS };
 
 /* DIR, made when missing; a bit (1 << KEY_*) for each file there already,
  * or -1. */
 static int init_dir(const struct init_opts *io, char paths[N_KEYS][4200])
 {
 	static const char *const names[N_KEYS] = { "token.key", "audit.key", "bus_server.key",
-						   "bus_server.key.pub", "ticket.key" };
+						   "bus_server.key.pub", "alert_sign.key",
+						   "ticket.key" };
 	int found = 0;
 
 	if (mkdir(io->dir, 0750) == 0) {
@@ -381,9 +396,30 @@ static int init_key(const char *path, const struct init_opts *io, char fp[17])
 	like.st_mode = 0640;
 	crypto_auth_keygen(key);
 	fingerprint(key, fp);
-	rc = write_key(path, key, &like);
+	rc = ctl_keys_write(path, key, KEY_BYTES, &like, 0);
 	sodium_memzero(key, sizeof key);
 	return rc == 0 ? own(path, io, 0640) : -1;
+}
+
+/* The alert signing key (ctl_alert_keys.c): a fresh list, since --force
+ * replaces every key. */
+static int init_alert_key(const char *path, const struct init_opts *io, char id[17])
+{
+	struct stat like = { 0 };
+	char pub[4300];
+
+	like.st_uid = geteuid();
+	like.st_gid = io->gid;
+	like.st_mode = 0640;
+	snprintf(pub, sizeof pub, "%s.pub", path);
+	if (io->force && ((unlink(path) != 0 && errno != ENOENT) ||
+			  (unlink(pub) != 0 && errno != ENOENT))) {
+		fprintf(stderr, "tocsinctl keys init: cannot replace %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (ctl_alert_keys_make(path, &like, id) != 0)
+		return -1;
+	return own(path, io, 0640) == 0 && own(pub, io, 0644) == 0 ? 0 : -1;
 }
 
 /* The bus's key pair, in the format the broker and adapters share. */
@@ -405,7 +441,7 @@ static int init_ticket_only(const struct init_opts *io, char paths[N_KEYS][4200]
 {
 	char fp[17];
 
-	if (init_key(paths[KEY_TICKET], io, fp) != 0 || sync_dir(paths[KEY_TICKET]) != 0)
+	if (init_key(paths[KEY_TICKET], io, fp) != 0 || ctl_keys_sync_dir(paths[KEY_TICKET]) != 0)
 		return CTL_FAILED;
 	if (io->json)
 		printf("[{\"ticket_key\":\"%s\"}]\n", paths[KEY_TICKET]);
@@ -426,12 +462,12 @@ static int refuse(const struct init_opts *io, char paths[N_KEYS][4200], int foun
 	return found && !io->force;
 }
 
-/* keys init: the four keys of a fresh install (the ticket key's fingerprint
- * is not printed: no command compares it). */
+/* keys init: the keys of a fresh install (the ticket key's fingerprint is
+ * not printed: no command compares it). */
 int ctl_keys_init(int argc, char **argv)
 {
-	char paths[N_KEYS][4200], token_fp[17], audit_fp[17], ticket_fp[17], cap_key[4200],
-	     cap_pub[4200];
+	char paths[N_KEYS][4200], token_fp[17], audit_fp[17], ticket_fp[17], alert_id[17],
+	     cap_key[4200], cap_pub[4200];
 	struct init_opts io;
 	struct bus_key k;
 	int rc = init_parse(argc, argv, &io), found;
@@ -448,20 +484,23 @@ int ctl_keys_init(int argc, char **argv)
 	if (init_key(paths[KEY_TOKEN], &io, token_fp) != 0 ||
 	    init_key(paths[KEY_AUDIT], &io, audit_fp) != 0 ||
 	    init_key(paths[KEY_TICKET], &io, ticket_fp) != 0 || init_bus_key(paths, &io, &k) != 0 ||
+	    init_alert_key(paths[KEY_ALERT], &io, alert_id) != 0 ||
 	    ctl_cap_key_init(io.dir, io.gid, cap_key, cap_pub, sizeof cap_key) != 0 ||
-	    sync_dir(paths[KEY_TOKEN]) != 0)
+	    ctl_keys_sync_dir(paths[KEY_TOKEN]) != 0)
 		return CTL_FAILED;
 	if (io.json)
 		printf("[{\"token_key\":\"%s\",\"token_fingerprint\":\"%s\",\"audit_key\":\"%s\","
 		       "\"audit_fingerprint\":\"%s\",\"bus_key\":\"%s\",\"bus_public_key\":\"%s\","
-		       "\"ticket_key\":\"%s\",\"cap_sign_key\":\"%s\",\"cap_sign_public_key\":\"%s\"}]\n",
+		       "\"alert_key\":\"%s\",\"alert_key_id\":\"%s\",\"ticket_key\":\"%s\","
+		       "\"cap_sign_key\":\"%s\",\"cap_sign_public_key\":\"%s\"}]\n",
 		       paths[KEY_TOKEN], token_fp, paths[KEY_AUDIT], audit_fp, paths[KEY_BUS],
-		       k.public_z85, paths[KEY_TICKET], cap_key, cap_pub);
+		       k.public_z85, paths[KEY_ALERT], alert_id, paths[KEY_TICKET], cap_key, cap_pub);
 	else
 		printf("token key  %s  %s\naudit key  %s  %s\nbus key    %s  public %s\n"
-		       "ticket key %s\nCAP key    %s  public %s\n", token_fp, paths[KEY_TOKEN],
-		       audit_fp, paths[KEY_AUDIT], paths[KEY_BUS], k.public_z85, paths[KEY_TICKET],
-		       cap_key, cap_pub);
+		       "alert key  %s  %s (public keys in %s.pub)\nticket key %s\n"
+		       "CAP key    %s  public %s\n", token_fp, paths[KEY_TOKEN], audit_fp,
+		       paths[KEY_AUDIT], paths[KEY_BUS], k.public_z85, alert_id, paths[KEY_ALERT],
+		       paths[KEY_ALERT], paths[KEY_TICKET], cap_key, cap_pub);
 	sodium_memzero(&k, sizeof k);
 	return CTL_OK;
 }

@@ -42,6 +42,13 @@ void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org);
  * except_session (0: none); OFFICIAL-SENSITIVE content to cleared ones
  * only; through their gates, so that none overtakes a sign-in's list. */
 void fanout_to_force(struct broker *b, struct msg *m, uint64_t except_session);
+/* Sends a message to every controller session but except_session (0:
+ * none), and to the sessions of also_user (0: none): the two-person
+ * release's frames (release.c). */
+void fanout_to_controllers(struct broker *b, struct msg *m, uint64_t except_session,
+			   int64_t also_user);
+/* 1 when a controller other than except_user is signed in here. */
+int fanout_controllers_present(struct broker *b, int64_t except_user);
 /* Sends a message to the consoles of one site (escalated:true alerts),
  * or to the operators of one company. */
 void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id);
@@ -50,10 +57,16 @@ void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id);
 /* ---- alert_frame.c */
 
 /* The alert frame around an alert object (stolen; built by PostgreSQL's
- * tocsin_alert_json), with flag ("replay", "escalated") set true if given,
- * for the audience (MSG_TO_* bits) given. NULL when out of memory. */
-struct msg *alert_frame_msg(int64_t id, int64_t seq, json_t *alert, const char *flag,
-			    unsigned audience);
+ * tocsin_alert_json), signed with key, with flag ("replay", "escalated")
+ * set true if given, for the audience (MSG_TO_* bits) given. NULL when
+ * out of memory. */
+struct msg *alert_frame_msg(const struct sign_key *key, int64_t id, int64_t seq, json_t *alert,
+			    const char *flag, unsigned audience);
+/* The same with its signature already made (sig stolen; NULL: the frame
+ * goes out unsigned, logged), for a caller that signs an alert once and
+ * sends it in more than one frame (resume.c: a replay and an in_force). */
+struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t *alert,
+				   const char *flag, unsigned audience);
 /* MSG_TO_* bits from an alert's target roles and classification. */
 unsigned alert_frame_audience(const char *roles, const char *classification);
 

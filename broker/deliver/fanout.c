@@ -104,6 +104,27 @@ void fanout_to_watchers(struct broker *b, struct msg *m, int64_t sender_org, int
 	}
 }
 
+void fanout_to_controllers(struct broker *b, struct msg *m, uint64_t except_session,
+			   int64_t also_user)
+{
+	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
+		struct session *s = lws_container_of(d, struct session, desk_link);
+		if ((s->who.role == ROLE_CONTROLLER || s->who.user_id == also_user) &&
+		    s->id != except_session)
+			session_send(s, m);
+	}
+}
+
+int fanout_controllers_present(struct broker *b, int64_t except_user)
+{
+	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
+		struct session *s = lws_container_of(d, struct session, desk_link);
+		if (s->who.role == ROLE_CONTROLLER && s->who.user_id != except_user)
+			return 1;
+	}
+	return 0;
+}
+
 void fanout_tally(struct broker *b, int64_t alert_id, int64_t sender_org, int64_t watcher_org,
 		  const struct tally *t)
 {

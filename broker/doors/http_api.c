@@ -1,5 +1,6 @@
 /* http_api.c: the HTTP side of the broker: POST /api/login, POST
  * /api/refresh and /api/logout (the consoles' refresh cookie), GET /healthz,
+ * GET /api/keys/alerts (the public keys checking alert signatures),
  * /readyz and /metrics (answered by http_ops.c), the offender images,
  * POST /api/images and GET /api/images/<id>
  * (docs/protocol.md, "Images (HTTP)"), and POST /api/crime/<view> (the
@@ -540,6 +541,9 @@ static void start_fetch(struct broker *b, struct lws *wsi, struct http_req *r, c
 /* ------------------------------------------------------------ CAP export */
 
 #define ALERTS_PATH "/api/alerts/"
+/* The public keys that check alert signatures (sign_key.h): public, no
+ * token, so that anyone holding an alert can check it. */
+#define KEYS_PATH "/api/keys/alerts"
 
 /* Columns: status, cap (tocsin_cap_export_token, sql/functions/cap.sql). */
 static void cap_exported(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
@@ -925,6 +929,10 @@ static int on_request(struct broker *b, struct lws *wsi, struct http_req *r)
 			respond_bytes(r, status, type, body, len, NULL);
 		else
 			respond(r, 503, NULL);
+		return 0;
+	}
+	if (!strcmp(path, KEYS_PATH)) {
+		respond(r, 200, frame_dump(json_incref(b->alert_key.published), NULL));
 		return 0;
 	}
 	respond_error(r, 404, "not_found", NULL, "no such resource");

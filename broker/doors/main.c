@@ -8,6 +8,7 @@
 #include "doors.h"
 #include "key_file.h"
 #include "log.h"
+#include "sign_key.h"
 #include "tls_files.h"
 #include "ticket_keys.h"
 #include "token_keys.h"
@@ -22,12 +23,15 @@
 #define TOCSIN_VERSION "unknown" /* the Makefile gives it (git describe, or VERSION) */
 #endif
 
-/* Reads every secret: token keys, audit key, TLS files, CAP signing key. */
+/* Reads every secret: token keys, audit key, alert signing key, TLS files,
+ * CAP signing key. */
 static int read_secrets(struct broker *b)
 {
 	if (token_keys_init(b->token_keys, b->conf.token_key))
 		return -1;
 	if (key_file_load(b->conf.audit_key, "audit key", b->audit_key))
+		goto fail;
+	if (sign_key_load(&b->alert_key, b->conf.alert_key))
 		goto fail;
 	if (b->conf.tls_cert && (tls_files_check(b->conf.tls_cert, b->conf.tls_key) ||
 				 ticket_keys_init(b->ticket_keys, b->conf.tls_ticket_key,
@@ -39,6 +43,7 @@ static int read_secrets(struct broker *b)
 fail:
 	ticket_keys_free(b->ticket_keys);
 	token_keys_free(b->token_keys);
+	sign_key_free(&b->alert_key);
 	sodium_memzero(b->audit_key, sizeof b->audit_key);
 	return -1;
 }
@@ -93,6 +98,7 @@ int main(int argc, char **argv)
 out:
 	ticket_keys_free(b.ticket_keys);
 	token_keys_free(b.token_keys);
+	sign_key_free(&b.alert_key);
 	sodium_memzero(b.audit_key, sizeof b.audit_key);
 	cap_sign_free(b.cap_signer);
 	return r;

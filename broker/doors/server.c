@@ -375,6 +375,7 @@ int server_run(struct broker *b)
 	db_start(b->db_records);
 	peers_start(b->peers);
 	escalation_start(b);
+	release_start(b);
 	in_force_start(b);
 	image_sweep_start(b);
 	retention_start(b);

@@ -51,7 +51,7 @@ void escalation_send(struct broker *b, PGresult *res)
 					    "site_name", PQgetvalue(res, i, 2), "escalated_at",
 					    PQgetvalue(res, i, 4), "alert", alert),
 				  &len);
-		if ((m = alert_frame_msg(id, strtoll(PQgetvalue(res, i, 5), NULL, 10), alert, "escalated",
+		if ((m = alert_frame_msg(&b->alert_key, id, strtoll(PQgetvalue(res, i, 5), NULL, 10), alert, "escalated",
 				   audience))) {
 			fanout_to_site(b, m, site);
 			msg_unref(m);

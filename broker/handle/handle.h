@@ -27,20 +27,22 @@ void resume_pending_all(struct broker *b);
 
 /* in_force.c: the alerts in force (docs/protocol.md, "Alerts in force").
  * in_force_frame: one alert in force for a session signing in, with the
- * alert's text (NULL: only its id, the backlog carried it) and the
- * session's state (a JSON object's text, whose members join the frame);
- * delivery 1 records its writing as a delivery of the alert (consoles
- * and operators). NULL when out of memory. */
-struct msg *in_force_frame(int64_t id, int64_t seq, const char *alert, const char *state,
-			   int delivery);
+ * alert's text (NULL: only its id, the backlog carried it), its signature
+ * object's text (sign_key.h; with the alert, as an alert frame has it)
+ * and the session's state (a JSON object's text, whose members join the
+ * frame); delivery 1 records its writing as a delivery of the alert
+ * (consoles and operators). NULL when out of memory. */
+struct msg *in_force_frame(int64_t id, int64_t seq, const char *alert, const char *signature,
+			   const char *state, int delivery);
 /* The end of a sign-in's list: status "ok" (count frames came) or
  * "unavailable". */
 void in_force_done(struct session *s, const char *status, int count);
-/* A new alert, update or relay, to the force's desks (alert borrowed),
- * but except_session: the publisher has its `published` (and in a flood
- * its queue would hold every alert twice). */
-void in_force_live(struct broker *b, int64_t id, json_t *alert, int recipients,
-		   uint64_t except_session);
+/* A new alert, update or relay, to the force's desks (alert and its
+ * signature sig borrowed; sig NULL: unsigned), but except_session: the
+ * publisher has its `published` (and in a flood its queue would hold
+ * every alert twice). */
+void in_force_live(struct broker *b, int64_t id, json_t *alert, json_t *sig,
+		   int recipients, uint64_t except_session);
 /* Tells who had them that the alerts an update or cancel ended left
  * force (at: the update's or cancel's time). */
 void in_force_ended_by(struct broker *b, int64_t alert_id, const char *at);
@@ -51,6 +53,26 @@ void in_force_start(struct broker *b);
  * requester (a session or a bus adapter; r is copied). */
 void publish_handle(struct session *s, struct client_frame *f);
 void publish_request(struct broker *b, const struct requester *r, struct client_frame *f);
+/* Publishes a record publish_request named (alert_id, user_id, remote,
+ * at): the database, or the journal. Takes rec; r is copied. */
+void publish_record(struct broker *b, const struct requester *r, json_t *rec);
+
+/* unverified.c: a console's report of an alert whose signature failed
+ * its check (audited). */
+void unverified_handle(struct session *s, struct client_frame *f);
+
+/* release.c: two-person release. release_check asks the policy about a
+ * session's publish (root: the frame, for release_alone) and holds it,
+ * or publishes it (publish_record); takes rec and returns 0, or returns
+ * -1 without taking it when the database cannot be asked. */
+int release_check(struct broker *b, const struct requester *r, json_t *rec, json_t *root);
+/* release_approve and release_reject (controllers). */
+void release_handle(struct session *s, struct client_frame *f);
+/* The expiry job, from start. */
+void release_start(struct broker *b);
+/* A controller signed in: the releases waiting, and those released alone
+ * in the last 24 hours. */
+void release_sign_in(struct session *s);
 
 /* receipt.c: ack and read, one at a time or as a receipts frame. */
 void receipt_handle(struct session *s, struct client_frame *f);

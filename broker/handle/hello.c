@@ -41,6 +41,7 @@ static void admit(struct session *s, const struct hello_wait *w)
 	f.u.hello.since = w->since;
 	f.u.hello.epoch = w->epoch;
 	resume_start(s, &f);
+	release_sign_in(s);
 }
 
 /* One hello's answer: status is 'ok', 'changed' (the token's claims are

@@ -3,10 +3,11 @@
  * An alert is in force from its publish until it expires, is cancelled or
  * is replaced by an update (tocsin_in_force, sql/functions/alerts.sql).
  * This file builds the frames that say so:
- *   - in_force: one alert in force with what the session did about it,
- *     at sign-in (resume.c reads them, in batches), and live to the force's
- *     desks (controllers and analysts) when an alert is published, updated
- *     or relayed: the shared control room's list;
+ *   - in_force: one alert in force (signed as an alert frame is:
+ *     alert_frame.c) with what the session did about it, at sign-in
+ *     (resume.c reads them, in batches), and live to the force's desks
+ *     (controllers and analysts) when an alert is published, updated or
+ *     relayed: the shared control room's list;
  *   - in_force_done: the end of a sign-in's list;
  *   - in_force_ended: an alert left force, to every session that may have
  *     had it (as the alert's own audience, fanout.c) and to the force's
@@ -48,13 +49,15 @@ static int members(const char *text, const char **from, const char **to)
 	return *to > *from;
 }
 
-struct msg *in_force_frame(int64_t id, int64_t seq, const char *alert, const char *state,
-			   int delivery)
+struct msg *in_force_frame(int64_t id, int64_t seq, const char *alert, const char *signature,
+			   const char *state, int delivery)
 {
 	const char *from = NULL, *to = NULL;
 	int has_state = state && members(state, &from, &to);
 	size_t alen = alert ? strlen(alert) : 0;
-	size_t cap = 64 + alen + (has_state ? (size_t)(to - from) : 0);
+	size_t slen = alert && signature ? strlen(signature) : 0;
+	/* 128: the type and id (50), the commas and member names (24), '}' */
+	size_t cap = 128 + alen + slen + (has_state ? (size_t)(to - from) : 0);
 	char *text = malloc(cap);
 	struct msg *m = NULL;
 	size_t len;
@@ -76,6 +79,12 @@ struct msg *in_force_frame(int64_t id, int64_t seq, const char *alert, const cha
 		memcpy(text + len, alert, alen);
 		len += alen;
 	}
+	if (slen) {
+		memcpy(text + len, ",\"signature\":", 13);
+		len += 13;
+		memcpy(text + len, signature, slen);
+		len += slen;
+	}
 	text[len++] = '}';
 	m = msg_new(text, len, delivery && alert ? MSG_ALERT : MSG_CONTROL,
 		    delivery && alert ? id : 0);
@@ -91,22 +100,25 @@ void in_force_done(struct session *s, const char *status, int count)
 				       "count", count));
 }
 
-void in_force_live(struct broker *b, int64_t id, json_t *alert, int recipients,
-		  uint64_t except_session)
+void in_force_live(struct broker *b, int64_t id, json_t *alert, json_t *sig,
+		   int recipients, uint64_t except_session)
 {
 	const char *type = json_string_value(json_object_get(alert, "msg_type"));
 	const char *cls = json_string_value(json_object_get(alert, "classification"));
 	struct msg *m;
+	json_t *frame;
 	size_t len;
 	char *text;
 
 	if (type && !strcmp(type, "cancel"))
 		return; /* a cancellation is never in force; in_force_ended says what it ended */
-	text = frame_dump(json_pack("{s:s, s:I, s:O, s:{s:i, s:i, s:i, s:i, s:i, s:i}}", "type",
-				    "in_force", "alert_id", (json_int_t)id, "alert", alert, "tally",
-				    "recipients", recipients, "delivered", 0, "read", 0,
-				    "acknowledged", 0, "escalated", 0, "answered", 0),
-			  &len);
+	frame = json_pack("{s:s, s:I, s:O, s:{s:i, s:i, s:i, s:i, s:i, s:i}}", "type", "in_force",
+			  "alert_id", (json_int_t)id, "alert", alert, "tally", "recipients",
+			  recipients, "delivered", 0, "read", 0, "acknowledged", 0, "escalated", 0,
+			  "answered", 0);
+	if (frame && sig)
+		json_object_set(frame, "signature", sig);
+	text = frame_dump(frame, &len);
 	if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
 		m->audience = alert_frame_audience("", cls ? cls : "OFFICIAL");
 		fanout_to_force(b, m, except_session);

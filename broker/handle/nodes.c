@@ -153,17 +153,24 @@ static void fan_row(struct broker *b, PGresult *res, int i)
 	int64_t *sites = id_array_parse(PQgetvalue(res, i, 3), &n_sites);
 	int64_t *orgs = id_array_parse(PQgetvalue(res, i, 4), &n_orgs);
 	struct msg *m = NULL;
+	json_t *sig = NULL;
 
-	if (alert && sites && orgs)
-		m = alert_frame_msg(id, strtoll(PQgetvalue(res, i, 2), NULL, 10), json_incref(alert),
-				    NULL, alert_frame_audience(PQgetvalue(res, i, 6),
-							       PQgetvalue(res, i, 7)));
+	/* signed here as a local publish is (the nodes share the alert key),
+	 * once for the alert frame and the in_force frame */
+	if (alert && sites && orgs) {
+		sig = sign_key_sign_json(&b->alert_key, alert);
+		m = alert_frame_signed_msg(json_incref(sig), id,
+					   strtoll(PQgetvalue(res, i, 2), NULL, 10),
+					   json_incref(alert), NULL,
+					   alert_frame_audience(PQgetvalue(res, i, 6),
+								PQgetvalue(res, i, 7)));
+	}
 	if (m) {
 		fanout_alert(b, m, sites, n_sites, orgs, n_orgs);
 		msg_unref(m);
 		/* the shared control room's list here too, and what an update
 		 * or cancel of the other node ended */
-		in_force_live(b, id, alert, (int)n_sites, 0);
+		in_force_live(b, id, alert, sig, (int)n_sites, 0);
 		if (strcmp(json_string_value(json_object_get(alert, "msg_type")) ?: "alert", "alert"))
 			in_force_ended_by(b, id, json_string_value(json_object_get(alert, "sent_at")) ?: "");
 		if (!PQgetisnull(res, i, 9))
@@ -173,6 +180,7 @@ static void fan_row(struct broker *b, PGresult *res, int i)
 		log_error("alert %lld from another node not fanned out here: out of memory or "
 			  "unreadable", (long long)id);
 	}
+	json_decref(sig);
 	json_decref(alert);
 	free(sites);
 	free(orgs);

@@ -77,7 +77,7 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 		    const int64_t *orgs, size_t n_orgs, const char *durable)
 {
 	struct tally t = { .recipients = (long)n_sites };
-	json_t *reply;
+	json_t *reply, *sig;
 	int64_t sender_org = json_integer_value(json_object_get(json_object_get(alert, "sender"),
 								 "org_id"));
 	char sent_at[CLOCK_ISO_LEN];
@@ -102,11 +102,13 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 	 * the fan-out's writes (flush_pass), not after 10,000 consoles */
 	requester_send(b, &p->req, reply);
 	fanout_tally(b, id, sender_org, 0, &t);
-	/* the shared control room's list, and what an update or cancel ended */
-	in_force_live(b, id, alert, (int)n_sites, p->req.session_id);
+	/* the shared control room's list, and what an update or cancel
+	 * ended; signed once for it and the alert frame */
+	sig = sign_key_sign_json(&b->alert_key, alert);
+	in_force_live(b, id, alert, sig, (int)n_sites, p->req.session_id);
 	if (strcmp(json_string_value(json_object_get(alert, "msg_type")) ?: "alert", "alert") != 0)
 		in_force_ended_by(b, id, sent_at);
-	m = alert_frame_msg(id, seq, alert, NULL, audience);
+	m = alert_frame_signed_msg(sig, id, seq, alert, NULL, audience);
 	if (m) {
 		nodes_fan_out(b, m, sites, n_sites, orgs, n_orgs); /* in stream order */
 		msg_unref(m);
@@ -372,14 +374,33 @@ static void publish_direct(struct broker *b, struct publish_ctx *p)
 	free(rec);
 }
 
+void publish_record(struct broker *b, const struct requester *r, json_t *rec)
+{
+	struct publish_ctx *p = calloc(1, sizeof *p);
+
+	if (!p) {
+		requester_error(b, r, "internal", NULL, "out of memory");
+		json_decref(rec);
+		return;
+	}
+	p->asked_us = clock_now_us(); /* a held alert's: when it was released */
+	p->req = *r;
+	p->rec = rec;
+	if (stream_writes_direct(b))
+		publish_direct(b, p);
+	else
+		publish_journaled(b, p);
+}
+
 /* The publish path every requester shares: role, expiry, an id, then the
- * database or the journal. Takes f->u.publish.rec. */
+ * release policy (release.c) for a session's publish, then the database or
+ * the journal. Takes f->u.publish.rec. */
 void publish_request(struct broker *b, const struct requester *r, struct client_frame *f)
 {
-	struct publish_ctx *p;
 	char at[CLOCK_ISO_LEN];
 	int64_t now = clock_now_us(), expires;
 	const char *exp;
+	json_t *rec;
 
 	if (r->who.role != ROLE_CONTROLLER && r->who.role != ROLE_ANALYST) {
 		requester_error(b, r, "forbidden", NULL, "only controllers and analysts may publish");
@@ -395,26 +416,20 @@ void publish_request(struct broker *b, const struct requester *r, struct client_
 		requester_error(b, r, "bad_field", "expires", "expires must be in the future");
 		return;
 	}
-	p = calloc(1, sizeof *p);
-	if (!p) {
-		requester_error(b, r, "internal", NULL, "out of memory");
-		return;
-	}
 	clock_format_iso(now, at);
-	p->asked_us = now;
-	p->req = *r;
-	p->rec = f->u.publish.rec; /* taken from the frame */
+	rec = f->u.publish.rec; /* taken from the frame */
 	f->u.publish.rec = NULL;
-	json_object_set_new(p->rec, "alert_id", json_integer(ids_next(&b->ids, now / 1000)));
-	json_object_set_new(p->rec, "user_id", json_integer(r->who.user_id));
-	json_object_set_new(p->rec, "remote", json_string(r->remote));
-	json_object_set_new(p->rec, "at", json_string(at));
+	json_object_set_new(rec, "alert_id", json_integer(ids_next(&b->ids, now / 1000)));
+	json_object_set_new(rec, "user_id", json_integer(r->who.user_id));
+	json_object_set_new(rec, "remote", json_string(r->remote));
+	json_object_set_new(rec, "at", json_string(at));
 	if (r->adapter_id) /* the alert's source (tocsin_publish) */
-		json_object_set_new(p->rec, "adapter_id", json_integer(r->adapter_id));
-	if (stream_writes_direct(b))
-		publish_direct(b, p);
-	else
-		publish_journaled(b, p);
+		json_object_set_new(rec, "adapter_id", json_integer(r->adapter_id));
+	/* an adapter's publish is not held; nor can one be while the
+	 * database is away (release.c says why) */
+	if (r->adapter_id || r->via_bus || !stream_writes_direct(b) ||
+	    release_check(b, r, rec, f->root) != 0)
+		publish_record(b, r, rec);
 }
 
 void publish_handle(struct session *s, struct client_frame *f)

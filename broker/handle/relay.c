@@ -151,7 +151,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 	struct session *s = session_find(b, q->session_id);
 	int64_t id, seq, *sites;
 	size_t n = 0;
-	json_t *alert;
+	json_t *alert, *sig;
 	struct msg *m;
 
 	if (err) {
@@ -164,9 +164,10 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 	seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	alert = json_loads(PQgetvalue(res, 0, 7), 0, NULL);
 	sites = id_array_parse(PQgetvalue(res, 0, 2), &n);
+	sig = alert ? sign_key_sign_json(&b->alert_key, alert) : NULL; /* once, for both frames */
 	if (alert && sites &&
-	    (m = alert_frame_msg(id, seq, json_incref(alert), NULL,
-			   alert_frame_audience("site_console", PQgetvalue(res, 0, 6))))) {
+	    (m = alert_frame_signed_msg(json_incref(sig), id, seq, json_incref(alert), NULL,
+					alert_frame_audience("site_console", PQgetvalue(res, 0, 6))))) {
 		nodes_fan_out(b, m, sites, n, NULL, 0);
 		msg_unref(m);
 	}
@@ -176,11 +177,11 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 		session_send_json(s, json_pack("{s:s, s:s, s:I, s:I, s:i}", "type", "relayed",
 					       "ref", q->ref, "alert_id", (json_int_t)id, "of",
 					       (json_int_t)q->alert_id, "recipients", (int)n));
-	if (alert)
+	if (alert) {
 		relay_notice(b, alert, sites, sites ? n : 0,
 			     strtoll(PQgetvalue(res, 0, 5), NULL, 10), PQgetvalue(res, 0, 6));
-	if (alert)
-		in_force_live(b, id, alert, (int)n, 0);
+		in_force_live(b, id, alert, sig, (int)n, 0);
+	}
 	{
 		struct tally t = { .recipients = (long)n };
 		fanout_tally(b, id, strtoll(PQgetvalue(res, 0, 3), NULL, 10),
@@ -190,6 +191,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 		 q->username, (long long)id, n);
 	free(sites);
 	json_decref(alert);
+	json_decref(sig);
 	free(q);
 }
 

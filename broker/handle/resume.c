@@ -161,13 +161,19 @@ struct resume_inflight {
 };
 
 /* The alerts of one batch's answer, each built once: an open-addressing
- * table on the alert id of the alert's text (in the answer) and its
- * replay message, made when a backlog first needs it. */
+ * table on the alert id of the alert's text (in the answer), and, made
+ * when a session first needs them, its signature (signed once for the
+ * replay and the in_force frames alike: alert_frame.c) and its replay
+ * message. */
 struct alert_cache {
+	const struct sign_key *key;
 	size_t size; /* a power of two, at least twice the alerts */
 	int64_t *ids;
 	int64_t *seqs;
 	const char **texts;
+	json_t **alerts;   /* parsed with the signature */
+	json_t **sigs;     /* the signature object, or NULL */
+	char **sig_texts;  /* its text, for in_force frames */
 	struct msg **replays;
 };
 
@@ -182,7 +188,7 @@ static size_t cache_slot(const struct alert_cache *c, int64_t id)
 
 /* Notes the text of every alert the answer carries (the first row of each
  * alert has it). -1 when out of memory. */
-static int cache_fill(struct alert_cache *c, PGresult *res)
+static int cache_fill(struct alert_cache *c, const struct sign_key *key, PGresult *res)
 {
 	int rows = PQntuples(res);
 	size_t k = 0;
@@ -195,8 +201,13 @@ static int cache_fill(struct alert_cache *c, PGresult *res)
 	c->ids = calloc(c->size, sizeof *c->ids);
 	c->seqs = calloc(c->size, sizeof *c->seqs);
 	c->texts = calloc(c->size, sizeof *c->texts);
+	c->alerts = calloc(c->size, sizeof *c->alerts);
+	c->sigs = calloc(c->size, sizeof *c->sigs);
+	c->sig_texts = calloc(c->size, sizeof *c->sig_texts);
 	c->replays = calloc(c->size, sizeof *c->replays);
-	if (!c->ids || !c->seqs || !c->texts || !c->replays)
+	c->key = key;
+	if (!c->ids || !c->seqs || !c->texts || !c->alerts || !c->sigs || !c->sig_texts ||
+	    !c->replays)
 		return -1;
 	for (int i = 0; i < rows; i++) {
 		size_t h;
@@ -221,27 +232,65 @@ static const char *cache_text(const struct alert_cache *c, int64_t id)
 	return c->ids[h] ? c->texts[h] : NULL;
 }
 
+/* Slot h's alert, parsed, and its signature, made once. 0, or -1 when
+ * the text does not parse (the signature alone may be NULL: the frames
+ * go out unsigned, logged). */
+static int cache_sign(struct alert_cache *c, size_t h)
+{
+	if (!c->alerts[h]) {
+		if (!(c->alerts[h] = json_loads(c->texts[h], 0, NULL)))
+			return -1;
+		if (!(c->sigs[h] = sign_key_sign_json(c->key, c->alerts[h])))
+			log_error("alert %lld goes out unsigned at sign-in: its canonical form "
+				  "could not be made", (long long)c->ids[h]);
+	}
+	return 0;
+}
+
 /* The replay message of alert id, or NULL when it could not be built. */
 static struct msg *cache_replay(struct alert_cache *c, int64_t id)
 {
 	size_t h = cache_slot(c, id);
-	json_t *alert;
 
 	if (!c->ids[h])
 		return NULL;
-	if (!c->replays[h] && (alert = json_loads(c->texts[h], 0, NULL)))
-		c->replays[h] = alert_frame_msg(id, c->seqs[h], alert, "replay", 0);
+	if (!c->replays[h] && cache_sign(c, h) == 0)
+		c->replays[h] = alert_frame_signed_msg(json_incref(c->sigs[h]), id, c->seqs[h],
+						       json_incref(c->alerts[h]), "replay", 0);
 	return c->replays[h];
+}
+
+/* The text of alert id's signature object, or NULL (not in the answer,
+ * or it could not be signed). */
+static const char *cache_sig_text(struct alert_cache *c, int64_t id)
+{
+	size_t h = cache_slot(c, id);
+
+	if (!c->ids[h] || cache_sign(c, h) != 0)
+		return NULL;
+	if (!c->sig_texts[h] && c->sigs[h])
+		c->sig_texts[h] = json_dumps(c->sigs[h], JSON_COMPACT);
+	return c->sig_texts[h];
 }
 
 static void cache_free(struct alert_cache *c)
 {
-	for (size_t h = 0; c->replays && h < c->size; h++)
-		if (c->replays[h])
+	for (size_t h = 0; c->ids && h < c->size; h++) {
+		if (c->replays && c->replays[h])
 			msg_unref(c->replays[h]);
+		if (c->alerts && c->alerts[h])
+			json_decref(c->alerts[h]);
+		if (c->sigs && c->sigs[h])
+			json_decref(c->sigs[h]);
+		if (c->sig_texts)
+			free(c->sig_texts[h]);
+	}
 	free(c->ids);
 	free(c->seqs);
 	free(c->texts);
+	free(c->alerts);
+	free(c->sigs);
+	free(c->sig_texts);
 	free(c->replays);
 }
 
@@ -295,14 +344,15 @@ static int held(const struct session *s, int64_t seq)
  * proof (tocsin_resume_confirm); a page that lost what it held still gets
  * the alert in full. */
 static void send_in_force(struct session *s, const struct session_rows *r,
-			  const struct alert_cache *c)
+			  struct alert_cache *c)
 {
 	int desk = s->who.role == ROLE_SITE_CONSOLE || s->who.role == ROLE_COMPANY_OPERATOR;
 
 	for (int i = r->mid; i < r->end; i++) {
 		int64_t id = row_id(r->res, i), seq = strtoll(PQgetvalue(r->res, i, 4), NULL, 10);
 		int replayed = s->resume_asked && !s->reload_reason && in_backlog(r, id);
-		struct msg *m = in_force_frame(id, seq, replayed ? NULL : cache_text(c, id),
+		const char *text = replayed ? NULL : cache_text(c, id);
+		struct msg *m = in_force_frame(id, seq, text, text ? cache_sig_text(c, id) : NULL,
 					       PQgetvalue(r->res, i, 6), desk && !held(s, seq));
 		if (m) {
 			session_send(s, m);
@@ -370,7 +420,7 @@ static void backlog_ready(struct broker *b, void *arg, PGresult *res, const stru
 	int rows = res ? PQntuples(res) : 0;
 	int64_t head;
 
-	if (!err && cache_fill(&c, res))
+	if (!err && cache_fill(&c, &b->alert_key, res))
 		err = &nomem;
 	if (err) {
 		backlog_failed(b, f, err);

@@ -6,7 +6,8 @@
 // report-now asked on A reaches B's consoles; a partner report on B
 // reaches A's desks; an escalation claimed by the leader rings the site's
 // consoles on the other node; a user disabled on A is cut off on B within
-// 5 s. A third broker given a node id already running refuses to run.
+// 5 s. An alert fanned out from another node is signed as a local one
+// is. A third broker given a node id already running refuses to run.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Broker, Stack, consoleDirectory, newRef, waitFor } from './lib/harness.mjs';
@@ -15,6 +16,7 @@ import { diamond, statusMsg } from './lib/status-helpers.mjs';
 import {
   startNode, waitNodes, connectTo, arrivals, assertInOrderOnce,
 } from './lib/nodes.mjs';
+import { AlertKeys } from '../../web-client/js/signed.js';
 
 const ESCALATE_AFTER = 3;
 
@@ -79,6 +81,19 @@ describe('two brokers on one database', { timeout: 300_000 }, () => {
     const t = await ctlA.next((m) => m.type === 'tally' && m.alert_id === pub.alert_id && m.acknowledged === 1,
       10_000, 'the tally on A counting the acknowledgement on B');
     assert.equal(t.recipients, 1);
+  });
+
+  it('an alert published on A reaches a console on B signed, as a local publish is, and B\'s in_force too', async () => {
+    const site = consoles[0];
+    const ctlA = await on(nodeA, 'controller');
+    const [conB, ctlB] = [await on(nodeB, site.username), await on(nodeB, 'controller2')];
+    const pub = await publish(ctlA, { headline: `Signed across nodes ${Date.now()}`, severity: 'minor', targets: { sites: [site.site_id] } });
+    // both nodes read the same alert_sign.key (beside files.keyFile)
+    const ak = new AlertKeys(async () => (await st.http('GET', '/api/keys/alerts')).json);
+    const frame = await conB.next((m) => m.type === 'alert' && m.alert.id === pub.alert_id, 10_000, 'the alert on B');
+    assert.equal(await ak.verify(frame.alert, frame.signature), 'valid', JSON.stringify(frame));
+    const live = await ctlB.next((m) => m.type === 'in_force' && m.alert_id === pub.alert_id, 10_000, 'the in_force on B');
+    assert.equal(await ak.verify(live.alert, live.signature), 'valid', JSON.stringify(live));
   });
 
   it('a status report on B updates the board on A; a report-now on A asks the consoles on B', async () => {

@@ -296,7 +296,7 @@ describe('tocsinctl keys init: the keys of a fresh install', { timeout: 120_000 
   before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-keys-init-')); });
   after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 
-  it('makes token, audit and bus keys, group-readable by the broker\'s group, and refuses to overwrite them', async () => {
+  it('makes token, audit, bus and alert keys, group-readable by the broker\'s group, and refuses to overwrite them', async () => {
     const keys = path.join(dir, 'etc-tocsin');
     const group = process.getuid() === 0 ? 'tocsin' : sh('id', ['-gn']);
     let r = await ctl(['keys', 'init', '--dir', keys, '--group', group, '--json']);
@@ -304,7 +304,8 @@ describe('tocsinctl keys init: the keys of a fresh install', { timeout: 120_000 
     const out = JSON.parse(r.stdout)[0];
     const gid = Number(sh('getent', ['group', group]).split(':')[2]);
     for (const [name, mode, size] of [['token.key', 0o640, 32], ['audit.key', 0o640, 32],
-      ['bus_server.key', 0o640, null], ['bus_server.key.pub', 0o644, null]]) {
+      ['bus_server.key', 0o640, null], ['bus_server.key.pub', 0o644, null],
+      ['alert_sign.key', 0o640, 32], ['alert_sign.key.pub', 0o644, null]]) {
       const s = fs.statSync(path.join(keys, name));
       assert.equal(s.mode & 0o777, mode, `${name} mode ${(s.mode & 0o777).toString(8)}`);
       assert.equal(s.gid, gid, `${name} group`);
@@ -316,6 +317,9 @@ describe('tocsinctl keys init: the keys of a fresh install', { timeout: 120_000 
     assert.match(fs.readFileSync(path.join(keys, 'bus_server.key'), 'utf8'), /^public \S{40}\nsecret \S{40}\n$/);
     assert.equal(fs.readFileSync(path.join(keys, 'bus_server.key.pub'), 'utf8'), `public ${out.bus_public_key}\n`);
     assert.notEqual(out.token_fingerprint, out.audit_fingerprint);
+    // the alert key's public list names the key init made, and signs from now
+    const pub = JSON.parse(fs.readFileSync(path.join(keys, 'alert_sign.key.pub'), 'utf8'));
+    assert.deepEqual(pub.keys.map((k) => [k.key_id, k.valid_until]), [[out.alert_key_id, null]]);
     assert.doesNotMatch(r.stdout, /secret/);
     // the same fingerprint as keys show
     r = await ctl(['keys', 'show', '--token-key', path.join(keys, 'token.key'), '--json']);

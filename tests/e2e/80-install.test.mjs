@@ -152,6 +152,7 @@ function checksOfTree(label, getTree, whyNot = () => 'no tree') {
         '--database', st.db.brokerUrl, '--public-url', `http://127.0.0.1:${b.port}`,
         '--web-root', at(path.join(t.data, 'tocsin/web-client')),
         '--token-key', path.join(kdir, 'token.key'), '--audit-key', path.join(kdir, 'audit.key'),
+        '--alert-key', path.join(kdir, 'alert_sign.key'),
         '--bus-key', path.join(kdir, 'bus_server.key'), '--bus-ingest', `tcp://127.0.0.1:${busPort}`,
         '--tls-cert=', '--tls-key=', '--user=', '--journal', path.join(b.tmpDir, 'journal', 'tocsin.journal')],
     });

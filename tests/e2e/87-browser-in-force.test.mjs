@@ -2,9 +2,10 @@
 // the console and the list of 7), with several browser contexts at once:
 //   - a building console opened after a severe (exercise) ANPR alert was
 //     published shows it from the alerts in force and takes the screen
-//     over; headline, severity, the exercise or live marking, what to do
-//     and Acknowledge are all on the screen without scrolling, at
-//     1280x800, 1024x768 and 390x844 (a phone);
+//     over; headline, severity, the exercise or live marking, what to do,
+//     its signature's mark (✓ Verified: issue 23) and Acknowledge are all
+//     on the screen without scrolling, at 1280x800, 1024x768 and 390x844
+//     (a phone);
 //   - a severe, immediate alert displaces a moderate one at once, rings,
 //     and the moderate one waits visibly;
 //   - a second controller, from the shared control room's list, cancels
@@ -99,8 +100,11 @@ describe('alerts in force on the desks', { timeout: 900_000 }, () => {
         await con.waitForSelector(`#alert-banner[data-alert-id="${anpr.alert_id}"][data-takeover="true"]`, { state: 'visible' });
         await con.waitForSelector('#alert-banner figure.image[data-state="shown"]', { state: 'attached' });
         await textBecomes(con, '#alert-banner .exercise-strip', /^EXERCISE · EXERCISE · EXERCISE — not a real incident$/, 'the exercise strip');
+        // signed, and checked like a live alert (issue 23)
+        await textBecomes(con, '#alert-banner .signature-mark', /^✓ Verified: signed by the broker$/, 'the in-force alert verified');
         await allOnScreen(con, ['#alert-banner .exercise-strip', '#alert-banner .severity', '#alert-banner .exercise-mark',
-          '#alert-banner .headline', '#alert-banner .instruction', '#ack'], `the ANPR takeover at ${sizeName(size)}`);
+          '#alert-banner .headline', '#alert-banner .signature-mark', '#alert-banner .instruction', '#ack'],
+        `the ANPR takeover at ${sizeName(size)}`);
         await shot(con, `in-force-takeover-${sizeName(size)}`);
         await con.click('#ack');
         await con.waitForSelector('#alert-banner', { state: 'hidden' });

@@ -179,10 +179,11 @@ export function makeCert(dir) {
   return { cert, key, otherKey };
 }
 
-// The token, audit and TLS ticket keys a broker reads from dir (tocsind never makes
-// them: tocsinctl keys init does on a server), unless they are there.
+// The token, audit, alert signing and TLS ticket keys a broker reads from
+// dir (tocsind never makes them: tocsinctl keys init does on a server),
+// unless they are there.
 export function makeKeys(dir) {
-  for (const name of ['token.key', 'audit.key', 'ticket.key']) {
+  for (const name of ['token.key', 'audit.key', 'alert_sign.key', 'ticket.key']) {
     const file = path.join(dir, name);
     if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(32), { mode: 0o600 });
   }

@@ -17,7 +17,7 @@ import {
   standDownReason, cancelAsks, needsAck, relayNotes,
 } from './words.js';
 import { requestBlock, syncRequest } from './answers.js';
-import { fillImages } from './items.js';
+import { fillImages, signatureText, signatureClass } from './items.js';
 import { maybeSendRead } from './read.js';
 import { renderCapInfo } from './capinfo.js';
 
@@ -120,6 +120,9 @@ function fillBannerText(entry) {
   if (!esc && entry.escalated) esc = 'Reminder: the control room is waiting for this desk to acknowledge.';
   setText(escEl, calm ? '' : esc);
   banner.classList.toggle('escalated', Boolean(esc) && !calm);
+  const mark = banner.querySelector('.signature-mark');
+  mark.className = signatureClass(entry);
+  setText(mark, signatureText(entry));
   renderCapInfo(banner.querySelector('.cap-info'), a);
   banner.querySelector('.sender').textContent = senderText(a);
   const sentAt = banner.querySelector('.sent-at');

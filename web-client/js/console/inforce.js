@@ -2,7 +2,8 @@
 // force"; issue 17, item 1). A desk that opens, on a new browser or after
 // an incident, gets from the broker what is in force for it, with what its
 // site (or its company's sites) did about each: `in_force` frames after
-// the welcome (and the backlog of a resume), then `in_force_done`. The
+// the welcome (and the backlog of a resume), then `in_force_done`; an
+// alert a frame carries is signed and checked like a live one. The
 // unacknowledged ones join the queue, and the most urgent takes the
 // screen. Whatever the desk held as waiting that the list did not name has
 // ended meanwhile. While it is open, `in_force_ended` takes an alert out of
@@ -13,7 +14,7 @@ import { alertText, isStandDown } from './words.js';
 import { addAlert, updateHistoryItem } from './items.js';
 import { renderBanner, raise } from './banner.js';
 import { attachRelay, isNote } from './family.js';
-import { takeReplayed, replaceReferenced } from './stream.js';
+import { takeReplayed, replaceReferenced, checkAlert } from './stream.js';
 import { waiting } from './queue.js';
 
 /* The list being received since the welcome. */
@@ -112,7 +113,10 @@ function onEnded(frame) {
 export function setupInForce() {
   const { session } = desk;
   session.on('welcome', onWelcome);
-  session.on('in_force', onInForce);
+  session.on('in_force', (frame) => {
+    onInForce(frame);
+    if (frame.alert) checkAlert(frame); // signed like a live alert (stream.js)
+  });
   session.on('in_force_done', onDone);
   session.on('in_force_ended', onEnded);
 }

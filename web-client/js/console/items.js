@@ -42,6 +42,24 @@ function imagesDisclosure(a, images) {
   return box;
 }
 
+/* ---- The signature check (signed.js, docs/protocol.md "Signed alerts") --- */
+
+// The words for a check's result; '' when the alert came without one to
+// check (an escalation frame quotes the alert unsigned).
+export function signatureText(entry) {
+  const v = entry.signature;
+  if (!v) return '';
+  if (v === 'checking') return 'Checking the signature…';
+  if (v === 'valid') return '✓ Verified: signed by the broker';
+  return '⚠ UNVERIFIED: this alert\'s signature does not check out (altered in transit, or not from the broker). Confirm by phone before acting on it.';
+}
+
+export function signatureClass(entry) {
+  const v = entry.signature;
+  if (!v || v === 'checking') return 'signature-mark';
+  return `signature-mark ${v === 'valid' ? 'signature-valid' : 'signature-bad'}`;
+}
+
 /* ---- One history item ---------------------------------------------------- */
 
 // The company desk's relay button; relay.js opens the dialog on a click.
@@ -87,6 +105,7 @@ function renderHistoryItem(entry) {
   sites ? el('p', { class: 'history-sites' }, `Sites: ${sites}`) : null,
   images.length ? imagesDisclosure(a, images) : null,
   full && a.request ? requestBlock(entry) : null,
+  el('p', { class: 'signature-mark', hidden: true }),
   el('p', { class: 'history-escalation' }),
   el('p', { class: 'replaced-by', hidden: true }),
   el('p', { class: 'history-meta' },
@@ -108,6 +127,12 @@ function replacedByText(by) {
 
 function fillHistoryItem(item, entry) {
   item.dataset.status = entry.status;
+  const mark = item.querySelector('.signature-mark');
+  if (mark) {
+    mark.className = signatureClass(entry);
+    mark.textContent = signatureText(entry);
+    mark.hidden = !mark.textContent;
+  }
   item.classList.toggle('escalated', isEscalated(entry));
   item.querySelector('.status').textContent = statusText(entry);
   let acked = '';
@@ -266,7 +291,10 @@ export function restoreHistory() {
   const { entries } = desk;
   const cached = loadCache('alerts', []);
   for (const e of Array.isArray(cached) ? cached : []) {
-    if (e && e.alert && Number.isFinite(e.alert.id)) entries.set(e.alert.id, e);
+    if (e && e.alert && Number.isFinite(e.alert.id)) {
+      if (e.signature === 'checking') delete e.signature; // the check did not finish
+      entries.set(e.alert.id, e);
+    }
   }
   for (const e of [...entries.values()].sort(byAge)) insertHistoryItem(e);
   desk.dom.historyEmpty.hidden = entries.size > 0;

@@ -17,6 +17,15 @@ import { renderBanner, renderPlace, raise } from './banner.js';
 import { sendAck } from './ack.js';
 import { attachRelay, isNote, moveNotes } from './family.js';
 import { waiting } from './queue.js';
+import { AlertKeys } from '../signed.js';
+
+// The broker's public keys, fetched once (and again for a key id not yet
+// seen: a rotation). Every alert is checked before it is shown.
+const keys = new AlertKeys(async () => {
+  const r = await fetch('/api/keys/alerts', { cache: 'no-store' });
+  if (!r.ok) throw new Error(`GET /api/keys/alerts: ${r.status}`);
+  return r.json();
+});
 
 /* The stream position: where the desk resumes from. */
 const pos = {
@@ -104,6 +113,30 @@ function onResumeDone(frame) {
     raise(worst, `${fresh.length} alert${fresh.length === 1 ? '' : 's'} arrived while this desk was offline. ` +
       `Oldest first: ${alertText(waiting()[0]?.alert || worst)}`);
   }
+}
+
+/* Every alert a frame carries has its signature checked, an `alert` or an
+ * `in_force` at sign-in (inforce.js); WebCrypto takes a fraction of a
+ * millisecond once the keys are fetched. The alert is taken in at once,
+ * in stream order, marked "checking"; the mark then says verified, or
+ * UNVERIFIED, and a failure is reported to the broker (audited) once. */
+export function checkAlert(frame) {
+  const a = frame.alert;
+  if (!a || !Number.isFinite(a.id)) return;
+  const entry = desk.entries.get(a.id);
+  if (entry && !entry.signature) entry.signature = 'checking';
+  keys.verify(a, frame.signature).catch(() => 'unknown_key').then((result) => {
+    const e = desk.entries.get(a.id);
+    if (!e || e.signature === 'valid') return;
+    e.signature = result;
+    persist();
+    updateHistoryItem(e);
+    renderBanner();
+    if (result !== 'valid' && !e.signatureReported) {
+      e.signatureReported = true;
+      desk.session.request('alert_unverified', { alert_id: a.id, reason: result });
+    }
+  });
 }
 
 function onAlert(frame) {
@@ -209,7 +242,10 @@ export function setupStream() {
   });
   session.on('welcome', onWelcome);
   session.on('resume_done', onResumeDone);
-  session.on('alert', onAlert);
+  session.on('alert', (frame) => {
+    onAlert(frame);
+    checkAlert(frame);
+  });
 
   // An alert that expires while waiting leaves the banner.
   setInterval(() => {

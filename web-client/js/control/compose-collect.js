@@ -163,5 +163,10 @@ export function collect(mode) {
   if (liveConfirmNeeded() && !/\bSEND\b/i.test(f.confirmLive.value)) {
     return problem(`This is a live ${f.severity.value} alert: type SEND in the confirmation box to send it.`, f.confirmLive, 'confirm');
   }
+  // break glass (docs/protocol.md, "Two-person release")
+  const alone = document.getElementById('release-alone-justification');
+  if (alone && document.getElementById('release-alone-field').open && alone.value.trim()) {
+    frame.release_alone = { justification: alone.value.trim() };
+  }
   return { frame, files, days };
 }

@@ -110,7 +110,23 @@ function fieldNode(field, req) {
   return null;
 }
 
+/* The broker held the publish for a second controller: nothing was sent.
+ * The form is cleared (the alert waits in the releases panel). */
+export function onHeld(frame) {
+  if (!frame.ref || frame.ref !== composer.publishRef) return;
+  composer.publishRef = null;
+  setSending(false);
+  setMode(null);
+  clearForm();
+  showComposeError('');
+  const note = document.getElementById('compose-held');
+  note.textContent = `NOT SENT — awaiting a second controller: ${frame.release?.alert?.headline || ''} (${frame.release?.held_because || ''}).`;
+  note.hidden = false;
+}
+
 export function onPublished(frame) {
+  const held = document.getElementById('compose-held');
+  if (held && frame.ref && frame.ref === composer.publishRef) held.hidden = true;
   if (frame.ref && frame.ref === composer.publishRef) {
     composer.publishRef = null;
     if (composer.fromReport && frame.alert_id) composer.onReportPublished?.(composer.fromReport, frame.alert_id);

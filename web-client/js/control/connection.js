@@ -60,6 +60,9 @@ function onError(frame, req) {
     case 'report_update':
       onInboxError(frame, req);
       return;
+    case 'release_approve':
+    case 'release_reject':
+      return; // shown on the held alert (releases.js)
     default:
       compose.showError(describeError(frame), 'server');
   }

@@ -22,6 +22,7 @@ import { setupReportNow, renderReportNowArea } from './reportnow.js';
 import { setupInbox, linkReport } from './inbox.js';
 import { setupConnection } from './connection.js';
 import { setupChimes } from './chimes.js';
+import { setupReleases } from './releases.js';
 import { setupCrimePanel } from '../analyst/crime-panel.js';
 
 /* Templates and drawing the area. */
@@ -59,6 +60,7 @@ function main({ token, user }) {
   setupInbox();
   setupConnection();
   setupChimes();
+  setupReleases();
   setupCrimePanel(room);
   session.start();
 }

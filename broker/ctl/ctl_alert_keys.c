@@ -1,0 +1,266 @@
+/* ctl_alert_keys.c: the alert signing key (base/sign_key.h) from the
+ * command line: made by `keys init`, replaced by `keys rotate-alert`,
+ * listed by `keys show`, and `alert verify FILE` checks a saved alert.
+ *
+ * FILE is the 32-byte Ed25519 seed, FILE.pub the JSON list of every public
+ * key used and when (sign_key.h). A rotation writes FILE.pub first (the
+ * old key closed with valid_until, the new one added), then FILE: a reader
+ * in between finds the new key listed before anything is signed with it.
+ * Each file is written aside, flushed and renamed into place. The broker
+ * reads both at start: a rotation takes effect at its next restart, and
+ * alerts signed before it stay verifiable with the old key, which stays
+ * listed. Needs no database. */
+#include "clock.h"
+#include "ctl.h"
+#include "ctl_commands.h"
+#include "sign_key.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_TOKEN_KEY "./var/secrets/token.key"
+
+/* FILE: --alert-key, TOCSIN_ALERT_KEY, or alert_sign.key beside the token
+ * key (token_key, else TOCSIN_TOKEN_KEY, else its default), as tocsind
+ * decides it. */
+void ctl_alert_keys_path(const char *given, const char *token_key, char out[4200])
+{
+	const char *env = getenv("TOCSIN_ALERT_KEY"), *tok = getenv("TOCSIN_TOKEN_KEY"), *slash;
+
+	if (given || (env && *env)) {
+		snprintf(out, 4200, "%s", given ? given : env);
+		return;
+	}
+	tok = token_key ? token_key : tok && *tok ? tok : DEFAULT_TOKEN_KEY;
+	slash = strrchr(tok, '/');
+	snprintf(out, 4200, "%.*salert_sign.key", slash ? (int)(slash - tok + 1) : 0, tok);
+}
+
+/* FILE.pub as it is, or a list of the key in FILE alone, or an empty list
+ * when there is no FILE either (*has_key 0). NULL after a message. */
+static json_t *read_list(const char *path, int *has_key)
+{
+	unsigned char seed[32], pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	char pub[4300], id[SIGN_KEY_ID_LEN + 1], b64[64];
+	json_error_t err;
+	json_t *list;
+	FILE *f;
+
+	snprintf(pub, sizeof pub, "%s.pub", path);
+	*has_key = 0;
+	list = json_load_file(pub, JSON_REJECT_DUPLICATES, &err);
+	if (!list && access(pub, F_OK) == 0) {
+		fprintf(stderr, "tocsinctl keys: %s: %s\n", pub, err.text);
+		return NULL;
+	}
+	if (!list)
+		list = json_pack("{s:s, s:[]}", "alg", "Ed25519", "keys");
+	if (!(f = fopen(path, "rb")))
+		return list;
+	*has_key = fread(seed, 1, sizeof seed, f) == sizeof seed;
+	fclose(f);
+	if (!*has_key)
+		return list;
+	crypto_sign_seed_keypair(pk, sk, seed);
+	sodium_memzero(seed, sizeof seed);
+	sodium_memzero(sk, sizeof sk);
+	sign_key_id(pk, id);
+	for (size_t i = 0; i < json_array_size(json_object_get(list, "keys")); i++)
+		if (json_equal(json_object_get(json_array_get(json_object_get(list, "keys"), i),
+					       "key_id"), json_string(id)))
+			return list;
+	sodium_bin2base64(b64, sizeof b64, pk, sizeof pk, sodium_base64_VARIANT_ORIGINAL);
+	json_array_append_new(json_object_get(list, "keys"),
+			      json_pack("{s:s, s:s, s:n, s:n}", "key_id", id, "public_key", b64,
+					"valid_from", "valid_until"));
+	return list;
+}
+
+/* A new key in FILE, the old one (if any) closed in FILE.pub. like: the
+ * owner, group and mode of the secret (the .pub gets them, readable by
+ * all). The new key's id in key_id. */
+int ctl_alert_keys_make(const char *path, const struct stat *like, char key_id[SIGN_KEY_ID_LEN + 1])
+{
+	unsigned char seed[32], pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	char pub[4300], b64[64], now[CLOCK_ISO_LEN], *text = NULL;
+	struct stat pub_like = *like;
+	json_t *list, *keys, *e;
+	int has_key, rc = -1;
+	size_t i;
+
+	if (!(list = read_list(path, &has_key)))
+		return -1;
+	clock_format_iso(clock_now_us(), now);
+	keys = json_object_get(list, "keys");
+	json_array_foreach(keys, i, e)
+		if (json_is_null(json_object_get(e, "valid_until")) || !json_object_get(e, "valid_until"))
+			json_object_set_new(e, "valid_until", json_string(now));
+	randombytes_buf(seed, sizeof seed);
+	crypto_sign_seed_keypair(pk, sk, seed);
+	sodium_memzero(sk, sizeof sk);
+	sign_key_id(pk, key_id);
+	sodium_bin2base64(b64, sizeof b64, pk, sizeof pk, sodium_base64_VARIANT_ORIGINAL);
+	json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:n}", "key_id", key_id,
+					      "public_key", b64, "valid_from", now, "valid_until"));
+	snprintf(pub, sizeof pub, "%s.pub", path);
+	pub_like.st_mode = 0644;
+	text = json_dumps(list, JSON_INDENT(2));
+	if (text && ctl_keys_write(pub, text, strlen(text), &pub_like, 1) == 0 &&
+	    ctl_keys_write(path, seed, sizeof seed, like, 0) == 0 && ctl_keys_sync_dir(path) == 0)
+		rc = 0;
+	sodium_memzero(seed, sizeof seed);
+	free(text);
+	json_decref(list);
+	return rc;
+}
+
+/* The public keys of FILE as a table or JSON (keys show). */
+int ctl_alert_keys_print(const char *path, int json)
+{
+	int has_key;
+	json_t *list = read_list(path, &has_key), *e;
+	size_t i;
+
+	if (!list)
+		return CTL_FAILED;
+	if (json) {
+		char *text = json_dumps(list, JSON_COMPACT);
+		if (text)
+			puts(text);
+		free(text);
+	} else {
+		printf("alert keys    %s%s\n", path, has_key ? "" : "  (no signing key: "
+			"tocsinctl keys rotate-alert makes one)");
+		json_array_foreach(json_object_get(list, "keys"), i, e)
+			printf("  %s  %s  from %s  until %s\n",
+			       json_string_value(json_object_get(e, "key_id")),
+			       json_string_value(json_object_get(e, "public_key")),
+			       json_string_value(json_object_get(e, "valid_from")) ?: "-",
+			       json_string_value(json_object_get(e, "valid_until")) ?: "(signing)");
+	}
+	json_decref(list);
+	return CTL_OK;
+}
+
+static const char rotate_help[] =
+	"usage: tocsinctl keys rotate-alert [--alert-key FILE] [--json]\n"
+	"Puts a new Ed25519 key that signs alerts in FILE and lists it in FILE.pub,\n"
+	"where the key it replaces stays with its valid_until, so that alerts signed\n"
+	"with it stay verifiable (GET /api/keys/alerts serves FILE.pub). Makes the\n"
+	"first key when FILE does not exist. tocsind reads FILE at start: restart it.\n"
+	"FILE: --alert-key, else TOCSIN_ALERT_KEY, else alert_sign.key beside the\n"
+	"token key (TOCSIN_TOKEN_KEY, else " DEFAULT_TOKEN_KEY ").\n"
+	"Exit: 0 made, 1 cannot write, 2 usage.\n";
+
+/* keys rotate-alert */
+int ctl_alert_keys_rotate(int argc, char **argv)
+{
+	struct ctl_arg args[] = { { "--alert-key", 0, 0, NULL }, { NULL, 0, 0, NULL } };
+	struct ctl_opts o;
+	struct stat like = { 0 };
+	char path[4200], id[SIGN_KEY_ID_LEN + 1];
+	int help;
+
+	argc = ctl_take_common("keys rotate-alert", &o, argc, argv, &help);
+	if (argc >= 0 && help) {
+		fputs(rotate_help, stdout);
+		return CTL_OK;
+	}
+	if (argc < 0 || ctl_args_parse("keys rotate-alert", argc, argv, args, NULL, 0, 0) < 0) {
+		fputs(rotate_help, stderr);
+		return CTL_USAGE;
+	}
+	ctl_alert_keys_path(ctl_args_get(args, "--alert-key"), NULL, path);
+	if (stat(path, &like) != 0) {
+		like.st_uid = geteuid();
+		like.st_gid = getegid();
+		like.st_mode = 0640;
+	}
+	if (ctl_alert_keys_make(path, &like, id) != 0) {
+		fprintf(stderr, "tocsinctl keys rotate-alert: cannot write %s: %s\n", path,
+			strerror(errno));
+		return CTL_FAILED;
+	}
+	if (o.json)
+		printf("[{\"alert_key\":\"%s\",\"key_id\":\"%s\"}]\n", path, id);
+	else
+		printf("alert key  %s  %s\nrestart tocsind to sign with it\n", id, path);
+	return CTL_OK;
+}
+
+static const char verify_help[] =
+	"usage: tocsinctl alert verify FILE [--keys KEYS] [--json]\n"
+	"Checks the Ed25519 signature of an alert saved in FILE (\"-\": standard\n"
+	"input): an alert frame as the broker sends it ({\"type\":\"alert\",\"alert\":…,\n"
+	"\"signature\":…}) or an in_force frame (the same members), or a bus event\n"
+	"carrying alert and signature.\n"
+	"KEYS: the public keys, as GET /api/keys/alerts serves them; default\n"
+	"FILE.pub of the alert key (keys rotate-alert --help says where).\n"
+	"Exit: 0 valid, 1 not valid (unsigned, unknown key, or altered), 2 usage.\n";
+
+/* alert verify FILE */
+int ctl_alert_keys_verify(int argc, char **argv)
+{
+	struct ctl_arg args[] = { { "--keys", 0, 0, NULL }, { NULL, 0, 0, NULL } };
+	const char *pos[1];
+	struct ctl_opts o;
+	char path[4200];
+	json_t *frame = NULL, *keys = NULL;
+	json_error_t err;
+	enum sign_key_check c;
+	int help, has_key, rc = CTL_FAILED;
+	size_t len;
+	char *text;
+
+	argc = ctl_take_common("alert verify", &o, argc, argv, &help);
+	if (argc >= 0 && help) {
+		fputs(verify_help, stdout);
+		return CTL_OK;
+	}
+	if (argc < 0 || ctl_args_parse("alert verify", argc, argv, args, pos, 1, 1) < 1) {
+		fputs(verify_help, stderr);
+		return CTL_USAGE;
+	}
+	if (sodium_init() < 0)
+		return CTL_FAILED;
+	if (!(text = ctl_read_file("alert verify", pos[0], 1 << 22, &len)))
+		return CTL_FAILED;
+	frame = json_loadb(text, len, 0, &err);
+	free(text);
+	if (!frame) {
+		fprintf(stderr, "tocsinctl alert verify: %s: %s\n", pos[0], err.text);
+		goto out;
+	}
+	if (ctl_args_get(args, "--keys")) {
+		keys = json_load_file(ctl_args_get(args, "--keys"), 0, &err);
+		if (!keys)
+			fprintf(stderr, "tocsinctl alert verify: %s: %s\n",
+				ctl_args_get(args, "--keys"), err.text);
+	} else {
+		ctl_alert_keys_path(NULL, NULL, path);
+		keys = read_list(path, &has_key);
+	}
+	if (!keys)
+		goto out;
+	c = sign_key_verify_json(keys, json_object_get(frame, "alert"),
+				 json_object_get(frame, "signature"));
+	if (o.json)
+		printf("[{\"alert_id\":%lld,\"result\":\"%s\"}]\n",
+		       (long long)json_integer_value(json_object_get(json_object_get(frame, "alert"), "id")),
+		       sign_key_check_name(c));
+	else
+		printf("alert %lld: %s\n",
+		       (long long)json_integer_value(json_object_get(json_object_get(frame, "alert"), "id")),
+		       c == SIGN_KEY_VALID ? "signature valid" : sign_key_check_name(c));
+	rc = c == SIGN_KEY_VALID ? CTL_OK : CTL_FAILED;
+out:
+	json_decref(frame);
+	json_decref(keys);
+	return rc;
+}
