@@ -738,8 +738,6 @@ LANGUAGE sql STABLE AS $$
               WHERE l.classification <> 'OFFICIAL-SENSITIVE' OR q.cleared
               ORDER BY l.seq DESC LIMIT p_limit) l
          WHERE q.role IN ('controller', 'analyst')),
-    firsts AS (
-        SELECT g.id, min(g.idx) AS idx FROM got g GROUP BY g.id),
     -- what the sites did: each (alert, site) once for the whole batch, the
     -- consoles' own sites and the operators' companies' recipient sites
     pairs AS MATERIALIZED (
@@ -767,21 +765,40 @@ LANGUAGE sql STABLE AS $$
         SELECT r.alert_id, r.org_id,
                json_build_object('sites', json_agg(r.receipt ORDER BY r.site_name, r.site_id)) AS state
           FROM receipts r WHERE r.org_id IS NOT NULL
-         GROUP BY r.alert_id, r.org_id)
+         GROUP BY r.alert_id, r.org_id),
+    -- Each session's state by key, from one jsonb object per kind (a
+    -- binary search), and the first row of each alert by a window: no join
+    -- of got with receipts, companies, tallies or firsts. The planner
+    -- expects a handful of rows from the arrays' unnest and a few receipts,
+    -- so it made those joins nested loops, which compared every row of the
+    -- batch with every receipt: in the bench's reconnect storm (three
+    -- alerts in force, 500 consoles of 500 sites a batch) 1,500 rows x
+    -- 1,500 receipts, 2.25 million comparisons, 0.45 of the batch's
+    -- 0.46 s, and the storm's 20 batches wait for each other on the
+    -- broker's main connection. By key the same batch takes 0.07-0.09 s
+    -- (EXPLAIN ANALYZE on the bench's database after the storm, JIT off
+    -- as for tocsin_broker), and the storm's 20 batches, asked one after
+    -- the other, 2.9 s against 12.5 s (the shared machine at a load of 9;
+    -- bench/README.md, "The reconnect storm"). A receipt's members come in
+    -- jsonb's order.
+    states AS (
+        SELECT (SELECT jsonb_object_agg(r.alert_id || ':' || r.site_id, r.receipt::jsonb)
+                  FROM receipts r WHERE r.org_id IS NULL) AS receipt,
+               (SELECT jsonb_object_agg(c.alert_id || ':' || c.org_id, c.state::jsonb)
+                  FROM companies c) AS company,
+               (SELECT jsonb_object_agg(t.alert_id::text, t.tally::jsonb)
+                  FROM tallies t) AS tally)
     SELECT g.idx, g.id, g.seq,
-           CASE WHEN f.id IS NOT NULL THEN tocsin_alert_json(g.id) END,
+           CASE WHEN g.idx = min(g.idx) OVER (PARTITION BY g.id)
+                THEN tocsin_alert_json(g.id) END,
            CASE g.role
-             WHEN 'site_console' THEN json_build_object('receipt', r.receipt)
-             WHEN 'company_operator' THEN c.state
-             ELSE json_build_object('tally', t.tally)
+             WHEN 'site_console' THEN
+                 json_build_object('receipt', m.receipt -> (g.id || ':' || g.site_id))
+             WHEN 'company_operator' THEN (m.company -> (g.id || ':' || g.org_id))::json
+             ELSE json_build_object('tally', m.tally -> g.id::text)
            END
       FROM got g
-      LEFT JOIN firsts f ON f.id = g.id AND f.idx = g.idx
-      LEFT JOIN receipts r ON g.role = 'site_console' AND r.org_id IS NULL
-                          AND r.alert_id = g.id AND r.site_id = g.site_id
-      LEFT JOIN companies c ON g.role = 'company_operator' AND c.alert_id = g.id
-                           AND c.org_id = g.org_id
-      LEFT JOIN tallies t ON g.role IN ('controller', 'analyst') AND t.alert_id = g.id
+     CROSS JOIN states m
      ORDER BY g.idx, g.seq;
 $$;
 
