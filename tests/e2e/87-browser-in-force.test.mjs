@@ -222,7 +222,10 @@ describe('alerts in force on the desks', { timeout: 900_000 }, () => {
     // Headless Chromium plays sound whatever --autoplay-policy says, so the
     // policy is put back by hand: every AudioContext starts suspended and
     // resumes only after a user activation, as in a browser that was not
-    // set up as the README says.
+    // set up as the README says. Chromium starts an allowed context on its
+    // own, after the constructor: a suspend() there can lose that race
+    // (on a busy machine the context then ran, and the banner never came),
+    // so any start without a user activation is suspended again.
     const host = new URL(base()).host;
     const ctx = await newContext(browser, host, 'console, sound blocked', problems, { viewport: SIZES[0] });
     try {
@@ -231,12 +234,19 @@ describe('alerts in force on the desks', { timeout: 900_000 }, () => {
         window.AudioContext = class extends Real {
           constructor(...args) {
             super(...args);
+            this.allowed = false;
             super.suspend();
+            this.addEventListener('statechange', () => {
+              if (this.state === 'running' && !this.allowed) super.suspend();
+            });
           }
 
           resume() {
-            return navigator.userActivation?.isActive ? super.resume()
-              : Promise.reject(new DOMException('The AudioContext was not allowed to start', 'NotAllowedError'));
+            if (!navigator.userActivation?.isActive) {
+              return Promise.reject(new DOMException('The AudioContext was not allowed to start', 'NotAllowedError'));
+            }
+            this.allowed = true;
+            return super.resume();
           }
         };
       });
