@@ -205,6 +205,7 @@ struct broker {
 	lws_sorted_usec_list_t sul_images;
 	/* retention.c: the retention sweep */
 	int retention_sweeping;           /* a sweep query is in flight */
+	int retention_kind;               /* the kind the sweep is at (its table) */
 	lws_sorted_usec_list_t sul_retention;
 	int crime_sweeping;               /* a crime retention sweep is in flight */
 	lws_sorted_usec_list_t sul_crime;

@@ -163,9 +163,24 @@ static const struct setting table[] = {
 	  AT(retention_audit_detail_days), 0, 36500, "0", "DAYS", "erase the details of "
 	  "sealed audit rows this old; the rows (who, what, when, to whom) and the seal "
 	  "chain stay, and each erasure is audited (0: keep)", RELOAD },
+	{ "retention-alert-days", "TOCSIN_RETENTION_ALERT_DAYS", T_INT, AT(retention_alert_days),
+	  0, 36600, "2192", "DAYS", "erase alerts sent this long ago, a thread (an alert with "
+	  "its updates, cancel and relays) at a time, with their recipients, deliveries and "
+	  "receipts; never one in force (0: keep). Six years: MoPI's \"normally held for a "
+	  "minimum of six years\"", RELOAD },
+	{ "retention-delivery-days", "TOCSIN_RETENTION_DELIVERY_DAYS", T_INT,
+	  AT(retention_delivery_days), 0, 36600, "2192", "DAYS", "erase the delivery records "
+	  "(who received what, when) this old; the audit chain still verifies (0: keep)",
+	  RELOAD },
+	{ "retention-report-days", "TOCSIN_RETENTION_REPORT_DAYS", T_INT,
+	  AT(retention_report_days), 0, 36600, "2192", "DAYS", "erase partner reports "
+	  "received this long ago (0: keep)", RELOAD },
+	{ "retention-status-days", "TOCSIN_RETENTION_STATUS_DAYS", T_INT,
+	  AT(retention_status_days), 0, 36600, "2192", "DAYS", "erase status reports (the "
+	  "sites' history) this old, never a site's latest (0: keep)", RELOAD },
 	{ "retention-sweep-seconds", "TOCSIN_RETENTION_SWEEP_SECONDS", T_INT,
-	  AT(retention_sweep_s), 1, 86400, "3600", "SECONDS", "how often what "
-	  "retention-audit-detail-days makes due is erased", RELOAD },
+	  AT(retention_sweep_s), 1, 86400, "3600", "SECONDS", "how often what the "
+	  "retention-* settings make due is erased, in short batches", RELOAD },
 };
 
 #define N_SETTINGS (int)(sizeof table / sizeof table[0])

@@ -74,6 +74,10 @@ struct conf {
 	struct cidr_list metrics_allow;   /* metrics-allow: who may read /metrics */
 	const char *metrics_token;        /* metrics-token: or with this bearer token */
 	int retention_audit_detail_days;  /* retention-audit-detail-days (0: kept) */
+	int retention_alert_days;         /* retention-alert-days (0: kept) */
+	int retention_delivery_days;      /* retention-delivery-days (0: kept) */
+	int retention_report_days;        /* retention-report-days: partner reports */
+	int retention_status_days;        /* retention-status-days: status history */
 	int retention_sweep_s;            /* retention-sweep-seconds */
 	/* allowed-origin, normalised (admission_origin_normal): public-url's
 	 * origin, then the ones given; none given: the local ones of the port */

@@ -54,6 +54,15 @@ int metrics_severity(const char *name)
 	return -1;
 }
 
+static const char *const retention_kinds[METRICS_RET_KINDS] = {
+	"alerts", "deliveries", "partner_reports", "status_reports", "audit_details", "crime_records",
+};
+
+const char *metrics_retention_name(enum metrics_retention k)
+{
+	return retention_kinds[k];
+}
+
 /* A growing buffer; on out of memory it stops growing and says so. */
 struct out {
 	char *buf;
@@ -191,6 +200,23 @@ static void render_access(struct out *o, const struct metrics *m)
 	    (unsigned long long)m->bus_in, (unsigned long long)m->bus_out);
 }
 
+static void render_retention(struct out *o, const struct metrics *m)
+{
+	head(o, "tocsin_retention_erased_total", "counter",
+	     "Rows erased past their retention, by kind (audit_details: details erased, "
+	     "deliveries: delivery batches).");
+	for (int k = 0; k < METRICS_RET_KINDS; k++)
+		put(o, "tocsin_retention_erased_total{kind=\"%s\"} %llu\n", retention_kinds[k],
+		    (unsigned long long)m->retention_erased[k]);
+	counter(o, "tocsin_retention_errors_total", "Retention sweep calls that failed.",
+		m->retention_errors);
+	/* %.3f, not gauge's %.9g: a Unix time has ten digits before the point */
+	head(o, "tocsin_retention_last_run_timestamp_seconds", "gauge",
+	     "When the last retention sweep through every kind ended (Unix time; 0: none yet).");
+	put(o, "tocsin_retention_last_run_timestamp_seconds %.3f\n",
+	    (double)m->retention_last_us / 1e6);
+}
+
 char *metrics_render(const struct metrics *m, const struct metrics_now *now, size_t *len)
 {
 	struct out o = { malloc(8192), 0, 8192, 0 };
@@ -201,6 +227,7 @@ char *metrics_render(const struct metrics *m, const struct metrics_now *now, siz
 	render_alerts(&o, m);
 	render_state(&o, m, now);
 	render_access(&o, m);
+	render_retention(&o, m);
 	if (o.oom) {
 		free(o.buf);
 		return NULL;

@@ -25,6 +25,18 @@
 
 enum metrics_source { METRICS_CONSOLE, METRICS_ADAPTER };
 
+/* What a retention sweep erases (retention.c, crime_sweep.c), the label
+ * kind of tocsin_retention_erased_total. */
+enum metrics_retention {
+	METRICS_RET_ALERTS,
+	METRICS_RET_DELIVERIES,
+	METRICS_RET_PARTNER_REPORTS,
+	METRICS_RET_STATUS_REPORTS,
+	METRICS_RET_AUDIT_DETAILS,
+	METRICS_RET_CRIME_RECORDS,
+	METRICS_RET_KINDS
+};
+
 /* Counts per bucket (the last: +Inf), their sum and number. */
 struct metrics_hist {
 	uint64_t counts[METRICS_BUCKETS + 1];
@@ -40,6 +52,10 @@ struct metrics {
 	uint64_t slow_closes;                      /* session.c: closed at the queue limit */
 	uint64_t signins, signin_failures, signin_lockouts; /* http_api.c */
 	uint64_t bus_in, bus_out;                  /* bus.c: requests in, events out */
+	uint64_t retention_erased[METRICS_RET_KINDS]; /* retention.c, crime_sweep.c: rows */
+	uint64_t retention_errors;                 /* retention.c, crime_sweep.c: failed calls */
+	int64_t retention_last_us;                 /* retention.c: wall-clock end of the last
+	                                            * sweep through every kind (0: none yet) */
 	struct metrics_hist fanout;                /* seconds: fan-out to written */
 	struct metrics_hist durable;               /* seconds: publish to durable */
 	int64_t fanout_since_us;                   /* fanout.c: the oldest fan-out not
@@ -64,6 +80,9 @@ void metrics_init(struct metrics *m);
 /* Adds one observation (seconds) to a histogram of fanout or durable. */
 void metrics_observe_fanout(struct metrics *m, double seconds);
 void metrics_observe_durable(struct metrics *m, double seconds);
+
+/* The label of a retention kind (alerts, deliveries, ...). */
+const char *metrics_retention_name(enum metrics_retention k);
 
 /* The index of a severity name (minor..extreme), or -1. */
 int metrics_severity(const char *name);

@@ -6,7 +6,9 @@
  * audit row per sweep that erased something (crime_records_erased, an
  * erasure under DPA 2018 s.62). It runs every crime-sweep-seconds
  * (default 3600) while the database is up; a batch that came back full
- * asks again at once rather than waiting. Loop thread only. */
+ * asks again at once rather than waiting. What it erases and its failures
+ * count on /metrics with retention.c's (kind crime_records). Loop thread
+ * only. */
 #include "handle.h"
 #include "loop_wake.h"
 #include "db.h"
@@ -28,11 +30,15 @@ static void swept(struct broker *b, void *arg, PGresult *res, const struct db_er
 
 	b->crime_sweeping = 0;
 	if (err) {
-		if (!err->lost)
+		if (!err->lost) {
+			b->metrics.retention_errors++;
 			log_error("crime retention sweep failed: %s", err->message);
+		}
 		return;
 	}
 	n = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	if (n > 0)
+		b->metrics.retention_erased[METRICS_RET_CRIME_RECORDS] += (uint64_t)n;
 	if (n > 0)
 		log_info("crime: erased %ld record%s past the retention of %d days", n,
 			 n == 1 ? "" : "s", b->conf.crime_retention_days);

@@ -164,7 +164,8 @@ void audit_sealer_free(struct broker *b);
 /* image_sweep.c: erases expired images. */
 void image_sweep_start(struct broker *b);
 
-/* retention.c: erases audit details past retention-audit-detail-days. */
+/* retention.c: erases alerts, delivery records, partner reports, status
+ * history and audit details past their retention-*-days. */
 void retention_start(struct broker *b);
 /* crime_sweep.c: erases crime records past their retention. */
 void crime_sweep_start(struct broker *b);

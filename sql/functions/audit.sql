@@ -46,8 +46,10 @@ $$;
 -- The exact bytes a seal covers: every column, in a fixed order and format
 -- (jsonb's text form is canonical: keys sorted, no duplicates); for a
 -- deliver row naming a batch, followed by the SHA-256 (hex) of the batch's
--- canonical bytes (tocsin_delivery_batch_canonical), or 'missing' when the
--- batch row is gone, so the seal covers the recipients and times of every
+-- canonical bytes (tocsin_delivery_batch_canonical), or, once the batch is
+-- erased past its retention, the digest the erasure kept
+-- (delivery_batch_digests, 051_record_retention), or 'missing' when the
+-- batch row is gone without one, so the seal covers the recipients and times of every
 -- delivery in it. A digest rather than the bytes: a batch holds up to
 -- 16,000 deliveries (about 450 kB) and the sealer reads up to 5,000 rows at
 -- a time. Older deliver rows (one per delivery, no "batch") keep their
@@ -74,6 +76,9 @@ LANGUAGE sql STABLE AS $$
                       FROM delivery_batches b
                      WHERE a.detail->>'batch' ~ '^[0-9]{1,18}$'
                        AND b.id = (a.detail->>'batch')::bigint),
+                   (SELECT e.sha256 FROM delivery_batch_digests e
+                     WHERE a.detail->>'batch' ~ '^[0-9]{1,18}$'
+                       AND e.batch_id = (a.detail->>'batch')::bigint),
                    'missing')
            ELSE '' END;
 $$;

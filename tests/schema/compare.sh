@@ -413,6 +413,31 @@ ADDED=(
     "ACL|FUNCTION tocsin_status_reported(p_reports bigint[])"
     "FUNCTION|tocsin_tallies(bigint[])"
     "ACL|FUNCTION tocsin_tallies(p_alerts bigint[])"
+    # alerts, deliveries, partner reports and status history erased past
+    # their retention, the digests of erased delivery batches kept
+    # (051_record_retention, sql/functions/retention.sql)
+    "TABLE|delivery_batch_digests"
+    "CONSTRAINT|delivery_batch_digests delivery_batch_digests_pkey"
+    "ACL|TABLE delivery_batch_digests"
+    "TRIGGER|delivery_batch_digests delivery_batch_digests_no_update"
+    "TRIGGER|delivery_batch_digests delivery_batch_digests_no_truncate"
+    "INDEX|alerts_thread_sent_idx"
+    "INDEX|delivery_batches_first_at_idx"
+    "INDEX|status_reports_reported_idx"
+    "INDEX|partner_reports_alert_idx"
+    "INDEX|report_request_sites_report_idx"
+    "FUNCTION|tocsin_retention_record(text, timestamp with time zone, jsonb)"
+    "ACL|FUNCTION tocsin_retention_record(p_action text, p_before timestamp with time zone, p_detail jsonb)"
+    "FUNCTION|tocsin_retention_erase_batches(bigint[])"
+    "ACL|FUNCTION tocsin_retention_erase_batches(p_ids bigint[])"
+    "FUNCTION|tocsin_retention_deliveries(timestamp with time zone, integer)"
+    "ACL|FUNCTION tocsin_retention_deliveries(p_before timestamp with time zone, p_limit integer)"
+    "FUNCTION|tocsin_retention_alerts(timestamp with time zone, integer)"
+    "ACL|FUNCTION tocsin_retention_alerts(p_before timestamp with time zone, p_limit integer)"
+    "FUNCTION|tocsin_retention_partner_reports(timestamp with time zone, integer)"
+    "ACL|FUNCTION tocsin_retention_partner_reports(p_before timestamp with time zone, p_limit integer)"
+    "FUNCTION|tocsin_retention_status_reports(timestamp with time zone, integer)"
+    "ACL|FUNCTION tocsin_retention_status_reports(p_before timestamp with time zone, p_limit integer)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -94,6 +94,37 @@ static void test_histograms(void **state)
 	free(text);
 }
 
+/* Rows erased by kind, failed calls, and the last sweep's end as a Unix
+ * time to the millisecond (a %.9g gauge would round it to ten seconds). */
+static void test_retention(void **state)
+{
+	struct metrics m;
+	struct metrics_now now = { 0 };
+	size_t len;
+	char *text;
+
+	metrics_init(&m);
+	text = metrics_render(&m, &now, &len);
+	assert_true(value_of(text, "tocsin_retention_erased_total{kind=\"alerts\"}") == 0);
+	assert_true(value_of(text, "tocsin_retention_last_run_timestamp_seconds") == 0);
+	free(text);
+	m.retention_erased[METRICS_RET_ALERTS] = 3;
+	m.retention_erased[METRICS_RET_DELIVERIES] = 2;
+	m.retention_erased[METRICS_RET_STATUS_REPORTS] = 7;
+	m.retention_errors = 1;
+	m.retention_last_us = 1765137290123456;
+	text = metrics_render(&m, &now, &len);
+	assert_non_null(strstr(text, "# TYPE tocsin_retention_erased_total counter\n"));
+	assert_true(value_of(text, "tocsin_retention_erased_total{kind=\"alerts\"}") == 3);
+	assert_true(value_of(text, "tocsin_retention_erased_total{kind=\"deliveries\"}") == 2);
+	assert_true(value_of(text, "tocsin_retention_erased_total{kind=\"status_reports\"}") == 7);
+	assert_true(value_of(text, "tocsin_retention_erased_total{kind=\"partner_reports\"}") == 0);
+	assert_true(value_of(text, "tocsin_retention_errors_total") == 1);
+	assert_non_null(strstr(text, "tocsin_retention_last_run_timestamp_seconds 1765137290.123\n"));
+	assert_string_equal(metrics_retention_name(METRICS_RET_CRIME_RECORDS), "crime_records");
+	free(text);
+}
+
 static void test_severities(void **state)
 {
 	assert_int_equal(metrics_severity("minor"), 0);
@@ -107,6 +138,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counters_and_gauges),
 		cmocka_unit_test(test_histograms),
+		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_severities),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
