@@ -81,19 +81,27 @@ int sign_key_load(struct sign_key *k, const char *path)
 	return 0;
 }
 
-json_t *sign_key_sign_json(const struct sign_key *k, const json_t *v)
+json_t *sign_key_sign_text(const struct sign_key *k, const char *text, size_t len)
 {
 	unsigned char sig[crypto_sign_BYTES];
 	char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+
+	crypto_sign_detached(sig, NULL, (const unsigned char *)text, len, k->sk);
+	sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+	return json_pack("{s:s, s:s, s:s}", "alg", "Ed25519", "key_id", k->key_id, "sig", b64);
+}
+
+json_t *sign_key_sign_json(const struct sign_key *k, const json_t *v)
+{
 	size_t len;
 	char *text = canon_json_dump(v, &len);
+	json_t *sig;
 
 	if (!text)
 		return NULL;
-	crypto_sign_detached(sig, NULL, (const unsigned char *)text, len, k->sk);
+	sig = sign_key_sign_text(k, text, len);
 	free(text);
-	sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
-	return json_pack("{s:s, s:s, s:s}", "alg", "Ed25519", "key_id", k->key_id, "sig", b64);
+	return sig;
 }
 
 /* Standard base64 of exactly n bytes into out: 0, or -1. */
@@ -107,16 +115,13 @@ static int decode(const char *b64, unsigned char *out, size_t n)
 	return got == n ? 0 : -1;
 }
 
-enum sign_key_check sign_key_verify_json(const json_t *published, const json_t *v,
+enum sign_key_check sign_key_verify_text(const json_t *published, const char *text, size_t len,
 					 const json_t *sig)
 {
 	unsigned char pk[crypto_sign_PUBLICKEYBYTES], s[crypto_sign_BYTES];
 	const char *alg = json_string_value(json_object_get(sig, "alg"));
 	const char *id = json_string_value(json_object_get(sig, "key_id"));
 	json_t *entry;
-	size_t len;
-	char *text;
-	int bad;
 
 	if (!alg || strcmp(alg, "Ed25519") || !id ||
 	    decode(json_string_value(json_object_get(sig, "sig")), s, sizeof s))
@@ -124,11 +129,21 @@ enum sign_key_check sign_key_verify_json(const json_t *published, const json_t *
 	entry = find_key(published, id);
 	if (!entry || decode(json_string_value(json_object_get(entry, "public_key")), pk, sizeof pk))
 		return SIGN_KEY_UNKNOWN_KEY;
-	if (!(text = canon_json_dump(v, &len)))
+	if (!text)
 		return SIGN_KEY_BAD;
-	bad = crypto_sign_verify_detached(s, (const unsigned char *)text, len, pk);
+	return crypto_sign_verify_detached(s, (const unsigned char *)text, len, pk) ? SIGN_KEY_BAD
+										: SIGN_KEY_VALID;
+}
+
+enum sign_key_check sign_key_verify_json(const json_t *published, const json_t *v,
+					 const json_t *sig)
+{
+	size_t len = 0;
+	char *text = v ? canon_json_dump(v, &len) : NULL;
+	enum sign_key_check c = sign_key_verify_text(published, text, len, sig);
+
 	free(text);
-	return bad ? SIGN_KEY_BAD : SIGN_KEY_VALID;
+	return c;
 }
 
 const char *sign_key_check_name(enum sign_key_check c)

@@ -54,6 +54,9 @@ void sign_key_id(const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
 /* The signature object of v, or NULL (out of memory, or v cannot be
  * written canonically: canon_json.h). */
 json_t *sign_key_sign_json(const struct sign_key *k, const json_t *v);
+/* The signature object of len bytes of text (v's canonical form, when
+ * the caller keeps it: the alert's stored signature, 048), or NULL. */
+json_t *sign_key_sign_text(const struct sign_key *k, const char *text, size_t len);
 
 /* Checks sig (a signature object) over v against the keys of published
  * (a FILE.pub document, or what GET /api/keys/alerts serves). */
@@ -61,6 +64,10 @@ enum sign_key_check sign_key_verify_json(const json_t *published, const json_t *
 					 const json_t *sig);
 
 /* A word for a check's result: "valid", "unsigned", "unknown_key", "bad". */
+/* The same over the canonical text itself (as stored with an alert). */
+enum sign_key_check sign_key_verify_text(const json_t *published, const char *text, size_t len,
+					 const json_t *sig);
+
 const char *sign_key_check_name(enum sign_key_check c);
 
 /* Wipes the secret key and frees the list. */

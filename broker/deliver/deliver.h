@@ -67,6 +67,13 @@ struct msg *alert_frame_msg(const struct sign_key *key, int64_t id, int64_t seq,
  * sends it in more than one frame (resume.c: a replay and an in_force). */
 struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t *alert,
 				   const char *flag, unsigned audience);
+/* Signs an alert once as its publisher (a publish, a relay) and keeps the
+ * signature and the canonical text it covers with the alert in PostgreSQL
+ * (alert_signatures, `tocsinctl alert verify ID`). Returns the signature
+ * object (caller owns; NULL: unsigned, logged by alert_frame_signed_msg).
+ * Asks nothing of the database when keep is 0 (a journaled alert, whose
+ * row does not exist yet). */
+json_t *alert_frame_sign_kept(struct broker *b, int64_t id, const json_t *alert, int keep);
 /* MSG_TO_* bits from an alert's target roles and classification. */
 unsigned alert_frame_audience(const char *roles, const char *classification);
 

@@ -103,8 +103,9 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 	requester_send(b, &p->req, reply);
 	fanout_tally(b, id, sender_org, 0, &t);
 	/* the shared control room's list, and what an update or cancel
-	 * ended; signed once for it and the alert frame */
-	sig = sign_key_sign_json(&b->alert_key, alert);
+	 * ended; signed once for it and the alert frame, and the signature
+	 * kept with a stored alert (a journaled one is not stored yet) */
+	sig = alert_frame_sign_kept(b, id, alert, !strcmp(durable, "database"));
 	in_force_live(b, id, alert, sig, (int)n_sites, p->req.session_id);
 	if (strcmp(json_string_value(json_object_get(alert, "msg_type")) ?: "alert", "alert") != 0)
 		in_force_ended_by(b, id, sent_at);
