@@ -32,13 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct msg *alert_frame_msg(const struct sign_key *key, int64_t id, int64_t seq, json_t *alert,
-			    const char *flag, unsigned audience)
-{
-	return alert_frame_signed_msg(alert ? sign_key_sign_json(key, alert) : NULL, id, seq, alert,
-				      flag, audience);
-}
-
 struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t *alert,
 				   const char *flag, unsigned audience)
 {

@@ -57,14 +57,12 @@ void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id);
 /* ---- alert_frame.c */
 
 /* The alert frame around an alert object (stolen; built by PostgreSQL's
- * tocsin_alert_json), signed with key, with flag ("replay", "escalated")
- * set true if given, for the audience (MSG_TO_* bits) given. NULL when
- * out of memory. */
-struct msg *alert_frame_msg(const struct sign_key *key, int64_t id, int64_t seq, json_t *alert,
-			    const char *flag, unsigned audience);
-/* The same with its signature already made (sig stolen; NULL: the frame
- * goes out unsigned, logged), for a caller that signs an alert once and
- * sends it in more than one frame (resume.c: a replay and an in_force). */
+ * tocsin_alert_json) with its signature (sig stolen; NULL: the frame goes
+ * out unsigned, logged), flag ("replay", "escalated") set true if given,
+ * for the audience (MSG_TO_* bits) given. NULL when out of memory. The
+ * caller signs an alert once (sign_key_sign_json, alert_frame_sign_kept)
+ * for every frame that carries it (resume.c: a replay and an in_force;
+ * escalation.c: the consoles' alert and the desks' escalation). */
 struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t *alert,
 				   const char *flag, unsigned audience);
 /* Signs an alert once as its publisher (a publish, a relay) and keeps the
