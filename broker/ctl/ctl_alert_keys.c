@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "ctl_commands.h"
 #include "canon_json.h"
+#include "sign_check.h"
 #include "sign_key.h"
 
 #include <errno.h>
@@ -215,7 +216,7 @@ static const char verify_help[] =
 /* What one check found, to print. */
 struct verdict {
 	long long alert_id;
-	enum sign_key_check c;
+	enum sign_check c;
 	const char *key_id; /* the signature's, if any */
 	const char *sha256; /* of the signed text (ID), or NULL */
 	char why[200];      /* "" unless not verified */
@@ -224,16 +225,16 @@ struct verdict {
 static void explain(struct verdict *v)
 {
 	switch (v->c) {
-	case SIGN_KEY_VALID:
+	case SIGN_CHECK_VALID:
 		break;
-	case SIGN_KEY_UNSIGNED:
+	case SIGN_CHECK_UNSIGNED:
 		snprintf(v->why, sizeof v->why, "no signature (unsigned)");
 		break;
-	case SIGN_KEY_UNKNOWN_KEY:
+	case SIGN_CHECK_UNKNOWN_KEY:
 		snprintf(v->why, sizeof v->why, "signed by key %s, which the keys do not list "
 			 "(unknown_key)", v->key_id ? v->key_id : "?");
 		break;
-	case SIGN_KEY_BAD:
+	case SIGN_CHECK_BAD:
 		snprintf(v->why, sizeof v->why, "the alert does not match its signature (bad)");
 		break;
 	}
@@ -243,7 +244,7 @@ static int report(const struct verdict *v, int json)
 {
 	if (json) {
 		json_t *o = json_pack("{s:I, s:s, s:s*, s:s*, s:s*}", "alert_id",
-				      (json_int_t)v->alert_id, "result", sign_key_check_name(v->c),
+				      (json_int_t)v->alert_id, "result", sign_check_name(v->c),
 				      "key_id", v->key_id, "sha256", v->sha256, "why",
 				      v->why[0] ? v->why : NULL);
 		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -252,14 +253,14 @@ static int report(const struct verdict *v, int json)
 			printf("[%s]\n", text);
 		free(text);
 		json_decref(o);
-	} else if (v->c == SIGN_KEY_VALID && !v->why[0]) {
+	} else if (v->c == SIGN_CHECK_VALID && !v->why[0]) {
 		printf("alert %lld: verified by key %s\n", v->alert_id, v->key_id);
 		if (v->sha256)
 			printf("  sha256 of the signed form: %s\n", v->sha256);
 	} else {
 		printf("alert %lld: NOT VERIFIED: %s\n", v->alert_id, v->why);
 	}
-	return v->c == SIGN_KEY_VALID && !v->why[0] ? CTL_OK : CTL_FAILED;
+	return v->c == SIGN_CHECK_VALID && !v->why[0] ? CTL_OK : CTL_FAILED;
 }
 
 /* A member of what was signed that the database must still hold as it
@@ -334,7 +335,7 @@ static int verify_id(const char *id, const struct ctl_opts *o, const char *actor
 	if (!res)
 		goto out;
 	if (PQgetisnull(res, 0, 1)) {
-		v.c = SIGN_KEY_UNSIGNED;
+		v.c = SIGN_CHECK_UNSIGNED;
 		snprintf(v.why, sizeof v.why, "no signature is kept with it (published while the "
 			 "database was unreachable, or before signatures were kept)");
 		rc = report(&v, o->json);
@@ -345,16 +346,16 @@ static int verify_id(const char *id, const struct ctl_opts *o, const char *actor
 	v.sha256 = PQgetvalue(res, 0, 3);
 	sig = json_pack("{s:s, s:s, s:s}", "alg", "Ed25519", "key_id", v.key_id, "sig",
 			PQgetvalue(res, 0, 1));
-	v.c = sign_key_verify_text(keys, text, strlen(text), sig);
+	v.c = sign_check_text(keys, text, strlen(text), sig);
 	explain(&v);
-	if (v.c == SIGN_KEY_BAD)
+	if (v.c == SIGN_CHECK_BAD)
 		snprintf(v.why, sizeof v.why, "the text kept with it does not match its signature "
 			 "(bad): the stored signature or signed form was altered");
 	signed_alert = json_loads(text, 0, NULL);
 	now = json_loads(PQgetvalue(res, 0, 5), 0, NULL);
-	if (v.c == SIGN_KEY_VALID && (!signed_alert || !now))
+	if (v.c == SIGN_CHECK_VALID && (!signed_alert || !now))
 		snprintf(v.why, sizeof v.why, "the signed form or the alert cannot be read as JSON");
-	else if (v.c == SIGN_KEY_VALID && (member = changed_member(signed_alert, now)))
+	else if (v.c == SIGN_CHECK_VALID && (member = changed_member(signed_alert, now)))
 		snprintf(v.why, sizeof v.why, "its %s in the database differs from what was signed "
 			 "(altered after it was sent)", member);
 	rc = report(&v, o->json);
@@ -388,7 +389,7 @@ static int verify_file(const char *path, const struct ctl_opts *o, const json_t 
 	alert = json_object_get(frame, "alert");
 	v.alert_id = json_integer_value(json_object_get(alert, "id"));
 	v.key_id = json_string_value(json_object_get(json_object_get(frame, "signature"), "key_id"));
-	v.c = sign_key_verify_json(keys, alert, json_object_get(frame, "signature"));
+	v.c = sign_check_json(keys, alert, json_object_get(frame, "signature"));
 	explain(&v);
 	rc = report(&v, o->json);
 	json_decref(frame);
