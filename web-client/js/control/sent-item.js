@@ -148,6 +148,11 @@ function renderState(item, rec) {
     mark = 'Update';
     text = about ? `Replaces “${about}” on the recipients’ screens.` : 'Replaces an earlier alert on the recipients’ screens.';
   }
+  if (rec.released_alone) {
+    mark = 'Released alone';
+    text = 'Sent without a second controller (break glass): recorded with your justification, ' +
+      'and shown to every controller who signs in next.';
+  }
   if (rec.cancelled) {
     mark = 'Cancelled';
     text = `Cancelled${rec.cancelled_at ? ` at ${formatTime(rec.cancelled_at)}` : ''}: the recipients were told to stand down.`;

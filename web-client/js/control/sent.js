@@ -164,6 +164,7 @@ function onPublished(frame, req) {
     in_force: msgType !== 'cancel',
   };
   if (mine) fillFromRequest(rec, req, orig);
+  if (mine && req.release_alone) rec.released_alone = true; // break glass: said on the entry
   if (orig) {
     if (msgType === 'cancel') {
       orig.cancelled = true;
