@@ -55,14 +55,8 @@ CREATE OR REPLACE FUNCTION tocsin_admin_alert_signature(p_actor text, p_alert bi
 RETURNS TABLE (key_id text, sig text, signed text, sha256 text, signed_at timestamptz,
                alert_json json)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-    v_actor text := tocsin_admin_actor(p_actor);
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM alerts WHERE alerts.id = p_alert) THEN
-        RAISE EXCEPTION 'no alert %', p_alert USING ERRCODE = 'TS404', COLUMN = 'alert_id';
-    END IF;
-    INSERT INTO audit (action, actor_username, actor_role, alert_id, detail)
-    VALUES ('view_alert', v_actor, 'tocsinctl', p_alert, '{"verify": true}'::jsonb);
+    PERFORM tocsin_admin_view_alert(p_actor, p_alert, '{"verify": true}'::jsonb);
     RETURN QUERY
     SELECT s.key_id, s.sig, s.signed, s.sha256, s.signed_at, tocsin_alert_json(p_alert)
       FROM (SELECT 1) one
