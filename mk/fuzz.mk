@@ -1,5 +1,5 @@
-# mk/fuzz.mk: libFuzzer targets over the protocol decoder and the token
-# parser (tests/fuzz/README.md).
+# mk/fuzz.mk: libFuzzer targets over the protocol decoder, the token
+# parser and the alert signature check (tests/fuzz/README.md).
 #
 #   make fuzz                 install clang if missing (deploy/install-deps.sh
 #                             --fuzz), build both targets, run each for
@@ -13,14 +13,17 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= frame token
+FUZZ_TARGETS ?= frame token alert
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer -DFUZZ_LIBFUZZER
 FUZZ_SRC_frame := tests/fuzz/fuzz_frame.c tests/fuzz/fuzz_fail.c broker/base/frame.c \
                   broker/base/frame_publish.c broker/base/frame_check.c broker/base/clock.c
 FUZZ_SRC_token := tests/fuzz/fuzz_token.c tests/fuzz/fuzz_fail.c broker/base/token.c
+FUZZ_SRC_alert := tests/fuzz/fuzz_alert.c tests/fuzz/fuzz_fail.c adapters/lib/bus_verify.c \
+                  broker/base/sign_check.c broker/base/canon_json.c
 FUZZ_OPTS_frame := -max_len=16384 -dict=tests/fuzz/frame.dict
 FUZZ_OPTS_token := -max_len=2048 -dict=tests/fuzz/token.dict
+FUZZ_OPTS_alert := -max_len=16384 -dict=tests/fuzz/frame.dict
 
 .PHONY: fuzz fuzz-deps fuzz-build $(addprefix fuzz-run-,$(FUZZ_TARGETS))
 
@@ -36,7 +39,7 @@ fuzz-deps:
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_fail.c tests/fuzz/fuzz_targets.h \
                       $(BROKER_SRC) $(BROKER_HDR)
 	@mkdir -p $(BUILD)/fuzz
-	$(FUZZ_CC) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(PKG_CFLAGS) -Ibroker/base -Itests/fuzz -o $@ \
+	$(FUZZ_CC) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(PKG_CFLAGS) -Ibroker/base -Iadapters/lib -Itests/fuzz -o $@ \
 	    $(FUZZ_SRC_$*) $(PKG_LIBS)
 
 fuzz-build: fuzz-deps
@@ -59,4 +62,5 @@ $(addprefix fuzz-run-,$(FUZZ_TARGETS)): fuzz-run-%:
 # The corpus replay (make test, make unit) links the targets too: rebuild it
 # when they change.
 $(BUILD)/unit/test_fuzz_replay: tests/fuzz/fuzz_frame.c tests/fuzz/fuzz_token.c \
+                                tests/fuzz/fuzz_alert.c adapters/lib/bus_verify.c \
                                 tests/fuzz/fuzz_fail.c tests/fuzz/fuzz_targets.h

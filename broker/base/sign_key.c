@@ -1,6 +1,7 @@
 /* sign_key.c: the alert signing key and its public list (see sign_key.h). */
 #include "sign_key.h"
 #include "canon_json.h"
+#include "sign_check.h"
 #include "key_file.h"
 #include "log.h"
 
@@ -19,20 +20,6 @@ void sign_key_id(const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
 
 	crypto_generichash(h, sizeof h, pk, crypto_sign_PUBLICKEYBYTES, NULL, 0);
 	sodium_bin2hex(out, SIGN_KEY_ID_LEN + 1, h, SIGN_KEY_ID_LEN / 2);
-}
-
-/* The entry of key_id in a list, or NULL. */
-static json_t *find_key(const json_t *published, const char *key_id)
-{
-	json_t *keys = json_object_get(published, "keys"), *e;
-	size_t i;
-
-	json_array_foreach(keys, i, e) {
-		const char *id = json_string_value(json_object_get(e, "key_id"));
-		if (id && !strcmp(id, key_id))
-			return e;
-	}
-	return NULL;
 }
 
 /* FILE.pub, or a list of the current key alone when there is none. */
@@ -56,7 +43,7 @@ static int load_list(struct sign_key *k, const char *path)
 		log_error("alert key list %s has no \"keys\" array", pub_path);
 		return -1;
 	}
-	if (find_key(k->published, k->key_id))
+	if (sign_check_find_key(k->published, k->key_id))
 		return 0;
 	sodium_bin2base64(b64, sizeof b64, k->pk, sizeof k->pk, sodium_base64_VARIANT_ORIGINAL);
 	return json_array_append_new(keys, json_pack("{s:s, s:s, s:n, s:n}", "key_id", k->key_id,
@@ -81,65 +68,27 @@ int sign_key_load(struct sign_key *k, const char *path)
 	return 0;
 }
 
-json_t *sign_key_sign_json(const struct sign_key *k, const json_t *v)
+json_t *sign_key_sign_text(const struct sign_key *k, const char *text, size_t len)
 {
 	unsigned char sig[crypto_sign_BYTES];
 	char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
-	size_t len;
-	char *text = canon_json_dump(v, &len);
 
-	if (!text)
-		return NULL;
 	crypto_sign_detached(sig, NULL, (const unsigned char *)text, len, k->sk);
-	free(text);
 	sodium_bin2base64(b64, sizeof b64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
 	return json_pack("{s:s, s:s, s:s}", "alg", "Ed25519", "key_id", k->key_id, "sig", b64);
 }
 
-/* Standard base64 of exactly n bytes into out: 0, or -1. */
-static int decode(const char *b64, unsigned char *out, size_t n)
+json_t *sign_key_sign_json(const struct sign_key *k, const json_t *v)
 {
-	size_t got = 0;
-
-	if (!b64 || sodium_base642bin(out, n, b64, strlen(b64), NULL, &got, NULL,
-				      sodium_base64_VARIANT_ORIGINAL) != 0)
-		return -1;
-	return got == n ? 0 : -1;
-}
-
-enum sign_key_check sign_key_verify_json(const json_t *published, const json_t *v,
-					 const json_t *sig)
-{
-	unsigned char pk[crypto_sign_PUBLICKEYBYTES], s[crypto_sign_BYTES];
-	const char *alg = json_string_value(json_object_get(sig, "alg"));
-	const char *id = json_string_value(json_object_get(sig, "key_id"));
-	json_t *entry;
 	size_t len;
-	char *text;
-	int bad;
+	char *text = canon_json_dump(v, &len);
+	json_t *sig;
 
-	if (!alg || strcmp(alg, "Ed25519") || !id ||
-	    decode(json_string_value(json_object_get(sig, "sig")), s, sizeof s))
-		return SIGN_KEY_UNSIGNED;
-	entry = find_key(published, id);
-	if (!entry || decode(json_string_value(json_object_get(entry, "public_key")), pk, sizeof pk))
-		return SIGN_KEY_UNKNOWN_KEY;
-	if (!(text = canon_json_dump(v, &len)))
-		return SIGN_KEY_BAD;
-	bad = crypto_sign_verify_detached(s, (const unsigned char *)text, len, pk);
+	if (!text)
+		return NULL;
+	sig = sign_key_sign_text(k, text, len);
 	free(text);
-	return bad ? SIGN_KEY_BAD : SIGN_KEY_VALID;
-}
-
-const char *sign_key_check_name(enum sign_key_check c)
-{
-	switch (c) {
-	case SIGN_KEY_VALID: return "valid";
-	case SIGN_KEY_UNSIGNED: return "unsigned";
-	case SIGN_KEY_UNKNOWN_KEY: return "unknown_key";
-	case SIGN_KEY_BAD: break;
-	}
-	return "bad";
+	return sig;
 }
 
 void sign_key_free(struct sign_key *k)

@@ -19,7 +19,8 @@
  *             alerts signed before it stay verifiable. Optional: without
  *             it the list is the current key alone.
  * A signature is {"alg":"Ed25519","key_id":"…","sig":"…"} (sig: the 64
- * bytes in standard base64) over canon_json_dump() of the signed object.
+ * bytes in standard base64) over canon_json_dump() of the signed object;
+ * sign_check.h checks one.
  * Pure: plain blocking file reads at start, no loop; any thread after. */
 #ifndef TOCSIN_SIGN_KEY_H
 #define TOCSIN_SIGN_KEY_H
@@ -36,13 +37,6 @@ struct sign_key {
 	json_t *published; /* owned: {"alg":"Ed25519","keys":[…]} as served */
 };
 
-enum sign_key_check {
-	SIGN_KEY_VALID = 0,
-	SIGN_KEY_UNSIGNED,    /* no signature, or not of the form above */
-	SIGN_KEY_UNKNOWN_KEY, /* key_id not in the list */
-	SIGN_KEY_BAD,         /* the signature does not match the content */
-};
-
 /* Reads FILE and FILE.pub. Returns 0, or -1 after logging an error that
  * names the file (and the command that makes a missing key). */
 int sign_key_load(struct sign_key *k, const char *path);
@@ -54,14 +48,9 @@ void sign_key_id(const unsigned char pk[crypto_sign_PUBLICKEYBYTES],
 /* The signature object of v, or NULL (out of memory, or v cannot be
  * written canonically: canon_json.h). */
 json_t *sign_key_sign_json(const struct sign_key *k, const json_t *v);
-
-/* Checks sig (a signature object) over v against the keys of published
- * (a FILE.pub document, or what GET /api/keys/alerts serves). */
-enum sign_key_check sign_key_verify_json(const json_t *published, const json_t *v,
-					 const json_t *sig);
-
-/* A word for a check's result: "valid", "unsigned", "unknown_key", "bad". */
-const char *sign_key_check_name(enum sign_key_check c);
+/* The signature object of len bytes of text (v's canonical form, when
+ * the caller keeps it: the alert's stored signature, 048), or NULL. */
+json_t *sign_key_sign_text(const struct sign_key *k, const char *text, size_t len);
 
 /* Wipes the secret key and frees the list. */
 void sign_key_free(struct sign_key *k);

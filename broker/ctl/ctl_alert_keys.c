@@ -1,6 +1,7 @@
 /* ctl_alert_keys.c: the alert signing key (base/sign_key.h) from the
  * command line: made by `keys init`, replaced by `keys rotate-alert`,
- * listed by `keys show`, and `alert verify FILE` checks a saved alert.
+ * listed by `keys show`, and `alert verify ID|FILE` checks an alert kept
+ * in the database (alert_signatures, 048) or saved as a frame.
  *
  * FILE is the 32-byte Ed25519 seed, FILE.pub the JSON list of every public
  * key used and when (sign_key.h). A rotation writes FILE.pub first (the
@@ -9,10 +10,12 @@
  * Each file is written aside, flushed and renamed into place. The broker
  * reads both at start: a rotation takes effect at its next restart, and
  * alerts signed before it stay verifiable with the old key, which stays
- * listed. Needs no database. */
+ * listed. Only verify ID needs the database. */
 #include "clock.h"
 #include "ctl.h"
 #include "ctl_commands.h"
+#include "canon_json.h"
+#include "sign_check.h"
 #include "sign_key.h"
 
 #include <errno.h>
@@ -195,28 +198,223 @@ int ctl_alert_keys_rotate(int argc, char **argv)
 }
 
 static const char verify_help[] =
-	"usage: tocsinctl alert verify FILE [--keys KEYS] [--json]\n"
-	"Checks the Ed25519 signature of an alert saved in FILE (\"-\": standard\n"
-	"input): an alert frame as the broker sends it ({\"type\":\"alert\",\"alert\":…,\n"
-	"\"signature\":…}) or an in_force frame (the same members), or a bus event\n"
-	"carrying alert and signature.\n"
+	"usage: tocsinctl alert verify ID|FILE [--keys KEYS] [--actor NAME] [--json]\n"
+	"Checks the Ed25519 signature of an alert.\n"
+	"ID: an alert in the database (--database URL, default DATABASE_URL): the\n"
+	"signature kept with it when it was published, over the text it signed,\n"
+	"and that text against the alert as the database holds it now (audited\n"
+	"as a consultation, view_alert, naming --actor).\n"
+	"FILE (\"-\": standard input): an alert saved as the broker sent it: an\n"
+	"alert frame ({\"type\":\"alert\",\"alert\":…,\"signature\":…}), an in_force\n"
+	"frame (the same members), or a bus event carrying alert and signature.\n"
 	"KEYS: the public keys, as GET /api/keys/alerts serves them; default\n"
 	"FILE.pub of the alert key (keys rotate-alert --help says where).\n"
-	"Exit: 0 valid, 1 not valid (unsigned, unknown key, or altered), 2 usage.\n";
+	"Prints \"verified by key K\" or \"NOT VERIFIED: why\".\n"
+	"Exit: 0 verified, 1 not verified, 2 usage, 3 database unreachable,\n"
+	"4 no such alert.\n";
+
+/* What one check found, to print. */
+struct verdict {
+	long long alert_id;
+	enum sign_check c;
+	const char *key_id; /* the signature's, if any */
+	const char *sha256; /* of the signed text (ID), or NULL */
+	char why[200];      /* "" unless not verified */
+};
+
+static void explain(struct verdict *v)
+{
+	switch (v->c) {
+	case SIGN_CHECK_VALID:
+		break;
+	case SIGN_CHECK_UNSIGNED:
+		snprintf(v->why, sizeof v->why, "no signature (unsigned)");
+		break;
+	case SIGN_CHECK_UNKNOWN_KEY:
+		snprintf(v->why, sizeof v->why, "signed by key %s, which the keys do not list "
+			 "(unknown_key)", v->key_id ? v->key_id : "?");
+		break;
+	case SIGN_CHECK_BAD:
+		snprintf(v->why, sizeof v->why, "the alert does not match its signature (bad)");
+		break;
+	}
+}
+
+static int report(const struct verdict *v, int json)
+{
+	if (json) {
+		json_t *o = json_pack("{s:I, s:s, s:s*, s:s*, s:s*}", "alert_id",
+				      (json_int_t)v->alert_id, "result", sign_check_name(v->c),
+				      "key_id", v->key_id, "sha256", v->sha256, "why",
+				      v->why[0] ? v->why : NULL);
+		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+		if (text)
+			printf("[%s]\n", text);
+		free(text);
+		json_decref(o);
+	} else if (v->c == SIGN_CHECK_VALID && !v->why[0]) {
+		printf("alert %lld: verified by key %s\n", v->alert_id, v->key_id);
+		if (v->sha256)
+			printf("  sha256 of the signed form: %s\n", v->sha256);
+	} else {
+		printf("alert %lld: NOT VERIFIED: %s\n", v->alert_id, v->why);
+	}
+	return v->c == SIGN_CHECK_VALID && !v->why[0] ? CTL_OK : CTL_FAILED;
+}
+
+/* A member of what was signed that the database must still hold as it
+ * was: all but those an alert's later life changes (its seq once the
+ * journal is written back, cancelled, and the names of its sender and of
+ * a relaying organisation, which their owners may rename). */
+static int may_change(const char *member)
+{
+	static const char *const later[] = { "seq", "cancelled", NULL };
+
+	for (size_t i = 0; later[i]; i++)
+		if (!strcmp(member, later[i]))
+			return 1;
+	return 0;
+}
+
+/* 1 when a and b have the same canonical text (500 and 500.0 alike). */
+static int same(const json_t *a, const json_t *b)
+{
+	size_t la = 0, lb = 0;
+	char *ta = a ? canon_json_dump(a, &la) : NULL, *tb = b ? canon_json_dump(b, &lb) : NULL;
+	int eq = ta && tb && la == lb && !memcmp(ta, tb, la);
+
+	free(ta);
+	free(tb);
+	return eq || (!a && !b);
+}
+
+/* The first member of signed (an object) that now differs, or NULL. For
+ * sender and relay, their ids and the relay's note only. */
+static const char *changed_member(json_t *signed_alert, const json_t *now)
+{
+	static const char *const ids[] = { "user_id", "org_id", "of", "note", "by_org_id", NULL };
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(signed_alert, k, v) {
+		if (may_change(k))
+			continue;
+		if (!strcmp(k, "sender") || !strcmp(k, "relay")) {
+			const json_t *w = json_object_get(now, k);
+			if (json_is_object(v) != json_is_object(w))
+				return k;
+			for (size_t i = 0; json_is_object(v) && ids[i]; i++)
+				if (!same(json_object_get(v, ids[i]), json_object_get(w, ids[i])))
+					return k;
+			continue;
+		}
+		if (!same(v, json_object_get(now, k)))
+			return k;
+	}
+	return NULL;
+}
+
+/* alert verify ID: the kept signature over the kept text, then that text
+ * against the alert as stored now. */
+static int verify_id(const char *id, const struct ctl_opts *o, const char *actor,
+		     const json_t *keys)
+{
+	struct verdict v = { .alert_id = strtoll(id, NULL, 10) };
+	const char *p[] = { actor, id };
+	json_t *sig = NULL, *signed_alert = NULL, *now = NULL;
+	const char *text, *member;
+	PGresult *res = NULL;
+	int rc;
+	PGconn *conn = ctl_connect("alert verify", o, &rc);
+
+	if (!conn)
+		return rc;
+	res = ctl_exec("alert verify", conn,
+		       "SELECT * FROM tocsin_admin_alert_signature($1, $2::bigint)", 2, p, &rc);
+	if (!res)
+		goto out;
+	if (PQgetisnull(res, 0, 1)) {
+		v.c = SIGN_CHECK_UNSIGNED;
+		snprintf(v.why, sizeof v.why, "no signature is kept with it (published while the "
+			 "database was unreachable, or before signatures were kept)");
+		rc = report(&v, o->json);
+		goto out;
+	}
+	text = PQgetvalue(res, 0, 2);
+	v.key_id = PQgetvalue(res, 0, 0);
+	v.sha256 = PQgetvalue(res, 0, 3);
+	sig = json_pack("{s:s, s:s, s:s}", "alg", "Ed25519", "key_id", v.key_id, "sig",
+			PQgetvalue(res, 0, 1));
+	v.c = sign_check_text(keys, text, strlen(text), sig);
+	explain(&v);
+	if (v.c == SIGN_CHECK_BAD)
+		snprintf(v.why, sizeof v.why, "the text kept with it does not match its signature "
+			 "(bad): the stored signature or signed form was altered");
+	signed_alert = json_loads(text, 0, NULL);
+	now = json_loads(PQgetvalue(res, 0, 5), 0, NULL);
+	if (v.c == SIGN_CHECK_VALID && (!signed_alert || !now))
+		snprintf(v.why, sizeof v.why, "the signed form or the alert cannot be read as JSON");
+	else if (v.c == SIGN_CHECK_VALID && (member = changed_member(signed_alert, now)))
+		snprintf(v.why, sizeof v.why, "its %s in the database differs from what was signed "
+			 "(altered after it was sent)", member);
+	rc = report(&v, o->json);
+out:
+	PQclear(res);
+	PQfinish(conn);
+	json_decref(sig);
+	json_decref(signed_alert);
+	json_decref(now);
+	return rc;
+}
 
 /* alert verify FILE */
+static int verify_file(const char *path, const struct ctl_opts *o, const json_t *keys)
+{
+	struct verdict v = { 0 };
+	json_error_t err;
+	json_t *frame, *alert;
+	size_t len;
+	char *text = ctl_read_file("alert verify", path, 1 << 22, &len);
+	int rc;
+
+	if (!text)
+		return CTL_FAILED;
+	frame = json_loadb(text, len, 0, &err);
+	free(text);
+	if (!frame) {
+		fprintf(stderr, "tocsinctl alert verify: %s: %s\n", path, err.text);
+		return CTL_FAILED;
+	}
+	alert = json_object_get(frame, "alert");
+	v.alert_id = json_integer_value(json_object_get(alert, "id"));
+	v.key_id = json_string_value(json_object_get(json_object_get(frame, "signature"), "key_id"));
+	v.c = sign_check_json(keys, alert, json_object_get(frame, "signature"));
+	explain(&v);
+	rc = report(&v, o->json);
+	json_decref(frame);
+	return rc;
+}
+
+/* 1 when word names an alert by id rather than a file. */
+static int is_alert_id(const char *word)
+{
+	size_t n = strspn(word, "0123456789");
+
+	return n > 0 && n <= 16 && !word[n] && access(word, F_OK) != 0;
+}
+
+/* alert verify ID|FILE */
 int ctl_alert_keys_verify(int argc, char **argv)
 {
-	struct ctl_arg args[] = { { "--keys", 0, 0, NULL }, { NULL, 0, 0, NULL } };
+	struct ctl_arg args[] = { { "--keys", 0, 0, NULL }, { "--actor", 0, 0, NULL },
+				  { NULL, 0, 0, NULL } };
 	const char *pos[1];
 	struct ctl_opts o;
-	char path[4200];
-	json_t *frame = NULL, *keys = NULL;
+	char path[4200], actor[160];
+	json_t *keys = NULL;
 	json_error_t err;
-	enum sign_key_check c;
-	int help, has_key, rc = CTL_FAILED;
-	size_t len;
-	char *text;
+	int help, has_key, rc;
 
 	argc = ctl_take_common("alert verify", &o, argc, argv, &help);
 	if (argc >= 0 && help) {
@@ -229,14 +427,6 @@ int ctl_alert_keys_verify(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return CTL_FAILED;
-	if (!(text = ctl_read_file("alert verify", pos[0], 1 << 22, &len)))
-		return CTL_FAILED;
-	frame = json_loadb(text, len, 0, &err);
-	free(text);
-	if (!frame) {
-		fprintf(stderr, "tocsinctl alert verify: %s: %s\n", pos[0], err.text);
-		goto out;
-	}
 	if (ctl_args_get(args, "--keys")) {
 		keys = json_load_file(ctl_args_get(args, "--keys"), 0, &err);
 		if (!keys)
@@ -247,20 +437,10 @@ int ctl_alert_keys_verify(int argc, char **argv)
 		keys = read_list(path, &has_key);
 	}
 	if (!keys)
-		goto out;
-	c = sign_key_verify_json(keys, json_object_get(frame, "alert"),
-				 json_object_get(frame, "signature"));
-	if (o.json)
-		printf("[{\"alert_id\":%lld,\"result\":\"%s\"}]\n",
-		       (long long)json_integer_value(json_object_get(json_object_get(frame, "alert"), "id")),
-		       sign_key_check_name(c));
-	else
-		printf("alert %lld: %s\n",
-		       (long long)json_integer_value(json_object_get(json_object_get(frame, "alert"), "id")),
-		       c == SIGN_KEY_VALID ? "signature valid" : sign_key_check_name(c));
-	rc = c == SIGN_KEY_VALID ? CTL_OK : CTL_FAILED;
-out:
-	json_decref(frame);
+		return CTL_FAILED;
+	ctl_args_actor(ctl_args_get(args, "--actor"), actor, sizeof actor);
+	rc = is_alert_id(pos[0]) ? verify_id(pos[0], &o, actor, keys)
+				 : verify_file(pos[0], &o, keys);
 	json_decref(keys);
 	return rc;
 }

@@ -95,7 +95,7 @@ static const struct ctl_command commands[] = {
 	{ "policy", "show", ctl_release_policy_show, "the two-person release policy" },
 	{ "policy", "set", ctl_release_policy_set, "change the two-person release policy (audited)" },
 	{ "release", "report", ctl_release_report, "held alerts and how each ended (released alone too)" },
-	{ "alert", "verify", ctl_alert_keys_verify, "check the Ed25519 signature of a saved alert frame" },
+	{ "alert", "verify", ctl_alert_keys_verify, "check an alert's signature: kept with it (ID) or a saved frame (FILE)" },
 	{ "cap", "export", ctl_cap_export, "an alert as OASIS CAP 1.2 XML (audited)" },
 	{ "crime", "import", ctl_crime_import, "import a data.police.uk street-level crime CSV (idempotent)" },
 	{ NULL, "board", ctl_alerts_board, "the latest status of every site" },

@@ -14,19 +14,23 @@
  * canonical text) took 38-46 us on the 2-core test machine (20,000
  * signatures in a loop, December 2026): a resume batch builds one frame
  * per alert, not one per console, and signs each alert once for its
- * replay and its in_force frames (alert_frame_signed_msg; resume.c). */
+ * replay and its in_force frames (alert_frame_signed_msg; resume.c).
+ *
+ * The publisher's signature is also kept with the alert (alert_signatures,
+ * 048; alert_frame_sign_kept), with the exact text signed, so that the
+ * alert can be checked years later, after any number of key rotations
+ * (`tocsinctl alert verify ID`). One INSERT per alert, queued after the
+ * alert's own transaction has committed, and not waited for: the fan-out
+ * does not wait on it. */
 #include "deliver.h"
+#include "canon_json.h"
+#include "db.h"
 #include "log.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct msg *alert_frame_msg(const struct sign_key *key, int64_t id, int64_t seq, json_t *alert,
-			    const char *flag, unsigned audience)
-{
-	return alert_frame_signed_msg(alert ? sign_key_sign_json(key, alert) : NULL, id, seq, alert,
-				      flag, audience);
-}
 
 struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t *alert,
 				   const char *flag, unsigned audience)
@@ -55,6 +59,33 @@ struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t 
 		m->audience = audience;
 	}
 	return m;
+}
+
+static void kept(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	(void)b;
+	(void)res;
+	if (err)
+		log_error("alert %lld: its signature was not kept: %s", (long long)(intptr_t)arg,
+			  err->message);
+}
+
+json_t *alert_frame_sign_kept(struct broker *b, int64_t id, const json_t *alert, int keep)
+{
+	size_t len;
+	char *text = alert ? canon_json_dump(alert, &len) : NULL, idtext[24];
+	json_t *sig = text ? sign_key_sign_text(&b->alert_key, text, len) : NULL;
+	const char *params[4] = { idtext, json_string_value(json_object_get(sig, "key_id")),
+				  json_string_value(json_object_get(sig, "sig")), text };
+
+	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
+	if (sig && keep &&
+	    db_query(b->db, "SELECT tocsin_alert_signature_keep($1, $2, $3, $4)", 4, params, kept,
+		     (void *)(intptr_t)id))
+		log_error("alert %lld: its signature was not kept: the database is not reachable",
+			  (long long)id);
+	free(text);
+	return sig;
 }
 
 unsigned alert_frame_audience(const char *roles, const char *classification)

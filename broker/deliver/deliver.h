@@ -57,16 +57,21 @@ void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id);
 /* ---- alert_frame.c */
 
 /* The alert frame around an alert object (stolen; built by PostgreSQL's
- * tocsin_alert_json), signed with key, with flag ("replay", "escalated")
- * set true if given, for the audience (MSG_TO_* bits) given. NULL when
- * out of memory. */
-struct msg *alert_frame_msg(const struct sign_key *key, int64_t id, int64_t seq, json_t *alert,
-			    const char *flag, unsigned audience);
-/* The same with its signature already made (sig stolen; NULL: the frame
- * goes out unsigned, logged), for a caller that signs an alert once and
- * sends it in more than one frame (resume.c: a replay and an in_force). */
+ * tocsin_alert_json) with its signature (sig stolen; NULL: the frame goes
+ * out unsigned, logged), flag ("replay", "escalated") set true if given,
+ * for the audience (MSG_TO_* bits) given. NULL when out of memory. The
+ * caller signs an alert once (sign_key_sign_json, alert_frame_sign_kept)
+ * for every frame that carries it (resume.c: a replay and an in_force;
+ * escalation.c: the consoles' alert and the desks' escalation). */
 struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t *alert,
 				   const char *flag, unsigned audience);
+/* Signs an alert once as its publisher (a publish, a relay) and keeps the
+ * signature and the canonical text it covers with the alert in PostgreSQL
+ * (alert_signatures, `tocsinctl alert verify ID`). Returns the signature
+ * object (caller owns; NULL: unsigned, logged by alert_frame_signed_msg).
+ * Asks nothing of the database when keep is 0 (a journaled alert, whose
+ * row does not exist yet). */
+json_t *alert_frame_sign_kept(struct broker *b, int64_t id, const json_t *alert, int keep);
 /* MSG_TO_* bits from an alert's target roles and classification. */
 unsigned alert_frame_audience(const char *roles, const char *classification);
 

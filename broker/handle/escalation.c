@@ -43,16 +43,20 @@ void escalation_send(struct broker *b, PGresult *res)
 		struct msg *m;
 		size_t len;
 		char *text;
+		json_t *sig;
 
 		if (!alert)
 			continue;
-		text = frame_dump(json_pack("{s:s, s:I, s:I, s:s, s:s, s:O}", "type", "escalation",
+		/* signed once for the consoles' alert frame and the desks'
+		 * escalation frame, which carries the alert too */
+		sig = sign_key_sign_json(&b->alert_key, alert);
+		text = frame_dump(json_pack("{s:s, s:I, s:I, s:s, s:s, s:O, s:O*}", "type", "escalation",
 					    "alert_id", (json_int_t)id, "site_id", (json_int_t)site,
 					    "site_name", PQgetvalue(res, i, 2), "escalated_at",
-					    PQgetvalue(res, i, 4), "alert", alert),
+					    PQgetvalue(res, i, 4), "alert", alert, "signature", sig),
 				  &len);
-		if ((m = alert_frame_msg(&b->alert_key, id, strtoll(PQgetvalue(res, i, 5), NULL, 10), alert, "escalated",
-				   audience))) {
+		if ((m = alert_frame_signed_msg(sig, id, strtoll(PQgetvalue(res, i, 5), NULL, 10), alert,
+						"escalated", audience))) {
 			fanout_to_site(b, m, site);
 			msg_unref(m);
 		}

@@ -38,9 +38,10 @@ static void publish_ctx_free(struct publish_ctx *p)
 }
 
 /* The bus event for a durable alert: alert.published, alert.updated or
- * alert.cancelled, by its msg_type. */
+ * alert.cancelled, by its msg_type, with the alert whole and its signature
+ * (sig borrowed), so that a subscriber checks it (adapters/lib/bus_verify.h). */
 static void emit_alert(struct broker *b, struct publish_ctx *p, int64_t id, json_t *alert,
-		       const int64_t *sites, size_t n_sites, const char *durable)
+		       json_t *sig, const int64_t *sites, size_t n_sites, const char *durable)
 {
 	const char *type = json_string_value(json_object_get(alert, "msg_type")) ?: "alert";
 	json_t *list = json_array(), *ev;
@@ -56,6 +57,11 @@ static void emit_alert(struct broker *b, struct publish_ctx *p, int64_t id, json
 		       "references", json_object_get(alert, "references"),
 		       "recipients", (int)n_sites, "sites", list ? list : json_array(),
 		       "durable", durable, "adapter", p->req.adapter_id ? p->req.adapter : NULL);
+	if (ev) {
+		json_object_set(ev, "alert", alert);
+		if (sig)
+			json_object_set(ev, "signature", sig);
+	}
 	bus_emit(b, !strcmp(type, "update") ? "alert.updated"
 		    : !strcmp(type, "cancel") ? "alert.cancelled" : "alert.published", ev);
 }
@@ -85,8 +91,12 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 
 	snprintf(sent_at, sizeof sent_at, "%s",
 		 json_string_value(json_object_get(alert, "sent_at")) ?: "");
+	/* signed once for the bus event, the shared control room's list, what
+	 * an update or cancel ended and the alert frame; the signature is kept
+	 * with a stored alert (a journaled one is not stored yet) */
+	sig = alert_frame_sign_kept(b, id, alert, !strcmp(durable, "database"));
 	count(b, p, alert);
-	emit_alert(b, p, id, alert, sites, n_sites, durable);
+	emit_alert(b, p, id, alert, sig, sites, n_sites, durable);
 	if (seq > b->head)
 		b->head = seq;
 	/* the stream position is "seq" to a session; an adapter's "seq" is
@@ -102,9 +112,6 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 	 * the fan-out's writes (flush_pass), not after 10,000 consoles */
 	requester_send(b, &p->req, reply);
 	fanout_tally(b, id, sender_org, 0, &t);
-	/* the shared control room's list, and what an update or cancel
-	 * ended; signed once for it and the alert frame */
-	sig = sign_key_sign_json(&b->alert_key, alert);
 	in_force_live(b, id, alert, sig, (int)n_sites, p->req.session_id);
 	if (strcmp(json_string_value(json_object_get(alert, "msg_type")) ?: "alert", "alert") != 0)
 		in_force_ended_by(b, id, sent_at);

@@ -678,11 +678,12 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
      LIMIT LEAST(GREATEST(COALESCE(p_limit, 50), 1), 10000);
 $$;
 
--- One alert in full, its tallies and the recipient sites that have not
--- acknowledged; audited as a consultation (view_alert).
-CREATE OR REPLACE FUNCTION tocsin_admin_alert_show(p_actor text, p_alert bigint)
-RETURNS TABLE (alert_json json, tallies_json json, not_acknowledged_json json)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+-- tocsinctl consults one alert: TS404 when there is none, else audited
+-- as a consultation (view_alert) with detail ({} for alert show,
+-- {"verify": true} for alert verify: sql/functions/signing.sql).
+CREATE OR REPLACE FUNCTION tocsin_admin_view_alert(p_actor text, p_alert bigint, p_detail jsonb)
+RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     v_actor text := tocsin_admin_actor(p_actor);
 BEGIN
@@ -690,7 +691,19 @@ BEGIN
         RAISE EXCEPTION 'no alert %', p_alert USING ERRCODE = 'TS404', COLUMN = 'alert_id';
     END IF;
     INSERT INTO audit (action, actor_username, actor_role, alert_id, detail)
-    VALUES ('view_alert', v_actor, 'tocsinctl', p_alert, '{}'::jsonb);
+    VALUES ('view_alert', v_actor, 'tocsinctl', p_alert, p_detail);
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION tocsin_admin_view_alert(text, bigint, jsonb) FROM PUBLIC;
+
+-- One alert in full, its tallies and the recipient sites that have not
+-- acknowledged; audited as a consultation (view_alert).
+CREATE OR REPLACE FUNCTION tocsin_admin_alert_show(p_actor text, p_alert bigint)
+RETURNS TABLE (alert_json json, tallies_json json, not_acknowledged_json json)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM tocsin_admin_view_alert(p_actor, p_alert, '{}'::jsonb);
     RETURN QUERY
     SELECT tocsin_alert_json(p_alert),
            (SELECT json_build_object('recipients', t.recipients, 'delivered', t.delivered,

@@ -13,11 +13,17 @@
  * follow subscribes to the PUB stream (all topics, or each --topic prefix)
  * and prints {"topic":..., "event":{...}} lines, flushed, until --count
  * events or --timeout-ms. It prints "ready" on stderr once subscribed.
+ * With --verify KEYS (the broker's public alert keys: GET
+ * /api/keys/alerts), each alert event's signature is checked as an
+ * adapter would (bus_verify.h) and the line says "verified": "valid",
+ * "bad", "unknown_key" or "unsigned".
  *
  * K is the broker's public key: 40 characters of Z85, or a key file. */
 #include "bus_client.h"
+#include "bus_verify.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +33,7 @@
 #define MAX_TOPICS 8
 
 struct opts {
-	const char *endpoint, *server_key, *key, *json;
+	const char *endpoint, *server_key, *key, *json, *verify;
 	int64_t seq;
 	int resend_ms, timeout_ms, count, raw, no_reply;
 	const char *topics[MAX_TOPICS];
@@ -39,7 +45,7 @@ static int usage(void)
 	fputs("usage: tocsin-bus-probe call --endpoint E --server-key K --key FILE --seq N\n"
 	      "           [--resend-ms MS] [--timeout-ms MS] [--raw] [--no-reply] JSON\n"
 	      "       tocsin-bus-probe follow --endpoint E --server-key K --key FILE\n"
-	      "           [--topic PREFIX]... [--count N] [--timeout-ms MS]\n", stderr);
+	      "           [--topic PREFIX]... [--count N] [--timeout-ms MS] [--verify KEYS]\n", stderr);
 	return 2;
 }
 
@@ -68,6 +74,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->resend_ms = atoi(argv[++i]);
 		else if (!strcmp(a, "--timeout-ms"))
 			o->timeout_ms = atoi(argv[++i]);
+		else if (!strcmp(a, "--verify"))
+			o->verify = argv[++i];
 		else if (!strcmp(a, "--count"))
 			o->count = atoi(argv[++i]);
 		else if (!strcmp(a, "--topic") && o->n_topics < MAX_TOPICS)
@@ -202,8 +210,9 @@ static int call(const struct opts *o)
 	return 0;
 }
 
-/* Prints one event (two frames) as a JSON line. */
-static int print_event(void *s)
+/* Prints one event (two frames) as a JSON line; with keys, an alert
+ * event's signature checked. */
+static int print_event(void *s, const json_t *keys)
 {
 	char topic[256], body[65536];
 	int tn = zmq_recv(s, topic, sizeof topic - 1, 0), bn, more;
@@ -222,6 +231,9 @@ static int print_event(void *s)
 	body[bn < (int)sizeof body - 1 ? bn : (int)sizeof body - 1] = '\0';
 	ev = json_loads(body, 0, NULL);
 	line = json_pack("{s:s, s:o}", "topic", topic, "event", ev ? ev : json_string(body));
+	if (line && keys && !strncmp(topic, "alert.", 6))
+		json_object_set_new(line, "verified",
+				    json_string(sign_check_name(bus_verify_event(keys, ev))));
 	text = line ? json_dumps(line, JSON_COMPACT) : NULL;
 	json_decref(line);
 	if (text)
@@ -235,9 +247,12 @@ static int follow(const struct opts *o)
 {
 	void *ctx = zmq_ctx_new();
 	void *s = client_socket(ctx, ZMQ_SUB, o, 0);
+	json_t *keys = NULL;
 	int seen = 0;
 
-	if (!s) {
+	if (!s || (o->verify && (sodium_init() < 0 || !(keys = bus_verify_keys_load(o->verify))))) {
+		if (s)
+			zmq_close(s);
 		zmq_ctx_term(ctx);
 		return 1;
 	}
@@ -251,9 +266,10 @@ static int follow(const struct opts *o)
 		int rc = zmq_poll(&item, 1, o->timeout_ms);
 		if (rc <= 0)
 			break;
-		if (print_event(s) > 0)
+		if (print_event(s, keys) > 0)
 			seen++;
 	}
+	json_decref(keys);
 	zmq_close(s);
 	zmq_ctx_term(ctx);
 	return o->count && seen < o->count ? 3 : 0;

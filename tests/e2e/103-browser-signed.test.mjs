@@ -18,7 +18,7 @@ describe('signed alerts in a console', { timeout: 600_000 }, () => {
   // A console of a site on a browser of its own, behind the proxy: every
   // frame passes, but an alert (or an alert in force) whose headline says
   // TAMPER has one byte of its headline changed (TAMPER -> TAMPEX).
-  async function tamperedConsole(desk) {
+  async function tamperedConsole(desk, pageName = 'console.html') {
     const ctx = await newContext(browser, new URL(st.broker.httpUrl).host, desk.username, problems);
     await ctx.routeWebSocket(/\/ws$/, (ws) => {
       const server = ws.connectToServer();
@@ -33,7 +33,7 @@ describe('signed alerts in a console', { timeout: 600_000 }, () => {
     });
     const p = await ctx.newPage();
     watch(p, desk.username, problems);
-    await signIn(p, st.broker.httpUrl, desk.username, demoPassword(desk.username), 'console.html');
+    await signIn(p, st.broker.httpUrl, desk.username, demoPassword(desk.username), pageName);
     await p.waitForSelector('#conn[data-state="connected"]', { state: 'attached', timeout: UI_TIMEOUT });
     return p;
   }
@@ -52,10 +52,10 @@ describe('signed alerts in a console', { timeout: 600_000 }, () => {
     await st?.cleanup();
   });
 
-  async function publish(headline, to = site) {
+  async function publish(headline, to = site, by = ctl) {
     const ref = newRef('sig');
-    ctl.send({ type: 'publish', ref, headline, body: 'Check the signature.', severity: 'minor', targets: { sites: [to.site_id] } });
-    const pub = await ctl.next((m) => m.ref === ref, 10000, 'published');
+    by.send({ type: 'publish', ref, headline, body: 'Check the signature.', severity: 'minor', targets: { sites: [to.site_id] } });
+    const pub = await by.next((m) => m.ref === ref, 10000, 'published');
     assert.equal(pub.type, 'published', JSON.stringify(pub));
     return pub.alert_id;
   }
@@ -110,6 +110,28 @@ describe('signed alerts in a console', { timeout: 600_000 }, () => {
       assert.equal(rows[0].actor_username, site2.username);
       assert.equal((await st.query("SELECT count(*)::int AS n FROM audit WHERE action = 'alert_unverified' AND alert_id = $1", [good]))[0].n, 0);
       await shot(p, '103-in-force-unverified');
+    });
+  });
+
+  it('the control room checks every alert in force it shows: verified, or UNVERIFIED when altered', async () => {
+    await withoutProblems(problems, async () => {
+      const room = await tamperedConsole({ username: 'controller2' }, 'control.html');
+      const item = (id) => `#sent-alerts .sent-item[data-alert-id="${id}"]`;
+      // a colleague's alerts come to the room as in_force frames
+      const good = await publish(`Room intact ${Date.now()}`, site2);
+      const before = flipped;
+      const bad = await publish(`TAMPER room ${Date.now()}`, site2);
+      await room.locator(item(bad)).waitFor({ timeout: UI_TIMEOUT });
+      await waitFor(async () => flipped > before, { timeoutMs: UI_TIMEOUT, what: 'the proxy altering the room\'s in_force' });
+      await textBecomes(room, `${item(good)} .signature-mark`, /Verified: signed by the broker/, 'the room\'s verified mark');
+      await textBecomes(room, `${item(bad)} .signature-mark`, /UNVERIFIED/, 'the room\'s warning');
+      const rows = await waitFor(async () => {
+        const r = await st.query("SELECT * FROM audit WHERE action = 'alert_unverified' AND alert_id = $1 AND actor_username = 'controller2'", [bad]);
+        return r.length ? r : null;
+      }, { timeoutMs: UI_TIMEOUT, what: 'the audit row of the room\'s report' });
+      assert.equal(rows[0].detail.reason, 'bad');
+      assert.equal((await st.query("SELECT count(*)::int AS n FROM audit WHERE action = 'alert_unverified' AND alert_id = $1", [good]))[0].n, 0);
+      await shot(room, '103-control-room-unverified');
     });
   });
 });

@@ -9,6 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, consoleDirectory, RFC3339_MS, sleep, waitFor, userByName } from './lib/harness.mjs';
 import { publish, stopStack } from './lib/faults.mjs';
+import { AlertKeys } from '../../web-client/js/signed.js';
 
 // The counts of a tally frame (docs/protocol.md).
 const counts = (t) => ({ alert_id: t.alert_id, recipients: t.recipients, delivered: t.delivered, read: t.read,
@@ -166,6 +167,13 @@ describe('receipts and escalation', { timeout: 180_000 }, () => {
     assert.equal(esc.alert.id, pub.alert_id);
     const escOp = await opLate.next((m) => m.type === 'escalation' && m.alert_id === pub.alert_id, 3000, 'escalation at the late company\'s operator');
     assert.equal(escOp.site_id, siteLate.site_id);
+    // the desks' escalation carries the alert signed, as the consoles' frame
+    // does (signed once for both: the same signature)
+    const ak = new AlertKeys(async () => (await st.http('GET', '/api/keys/alerts')).json);
+    assert.equal(await ak.verify(esc.alert, esc.signature), 'valid', 'the escalation at the controller is signed');
+    assert.equal(await ak.verify(escOp.alert, escOp.signature), 'valid', 'the escalation at the company is signed');
+    assert.equal(await ak.verify(again.alert, again.signature), 'valid', 'the escalated alert frame');
+    assert.equal(esc.signature.sig, again.signature.sig);
 
     // Wait several more escalation ticks: nothing more, nothing for the acked site.
     await sleep(ESCALATE_AFTER * 1000 + 1000);

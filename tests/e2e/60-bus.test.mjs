@@ -5,9 +5,11 @@
 // (ASan build), real PostgreSQL, real ZeroMQ clients (build/tocsin-bus-probe).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { consoleDirectory, newRef, sleep, waitFor, DELIVERIES } from './lib/harness.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { consoleDirectory, newRef, sleep, waitFor, DELIVERIES, run } from './lib/harness.mjs';
 import {
-  startBusStack, addAdapter, busCall, busFollow, strayKey, tocsinctl, busEndpoints,
+  startBusStack, addAdapter, busCall, busFollow, strayKey, tocsinctl, busEndpoints, TOCSINCTL,
 } from './lib/bus.mjs';
 import { makePng } from './lib/images-helpers.mjs';
 import { statusMsg } from './lib/status-helpers.mjs';
@@ -352,6 +354,33 @@ describe('the ZeroMQ bus', { timeout: 300_000 }, () => {
   // An events subscriber already connected when its adapter is revoked is
   // cut within 5 s, as consoles are (issue 16); it used to hear every
   // event until it reconnected. Another subscriber keeps hearing.
+  it('an alert event carries the alert signed: a subscriber checks it with libsodium and refuses an altered copy', async () => {
+    const keys = path.join(st.bus.dir, 'alert_keys.json');
+    fs.writeFileSync(keys, JSON.stringify((await st.http('GET', '/api/keys/alerts')).json));
+    const alerts = await busFollow(st, feed, { topics: ['alert.'], verify: keys });
+    try {
+      const h = headline('Signed on the bus');
+      const pub = await desk.request({ type: 'publish', ref: newRef('p'), headline: h, severity: 'minor',
+        targets: { sites: [site.site_id] } });
+      assert.equal(pub.type, 'published', JSON.stringify(pub));
+      const frame = await con.next((m) => m.type === 'alert' && m.alert.id === pub.alert_id, 10000);
+      const pe = await alerts.next((e) => e.event.alert_id === pub.alert_id, 15000);
+      assert.equal(pe.verified, 'valid', JSON.stringify(pe));
+      assert.deepEqual(pe.event.alert, frame.alert, 'the alert as the consoles got it');
+      assert.deepEqual(pe.event.signature, frame.signature);
+      // a copy altered on its way (one byte of the headline) is refused
+      const altered = structuredClone(pe.event);
+      altered.alert.headline = altered.alert.headline.replace('Signed on the bus', 'Signed in the bus');
+      const file = path.join(st.bus.dir, 'altered_event.json');
+      fs.writeFileSync(file, JSON.stringify(altered));
+      const r = await run(TOCSINCTL, ['alert', 'verify', file, '--keys', keys]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /NOT VERIFIED: the alert does not match its signature \(bad\)/);
+    } finally {
+      alerts.stop();
+    }
+  });
+
   it('a subscriber whose adapter is revoked hears nothing more within 5 s; another still hears', async () => {
     const doomed = await addAdapter(st, 'watch-doomed', 'controller');
     const other = await addAdapter(st, 'watch-other', 'controller');

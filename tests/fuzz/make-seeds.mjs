@@ -183,4 +183,30 @@ token('claims-dup-keys', '{"sub":1,"sub":2,"usr":"a","role":"admin","org":1,"sit
 token('claims-wrong-types', '{"sub":"1","usr":7,"role":["admin"],"org":{},"site":1.5,"iat":null,"exp":true,"clr":0}');
 token('claims-deep', '{"sub":1,"x":' + '['.repeat(200) + ']'.repeat(200) + '}');
 token('claims-int-limits', '{"sub":9223372036854775807,"usr":"u","role":"analyst","org":-9223372036854775808,"site":0,"iat":-1,"exp":9223372036854775807}');
+// ---- alert events as a bus subscriber reads them (fuzz_alert: the
+// signature check and the canonical form; docs/bus.md)
+const alertEv = (name, v) => put('alert', name, typeof v === 'string' ? v : JSON.stringify(v));
+const anAlert = { id: 41, seq: 41, status: 'actual', msg_type: 'alert', references: null, category: 'security',
+  urgency: 'immediate', severity: 'severe', certainty: 'observed', headline: 'Gas leak "east" \\ wing',
+  body: 'Line one\nline two\ttabbed \u0001 café 🚒 </script> \u2028', instruction: null,
+  sent_at: '2026-12-07T15:00:00.000Z', effective: '2026-12-07T15:00:00.000Z', expires: null,
+  area: { polygon: [[51.51381, -0.08701], [51.5142, -0.0861], [51.5129, -0.0859], [51.51381, -0.08701]] },
+  classification: 'OFFICIAL', handling: null, request: null, images: [], cap_info: null, cancelled: false,
+  relay: null, sender: { user_id: 3, display_name: 'PC Ada Hart', org_id: 2, org_name: 'City Police' },
+  source: { kind: 'person' } };
+const sig = { alg: 'Ed25519', key_id: 'fuzz', sig: 'A'.repeat(86) + '==' };
+const event = (alert, signature = sig) => ({ type: 'alert.published', at: '2026-12-07T15:00:00.010Z',
+  alert_id: alert.id, headline: alert.headline, durable: 'database', alert, signature });
+alertEv('published', event(anAlert));
+alertEv('unknown-key', event(anAlert, { ...sig, key_id: '3f9c0a7be21d4c58' }));
+alertEv('no-signature', (({ signature, ...e }) => e)(event(anAlert)));
+alertEv('sig-not-base64', event(anAlert, { ...sig, sig: '!!not base64!!' }));
+alertEv('sig-short', event(anAlert, { ...sig, sig: 'AAAA' }));
+alertEv('alg-other', event(anAlert, { ...sig, alg: 'RS256' }));
+alertEv('numbers', event({ id: 9007199254740991, n: [0, -0.0, 0.1, 1e-7, 1e21, 1e+300, 5e-324, 123456789012, -2.5e-8] }));
+alertEv('integer-beyond-2-53', event({ id: 9007199254740993 }));
+alertEv('alert-not-object', event([1, 2, 3]));
+alertEv('escapes', '{"alert":{"k":"\\u0000x\\u001f\\u007f\\ud83d\\ude92\\u2028\\/"},"signature":null}');
+alertEv('deep', '{"alert":{"a":' + '['.repeat(100) + ']'.repeat(100) + '}}');
+alertEv('keys-unsorted', '{"alert":{"b":1,"a":{"é":1,"e":2,"Z":3,"aa":[true,false,null]}}}');
 console.log('seeds written to', join(here, 'corpus'));

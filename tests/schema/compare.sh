@@ -150,6 +150,9 @@ CHANGED=(
     "FUNCTION|tocsin_receipt_batch(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
     "FUNCTION|tocsin_receipt_batch_each(text[], text[], integer[], bigint[], text[], timestamp with time zone[])"
     "FUNCTION|tocsin_report_now(integer, jsonb, text)"
+    # alert show's consultation is tocsin_admin_view_alert's, shared with
+    # alert verify (048_alert_signatures)
+    "FUNCTION|tocsin_admin_alert_show(text, bigint)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -295,6 +298,19 @@ ADDED=(
     # a console's report of an alert that failed its signature check
     "FUNCTION|tocsin_alert_unverified(bigint, integer, text, text)"
     "ACL|FUNCTION tocsin_alert_unverified(p_alert_id bigint, p_user_id integer, p_reason text, p_remote text)"
+    # the signature an alert was delivered with, kept with it
+    # (048_alert_signatures, sql/functions/signing.sql)
+    "TABLE|alert_signatures"
+    "CONSTRAINT|alert_signatures alert_signatures_pkey"
+    "FK CONSTRAINT|alert_signatures alert_signatures_alert_id_fkey"
+    "ACL|TABLE alert_signatures"
+    "FUNCTION|tocsin_alert_signature_keep(bigint, text, text, text)"
+    "ACL|FUNCTION tocsin_alert_signature_keep(p_alert_id bigint, p_key_id text, p_sig text, p_signed text)"
+    "FUNCTION|tocsin_admin_alert_signature(text, bigint)"
+    "ACL|FUNCTION tocsin_admin_alert_signature(p_actor text, p_alert bigint)"
+    # tocsinctl's consultation of one alert, shared by alert show and verify
+    "FUNCTION|tocsin_admin_view_alert(text, bigint, jsonb)"
+    "ACL|FUNCTION tocsin_admin_view_alert(p_actor text, p_alert bigint, p_detail jsonb)"
     # two-person release (046_release, sql/functions/release.sql)
     "ACL|FUNCTION tocsin_release_alone(p_alert_id bigint, p_user_id integer, p_rec jsonb, p_because text, p_recipients integer[], p_justification text, p_remote text)"
     "ACL|FUNCTION tocsin_release_audit(p_action text, p_user_id integer, p_alert_id bigint, p_remote text, p_detail jsonb)"

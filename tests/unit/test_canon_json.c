@@ -1,4 +1,4 @@
-// links: broker/base/canon_json.c broker/base/sign_key.c broker/base/key_file.c broker/base/log.c
+// links: broker/base/canon_json.c broker/base/sign_key.c broker/base/key_file.c broker/base/log.c broker/base/sign_check.c
 /* Unit tests for canon_json.c and sign_key.c: the canonical form as a
  * browser's JSON.stringify writes it (the numbers below were printed by
  * Node 20), and an Ed25519 signature over it that a changed byte breaks. */
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "canon_json.h"
+#include "sign_check.h"
 #include "sign_key.h"
 
 static void numbers_as_javascript(void **state)
@@ -88,13 +89,13 @@ static void sign_and_verify(void **state)
 			  "area", 51.5074, -0.1278);
 	sig = sign_key_sign_json(&k, alert);
 	assert_non_null(sig);
-	assert_int_equal(sign_key_verify_json(k.published, alert, sig), SIGN_KEY_VALID);
+	assert_int_equal(sign_check_json(k.published, alert, sig), SIGN_CHECK_VALID);
 	json_object_set_new(alert, "headline", json_string("Gas leek"));
-	assert_int_equal(sign_key_verify_json(k.published, alert, sig), SIGN_KEY_BAD);
+	assert_int_equal(sign_check_json(k.published, alert, sig), SIGN_CHECK_BAD);
 	other = json_pack("{s:s, s:[]}", "alg", "Ed25519", "keys");
-	assert_int_equal(sign_key_verify_json(other, alert, sig), SIGN_KEY_UNKNOWN_KEY);
+	assert_int_equal(sign_check_json(other, alert, sig), SIGN_CHECK_UNKNOWN_KEY);
 	json_object_del(sig, "sig");
-	assert_int_equal(sign_key_verify_json(k.published, alert, sig), SIGN_KEY_UNSIGNED);
+	assert_int_equal(sign_check_json(k.published, alert, sig), SIGN_CHECK_UNSIGNED);
 	json_decref(other);
 	json_decref(sig);
 	json_decref(alert);

@@ -1,6 +1,6 @@
-// links: broker/base/frame.c broker/base/frame_publish.c broker/base/frame_check.c broker/base/clock.c broker/base/token.c tests/fuzz/fuzz_frame.c tests/fuzz/fuzz_token.c tests/fuzz/fuzz_fail.c
-/* Replays the fuzz corpus (tests/fuzz/corpus/{frame,token}/) through the
- * fuzz targets, built here by gcc with ASan+UBSan, so that `make test`
+// links: broker/base/frame.c broker/base/frame_publish.c broker/base/frame_check.c broker/base/clock.c broker/base/token.c tests/fuzz/fuzz_frame.c tests/fuzz/fuzz_token.c tests/fuzz/fuzz_fail.c tests/fuzz/fuzz_alert.c adapters/lib/bus_verify.c broker/base/sign_check.c broker/base/canon_json.c
+/* Replays the fuzz corpus (tests/fuzz/corpus/{frame,token,alert}/) through
+ * the fuzz targets, built here by gcc with ASan+UBSan, so that `make test`
  * checks every seed and every crasher found so far without clang. A
  * sanitizer report or a broken invariant crashes the binary and names the
  * file being replayed. TOCSIN_FUZZ_CORPUS overrides the corpus directory. */
@@ -117,6 +117,14 @@ static void test_token_corpus(void **state)
 	assert_true(n >= 20);
 }
 
+static void test_alert_corpus(void **state)
+{
+	int n = replay("alert", fuzz_alert_one);
+
+	printf("replayed %d alert inputs\n", n);
+	assert_true(n >= 8);
+}
+
 /* The targets hold their invariants on inputs the corpus may lack. */
 static void test_edge_inputs(void **state)
 {
@@ -126,6 +134,7 @@ static void test_edge_inputs(void **state)
 		snprintf(current, sizeof current, "inline input %zu", i);
 		assert_int_equal(fuzz_frame_one((const uint8_t *)inputs[i], strlen(inputs[i])), 0);
 		assert_int_equal(fuzz_token_one((const uint8_t *)inputs[i], strlen(inputs[i])), 0);
+		assert_int_equal(fuzz_alert_one((const uint8_t *)inputs[i], strlen(inputs[i])), 0);
 	}
 }
 
@@ -134,6 +143,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frame_corpus),
 		cmocka_unit_test(test_token_corpus),
+		cmocka_unit_test(test_alert_corpus),
 		cmocka_unit_test(test_edge_inputs),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -59,3 +59,28 @@ export class AlertKeys {
     return (await crypto.subtle.verify({ name: 'Ed25519' }, key, sig, data)) ? 'valid' : 'bad';
   }
 }
+
+// The keys of the broker that served the page (GET /api/keys/alerts):
+// every page that shows alerts checks them against these.
+export function brokerKeys() {
+  return new AlertKeys(async () => {
+    const r = await fetch('/api/keys/alerts', { cache: 'no-store' });
+    if (!r.ok) throw new Error(`GET /api/keys/alerts: ${r.status}`);
+    return r.json();
+  });
+}
+
+// The words and the class of the mark for a check's result (undefined:
+// nothing to check, 'checking', or a word of verify()), the same on every
+// page.
+export function signatureWords(result) {
+  if (!result) return '';
+  if (result === 'checking') return 'Checking the signature…';
+  if (result === 'valid') return '✓ Verified: signed by the broker';
+  return '⚠ UNVERIFIED: this alert\'s signature does not check out (altered in transit, or not from the broker). Confirm by phone before acting on it.';
+}
+
+export function signatureMarkClass(result) {
+  if (!result || result === 'checking') return 'signature-mark';
+  return `signature-mark ${result === 'valid' ? 'signature-valid' : 'signature-bad'}`;
+}

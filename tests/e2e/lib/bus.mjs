@@ -133,10 +133,13 @@ export async function busCall(st, adapter, seq, req, { timeoutMs = 15000, resend
 // of {topic, event}), next(pred, timeoutMs), stop() }; resolves once the
 // probe has subscribed (and a moment for the subscription to reach the
 // broker).
-export async function busFollow(st, adapter, { topics = [], settleMs = 1500 } = {}) {
+// verify: a file of the broker's public alert keys; each alert event's
+// line then says how its signature checked ("verified").
+export async function busFollow(st, adapter, { topics = [], settleMs = 1500, verify } = {}) {
   const args = ['follow', '--endpoint', st.bus.events, '--server-key', st.bus.serverPublicKey,
     '--key', adapter.keyFile, '--timeout-ms', '600000'];
   for (const t of topics) args.push('--topic', t);
+  if (verify) args.push('--verify', verify);
   const proc = spawn(PROBE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const f = { events: [], stderr: '', proc, waiters: [] };
   let buf = '';

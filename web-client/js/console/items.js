@@ -9,6 +9,7 @@ import { loadCache } from '../session.js';
 import { imageFigure } from '../images.js';
 import { areaText } from '../area.js';
 import { exerciseWord } from '../vocab.js';
+import { signatureWords, signatureMarkClass } from '../signed.js';
 import {
   desk, MAX_HISTORY, byAge, isEscalated, siteName, historyItem, referenced, referencedId,
 } from './desk.js';
@@ -45,19 +46,13 @@ function imagesDisclosure(a, images) {
 /* ---- The signature check (signed.js, docs/protocol.md "Signed alerts") --- */
 
 // The words for a check's result; '' when the alert came without one to
-// check (an escalation frame quotes the alert unsigned).
+// check (signed.js says them alike on every page).
 export function signatureText(entry) {
-  const v = entry.signature;
-  if (!v) return '';
-  if (v === 'checking') return 'Checking the signature…';
-  if (v === 'valid') return '✓ Verified: signed by the broker';
-  return '⚠ UNVERIFIED: this alert\'s signature does not check out (altered in transit, or not from the broker). Confirm by phone before acting on it.';
+  return signatureWords(entry.signature);
 }
 
 export function signatureClass(entry) {
-  const v = entry.signature;
-  if (!v || v === 'checking') return 'signature-mark';
-  return `signature-mark ${v === 'valid' ? 'signature-valid' : 'signature-bad'}`;
+  return signatureMarkClass(entry.signature);
 }
 
 /* ---- One history item ---------------------------------------------------- */

@@ -17,15 +17,11 @@ import { renderBanner, renderPlace, raise } from './banner.js';
 import { sendAck } from './ack.js';
 import { attachRelay, isNote, moveNotes } from './family.js';
 import { waiting } from './queue.js';
-import { AlertKeys } from '../signed.js';
+import { brokerKeys } from '../signed.js';
 
 // The broker's public keys, fetched once (and again for a key id not yet
 // seen: a rotation). Every alert is checked before it is shown.
-const keys = new AlertKeys(async () => {
-  const r = await fetch('/api/keys/alerts', { cache: 'no-store' });
-  if (!r.ok) throw new Error(`GET /api/keys/alerts: ${r.status}`);
-  return r.json();
-});
+const keys = brokerKeys();
 
 /* The stream position: where the desk resumes from. */
 const pos = {
@@ -213,6 +209,7 @@ function onEscalation(frame) {
     });
   }
   if (entry.status === 'seen') entry.status = 'new';
+  if (frame.alert) checkAlert(frame); // the escalation carries the alert signed
   updateHistoryItem(entry);
   persist();
   const where = frame.site_name || siteName(frame.site_id);

@@ -13,6 +13,7 @@ import { mergeTally, TALLY_COUNTS } from '../session.js';
 import { room, MODEL, bufferPut } from './room.js';
 import { refreshSent } from './sent-item.js';
 import { addSent, addRelay } from './sent.js';
+import { checkSent } from './verify.js';
 
 const listed = new Set();   // ids the broker named since the last welcome
 
@@ -68,6 +69,7 @@ function onInForce(frame) {
   if (!rec) return;
   rec.in_force = true;
   delete rec.ended;
+  if (a) checkSent(rec, frame); // signed like a console's alert
   applyTally(rec, frame.tally);
   if (Number.isInteger(frame.tally?.answered) && !rec.answers && rec.request) {
     rec.answers = { answered: frame.tally.answered, recipients: frame.tally.recipients, by_choice: {}, by_site: [] };

@@ -11,6 +11,7 @@ import { areaText } from '../area.js';
 import { SEVERITIES, CATEGORY_LABELS, label, exerciseWord } from '../vocab.js';
 import { room, MAX_SENT, siteName, orgName, itemFor } from './room.js';
 import { requestReceipts } from './receipts.js';
+import { signatureWords, signatureMarkClass } from '../signed.js';
 
 const NOT_ACKED_SHOWN = 12;           // site names listed on a sent entry
 
@@ -78,6 +79,7 @@ export function renderSent(rec) {
   rec.to ? el('p', { class: 'sent-to' }, `To: ${rec.to}`) : null,
   rec.images?.length ? el('p', { class: 'sent-images' },
     `${rec.images.length} image${rec.images.length === 1 ? '' : 's'} attached${rec.image_days ? `, kept ${rec.image_days} days` : ''}`) : null,
+  el('p', { class: 'signature-mark', hidden: true }),
   el('p', { class: 'state-note', hidden: true }),
   el('p', { class: 'durable-note', hidden: true },
     'Held in the broker\'s journal: the database is unreachable. Counts update when it is back.'),
@@ -116,6 +118,10 @@ function updateSentItem(item, rec) {
   item.classList.toggle('complete', complete);
   item.classList.toggle('undelivered', rec.delivered < rec.recipients);
   item.querySelector('.durable-note').hidden = rec.durable !== 'journal';
+  const mark = item.querySelector('.signature-mark');
+  mark.className = signatureMarkClass(rec.signature);
+  mark.textContent = signatureWords(rec.signature);
+  mark.hidden = !rec.signature;
   const esc = item.querySelector('.escalations');
   const list = rec.escalations || [];
   esc.textContent = list.length
@@ -141,6 +147,11 @@ function renderState(item, rec) {
   } else if (rec.msg_type === 'update') {
     mark = 'Update';
     text = about ? `Replaces “${about}” on the recipients’ screens.` : 'Replaces an earlier alert on the recipients’ screens.';
+  }
+  if (rec.released_alone) {
+    mark = 'Released alone';
+    text = 'Sent without a second controller (break glass): recorded with your justification, ' +
+      'and shown to every controller who signs in next.';
   }
   if (rec.cancelled) {
     mark = 'Cancelled';

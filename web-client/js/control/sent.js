@@ -10,6 +10,7 @@ import { loadCache, mergeTally, TALLY_COUNTS } from '../session.js';
 import { room, MAX_SENT, MODEL, announce, bufferPut, itemFor } from './room.js';
 import { renderSent, refreshSent, persistSent } from './sent-item.js';
 import { receiptsAfterTally, fillReceipts } from './receipts.js';
+import { checkSent } from './verify.js';
 
 function applyTallyToRecord(rec, t) {
   const merged = mergeTally(rec, t);
@@ -163,6 +164,7 @@ function onPublished(frame, req) {
     in_force: msgType !== 'cancel',
   };
   if (mine) fillFromRequest(rec, req, orig);
+  if (mine && req.release_alone) rec.released_alone = true; // break glass: said on the entry
   if (orig) {
     if (msgType === 'cancel') {
       orig.cancelled = true;
@@ -194,6 +196,7 @@ function onEscalation(frame) {
     addSent(rec);
   }
   if (!rec) return;
+  if (frame.alert) checkSent(rec, frame); // the escalation carries the alert signed
   rec.escalations = rec.escalations || [];
   if (!rec.escalations.some((x) => x.site_id === frame.site_id)) {
     rec.escalations.push({ site_id: frame.site_id, site_name: frame.site_name, escalated_at: frame.escalated_at });
