@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const crime_views[] = { "picture", "records" };
+static const char *const crime_views[] = { "picture", "records", "trail" };
 
 const char *crime_api_view(const char *rest)
 {
@@ -91,6 +91,6 @@ void crime_api_answer(PGresult *res, const struct db_error *err, struct crime_ap
 		a->status = 401;
 		a->code = "auth_revoked";
 	} else {
-		answer_error(a, 404, "not_found", NULL, "no such view: POST /api/crime/picture or records");
+		answer_error(a, 404, "not_found", NULL, "no such view: POST /api/crime/picture, records or trail");
 	}
 }

@@ -703,7 +703,7 @@ static void start_crime(struct broker *b, struct lws *wsi, struct http_req *r, i
 	else if (code)
 		respond_auth_error(r, code);
 	else if (!(r->crime_view = crime_api_view(rest)))
-		respond_error(r, 404, "not_found", NULL, "no such view: POST /api/crime/picture or records");
+		respond_error(r, 404, "not_found", NULL, "no such view: POST /api/crime/picture, records or trail");
 	else if (len > CRIME_API_BODY_MAX)
 		respond_error(r, 413, "too_large", NULL, "the request body is over 16384 bytes");
 	else {

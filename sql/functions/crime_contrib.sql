@@ -1,0 +1,217 @@
+-- crime_contrib.sql: crime records contributed by partners and the force
+-- (issue 21, items 2 and 4; the columns are in sql/migrations/
+-- 050_crime_contributions.sql), and the stolen-property register read
+-- from them: a partner's sighting or recovery of a serial on the register
+-- becomes an inbox item for the force (partner_reports, kind
+-- 'property_match'), and the serial's trail of places is on the map.
+
+-- A property serial (an IMEI, a frame number) as stored: the hex
+-- HMAC-SHA256, under crime_serial_key, of its normalised form (capitals,
+-- without spaces, hyphens, dots and slashes: "35-209900-176148-1" and
+-- "352099001761481" are one phone). TS422 naming property.serial when
+-- what is left is not 4 to 40 letters and digits. SECURITY DEFINER: the
+-- key is readable by its owner only (050_crime_contributions.sql says
+-- why it is keyed).
+CREATE OR REPLACE FUNCTION tocsin_crime_serial_hash(p_serial text)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v  text := upper(regexp_replace(coalesce(p_serial, ''), '[\s./-]', '', 'g'));
+BEGIN
+    IF v !~ '^[A-Z0-9]{4,40}$' THEN
+        RAISE EXCEPTION 'property.serial must be 4 to 40 letters and digits (spaces, hyphens, dots and slashes aside)'
+            USING ERRCODE = 'TS422', COLUMN = 'property.serial';
+    END IF;
+    RETURN encode(hmac(convert_to(v, 'UTF8'), (SELECT key FROM crime_serial_key), 'sha256'), 'hex');
+END
+$$;
+
+REVOKE ALL ON FUNCTION tocsin_crime_serial_hash(text) FROM PUBLIC;
+
+-- The values of one contribution (a crime_report frame's members, types
+-- checked by the broker, broker/handle/crime_report.c), checked: the
+-- category is one of crime_categories, occurred_at an RFC 3339 time not
+-- ahead (tocsin_report_time), the place inside the force's area (the
+-- broker checked the range) and given unless p_site_ll is (a console's
+-- site), a sighting or a recovery names its serial. TS422 names the
+-- field. Returns the record to insert (id, created_at and the generated
+-- columns left to the insert).
+CREATE OR REPLACE FUNCTION tocsin_crime_contribution(p_args jsonb, p_site_lat double precision,
+                                                     p_site_lon double precision)
+RETURNS crime_records
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c    crime_records;
+    pr   jsonb := p_args->'property';
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM crime_categories WHERE code = p_args->>'category') THEN
+        RAISE EXCEPTION 'no crime category "%"', p_args->>'category'
+            USING ERRCODE = 'TS422', COLUMN = 'category';
+    END IF;
+    c.category := p_args->>'category';
+    c.at := tocsin_report_time(p_args->>'occurred_at');
+    c.at_precision := 'minute';
+    IF p_args ? 'lat' THEN
+        c.geom := ST_SetSRID(ST_MakePoint((p_args->>'lon')::float8, (p_args->>'lat')::float8), 4326);
+    ELSIF p_site_lat IS NOT NULL THEN
+        c.geom := ST_SetSRID(ST_MakePoint(p_site_lon, p_site_lat), 4326);
+    ELSE
+        RAISE EXCEPTION 'lat and lon are required: put a pin where it happened'
+            USING ERRCODE = 'TS422', COLUMN = 'lat';
+    END IF;
+    c.note := p_args->>'text';
+    c.image_id := p_args->>'image';
+    c.property_kind := pr->>'kind';
+    c.property_make := pr->>'make';
+    c.property_model := pr->>'model';
+    c.property_status := pr->>'status';
+    IF pr ? 'serial' THEN
+        c.serial_hash := tocsin_crime_serial_hash(pr->>'serial');
+    ELSIF c.property_status IN ('sighted', 'recovered') THEN
+        RAISE EXCEPTION 'a sighting or a recovery of property names its serial'
+            USING ERRCODE = 'TS422', COLUMN = 'property.serial';
+    END IF;
+    RETURN c;
+END
+$$;
+
+-- The inbox item of a match: sighting s of a serial that stolen record t
+-- put on the register, sent by user u. Its place is the sighting's.
+CREATE OR REPLACE FUNCTION tocsin_crime_match_report(u users, s crime_records, t crime_records)
+RETURNS partner_reports
+LANGUAGE sql AS $$
+    INSERT INTO partner_reports (kind, text, lat, lon, place, occurred_at, site_id, org_id,
+                                 user_id, image_id, crime_record_id)
+    VALUES ('property_match',
+            format('Stolen %s %s by %s (%s, record %s), %s here (record %s)',
+                   coalesce(nullif(concat_ws(' ', t.property_make, t.property_model), ''),
+                            t.property_kind, 'property'),
+                   'reported stolen',
+                   coalesce((SELECT name FROM organisations WHERE id = t.org_id), t.source),
+                   to_char(t.at AT TIME ZONE 'Europe/London', 'YYYY-MM-DD HH24:MI'), t.id,
+                   s.property_status, s.id),
+            ST_Y(s.geom), ST_X(s.geom), 'sighting', s.at, s.site_id, u.org_id, u.id,
+            s.image_id, s.id)
+    RETURNING *;
+$$;
+
+-- A crime record contributed by user p_user_id (a site console for its
+-- site p_site_id, a company operator, or the force: controller, analyst),
+-- from the members of a crime_report frame (docs/protocol.md, "Crime
+-- records from partners"). Audited (crime_record_added). When it is a
+-- sighting or a recovery of a serial on the register (a record with
+-- property_status 'stolen' and the same hash), the force's inbox gets a
+-- 'property_match' item, audited too (property_match_added), and match is
+-- that report as the inbox shows it (NULL otherwise). SECURITY DEFINER:
+-- the serial's key (tocsin_crime_serial_hash).
+CREATE OR REPLACE FUNCTION tocsin_crime_report(p_user_id integer, p_site_id integer,
+                                               p_args jsonb, p_remote text)
+RETURNS TABLE (record_id bigint, match json)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    u   users := tocsin_status_user(p_user_id, '{site_console,company_operator,controller,analyst}',
+                                    'contribute crime records');
+    st  sites;
+    c   crime_records;
+    t   crime_records;
+    p   partner_reports;
+BEGIN
+    IF u.role = 'site_console' AND u.site_id IS DISTINCT FROM p_site_id THEN
+        RAISE EXCEPTION 'a console reports for its own site only' USING ERRCODE = 'TS403';
+    END IF;
+    SELECT * INTO st FROM sites WHERE id = p_site_id AND u.role = 'site_console';
+    c := tocsin_crime_contribution(p_args, st.lat, st.lon);
+    c.id := nextval('crime_records_id_seq');
+    c.source := CASE WHEN u.role IN ('controller', 'analyst') THEN 'force' ELSE 'partner' END;
+    c.org_id := u.org_id;
+    c.site_id := st.id;
+    c.user_id := u.id;
+    c.created_at := now();
+    INSERT INTO crime_records (id, source, org_id, site_id, user_id, category, at, at_precision,
+                               geom, property_kind, property_make, property_model,
+                               property_status, serial_hash, note, image_id, created_at)
+    VALUES (c.id, c.source, c.org_id, c.site_id, c.user_id, c.category, c.at, c.at_precision,
+            c.geom, c.property_kind, c.property_make, c.property_model, c.property_status,
+            c.serial_hash, c.note, c.image_id, c.created_at);
+    INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id, site_id,
+                       remote_addr, detail)
+    VALUES ('crime_record_added', u.id, u.username, u.role, u.org_id, st.id, p_remote,
+            jsonb_strip_nulls(jsonb_build_object(
+                'record_id', c.id, 'source', c.source, 'category', c.category, 'at', c.at,
+                'lat', ST_Y(c.geom), 'lon', ST_X(c.geom), 'property_kind', c.property_kind,
+                'property_status', c.property_status, 'serial', c.serial_hash IS NOT NULL,
+                'image', c.image_id)));
+    IF c.property_status IN ('sighted', 'recovered') THEN
+        SELECT * INTO t FROM crime_records r
+         WHERE r.serial_hash = c.serial_hash AND r.property_status = 'stolen'
+         ORDER BY r.at DESC, r.id DESC LIMIT 1;
+        IF FOUND THEN
+            p := tocsin_crime_match_report(u, c, t);
+            INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id,
+                               site_id, remote_addr, detail)
+            VALUES ('property_match_added', u.id, u.username, u.role, u.org_id, st.id, p_remote,
+                    jsonb_build_object('report_id', p.id, 'record_id', c.id,
+                                       'stolen_record_id', t.id, 'lat', p.lat, 'lon', p.lon));
+            -- the other brokers' desks read it (sql/functions/nodes.sql)
+            PERFORM tocsin_notify('tocsin_reports', ARRAY[p.id::text]);
+            RETURN QUERY SELECT c.id, tocsin_partner_report_json(p);
+            RETURN;
+        END IF;
+    END IF;
+    RETURN QUERY SELECT c.id, NULL::json;
+END
+$$;
+
+REVOKE ALL ON FUNCTION tocsin_crime_report(integer, integer, jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tocsin_crime_report(integer, integer, jsonb, text) TO tocsin_broker;
+
+-- The trail of the serial of record p_record_id: every record with its
+-- hash (stolen, sighted, recovered), oldest first, with its place, for
+-- the force's map. Empty when the record has no serial.
+CREATE OR REPLACE FUNCTION tocsin_crime_trail_of(p_record_id bigint)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT jsonb_build_object('record_id', p_record_id, 'places', COALESCE(jsonb_agg(
+               jsonb_strip_nulls(jsonb_build_object(
+                   'id', r.id, 'at', r.at, 'status', r.property_status, 'category', r.category,
+                   'lat', round(ST_Y(r.geom)::numeric, 6), 'lon', round(ST_X(r.geom)::numeric, 6),
+                   'property_kind', r.property_kind, 'property_make', r.property_make,
+                   'property_model', r.property_model,
+                   'org', (SELECT o.name FROM organisations o WHERE o.id = r.org_id)))
+               ORDER BY r.at, r.id), '[]'::jsonb))
+      FROM crime_records r
+     WHERE r.serial_hash = (SELECT serial_hash FROM crime_records WHERE id = p_record_id);
+$$;
+
+REVOKE ALL ON FUNCTION tocsin_crime_trail_of(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tocsin_crime_trail_of(bigint) TO tocsin_broker;
+
+-- POST /api/crime/trail {"record_id": N} (tocsin_crime_api): the trail of
+-- a record's serial, for the force only (a company does not learn where
+-- a serial it did not report went); audited as a consultation
+-- (view_crime_trail, with the records shown).
+CREATE OR REPLACE FUNCTION tocsin_crime_trail_api(u users, p_args jsonb, p_remote text)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    b  jsonb;
+BEGIN
+    IF u.role NOT IN ('controller', 'analyst') THEN
+        RAISE EXCEPTION 'only the force reads the trail of stolen property' USING ERRCODE = 'TS403';
+    END IF;
+    IF jsonb_typeof(p_args->'record_id') IS DISTINCT FROM 'number'
+       OR (p_args->>'record_id') !~ '^[0-9]{1,18}$' THEN
+        RAISE EXCEPTION 'record_id must be the id of a crime record' USING ERRCODE = 'TS422',
+            COLUMN = 'record_id';
+    END IF;
+    b := tocsin_crime_trail_of((p_args->>'record_id')::bigint);
+    INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id,
+                       remote_addr, detail)
+    VALUES ('view_crime_trail', u.id, u.username, u.role, u.org_id, p_remote,
+            jsonb_build_object('record_id', b->'record_id', 'record_ids',
+                               (SELECT COALESCE(jsonb_agg(r->'id'), '[]') FROM jsonb_array_elements(b->'places') r)));
+    RETURN b;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION tocsin_crime_trail_api(users, jsonb, text) TO tocsin_broker;
