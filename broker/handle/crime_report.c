@@ -7,10 +7,11 @@
  * serial. Here the members' types and sizes are checked, naming the
  * field ("property.serial" for a member of property); tocsin_crime_report
  * (sql/functions/crime_contrib.sql) checks their values, stores the
- * record with the serial only as a keyed hash, audits it and, when it is
- * a sighting or recovery of a serial on the stolen-property register,
- * files a property_match inbox item, which goes live to the force as
- * partner reports do. A refused request stores nothing.
+ * record with the serial only as a keyed hash, audits it, files a
+ * partner's record in the force's inbox (kind crime) and, when it is a
+ * sighting or recovery of a serial on the stolen-property register, a
+ * property_match item too; both go live to the force as partner reports
+ * do. A refused request stores nothing.
  *
  * Loop thread only. */
 #include "broker.h"
@@ -45,8 +46,9 @@ static void crime_stored(struct broker *b, void *arg, PGresult *res, const struc
 	}
 	requester_send(b, &c->req, json_pack("{s:s, s:I}", "type", "crime_reported", "record_id",
 					     (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
-	if (!PQgetisnull(res, 0, 1))
-		report_to_force(b, "partner_report", PQgetvalue(res, 0, 1), 0);
+	for (int col = 1; col <= 2; col++) /* the crime, then the match */
+		if (!PQgetisnull(res, 0, col))
+			report_to_force(b, "partner_report", PQgetvalue(res, 0, col), 0);
 out:
 	free(c);
 }
@@ -165,7 +167,7 @@ void crime_report_handle(struct session *s, struct client_frame *f)
 	params[1] = r.who.role == ROLE_SITE_CONSOLE ? site : NULL;
 	params[2] = text;
 	params[3] = r.remote;
-	if (db_query(b->db, "SELECT record_id, match FROM tocsin_crime_report($1, $2, $3::jsonb, $4)",
+	if (db_query(b->db, "SELECT record_id, report, match FROM tocsin_crime_report($1, $2, $3::jsonb, $4)",
 		     4, params, crime_stored, c)) {
 		requester_error(b, &r, "unavailable", NULL,
 				"the database is not reachable; the crime report was not stored");

@@ -75,38 +75,50 @@ BEGIN
 END
 $$;
 
--- The inbox item of a match: sighting s of a serial that stolen record t
--- put on the register, sent by user u. Its place is the sighting's.
-CREATE OR REPLACE FUNCTION tocsin_crime_match_report(u users, s crime_records, t crime_records)
+-- An inbox item about record c, sent by user u: kind 'crime' (a partner's
+-- contribution, its text the partner's note or, without one, the
+-- category and property in words) or 'property_match' (c a sighting of a
+-- serial that stolen record t put on the register). Its place is the
+-- record's: the pin ('sighting') or the console's site ('site').
+CREATE OR REPLACE FUNCTION tocsin_crime_inbox_item(u users, p_kind text, c crime_records,
+                                                   t crime_records, p_pinned boolean)
 RETURNS partner_reports
 LANGUAGE sql AS $$
     INSERT INTO partner_reports (kind, text, lat, lon, place, occurred_at, site_id, org_id,
                                  user_id, image_id, crime_record_id)
-    VALUES ('property_match',
-            format('Stolen %s %s by %s (%s, record %s), %s here (record %s)',
-                   coalesce(nullif(concat_ws(' ', t.property_make, t.property_model), ''),
-                            t.property_kind, 'property'),
-                   'reported stolen',
-                   coalesce((SELECT name FROM organisations WHERE id = t.org_id), t.source),
-                   to_char(t.at AT TIME ZONE 'Europe/London', 'YYYY-MM-DD HH24:MI'), t.id,
-                   s.property_status, s.id),
-            ST_Y(s.geom), ST_X(s.geom), 'sighting', s.at, s.site_id, u.org_id, u.id,
-            s.image_id, s.id)
+    VALUES (p_kind,
+            CASE p_kind WHEN 'property_match' THEN
+                format('Stolen %s reported stolen by %s (%s, record %s), %s here (record %s)',
+                       coalesce(nullif(concat_ws(' ', t.property_make, t.property_model), ''),
+                                t.property_kind, 'property'),
+                       coalesce((SELECT name FROM organisations WHERE id = t.org_id), t.source),
+                       to_char(t.at AT TIME ZONE 'Europe/London', 'YYYY-MM-DD HH24:MI'), t.id,
+                       c.property_status, c.id)
+            ELSE coalesce(c.note, concat_ws(': ',
+                     (SELECT name FROM crime_categories WHERE code = c.category),
+                     nullif(concat_ws(' ', c.property_kind, c.property_make, c.property_model,
+                                      '(' || c.property_status || ')'), '')))
+            END,
+            ST_Y(c.geom), ST_X(c.geom),
+            CASE WHEN p_kind = 'property_match' OR p_pinned THEN 'sighting' ELSE 'site' END,
+            c.at, c.site_id, u.org_id, u.id, c.image_id, c.id)
     RETURNING *;
 $$;
 
 -- A crime record contributed by user p_user_id (a site console for its
 -- site p_site_id, a company operator, or the force: controller, analyst),
 -- from the members of a crime_report frame (docs/protocol.md, "Crime
--- records from partners"). Audited (crime_record_added). When it is a
--- sighting or a recovery of a serial on the register (a record with
--- property_status 'stolen' and the same hash), the force's inbox gets a
--- 'property_match' item, audited too (property_match_added), and match is
--- that report as the inbox shows it (NULL otherwise). SECURITY DEFINER:
--- the serial's key (tocsin_crime_serial_hash).
+-- records from partners"). Audited (crime_record_added). A partner's
+-- record is also an inbox item of kind 'crime' for the force (report, as
+-- the inbox shows it; NULL for the force's own records), as a crime
+-- reported without a record always was. When it is a sighting or a
+-- recovery of a serial on the register (a record with property_status
+-- 'stolen' and the same hash), the inbox gets a 'property_match' item
+-- too, audited (property_match_added): match (NULL otherwise). SECURITY
+-- DEFINER: the serial's key (tocsin_crime_serial_hash).
 CREATE OR REPLACE FUNCTION tocsin_crime_report(p_user_id integer, p_site_id integer,
                                                p_args jsonb, p_remote text)
-RETURNS TABLE (record_id bigint, match json)
+RETURNS TABLE (record_id bigint, report json, match json)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     u   users := tocsin_status_user(p_user_id, '{site_console,company_operator,controller,analyst}',
@@ -115,6 +127,7 @@ DECLARE
     c   crime_records;
     t   crime_records;
     p   partner_reports;
+    m   partner_reports;
 BEGIN
     IF u.role = 'site_console' AND u.site_id IS DISTINCT FROM p_site_id THEN
         RAISE EXCEPTION 'a console reports for its own site only' USING ERRCODE = 'TS403';
@@ -133,11 +146,14 @@ BEGIN
     VALUES (c.id, c.source, c.org_id, c.site_id, c.user_id, c.category, c.at, c.at_precision,
             c.geom, c.property_kind, c.property_make, c.property_model, c.property_status,
             c.serial_hash, c.note, c.image_id, c.created_at);
+    IF c.source = 'partner' THEN
+        p := tocsin_crime_inbox_item(u, 'crime', c, NULL, p_args ? 'lat');
+    END IF;
     INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id, site_id,
                        remote_addr, detail)
     VALUES ('crime_record_added', u.id, u.username, u.role, u.org_id, st.id, p_remote,
             jsonb_strip_nulls(jsonb_build_object(
-                'record_id', c.id, 'source', c.source, 'category', c.category, 'at', c.at,
+                'record_id', c.id, 'report_id', p.id, 'source', c.source, 'category', c.category, 'at', c.at,
                 'lat', ST_Y(c.geom), 'lon', ST_X(c.geom), 'property_kind', c.property_kind,
                 'property_status', c.property_status, 'serial', c.serial_hash IS NOT NULL,
                 'image', c.image_id)));
@@ -146,19 +162,20 @@ BEGIN
          WHERE r.serial_hash = c.serial_hash AND r.property_status = 'stolen'
          ORDER BY r.at DESC, r.id DESC LIMIT 1;
         IF FOUND THEN
-            p := tocsin_crime_match_report(u, c, t);
+            m := tocsin_crime_inbox_item(u, 'property_match', c, t, true);
             INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id,
                                site_id, remote_addr, detail)
             VALUES ('property_match_added', u.id, u.username, u.role, u.org_id, st.id, p_remote,
-                    jsonb_build_object('report_id', p.id, 'record_id', c.id,
-                                       'stolen_record_id', t.id, 'lat', p.lat, 'lon', p.lon));
-            -- the other brokers' desks read it (sql/functions/nodes.sql)
-            PERFORM tocsin_notify('tocsin_reports', ARRAY[p.id::text]);
-            RETURN QUERY SELECT c.id, tocsin_partner_report_json(p);
-            RETURN;
+                    jsonb_build_object('report_id', m.id, 'record_id', c.id,
+                                       'stolen_record_id', t.id, 'lat', m.lat, 'lon', m.lon));
         END IF;
     END IF;
-    RETURN QUERY SELECT c.id, NULL::json;
+    -- the other brokers' desks read them (sql/functions/nodes.sql)
+    IF p.id IS NOT NULL OR m.id IS NOT NULL THEN
+        PERFORM tocsin_notify('tocsin_reports', array_remove(ARRAY[p.id::text, m.id::text], NULL));
+    END IF;
+    RETURN QUERY SELECT c.id, CASE WHEN p.id IS NOT NULL THEN tocsin_partner_report_json(p) END,
+                        CASE WHEN m.id IS NOT NULL THEN tocsin_partner_report_json(m) END;
 END
 $$;
 

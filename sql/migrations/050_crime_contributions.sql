@@ -21,8 +21,10 @@
 --
 -- partner_reports gains the kind 'property_match' (the inbox item the
 -- force gets when a partner's sighting or recovery matches a stolen
--- serial: its place is the sighting's) and crime_record_id (the sighting
--- it is about; the trail of that serial is read from it). ON DELETE SET
+-- serial: its place is the sighting's) and crime_record_id (the record
+-- an item is about: a partner's crime record comes to the inbox as a
+-- 'crime' item, a match names the sighting, whose serial's trail is read
+-- from it). ON DELETE SET
 -- NULL: the retention sweep erases old crime records, not the inbox.
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 

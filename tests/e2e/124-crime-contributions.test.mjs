@@ -48,6 +48,12 @@ describe('crime records from partners and the stolen-property register', { timeo
     });
     assert.equal(r.type, 'crime_reported', JSON.stringify(r));
     ids.stolen = r.record_id;
+    const item = await ctl.next((m) => m.type === 'partner_report' && m.report?.crime_record_id === r.record_id,
+      5000, 'the crime in the force\'s inbox');
+    assert.equal(item.report.kind, 'crime');
+    assert.equal(item.report.place, 'site');
+    assert.equal(item.report.site_id, siteA.site_id);
+    assert.equal(item.report.text, 'Phone taken from a visitor at reception');
     const row = await st.one(`SELECT c.*, ST_Y(geom) AS lat, ST_X(geom) AS lon FROM crime_records c WHERE id = $1`, [r.record_id]);
     assert.equal(row.source, 'partner');
     assert.equal(row.org_id, siteA.guard_org_id);
@@ -119,7 +125,10 @@ describe('crime records from partners and the stolen-property register', { timeo
     });
     assert.equal(r.type, 'crime_reported', JSON.stringify(r));
     ids.sighted = r.record_id;
-    const isMatch = (m) => m.type === 'partner_report' && m.report?.crime_record_id === r.record_id;
+    const isMatch = (m) => m.type === 'partner_report' && m.report?.kind === 'property_match'
+      && m.report?.crime_record_id === r.record_id;
+    const isCrime = (m) => m.type === 'partner_report' && m.report?.kind === 'crime'
+      && m.report?.crime_record_id === r.record_id;
     const got = await ctl.next(isMatch, 5000, 'property_match at the controller');
     const rep = got.report;
     assert.equal(rep.kind, 'property_match');
@@ -130,6 +139,10 @@ describe('crime records from partners and the stolen-property register', { timeo
     assert.match(rep.text, new RegExp(`record ${ids.stolen}\\b`));
     const an = await analyst.next(isMatch, 5000, 'property_match at the analyst');
     assert.deepEqual(an.report, rep);
+    // the sighting itself is in the inbox too, as the partner wrote it
+    const crime = (await ctl.next(isCrime, 5000, 'the sighting as a crime item')).report;
+    assert.equal(crime.text, 'Handset offered for sale at the loading bay');
+    assert.equal(crime.place, 'sighting');
     await op.expectNothing((m) => m.type === 'partner_report', 400, 'a match outside the force');
     await cA.expectNothing((m) => m.type === 'partner_report', 100, 'a match outside the force');
 
@@ -139,13 +152,14 @@ describe('crime records from partners and the stolen-property register', { timeo
     assert.equal(audit.length, 1);
     assert.equal(Number(audit[0].detail.stolen_record_id), ids.stolen);
 
-    // a sighting of a serial not on the register files nothing
-    const n = Number((await st.one('SELECT count(*) AS n FROM partner_reports')).n);
+    // a recovery of a serial not on the register matches nothing
+    const matches = `SELECT count(*) AS n FROM partner_reports WHERE kind = 'property_match'`;
+    const n = Number((await st.one(matches)).n);
     const other = await op.request({ type: 'crime_report', category: 'other-theft', occurred_at: at, ...pin,
       property: { kind: 'mobile phone', serial: '490154203237518', status: 'recovered' } });
     assert.equal(other.type, 'crime_reported', JSON.stringify(other));
     await ctl.ping();
-    assert.equal(Number((await st.one('SELECT count(*) AS n FROM partner_reports')).n), n);
+    assert.equal(Number((await st.one(matches)).n), n);
     op.close();
   });
 
@@ -162,6 +176,30 @@ describe('crime records from partners and the stolen-property register', { timeo
     const bad = await post('analyst', 'trail', { record_id: 'x' });
     assert.equal(bad.status, 400, bad.text);
     assert.equal(bad.json.error.field, 'record_id');
+  });
+
+  it('takes the force\'s own records onto the register, without an inbox item; a note-less partner record is described', async () => {
+    const bike = { kind: 'bicycle', make: 'Brompton', serial: 'BR-2231-77X', status: 'stolen' };
+    const r = await analyst.request({ type: 'crime_report', category: 'bicycle-theft', occurred_at: recent(),
+      lat: siteB.lat, lon: siteB.lon, property: bike });
+    assert.equal(r.type, 'crime_reported', JSON.stringify(r));
+    const row = await st.one('SELECT source, org_id, site_id, user_id FROM crime_records WHERE id = $1', [r.record_id]);
+    assert.equal(row.source, 'force');
+    assert.equal(row.site_id, null);
+    await ctl.ping();
+    assert.equal(Number((await st.one('SELECT count(*) AS n FROM partner_reports WHERE crime_record_id = $1', [r.record_id])).n), 0);
+    // a partner's recovery of it: matched, and its inbox item says what it is
+    const op = await st.connectAs(opA);
+    const rec = await op.request({ type: 'crime_report', category: 'bicycle-theft', occurred_at: recent(),
+      lat: siteA.lat, lon: siteA.lon, property: { kind: 'bicycle', make: 'Brompton', serial: 'br2231 77x', status: 'recovered' } });
+    assert.equal(rec.type, 'crime_reported', JSON.stringify(rec));
+    const crime = await ctl.next((m) => m.type === 'partner_report' && m.report?.kind === 'crime'
+      && m.report?.crime_record_id === rec.record_id, 5000, 'the recovery in the inbox');
+    assert.equal(crime.report.text, 'Bicycle theft: bicycle Brompton (recovered)');
+    const match = await ctl.next((m) => m.type === 'partner_report' && m.report?.kind === 'property_match'
+      && m.report?.crime_record_id === rec.record_id, 5000, 'the recovery matched');
+    assert.match(match.report.text, new RegExp(`^Stolen Brompton reported stolen by .* record ${r.record_id}\\), recovered here`));
+    op.close();
   });
 
   it('shows a contribution to the force and to its company as its own, not to another company', async () => {

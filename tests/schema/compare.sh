@@ -394,7 +394,7 @@ ADDED=(
     "CONSTRAINT|crime_serial_key crime_serial_key_pkey"
     "FK CONSTRAINT|partner_reports partner_reports_crime_record_id_fkey"
     "FUNCTION|tocsin_crime_contribution(jsonb, double precision, double precision)"
-    "FUNCTION|tocsin_crime_match_report(public.users, public.crime_records, public.crime_records)"
+    "FUNCTION|tocsin_crime_inbox_item(public.users, text, public.crime_records, public.crime_records, boolean)"
     "FUNCTION|tocsin_crime_report(integer, integer, jsonb, text)"
     "ACL|FUNCTION tocsin_crime_report(p_user_id integer, p_site_id integer, p_args jsonb, p_remote text)"
     "FUNCTION|tocsin_crime_serial_hash(text)"

@@ -3,7 +3,9 @@
 // (period, categories, grid cell), the map (crime-map.js), the trend
 // against the period before, the day-of-week x hour table, and a clicked
 // cell's records with "Crime-pattern alert for this cell", which opens
-// the alert form filled in (crime-pattern.js; the room's compose). The
+// the alert form filled in (crime-pattern.js; the room's compose), and
+// the trail of a stolen item's serial (room.crimeTrail, from the inbox's
+// stolen-property matches). The
 // broker's answers come from crime-api.js; each is audited there.
 
 import { el } from '../ui.js';
@@ -113,8 +115,26 @@ function publishPattern() {
   state.room.compose.startFromPattern(patternAlert(state.cell, state.records, state.filter));
 }
 
+/* The trail of record id's serial on the map, listed beside it. */
+async function showTrail(id) {
+  showError(null);
+  try {
+    const { places } = await crimeView('trail', { record_id: id }, state.room.token);
+    state.map.showTrail(places);
+    $('crime-trail-title').textContent = `Trail of record ${id}: ${places.length} place${places.length === 1 ? '' : 's'}`;
+    $('crime-trail-list').replaceChildren(...places.map((p) => el('li', { dataset: { recordId: String(p.id) } },
+      el('strong', {}, p.status || 'record'), ' ',
+      el('span', { class: 'muted' }, `${when(p)} · ${p.lat.toFixed(5)}, ${p.lon.toFixed(5)}${p.org ? ` · ${p.org}` : ''}`))));
+    $('crime-trail').hidden = false;
+    $('crime-map').scrollIntoView({ block: 'center' });
+  } catch (err) {
+    showError(err);
+  }
+}
+
 export function setupCrimePanel(room) {
   state.room = room;
+  room.crimeTrail = showTrail;
   const to = new Date(Date.now() + 86400000);
   $('crime-to').value = isoDay(to);
   $('crime-from').value = isoDay(new Date(to.getTime() - 365 * 86400000));

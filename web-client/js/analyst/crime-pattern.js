@@ -4,26 +4,10 @@
 // place, the period, the prevalent times and the statistics. Pure: no DOM,
 // so the wording can be read and tested alone.
 
-// Codes of crime_categories (sql/migrations/047_crime_records.sql): police.uk's
-// 14 street-level types under their API slugs, and the force's own.
-export const CRIME_CATEGORIES = {
-  'anti-social-behaviour': 'Anti-social behaviour',
-  'bicycle-theft': 'Bicycle theft',
-  burglary: 'Burglary',
-  'criminal-damage-arson': 'Criminal damage and arson',
-  drugs: 'Drugs',
-  'other-theft': 'Other theft',
-  'possession-of-weapons': 'Possession of weapons',
-  'public-order': 'Public order',
-  robbery: 'Robbery',
-  shoplifting: 'Shoplifting',
-  'theft-from-the-person': 'Theft from the person',
-  'vehicle-crime': 'Vehicle crime',
-  'violent-crime': 'Violence and sexual offences',
-  'other-crime': 'Other crime',
-  'phone-snatch': 'Mobile phone snatch',
-  fraud: 'Fraud',
-};
+// The categories' words (vocab.js), under the name this page reads.
+import { CRIME_CATEGORY_LABELS as CRIME_CATEGORIES } from '../vocab.js';
+
+export { CRIME_CATEGORIES };
 
 export const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
