@@ -5,15 +5,11 @@
 // alert it prefills (area, categories, wording) reaches that console.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { Stack, ROOT, waitFor } from './lib/harness.mjs';
+import { Stack, waitFor } from './lib/harness.mjs';
+import { importSample, hotCellWithConsole, SAMPLE_FILTER as FILTER } from './lib/crime.mjs';
 import {
   launch, openAs, shot, textBecomes, withoutProblems, closeAndStop, UI_TIMEOUT,
 } from './lib/browser.mjs';
-
-const SAMPLE = path.join(ROOT, 'tests/data/crime/2025-04-city-of-london-street.csv');
-const FILTER = { from: '2025-04-01', to: '2025-05-01', cell_m: 200 };
 
 describe('a crime-pattern alert from a drawn area', { timeout: 600_000 }, () => {
   let st;
@@ -24,21 +20,8 @@ describe('a crime-pattern alert from a drawn area', { timeout: 600_000 }, () => 
 
   before(async () => {
     st = await Stack.create({ label: import.meta.url });
-    const url = execFileSync(path.join(ROOT, 'deploy/pg-local.sh'),
-      ['url', process.env.TOCSIN_TEST_VAR, 'tocsin_admin', st.db.name], { encoding: 'utf8' }).trim();
-    execFileSync(path.join(ROOT, 'build/tocsinctl'), ['crime', 'import', SAMPLE, '--database', url]);
-    const r = await st.http('POST', '/api/crime/picture', {
-      body: FILTER, headers: { authorization: `Bearer ${await st.token('analyst')}` },
-    });
-    const hot = r.json.grid.cells.filter((c) => c.z >= 1.96);
-    [target] = await st.query(`
-      SELECT c.i, c.j, s.id AS site_id, u.username
-        FROM jsonb_to_recordset($1::jsonb) AS c(i int, j int)
-        JOIN sites s ON ST_Covers(ST_MakeEnvelope(c.i * 200, c.j * 200, (c.i + 1) * 200, (c.j + 1) * 200, 27700),
-                                  ST_Transform(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), 27700))
-        JOIN users u ON u.site_id = s.id AND u.role = 'site_console' AND NOT u.disabled
-       ORDER BY s.id LIMIT 1`, [JSON.stringify(hot)]);
-    assert.ok(target, 'a hot cell holds a demo site');
+    importSample(st);
+    target = await hotCellWithConsole(st, FILTER);
     browser = await launch();
     an = await openAs(browser, st.broker.httpUrl, 'analyst', 'analyst', problems, { viewport: { width: 1280, height: 900 } });
   });

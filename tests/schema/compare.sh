@@ -403,6 +403,14 @@ ADDED=(
     "ACL|FUNCTION tocsin_crime_trail_api(u public.users, p_args jsonb, p_remote text)"
     "FUNCTION|tocsin_crime_trail_of(bigint)"
     "ACL|FUNCTION tocsin_crime_trail_of(p_record_id bigint)"
+    "FUNCTION|tocsin_crime_insert(public.users, integer, public.crime_records)"
+    "FUNCTION|tocsin_crime_match(public.users, public.crime_records, text)"
+    # a desk's CSV of crime records (POST /api/crime/upload)
+    "FUNCTION|tocsin_crime_upload(integer, bigint, text, text)"
+    "ACL|FUNCTION tocsin_crime_upload(p_user_id integer, p_iat bigint, p_remote text, p_csv text)"
+    "FUNCTION|tocsin_crime_upload_columns()"
+    "FUNCTION|tocsin_crime_upload_row(integer, text[])"
+    "FUNCTION|tocsin_csv_fields(text)"
     # a partner's occurred_at, checked once for reports and crime records
     "FUNCTION|tocsin_report_time(text)"
     # issue 20: the nodes' locks, wake-ups and the reads of what another
