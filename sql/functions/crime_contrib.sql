@@ -412,8 +412,8 @@ BEGIN
     IF cardinality(hits) > 0 THEN
         PERFORM tocsin_notify('tocsin_reports', hits::text[]);
     END IF;
-    RETURN QUERY SELECT 'ok'::text, jsonb_build_object('added', n - 1, 'record_ids', to_jsonb(ids),
-                                                       'matches', cardinality(hits));
+    -- not the matches: as for a crime_report, the register is the force's
+    RETURN QUERY SELECT 'ok'::text, jsonb_build_object('added', n - 1, 'record_ids', to_jsonb(ids));
 END
 $$;
 

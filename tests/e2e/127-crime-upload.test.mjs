@@ -50,7 +50,7 @@ describe('a desk\'s CSV of crime records', { timeout: 180_000 }, () => {
     ));
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.added, 3);
-    assert.equal(r.json.matches, 0);
+    assert.equal(r.json.matches, undefined, 'the desk is not told of matches');
     const rows = await st.query(`SELECT id, source, org_id, category, note, property_model, property_status,
                                         serial_hash, at_precision FROM crime_records WHERE id = ANY($1) ORDER BY id`,
     [r.json.record_ids]);
@@ -69,7 +69,6 @@ describe('a desk\'s CSV of crime records', { timeout: 180_000 }, () => {
   it('matches an uploaded sighting against the register', async () => {
     const r = await upload(op, csv(`${at(5)},other-theft,51.5160,-0.0950,Seen at the market,mobile phone,,,353322114455667,sighted`));
     assert.equal(r.status, 200, r.text);
-    assert.equal(r.json.matches, 1);
     const item = await st.one(`SELECT kind, lat, lon, crime_record_id FROM partner_reports WHERE kind = 'property_match'`);
     assert.equal(Number(item.crime_record_id), Number(r.json.record_ids[0]));
     assert.equal(item.lat, 51.516);
