@@ -18,6 +18,7 @@
 #include "batch_queue.h"
 #include "conf.h"
 #include "frame.h"
+#include "heap_trim.h"
 #include "ids.h"
 #include "metrics.h"
 #include "outq.h"
@@ -217,6 +218,9 @@ struct broker {
 	/* liveness.c: pings and dead-peer sweep */
 	int64_t liveness_at_us;           /* when it last swept (clock_mono_us) */
 	lws_sorted_usec_list_t sul_liveness;
+	/* trim_tick.c: the heap's trim after connection waves */
+	struct heap_trim heap_trim;
+	lws_sorted_usec_list_t sul_trim;
 	/* auth_deadline.c: sessions without a verified hello, oldest first
 	 * (not owned), and the oldest one's deadline */
 	lws_dll2_owner_t auth_waiting;

@@ -385,6 +385,7 @@ int server_run(struct broker *b)
 	audit_sealer_start(b);
 	revocation_start(b);
 	liveness_start(b);
+	trim_tick_start(b);
 	token_keys_watch(b->token_keys, b->ctx);
 	if (b->conf.tls_cert)
 		ticket_keys_watch(b->ticket_keys, b->ctx);

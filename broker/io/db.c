@@ -386,8 +386,23 @@ static int must_redo(const PGresult *r)
 	return s && (!strcmp(s, "57014") || !strcmp(s, "55P03") || !strncmp(s, "40", 2));
 }
 
+/* 1 for an error result. */
+static int failed(const PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+
+	return st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED;
+}
+
 /* Reads every complete result. A job is done at its PIPELINE_SYNC; the
- * NULL that ends each statement's results needs no action. */
+ * NULL that ends each statement's results needs no action. The job's
+ * result is its first, unless an error follows: the server can abort a
+ * statement's implicit transaction after its rows were sent, before the
+ * commit at the Sync (a lock_timeout that fired as the statement got its
+ * lock is raised while the backend reads the Sync: the soak of b71e3fe
+ * had a publish confirmed "from the database" whose row was never
+ * committed; a deferred check at commit does the same, e2e 88). The rows
+ * then are not the outcome: the error is. */
 static void read_results(struct db *db)
 {
 	int nulls = 0;
@@ -418,10 +433,12 @@ static void read_results(struct db *db)
 			job_finish(db, j, NULL);
 			continue;
 		}
-		if (!j->res)
+		if (!j->res || (failed(r) && !failed(j->res))) {
+			PQclear(j->res);
 			j->res = r;
-		else
+		} else {
 			PQclear(r);
+		}
 	}
 }
 

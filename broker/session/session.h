@@ -148,6 +148,8 @@ void auth_deadline_remove(struct broker *b, struct session *s);
 void liveness_start(struct broker *b);
 /* revocation.c: closes the sessions of disabled users and revoked tokens */
 void revocation_start(struct broker *b);
+/* trim_tick.c: gives the heap back after connection waves settle. */
+void trim_tick_start(struct broker *b);
 /* Asks tocsin_token_check_batch over db whether n tokens (their claims:
  * user, iat, role, org, site, clearance) are still good and still the
  * users row's; done gets one row per token, in order: idx, status ('ok',

@@ -13,6 +13,15 @@
 // acks locked first, so that the acknowledgement is journaled (lock_timeout)
 // and the injected deadlock meets the journal's write-back, not the live
 // path.
+//
+// And an error after the rows: PostgreSQL can abort a statement's implicit
+// transaction after it sent its rows, before the commit at the pipeline's
+// Sync (the soak of b71e3fe caught one: a lock_timeout that fired as the
+// publish got its lock was raised only while the backend read the Sync,
+// with no statement running; the publish was confirmed "from the
+// database" and its row never committed). Injected here with a deferred
+// constraint trigger on alerts that fails at commit: the publish must be
+// redone (a lock timeout) or refused (any other error), never confirmed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, consoleDirectory, pgConnect } from './lib/harness.mjs';
@@ -49,7 +58,21 @@ describe('a deadlock (40P01) is redone, never refused: live and journaled acknow
           END IF;
           RETURN NEW;
       END $$;
-      CREATE TRIGGER test_fault_ack BEFORE INSERT ON acks FOR EACH ROW EXECUTE FUNCTION test_fault_ack();`);
+      CREATE TRIGGER test_fault_ack BEFORE INSERT ON acks FOR EACH ROW EXECUTE FUNCTION test_fault_ack();
+      CREATE TABLE test_commit_fault (n integer NOT NULL, code text NOT NULL);
+      INSERT INTO test_commit_fault VALUES (0, '55P03');
+      CREATE SEQUENCE test_commit_fault_seq;
+      CREATE FUNCTION test_commit_fault() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+      DECLARE f test_commit_fault;
+      BEGIN
+          SELECT * INTO f FROM test_commit_fault;
+          IF nextval('test_commit_fault_seq') <= f.n THEN
+              RAISE EXCEPTION 'failed at commit (injected by the test)' USING ERRCODE = f.code;
+          END IF;
+          RETURN NULL;
+      END $$;
+      CREATE CONSTRAINT TRIGGER test_commit_fault AFTER INSERT ON alerts
+          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_commit_fault();`);
     [site] = await consoleDirectory(st);
     ctl = await st.connectAs('controller');
     consoleA = await st.connectAs(site.username);
@@ -93,6 +116,34 @@ describe('a deadlock (40P01) is redone, never refused: live and journaled acknow
     assert.deepEqual(await refused(), [], 'no journal record refused');
     const audit = await st.query(`SELECT count(*)::int AS n FROM audit WHERE action = 'ack' AND alert_id = $1`, [p.alert_id]);
     assert.equal(audit[0].n, 1, 'one ack audit row');
+  });
+
+  // The next `n` publishes fail at their commit, with SQLSTATE code.
+  const injectCommitFaults = async (n, code) => {
+    await st.query(`SELECT setval('test_commit_fault_seq', 1, false)`);
+    await st.query('UPDATE test_commit_fault SET n = $1, code = $2', [n, code]);
+  };
+
+  it('a publish whose transaction is aborted by a lock timeout after its rows: redone, stored once, never confirmed unstored', async () => {
+    await injectCommitFaults(1, '55P03');
+    const mark = st.broker.stderr.length;
+    const p = await publish(ctl, { headline: `Aborted after its rows ${Date.now()}`, severity: 'moderate', targets: { sites: [site.site_id] } });
+    await consoleA.next((m) => m.type === 'alert' && m.alert.id === p.alert_id, 10000, `alert ${p.alert_id}`);
+    await journalEmpty();
+    assert.match(st.broker.stderr.slice(mark), /the server gave up on a query \(failed at commit \(injected by the test\)\)/);
+    assert.equal((await st.query('SELECT 1 FROM alerts WHERE id = $1', [p.alert_id])).length, 1,
+      `confirmed ${JSON.stringify(p)}: the alert is stored`);
+    const audit = await st.query(`SELECT count(*)::int AS n FROM audit WHERE action = 'publish' AND alert_id = $1`, [p.alert_id]);
+    assert.equal(audit[0].n, 1, 'one publish audit row');
+  });
+
+  it('a publish whose commit fails for good after its rows: refused with an error, not confirmed', async () => {
+    await injectCommitFaults(1, 'P0001');
+    ctl.send({ type: 'publish', ref: 'commit-fails', headline: `Refused at commit ${Date.now()}`, severity: 'moderate',
+      targets: { sites: [site.site_id] } });
+    const r = await ctl.next((m) => m.ref === 'commit-fails', 10000, 'the reply to the publish');
+    assert.equal(r.type, 'error', JSON.stringify(r));
+    await injectCommitFaults(0, 'P0001');
   });
 
   it('stops cleanly (exit 0, no sanitizer report)', async () => {
