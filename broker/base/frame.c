@@ -174,6 +174,7 @@ static const struct {
 	{ "area_totals", FRAME_AREA_TOTALS },
 	{ "report_now", FRAME_REPORT_NOW },
 	{ "report", FRAME_REPORT },
+	{ "crime_report", FRAME_CRIME_REPORT },
 	{ "inbox", FRAME_INBOX },
 	{ "refresh", FRAME_REFRESH },
 	{ "site_history", FRAME_SITE_HISTORY },
@@ -313,6 +314,7 @@ static int parse_body(json_t *root, struct client_frame *out, struct frame_error
 	case FRAME_AREA_TOTALS:
 	case FRAME_REPORT_NOW:
 	case FRAME_REPORT:
+	case FRAME_CRIME_REPORT:
 	case FRAME_INBOX:
 	case FRAME_REFRESH:
 	case FRAME_REPORT_UPDATE:

@@ -43,11 +43,15 @@ int http_ops_answer(struct broker *b, struct lws *wsi, const char *path, const c
  * the TLS certificate and key, read again; no connection is dropped. */
 void reload_run(struct broker *b);
 
-/* crime_api.c: POST /api/crime/<view> (the crime picture); http_api.c
- * reads the request and writes the answer. */
+/* crime_api.c: POST /api/crime/<view> (the crime picture, and a desk's
+ * CSV upload of crime records); http_api.c reads the request and writes
+ * the answer. */
 #define CRIME_API_PATH "/api/crime/"
 #define CRIME_API_BODY_MAX 16384
-enum { CRIME_API_ASKED, CRIME_API_BAD_JSON, CRIME_API_UNAVAILABLE };
+/* A desk's CSV: 10,000 rows of about 100 bytes (the upload's row limit
+ * is the database's, tocsin_crime_upload). */
+#define CRIME_UPLOAD_MAX (1024 * 1024)
+enum { CRIME_API_ASKED, CRIME_API_BAD_JSON, CRIME_API_BAD_CSV, CRIME_API_UNAVAILABLE };
 struct db;
 struct db_error;
 struct pg_result;
@@ -69,13 +73,16 @@ struct crime_api_answer {
 };
 /* The view named by rest (after CRIME_API_PATH), or NULL. */
 const char *crime_api_view(const char *rest);
+/* The largest body view takes. */
+size_t crime_api_body_max(const char *view);
 /* Asks the database (done gets the answer, with arg): CRIME_API_ASKED,
  * or CRIME_API_BAD_JSON (the body is not a JSON object: nothing asked),
- * CRIME_API_UNAVAILABLE. */
+ * CRIME_API_BAD_CSV (an upload that is not UTF-8 text without NUL bytes:
+ * why names the line; nothing asked), CRIME_API_UNAVAILABLE. */
 int crime_api_query(struct db *db, const struct crime_api_ask *q,
 		    void (*done)(struct broker *b, void *arg, struct pg_result *res,
 				 const struct db_error *err),
-		    void *arg);
+		    void *arg, char *why, size_t why_len);
 /* What the database's answer (res or err) means in HTTP. */
 void crime_api_answer(struct pg_result *res, const struct db_error *err,
 		      struct crime_api_answer *a);

@@ -669,18 +669,26 @@ static void finish_crime(struct broker *b, struct http_req *r)
 {
 	struct crime_api_ask q = { r->user_id, r->iat, r->remote, r->crime_view, r->body,
 				   r->body_len };
+	char why[160];
 
 	if (r->body_too_large) {
-		respond_error(r, 413, "too_large", NULL, "the request body is over 16384 bytes");
+		snprintf(why, sizeof why, "the request body is over %zu bytes",
+			 crime_api_body_max(r->crime_view));
+		respond_error(r, 413, "too_large", NULL, why);
 		return;
 	}
 	wait_for_answer(b, r); /* before: a lost connection calls back at once */
-	switch (crime_api_query(b->db, &q, crime_answered, (void *)(uintptr_t)r->id)) {
+	switch (crime_api_query(b->db, &q, crime_answered, (void *)(uintptr_t)r->id, why,
+				sizeof why)) {
 	case CRIME_API_ASKED:
 		return;
 	case CRIME_API_BAD_JSON:
 		unlink_waiting(b, r);
 		respond_error(r, 400, "bad_json", NULL, "the body must be a JSON object");
+		return;
+	case CRIME_API_BAD_CSV:
+		unlink_waiting(b, r);
+		respond_error(r, 400, "bad_csv", NULL, why);
 		return;
 	default:
 		unlink_waiting(b, r);
@@ -703,9 +711,10 @@ static void start_crime(struct broker *b, struct lws *wsi, struct http_req *r, i
 	else if (code)
 		respond_auth_error(r, code);
 	else if (!(r->crime_view = crime_api_view(rest)))
-		respond_error(r, 404, "not_found", NULL, "no such view: POST /api/crime/picture or records");
-	else if (len > CRIME_API_BODY_MAX)
-		respond_error(r, 413, "too_large", NULL, "the request body is over 16384 bytes");
+		respond_error(r, 404, "not_found", NULL,
+			      "no such view: POST /api/crime/picture, records, trail or upload");
+	else if (len > (long long)crime_api_body_max(r->crime_view))
+		respond_error(r, 413, "too_large", NULL, "the request body is too large");
 	else {
 		r->close_after = 0;
 		r->route = ROUTE_CRIME;
@@ -1026,7 +1035,7 @@ int http_api_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		if (r->route == ROUTE_LOGIN)
 			on_body(r, in, len, LOGIN_BODY_MAX);
 		else if (r->route == ROUTE_CRIME)
-			on_body(r, in, len, CRIME_API_BODY_MAX);
+			on_body(r, in, len, crime_api_body_max(r->crime_view));
 		else if (r->route == ROUTE_IMAGE_UPLOAD)
 			on_image_body(r, in, len);
 		return 0;

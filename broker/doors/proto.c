@@ -44,6 +44,7 @@ static void (*const dispatch_table[])(struct session *, struct client_frame *) =
 	[FRAME_AREA_TOTALS] = status_area_totals,
 	[FRAME_REPORT_NOW] = status_report_now,
 	[FRAME_REPORT] = report_handle,
+	[FRAME_CRIME_REPORT] = crime_report_handle,
 	[FRAME_INBOX] = inbox_handle,
 	[FRAME_REPORT_UPDATE] = inbox_update,
 	[FRAME_ADMIN] = admin_handle,

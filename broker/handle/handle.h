@@ -122,10 +122,17 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
  * (*out NULL). */
 int report_kind_check(json_t *obj, const char *name, int required, const char **out,
 		      struct frame_error *err);
+/* The place of a sighting (members lat and lon): both or neither, inside
+ * the force's area (report.c's PLACE_*); absent is fine (*has 0). */
+int report_place_check(json_t *root, double *lat, double *lon, int *has, struct frame_error *err);
 /* Sends {"type": type, "report": report_json} to every controller and
  * analyst session but except_session (0: none). */
 void report_to_force(struct broker *b, const char *type, const char *report_json,
 		     uint64_t except_session);
+
+/* crime_report.c: crime records from partners and the force (a
+ * crime_report frame), and the stolen-property matches they make. */
+void crime_report_handle(struct session *s, struct client_frame *f);
 
 /* inbox.c: the force's inbox, filtered, and working a report (handled,
  * assigned, linked to an alert). */

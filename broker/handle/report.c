@@ -128,9 +128,7 @@ static void report_stored(struct broker *b, void *arg, PGresult *res,
 	free(c);
 }
 
-/* The place of a sighting: lat and lon together, inside the force's area
- * (PLACE_*); absent is fine (*has 0). */
-static int check_place(json_t *root, double *lat, double *lon, int *has, struct frame_error *err)
+int report_place_check(json_t *root, double *lat, double *lon, int *has, struct frame_error *err)
 {
 	int has_lat, has_lon;
 
@@ -181,7 +179,7 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
 	}
 	if (report_kind_check(f->root, "kind", 1, &kind, &err) ||
 	    frame_check_text(f->root, "text", 1, REPORT_TEXT_MAX, 1, &text, &err) ||
-	    check_place(f->root, &lat, &lon, &has_place, &err) ||
+	    report_place_check(f->root, &lat, &lon, &has_place, &err) ||
 	    frame_check_string(f->root, "occurred_at", 1, REPORT_TIME_MAX, 0, &occurred_at, &err) ||
 	    frame_check_string(f->root, "image", 1, REPORT_IMAGE_MAX, 0, &image, &err))
 		goto bad;

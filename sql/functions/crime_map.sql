@@ -294,6 +294,8 @@ LANGUAGE sql STABLE AS $$
                        'lat', round(ST_Y(c.geom)::numeric, 6), 'lon', round(ST_X(c.geom)::numeric, 6),
                        'location', c.location, 'outcome', c.outcome,
                        'property_kind', c.property_kind, 'property_make', c.property_make,
+                       'property_model', c.property_model, 'property_status', c.property_status,
+                       'image', c.image_id,
                        'org', (SELECT o.name FROM organisations o WHERE o.id = c.org_id),
                        'note', c.note)) AS r
               FROM tocsin_crime_selected(s.s_from, s.s_to, s.s_cats, s.s_area, s.s_cell, s.s_x0,
@@ -329,13 +331,17 @@ BEGIN
         RETURN QUERY SELECT 'revoked'::text, NULL::jsonb;
         RETURN;
     END IF;
-    IF p_view NOT IN ('picture', 'records') THEN
+    IF p_view NOT IN ('picture', 'records', 'trail') THEN
         RETURN QUERY SELECT 'not_found'::text, NULL::jsonb;
         RETURN;
     END IF;
     -- an enabled controller, analyst or company operator; TS403 for anyone else
     u := tocsin_status_user(p_user_id, '{controller,analyst,company_operator}',
                             'read the crime picture');
+    IF p_view = 'trail' THEN
+        RETURN QUERY SELECT 'ok'::text, tocsin_crime_trail_api(u, p_args, p_remote);
+        RETURN;
+    END IF;
     f := tocsin_crime_filter(u, p_args);
     b := CASE p_view WHEN 'picture' THEN tocsin_crime_picture_of(u, f)
                      ELSE tocsin_crime_records_of(u, f) END;

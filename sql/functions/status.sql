@@ -446,12 +446,43 @@ LANGUAGE sql STABLE AS $$
         'by', u.display_name, 'image', p.image_id,
         'handled_at', tocsin_status_time(p.handled_at), 'handled_by', h.display_name,
         'assigned_to', p.assigned_to, 'assigned_to_name', a.display_name,
-        'alert_id', p.alert_id)
+        'alert_id', p.alert_id, 'crime_record_id', p.crime_record_id)
       FROM organisations o, users u
       LEFT JOIN sites s ON s.id = p.site_id
       LEFT JOIN users h ON h.id = p.handled_by
       LEFT JOIN users a ON a.id = p.assigned_to
      WHERE o.id = p.org_id AND u.id = p.user_id;
+$$;
+
+-- The time a partner gives for what it reports (occurred_at, RFC 3339
+-- text such as 2026-11-22T14:15:54.123Z), checked: TS422 naming
+-- occurred_at when it is not such a time or is more than 5 minutes ahead.
+-- NULL for NULL.
+CREATE OR REPLACE FUNCTION tocsin_report_time(p_occurred_at text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_at  timestamptz;
+BEGIN
+    IF p_occurred_at IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF p_occurred_at !~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$' THEN
+        RAISE EXCEPTION 'occurred_at must be an RFC 3339 time such as 2026-11-22T14:15:54.123Z'
+            USING ERRCODE = 'TS422', COLUMN = 'occurred_at';
+    END IF;
+    BEGIN
+        v_at := p_occurred_at::timestamptz;
+    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+        RAISE EXCEPTION 'occurred_at is not a valid time'
+            USING ERRCODE = 'TS422', COLUMN = 'occurred_at';
+    END;
+    IF v_at > clock_timestamp() + interval '5 minutes' THEN
+        RAISE EXCEPTION 'occurred_at is in the future'
+            USING ERRCODE = 'TS422', COLUMN = 'occurred_at';
+    END IF;
+    RETURN v_at;
+END
 $$;
 
 -- tocsin_report: a site console or a company operator reports something to
@@ -481,22 +512,7 @@ BEGIN
     IF u.role = 'site_console' THEN
         SELECT * INTO s FROM sites WHERE id = u.site_id;
     END IF;
-    IF p_occurred_at IS NOT NULL THEN
-        IF p_occurred_at !~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$' THEN
-            RAISE EXCEPTION 'occurred_at must be an RFC 3339 time such as 2026-11-22T14:15:54.123Z'
-                USING ERRCODE = 'TS422', COLUMN = 'occurred_at';
-        END IF;
-        BEGIN
-            v_at := p_occurred_at::timestamptz;
-        EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
-            RAISE EXCEPTION 'occurred_at is not a valid time'
-                USING ERRCODE = 'TS422', COLUMN = 'occurred_at';
-        END;
-        IF v_at > clock_timestamp() + interval '5 minutes' THEN
-            RAISE EXCEPTION 'occurred_at is in the future'
-                USING ERRCODE = 'TS422', COLUMN = 'occurred_at';
-        END IF;
-    END IF;
+    v_at := COALESCE(tocsin_report_time(p_occurred_at), v_at);
     INSERT INTO partner_reports (kind, text, lat, lon, place, occurred_at, site_id, org_id,
                                  user_id, image_id)
     VALUES (p_kind, p_text, COALESCE(p_lat, s.lat), COALESCE(p_lon, s.lon),

@@ -7,15 +7,11 @@
 // receives.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { Stack, ROOT, waitFor } from './lib/harness.mjs';
+import { Stack, waitFor } from './lib/harness.mjs';
+import { importSample, hotCellWithConsole, SAMPLE_FILTER as FILTER } from './lib/crime.mjs';
 import {
   launch, openAs, shot, textBecomes, withoutProblems, closeAndStop, UI_TIMEOUT,
 } from './lib/browser.mjs';
-
-const SAMPLE = path.join(ROOT, 'tests/data/crime/2025-04-city-of-london-street.csv');
-const FILTER = { from: '2025-04-01', to: '2025-05-01', cell_m: 200 };
 
 describe('the crime picture on the analyst\'s page', { timeout: 600_000 }, () => {
   let st;
@@ -26,24 +22,8 @@ describe('the crime picture on the analyst\'s page', { timeout: 600_000 }, () =>
 
   before(async () => {
     st = await Stack.create({ label: import.meta.url });
-    const url = execFileSync(path.join(ROOT, 'deploy/pg-local.sh'),
-      ['url', process.env.TOCSIN_TEST_VAR, 'tocsin_admin', st.db.name], { encoding: 'utf8' }).trim();
-    execFileSync(path.join(ROOT, 'build/tocsinctl'), ['crime', 'import', SAMPLE, '--database', url]);
-    // The hot cells (as the page will get them), and the consoles whose
-    // site lies in one.
-    const r = await st.http('POST', '/api/crime/picture', {
-      body: FILTER, headers: { authorization: `Bearer ${await st.token('analyst')}` },
-    });
-    const hot = r.json.grid.cells.filter((c) => c.z >= 1.96);
-    const rows = await st.query(`
-      SELECT c.i, c.j, s.id AS site_id, u.username
-        FROM jsonb_to_recordset($1::jsonb) AS c(i int, j int)
-        JOIN sites s ON ST_Covers(ST_MakeEnvelope(c.i * 200, c.j * 200, (c.i + 1) * 200, (c.j + 1) * 200, 27700),
-                                  ST_Transform(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), 27700))
-        JOIN users u ON u.site_id = s.id AND u.role = 'site_console' AND NOT u.disabled
-       ORDER BY s.id LIMIT 1`, [JSON.stringify(hot)]);
-    assert.equal(rows.length, 1, `a hot cell holds a demo site: ${JSON.stringify(hot.map((c) => [c.i, c.j, c.z]))}`);
-    target = { ...hot.find((c) => c.i === rows[0].i && c.j === rows[0].j), ...rows[0] };
+    importSample(st);
+    target = await hotCellWithConsole(st, FILTER);
     browser = await launch();
     an = await openAs(browser, st.broker.httpUrl, 'analyst', 'analyst', problems, { viewport: { width: 1280, height: 900 } });
   });

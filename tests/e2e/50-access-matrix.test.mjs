@@ -576,6 +576,35 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
 
     crime_picture: (role, scope) => crimeOutcome(role, scope),
 
+    // The record is stored as the token's (site, company, user), whatever
+    // the message claims; the force's as the force's.
+    async crime_report(role) {
+      const r = await S[role].request({ type: 'crime_report', category: 'shoplifting',
+        occurred_at: new Date(Date.now() - 60_000).toISOString(), lat: 51.514, lon: -0.089,
+        site_id: 12, org_id: bastion, user_id: U['op.bastion'].id }, 10000);
+      if (r.type === 'error') return r.code;
+      if (r.type !== 'crime_reported') return `unexpected ${JSON.stringify(r)}`;
+      const row = await st.one('SELECT site_id, org_id, user_id, source FROM crime_records WHERE id = $1', [r.record_id]);
+      const me = U[M.users[role]];
+      const want = { site_id: me.site_id ?? null, org_id: me.org_id, user_id: me.id,
+        source: ['controller', 'analyst'].includes(role) ? 'force' : 'partner' };
+      return JSON.stringify(row) === JSON.stringify(want) ? 'allowed' : `leak: stored as ${JSON.stringify(row)}, want ${JSON.stringify(want)}`;
+    },
+
+    async crime_trail(role) {
+      const { id } = await once('crime-trail', () => st.one(`
+        INSERT INTO crime_records (source, org_id, category, at, at_precision, geom, property_status, serial_hash)
+        VALUES ('partner', (SELECT id FROM organisations WHERE name = 'Bastion Guarding'), 'robbery',
+                now() - interval '1 day', 'minute', ST_SetSRID(ST_MakePoint(-0.089, 51.514), 4326), 'stolen',
+                repeat('ab', 32)) RETURNING id`));
+      const r = await st.http('POST', '/api/crime/trail', { body: { record_id: Number(id) },
+        headers: { authorization: `Bearer ${await st.token(M.users[role])}` } });
+      if (r.status === 200) return r.json.places?.[0]?.id === Number(id) ? 'allowed' : `200 with ${r.text.slice(0, 200)}`;
+      const code = r.json?.error?.code || `HTTP ${r.status}`;
+      const want = M.actions.find((a) => a.id === 'crime_trail').http_refusal[code];
+      return want === r.status ? code : `${code} with HTTP ${r.status}`;
+    },
+
     // Every alert of the scope must give the same outcome: the force reads
     // the control room's, the intelligence unit's and a company's relay.
     async cap_export(role, scope) {
@@ -597,6 +626,16 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
   async function crimeOutcome(role, scope) {
     const auth = { authorization: `Bearer ${await st.token(M.users[role])}` };
     const filter = { from: '2026-01-01', to: '2026-02-01', cell_m: 100 };
+    if (scope === 'own_contributions') {
+      const { record_id: id } = await once('crime-own', async () => {
+        const { lat, lon } = await st.one('SELECT lat, lon FROM sites WHERE id = 1');
+        return S[role].request({ type: 'crime_report', category: 'shoplifting', occurred_at: '2026-01-12T12:00:00Z',
+          lat, lon }, 10000);
+      });
+      const r = await st.http('POST', '/api/crime/records', { body: filter, headers: auth });
+      if (r.status !== 200) return r.json?.error?.code || `HTTP ${r.status}`;
+      return r.json.records.some((x) => x.id === id) ? 'listed' : `record ${id} not listed to ${role}`;
+    }
     if (scope === 'other_partner_records') {
       const { id } = await once('crime-other', () => st.one(`
         INSERT INTO crime_records (source, org_id, category, at, at_precision, geom)

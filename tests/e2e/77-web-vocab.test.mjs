@@ -113,6 +113,17 @@ describe('the pages use the vocabulary', () => {
     sameCodes(vocab.CCTV_STATES, selectOptions(html, 'status-cctv'), 'console.html #status-cctv');
     sameCodes(vocab.SITE_STATES, selectOptions(html, 'status-state'), 'console.html #status-state');
     sameCodes(vocab.REPORT_KINDS, selectOptions(html, 'report-kind'), 'console.html #report-kind');
+    sameCodes(vocab.PROPERTY_STATUSES, selectOptions(html, 'report-property-status').filter((k) => k !== ''),
+      'console.html #report-property-status');
+  });
+
+  it('crime records: the categories (047_crime_records.sql) and property statuses (crime_report.c)', () => {
+    const sql = readFileSync(join(ROOT, 'sql/migrations/047_crime_records.sql'), 'utf8');
+    const insert = /INSERT INTO crime_categories[^;]*;/.exec(sql)[0];
+    sameCodes(vocab.CRIME_CATEGORIES, [...insert.matchAll(/\('([a-z-]+)',/g)].map((x) => x[1]),
+      '047_crime_records.sql crime_categories');
+    sameCodes(vocab.PROPERTY_STATUSES, cArray(brokerFile('handle/crime_report.c'), 'property_statuses'),
+      'handle/crime_report.c property_statuses');
   });
 
   it('the alert templates', () => {

@@ -87,6 +87,11 @@ describe('the inbox as a work queue, in the browser', { timeout: 600_000 }, () =
     await con.selectOption('#report-kind', 'crime');
     await con.fill('#report-text', other);
     await con.click('#report-send');
+    // a crime goes on the crime map too: it needs its category
+    await textBecomes(con, '#report-error', /category/, 'a crime without its category is refused');
+    await con.selectOption('#report-category', 'shoplifting');
+    await con.click('#report-send');
+    await textBecomes(con, '#report-result', /^Crime recorded/, 'the crime recorded');
     await ctl.waitForSelector(`#inbox li[data-kind="crime"]`, { state: 'attached' });
 
     await ctl.selectOption('#inbox-kind', 'crime');

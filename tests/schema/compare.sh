@@ -401,6 +401,34 @@ ADDED=(
     "SEQUENCE|crime_records_id_seq"
     "TABLE|crime_categories"
     "TABLE|crime_records"
+    # 050_crime_contributions: partners' crime records, the serials' keyed
+    # hash (pgcrypto's hmac) and the stolen-property register's matches in
+    # the inbox (sql/functions/crime_contrib.sql)
+    "COMMENT|EXTENSION pgcrypto"
+    "EXTENSION|pgcrypto"
+    "TABLE|crime_serial_key"
+    "CONSTRAINT|crime_serial_key crime_serial_key_pkey"
+    "FK CONSTRAINT|partner_reports partner_reports_crime_record_id_fkey"
+    "FUNCTION|tocsin_crime_contribution(jsonb, double precision, double precision)"
+    "FUNCTION|tocsin_crime_inbox_item(public.users, text, public.crime_records, public.crime_records, boolean)"
+    "FUNCTION|tocsin_crime_report(integer, integer, jsonb, text)"
+    "ACL|FUNCTION tocsin_crime_report(p_user_id integer, p_site_id integer, p_args jsonb, p_remote text)"
+    "FUNCTION|tocsin_crime_serial_hash(text)"
+    "ACL|FUNCTION tocsin_crime_serial_hash(p_serial text)"
+    "FUNCTION|tocsin_crime_trail_api(public.users, jsonb, text)"
+    "ACL|FUNCTION tocsin_crime_trail_api(u public.users, p_args jsonb, p_remote text)"
+    "FUNCTION|tocsin_crime_trail_of(bigint)"
+    "ACL|FUNCTION tocsin_crime_trail_of(p_record_id bigint)"
+    "FUNCTION|tocsin_crime_insert(public.users, integer, public.crime_records)"
+    "FUNCTION|tocsin_crime_match(public.users, public.crime_records, text)"
+    # a desk's CSV of crime records (POST /api/crime/upload)
+    "FUNCTION|tocsin_crime_upload(integer, bigint, text, text)"
+    "ACL|FUNCTION tocsin_crime_upload(p_user_id integer, p_iat bigint, p_remote text, p_csv text)"
+    "FUNCTION|tocsin_crime_upload_columns()"
+    "FUNCTION|tocsin_crime_upload_row(integer, text[])"
+    "FUNCTION|tocsin_csv_fields(text)"
+    # a partner's occurred_at, checked once for reports and crime records
+    "FUNCTION|tocsin_report_time(text)"
     # issue 20: the nodes' locks, wake-ups and the reads of what another
     # node committed (sql/functions/nodes.sql)
     "FUNCTION|tocsin_alert_fanout(bigint)"

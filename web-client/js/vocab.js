@@ -90,6 +90,40 @@ export const REPORT_KIND_LABELS = {
   other: 'Other',
 };
 export const REPORT_KINDS = Object.keys(REPORT_KIND_LABELS);
+/* The inbox shows those and the force's own item: a partner saw or
+ * recovered property whose serial is on the stolen-property register. */
+export const INBOX_KIND_LABELS = { ...REPORT_KIND_LABELS, property_match: 'Stolen property seen' };
+
+/* Crime records (`crime_report`, the crime picture): the codes of
+ * crime_categories (sql/migrations/047_crime_records.sql), police.uk's 14
+ * street-level types under their API slugs, then the force's own. */
+export const CRIME_CATEGORY_LABELS = {
+  'anti-social-behaviour': 'Anti-social behaviour',
+  'bicycle-theft': 'Bicycle theft',
+  burglary: 'Burglary',
+  'criminal-damage-arson': 'Criminal damage and arson',
+  drugs: 'Drugs',
+  'other-theft': 'Other theft',
+  'possession-of-weapons': 'Possession of weapons',
+  'public-order': 'Public order',
+  robbery: 'Robbery',
+  shoplifting: 'Shoplifting',
+  'theft-from-the-person': 'Theft from the person',
+  'vehicle-crime': 'Vehicle crime',
+  'violent-crime': 'Violence and sexual offences',
+  'other-crime': 'Other crime',
+  'phone-snatch': 'Mobile phone snatch',
+  fraud: 'Fraud',
+};
+export const CRIME_CATEGORIES = Object.keys(CRIME_CATEGORY_LABELS);
+
+/* What a crime report says of its property (crime_report.c). */
+export const PROPERTY_STATUS_LABELS = {
+  stolen: 'Stolen',
+  sighted: 'Seen (stolen elsewhere?)',
+  recovered: 'Recovered',
+};
+export const PROPERTY_STATUSES = Object.keys(PROPERTY_STATUS_LABELS);
 
 /* The words for a code; an unknown code as it came, nothing as ''. */
 export function label(map, code) {

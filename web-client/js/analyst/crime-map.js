@@ -2,7 +2,9 @@
 // #crime-map): the City map of js/map.js with three layers on it: the heat
 // (leaflet.heat, canvas), the hotspot grid (one SVG square a cell, class
 // by its Getis-Ord Gi* z) and one cell's records (leaflet.markercluster,
-// clustered when dense). The layers are drawn from the broker's answer;
+// clustered when dense), and a stolen item's trail of places (a line
+// from the theft through each sighting, numbered in order). The layers
+// are drawn from the broker's answer;
 // nothing here computes statistics.
 
 import L from './leaflet-global.js';
@@ -29,6 +31,7 @@ export function setupCrimeMap(container, { onCell }) {
   const { map } = city;
   const grid = L.layerGroup().addTo(map);
   const records = L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 40 }).addTo(map);
+  const trail = L.layerGroup().addTo(map);
   let heat = null;
   let selected = null;
 
@@ -84,6 +87,23 @@ export function setupCrimeMap(container, { onCell }) {
         records.addLayer(m);
       }
       container.dataset.records = String(list.length);
+    },
+
+    /* places: [{lat, lon, status, at, …}] oldest first (POST
+     * /api/crime/trail); the map fits them. */
+    showTrail(places) {
+      trail.clearLayers();
+      const points = places.map((p) => [p.lat, p.lon]);
+      if (points.length > 1) L.polyline(points, { className: 'crime-trail', interactive: false }).addTo(trail);
+      places.forEach((p, i) => {
+        const m = L.circleMarker([p.lat, p.lon], { radius: 8, className: `crime-trail-place status-${p.status || 'none'}` });
+        m.bindTooltip(`${i + 1}. ${p.status || 'record'} · ${new Date(p.at).toLocaleString('en-GB')}${p.org ? ` · ${p.org}` : ''}`,
+          { permanent: true, direction: 'right' });
+        tag(m, { 'data-record-id': p.id, 'data-order': i + 1 });
+        m.addTo(trail);
+      });
+      if (points.length) map.fitBounds(L.latLngBounds(points).pad(0.5), { maxZoom: 17 });
+      container.dataset.trail = String(places.length);
     },
   };
 }

@@ -2,11 +2,14 @@
 // (control.html #crime-title), for analysts and controllers: the filter
 // (period, categories, grid cell), the map (crime-map.js), the trend
 // against the period before, the day-of-week x hour table, and a clicked
-// cell's records with "Crime-pattern alert for this cell", which opens
-// the alert form filled in (crime-pattern.js; the room's compose). The
+// cell's or a drawn area's records with "Crime-pattern alert", which opens
+// the alert form filled in (crime-pattern.js; the room's compose), and
+// the trail of a stolen item's serial (room.crimeTrail, from the inbox's
+// stolen-property matches). The
 // broker's answers come from crime-api.js; each is audited there.
 
 import { el } from '../ui.js';
+import { attachDrawTool } from '../map.js';
 import { crimeView } from './crime-api.js';
 import { setupCrimeMap } from './crime-map.js';
 import { CRIME_CATEGORIES, DAYS, patternAlert } from './crime-pattern.js';
@@ -89,23 +92,66 @@ async function show() {
   }
 }
 
+/* Shows scope's records (a cell, or a drawn area) beside the map. */
+function showScope(scope, records, title, stats) {
+  state.cell = scope;
+  state.records = records;
+  state.map.showRecords(scope, records);
+  $('crime-cell-title').textContent = title;
+  $('crime-cell-stats').textContent = stats;
+  $('crime-records').replaceChildren(...records.slice(0, 50).map((r) => el('li', { dataset: { recordId: String(r.id) } },
+    el('strong', {}, CRIME_CATEGORIES[r.category] || r.category), ' ',
+    el('span', { class: 'muted' }, `${when(r)}${r.location ? ` · ${r.location}` : ''}${r.outcome ? ` · ${r.outcome}` : ''}`))));
+  $('crime-cell-detail').hidden = false;
+}
+
 async function openCell(cell) {
+  if ($('crime-map').classList.contains('drawing')) return; // a corner, not a cell
   showError(null);
   try {
     const { records } = await crimeView('records', { ...state.filter, cell: [cell.i, cell.j] }, state.room.token);
-    state.cell = cell;
-    state.records = records;
-    state.map.showRecords(cell, records);
-    $('crime-cell-title').textContent = `Cell ${cell.i}, ${cell.j}`;
-    $('crime-cell-stats').textContent = `${cell.count} record${cell.count === 1 ? '' : 's'}; Gi* z ${cell.z ?? '–'}, p ${cell.p ?? '–'}`;
-    $('crime-records').replaceChildren(...records.slice(0, 50).map((r) => el('li', { dataset: { recordId: String(r.id) } },
-      el('strong', {}, CRIME_CATEGORIES[r.category] || r.category), ' ',
-      el('span', { class: 'muted' }, `${when(r)}${r.location ? ` · ${r.location}` : ''}${r.outcome ? ` · ${r.outcome}` : ''}`))));
+    showScope(cell, records, `Cell ${cell.i}, ${cell.j}`,
+      `${cell.count} record${cell.count === 1 ? '' : 's'}; Gi* z ${cell.z ?? '–'}, p ${cell.p ?? '–'}`);
+    $('crime-pattern').textContent = 'Crime-pattern alert for this cell';
     $('crime-pattern').disabled = !(cell.z >= 1.96);
-    $('crime-cell-detail').hidden = false;
   } catch (err) {
     showError(err);
   }
+}
+
+/* A polygon drawn on the map: the picture's count inside it (records
+ * lists at most 500) and its records, as a cell's. */
+async function openArea(area) {
+  showError(null);
+  try {
+    const filter = { ...state.filter, area };
+    delete filter.cell;
+    const [picture, { records }] = await Promise.all([crimeView('picture', filter, state.room.token),
+      crimeView('records', filter, state.room.token)]);
+    const scope = { count: picture.records, corners: area.polygon, drawn: true };
+    showScope(scope, records, 'Drawn area', `${picture.records} record${picture.records === 1 ? '' : 's'} inside`);
+    $('crime-pattern').textContent = 'Crime-pattern alert for this area';
+    $('crime-pattern').disabled = picture.records === 0;
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/* "Draw an area": a polygon on the crime map (map.js's draw tool). */
+function setupDrawing() {
+  const tools = { finish: $('crime-draw-finish'), cancel: $('crime-draw-cancel') };
+  const showing = (on) => { tools.finish.hidden = !on; tools.cancel.hidden = !on; };
+  const draw = attachDrawTool(state.map.city, {
+    onDone: (area) => { showing(false); openArea(area); },
+    onHint: (text) => { $('crime-draw-hint').textContent = text; },
+  });
+  $('crime-draw').addEventListener('click', () => {
+    if (!state.filter) return showError(new Error('Press Show first: the area is read from the picture\'s period and categories.'));
+    draw.start('polygon');
+    return showing(true);
+  });
+  tools.finish.addEventListener('click', () => draw.finish());
+  tools.cancel.addEventListener('click', () => { draw.cancel(); showing(false); });
 }
 
 function publishPattern() {
@@ -113,14 +159,33 @@ function publishPattern() {
   state.room.compose.startFromPattern(patternAlert(state.cell, state.records, state.filter));
 }
 
+/* The trail of record id's serial on the map, listed beside it. */
+async function showTrail(id) {
+  showError(null);
+  try {
+    const { places } = await crimeView('trail', { record_id: id }, state.room.token);
+    state.map.showTrail(places);
+    $('crime-trail-title').textContent = `Trail of record ${id}: ${places.length} place${places.length === 1 ? '' : 's'}`;
+    $('crime-trail-list').replaceChildren(...places.map((p) => el('li', { dataset: { recordId: String(p.id) } },
+      el('strong', {}, p.status || 'record'), ' ',
+      el('span', { class: 'muted' }, `${when(p)} · ${p.lat.toFixed(5)}, ${p.lon.toFixed(5)}${p.org ? ` · ${p.org}` : ''}`))));
+    $('crime-trail').hidden = false;
+    $('crime-map').scrollIntoView({ block: 'center' });
+  } catch (err) {
+    showError(err);
+  }
+}
+
 export function setupCrimePanel(room) {
   state.room = room;
+  room.crimeTrail = showTrail;
   const to = new Date(Date.now() + 86400000);
   $('crime-to').value = isoDay(to);
   $('crime-from').value = isoDay(new Date(to.getTime() - 365 * 86400000));
   $('crime-categories').replaceChildren(...Object.entries(CRIME_CATEGORIES)
     .map(([code, name]) => el('option', { value: code }, name)));
   state.map = setupCrimeMap($('crime-map'), { onCell: openCell });
+  setupDrawing();
   $('crime-filter').addEventListener('submit', (e) => {
     e.preventDefault();
     show();

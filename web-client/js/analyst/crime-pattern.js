@@ -4,26 +4,10 @@
 // place, the period, the prevalent times and the statistics. Pure: no DOM,
 // so the wording can be read and tested alone.
 
-// Codes of crime_categories (sql/migrations/047_crime_records.sql): police.uk's
-// 14 street-level types under their API slugs, and the force's own.
-export const CRIME_CATEGORIES = {
-  'anti-social-behaviour': 'Anti-social behaviour',
-  'bicycle-theft': 'Bicycle theft',
-  burglary: 'Burglary',
-  'criminal-damage-arson': 'Criminal damage and arson',
-  drugs: 'Drugs',
-  'other-theft': 'Other theft',
-  'possession-of-weapons': 'Possession of weapons',
-  'public-order': 'Public order',
-  robbery: 'Robbery',
-  shoplifting: 'Shoplifting',
-  'theft-from-the-person': 'Theft from the person',
-  'vehicle-crime': 'Vehicle crime',
-  'violent-crime': 'Violence and sexual offences',
-  'other-crime': 'Other crime',
-  'phone-snatch': 'Mobile phone snatch',
-  fraud: 'Fraud',
-};
+// The categories' words (vocab.js), under the name this page reads.
+import { CRIME_CATEGORY_LABELS as CRIME_CATEGORIES } from '../vocab.js';
+
+export { CRIME_CATEGORIES };
 
 export const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
@@ -57,7 +41,9 @@ function wherePhrase(place) {
 }
 
 /* The alert: {headline, body, instruction, area} for cell (of the
- * picture's grid), its records and the filter the picture was drawn with. */
+ * picture's grid: {count, z, p, corners}; or an area drawn on the map:
+ * {count, corners, drawn: true}, no statistic), its records and the
+ * filter the picture was drawn with. */
 export function patternAlert(cell, records, filter) {
   const cats = ranked(records.map((r) => CRIME_CATEGORIES[r.category] || r.category));
   const place = ranked(records.map((r) => r.location))[0]?.[0] || '';
@@ -65,12 +51,14 @@ export function patternAlert(cell, records, filter) {
   const what = cats[0]?.[0].toLowerCase() || 'crime';
   const times = prevalentTimes(records);
   const p = cell.p < 0.001 ? 'p < 0.001' : `p = ${cell.p}`;
+  const why = cell.drawn ? 'This area was drawn on the force\'s crime map around them.'
+    : `This ${filter.cell_m} m square is a hot spot (Getis-Ord Gi* z = ${cell.z}, ${p}).`;
   const body = [
     `There have been ${cell.count} recorded crimes ${where} over ${filter.from} to ${filter.to}`
       + (cats.length ? `, mostly ${cats.slice(0, 3).map(([c, n]) => `${c.toLowerCase()} (${n})`).join(', ')}.` : '.'),
     times.length ? `Prevalent times: ${times.join(', ')}.`
       : 'No times recorded for these crimes (police.uk gives the month only).',
-    `This ${filter.cell_m} m square is a hot spot (Getis-Ord Gi* z = ${cell.z}, ${p}).`,
+    why,
   ].join(' ');
   return {
     headline: `Crime pattern: ${what} ${where}`.slice(0, 200),

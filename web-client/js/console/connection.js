@@ -31,7 +31,8 @@ function onError(frame, req) {
     case 'read': onReadError(frame, req); return;
     case 'answer': onAnswerError(frame, req); return;
     case 'status': desk.statusForm?.onError(frame); return;
-    case 'report': desk.reportForm?.onError(frame); return;
+    case 'report':
+    case 'crime_report': desk.reportForm?.onError(frame); return;
     case 'relay': onRelayError(frame, req); return;
     case 'board': onBoardError(frame); return;
     case 'site_history': return; // shown in the history dialog (history.js)

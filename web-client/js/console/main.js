@@ -39,6 +39,7 @@ import { setupReceipts } from './receipts.js';
 import { setupSites } from './sites.js';
 import { setupStatusForm } from './statusform.js';
 import { setupReportForm } from './reportform.js';
+import { setupCrimeUpload } from './crimeupload.js';
 import { setupConnection } from './connection.js';
 
 function main({ token, user }) {
@@ -64,6 +65,7 @@ function main({ token, user }) {
   // Building status (site consoles) and reports to police (both).
   desk.statusForm = desk.canAck ? setupStatusForm(desk.session, { announce }) : null;
   desk.reportForm = setupReportForm(desk.session, token, { isConsole: desk.canAck });
+  if (!desk.canAck) setupCrimeUpload(token); // a company desk's bulk records
   setupConnection();
   desk.session.start();
 }

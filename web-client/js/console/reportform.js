@@ -4,7 +4,8 @@
 // click, or typed in #report-lat/#report-lon, which the pin follows; it
 // must lie in the force's area) and an optional photo, uploaded first
 // through /api/images. Without a place a console's report is placed at
-// its site.
+// its site. A crime (kind "Crime") is sent as a `crime_report` with its
+// category, time and property (crimefields.js).
 
 import {
   showError, describeError, clock, isUnsupported, unsupportedText, setInvalid,
@@ -13,6 +14,7 @@ import { checkImageFile, uploadImage } from '../images.js';
 import { REPORT_KIND_LABELS } from '../vocab.js';
 import { createCityMap } from '../map.js';
 import { checkPlace, AreaError } from '../area.js';
+import { setupCrimeFields, CrimeFieldError } from './crimefields.js';
 
 /* The place fields and the map's pin, kept in step; the map shows the
  * desk's own sites (from `directory`) to find one's way. Returns {read()
@@ -83,6 +85,7 @@ export function setupReportForm(session, token, { isConsole = true } = {}) {
   const result = $('report-result');
   const error = $('report-error');
   const count = $('report-text-count');
+  const crime = setupCrimeFields(kind);
   let pendingRef = null;
   let busy = false;
 
@@ -115,7 +118,7 @@ export function setupReportForm(session, token, { isConsole = true } = {}) {
     ev.preventDefault();
     if (busy) return;
     showError(error, '');
-    for (const n of Object.values(fields)) setInvalid(n, false);
+    for (const n of [...Object.values(fields), ...crime.nodes()]) setInvalid(n, false);
     const t = text.value.trim();
     if (!t) return fail('Describe what you saw or what happened.', text);
     if (t.length > 2000) return fail('The report is longer than 2000 characters.', text);
@@ -129,9 +132,18 @@ export function setupReportForm(session, token, { isConsole = true } = {}) {
       if (!(err instanceof AreaError)) throw err;
       return fail(err.message, place.node(err.field));
     }
+    let record = null;
+    if (crime.active()) {
+      try {
+        record = crime.read();
+      } catch (err) {
+        if (!(err instanceof CrimeFieldError)) throw err;
+        return fail(err.message, err.node);
+      }
+    }
     if (!session.connected) return fail('Not connected to the broker: the report was not sent. Try again when the connection is back.');
 
-    const frame = { kind: kind.value, text: t, ...(where || {}) };
+    const frame = record ? { ...record, text: t, ...(where || {}) } : { kind: kind.value, text: t, ...(where || {}) };
     if (file) {
       setBusy(true, 'Uploading photo…');
       try {
@@ -141,7 +153,7 @@ export function setupReportForm(session, token, { isConsole = true } = {}) {
         return fail(err.message, photo);
       }
     }
-    const ref = session.request('report', frame);
+    const ref = session.request(record ? 'crime_report' : 'report', frame);
     if (!ref) {
       setBusy(false);
       return fail('Not connected to the broker: the report was not sent.');
@@ -150,16 +162,25 @@ export function setupReportForm(session, token, { isConsole = true } = {}) {
     setBusy(true);
   });
 
-  session.on('reported', (frame, req) => {
-    if (!req || req.type !== 'report') return;
-    if (frame.ref === pendingRef) pendingRef = null;
+  function done(words) {
     setBusy(false);
     showError(error, '');
-    result.textContent = `Report sent to the police at ${clock(new Date())} (${REPORT_KIND_LABELS[req.kind] || req.kind}, number ${frame.report_id}).`;
+    result.textContent = words;
     result.hidden = false;
     form.reset();
     place.clear();
+    crime.reset();
     if (count) count.textContent = '0 / 2000';
+  }
+  session.on('reported', (frame, req) => {
+    if (!req || req.type !== 'report') return;
+    if (frame.ref === pendingRef) pendingRef = null;
+    done(`Report sent to the police at ${clock(new Date())} (${REPORT_KIND_LABELS[req.kind] || req.kind}, number ${frame.report_id}).`);
+  });
+  session.on('crime_reported', (frame, req) => {
+    if (!req || req.type !== 'crime_report') return;
+    if (frame.ref === pendingRef) pendingRef = null;
+    done(`Crime recorded for the police at ${clock(new Date())} (record ${frame.record_id}).`);
   });
 
   session.on('lost', (requests) => {
@@ -170,7 +191,8 @@ export function setupReportForm(session, token, { isConsole = true } = {}) {
     }
   });
 
-  /* Called by the page's error handler for request type `report`. */
+  /* Called by the page's error handler for request types `report` and
+   * `crime_report`. */
   return {
     onError(frame) {
       pendingRef = null;
@@ -178,7 +200,7 @@ export function setupReportForm(session, token, { isConsole = true } = {}) {
       if (isUnsupported(frame)) return fail(unsupportedText('Reporting to the police'));
       const f = String(frame.field || '');
       const node = f.startsWith('image') ? photo : f.startsWith('kind') ? kind
-        : f.startsWith('text') ? text : f === 'lat' || f === 'lon' ? place.node(f) : null;
+        : f.startsWith('text') ? text : f === 'lat' || f === 'lon' ? place.node(f) : crime.node(f);
       return fail(`The report was not sent: ${describeError(frame)}`, node);
     },
   };

@@ -3,11 +3,13 @@
 // or open it again, assign it to a colleague, link it to an alert (each a
 // `report_update`), or publish an alert from it (the compose form,
 // prefilled). The item shows where the report was made (the sighting's
-// place or the site's) and how it is being worked.
+// place or the site's) and how it is being worked. A stolen-property
+// match (kind property_match) also offers its serial's trail of places
+// on the crime picture's map (room.crimeTrail, analyst/crime-panel.js).
 
 import { el, formatTime, timeElement } from '../ui.js';
 import { imageFigure } from '../images.js';
-import { REPORT_KIND_LABELS, label } from '../vocab.js';
+import { INBOX_KIND_LABELS, label } from '../vocab.js';
 import { room } from './room.js';
 
 /* Where the report places itself, in words. */
@@ -53,11 +55,16 @@ function actions(r, ctx) {
     .map((a) => [a.alert_id, a.headline])];
   const publish = el('button', { type: 'button', class: 'btn btn-small report-publish' }, 'Publish an alert from this');
   publish.addEventListener('click', () => ctx.publish());
+  let trail = null;
+  if (r.kind === 'property_match' && r.crime_record_id && room.crimeTrail) {
+    trail = el('button', { type: 'button', class: 'btn btn-small report-trail' }, 'Show the trail on the crime map');
+    trail.addEventListener('click', () => room.crimeTrail(r.crime_record_id));
+  }
   return el('div', { class: 'report-actions', role: 'group', 'aria-label': `Work report ${r.id}` },
     handle,
     picker('report-assign', `Assign report ${r.id} to`, mates, r.assigned_to, (v) => ctx.update({ assigned_to: v })),
     picker('report-link', `Link report ${r.id} to an alert`, alerts, r.alert_id, (v) => ctx.update({ alert_id: v })),
-    publish);
+    publish, trail);
 }
 
 /* The list item of report r. */
@@ -72,7 +79,7 @@ export function reportItem(r, ctx) {
     },
   },
   el('div', { class: 'report-head' },
-    el('span', { class: 'badge report-kind kind' }, label(REPORT_KIND_LABELS, r.kind) || 'Report'),
+    el('span', { class: 'badge report-kind kind' }, label(INBOX_KIND_LABELS, r.kind) || 'Report'),
     el('span', { class: 'report-from' }, from || 'unknown sender'),
     timeElement(r.occurred_at || r.received_at, 'report-time occurred-at')),
   el('p', { class: 'report-text' }, r.text || ''),

@@ -23,6 +23,7 @@ export const room = {
   compose: null,          // createCompose(): the alert form
   composeMap: null,       // setupComposeMap()
   boardMap: null,         // setupBoardMap(), once the board panel is set up
+  crimeTrail: null,       // (record id) => draws a serial's trail (analyst/crime-panel.js)
 
   // alert id -> record (built on `published`): { alert_id, seq, …MODEL,
   //   msg_type, references, images:[{id}], to, sent_at, sender (when not
