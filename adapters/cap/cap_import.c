@@ -240,6 +240,13 @@ static enum cap_outcome hold(const struct cap_importer *im, struct cap_alert *a,
 		snprintf(text + n, sizeof text - n, ". %.*s", utf8_cut(headline, 250), headline);
 	}
 	json_object_del(req, "type");
+	if (a->n_refs) { /* the original links up when it is imported (tocsin_publish) */
+		json_t *refs = json_array();
+		for (size_t i = 0; i < a->n_refs; i++)
+			json_array_append_new(refs, json_sprintf("%s,%s,%s", a->refs[i].sender,
+								  a->refs[i].identifier, a->refs[i].sent));
+		json_object_set_new(req, "cap_references", refs);
+	}
 	r = json_pack("{s:s, s:s, s:s, s:O}", "type", "report", "kind", "cap_import", "text", text,
 		      "cap", req);
 	reply = r ? call(im, r, seq, &out, reason, rsize) : NULL;

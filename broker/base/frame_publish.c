@@ -393,11 +393,6 @@ int frame_publish_check(json_t *root, struct frame_publish *p,
 	/* the CAP import held in the inbox that this publish releases */
 	if (frame_check_int(root, "pending_import", 1, (1LL << 53), 0, &refid, &has, err))
 		return -1;
-	if (has && !fresh) {
-		frame_error_set(err, "bad_field", "pending_import",
-				"pending_import is for msg_type alert");
-		return -1;
-	}
 	if (has)
 		json_object_set_new(rec, "pending_import", json_integer(refid));
 

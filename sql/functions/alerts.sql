@@ -162,6 +162,29 @@ LANGUAGE sql STABLE AS $$
     SELECT x.id FROM alerts x WHERE x.relay_of IN (SELECT n.id FROM named n);
 $$;
 
+-- An imported alert links the pending imports that refer to it (an Update
+-- or Cancel that came before its original, held with the CAP references
+-- it named, cap_references "sender,identifier,sent"): their alert_id is
+-- set, so the inbox shows which alert they belong with and a controller
+-- publishes them as its update or cancel. Audited as report_updated.
+CREATE OR REPLACE FUNCTION tocsin_cap_pending_link(a alerts) RETURNS void
+LANGUAGE sql AS $$
+    WITH linked AS (
+        UPDATE partner_reports p SET alert_id = a.id
+         WHERE p.kind = 'cap_import' AND p.handled_at IS NULL AND p.alert_id IS NULL
+           AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(
+                           CASE WHEN jsonb_typeof(p.cap->'cap_references') = 'array'
+                                THEN p.cap->'cap_references' ELSE '[]' END) r
+                        WHERE split_part(r, ',', 1) = a.origin->>'sender'
+                          AND split_part(r, ',', 2) = a.origin->>'identifier')
+        RETURNING p.id)
+    INSERT INTO audit (at, action, actor_username, actor_role, alert_id, detail)
+    SELECT a.sent_at, 'report_updated', 'tocsind', 'cap_import', a.id,
+           jsonb_build_object('report_id', l.id, 'alert_id', a.id,
+                              'why', 'the CAP message it refers to was imported')
+      FROM linked l;
+$$;
+
 -- The publish request of a release of pending import p_rec.pending_import
 -- (tocsin_publish), with the import's origin, cap_info and adapter; the
 -- item is locked until the publish commits, so two controllers cannot both
@@ -325,6 +348,9 @@ BEGIN
         IF p_rec ? 'pending_import' THEN
             UPDATE partner_reports SET handled_at = v_at, handled_by = u.id, alert_id = a.id
              WHERE id = (p_rec->>'pending_import')::bigint;
+        END IF;
+        IF a.origin IS NOT NULL THEN
+            PERFORM tocsin_cap_pending_link(a);
         END IF;
         IF jsonb_array_length(COALESCE(p_rec->'images', '[]')) > 0 THEN
             PERFORM tocsin_attach_images(a.id, u.id,
@@ -1124,6 +1150,7 @@ GRANT EXECUTE ON FUNCTION
     tocsin_alert_json(bigint),
     tocsin_resolve_targets(jsonb),
     tocsin_cap_pending_take(jsonb),
+    tocsin_cap_pending_link(alerts),
     tocsin_preview(integer, jsonb),
     tocsin_publish(bigint, integer, jsonb, text, integer[]),
     tocsin_relay(bigint, integer, bigint, integer[], text, text),

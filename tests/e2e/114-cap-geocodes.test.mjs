@@ -142,16 +142,43 @@ describe('CAP geocodes map to sites; what maps to nothing waits in the inbox', {
     assert.equal(notPending.field, 'pending_import', JSON.stringify(notPending));
   });
 
-  it('an Update of a message never seen here is held, not refused', async () => {
-    const upd = write('upd.xml', fs.readFileSync(path.join(EXAMPLES, 'a3-earthquake-report-update.xml'), 'utf8'));
+  it('an Update of a message never seen here is held, linked when its original arrives, and published as its update', async () => {
+    const quake = fs.readFileSync(path.join(EXAMPLES, 'a3-earthquake-report-update.xml'), 'utf8');
+    const upd = write('upd.xml', quake);
     const r = await imp(upd);
     assert.equal(r.code, 0, show(r));
     const m = /^pending (\d+)$/.exec(r.out.trim());
     assert.ok(m, show(r));
-    const rep = await st.one('SELECT kind, text, cap FROM partner_reports WHERE id = $1', [Number(m[1])]);
+    const reportId = Number(m[1]);
+    let rep = await st.one('SELECT kind, text, cap, alert_id FROM partner_reports WHERE id = $1', [reportId]);
     assert.equal(rep.kind, 'cap_import');
     assert.match(rep.text, /refers to a message never imported here \(trinet@caltech\.edu,TRI13970876\.1\)/);
     assert.equal(rep.cap.msg_type, 'update');
+    assert.deepEqual(rep.cap.cap_references, ['trinet@caltech.edu,TRI13970876.1,2003-06-11T20:30:00-07:00']);
+    assert.equal(rep.alert_id, null);
+
+    // the original arrives (its area mapped by its description)
+    const desc = /<areaDesc>(.*)<\/areaDesc>/.exec(quake)[1];
+    const g = await ctlRun(['geocode', 'add', 'areaDesc', desc, '--sites', String(site)]);
+    assert.equal(g.code, 0, g.stderr);
+    const orig = write('orig.xml', quake.replace('TRI13970876.2', 'TRI13970876.1').replace('<msgType>Update</msgType>', '<msgType>Alert</msgType>')
+      .replace(/ *<references>.*<\/references>\n/, '').replace('2003-06-11T20:56:00-07:00', '2003-06-11T20:30:00-07:00'));
+    const o = await imp(orig);
+    assert.equal(o.code, 0, show(o));
+    const origId = Number(o.out.trim());
+    assert.ok(origId > 0, show(o));
+    rep = await st.one('SELECT alert_id, handled_at FROM partner_reports WHERE id = $1', [reportId]);
+    assert.deepEqual(rep, { alert_id: origId, handled_at: null }, 'linked, still open');
+    const audit = await st.one("SELECT detail FROM audit WHERE action = 'report_updated' AND (detail->>'report_id')::bigint = $1", [reportId]);
+    assert.equal(Number(audit.detail.alert_id), origId);
+
+    const pub = await ctl.request({ type: 'publish', msg_type: 'update', references: origId,
+      pending_import: reportId, headline: 'Earthquake: update' });
+    assert.equal(pub.type, 'published', JSON.stringify(pub));
+    const row = await st.one("SELECT references_id, origin->>'identifier' AS ident FROM alerts WHERE id = $1", [pub.alert_id]);
+    assert.deepEqual(row, { references_id: origId, ident: 'TRI13970876.2' });
+    rep = await st.one('SELECT handled_at IS NOT NULL AS handled, alert_id FROM partner_reports WHERE id = $1', [reportId]);
+    assert.deepEqual(rep, { handled: true, alert_id: pub.alert_id });
   });
 
   it('only an adapter files a cap_import; a partner console cannot', async () => {

@@ -437,6 +437,8 @@ ADDED=(
     "ACL|FUNCTION tocsin_admin_geocode_remove(p_actor text, p_value_name text, p_value text)"
     "FUNCTION|tocsin_cap_pending_take(jsonb)"
     "ACL|FUNCTION tocsin_cap_pending_take(p_rec jsonb)"
+    "FUNCTION|tocsin_cap_pending_link(public.alerts)"
+    "ACL|FUNCTION tocsin_cap_pending_link(a public.alerts)"
     "ACL|COLUMN partner_reports.cap"
     "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text, jsonb)"
     "ACL|FUNCTION tocsin_bus_report(p_adapter_id integer, p_seq bigint, p_kind text, p_text text, p_lat double precision, p_lon double precision, p_occurred_at text, p_image text, p_remote text, p_cap jsonb)"
