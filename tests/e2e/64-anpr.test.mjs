@@ -91,6 +91,7 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
   let hotlist;
   let stateFile;
   let camA;          // { lat, lon, expected: [site ids] } for the first hit
+  let firstHit;      // the first hit's alert id: its source in the control room
   let camB;          // another camera, for the burst
 
   // The sites within RADIUS of (lat, lon), by the same great-circle
@@ -167,6 +168,11 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
     assert.equal(frame.area.circle.radius_m, RADIUS);
     assert.ok(Math.abs(frame.area.circle.lat - camA.lat) < 1e-9 && Math.abs(frame.area.circle.lon - camA.lon) < 1e-9);
     assert.equal(frame.images.length, 1, 'the hotlist image is attached');
+    // the camera is the source, by name and place (issue 18, item 3)
+    assert.deepEqual(frame.source, { kind: 'adapter', adapter: 'anpr-e2e', origin: {
+      identifier: `anpr:cam-A:${TIME}`, sender: 'anpr:cam-A', sent: TIME.replace(/(\.\d+)?Z$/, '+00:00'),
+      sender_name: `ANPR camera cam-A at ${camA.lat.toFixed(6)}, ${camA.lon.toFixed(6)}` } });
+    firstHit = a.id;
     const img = await st.one('SELECT ai.image_id, i.mime, i.size FROM alert_images ai JOIN images i ON i.id = ai.image_id WHERE ai.alert_id = $1', [a.id]);
     assert.equal(img.mime, 'image/jpeg');
     assert.equal(img.size, makeJpeg().length);
@@ -256,6 +262,10 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
         await textBecomes(page, `#inbox li[data-report-id="${rep.id}"] .report-text`, /FAR1GGG \(read as "FAR1 GGG"\)/,
           'the ANPR hit in the inbox');
         await page.locator(`#inbox li[data-report-id="${rep.id}"]`).scrollIntoViewIfNeeded();
+        // the control room's list names the camera, not the adapter's
+        // bound controller (who is this very user)
+        await textBecomes(page, `#sent-alerts li[data-alert-id="${firstHit}"] .sent-by`,
+          /^Sent by ANPR camera cam-A at 51\.\d{6}, -?0\.\d{6} \(imported by anpr-e2e, /, 'the hit\'s source in the list');
       }, () => shot(page, '64-anpr-no-site-inbox'));
     } finally {
       await browser.close().catch(() => {});
