@@ -155,6 +155,13 @@ CHANGED=(
     # 049_cap_geocodes: targets.geocodes name sites; a publish may release a
     # pending CAP import; the partner report holds it
     "FUNCTION|tocsin_resolve_targets(jsonb)"
+    # 060_site_language: a site's preferred language, set by tocsinctl and
+    # listed; its console shows an import's info block in it
+    "TABLE|sites"
+    "VIEW|tocsin_admin_site_list"
+    "FUNCTION|tocsin_admin_site_fields(public.sites, jsonb)"
+    "FUNCTION|tocsin_admin_site_add(text, jsonb)"
+    "FUNCTION|tocsin_admin_site_update(text, text, jsonb)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
