@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import * as bus from './lib/bus.mjs';
-import { CAP, EXAMPLES, runCap as run, show, capAdapter } from './lib/cap.mjs';
+import { CAP, EXAMPLES, runCap as run, show, capAdapter, ackInForce } from './lib/cap.mjs';
 import { launch, openAs, textBecomes, withoutProblems, shot } from './lib/browser.mjs';
 
 describe('a console shows an import in its site\'s language', { timeout: 300_000 }, () => {
@@ -46,14 +46,7 @@ describe('a console shows an import in its site\'s language', { timeout: 300_000
   });
 
   it('the Amber alert shows its Spanish block at a console of an es-US site', async () => {
-    // the banner holds the oldest alert waiting: acknowledge those in force
-    const earlier = await st.connectAs('console.threadneedle', { label: 'ack-in-force' });
-    await earlier.next('in_force_done', 20000);
-    for (const m of earlier.seen.filter((x) => x.type === 'in_force')) {
-      const r = await earlier.request({ type: 'ack', alert_id: m.alert_id ?? m.alert.id });
-      assert.equal(r.type, 'acked', JSON.stringify(r));
-    }
-    earlier.close();
+    await ackInForce(st, 'console.threadneedle');
     browser = await launch();
     const problems = [];
     const page = await openAs(browser, st.broker.httpUrl, 'console.threadneedle', 'site_console', problems);
