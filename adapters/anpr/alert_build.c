@@ -91,6 +91,11 @@ json_t *alert_build_publish(const struct anpr_hit *hit, int radius_m, const char
 		json_decref(req);
 		req = NULL;
 	}
+	if (req && image_id && hit->image_days > 0 &&
+	    json_object_set_new(req, "image_days", json_integer(hit->image_days))) {
+		json_decref(req);
+		req = NULL;
+	}
 out:
 	free(full);
 	free(body);

@@ -75,6 +75,14 @@ static void test_publish_request(void **state)
 	assert_string_equal(json_string_value(json_array_get(json_object_get(req, "images"), 0)),
 			    "AAAAAAAAAAAAAAAAAAAAAA");
 	assert_int_equal(json_array_size(json_object_get(req, "images")), 1);
+	assert_null(json_object_get(req, "image_days")); /* no expires: the broker's default */
+	json_decref(req);
+	h->image_days = 3; /* the entry expires in 3 days: so does the image */
+	req = alert_build_publish(h, 500, "AAAAAAAAAAAAAAAAAAAAAA");
+	assert_int_equal(json_integer_value(json_object_get(req, "image_days")), 3);
+	json_decref(req);
+	req = alert_build_publish(h, 500, NULL);
+	assert_null(json_object_get(req, "image_days")); /* no image, no retention */
 	json_decref(req);
 	free(h);
 }
