@@ -12,9 +12,10 @@
  * connection is lost as if it had dropped. The server is told, at
  * connect, to give up on a statement (statement_timeout, lock_timeout)
  * before the watchdog gives up on it; a statement it cancels loses the
- * connection too (timed_out). What a lost connection had sent may still
- * run when a hung server resumes: the next connection ends those backends
- * before anything else (end_lost). Loop thread only. */
+ * connection too, as does one it aborts in a deadlock (must_redo). What a
+ * lost connection had sent may still run when a hung server resumes: the
+ * next connection ends those backends before anything else (end_lost).
+ * Loop thread only. */
 #include "db.h"
 #include "broker.h"
 #include "clock.h"
@@ -368,18 +369,21 @@ static void pollout_later(struct db *db)
 }
 
 /* 1 when the server cancelled the statement (statement_timeout,
- * lock_timeout, or pg_cancel_backend): it is not keeping up, and the
+ * lock_timeout, or pg_cancel_backend: it is not keeping up) or aborted it
+ * for another transaction's sake (a deadlock, 40P01; a serialization
+ * failure, class 40: the work is sound and must be run again; the SQL
+ * functions that catch errors item by item raise these). The
  * connection is lost as a silent one is, so that every job in flight
  * takes its lost path together. A job failed alone would leave later ones
  * answered on a live connection: the journal, which writes its records in
  * order and counts their answers in order (journal.c), would lose its
  * place, and an acknowledgement or status report would be refused for a
  * delay. */
-static int timed_out(const PGresult *r)
+static int must_redo(const PGresult *r)
 {
 	const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
-	return s && (!strcmp(s, "57014") || !strcmp(s, "55P03"));
+	return s && (!strcmp(s, "57014") || !strcmp(s, "55P03") || !strncmp(s, "40", 2));
 }
 
 /* Reads every complete result. A job is done at its PIPELINE_SYNC; the
@@ -400,7 +404,7 @@ static void read_results(struct db *db)
 		nulls = 0;
 		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
-			if (timed_out(j->res)) {
+			if (must_redo(j->res)) {
 				char why[320];
 				snprintf(why, sizeof why, "the server gave up on a query (%s)",
 					 PQresultErrorField(j->res, PG_DIAG_MESSAGE_PRIMARY));

@@ -339,8 +339,8 @@ BEGIN
             watcher_org_id := r.watcher_org_id;
             RETURN NEXT;
         EXCEPTION
-        WHEN lock_not_available THEN
-            RAISE; -- lock_timeout (db.c sets it): no refusal; the broker redoes it
+        WHEN lock_not_available OR transaction_rollback THEN
+            RAISE; -- lock_timeout, deadlock, serialization: transient; db.c redoes it
         WHEN OTHERS THEN
             idx := i;
             GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
@@ -372,8 +372,8 @@ BEGIN
     BEGIN
         fast := tocsin_receipt_batch_fast(p_jids, p_kinds, p_users, p_alerts, p_remotes, p_at);
     EXCEPTION
-    WHEN lock_not_available THEN
-        RAISE; -- lock_timeout (db.c sets it): no refusal; the broker redoes it
+    WHEN lock_not_available OR transaction_rollback THEN
+        RAISE; -- lock_timeout, deadlock, serialization: transient; db.c redoes it
     WHEN OTHERS THEN
         fast := NULL; -- rolled back to here: the per-item path does it all
     END;

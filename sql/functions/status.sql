@@ -273,8 +273,8 @@ BEGIN
               JOIN sites s ON s.id = n.site_id
               JOIN sectors x ON x.id = s.sector_id;
         EXCEPTION
-        WHEN lock_not_available THEN
-            RAISE; -- lock_timeout (db.c sets it): no refusal; the broker redoes it
+        WHEN lock_not_available OR transaction_rollback THEN
+            RAISE; -- lock_timeout, deadlock, serialization: transient; db.c redoes it
         WHEN OTHERS THEN
             v_ids := NULL; -- the loop below says which report failed, and why
         END;
@@ -311,8 +311,8 @@ BEGIN
             progress := r.progress;
             RETURN NEXT;
         EXCEPTION
-        WHEN lock_not_available THEN
-            RAISE; -- lock_timeout (db.c sets it): no refusal; the broker redoes it
+        WHEN lock_not_available OR transaction_rollback THEN
+            RAISE; -- lock_timeout, deadlock, serialization: transient; db.c redoes it
         WHEN OTHERS THEN
             idx := i;
             GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
