@@ -82,14 +82,19 @@ export const ORG_KIND_LABELS = {
 };
 export const ORG_KINDS = Object.keys(ORG_KIND_LABELS);
 
-/* Partner reports (`report` kind). */
+/* Partner reports (`report` kind); cap_import is the CAP adapter's
+ * pending import (docs/protocol.md, "Pending CAP imports"), never a
+ * partner's choice (console.html lists the partners' kinds). */
 export const REPORT_KIND_LABELS = {
   sighting: 'Sighting',
   suspicious: 'Suspicious activity',
   crime: 'Crime',
   other: 'Other',
+  cap_import: 'CAP import to target',
 };
 export const REPORT_KINDS = Object.keys(REPORT_KIND_LABELS);
+/* What a partner may choose in the console's report form. */
+export const PARTNER_REPORT_KINDS = REPORT_KINDS.filter((k) => k !== 'cap_import');
 
 /* The words for a code; an unknown code as it came, nothing as ''. */
 export function label(map, code) {
