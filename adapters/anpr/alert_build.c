@@ -26,6 +26,40 @@ void utf8_truncate(const char *s, size_t max_chars, char *out, size_t out_size)
 	out[n] = '\0';
 }
 
+/* s with white space and commas made '_': CAP identifiers and senders
+ * have none (they are written into references triplets). */
+static void cap_token(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; s[n] && n + 1 < size; n++)
+		out[n] = strchr(" \t\r\n,", s[n]) ? '_' : s[n];
+	out[n] = '\0';
+}
+
+/* Where the hit comes from, as an import's origin (docs/protocol.md,
+ * "Alerts in full": source): the camera as sender ("anpr:cam-17") and by
+ * name and place, the read as the message (camera and read time), sent
+ * at the read time as CAP writes it (seconds, with an offset: read_time_ok
+ * guarantees YYYY-MM-DDTHH:MM:SS[.f](Z|+HH:MM|-HH:MM)). Consoles and the
+ * control room show "ANPR camera cam-17 at 51.513600, -0.089000". */
+static json_t *origin_of(const struct anpr_read *r)
+{
+	char cam[READ_CAMERA_MAX + 1], id[READ_CAMERA_MAX + READ_TIME_MAX + 8];
+	char sender[READ_CAMERA_MAX + 8], sent[32], name[READ_CAMERA_MAX + 64];
+	size_t len = strlen(r->time);
+	const char *zone = len && (r->time[len - 1] == 'Z' || r->time[len - 1] == 'z')
+			   ? "+00:00" : r->time + (len >= 6 ? len - 6 : len);
+
+	cap_token(r->camera, cam, sizeof cam);
+	snprintf(id, sizeof id, "anpr:%s:%s", cam, r->time);
+	snprintf(sender, sizeof sender, "anpr:%s", cam);
+	snprintf(sent, sizeof sent, "%.19s%s", r->time, zone);
+	snprintf(name, sizeof name, "ANPR camera %s at %.6f, %.6f", r->camera, r->lat, r->lon);
+	return json_pack("{s:s, s:s, s:s, s:s}", "identifier", id, "sender", sender, "sent", sent,
+			 "sender_name", name);
+}
+
 /* Everything a console needs to act is in the body; the headline is
  * the plate and the reason, for lists. */
 json_t *alert_build_publish(const struct anpr_hit *hit, int radius_m, const char *image_id)
@@ -49,7 +83,16 @@ json_t *alert_build_publish(const struct anpr_hit *hit, int radius_m, const char
 			"urgency", "immediate", "certainty", "observed",
 			"area", "circle", "lat", r->lat, "lon", r->lon, "radius_m", radius_m,
 			"targets", "area", 1);
+	if (req && json_object_set_new(req, "origin", origin_of(r))) {
+		json_decref(req);
+		req = NULL;
+	}
 	if (req && image_id && json_object_set_new(req, "images", json_pack("[s]", image_id))) {
+		json_decref(req);
+		req = NULL;
+	}
+	if (req && image_id && hit->image_days > 0 &&
+	    json_object_set_new(req, "image_days", json_integer(hit->image_days))) {
 		json_decref(req);
 		req = NULL;
 	}

@@ -16,10 +16,21 @@ static int is_blank(const char *s, size_t len)
 	return 1;
 }
 
-/* Copies what the publisher needs from the read and the entry. */
+/* Copies what the publisher needs from the read and the entry; the image
+ * is kept until the entry expires (whole days, rounded up), at least one
+ * day and at most MATCH_IMAGE_DAYS_MAX (issue 18: an image was kept 90 days
+ * whatever the entry said). */
 static void fill_hit(struct anpr_hit *hit, const struct anpr_read *r,
-		     const struct hotlist_entry *e)
+		     const struct hotlist_entry *e, int64_t wall_ms)
 {
+	const int64_t day_ms = 86400000;
+
+	hit->image_days = 0;
+	if (e->expires_ms != INT64_MAX) {
+		int64_t days = (e->expires_ms - wall_ms + day_ms - 1) / day_ms;
+		hit->image_days = (int)(days < 1 ? 1 : days > MATCH_IMAGE_DAYS_MAX
+						   ? MATCH_IMAGE_DAYS_MAX : days);
+	}
 	hit->read = *r;
 	hit->severity = e->severity;
 	snprintf(hit->reason, sizeof hit->reason, "%s", e->reason);
@@ -55,7 +66,7 @@ enum match_result match_line(struct hotlist *hl, const char *line, size_t len, i
 		return MATCH_FOLDED;
 	}
 	n->hits++;
-	fill_hit(hit, &r, e);
+	fill_hit(hit, &r, e, wall_ms);
 	return MATCH_HIT;
 }
 

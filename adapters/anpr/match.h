@@ -31,7 +31,14 @@ struct anpr_hit {
 	const char *severity;                      /* static */
 	char reason[HOTLIST_REASON_MAX * 4 + 1];   /* UTF-8 */
 	char image[PATH_MAX];                      /* "" when none */
+	int image_days;                            /* keep the image this long: the
+	                                              entry's expires, 0 when it has none */
 };
+
+/* The most days an ANPR image is kept, whatever the hotlist entry's
+ * expires says: the force's retention of hotlist images (the broker's
+ * default for any image, 90 days). */
+#define MATCH_IMAGE_DAYS_MAX 90
 
 /* Matches line[0..len) against hl at wall_ms (Unix ms, for expiry) and
  * mono_ms (monotonic ms, for folding, window fold_ms). Counts the result

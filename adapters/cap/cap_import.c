@@ -3,7 +3,18 @@
  * the targets, and for an Update or Cancel the id of the alert the CAP
  * references name (from the state map). The broker's answer decides:
  * published is recorded in the map; an error is a rejection naming the
- * field, except `unavailable`, which is worth retrying. */
+ * field, except `unavailable`, which is worth retrying.
+ *
+ * Targets: --targets when given; else the area (a polygon or circle) and
+ * the areas' geocodes and descriptions, which the administrator's mapping
+ * turns into sites (tocsinctl geocode add). A message that reaches no
+ * site that way (nothing to target, nothing mapped, nobody inside), or
+ * an Update or Cancel of a message never imported here, is never refused
+ * nor sent nowhere: it is filed as a `report` of kind cap_import, the
+ * whole publish request held in it, in the control room's inbox, where a
+ * controller targets and publishes it (issue 18). The report takes the
+ * publish's sequence number (a refused publish stored nothing), so a
+ * retry is answered with the same report. */
 #include "cap_import.h"
 #include "cap_state.h"
 #include "bus_client.h"
@@ -142,7 +153,7 @@ static enum cap_outcome upload_images(const struct cap_importer *im, struct cap_
 }
 
 /* The alert id an Update or Cancel replaces: the last reference imported
- * here. */
+ * here (not one held as a pending import); CAP_HELD when there is none. */
 static enum cap_outcome resolve_reference(const struct cap_importer *im, struct cap_alert *a,
 					  json_t *req, char *reason, size_t rsize)
 {
@@ -154,15 +165,14 @@ static enum cap_outcome resolve_reference(const struct cap_importer *im, struct 
 			snprintf(reason, rsize, "cannot read the state in %s", im->state_dir);
 			return CAP_RETRY;
 		}
-		if (rc == 0) {
+		if (rc == 0 && id > 0) {
 			json_object_set_new(req, "references", json_integer(id));
 			return CAP_IMPORTED;
 		}
 	}
-	snprintf(reason, rsize,
-		 "references: none of the referenced messages was imported here (%.100s,%.100s); import it first",
+	snprintf(reason, rsize, "it refers to a message never imported here (%.100s,%.100s)",
 		 a->refs[0].sender, a->refs[0].identifier);
-	return CAP_REJECTED;
+	return CAP_HELD;
 }
 
 /* The publish request: the parsed fields, type, and targets. */
@@ -176,16 +186,84 @@ static enum cap_outcome build_request(const struct cap_importer *im, struct cap_
 	json_object_set(req, "origin", a->origin); /* the alert keeps who sent it */
 	if (strcmp(type, "alert"))
 		return resolve_reference(im, a, req, reason, rsize);
-	if (im->targets)
+	if (im->targets) {
 		json_object_set(req, "targets", im->targets);
-	else if (json_object_get(a->publish, "area"))
-		json_object_set_new(req, "targets", json_pack("{s:b}", "area", 1));
-	else {
-		snprintf(reason, rsize,
-			 "area: the alert has no polygon or circle to target; give --targets");
-		return CAP_REJECTED;
+		return CAP_IMPORTED;
 	}
+	if (!json_object_get(a->publish, "area") && !json_array_size(a->geocodes)) {
+		snprintf(reason, rsize, "its area has no polygon, circle, geocode or description");
+		return CAP_HELD;
+	}
+	json_object_set_new(req, "targets", json_object());
+	if (json_object_get(a->publish, "area"))
+		json_object_set_new(json_object_get(req, "targets"), "area", json_true());
+	if (json_array_size(a->geocodes))
+		json_object_set(json_object_get(req, "targets"), "geocodes", a->geocodes);
 	return CAP_IMPORTED;
+}
+
+/* At most max bytes of s, cut before a UTF-8 character, not inside one. */
+static int utf8_cut(const char *s, int max)
+{
+	int n = (int)strnlen(s, (size_t)max + 1);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/* Files the message in the control room's inbox as a pending import:
+ * a report of kind cap_import holding req, with why in its text. */
+static enum cap_outcome hold(const struct cap_importer *im, struct cap_alert *a, json_t *req,
+			     int64_t seq, int64_t *report_id, char *reason, size_t rsize)
+{
+	const char *headline = json_string_value(json_object_get(a->publish, "headline"));
+	const char *name = json_string_value(json_object_get(a->origin, "sender_name"));
+	char text[1800];
+	enum cap_outcome out = CAP_HELD;
+	json_t *r, *reply;
+
+	snprintf(text, sizeof text, "CAP import held: %s. From %s (%s), message %s. Areas: ",
+		 reason, name ? name : a->sender, a->sender, a->identifier);
+	for (size_t i = 0; i < json_array_size(a->geocodes) && strlen(text) < 1400; i++) {
+		const char *g = json_string_value(json_array_get(a->geocodes, i));
+		size_t n = strlen(text);
+		snprintf(text + n, sizeof text - n, "%s%.*s", i ? "; " : "", utf8_cut(g, 300), g);
+	}
+	if (!json_array_size(a->geocodes))
+		strcat(text, "none");
+	if (headline) {
+		size_t n = strlen(text);
+		snprintf(text + n, sizeof text - n, ". %.*s", utf8_cut(headline, 250), headline);
+	}
+	json_object_del(req, "type");
+	if (a->n_refs) { /* the original links up when it is imported (tocsin_publish) */
+		json_t *refs = json_array();
+		for (size_t i = 0; i < a->n_refs; i++)
+			json_array_append_new(refs, json_sprintf("%s,%s,%s", a->refs[i].sender,
+								  a->refs[i].identifier, a->refs[i].sent));
+		json_object_set_new(req, "cap_references", refs);
+	}
+	r = json_pack("{s:s, s:s, s:s, s:O}", "type", "report", "kind", "cap_import", "text", text,
+		      "cap", req);
+	reply = r ? call(im, r, seq, &out, reason, rsize) : NULL;
+	json_decref(r);
+	if (!reply)
+		return r ? out : CAP_RETRY;
+	if (json_is_integer(json_object_get(reply, "report_id"))) {
+		*report_id = (int64_t)json_integer_value(json_object_get(reply, "report_id"));
+		if (cap_state_record(im->state_dir, a->sender, a->identifier, -*report_id))
+			fprintf(stderr, "tocsin-cap: held as pending import %" PRId64 " but not recorded\n",
+				*report_id);
+		out = CAP_HELD;
+	} else {
+		out = broker_refused(reply, "pending import", reason, rsize);
+	}
+	json_decref(reply);
+	return out;
 }
 
 /* The publish's sequence number: the one a previous attempt at this CAP
@@ -227,22 +305,38 @@ enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, 
 			json_string_value(note));
 	rc = cap_state_lookup(im->state_dir, a.sender, a.identifier, alert_id);
 	if (rc == 0) {
-		fprintf(stderr, "tocsin-cap: %s %s was imported before as alert %" PRId64 "\n",
-			a.sender, a.identifier, *alert_id);
+		int held = *alert_id < 0;
+		if (held)
+			*alert_id = -*alert_id;
+		fprintf(stderr, "tocsin-cap: %s %s was %s before as %s %" PRId64 "\n", a.sender,
+			a.identifier, held ? "held" : "imported", held ? "pending import" : "alert",
+			*alert_id);
 		cap_alert_free(&a);
-		return CAP_IMPORTED;
+		return held ? CAP_HELD : CAP_IMPORTED;
 	}
 	req = json_object();
 	out = rc < 0 || !req ? CAP_RETRY : build_request(im, &a, req, reason, rsize);
-	if (out == CAP_IMPORTED)
-		out = upload_images(im, &a, req, reason, rsize);
-	if (out == CAP_IMPORTED)
-		out = publish_seq(im, &a, &seq, reason, rsize);
+	if (out == CAP_IMPORTED || out == CAP_HELD) {
+		enum cap_outcome up = upload_images(im, &a, req, reason, rsize);
+		if (up != CAP_IMPORTED)
+			out = up;
+	}
+	if (out == CAP_IMPORTED || out == CAP_HELD) {
+		enum cap_outcome sq = publish_seq(im, &a, &seq, reason, rsize);
+		if (sq != CAP_IMPORTED)
+			out = sq;
+	}
+	if (out == CAP_HELD)
+		out = hold(im, &a, req, seq, alert_id, reason, rsize);
 	if (out == CAP_IMPORTED)
 		reply = call(im, req, seq, &out, reason, rsize);
 	if (reply) {
 		const char *type = json_string_value(json_object_get(reply, "type"));
-		if (type && !strcmp(type, "published")) {
+		const char *code = json_string_value(json_object_get(reply, "code"));
+		if (code && !strcmp(code, "no_recipients") && !im->targets) {
+			snprintf(reason, rsize, "its area maps to no site");
+			out = hold(im, &a, req, seq, alert_id, reason, rsize);
+		} else if (type && !strcmp(type, "published")) {
 			*alert_id = (int64_t)json_integer_value(json_object_get(reply, "alert_id"));
 			if (cap_state_record(im->state_dir, a.sender, a.identifier, *alert_id))
 				fprintf(stderr, "tocsin-cap: alert %" PRId64 " published but not recorded; an Update of it will be refused\n",

@@ -24,6 +24,8 @@ struct cap_importer {
 
 enum cap_outcome {
 	CAP_IMPORTED,  /* published (or was already): *alert_id set */
+	CAP_HELD,      /* no site to send it to: held in the control room's inbox as
+	                  a pending import (or was already): *alert_id is its report id */
 	CAP_REJECTED,  /* the document or the broker refused it: reason says why */
 	CAP_RETRY,     /* the broker did not answer, or is unavailable: try again later */
 	CAP_STOPPED,   /* a stop signal came */

@@ -59,7 +59,9 @@ static const char usage_text[] =
 	"               --schema-only checks the schema alone, not the mapping\n"
 	"    to-json    print the publish request JSON (for tocsinctl publish --cap)\n"
 	"    import     submit one document (default stdin) over the ZeroMQ bus and\n"
-	"               print the alert id\n"
+	"               print the alert id, or \"pending N\" when no site could be\n"
+	"               targeted and the message is held as pending import N in\n"
+	"               the control room's inbox\n"
 	"    watch      import each new DIR/*.xml (name order; names starting with\n"
 	"               . are skipped) and move it to DIR/done, or DIR/rejected\n"
 	"               with DIR/rejected/NAME.reason; files the broker could not\n"
@@ -71,7 +73,8 @@ static const char usage_text[] =
 	"                        identifier to alert ids, DIR/seq the bus sequence\n"
 	"                        (default var/cap-state)\n"
 	"    --targets JSON      targets of new alerts, as in the publish frame\n"
-	"                        (default {\"area\":true} when the CAP has an area)\n"
+	"                        (default: the area, and the areas' geocodes and\n"
+	"                        descriptions as mapped by tocsinctl geocode add)\n"
 	"  BUS OPTIONS\n"
 	"    --bus ENDPOINT      the broker's ingest socket (default tcp://127.0.0.1:7201)\n"
 	"    --server-key FILE   the broker's public key file (line \"public Z85\")\n"
@@ -293,6 +296,11 @@ static int cmd_import(const struct cap_schema *s, const struct opts *o, int argc
 			switch (cap_import_doc(&im, xml, len, &id, reason, sizeof reason)) {
 			case CAP_IMPORTED:
 				printf("%" PRId64 "\n", id);
+				break;
+			case CAP_HELD: /* in the control room's inbox: not an alert id */
+				printf("pending %" PRId64 "\n", id);
+				fprintf(stderr, "tocsin-cap: %s: held as pending import %" PRId64 " in the control room's inbox: %s\n",
+					path, id, reason);
 				break;
 			case CAP_REJECTED:
 				fprintf(stderr, "tocsin-cap: %s: rejected: %s\n", path, reason);

@@ -132,6 +132,7 @@ void cap_alert_free(struct cap_alert *a)
 	json_decref(a->publish);
 	json_decref(a->images);
 	json_decref(a->notes);
+	json_decref(a->geocodes);
 	json_decref(a->origin);
 	free(a->identifier);
 	free(a->sender);
@@ -622,7 +623,28 @@ out:
 	return rc;
 }
 
-/* The first polygon or circle of the first area that has one. */
+/* "NAME=VALUE" into a->geocodes, once: what the administrator's mapping
+ * may turn into sites (tocsinctl geocode add). A valueName with "=" in it
+ * or a pair over 300 bytes cannot be written so: noted instead. */
+static void hold_geocode(struct cap_alert *a, xmlNodePtr n, const char *name, const char *value)
+{
+	char code[320];
+	json_t *v;
+	size_t i;
+
+	if (!name || !*name || !value || !*value || strchr(name, '=') ||
+	    (size_t)snprintf(code, sizeof code, "%s=%s", name, value) > 300) {
+		note(a, n, "%.40s %.80s cannot be mapped", name ? name : "", value ? value : "");
+		return;
+	}
+	json_array_foreach(a->geocodes, i, v)
+		if (!strcmp(json_string_value(v), code))
+			return;
+	json_array_append_new(a->geocodes, json_string(code));
+}
+
+/* The first polygon or circle of the first area that has one; every
+ * geocode and areaDesc of the areas for the mapping. */
 static int map_areas(xmlNodePtr info, struct cap_alert *a, struct cap_problem *err)
 {
 	int held = 0;
@@ -640,10 +662,13 @@ static int map_areas(xmlNodePtr info, struct cap_alert *a, struct cap_problem *e
 					return -1;
 				held = 1;
 			} else if (is_cap(g, "areaDesc")) {
-				continue; /* held in cap_info */
+				char *d = text_of(g); /* held in cap_info too */
+				if (d && *d)
+					hold_geocode(a, g, "areaDesc", d);
+				free(d);
 			} else if (is_cap(g, "geocode")) {
 				char *k = child_text(g, "valueName"), *v = child_text(g, "value");
-				note(a, g, "%.40s %.80s is not held", k ? k : "", v ? v : "");
+				hold_geocode(a, g, k, v);
 				free(k);
 				free(v);
 			} else {
@@ -1010,7 +1035,8 @@ int cap_parse(const struct cap_schema *s, const char *xml, size_t len, struct ca
 	out->publish = json_object();
 	out->images = json_array();
 	out->notes = json_array();
-	if (!out->publish || !out->images || !out->notes)
+	out->geocodes = json_array();
+	if (!out->publish || !out->images || !out->notes || !out->geocodes)
 		problem_set(err, "document", 0, "out of memory");
 	else
 		rc = map_alert(xmlDocGetRootElement(doc), out, err);

@@ -40,6 +40,8 @@ struct cap_alert {
 	size_t n_refs;
 	json_t *images;           /* [{"mime","data"(base64),"caption"}]: derefUri images */
 	json_t *notes;            /* [string]: what the model cannot hold, one line each */
+	json_t *geocodes;         /* ["VALUENAME=VALUE"]: the areas' geocodes and
+	                             "areaDesc=..." descriptions, for targets.geocodes */
 	json_t *origin;           /* {identifier, sender, sent[, sender_name]}: the
 	                             publish's "origin" when an adapter imports it */
 };

@@ -53,7 +53,7 @@ static int lookup_in(const char *path, const char *sender, const char *identifie
 		if (!strncmp(line, sender, ls) && line[ls] == '\t' &&
 		    !strncmp(line + ls + 1, identifier, li) && line[ls + 1 + li] == '\t') {
 			*alert_id = strtoll(line + ls + li + 2, NULL, 10);
-			found = *alert_id > 0 ? 0 : 1;
+			found = *alert_id != 0 ? 0 : 1; /* < 0: held, -report id */
 		}
 	}
 	free(line);

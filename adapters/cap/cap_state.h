@@ -12,7 +12,8 @@
 int cap_state_open(const char *dir);
 
 /* 0 and *alert_id set, 1 when unknown, -1 after logging why. The last
- * line for a pair wins. */
+ * line for a pair wins. A negative id is a message held as a pending
+ * import: minus its inbox report id (cap_import.c). */
 int cap_state_lookup(const char *dir, const char *sender, const char *identifier,
 		     int64_t *alert_id);
 

@@ -66,6 +66,10 @@ static enum cap_outcome take_file(const struct cap_importer *im, const char *dir
 	if (out == CAP_IMPORTED) {
 		snprintf(dest, sizeof dest, "%s/done/%s", dir, name);
 		fprintf(stderr, "tocsin-cap: %s: alert %" PRId64 "\n", name, id);
+	} else if (out == CAP_HELD) {
+		snprintf(dest, sizeof dest, "%s/done/%s", dir, name);
+		fprintf(stderr, "tocsin-cap: %s: held as pending import %" PRId64 ": %s\n", name, id,
+			reason);
 	} else if (out == CAP_REJECTED) {
 		snprintf(dest, sizeof dest, "%s/rejected/%s", dir, name);
 		fprintf(stderr, "tocsin-cap: %s: rejected: %s\n", name, reason);

@@ -160,12 +160,14 @@ static int check_string_array(json_t *arr, const char *field, size_t max_items, 
 }
 
 /* targets: sites, orgs (checked by the caller into p), sectors, area,
- * roles. */
+ * roles, and geocodes: "VALUENAME=VALUE" of a CAP import, which the
+ * administrator's mapping turns into sites (sql/functions/geocode.sql). */
 static int check_targets(json_t *root, json_t *targets, json_t *rec, struct frame_publish *p,
 			 struct frame_error *err)
 {
 	json_t *sectors = json_object_get(targets, "sectors"), *area = json_object_get(targets, "area"),
-	       *roles = json_object_get(targets, "roles"), *t = json_object();
+	       *roles = json_object_get(targets, "roles"), *t = json_object(),
+	       *geocodes = json_object_get(targets, "geocodes");
 	int use_area = 0;
 
 	json_object_set_new(rec, "targets", t);
@@ -173,6 +175,11 @@ static int check_targets(json_t *root, json_t *targets, json_t *rec, struct fram
 		if (check_string_array(sectors, "targets.sectors", 50, 32, NULL, err))
 			return -1;
 		json_object_set(t, "sectors", sectors);
+	}
+	if (geocodes && !json_is_null(geocodes)) {
+		if (check_string_array(geocodes, "targets.geocodes", 50, 300, NULL, err))
+			return -1;
+		json_object_set(t, "geocodes", geocodes);
 	}
 	if (area && !json_is_null(area)) {
 		if (!json_is_boolean(area)) {
@@ -207,9 +214,10 @@ static int check_targets(json_t *root, json_t *targets, json_t *rec, struct fram
 		json_object_set_new(t, "orgs", o);
 		json_object_set_new(t, "sites", s);
 	}
-	if (p->n_orgs + p->n_sites == 0 && json_array_size(sectors) == 0 && !use_area) {
+	if (p->n_orgs + p->n_sites == 0 && json_array_size(sectors) == 0 && !use_area &&
+	    json_array_size(geocodes) == 0) {
 		frame_error_set(err, "bad_field", "targets",
-				"targets must name sites, organisations, sectors or the area");
+				"targets must name sites, organisations, sectors, geocodes or the area");
 		return -1;
 	}
 	return 0;
@@ -382,6 +390,11 @@ int frame_publish_check(json_t *root, struct frame_publish *p,
 		return -1;
 	if (has)
 		json_object_set_new(rec, "image_days", json_integer(days));
+	/* the CAP import held in the inbox that this publish releases */
+	if (frame_check_int(root, "pending_import", 1, (1LL << 53), 0, &refid, &has, err))
+		return -1;
+	if (has)
+		json_object_set_new(rec, "pending_import", json_integer(refid));
 
 	targets = json_object_get(root, "targets");
 	if (!fresh) {

@@ -97,7 +97,7 @@ int ctl_admin_org_disable(int argc, char **argv)
 static char *site_fields(struct ctl_run *r)
 {
 	static const char *const names[] = { "slug", "name", "address", "lat",
-					     "lon", "sector", "guard" };
+					     "lon", "sector", "guard", "language" };
 	json_t *f = json_object();
 	const char *cleared = ctl_args_get(r->args, "--cleared");
 	char *text;
@@ -146,7 +146,9 @@ static int site_add(struct ctl_run *r)
 	"  --lat LAT --lon LON  location, WGS84 degrees\n"                                   \
 	"  --sector CODE      e.g. finance, retail, transport (see the sectors table)\n"     \
 	"  --guard ORG        the guarding security company (id or exact name)\n"            \
-	"  --cleared yes|no   cleared for OFFICIAL-SENSITIVE alerts (default no)\n"
+	"  --cleared yes|no   cleared for OFFICIAL-SENSITIVE alerts (default no)\n"        \
+	"  --language TAG     the language its console shows first of an imported\n"       \
+	"                     CAP alert's languages, e.g. es-US (default en-GB)\n"
 
 int ctl_admin_site_add(int argc, char **argv)
 {
@@ -154,13 +156,13 @@ int ctl_admin_site_add(int argc, char **argv)
 		{ "--slug", 0, 1, NULL },    { "--name", 0, 1, NULL },   { "--address", 0, 1, NULL },
 		{ "--lat", 0, 1, NULL },     { "--lon", 0, 1, NULL },    { "--sector", 0, 1, NULL },
 		{ "--guard", 0, 1, NULL },   { "--cleared", 0, 0, NULL }, { "--actor", 0, 0, NULL },
-		{ NULL, 0, 0, NULL }
+		{ "--language", 0, 0, NULL }, { NULL, 0, 0, NULL }
 	};
 
 	return ctl_run("site add",
 			 "usage: tocsinctl site add --slug SLUG --name NAME --address TEXT --lat LAT\n"
 			 "                          --lon LON --sector CODE --guard ORG\n"
-			 "                          [--cleared yes|no] [--actor NAME]\n"
+			 "                          [--cleared yes|no] [--language TAG] [--actor NAME]\n"
 			 "Adds a site and prints it. Then add its console: tocsinctl device add.\n"
 			 SITE_FIELDS_HELP ACTOR_HELP COMMON_HELP,
 			 argc, argv, args, 0, 0, site_add);
@@ -214,13 +216,13 @@ int ctl_admin_site_update(int argc, char **argv)
 		{ "--slug", 0, 0, NULL },    { "--name", 0, 0, NULL },   { "--address", 0, 0, NULL },
 		{ "--lat", 0, 0, NULL },     { "--lon", 0, 0, NULL },    { "--sector", 0, 0, NULL },
 		{ "--guard", 0, 0, NULL },   { "--cleared", 0, 0, NULL }, { "--actor", 0, 0, NULL },
-		{ NULL, 0, 0, NULL }
+		{ "--language", 0, 0, NULL }, { NULL, 0, 0, NULL }
 	};
 
 	return ctl_run("site update",
 			 "usage: tocsinctl site update SITE [--slug SLUG] [--name NAME] [--address TEXT]\n"
 			 "                          [--lat LAT] [--lon LON] [--sector CODE] [--guard ORG]\n"
-			 "                          [--cleared yes|no] [--actor NAME]\n"
+			 "                          [--cleared yes|no] [--language TAG] [--actor NAME]\n"
 			 "Changes the given fields of a site (SITE: its slug or id). A new guarding\n"
 			 "company takes the site's consoles along; they must sign in again.\n"
 			 SITE_FIELDS_HELP ACTOR_HELP COMMON_HELP,

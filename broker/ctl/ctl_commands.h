@@ -33,6 +33,11 @@ int ctl_admin_device_add(int argc, char **argv);
 int ctl_admin_device_list(int argc, char **argv);
 int ctl_admin_device_revoke(int argc, char **argv);
 
+/* ctl_geocode.c */
+int ctl_geocode_add(int argc, char **argv);
+int ctl_geocode_list(int argc, char **argv);
+int ctl_geocode_remove(int argc, char **argv);
+
 /* ctl_alerts.c */
 int ctl_alerts_list(int argc, char **argv);
 int ctl_alerts_show(int argc, char **argv);

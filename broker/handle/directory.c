@@ -25,7 +25,8 @@ struct directory_ctx {
 static const char directory_sql[] =
 	"WITH u AS (SELECT role, org_id, site_id FROM users WHERE id = $1::integer AND NOT disabled),"
 	" s AS ("
-	"  SELECT s.id, s.name, s.address, s.lat, s.lon, x.code AS sector, s.guard_org_id"
+	"  SELECT s.id, s.name, s.address, s.lat, s.lon, x.code AS sector, s.guard_org_id,"
+	"         s.language"
 	"    FROM sites s JOIN sectors x ON x.id = s.sector_id, u"
 	"   WHERE u.role IN ('controller', 'analyst', 'admin')"
 	"      OR (u.role = 'company_operator' AND s.guard_org_id = u.org_id)"

@@ -180,6 +180,10 @@ static const char *needs_database(json_t *rec)
 		return "updates and cancellations";
 	if (json_array_size(json_object_get(t, "sectors")) || json_is_true(json_object_get(t, "area")))
 		return "targeting by sector or area";
+	if (json_array_size(json_object_get(t, "geocodes")))
+		return "targeting by geocode";
+	if (json_object_get(rec, "pending_import"))
+		return "releasing a pending import";
 	if (!strcmp(json_string_value(json_object_get(rec, "classification")), "OFFICIAL-SENSITIVE"))
 		return "OFFICIAL-SENSITIVE alerts";
 	if (json_array_size(json_object_get(rec, "images")))

@@ -38,7 +38,46 @@
 #define PLACE_LON_MIN (-0.52)
 #define PLACE_LON_MAX 0.34
 
-static const char *const kinds[] = { "sighting", "suspicious", "crime", "other", NULL };
+static const char *const kinds[] = { "sighting", "suspicious", "crime", "other", "cap_import",
+				     NULL };
+
+/* A pending CAP import (kind cap_import): the publish request the CAP
+ * adapter could not target, held whole in the inbox (049_cap_geocodes)
+ * for a controller to target and publish. Only an adapter files one; at
+ * most 128 KiB (cap_info alone may be 64 KiB). NULL cap for other kinds. */
+#define REPORT_CAP_MAX (128 * 1024)
+
+static int check_cap(const struct requester *r, json_t *root, const char *kind, char **cap,
+		     struct frame_error *err)
+{
+	json_t *v = json_object_get(root, "cap");
+	int pending = !strcmp(kind, "cap_import");
+
+	*cap = NULL;
+	if (pending && !r->adapter_id) {
+		frame_error_set(err, "bad_field", "kind", "only an adapter files a cap_import");
+		return -1;
+	}
+	if (!pending && v && !json_is_null(v)) {
+		frame_error_set(err, "bad_field", "cap", "cap is for kind cap_import");
+		return -1;
+	}
+	if (!pending)
+		return 0;
+	if (!json_is_object(v)) {
+		frame_error_set(err, "bad_field", "cap",
+				"cap must be the publish request the import held");
+		return -1;
+	}
+	*cap = json_dumps(v, JSON_COMPACT);
+	if (!*cap || strlen(*cap) > REPORT_CAP_MAX) {
+		free(*cap);
+		*cap = NULL;
+		frame_error_set(err, "bad_field", "cap", "cap must be at most 128 KiB");
+		return -1;
+	}
+	return 0;
+}
 
 int report_kind_check(json_t *obj, const char *name, int required, const char **out,
 		      struct frame_error *err)
@@ -166,8 +205,8 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
 	const char *kind, *text, *occurred_at, *image;
 	double lat = 0, lon = 0;
 	int has_place, sent;
-	char user[24], site[24], slat[32], slon[32], adapter[24], seq[24];
-	const char *params[9];
+	char user[24], site[24], slat[32], slon[32], adapter[24], seq[24], *cap = NULL;
+	const char *params[10];
 
 	/* an adapter may report whatever its user's role (the ANPR adapter, a
 	 * controller's, files the hits no site is near: issue 18) */
@@ -181,12 +220,14 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
 	    frame_check_text(f->root, "text", 1, REPORT_TEXT_MAX, 1, &text, &err) ||
 	    report_place_check(f->root, &lat, &lon, &has_place, &err) ||
 	    frame_check_string(f->root, "occurred_at", 1, REPORT_TIME_MAX, 0, &occurred_at, &err) ||
-	    frame_check_string(f->root, "image", 1, REPORT_IMAGE_MAX, 0, &image, &err))
+	    frame_check_string(f->root, "image", 1, REPORT_IMAGE_MAX, 0, &image, &err) ||
+	    check_cap(r, f->root, kind, &cap, &err))
 		goto bad;
 
 	c = calloc(1, sizeof *c);
 	if (!c) {
 		requester_error(b, r, "internal", NULL, "out of memory");
+		free(cap);
 		return;
 	}
 	c->req = *r;
@@ -204,6 +245,7 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
 	params[6] = occurred_at;
 	params[7] = image;
 	params[8] = r->remote;
+	params[9] = cap;
 	if (r->adapter_id) {
 		/* the adapter's user (and site) are looked up by the function */
 		snprintf(adapter, sizeof adapter, "%lld", (long long)r->adapter_id);
@@ -212,8 +254,8 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
 		params[1] = seq;
 		sent = db_query(b->db,
 				"SELECT report_id, report, duplicate FROM tocsin_bus_report("
-				"$1::integer, $2::bigint, $3, $4, $5, $6, $7, $8, $9)",
-				9, params, report_stored, c);
+				"$1::integer, $2::bigint, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
+				10, params, report_stored, c);
 	} else {
 		sent = db_query(b->db,
 				"SELECT report_id, report FROM tocsin_report($1, $2, $3, $4, $5, $6,"
@@ -225,6 +267,7 @@ void report_request(struct broker *b, const struct requester *r, struct client_f
 				"the database is not reachable; the report was not sent");
 		free(c);
 	}
+	free(cap);
 	return;
 bad:
 	requester_check_error(b, r, &err);

@@ -265,6 +265,13 @@ BEGIN
     IF p_f ? 'cleared' THEN
         s.cleared_sensitive := COALESCE((p_f->>'cleared')::boolean, false);
     END IF;
+    IF p_f ? 'language' THEN
+        IF COALESCE(p_f->>'language', '') !~ '^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$' THEN
+            RAISE EXCEPTION 'the language must be a tag such as en-GB or es-US'
+                USING ERRCODE = 'TS422', COLUMN = 'language';
+        END IF;
+        s.language := p_f->>'language';
+    END IF;
     RETURN s;
 END
 $$;
@@ -284,9 +291,10 @@ BEGIN
         END IF;
     END LOOP;
     s := tocsin_admin_site_fields(s, p_fields);
-    INSERT INTO sites (slug, name, address, lat, lon, sector_id, guard_org_id, cleared_sensitive)
+    INSERT INTO sites (slug, name, address, lat, lon, sector_id, guard_org_id, cleared_sensitive,
+                       language)
     VALUES (s.slug, s.name, s.address, s.lat, s.lon, s.sector_id, s.guard_org_id,
-            COALESCE(s.cleared_sensitive, false))
+            COALESCE(s.cleared_sensitive, false), COALESCE(s.language, 'en-GB'))
     RETURNING id INTO s.id;
     PERFORM tocsin_admin_audit(v_actor, 'site_added', s.guard_org_id, s.id, p_fields);
     RETURN QUERY SELECT * FROM tocsin_admin_site_list WHERE id = s.id;
@@ -312,7 +320,7 @@ BEGIN
     s := tocsin_admin_site_fields(old, p_fields);
     UPDATE sites SET slug = s.slug, name = s.name, address = s.address, lat = s.lat,
                      lon = s.lon, sector_id = s.sector_id, guard_org_id = s.guard_org_id,
-                     cleared_sensitive = s.cleared_sensitive
+                     cleared_sensitive = s.cleared_sensitive, language = s.language
      WHERE id = s.id;
     IF s.guard_org_id <> old.guard_org_id THEN
         UPDATE users SET org_id = s.guard_org_id, tokens_valid_after = clock_timestamp()
@@ -329,7 +337,7 @@ BEGIN
                            'before', jsonb_build_object('slug', old.slug, 'name', old.name,
                                'address', old.address, 'lat', old.lat, 'lon', old.lon,
                                'sector_id', old.sector_id, 'guard_org_id', old.guard_org_id,
-                               'cleared', old.cleared_sensitive)));
+                               'cleared', old.cleared_sensitive, 'language', old.language)));
     RETURN QUERY SELECT * FROM tocsin_admin_site_list WHERE id = s.id;
 END
 $$;

@@ -60,7 +60,8 @@ END
 $$;
 
 -- Which sites the targets reach, and which are left out and why. Named
--- sites are always in; orgs, sectors and area are filters that must all
+-- sites, and those the CAP geocodes name (tocsin_geocode_sites,
+-- sql/functions/geocode.sql), are always in; orgs, sectors and area are filters that must all
 -- hold (docs/protocol.md, "Targeting"). A site that is not cleared is left
 -- out of an OFFICIAL-SENSITIVE alert; a disabled site is left out of every
 -- alert (included false, reason 'site disabled'), named or matched, so
@@ -74,6 +75,7 @@ DECLARE
     t          jsonb := COALESCE(p_rec->'targets', '{}'::jsonb);
     v_orgs     integer[] := tocsin_json_ints(t->'orgs');
     v_sites    integer[] := tocsin_json_ints(t->'sites');
+    v_geo      integer[] := tocsin_geocode_sites(t->'geocodes');
     v_sectors  text[] := ARRAY(SELECT jsonb_array_elements_text(COALESCE(t->'sectors', '[]')));
     v_area     boolean := COALESCE((t->>'area')::boolean, false);
     v_filter   boolean;
@@ -112,7 +114,7 @@ BEGIN
                 WHEN v_secret AND NOT s.cleared_sensitive
                 THEN 'not cleared for OFFICIAL-SENSITIVE' END
       FROM sites s JOIN sectors x ON x.id = s.sector_id
-     WHERE s.id = ANY (v_sites)
+     WHERE s.id = ANY (v_sites) OR s.id = ANY (v_geo)
         OR (v_filter
             AND (cardinality(v_orgs) = 0 OR s.guard_org_id = ANY (v_orgs))
             AND (cardinality(v_sectors) = 0 OR x.code = ANY (v_sectors))
@@ -160,6 +162,51 @@ LANGUAGE sql STABLE AS $$
     SELECT x.id FROM alerts x WHERE x.relay_of IN (SELECT n.id FROM named n);
 $$;
 
+-- An imported alert links the pending imports that refer to it (an Update
+-- or Cancel that came before its original, held with the CAP references
+-- it named, cap_references "sender,identifier,sent"): their alert_id is
+-- set, so the inbox shows which alert they belong with and a controller
+-- publishes them as its update or cancel. Audited as report_updated.
+CREATE OR REPLACE FUNCTION tocsin_cap_pending_link(a alerts) RETURNS void
+LANGUAGE sql AS $$
+    WITH linked AS (
+        UPDATE partner_reports p SET alert_id = a.id
+         WHERE p.kind = 'cap_import' AND p.handled_at IS NULL AND p.alert_id IS NULL
+           AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(
+                           CASE WHEN jsonb_typeof(p.cap->'cap_references') = 'array'
+                                THEN p.cap->'cap_references' ELSE '[]' END) r
+                        WHERE split_part(r, ',', 1) = a.origin->>'sender'
+                          AND split_part(r, ',', 2) = a.origin->>'identifier')
+        RETURNING p.id)
+    INSERT INTO audit (at, action, actor_username, actor_role, alert_id, detail)
+    SELECT a.sent_at, 'report_updated', 'tocsind', 'cap_import', a.id,
+           jsonb_build_object('report_id', l.id, 'alert_id', a.id,
+                              'why', 'the CAP message it refers to was imported')
+      FROM linked l;
+$$;
+
+-- The publish request of a release of pending import p_rec.pending_import
+-- (tocsin_publish), with the import's origin, cap_info and adapter; the
+-- item is locked until the publish commits, so two controllers cannot both
+-- release it. TS422 naming pending_import when it is not an open one.
+CREATE OR REPLACE FUNCTION tocsin_cap_pending_take(p_rec jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    r   partner_reports%ROWTYPE;
+    ad  integer;
+BEGIN
+    SELECT * INTO r FROM partner_reports
+     WHERE id = (p_rec->>'pending_import')::bigint AND kind = 'cap_import' FOR UPDATE;
+    IF NOT FOUND OR r.handled_at IS NOT NULL THEN
+        RAISE EXCEPTION 'no open pending import %', p_rec->>'pending_import'
+            USING ERRCODE = 'TS422', COLUMN = 'pending_import';
+    END IF;
+    SELECT s.adapter_id INTO ad FROM adapter_submissions s WHERE s.report_id = r.id LIMIT 1;
+    RETURN p_rec || jsonb_strip_nulls(jsonb_build_object(
+        'origin', r.cap->'origin', 'cap_info', r.cap->'cap_info', 'adapter_id', ad));
+END
+$$;
+
 -- tocsin_publish: store an alert with the id the broker gave it, resolve
 -- its recipients, give it the next stream position, and audit the publish
 -- and its disclosure, all in the caller's transaction. p_rec is the
@@ -167,6 +214,12 @@ $$;
 -- (journal replay), are the recipients resolved while the database was
 -- away. Publishing the same id twice returns the stored alert and changes
 -- nothing (existed).
+--
+-- pending_import: the inbox item (a CAP import held because its area
+-- mapped to no site, 049_cap_geocodes) this publish releases: the alert
+-- keeps the import's origin, cap_info and adapter as its source, and the
+-- item is marked handled with the alert (TS422 naming pending_import when
+-- it is not an open pending import).
 --
 -- The disclosure (DPA 2018 s.62) is one 'disclose' row per alert, by the
 -- sender, with site_id NULL and the recipient sites in its detail:
@@ -231,6 +284,9 @@ BEGIN
             RAISE EXCEPTION 'expires must be in the future'
                 USING ERRCODE = 'TS422', COLUMN = 'expires';
         END IF;
+        IF p_rec ? 'pending_import' THEN
+            p_rec := tocsin_cap_pending_take(p_rec);
+        END IF;
 
         UPDATE stream_meta SET head = head + 1 RETURNING head INTO pos;
         INSERT INTO alerts (id, seq, sender_user_id, sender_org_id, headline, body, severity,
@@ -289,6 +345,13 @@ BEGIN
              WHERE cancelled_at IS NULL AND msg_type <> 'cancel'
                AND id IN (SELECT c.id FROM tocsin_chain(ref.id) c);
         END IF;
+        IF p_rec ? 'pending_import' THEN
+            UPDATE partner_reports SET handled_at = v_at, handled_by = u.id, alert_id = a.id
+             WHERE id = (p_rec->>'pending_import')::bigint;
+        END IF;
+        IF a.origin IS NOT NULL THEN
+            PERFORM tocsin_cap_pending_link(a);
+        END IF;
         IF jsonb_array_length(COALESCE(p_rec->'images', '[]')) > 0 THEN
             PERFORM tocsin_attach_images(a.id, u.id,
                 ARRAY(SELECT jsonb_array_elements_text(p_rec->'images')),
@@ -303,6 +366,7 @@ BEGIN
                                    'status', a.status, 'classification', a.classification,
                                    'references', a.references_id, 'targets', a.targets,
                                    'seq', a.seq, 'journaled', p_recipients IS NOT NULL,
+                                   'pending_import', p_rec->'pending_import',
                                    'recipients', (SELECT jsonb_agg(r.site_id ORDER BY r.site_id)
                                                     FROM alert_recipients r
                                                    WHERE r.alert_id = a.id)));
@@ -1107,6 +1171,8 @@ GRANT EXECUTE ON FUNCTION
     tocsin_json_ints(jsonb),
     tocsin_alert_json(bigint),
     tocsin_resolve_targets(jsonb),
+    tocsin_cap_pending_take(jsonb),
+    tocsin_cap_pending_link(alerts),
     tocsin_preview(integer, jsonb),
     tocsin_publish(bigint, integer, jsonb, text, integer[]),
     tocsin_relay(bigint, integer, bigint, integer[], text, text),

@@ -120,11 +120,13 @@ LANGUAGE sql AS $$
 $$;
 
 -- tocsin_bus_report: tocsin_report for an adapter's (seq); a repeated seq
--- returns the original report with duplicate = true.
+-- returns the original report with duplicate = true. A pending CAP import
+-- (kind 'cap_import', 049_cap_geocodes) holds p_cap, the publish request
+-- the adapter could not target; no other kind has one (TS422 naming cap).
 CREATE OR REPLACE FUNCTION tocsin_bus_report(p_adapter_id integer, p_seq bigint, p_kind text,
                                              p_text text, p_lat double precision,
                                              p_lon double precision, p_occurred_at text,
-                                             p_image text, p_remote text)
+                                             p_image text, p_remote text, p_cap jsonb)
 RETURNS TABLE (report_id bigint, report json, duplicate boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -140,8 +142,17 @@ BEGIN
           FROM partner_reports p WHERE p.id = prior.report_id;
         RETURN;
     END IF;
+    IF (p_kind = 'cap_import') <> (p_cap IS NOT NULL) THEN
+        RAISE EXCEPTION 'a cap_import report holds the CAP publish request, and only it does'
+            USING ERRCODE = 'TS422', COLUMN = 'cap';
+    END IF;
     SELECT * INTO r FROM tocsin_report(u.id, u.site_id, p_kind, p_text, p_lat, p_lon,
                                        p_occurred_at, p_image, p_remote);
+    IF p_cap IS NOT NULL THEN
+        UPDATE partner_reports p SET cap = p_cap WHERE p.id = r.report_id;
+        SELECT r.report_id, tocsin_partner_report_json(p) AS report INTO r
+          FROM partner_reports p WHERE p.id = r.report_id;
+    END IF;
     UPDATE adapter_submissions s SET report_id = r.report_id
      WHERE s.adapter_id = a.id AND s.seq = p_seq;
     PERFORM tocsin_adapter_audit(a, p_seq, 'report', NULL, r.report_id, p_remote);
@@ -251,7 +262,7 @@ GRANT EXECUTE ON FUNCTION
     tocsin_bus_journaled(integer, bigint, bigint),
     tocsin_bus_image(integer, bigint, text, text, bytea, text, text),
     tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text,
-                      text, text),
+                      text, text, jsonb),
     tocsin_adapter_refused(text, text, text, text)
     TO tocsin_broker;
 REVOKE EXECUTE ON FUNCTION

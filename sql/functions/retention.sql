@@ -208,6 +208,8 @@ BEGIN
     DELETE FROM escalations x WHERE x.alert_id = ANY (v_ids);
     DELETE FROM alert_recipients x WHERE x.alert_id = ANY (v_ids);
     DELETE FROM alert_images x WHERE x.alert_id = ANY (v_ids);
+    -- the signature holds the signed text: it goes with the alert (048)
+    DELETE FROM alert_signatures x WHERE x.alert_id = ANY (v_ids);
     UPDATE partner_reports p SET alert_id = NULL WHERE p.alert_id = ANY (v_ids);
     DELETE FROM alerts a WHERE a.id = ANY (v_ids);
     PERFORM tocsin_retention_record('alerts_erased', p_before,

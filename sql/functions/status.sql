@@ -446,7 +446,7 @@ LANGUAGE sql STABLE AS $$
         'by', u.display_name, 'image', p.image_id,
         'handled_at', tocsin_status_time(p.handled_at), 'handled_by', h.display_name,
         'assigned_to', p.assigned_to, 'assigned_to_name', a.display_name,
-        'alert_id', p.alert_id, 'crime_record_id', p.crime_record_id)
+        'alert_id', p.alert_id, 'crime_record_id', p.crime_record_id, 'cap', p.cap)
       FROM organisations o, users u
       LEFT JOIN sites s ON s.id = p.site_id
       LEFT JOIN users h ON h.id = p.handled_by

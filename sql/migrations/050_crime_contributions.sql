@@ -41,8 +41,9 @@ ALTER TABLE crime_records
     ADD COLUMN image_id         text CHECK (length(image_id) BETWEEN 1 AND 64),
     ADD CHECK (property_status IS NULL OR property_status = 'stolen' OR serial_hash IS NOT NULL);
 
+-- (the kinds: 049's, cap_import included, and property_match)
 ALTER TABLE partner_reports
     DROP CONSTRAINT partner_reports_kind_check,
     ADD CONSTRAINT partner_reports_kind_check
-        CHECK (kind IN ('sighting', 'suspicious', 'crime', 'other', 'property_match')),
+        CHECK (kind IN ('sighting', 'suspicious', 'crime', 'other', 'cap_import', 'property_match')),
     ADD COLUMN crime_record_id bigint REFERENCES crime_records (id) ON DELETE SET NULL;

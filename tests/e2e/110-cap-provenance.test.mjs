@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import * as bus from './lib/bus.mjs';
-import { CAP, EXAMPLES, runCap as run, show, capAdapter } from './lib/cap.mjs';
+import { CAP, EXAMPLES, runCap as run, show, capAdapter, ackInForce } from './lib/cap.mjs';
 import { launch, openAs, textBecomes, withoutProblems, shot } from './lib/browser.mjs';
 
 
@@ -67,16 +67,7 @@ describe('an imported alert keeps its origin and names its adapter', { timeout: 
   });
 
   it('a console in the browser shows the original sender, the contact and the other languages', async () => {
-    // A console signs in to the alerts in force for its site (issue 17),
-    // the most urgent on the banner: acknowledge the earlier ones first, so
-    // that the banner shows the import below.
-    const earlier = await st.connectAs('console.threadneedle', { label: 'ack-in-force' });
-    await earlier.next('in_force_done', 20000);
-    for (const m of earlier.seen.filter((x) => x.type === 'in_force')) {
-      const r = await earlier.request({ type: 'ack', alert_id: m.alert_id ?? m.alert.id });
-      assert.equal(r.type, 'acked', JSON.stringify(r));
-    }
-    earlier.close();
+    await ackInForce(st, 'console.threadneedle');
     browser = await launch();
     const problems = [];
     const page = await openAs(browser, st.broker.httpUrl, 'console.threadneedle', 'site_console', problems);

@@ -111,7 +111,7 @@ describe('retention of alerts, deliveries and reports', { timeout: 240_000 }, ()
     { timeoutMs: 60_000, intervalMs: 250, what: 'the old rows erased' });
 
     assert.equal(await count('alerts WHERE id = ANY($1)', [[a.force, a.recent]]), 2, 'in force and recent alerts kept');
-    for (const t of ['alert_recipients', 'acks', 'delivered_sites', 'delivery_batches'])
+    for (const t of ['alert_recipients', 'acks', 'delivered_sites', 'delivery_batches', 'alert_signatures'])
       assert.equal(await count(`${t} WHERE alert_id = $1`, [a.old]), 0, `${t} of the old alert erased`);
     assert.equal(await count('alert_recipients WHERE alert_id = $1', [a.force]), 1, 'the in-force alert keeps its recipients');
     assert.ok(await count('delivery_batches WHERE alert_id = $1', [a.recent]) >= 1, 'the recent delivery kept');

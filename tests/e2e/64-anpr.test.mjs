@@ -34,6 +34,8 @@ const SAN_ENV = { ...process.env, ASAN_OPTIONS: 'abort_on_error=0:detect_leaks=1
 const PUSH = path.join(ROOT, 'build/anpr-push');
 const RADIUS = 300;
 const TIME = '2026-11-22T10:00:00Z';
+// an entry that expires in three days, less a minute (its image: 3 days)
+const HOT6_EXPIRES = new Date(Date.now() + 3 * 86400000 - 60000).toISOString();
 
 const read = (plate, lat, lon, camera = 'cam-e2e') => JSON.stringify({ plate, camera, lat, lon, time: TIME });
 
@@ -91,6 +93,7 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
   let hotlist;
   let stateFile;
   let camA;          // { lat, lon, expected: [site ids] } for the first hit
+  let firstHit;      // the first hit's alert id: its source in the control room
   let camB;          // another camera, for the burst
 
   // The sites within RADIUS of (lat, lon), by the same great-circle
@@ -123,6 +126,7 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
 
     dir = fs.mkdtempSync(path.join(st.bus.dir, 'anpr-'));
     fs.writeFileSync(path.join(dir, 'hot1.jpg'), makeJpeg());
+    fs.writeFileSync(path.join(dir, 'hot6.jpg'), Buffer.concat([makeJpeg(), Buffer.from([0])]));
     hotlist = path.join(dir, 'hotlist.jsonl');
     fs.writeFileSync(hotlist, [
       { plate: 'HOT1 AAA', reason: 'Stolen in an aggravated burglary', severity: 'severe', image: 'hot1.jpg', expires: '2099-01-01T00:00:00Z' },
@@ -132,6 +136,7 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
       { plate: 'HOT5 EEE', reason: 'Sentinel two', severity: 'minor' },
       { plate: 'FAR1 GGG', reason: 'Seen far away', severity: 'minor', image: 'hot1.jpg' },
       { plate: 'FRZ1 HHH', reason: 'Read while the broker was frozen', severity: 'moderate' },
+      { plate: 'HOT6 FFF', reason: 'Wanted for three days', severity: 'moderate', image: 'hot6.jpg', expires: HOT6_EXPIRES },
       { plate: 'OLD1 XXX', reason: 'No longer wanted', severity: 'severe', expires: '2020-01-01T00:00:00Z' },
     ].map((e) => JSON.stringify(e)).join('\n') + '\nnot json\n');
     stateFile = path.join(dir, 'anpr.seq');
@@ -139,7 +144,7 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
     anpr = new Adapter(['--hotlist', hotlist, '--bus-ingest', st.bus.ingest,
       '--bus-server-key', st.bus.serverPublicKey, '--bus-key', adapter.keyFile, '--state', stateFile,
       '--radius-m', String(RADIUS), '--timeout-seconds', '60'], 'tocsin-anpr');
-    await anpr.waitLog(/hotlist .* loaded: 7 plates \(9 lines, 1 expired, 1 bad, 0 repeated\)/);
+    await anpr.waitLog(/hotlist .* loaded: 8 plates \(10 lines, 1 expired, 1 bad, 0 repeated\)/);
   });
 
   after(async () => {
@@ -167,6 +172,11 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
     assert.equal(frame.area.circle.radius_m, RADIUS);
     assert.ok(Math.abs(frame.area.circle.lat - camA.lat) < 1e-9 && Math.abs(frame.area.circle.lon - camA.lon) < 1e-9);
     assert.equal(frame.images.length, 1, 'the hotlist image is attached');
+    // the camera is the source, by name and place (issue 18, item 3)
+    assert.deepEqual(frame.source, { kind: 'adapter', adapter: 'anpr-e2e', origin: {
+      identifier: `anpr:cam-A:${TIME}`, sender: 'anpr:cam-A', sent: TIME.replace(/(\.\d+)?Z$/, '+00:00'),
+      sender_name: `ANPR camera cam-A at ${camA.lat.toFixed(6)}, ${camA.lon.toFixed(6)}` } });
+    firstHit = a.id;
     const img = await st.one('SELECT ai.image_id, i.mime, i.size FROM alert_images ai JOIN images i ON i.id = ai.image_id WHERE ai.alert_id = $1', [a.id]);
     assert.equal(img.mime, 'image/jpeg');
     assert.equal(img.size, makeJpeg().length);
@@ -256,10 +266,29 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
         await textBecomes(page, `#inbox li[data-report-id="${rep.id}"] .report-text`, /FAR1GGG \(read as "FAR1 GGG"\)/,
           'the ANPR hit in the inbox');
         await page.locator(`#inbox li[data-report-id="${rep.id}"]`).scrollIntoViewIfNeeded();
+        // the control room's list names the camera, not the adapter's
+        // bound controller (who is this very user)
+        await textBecomes(page, `#sent-alerts li[data-alert-id="${firstHit}"] .sent-by`,
+          /^Sent by ANPR camera cam-A at 51\.\d{6}, -?0\.\d{6} \(imported by anpr-e2e, /, 'the hit\'s source in the list');
       }, () => shot(page, '64-anpr-no-site-inbox'));
     } finally {
       await browser.close().catch(() => {});
     }
+  });
+
+  it('an image is kept until its hotlist entry expires, not 90 days', async () => {
+    anpr.write(read('HOT6 FFF', camB.lat, camB.lon));
+    const [a] = await oneAlertFor('HOT6FFF', 'the entry that expires in three days');
+    const row = await st.one(`SELECT i.expires_at, al.sent_at FROM alert_images ai JOIN images i ON i.id = ai.image_id
+                               JOIN alerts al ON al.id = ai.alert_id WHERE ai.alert_id = $1`, [a.id]);
+    const days = (row.expires_at - row.sent_at) / 86400000;
+    assert.equal(days, 3, `kept ${days} days`);
+    const att = await st.one("SELECT detail FROM audit WHERE action = 'image_attach' AND alert_id = $1", [a.id]);
+    assert.equal(att.detail.image_days, 3, 'the attach names the retention it was given');
+    // HOT1's entry runs to 2099: the force's maximum, 90 days
+    const [h1] = await alertsFor('HOT1AAA');
+    const h1att = await st.one("SELECT detail FROM audit WHERE action = 'image_attach' AND alert_id = $1", [h1.id]);
+    assert.equal(h1att.detail.image_days, 90);
   });
 
   it('a broker that does not answer for a while: resent with the same seq, published once', async () => {
@@ -280,7 +309,7 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
   it('SIGHUP reloads the hotlist', async () => {
     fs.appendFileSync(hotlist, JSON.stringify({ plate: 'NEW1 FFF', reason: 'Added later', severity: 'moderate' }) + '\n');
     anpr.proc.kill('SIGHUP');
-    await anpr.waitLog(/hotlist .* reloaded: 8 plates/);
+    await anpr.waitLog(/hotlist .* reloaded: 9 plates/);
     anpr.write(read('NEW1FFF', camA.lat, camA.lon), read('HOT1 AAA', camA.lat, camA.lon));
     await oneAlertFor('NEW1FFF', 'plate added by SIGHUP');
     assert.equal((await alertsFor('HOT1AAA')).length, 1, 'the reload kept HOT1\'s fold window');
@@ -294,15 +323,15 @@ describe('ANPR hotlist adapter', { timeout: 280_000 }, () => {
     assert.ok(m, anpr.stderr);
     const [reads, bad, hits, folded, expired, dropped, published, duplicates, failed, abandoned, images] = m.slice(1).map(Number);
     assert.equal(bad, 8);
-    assert.equal(hits, 8);
+    assert.equal(hits, 9);
     assert.equal(folded, 50 - 1 + 1);  // the burst, and HOT1 after the reload
     assert.equal(expired, 0);          // OLD1 was left out when loading: a miss
     assert.equal(dropped, 0);
-    assert.equal(published + duplicates, 7, 'FRZ1 may have been answered by a resend (duplicate: true)');
+    assert.equal(published + duplicates, 8, 'FRZ1 may have been answered by a resend (duplicate: true)');
     assert.equal(failed, 1);          // FAR1: no_recipients (reported to the inbox instead)
     assert.equal(abandoned, 0);
-    assert.equal(images, 1);
-    assert.equal(reads, 1 + 50 + 1 + 11 + 1 + 1 + 1 + 2);
+    assert.equal(images, 2);
+    assert.equal(reads, 1 + 50 + 1 + 11 + 1 + 1 + 1 + 1 + 2);
   });
 
   it('a restarted adapter goes on from the state file: no sequence number is used twice', async () => {

@@ -112,7 +112,7 @@ describe('the pages use the vocabulary', () => {
     const html = readFileSync(join(ROOT, 'web-client/console.html'), 'utf8');
     sameCodes(vocab.CCTV_STATES, selectOptions(html, 'status-cctv'), 'console.html #status-cctv');
     sameCodes(vocab.SITE_STATES, selectOptions(html, 'status-state'), 'console.html #status-state');
-    sameCodes(vocab.REPORT_KINDS, selectOptions(html, 'report-kind'), 'console.html #report-kind');
+    sameCodes(vocab.PARTNER_REPORT_KINDS, selectOptions(html, 'report-kind'), 'console.html #report-kind');
     sameCodes(vocab.PROPERTY_STATUSES, selectOptions(html, 'report-property-status').filter((k) => k !== ''),
       'console.html #report-property-status');
   });

@@ -70,6 +70,9 @@ REMOVED=(
     # 041_inbox_queue: tocsin_inbox takes a filter
     "FUNCTION|tocsin_inbox(integer, integer, text)"
     "ACL|FUNCTION tocsin_inbox(p_user_id integer, p_limit integer, p_remote text)"
+    # 049_cap_geocodes: an adapter's report takes the pending CAP import (below)
+    "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text)"
+    "ACL|FUNCTION tocsin_bus_report(p_adapter_id integer, p_seq bigint, p_kind text, p_text text, p_lat double precision, p_lon double precision, p_occurred_at text, p_image text, p_remote text)"
 )
 # What differs because of the removals: the count of recorded deliveries,
 # which added delivery_rows' rows to the batches'.
@@ -83,7 +86,6 @@ CHANGED=(
     # claimed as publishes and reports are (tocsin_adapter_claim)
     "TABLE|adapter_submissions"
     "FUNCTION|tocsin_bus_publish(integer, bigint, bigint, jsonb, text)"
-    "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text)"
     # issue 16: who an alert was sent to is one rule, tocsin_alert_sent_to,
     # asked by every path (sql/functions/access.sql)
     "FUNCTION|tocsin_alert_readable(integer, bigint)"
@@ -153,6 +155,16 @@ CHANGED=(
     # alert show's consultation is tocsin_admin_view_alert's, shared with
     # alert verify (048_alert_signatures)
     "FUNCTION|tocsin_admin_alert_show(text, bigint)"
+    # 049_cap_geocodes: targets.geocodes name sites; a publish may release a
+    # pending CAP import; the partner report holds it
+    "FUNCTION|tocsin_resolve_targets(jsonb)"
+    # 060_site_language: a site's preferred language, set by tocsinctl and
+    # listed; its console shows an import's info block in it
+    "TABLE|sites"
+    "VIEW|tocsin_admin_site_list"
+    "FUNCTION|tocsin_admin_site_fields(public.sites, jsonb)"
+    "FUNCTION|tocsin_admin_site_add(text, jsonb)"
+    "FUNCTION|tocsin_admin_site_update(text, text, jsonb)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -482,6 +494,30 @@ ADDED=(
     "ACL|FUNCTION tocsin_retention_partner_reports(p_before timestamp with time zone, p_limit integer)"
     "FUNCTION|tocsin_retention_status_reports(timestamp with time zone, integer)"
     "ACL|FUNCTION tocsin_retention_status_reports(p_before timestamp with time zone, p_limit integer)"
+    # 049_cap_geocodes: CAP geocodes mapped to sites (tocsinctl geocode), and
+    # the pending CAP import in the inbox (issue 18, item 1)
+    "TABLE|cap_geocodes"
+    "SEQUENCE|cap_geocodes_id_seq"
+    "SEQUENCE OWNED BY|cap_geocodes_id_seq"
+    "DEFAULT|cap_geocodes id"
+    "CONSTRAINT|cap_geocodes cap_geocodes_pkey"
+    "INDEX|cap_geocodes_key_idx"
+    "ACL|TABLE cap_geocodes"
+    "FUNCTION|tocsin_geocode_sites(jsonb)"
+    "ACL|FUNCTION tocsin_geocode_sites(p_codes jsonb)"
+    "FUNCTION|tocsin_admin_geocode_add(text, text, text, integer[], text[])"
+    "ACL|FUNCTION tocsin_admin_geocode_add(p_actor text, p_value_name text, p_value text, p_sites integer[], p_sectors text[])"
+    "FUNCTION|tocsin_admin_geocode_list()"
+    "ACL|FUNCTION tocsin_admin_geocode_list()"
+    "FUNCTION|tocsin_admin_geocode_remove(text, text, text)"
+    "ACL|FUNCTION tocsin_admin_geocode_remove(p_actor text, p_value_name text, p_value text)"
+    "FUNCTION|tocsin_cap_pending_take(jsonb)"
+    "ACL|FUNCTION tocsin_cap_pending_take(p_rec jsonb)"
+    "FUNCTION|tocsin_cap_pending_link(public.alerts)"
+    "ACL|FUNCTION tocsin_cap_pending_link(a public.alerts)"
+    "ACL|COLUMN partner_reports.cap"
+    "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text, jsonb)"
+    "ACL|FUNCTION tocsin_bus_report(p_adapter_id integer, p_seq bigint, p_kind text, p_text text, p_lat double precision, p_lon double precision, p_occurred_at text, p_image text, p_remote text, p_cap jsonb)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

@@ -35,7 +35,7 @@ static struct anpr_hit *make_hit(const char *plate, const char *reason)
 static void test_publish_request(void **state)
 {
 	struct anpr_hit *h = make_hit("AB12CDE", "Stolen in a burglary");
-	json_t *req = alert_build_publish(h, 750, NULL), *circle;
+	json_t *req = alert_build_publish(h, 750, NULL), *circle, *origin;
 	const char *body;
 
 	assert_non_null(req);
@@ -60,12 +60,29 @@ static void test_publish_request(void **state)
 	assert_true(json_is_true(json_object_get(json_object_get(req, "targets"), "area")));
 	assert_int_equal(json_object_size(json_object_get(req, "targets")), 1);
 	assert_null(json_object_get(req, "images"));
+	/* the camera is the source: consoles name it */
+	origin = json_object_get(req, "origin");
+	assert_string_equal(json_string_value(json_object_get(origin, "sender")), "anpr:cam-17");
+	assert_string_equal(json_string_value(json_object_get(origin, "identifier")),
+			    "anpr:cam-17:2026-11-22T10:00:00Z");
+	assert_string_equal(json_string_value(json_object_get(origin, "sent")),
+			    "2026-11-22T10:00:00+00:00");
+	assert_string_equal(json_string_value(json_object_get(origin, "sender_name")),
+			    "ANPR camera cam-17 at 51.513600, -0.089000");
 	json_decref(req);
 
 	req = alert_build_publish(h, 500, "AAAAAAAAAAAAAAAAAAAAAA");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(req, "images"), 0)),
 			    "AAAAAAAAAAAAAAAAAAAAAA");
 	assert_int_equal(json_array_size(json_object_get(req, "images")), 1);
+	assert_null(json_object_get(req, "image_days")); /* no expires: the broker's default */
+	json_decref(req);
+	h->image_days = 3; /* the entry expires in 3 days: so does the image */
+	req = alert_build_publish(h, 500, "AAAAAAAAAAAAAAAAAAAAAA");
+	assert_int_equal(json_integer_value(json_object_get(req, "image_days")), 3);
+	json_decref(req);
+	req = alert_build_publish(h, 500, NULL);
+	assert_null(json_object_get(req, "image_days")); /* no image, no retention */
 	json_decref(req);
 	free(h);
 }

@@ -267,6 +267,7 @@ static void test_match_line(void **state)
 	assert_string_equal(hit->reason, "Stolen");
 	assert_string_equal(hit->severity, "severe");
 	assert_non_null(strstr(hit->image, "/a.jpg"));
+	assert_int_equal(hit->image_days, 0); /* no expires: the broker's default */
 	/* 49 more reads of it within the window fold into that alert. */
 	for (int i = 0; i < 49; i++)
 		assert_int_equal(match_line(&hl, line, strlen(line), noon, 11 + i, fold, &n, hit, &err),
@@ -285,6 +286,7 @@ static void test_match_line(void **state)
 			 MATCH_HIT);
 	assert_string_equal(hit->severity, "minor");
 	assert_string_equal(hit->image, "");
+	assert_int_equal(hit->image_days, 1); /* 1 ms left: kept the least, a day */
 	assert_int_equal(match_line(&hl, line, strlen(line), noon, 1 + fold, fold, &n, hit, &err),
 			 MATCH_EXPIRED);
 	assert_int_equal(n.reads, 56);

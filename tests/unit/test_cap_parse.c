@@ -87,6 +87,18 @@ static int noted(const struct cap_alert *a, const char *text)
 	return 0;
 }
 
+/* 1 when the import holds "NAME=VALUE" among its geocodes. */
+static int held_geocode(const struct cap_alert *a, const char *code)
+{
+	size_t i;
+	json_t *g;
+
+	json_array_foreach(a->geocodes, i, g)
+		if (!strcmp(json_string_value(g), code))
+			return 1;
+	return 0;
+}
+
 /* The member name of info block i of cap_info, or NULL. */
 static const char *info_text(const struct cap_alert *a, size_t i, const char *name)
 {
@@ -143,7 +155,10 @@ static void test_thunderstorm(void **state)
 	assert_true(json_real_value(json_array_get(json_array_get(poly, 1), 0)) == 38.34);
 	assert_true(json_real_value(json_array_get(json_array_get(poly, 1), 1)) == -119.95);
 	assert_true(noted(&a, "category Met is held as advice"));
-	assert_true(noted(&a, "SAME 006109"));                 /* geocode */
+	/* geocodes and area descriptions are held for the mapping */
+	assert_true(held_geocode(&a, "SAME=006109"));
+	assert_true(held_geocode(&a, "areaDesc=EXTREME NORTH CENTRAL TUOLUMNE COUNTY IN CALIFORNIA, EXTREME NORTHEASTERN CALAVERAS COUNTY IN CALIFORNIA, SOUTHWESTERN ALPINE COUNTY IN CALIFORNIA"));
+	assert_false(noted(&a, "SAME 006109"));
 	assert_true(noted(&a, "SAME SVR"));                    /* eventCode */
 	assert_true(noted(&a, "\"Shelter\""));                 /* responseType */
 	cap_alert_free(&a);
@@ -370,6 +385,9 @@ static void test_long_and_empty_held(void **state)
 	assert_null(json_object_get(a.publish, "area"));
 	assert_true(noted(&a, "description is 5000 characters"));
 	assert_true(noted(&a, "empty polygon is ignored"));
+	assert_int_equal(json_array_size(a.geocodes), 2);
+	assert_true(held_geocode(&a, "areaDesc=Ward"));
+	assert_true(held_geocode(&a, "ONS=E05000001"));
 	cap_alert_free(&a);
 	free(xml);
 	free(rest);

@@ -82,12 +82,15 @@ export const ORG_KIND_LABELS = {
 };
 export const ORG_KINDS = Object.keys(ORG_KIND_LABELS);
 
-/* Partner reports (`report` kind). */
+/* Partner reports (`report` kind); cap_import is the CAP adapter's
+ * pending import (docs/protocol.md, "Pending CAP imports"), never a
+ * partner's choice (console.html lists the partners' kinds). */
 export const REPORT_KIND_LABELS = {
   sighting: 'Sighting',
   suspicious: 'Suspicious activity',
   crime: 'Crime',
   other: 'Other',
+  cap_import: 'CAP import to target',
 };
 export const REPORT_KINDS = Object.keys(REPORT_KIND_LABELS);
 /* The inbox shows those and the force's own item: a partner saw or
@@ -124,6 +127,9 @@ export const PROPERTY_STATUS_LABELS = {
   recovered: 'Recovered',
 };
 export const PROPERTY_STATUSES = Object.keys(PROPERTY_STATUS_LABELS);
+
+/* What a partner may choose in the console's report form. */
+export const PARTNER_REPORT_KINDS = REPORT_KINDS.filter((k) => k !== 'cap_import');
 
 /* The words for a code; an unknown code as it came, nothing as ''. */
 export function label(map, code) {

@@ -32,3 +32,16 @@ export async function capAdapter(st, tmp, name, sites) {
     '--state', path.join(tmp, 'state'), '--timeout', '60', '--targets', JSON.stringify({ sites })];
   return { adapter, args };
 }
+
+// A console signs in to the alerts in force for its site (issue 17), the
+// most urgent on the banner: acknowledges them all as that console, so
+// that the banner of a page opened next shows what comes after.
+export async function ackInForce(st, username) {
+  const earlier = await st.connectAs(username, { label: 'ack-in-force' });
+  await earlier.next('in_force_done', 20000);
+  for (const m of earlier.seen.filter((x) => x.type === 'in_force')) {
+    const r = await earlier.request({ type: 'ack', alert_id: m.alert_id ?? m.alert.id });
+    if (r.type !== 'acked') throw new Error(`ack of an alert in force: ${JSON.stringify(r)}`);
+  }
+  earlier.close();
+}

@@ -1,14 +1,28 @@
 // console/capinfo.js: what an imported CAP message sent beyond the alert
 // (docs/protocol.md, "Alerts in full": cap_info): the contact, web page
 // and area of the block shown, the full description and instruction when
-// the alert's own were cut, and every other language, folded.
+// the alert's own were cut, and every other language, folded. The block
+// shown is the one in the language of the console's site (the directory's
+// `language`, default en-GB: issue 18); when that is not the alert's own
+// (the first block), its texts are shown open above the others.
 
 import { el } from '../ui.js';
+import { desk } from './desk.js';
 
-// The block in the desk's language (en-GB by default: any English one),
+// The language of this console's site, lower case ('en-gb' by default).
+function siteLanguage() {
+  const id = desk.user?.site_id;
+  const site = desk.directory.sites.find((x) => x.id === id);
+  return (site?.language || 'en-GB').toLowerCase();
+}
+
+// The block in lang exactly, else in its primary language (es for es-MX),
 // else the first.
-function shownBlock(blocks, lang = 'en') {
-  return blocks.find((b) => (b.language || '').toLowerCase().startsWith(lang)) || blocks[0];
+function shownBlock(blocks, lang) {
+  const of = (b) => (b.language || '').toLowerCase();
+  const primary = lang.split('-')[0];
+  return blocks.find((b) => of(b) === lang)
+    || blocks.find((b) => of(b).split('-')[0] === primary) || blocks[0];
 }
 
 function textLines(b) {
@@ -35,14 +49,21 @@ export function renderCapInfo(box, a) {
   box.replaceChildren();
   box.hidden = blocks.length === 0;
   if (!blocks.length) return;
-  const main = shownBlock(blocks);
+  const main = shownBlock(blocks, siteLanguage());
+  const own = blocks[0];
+  if (main !== own) {
+    box.append(el('div', { class: 'cap-site-lang', dataset: { lang: main.language }, lang: main.language },
+      el('p', { class: 'cap-headline' }, main.headline || main.event || ''),
+      main.description ? el('p', { class: 'cap-description' }, main.description) : null,
+      main.instruction ? el('p', { class: 'cap-instruction' }, main.instruction) : null));
+  }
   box.append(...textLines(main).filter(Boolean));
   const cut = (full, shown) => full && shown !== full;
-  if (cut(main.description, a.body) || cut(main.instruction, a.instruction) || cut(main.headline, a.headline)) {
-    box.append(folded('cap-full', 'Full text as sent', main, {}));
+  if (cut(own.description, a.body) || cut(own.instruction, a.instruction) || cut(own.headline, a.headline)) {
+    box.append(folded('cap-full', 'Full text as sent', own, {}));
   }
   for (const b of blocks) {
-    if (b === main) continue;
+    if (b === main || (b === own && main !== own)) continue;
     box.append(folded('cap-lang', `In ${b.language}: ${b.headline || b.event || ''}`, b, { lang: b.language }));
   }
 }

@@ -7,6 +7,7 @@
 // an alert past `expires` is no longer current.
 
 import { formatTime } from '../ui.js';
+import { sourceText } from '../source.js';
 import {
   SEVERITIES, CATEGORY_LABELS, URGENCY_LABELS, CERTAINTY_LABELS, label, exerciseWord,
 } from '../vocab.js';
@@ -117,19 +118,9 @@ export function sevOf(alert) {
   return SEVERITIES.includes(alert.severity) ? alert.severity : 'minor';
 }
 
-// Who really sent it (docs/protocol.md, "Alerts in full": source): a
-// person by name, an import by its original sender and the adapter that
-// brought it, never the adapter's bound user as if they had written it.
+// Who really sent it (../source.js).
 export function senderText(alert) {
-  const s = alert.sender || {};
-  const src = alert.source || {};
-  if (src.kind === 'adapter') {
-    const o = src.origin || {};
-    const who = o.sender_name || o.sender;
-    const via = `${who ? 'imported by' : 'adapter'} ${src.adapter}${s.org_name ? `, ${s.org_name}` : ''}`;
-    return who ? `${who} (${via})` : via;
-  }
-  return [s.display_name, s.org_name].filter(Boolean).join(', ') || 'unknown sender';
+  return sourceText(alert);
 }
 
 export function siteNames(alert) {

@@ -20,7 +20,7 @@ const listed = new Set();   // ids the broker named since the last welcome
 /* A record of the sent list for an alert someone else sent. */
 function recordOf(a) {
   const rec = {
-    alert_id: a.id, seq: a.seq, sent_at: a.sent_at, sender: a.sender, to: '',
+    alert_id: a.id, seq: a.seq, sent_at: a.sent_at, sender: a.sender, source: a.source, to: '',
     msg_type: a.msg_type || 'alert', references: a.references, images: a.images,
     recipients: 0, delivered: 0, acknowledged: 0, escalations: [],
   };

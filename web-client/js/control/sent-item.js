@@ -8,6 +8,7 @@
 import { el, formatTime, timeElement } from '../ui.js';
 import { saveCache } from '../session.js';
 import { areaText } from '../area.js';
+import { sourceText, fromAdapter } from '../source.js';
 import { SEVERITIES, CATEGORY_LABELS, label, exerciseWord } from '../vocab.js';
 import { room, MAX_SENT, siteName, orgName, itemFor } from './room.js';
 import { requestReceipts } from './receipts.js';
@@ -47,9 +48,12 @@ function receiptsDetails(rec) {
 
 export function renderSent(rec) {
   const sev = SEVERITIES.includes(rec.severity) ? rec.severity : 'minor';
-  const from = rec.sender && rec.sender.user_id !== room.user.id
-    ? [rec.sender.display_name, rec.sender.org_id !== room.user.org_id ? rec.sender.org_name : ''].filter(Boolean).join(', ')
-    : '';
+  // an import names its real source, even when this controller is the
+  // adapter's bound user (an ANPR camera, a CAP feed)
+  const from = fromAdapter(rec) ? sourceText(rec)
+    : rec.sender && rec.sender.user_id !== room.user.id
+      ? [rec.sender.display_name, rec.sender.org_id !== room.user.org_id ? rec.sender.org_name : ''].filter(Boolean).join(', ')
+      : '';
   const word = exerciseWord(rec.status);
   const details = detailsText(rec);
   const item = el('li', {

@@ -187,7 +187,7 @@ function onEscalation(frame) {
   if (!rec && frame.alert) {
     const a = frame.alert;
     rec = {
-      alert_id: a.id, seq: a.seq, sent_at: a.sent_at, sender: a.sender, to: '',
+      alert_id: a.id, seq: a.seq, sent_at: a.sent_at, sender: a.sender, source: a.source, to: '',
       msg_type: a.msg_type || 'alert', references: a.references,
       images: a.images, recipients: 0, delivered: 0, acknowledged: 0, escalations: [],
     };
