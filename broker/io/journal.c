@@ -35,8 +35,16 @@
  * 370/s a steady stream of publishes, deliveries and acknowledgements adds
  * to the journal while it drains: the journal never emptied. A run is cut
  * in half when a statement is lost (statement_timeout on a busy server is
- * three quarters of db.c's answer deadline) and grows back by doubling. */
-#define JOURNAL_MAX_INFLIGHT 8    /* runs in flight */
+ * three quarters of db.c's answer deadline) and grows back by doubling.
+ *
+ * One run in flight: each run is its own transaction (a statement and its
+ * Sync), so a run sent behind another runs whether or not that one
+ * commits. With eight in flight, a run rolled back (cancelled by
+ * statement_timeout, or a lock timeout raised at its commit) left the
+ * runs queued behind it applied without it: an ack written before its publish was refused ("no
+ * alert with id ...") and kept as refused, so the resend skipped it; the
+ * 60-minute soak of 83510dd lost 16 acknowledgements so (e2e 88). */
+#define JOURNAL_MAX_INFLIGHT 1    /* runs in flight */
 #define JOURNAL_RUN_MAX 64        /* records in a run */
 #define SUM_BYTES 16              /* BLAKE2b-128 of a record's JSON */
 #define SUM_HEX (2 * SUM_BYTES)   /* as it starts the record's line */

@@ -24,7 +24,7 @@
 // redone (a lock timeout) or refused (any other error), never confirmed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, consoleDirectory, pgConnect } from './lib/harness.mjs';
+import { Stack, consoleDirectory, pgConnect, waitFor } from './lib/harness.mjs';
 import { waitHealth, publish } from './lib/faults.mjs';
 
 describe('a deadlock (40P01) is redone, never refused: live and journaled acknowledgements are stored', { timeout: 120_000 }, () => {
@@ -144,6 +144,40 @@ describe('a deadlock (40P01) is redone, never refused: live and journaled acknow
     const r = await ctl.next((m) => m.ref === 'commit-fails', 10000, 'the reply to the publish');
     assert.equal(r.type, 'error', JSON.stringify(r));
     await injectCommitFaults(0, 'P0001');
+  });
+
+  // The write-back pipelines its runs, each its own transaction: when an
+  // earlier run is rolled back (here at its commit, as a lock timeout that
+  // fires at the Sync does), a later run already sent must not be applied
+  // without it. The 60-minute soak of 83510dd had 111 acknowledgements
+  // refused so ("no alert with id ...": the ack's run ran, the publish's
+  // run had been rolled back) and 16 (site, alert) pairs lost.
+  it('a write-back run rolled back at its commit: the runs after it wait for it; nothing refused', async () => {
+    const locker = await pgConnect(st.db.superUrl);
+    let p, a;
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE alerts IN EXCLUSIVE MODE');
+      p = await publish(ctl, { headline: `Held back ${Date.now()}`, severity: 'moderate', targets: { sites: [site.site_id] } });
+      assert.equal(p.durable, 'journal', JSON.stringify(p));
+      await consoleA.next((m) => m.type === 'alert' && m.alert.id === p.alert_id, 10000, `alert ${p.alert_id}`);
+      a = await consoleA.request({ type: 'ack', alert_id: p.alert_id }, 15000);
+      assert.equal(a.type, 'acked', JSON.stringify(a));
+      // let the write-back meet the lock a few times: each loss halves its
+      // runs, so the publish, its deliveries and the ack go in runs of
+      // their own, several in flight
+      const mark = st.broker.stderr.length;
+      await waitFor(() => (st.broker.stderr.slice(mark).match(/the server gave up on a query/g) || []).length >= 7,
+        { timeoutMs: 60000, intervalMs: 200, what: 'seven write-backs meeting the lock' });
+      await injectCommitFaults(1, '55P03');
+      await locker.query('COMMIT');
+    } finally {
+      await locker.end();
+    }
+    await journalEmpty();
+    assert.deepEqual(await refused(), [], 'no journal record refused');
+    assert.equal((await st.query('SELECT 1 FROM alerts WHERE id = $1', [p.alert_id])).length, 1, 'the alert is stored');
+    assert.equal((await stored(p.alert_id)).length, 1, 'the acknowledgement is stored');
   });
 
   it('stops cleanly (exit 0, no sanitizer report)', async () => {
