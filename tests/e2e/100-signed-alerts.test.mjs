@@ -9,8 +9,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stack, Broker, consoleDirectory, newRef, run } from './lib/harness.mjs';
-import { BrokerFiles, connectResume } from './lib/faults.mjs';
+import { Stack, Broker, consoleDirectory, run } from './lib/harness.mjs';
+import { BrokerFiles, connectResume, publish as publishOne } from './lib/faults.mjs';
 import { TOCSINCTL } from './lib/bus.mjs';
 import { AlertKeys, canonical } from '../../web-client/js/signed.js';
 
@@ -31,10 +31,7 @@ describe('signed alerts', { timeout: 240_000 }, () => {
   });
 
   async function publish(fields) {
-    const ref = newRef('sig');
-    ctl.send({ type: 'publish', ref, severity: 'minor', targets: { sites: [site.site_id] }, ...fields });
-    const pub = await ctl.next((m) => m.ref === ref, 10000, 'published');
-    assert.equal(pub.type, 'published', JSON.stringify(pub));
+    const pub = await publishOne(ctl, { severity: 'minor', targets: { sites: [site.site_id] }, ...fields });
     const frame = await con.next((m) => m.type === 'alert' && m.alert.id === pub.alert_id, 10000, 'the alert');
     return frame;
   }

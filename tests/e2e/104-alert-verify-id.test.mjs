@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stack, Broker, consoleDirectory, newRef, run, waitFor } from './lib/harness.mjs';
-import { BrokerFiles } from './lib/faults.mjs';
+import { Stack, Broker, consoleDirectory, run, waitFor } from './lib/harness.mjs';
+import { BrokerFiles, publish as publishOne } from './lib/faults.mjs';
 import { TOCSINCTL } from './lib/bus.mjs';
 import { canonical } from '../../web-client/js/signed.js';
 
@@ -37,10 +37,7 @@ describe('alert verify ID', { timeout: 240_000 }, () => {
   });
 
   async function publish(fields) {
-    const ref = newRef('vid');
-    ctl.send({ type: 'publish', ref, severity: 'minor', targets: { sites: [site.site_id] }, ...fields });
-    const pub = await ctl.next((m) => m.ref === ref, 10000, 'published');
-    assert.equal(pub.type, 'published', JSON.stringify(pub));
+    const pub = await publishOne(ctl, { severity: 'minor', targets: { sites: [site.site_id] }, ...fields });
     const frame = await con.next((m) => m.type === 'alert' && m.alert.id === pub.alert_id, 10000, 'the alert');
     // kept after the alert's own transaction, without holding the fan-out
     await waitFor(async () => (await st.query('SELECT 1 FROM alert_signatures WHERE alert_id = $1',
