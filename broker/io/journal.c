@@ -44,7 +44,6 @@
  * runs queued behind it applied without it: an ack written before its publish was refused ("no
  * alert with id ...") and kept as refused, so the resend skipped it; the
  * 60-minute soak of 83510dd lost 16 acknowledgements so (e2e 88). */
-#define JOURNAL_MAX_INFLIGHT 1    /* runs in flight */
 #define JOURNAL_RUN_MAX 64        /* records in a run */
 #define SUM_BYTES 16              /* BLAKE2b-128 of a record's JSON */
 #define SUM_HEX (2 * SUM_BYTES)   /* as it starts the record's line */
@@ -72,13 +71,10 @@ struct journal {
 	off_t size;                 /* the file up to the end of its last whole record */
 	int dirty;                  /* a failed write may have left bytes after size */
 	size_t pending;
-	size_t inflight;            /* runs in flight */
-	size_t run_len[JOURNAL_MAX_INFLIGHT]; /* their lengths, a ring, oldest first */
-	size_t run_first;           /* the ring's oldest */
+	size_t run_len;             /* records of the run in flight (0: none) */
 	size_t run_max;             /* records in the next run */
 	unsigned long long counter;
 	long long boot_us;
-	int rewind;                 /* the connection dropped: resend from head */
 	/* the adapters' publishes held, until the journal is drained: a
 	 * resend is answered from here (journal_submission), then from
 	 * adapter_submissions, which replay fills in the publish's transaction */
@@ -411,29 +407,17 @@ static void record_done(struct journal *j, const char *outcome)
 	free(r);
 }
 
-static size_t run_pop(struct journal *j)
-{
-	size_t n = j->run_len[j->run_first];
-
-	j->run_first = (j->run_first + 1) % JOURNAL_MAX_INFLIGHT;
-	j->inflight--;
-	return n;
-}
-
 static void applied(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct journal *j = arg;
-	size_t n = run_pop(j);
+	size_t n = j->run_len;
 
+	j->run_len = 0;
 	if (err || (size_t)PQntuples(res) != n) {
 		/* Only a lost connection lands here (the function catches the
 		 * rest): resend from the oldest once it returns, in shorter runs. */
-		j->rewind = 1;
 		j->run_max = j->run_max > 1 ? j->run_max / 2 : 1;
-		if (!j->inflight) {
-			j->unsent = j->head;
-			j->rewind = 0;
-		}
+		j->unsent = j->head;
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -497,37 +481,31 @@ out:
 	return rc;
 }
 
-/* Sends one run; 0 when sent. */
-static int run_send(struct journal *j)
+/* Sends the next run, unless the database refuses it at once. */
+static void run_send(struct journal *j)
 {
 	char *ids, *kinds, *recs;
 	struct record *next;
-	size_t n, slot;
-	int rc = -1;
+	size_t n;
 
 	if (run_build(j, &n, &ids, &kinds, &recs, &next) || !n)
 		goto out;
 	const char *params[3] = { ids, kinds, recs };
 	/* Count it first: a lost connection can call back before
 	 * db_query returns. */
-	slot = (j->run_first + j->inflight) % JOURNAL_MAX_INFLIGHT;
-	j->run_len[slot] = n;
-	j->inflight++;
+	j->run_len = n;
 	struct record *first = j->unsent;
 	j->unsent = next;
 	if (db_query(j->b->db,
 		     "SELECT outcome FROM tocsin_journal_apply_run($1::jsonb, $2::jsonb, $3::jsonb)",
 		     3, params, applied, j)) {
-		j->inflight--;
+		j->run_len = 0;
 		j->unsent = first;
-		goto out;
 	}
-	rc = 0;
 out:
 	free(ids);
 	free(kinds);
 	free(recs);
-	return rc;
 }
 
 void journal_pump(struct journal *j)
@@ -536,10 +514,8 @@ void journal_pump(struct journal *j)
 		j->on_drained(j->b);
 		return;
 	}
-	while (j->unsent && !j->rewind && j->inflight < JOURNAL_MAX_INFLIGHT &&
-	       db_is_up(j->b->db))
-		if (run_send(j))
-			return;
+	if (j->unsent && !j->run_len && db_is_up(j->b->db))
+		run_send(j);
 }
 
 void journal_free(struct journal *j)
