@@ -1,0 +1,74 @@
+-- 062_crime_picture_counts.sql: the crime picture's counts kept per
+-- month (issue 21's speed target).
+--
+-- 1. crime_picture_places and crime_picture_times. The force's picture of
+--    a year over the whole City (the bench: 500,000 records, 492,475 of
+--    them in this year and the previous) read every record of both years
+--    and hashed each four ways (grid cell, heat point, hour, category):
+--    EXPLAIN (ANALYZE, BUFFERS) gave 520 ms to the scan and 610 ms to the
+--    hash tables, for 7,508 groups (p50 704 ms, p95 936 ms at load 1-3).
+--    What it groups by repeats: police.uk's points are snapped to a few
+--    hundred places and its times are months. So the records are also
+--    counted here, by London month (the first day of it) and category,
+--    and either by point (x, y: crime_records' British National Grid
+--    metres, exactly, so that every grid and the metre heat are the
+--    same floor(x / cell) as before) or, for records with a time, by
+--    London day of week and hour. The picture sums whole months from
+--    here and reads the records of the partial months at its period's
+--    edges (tocsin_crime_groups_summed, sql/functions/crime_map.sql).
+--    Kept by statement triggers on crime_records (tocsin_crime_counts_kept,
+--    triggers.sql) on every insert, update and delete, so the import, the
+--    contributions, the uploads and the retention sweep (whose erasure
+--    takes the counts with it: a count left at zero is deleted, since its
+--    key says a crime of that kind happened there that month) need no
+--    change. Only the force's whole-area picture reads them: a company's
+--    reach, a drawn area and a cell select points the times rows do not
+--    carry, and read the records as before. n has no CHECK (n >= 0):
+--    PostgreSQL checks an upsert's proposed row before it finds the
+--    conflict, and a deletion proposes -1.
+-- (tocsin_crime_picture_of gains p_scan: sql/functions/crime_map.sql
+-- makes it again)
+DROP FUNCTION IF EXISTS tocsin_crime_picture_of(users, jsonb);
+
+CREATE TABLE crime_picture_places (
+    month     date NOT NULL,
+    category  text NOT NULL,
+    x         double precision NOT NULL,
+    y         double precision NOT NULL,
+    n         integer NOT NULL,
+    PRIMARY KEY (month, category, x, y)
+);
+
+CREATE TABLE crime_picture_times (
+    month     date NOT NULL,
+    category  text NOT NULL,
+    dow       smallint NOT NULL CHECK (dow BETWEEN 1 AND 7),
+    hr        smallint NOT NULL CHECK (hr BETWEEN 0 AND 23),
+    n         integer NOT NULL,
+    PRIMARY KEY (month, category, dow, hr)
+);
+
+INSERT INTO crime_picture_places (month, category, x, y, n)
+SELECT date_trunc('month', at AT TIME ZONE 'Europe/London')::date, category, x, y, count(*)
+  FROM crime_records GROUP BY 1, 2, 3, 4;
+INSERT INTO crime_picture_times (month, category, dow, hr, n)
+SELECT date_trunc('month', at AT TIME ZONE 'Europe/London')::date, category,
+       extract(isodow FROM at AT TIME ZONE 'Europe/London'),
+       extract(hour FROM at AT TIME ZONE 'Europe/London'), count(*)
+  FROM crime_records WHERE at_precision = 'minute' GROUP BY 1, 2, 3, 4;
+
+-- One trigger per event: a trigger with transition tables takes one.
+CREATE TRIGGER crime_records_counted_insert AFTER INSERT ON crime_records
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION tocsin_crime_counts_kept();
+CREATE TRIGGER crime_records_counted_update AFTER UPDATE ON crime_records
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION tocsin_crime_counts_kept();
+CREATE TRIGGER crime_records_counted_delete AFTER DELETE ON crime_records
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION tocsin_crime_counts_kept();
+
+GRANT SELECT ON crime_picture_places, crime_picture_times TO tocsin_broker;
+CREATE TRIGGER crime_records_counted_truncate AFTER TRUNCATE ON crime_records
+    FOR EACH STATEMENT EXECUTE FUNCTION tocsin_crime_counts_kept();
+
