@@ -1,5 +1,6 @@
 -- 062_crime_picture_counts.sql: the crime picture's counts kept per
--- month (issue 21's speed target).
+-- month (issue 21's speed target), and the force's stolen-property
+-- register (tocsinctl crime stolen).
 --
 -- 1. crime_picture_places and crime_picture_times. The force's picture of
 --    a year over the whole City (the bench: 500,000 records, 492,475 of
@@ -72,3 +73,32 @@ GRANT SELECT ON crime_picture_places, crime_picture_times TO tocsin_broker;
 CREATE TRIGGER crime_records_counted_truncate AFTER TRUNCATE ON crime_records
     FOR EACH STATEMENT EXECUTE FUNCTION tocsin_crime_counts_kept();
 
+-- 2. crime_stolen_property: the force's own register of stolen property
+--    (tocsinctl crime stolen add|list|remove; sql/functions/
+--    crime_stolen.sql), beside the partners' 'stolen' crime records. A
+--    force record comes from a crime report with a serial and a date but
+--    not always a place, and the picture draws only what has one, so it
+--    is not a crime record. Its serial is stored as crime_records' are:
+--    the HMAC of its normalised form under crime_serial_key
+--    (tocsin_crime_serial_hash, 050_crime_contributions.sql says why), so
+--    a partner's later sighting or recovery of it (tocsin_crime_match)
+--    finds it by equality and the force's inbox gets the
+--    'property_match' item. One entry per serial. Nobody but its owner
+--    reads it: the SECURITY DEFINER functions do.
+CREATE TABLE crime_stolen_property (
+    id           bigserial PRIMARY KEY,
+    kind         text NOT NULL CHECK (kind IN ('phone', 'laptop', 'tablet', 'bicycle', 'vehicle',
+                                               'camera', 'watch', 'jewellery', 'other')),
+    make         text CHECK (length(make) BETWEEN 1 AND 64),
+    serial_hash  text NOT NULL UNIQUE CHECK (serial_hash ~ '^[0-9a-f]{64}$'),
+    crime_ref    text CHECK (length(crime_ref) BETWEEN 1 AND 64),
+    reported     date NOT NULL,
+    added_by     text NOT NULL,
+    added_at     timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+REVOKE ALL ON crime_stolen_property FROM PUBLIC;
+
+-- (tocsin_crime_inbox_item takes the match's text, which
+-- tocsin_crime_match writes for either register: crime_contrib.sql
+-- makes it again)
+DROP FUNCTION IF EXISTS tocsin_crime_inbox_item(users, text, crime_records, crime_records, boolean);

@@ -429,6 +429,20 @@ ADDED=(
     "TRIGGER|crime_records crime_records_counted_insert"
     "TRIGGER|crime_records crime_records_counted_truncate"
     "TRIGGER|crime_records crime_records_counted_update"
+    # 062: the force's stolen-property register (sql/functions/crime_stolen.sql)
+    "ACL|FUNCTION tocsin_admin_crime_stolen_add(p_actor text, p_kind text, p_serial text, p_make text, p_crime_ref text, p_reported text)"
+    "ACL|FUNCTION tocsin_admin_crime_stolen_list()"
+    "ACL|FUNCTION tocsin_admin_crime_stolen_remove(p_actor text, p_id bigint)"
+    "CONSTRAINT|crime_stolen_property crime_stolen_property_pkey"
+    "CONSTRAINT|crime_stolen_property crime_stolen_property_serial_hash_key"
+    "DEFAULT|crime_stolen_property id"
+    "FUNCTION|tocsin_admin_crime_stolen_add(text, text, text, text, text, text)"
+    "FUNCTION|tocsin_admin_crime_stolen_list()"
+    "FUNCTION|tocsin_admin_crime_stolen_remove(text, bigint)"
+    "FUNCTION|tocsin_crime_stolen_kinds()"
+    "SEQUENCE OWNED BY|crime_stolen_property_id_seq"
+    "SEQUENCE|crime_stolen_property_id_seq"
+    "TABLE|crime_stolen_property"
     # 050_crime_contributions: partners' crime records, the serials' keyed
     # hash (pgcrypto's hmac) and the stolen-property register's matches in
     # the inbox (sql/functions/crime_contrib.sql)
@@ -438,7 +452,7 @@ ADDED=(
     "CONSTRAINT|crime_serial_key crime_serial_key_pkey"
     "FK CONSTRAINT|partner_reports partner_reports_crime_record_id_fkey"
     "FUNCTION|tocsin_crime_contribution(jsonb, double precision, double precision)"
-    "FUNCTION|tocsin_crime_inbox_item(public.users, text, public.crime_records, public.crime_records, boolean)"
+    "FUNCTION|tocsin_crime_inbox_item(public.users, text, public.crime_records, text, boolean)"
     "FUNCTION|tocsin_crime_report(integer, integer, jsonb, text)"
     "ACL|FUNCTION tocsin_crime_report(p_user_id integer, p_site_id integer, p_args jsonb, p_remote text)"
     "FUNCTION|tocsin_crime_serial_hash(text)"
