@@ -139,10 +139,14 @@ BEGIN
         RETURN NULL;
     END IF;
     EXECUTE format('
-        INSERT INTO crime_picture_places AS p (month, category, x, y, n)
-        SELECT date_trunc(''month'', %2$s)::date, r.category, r.x, r.y, sum(r.k)
-          FROM (%1$s) r GROUP BY 1, 2, 3, 4 HAVING sum(r.k) <> 0
-        ON CONFLICT (month, category, x, y) DO UPDATE SET n = p.n + EXCLUDED.n', v_rows, v_london);
+        INSERT INTO crime_picture_places AS p (month, day, timed, category, x, y, n)
+        SELECT date_trunc(''month'', %2$s)::date,
+               date_trunc(CASE WHEN r.at_precision = ''minute'' THEN ''month'' ELSE ''day'' END,
+                          %2$s)::date,
+               r.at_precision = ''minute'', r.category, r.x, r.y, sum(r.k)
+          FROM (%1$s) r GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(r.k) <> 0
+        ON CONFLICT (month, day, timed, category, x, y) DO UPDATE SET n = p.n + EXCLUDED.n',
+        v_rows, v_london);
     EXECUTE format('
         INSERT INTO crime_picture_times AS t (month, category, dow, hr, n)
         SELECT date_trunc(''month'', %2$s)::date, r.category, extract(isodow FROM %2$s),
