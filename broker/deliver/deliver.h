@@ -68,10 +68,13 @@ struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t 
 /* Signs an alert once as its publisher (a publish, a relay) and keeps the
  * signature and the canonical text it covers with the alert in PostgreSQL
  * (alert_signatures, `tocsinctl alert verify ID`). Returns the signature
- * object (caller owns; NULL: unsigned, logged by alert_frame_signed_msg).
- * Asks nothing of the database when keep is 0 (a journaled alert, whose
- * row does not exist yet). */
-json_t *alert_frame_sign_kept(struct broker *b, int64_t id, const json_t *alert, int keep);
+ * object (caller owns; NULL: unsigned, logged by alert_frame_signed_msg). */
+json_t *alert_frame_sign_kept(struct broker *b, int64_t id, const json_t *alert);
+/* The same for an alert the journal takes while the database is away
+ * (its row does not exist yet): what alert_signatures will keep goes in
+ * the journal record rec, as "signature": {"key_id", "sig", "signed"},
+ * which the write-back stores (tocsin_journal_apply). */
+json_t *alert_frame_sign_journaled(struct broker *b, const json_t *alert, json_t *rec);
 /* MSG_TO_* bits from an alert's target roles and classification. */
 unsigned alert_frame_audience(const char *roles, const char *classification);
 

@@ -164,7 +164,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 	seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	alert = json_loads(PQgetvalue(res, 0, 7), 0, NULL);
 	sites = id_array_parse(PQgetvalue(res, 0, 2), &n);
-	sig = alert_frame_sign_kept(b, id, alert, 1); /* once, for both frames, and kept */
+	sig = alert_frame_sign_kept(b, id, alert); /* once, for both frames, and kept */
 	if (alert && sites &&
 	    (m = alert_frame_signed_msg(json_incref(sig), id, seq, json_incref(alert), NULL,
 					alert_frame_audience("site_console", PQgetvalue(res, 0, 6))))) {

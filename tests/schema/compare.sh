@@ -80,7 +80,8 @@ CHANGED=(
     "FUNCTION|tocsin_delivery_count()"
     # a journaled publish from an adapter records its (adapter, seq) as it
     # is written back; and a lock wait cancelled by lock_timeout (db.c) is
-    # raised, not kept as a refusal of the record
+    # raised, not kept as a refusal of the record; a journaled publish's
+    # signature is kept in alert_signatures (issue 23)
     "FUNCTION|tocsin_journal_apply(text, text, jsonb)"
     # images over the bus are submissions too (033_adapter_submission_images),
     # claimed as publishes and reports are (tocsin_adapter_claim)
