@@ -118,6 +118,23 @@ export async function openAs(browser, baseUrl, username, role, problems, opts = 
   return page;
 }
 
+/* A signed-in page for `username` on `landing`, connected, whose
+ * WebSocket passes through a test proxy: each frame from the broker goes
+ * through alter(text) on its way to the page (a frame altered in transit). */
+export async function openBehindProxy(browser, baseUrl, username, landing, problems, alter) {
+  const ctx = await newContext(browser, new URL(baseUrl).host, username, problems);
+  await ctx.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => ws.send(typeof m === 'string' ? alter(m) : m));
+  });
+  const p = await ctx.newPage();
+  watch(p, username, problems);
+  await signIn(p, baseUrl, username, demoPassword(username), landing);
+  await p.waitForSelector('#conn[data-state="connected"]', { state: 'attached', timeout: UI_TIMEOUT });
+  return p;
+}
+
 export async function signIn(page, baseUrl, username, password, landing) {
   await page.goto(`${baseUrl}/index.html`, { waitUntil: 'load' });
   await page.fill('#username', username);
