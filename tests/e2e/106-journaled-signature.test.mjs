@@ -2,7 +2,9 @@
 // PostgreSQL is stopped, a publish is journaled ("durable": "journal") and
 // its frame signed; the journal record carries that signature and the
 // text it covers, and when PostgreSQL returns the write-back keeps them in
-// alert_signatures, so that `tocsinctl alert verify ID` says verified. A
+// alert_signatures, so that `tocsinctl alert verify ID` says verified:
+// a controller's alert and an adapter's over the bus (whose source names
+// the adapter and the origin it gave, built apart while journaled). A
 // journal record from a broker before this (no signature) still loads and
 // is written back; verify then says that no signature is kept. This file
 // runs its own PostgreSQL cluster (it stops it).
@@ -15,17 +17,20 @@ import {
   PgCluster, stackOnCluster, reconnectPg, waitHealth, publish, BrokerFiles, journalRecords,
   startLike,
 } from './lib/faults.mjs';
-import { TOCSINCTL } from './lib/bus.mjs';
+import { TOCSINCTL, prepareBus, attachBus, addAdapter, busCall } from './lib/bus.mjs';
 import { canonical } from '../../web-client/js/signed.js';
 
 describe('an alert journaled during an outage keeps its signature', { timeout: 240_000 }, () => {
-  let cluster, files, st, site, ctl, con, adminUrl, frame, pub;
+  let cluster, files, st, site, ctl, con, adminUrl, frame, pub, feed, busFrame;
 
   before(async () => {
     cluster = await PgCluster.create('jsig');
     files = new BrokerFiles('jsig');
-    st = await stackOnCluster(cluster, { label: '106_journaled_signature', broker: { args: files.args() } });
+    const { args, bus } = await prepareBus();
+    st = attachBus(await stackOnCluster(cluster, { label: '106_journaled_signature',
+      broker: { args: [...args, ...files.args()] } }), bus);
     [site] = await consoleDirectory(st);
+    feed = await addAdapter(st, 'jsig-feed', 'controller'); // an adapter's alert has a source
     ctl = await st.connectAs('controller');
     con = await st.connectAs(site.username);
     adminUrl = await cluster.url('tocsin_admin', 'tocsin');
@@ -51,6 +56,12 @@ describe('an alert journaled during an outage keeps its signature', { timeout: 2
     assert.ok(rec, 'the publish is in the journal');
     assert.deepEqual(rec.r.signature, { key_id: frame.signature.key_id, sig: frame.signature.sig,
       signed: canonical(frame.alert) });
+    // and an adapter's, over the bus
+    const b = await busCall(st, feed, 1, { type: 'publish', headline: `Over the bus in the outage ${Date.now()}`,
+      severity: 'minor', targets: { sites: [site.site_id] }, origin: { sender: 'feed@example.org', identifier: 'x-1', sent: new Date().toISOString() } });
+    assert.equal(b.reply?.durable, 'journal', b.stdout + b.stderr);
+    busFrame = await con.next((m) => m.type === 'alert' && m.alert.id === b.reply.alert_id, 10000, 'the adapter\'s alert');
+    assert.equal(busFrame.alert.source.kind, 'adapter');
   });
 
   it('written back when PostgreSQL returns: alert_signatures has it, verify ID says verified', async () => {
@@ -70,6 +81,11 @@ describe('an alert journaled during an outage keeps its signature', { timeout: 2
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, new RegExp(`alert ${pub.alert_id}: verified by key ${frame.signature.key_id}`));
     assert.ok(r.stdout.includes(digest), r.stdout);
+    await waitFor(async () => (await st.query('SELECT 1 FROM alert_signatures WHERE alert_id = $1',
+      [busFrame.alert.id])).length === 1, { timeoutMs: 60000, what: 'the adapter\'s alert written back with its signature' });
+    const b = await verify(busFrame.alert.id);
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    assert.match(b.stdout, /verified by key/);
   });
 
   it('a journal record from a broker before this (no signature) still loads and is written back', async () => {
