@@ -21,7 +21,7 @@
 
 #define METRICS_SEVERITIES 4 /* minor, moderate, severe, extreme */
 #define METRICS_BUCKETS 12
-#define METRICS_ROLES (ROLE_ADMIN + 1) /* [ROLE_NONE]: not signed in yet */
+#define METRICS_ROLES (ROLE_INSPECTOR + 1) /* [ROLE_NONE]: not signed in yet */
 
 enum metrics_source { METRICS_CONSOLE, METRICS_ADAPTER };
 
