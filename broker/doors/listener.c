@@ -77,20 +77,25 @@ static void poll_on(struct listener *l, int on)
 		ev_io_stop(l->loop, &l->io);
 }
 
-/* accept() said EMFILE or ENFILE: rest, and say so once per episode. */
+/* accept() failed for want of something (EMFILE, ENFILE; ENOBUFS,
+ * ENOMEM or anything unforeseen alike): rest, rather than go back to a
+ * socket that is still readable, and say so once per episode. */
 static void starved(struct listener *l, int err)
 {
 	int64_t now = clock_mono_us();
+	int files = err == EMFILE || err == ENFILE;
 	struct rlimit rl = { 0 };
 
-	l->b->metrics.accept_no_files++;
+	if (files)
+		l->b->metrics.accept_no_files++;
 	l->starved_refusals++;
 	if (!l->starved_since_us || now - l->starved_logged_us >= STARVED_LOG_US) {
 		getrlimit(RLIMIT_NOFILE, &rl);
 		if (!l->starved_since_us)
-			log_warn("accept: out of file descriptors (%s, errno %d; the limit is %llu): "
-				 "connections wait in the listen queue until one closes", strerror(err),
-				 err, (unsigned long long)rl.rlim_cur);
+			log_warn("accept: %s (%s, errno %d; the file descriptor limit is %llu): "
+				 "connections wait in the listen queue", files ?
+				 "out of file descriptors" : "cannot accept", strerror(err), err,
+				 (unsigned long long)rl.rlim_cur);
 		else
 			log_warn("accept: still out of file descriptors after %lld s (%llu attempts)",
 				 (long long)((now - l->starved_since_us) / 1000000),
@@ -110,7 +115,8 @@ static void starved(struct listener *l, int err)
  * connection that closes frees one descriptor for one accept. */
 static void fed(struct listener *l)
 {
-	log_info("accepting again after %.1f s out of file descriptors (%llu attempts refused)",
+	log_info("accepting again after %.1f s out of file descriptors or memory (%llu attempts "
+		 "refused)",
 		 (double)(clock_mono_us() - l->starved_since_us) / 1e6,
 		 (unsigned long long)l->starved_refusals);
 	l->starved_since_us = 0;
@@ -149,15 +155,15 @@ static void accept_some(struct listener *l)
 			return;
 		}
 		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				starved(l, errno);
-			else if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-				continue;
-			else if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("accept: %s", strerror(errno));
-			else if (l->starved_since_us)
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO))
+			continue;
+		if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (l->starved_since_us)
 				fed(l);
+			return;
+		}
+		if (fd < 0) {
+			starved(l, errno);
 			return;
 		}
 		adopt(l, fd);
