@@ -5,7 +5,8 @@
  * can choose when not to accept. Admission under overload, as nginx and
  * HAProxy do it:
  *
- *  - At most --max-handshakes connections are between accept and sign-in
+ *  - At most --max-handshakes (1,024; conf.c says why) connections are
+ *    between accept and sign-in
  *    (admission.h's gate: TLS handshakes, HTTP requests, upgrades, hellos
  *    being checked). At the limit the listener stops polling the socket,
  *    and the next connections wait in the kernel's listen queue
