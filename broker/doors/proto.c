@@ -213,6 +213,9 @@ int proto_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	case LWS_CALLBACK_CLOSED:
 		session_gone(b, s);
 		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		listener_gone(b->listener, b, wsi); /* whichever protocol lws tells */
+		return 0;
 	default:
 		return 0;
 	}

@@ -190,7 +190,7 @@ static void fan_row(struct broker *b, PGresult *res, int i)
 		if (strcmp(json_string_value(json_object_get(alert, "msg_type")) ?: "alert", "alert"))
 			in_force_ended_by(b, id, json_string_value(json_object_get(alert, "sent_at")) ?: "");
 		if (!PQgetisnull(res, i, 9))
-			relay_notice(b, alert, sites, n_sites, strtoll(PQgetvalue(res, i, 9), NULL, 10),
+			relay_notice(b, alert, sig, sites, n_sites, strtoll(PQgetvalue(res, i, 9), NULL, 10),
 				     PQgetvalue(res, i, 7));
 	} else {
 		log_error("alert %lld from another node not fanned out here: out of memory or "

@@ -1068,7 +1068,12 @@ $$;
 -- records meeting the records connection's delivery batches in a deadlock
 -- is the likely cause (e2e 88 injects one).
 -- Delivery records replayed here are compacted into batches like any
--- others (tocsin_record_deliveries).
+-- others (tocsin_record_deliveries). A publish record carries the
+-- signature its frames went out with and the text it covers ("signature":
+-- key_id, sig, signed; broker/handle/publish.c), kept in alert_signatures
+-- in the publish's transaction, so that `tocsinctl alert verify ID` proves
+-- an alert of an outage as it does any other (issue 23: such an alert had
+-- none). A record of a broker from before has none and is written as before.
 CREATE OR REPLACE FUNCTION tocsin_journal_apply(p_jid text, p_kind text, p_rec jsonb)
 RETURNS text
 LANGUAGE plpgsql AS $$
@@ -1084,6 +1089,12 @@ BEGIN
         WHEN 'publish' THEN
             PERFORM tocsin_publish((r->>'alert_id')::bigint, (r->>'user_id')::integer, r,
                                    r->>'remote', tocsin_json_ints(r->'recipients'));
+            IF jsonb_typeof(r->'signature') = 'object' THEN
+                PERFORM tocsin_alert_signature_keep((r->>'alert_id')::bigint,
+                                                    r->'signature'->>'key_id',
+                                                    r->'signature'->>'sig',
+                                                    r->'signature'->>'signed');
+            END IF;
             IF r ? 'adapter_id' THEN
                 PERFORM tocsin_bus_journaled((r->>'adapter_id')::integer,
                                              (r->>'adapter_seq')::bigint,
