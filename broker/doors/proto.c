@@ -47,6 +47,7 @@ static void (*const dispatch_table[])(struct session *, struct client_frame *) =
 	[FRAME_CRIME_REPORT] = crime_report_handle,
 	[FRAME_INBOX] = inbox_handle,
 	[FRAME_REPORT_UPDATE] = inbox_update,
+	[FRAME_IMPORT_REJECT] = inbox_reject,
 	[FRAME_ADMIN] = admin_handle,
 	[FRAME_RELEASE] = release_handle,
 	[FRAME_ALERT_UNVERIFIED] = unverified_handle,

@@ -137,9 +137,14 @@ void report_to_force(struct broker *b, const char *type, const char *report_json
 void crime_report_handle(struct session *s, struct client_frame *f);
 
 /* inbox.c: the force's inbox, filtered, and working a report (handled,
- * assigned, linked to an alert). */
+ * assigned, linked to an alert, a pending CAP import rejected). */
 void inbox_handle(struct session *s, struct client_frame *f);
 void inbox_update(struct session *s, struct client_frame *f);
+/* import_reject: a pending CAP import closed with a reason. */
+void inbox_reject(struct session *s, struct client_frame *f);
+/* A publish released pending import report_id: every controller and
+ * analyst desk hears it closed (report_updated). */
+void inbox_announce(struct broker *b, int64_t report_id);
 
 /* admin.c: administration from the browser (the `admin` frame, role
  * admin), through tocsin_admin_web(); admin_password_ready is the

@@ -345,12 +345,15 @@ static void published(struct broker *b, void *arg, PGresult *res, const struct d
 	orgs = id_array_parse(PQgetvalue(res, 0, 3), &n_orgs);
 	alert = json_loads(PQgetvalue(res, 0, 7), 0, NULL);
 	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	if (sites && orgs && alert)
+	if (sites && orgs && alert) {
 		deliver(b, p, id, strtoll(PQgetvalue(res, 0, 1), NULL, 10), alert,
 			alert_frame_sign_kept(b, id, alert),
 			alert_frame_audience(PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6)), sites, n_sites,
 			orgs, n_orgs, "database");
-	else
+		/* a released pending import is closed now: every desk hears it */
+		if (json_object_get(p->rec, "pending_import") && !strcmp(PQgetvalue(res, 0, 8), "f"))
+			inbox_announce(b, json_integer_value(json_object_get(p->rec, "pending_import")));
+	} else
 		log_error("alert %s stored but not fanned out: out of memory", PQgetvalue(res, 0, 0));
 	free(sites);
 	free(orgs);

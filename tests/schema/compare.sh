@@ -522,6 +522,12 @@ ADDED=(
     "FUNCTION|tocsin_cap_pending_link(public.alerts)"
     "ACL|FUNCTION tocsin_cap_pending_link(a public.alerts)"
     "ACL|COLUMN partner_reports.cap"
+    # 064_cap_import_reject: a pending CAP import rejected with a reason
+    "ACL|COLUMN partner_reports.reject_reason"
+    "FUNCTION|tocsin_cap_pending_reject(integer, bigint, text, text)"
+    "FUNCTION|tocsin_report_lock(bigint)"
+    "ACL|FUNCTION tocsin_report_lock(p_report_id bigint)"
+    "ACL|FUNCTION tocsin_cap_pending_reject(p_user_id integer, p_report_id bigint, p_reason text, p_remote text)"
     "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text, jsonb)"
     "ACL|FUNCTION tocsin_bus_report(p_adapter_id integer, p_seq bigint, p_kind text, p_text text, p_lat double precision, p_lon double precision, p_occurred_at text, p_image text, p_remote text, p_cap jsonb)"
 )
