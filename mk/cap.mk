@@ -6,6 +6,7 @@
 CAP_XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 CAP_XML_LIBS   := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 CAP_SRC        := adapters/cap/cap_main.c adapters/cap/cap_parse.c adapters/cap/cap_state.c \
+                  adapters/cap/cap_verify.c \
                   adapters/cap/cap_import.c adapters/cap/cap_watch.c
 CAP_HDR        := $(wildcard adapters/cap/*.h) adapters/lib/bus_client.h
 CAP_SCHEMA     := $(abspath adapters/cap/schema/CAP-v1.2.xsd)

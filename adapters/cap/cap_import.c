@@ -17,10 +17,12 @@
  * retry is answered with the same report. */
 #include "cap_import.h"
 #include "cap_state.h"
+#include "cap_verify.h"
 #include "bus_client.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +268,92 @@ static enum cap_outcome hold(const struct cap_importer *im, struct cap_alert *a,
 	return out;
 }
 
+/* The registered key and policy of a->sender (bus request cap_sender):
+ * *reply the broker's answer (caller frees), NULL with the outcome when
+ * there was none or it was an error. */
+static enum cap_outcome ask_sender(const struct cap_importer *im, struct cap_alert *a,
+				   json_t **reply, char *reason, size_t rsize)
+{
+	json_t *r = json_pack("{s:s, s:s}", "type", "cap_sender", "sender", a->sender);
+	enum cap_outcome out = CAP_IMPORTED;
+	const char *type;
+
+	*reply = r ? call(im, r, 0, &out, reason, rsize) : NULL;
+	json_decref(r);
+	if (!r)
+		return CAP_RETRY;
+	if (!*reply)
+		return out;
+	type = json_string_value(json_object_get(*reply, "type"));
+	if (!type || strcmp(type, "cap_sender")) {
+		out = broker_refused(*reply, "cap_sender", reason, rsize);
+		json_decref(*reply);
+		*reply = NULL;
+	}
+	return out;
+}
+
+/* The state key of a registered sender's document held for a failed
+ * signature: its identifier and a digest of its bytes, so that a retry of
+ * the same bytes finds its pending import, and the genuine document with
+ * the same identifier (which a forger may have sent first) still imports. */
+static int failed_key(struct cap_alert *a, const char *xml, size_t len)
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1], *key = NULL;
+
+	crypto_hash_sha256(digest, (const unsigned char *)xml, len);
+	sodium_bin2hex(hex, sizeof hex, digest, 8);
+	if (asprintf(&key, "%s#signature-failed-%s", a->identifier, hex) < 0)
+		return -1;
+	free(a->identifier);
+	a->identifier = key;
+	return 0;
+}
+
+/* Registered senders' documents must carry their signature (issues 18 and
+ * 23): VERIFIED goes on, marked in the origin; a missing or failing one is
+ * refused (CAP_REJECTED) or held (CAP_HELD, marked "failed") as the
+ * sender's policy says. An unregistered sender goes on unmarked. */
+static enum cap_outcome check_signature(const struct cap_importer *im, struct cap_alert *a,
+					const char *xml, size_t len, char *reason, size_t rsize)
+{
+	json_t *reply = NULL;
+	enum cap_outcome out = ask_sender(im, a, &reply, reason, rsize);
+	const char *key, *policy;
+	enum cap_sig sig;
+	char why[400];
+
+	if (!reply || !json_is_true(json_object_get(reply, "registered"))) {
+		json_decref(reply);
+		return out;
+	}
+	key = json_string_value(json_object_get(reply, "public_key"));
+	policy = json_string_value(json_object_get(reply, "on_failure"));
+	sig = key ? cap_verify(xml, len, key, why, sizeof why) : CAP_SIG_ERROR;
+	if (!key)
+		snprintf(why, sizeof why, "the broker sent no key");
+	if (sig == CAP_SIG_VERIFIED) {
+		json_object_set_new(a->origin, "signature", json_string("verified"));
+		fprintf(stderr, "tocsin-cap: %s %s: signature verified (sender %s, key %.16s)\n",
+			a->sender, a->identifier, a->sender,
+			json_string_value(json_object_get(reply, "fingerprint")));
+		out = CAP_IMPORTED;
+	} else if (policy && !strcmp(policy, "refuse")) {
+		snprintf(reason, rsize, "signature: sender %s is registered and its signature is %s: "
+					"%s; refused, nothing stored", a->sender,
+			 sig == CAP_SIG_MISSING ? "missing" : "not accepted", why);
+		out = CAP_REJECTED;
+	} else {
+		json_object_set_new(a->origin, "signature", json_string("failed"));
+		snprintf(reason, rsize, "signature FAILED (sender %s is registered): %s; not "
+					"delivered, for a controller's review", a->sender, why);
+		out = failed_key(a, xml, len) ? CAP_RETRY : CAP_HELD;
+	}
+	json_decref(reply);
+	return out;
+}
+
 /* The publish's sequence number: the one a previous attempt at this CAP
  * message used, else a new one, written down before it is sent. */
 static enum cap_outcome publish_seq(const struct cap_importer *im, struct cap_alert *a,
@@ -285,6 +373,27 @@ static enum cap_outcome publish_seq(const struct cap_importer *im, struct cap_al
 	return CAP_IMPORTED;
 }
 
+/* 1 when this CAP message was imported or held here before (*out and
+ * *alert_id say which and what), 0 when not, -1 when the state is
+ * unreadable. */
+static int seen_before(const struct cap_importer *im, struct cap_alert *a, int64_t *alert_id,
+		       enum cap_outcome *out)
+{
+	int rc = cap_state_lookup(im->state_dir, a->sender, a->identifier, alert_id);
+	int held;
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	held = *alert_id < 0;
+	if (held)
+		*alert_id = -*alert_id;
+	fprintf(stderr, "tocsin-cap: %s %s was %s before as %s %" PRId64 "\n", a->sender,
+		a->identifier, held ? "held" : "imported", held ? "pending import" : "alert",
+		*alert_id);
+	*out = held ? CAP_HELD : CAP_IMPORTED;
+	return 1;
+}
+
 enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, size_t len,
 				int64_t *alert_id, char *reason, size_t rsize)
 {
@@ -292,7 +401,8 @@ enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, 
 	struct cap_problem prob;
 	json_t *req = NULL, *reply = NULL, *note;
 	int64_t seq = 0;
-	enum cap_outcome out;
+	enum cap_outcome out = CAP_IMPORTED;
+	char sig_reason[600] = "";
 	size_t i;
 	int rc;
 
@@ -303,19 +413,27 @@ enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, 
 	json_array_foreach(a.notes, i, note)
 		fprintf(stderr, "tocsin-cap: %s %s: not held: %s\n", a.sender, a.identifier,
 			json_string_value(note));
-	rc = cap_state_lookup(im->state_dir, a.sender, a.identifier, alert_id);
+	rc = seen_before(im, &a, alert_id, &out);
 	if (rc == 0) {
-		int held = *alert_id < 0;
-		if (held)
-			*alert_id = -*alert_id;
-		fprintf(stderr, "tocsin-cap: %s %s was %s before as %s %" PRId64 "\n", a.sender,
-			a.identifier, held ? "held" : "imported", held ? "pending import" : "alert",
-			*alert_id);
+		out = check_signature(im, &a, xml, len, reason, rsize);
+		if (out == CAP_HELD) { /* the same bytes held before: the same pending import */
+			snprintf(sig_reason, sizeof sig_reason, "%s", reason);
+			rc = seen_before(im, &a, alert_id, &out);
+		} else if (out != CAP_IMPORTED) {
+			rc = 1;
+		}
+	}
+	if (rc != 0) {
 		cap_alert_free(&a);
-		return held ? CAP_HELD : CAP_IMPORTED;
+		return rc < 0 ? CAP_RETRY : out;
 	}
 	req = json_object();
-	out = rc < 0 || !req ? CAP_RETRY : build_request(im, &a, req, reason, rsize);
+	out = !req ? CAP_RETRY : build_request(im, &a, req, reason, rsize);
+	if (out != CAP_RETRY && json_object_get(a.origin, "signature") &&
+	    !strcmp(json_string_value(json_object_get(a.origin, "signature")), "failed")) {
+		snprintf(reason, rsize, "%s", sig_reason);
+		out = CAP_HELD; /* never delivered as genuine */
+	}
 	if (out == CAP_IMPORTED || out == CAP_HELD) {
 		enum cap_outcome up = upload_images(im, &a, req, reason, rsize);
 		if (up != CAP_IMPORTED)

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import * as bus from './lib/bus.mjs';
-import { CAP, EXAMPLES, runCap as run, show } from './lib/cap.mjs';
+import { CAP, EXAMPLES, capAdapter, runCap as run, show } from './lib/cap.mjs';
 
 describe('CAP geocodes of every info block map to sites', { timeout: 300_000 }, () => {
   let st, tmp, capArgs, site;
@@ -18,12 +18,7 @@ describe('CAP geocodes of every info block map to sites', { timeout: 300_000 }, 
     st = await bus.startBusStack({ label: import.meta.url });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-117-'));
     ({ id: site } = await st.one("SELECT id FROM sites WHERE name = 'Threadneedle Exchange House'"));
-    const adapter = await bus.addAdapter(st, 'cap-every-info', 'controller');
-    const ep = bus.busEndpoints(st);
-    const serverKey = path.join(tmp, 'server.key.pub');
-    fs.writeFileSync(serverKey, `public ${ep.serverPublicKey}\n`);
-    capArgs = ['--bus', ep.ingest, '--server-key', serverKey, '--key', adapter.keyFile,
-      '--state', path.join(tmp, 'state'), '--timeout', '60'];
+    ({ args: capArgs } = await capAdapter(st, tmp, 'cap-every-info'));
     const r = await bus.tocsinctl(st, ['geocode', 'add', 'ONS', 'E05009117', '--sites', String(site)]);
     assert.equal(r.code, 0, r.stderr);
   });

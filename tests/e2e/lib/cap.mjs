@@ -22,14 +22,16 @@ export function runCap(file, args) {
 export const show = (r) => `exit ${r.code}\nstdout: ${r.out}\nstderr: ${r.err}`;
 
 // Registers adapter `name` (bound to the controller) and returns it with
-// the arguments of `tocsin-cap import` (state in tmp, targets the sites).
+// the arguments of `tocsin-cap import` (state in tmp, targets the sites;
+// without sites, the document's own area and geocodes).
 export async function capAdapter(st, tmp, name, sites) {
   const adapter = await bus.addAdapter(st, name, 'controller');
   const ep = bus.busEndpoints(st);
   const serverKey = path.join(tmp, 'server.key.pub');
   fs.writeFileSync(serverKey, `public ${ep.serverPublicKey}\n`);
   const args = ['--bus', ep.ingest, '--server-key', serverKey, '--key', adapter.keyFile,
-    '--state', path.join(tmp, 'state'), '--timeout', '60', '--targets', JSON.stringify({ sites })];
+    '--state', path.join(tmp, 'state'), '--timeout', '60',
+    ...(sites ? ['--targets', JSON.stringify({ sites })] : [])];
   return { adapter, args };
 }
 
