@@ -156,6 +156,13 @@ static int sender_remove(struct ctl_run *r)
 	return rc;
 }
 
+static const char sender_usage[] =
+	"usage: tocsinctl cap sender add SENDER --cert FILE [--on-failure hold|refuse]\n"
+	"       tocsinctl cap sender list\n"
+	"       tocsinctl cap sender remove SENDER\n"
+	"The CAP senders whose XML Signatures tocsin-cap checks (--help after each\n"
+	"command for its options).\n";
+
 /* cap sender add|list|remove: the third word picks the command. */
 int ctl_cap_sender(int argc, char **argv)
 {
@@ -185,6 +192,10 @@ int ctl_cap_sender(int argc, char **argv)
 			       "usage: tocsinctl cap sender remove SENDER [--actor NAME]\n"
 			       "Unregisters a CAP sender: its documents import unchecked again.\n"
 			       SENDER_HELP, argc - 1, argv + 1, remove, 1, 1, sender_remove);
-	fprintf(stderr, "usage: tocsinctl cap sender add|list|remove ... (--help for each)\n");
-	return !strcmp(sub, "--help") || !strcmp(sub, "-h") ? CTL_OK : CTL_USAGE;
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+		fputs(sender_usage, stdout);
+		return CTL_OK;
+	}
+	fputs(sender_usage, stderr);
+	return CTL_USAGE;
 }
