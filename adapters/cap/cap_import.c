@@ -229,7 +229,8 @@ static enum cap_outcome hold(const struct cap_importer *im, struct cap_alert *a,
 	json_t *r, *reply;
 
 	snprintf(text, sizeof text, "CAP import held: %s. From %s (%s), message %s. Areas: ",
-		 reason, name ? name : a->sender, a->sender, a->identifier);
+		 reason, name ? name : a->sender, a->sender, /* as sent, not the state key */
+		 json_string_value(json_object_get(a->origin, "identifier")));
 	for (size_t i = 0; i < json_array_size(a->geocodes) && strlen(text) < 1400; i++) {
 		const char *g = json_string_value(json_array_get(a->geocodes, i));
 		size_t n = strlen(text);

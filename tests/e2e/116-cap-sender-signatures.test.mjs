@@ -18,32 +18,11 @@ import path from 'node:path';
 
 import { run } from './lib/harness.mjs';
 import * as bus from './lib/bus.mjs';
-import { CAP, EXAMPLES, capAdapter, runCap, show } from './lib/cap.mjs';
+import { CAP, EXAMPLES, capAdapter, runCap, senderKeys, show, signCap } from './lib/cap.mjs';
 
 const XMLSEC = '/usr/bin/xmlsec1';
-const OPENSSL = '/usr/bin/openssl';
 const HELD = 'held@police.example';       // registered, --on-failure hold
 const STRICT = 'strict@police.example';   // registered, --on-failure refuse
-const DSIG = 'http://www.w3.org/2000/09/xmldsig#';
-
-// The template xmlsec1 --sign fills: ECDSA P-256 over SHA-256, one
-// reference to the whole document; extra transforms when given.
-const template = (transforms = '') => `<Signature xmlns="${DSIG}">
-<SignedInfo>
-<CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
-<SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/>
-<Reference URI="">
-<Transforms>
-<Transform Algorithm="${DSIG}enveloped-signature"/>${transforms}
-<Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
-</Transforms>
-<DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
-<DigestValue/>
-</Reference>
-</SignedInfo>
-<SignatureValue/>
-</Signature>
-`;
 
 describe('CAP from registered senders: the XML Signature decides', { timeout: 300_000 }, () => {
   let st, tmp, capArgs, site, ctl, con, keys;
@@ -59,13 +38,7 @@ describe('CAP from registered senders: the XML Signature decides', { timeout: 30
   const amber = (sender, id) => fs.readFileSync(path.join(EXAMPLES, 'a4-amber-alert-multilingual.xml'), 'utf8')
     .replace('KAR0-0306112239-SW', id).replace('KARO@CLETS.DOJ.CA.GOV', sender);
   // doc signed by xmlsec1 with key (a name in keys), as text.
-  const sign = async (doc, key, transforms) => {
-    const t = file(`tmpl-${Math.random().toString(16).slice(2)}.xml`, doc.replace('</alert>', `${template(transforms)}</alert>`));
-    const out = `${t}.signed`;
-    const r = await run(XMLSEC, ['--sign', '--privkey-pem', keys[key].key, '--output', out, t]);
-    assert.equal(r.code, 0, `xmlsec1 --sign: ${r.stderr}`);
-    return fs.readFileSync(out, 'utf8');
-  };
+  const sign = (doc, key, transforms) => signCap(tmp, doc, keys[key].key, transforms);
   const pending = (r) => {
     const m = /^pending (\d+)$/.exec(r.out.trim());
     assert.ok(m, `held, not published: ${show(r)}`);
@@ -77,14 +50,7 @@ describe('CAP from registered senders: the XML Signature decides', { timeout: 30
   before(async () => {
     st = await bus.startBusStack({ label: import.meta.url });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tocsin-116-'));
-    keys = {};
-    for (const k of ['sender', 'other']) {
-      const key = path.join(tmp, `${k}.key.pem`), cert = path.join(tmp, `${k}.cert.pem`);
-      const r = await run(OPENSSL, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-        '-keyout', key, '-out', cert, '-subj', `/CN=${k}.police.example`, '-days', '2']);
-      assert.equal(r.code, 0, r.stderr);
-      keys[k] = { key, cert };
-    }
+    keys = await senderKeys(tmp, ['sender', 'other']);
     site = (await st.one("SELECT id FROM sites WHERE name = 'Threadneedle Exchange House'")).id;
     ({ args: capArgs } = await capAdapter(st, tmp, 'cap-signed', [site]));
     ctl = await st.connectAs('controller');
