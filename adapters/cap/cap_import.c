@@ -14,7 +14,13 @@
  * whole publish request held in it, in the control room's inbox, where a
  * controller targets and publishes it (issue 18). The report takes the
  * publish's sequence number (a refused publish stored nothing), so a
- * retry is answered with the same report. */
+ * retry is answered with the same report.
+ *
+ * Signatures (issues 18 and 23): first the broker is asked whether the
+ * document's <sender> is registered (cap_sender); a registered sender's
+ * document must carry an XML Signature its key verifies (cap_verify.c),
+ * else it is refused or held, marked "signature FAILED", as the sender's
+ * policy says. */
 #include "cap_import.h"
 #include "cap_state.h"
 #include "cap_verify.h"
@@ -29,6 +35,7 @@
 
 #define RESEND_MS 2000
 #define READ_MAX (8 * 1024 * 1024)
+#define SIG_REASON_MAX 600
 
 char *cap_read_file(const char *path, size_t *len)
 {
@@ -395,6 +402,28 @@ static int seen_before(const struct cap_importer *im, struct cap_alert *a, int64
 	return 1;
 }
 
+/* Before anything is sent: 1 when the message was imported or held here
+ * before, or its signature refuses it (*out says which), -1 when the
+ * state is unreadable, 0 to go on: sig_reason (SIG_REASON_MAX bytes) is
+ * then why it must be held for its signature, or empty. */
+static int screen(const struct cap_importer *im, struct cap_alert *a, const char *xml,
+		  size_t len, int64_t *alert_id, enum cap_outcome *out, char *sig_reason,
+		  char *reason, size_t rsize)
+{
+	int rc = seen_before(im, a, alert_id, out);
+
+	sig_reason[0] = '\0';
+	if (rc != 0)
+		return rc;
+	*out = check_signature(im, a, xml, len, reason, rsize);
+	if (*out == CAP_IMPORTED)
+		return 0;
+	if (*out != CAP_HELD)
+		return 1;
+	snprintf(sig_reason, SIG_REASON_MAX, "%s", reason);
+	return seen_before(im, a, alert_id, out); /* the same bytes held before */
+}
+
 enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, size_t len,
 				int64_t *alert_id, char *reason, size_t rsize)
 {
@@ -403,7 +432,7 @@ enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, 
 	json_t *req = NULL, *reply = NULL, *note;
 	int64_t seq = 0;
 	enum cap_outcome out = CAP_IMPORTED;
-	char sig_reason[600] = "";
+	char sig_reason[SIG_REASON_MAX];
 	size_t i;
 	int rc;
 
@@ -414,24 +443,14 @@ enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, 
 	json_array_foreach(a.notes, i, note)
 		fprintf(stderr, "tocsin-cap: %s %s: not held: %s\n", a.sender, a.identifier,
 			json_string_value(note));
-	rc = seen_before(im, &a, alert_id, &out);
-	if (rc == 0) {
-		out = check_signature(im, &a, xml, len, reason, rsize);
-		if (out == CAP_HELD) { /* the same bytes held before: the same pending import */
-			snprintf(sig_reason, sizeof sig_reason, "%s", reason);
-			rc = seen_before(im, &a, alert_id, &out);
-		} else if (out != CAP_IMPORTED) {
-			rc = 1;
-		}
-	}
+	rc = screen(im, &a, xml, len, alert_id, &out, sig_reason, reason, rsize);
 	if (rc != 0) {
 		cap_alert_free(&a);
 		return rc < 0 ? CAP_RETRY : out;
 	}
 	req = json_object();
 	out = !req ? CAP_RETRY : build_request(im, &a, req, reason, rsize);
-	if (out != CAP_RETRY && json_object_get(a.origin, "signature") &&
-	    !strcmp(json_string_value(json_object_get(a.origin, "signature")), "failed")) {
+	if (out != CAP_RETRY && sig_reason[0]) {
 		snprintf(reason, rsize, "%s", sig_reason);
 		out = CAP_HELD; /* never delivered as genuine */
 	}
