@@ -530,6 +530,19 @@ ADDED=(
     "ACL|FUNCTION tocsin_cap_pending_reject(p_user_id integer, p_report_id bigint, p_reason text, p_remote text)"
     "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text, jsonb)"
     "ACL|FUNCTION tocsin_bus_report(p_adapter_id integer, p_seq bigint, p_kind text, p_text text, p_lat double precision, p_lon double precision, p_occurred_at text, p_image text, p_remote text, p_cap jsonb)"
+    # 061_cap_senders: CAP senders whose XML Signatures the importer checks
+    # (tocsinctl cap sender; issues 18 and 23)
+    "TABLE|cap_senders"
+    "CONSTRAINT|cap_senders cap_senders_pkey"
+    "ACL|TABLE cap_senders"
+    "FUNCTION|tocsin_admin_cap_sender_add(text, text, text, text, text, text)"
+    "ACL|FUNCTION tocsin_admin_cap_sender_add(p_actor text, p_sender text, p_public_key text, p_fingerprint text, p_subject text, p_on_failure text)"
+    "FUNCTION|tocsin_admin_cap_sender_list()"
+    "ACL|FUNCTION tocsin_admin_cap_sender_list()"
+    "FUNCTION|tocsin_admin_cap_sender_remove(text, text)"
+    "ACL|FUNCTION tocsin_admin_cap_sender_remove(p_actor text, p_sender text)"
+    "FUNCTION|tocsin_bus_cap_sender(integer, text)"
+    "ACL|FUNCTION tocsin_bus_cap_sender(p_adapter_id integer, p_sender text)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

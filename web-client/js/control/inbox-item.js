@@ -114,6 +114,9 @@ export function reportItem(r, ctx) {
   },
   el('div', { class: 'report-head' },
     el('span', { class: 'badge report-kind kind' }, label(INBOX_KIND_LABELS, r.kind) || 'Report'),
+    r.cap?.origin?.signature === 'failed'
+      ? el('span', { class: 'badge sig-failed', title: 'A registered CAP sender\'s signature did not verify: do not trust it as genuine' }, 'Signature FAILED')
+      : null,
     el('span', { class: 'report-from' }, from || 'unknown sender'),
     timeElement(r.occurred_at || r.received_at, 'report-time occurred-at')),
   el('p', { class: 'report-text' }, r.text || ''),
