@@ -29,7 +29,7 @@
  * building), keeps the last session ticket the server sent it, and offers
  * it when it reconnects in the storm (--tls-resume 0: never). With
  * --restart-cmd CMD, after the storm the broker is restarted (CMD prints
- * the new broker's pid) and every console reconnects at once again: the
+ * the new broker's pid) and every console reconnects again: the
  * storm after a restart, "restart" in the results.
  *
  * Results go to --out as "key value" lines, written as each scenario ends,
@@ -76,6 +76,12 @@
 #define CONNECT_WINDOW 1000 /* handshakes in flight during the first connect */
 #define HANDSHAKE_TIMEOUT_US (10 * 1000000LL) /* TCP connect + HTTP upgrade */
 #define WELCOME_TIMEOUT_US (60 * 1000000LL)   /* hello sent, waiting for welcome */
+/* A console's reconnect back-off, as web-client/js/session.js has it: a
+ * random wait below a ceiling of 500 ms doubling per failed attempt up to
+ * 15 s ("full jitter"); a console that was signed in comes back after a
+ * wait below 500 ms. */
+#define BACKOFF_BASE_US 500000LL
+#define BACKOFF_CAP_US (15 * 1000000LL)
 #define DB_POLL_US 10000
 #define TOPIC "tocsin/bench"
 
@@ -92,6 +98,7 @@ struct conn {
 	uint64_t skip;         /* payload bytes of an over-size frame still to drop */
 	int64_t t_start;       /* this connection attempt began */
 	int64_t t_retry;       /* S_WAIT_RETRY: when to try again */
+	uint32_t attempt;      /* failed attempts since it was last signed in (back-off) */
 	int64_t t_ack_sent;    /* the last ack frame went out */
 	int64_t ack_rtt;       /* last ack sent -> its acked reply */
 	uint32_t ack_next;     /* acks queued so far in the ack scenario */
@@ -674,6 +681,19 @@ static void record_close_code(uint16_t code)
 	}
 }
 
+/* Waits as a console would before its next attempt (BACKOFF_*). */
+static void retry_later(struct conn *c, int64_t now)
+{
+	int64_t ceiling = BACKOFF_BASE_US << (c->attempt < 5 ? c->attempt : 5);
+
+	if (ceiling > BACKOFF_CAP_US)
+		ceiling = BACKOFF_CAP_US;
+	c->attempt++;
+	c->st = S_WAIT_RETRY;
+	c->t_retry = now + (int64_t)(rnd() % (uint64_t)ceiling);
+	G.n_waiting_retry++;
+}
+
 static void conn_fail(struct conn *c, const char *why)
 {
 	int was = c->st;
@@ -691,12 +711,10 @@ static void conn_fail(struct conn *c, const char *why)
 	}
 	if (was == S_DEAD || was == S_IDLE || was == S_WAIT_RETRY)
 		return;
-	/* a failed attempt: try again after a short, jittered back-off */
+	/* a failed attempt: try again after the consoles' back-off */
 	if (G.allow_retry && c->role == R_CONSOLE) {
 		G.retries++;
-		c->st = S_WAIT_RETRY;
-		c->t_retry = now_us() + 100000 + (int64_t)(rnd() % 200000);
-		G.n_waiting_retry++;
+		retry_later(c, now_us());
 		if (G.retries <= 3)
 			note("connection %u attempt failed (%s); retrying", c->idx, why);
 	} else {
@@ -711,6 +729,7 @@ static void conn_fail(struct conn *c, const char *why)
 static void conn_ready(struct conn *c)
 {
 	c->st = S_READY;
+	c->attempt = 0;
 	G.t_last_ready = now_us();
 	if (c->role == R_CONSOLE) {
 		G.n_ready++;
@@ -2076,9 +2095,29 @@ static int missed_confirmed(void)
 	return 1;
 }
 
+/* Every console comes back as a dropped console does (web-client's
+ * back-off): each after a random wait below 500 ms, then, when an attempt
+ * fails, below a ceiling doubling to 15 s. Until 7 Dec 2026 all came at
+ * the same instant and retried 100-300 ms after a failure, which no
+ * console does: at N = 10,000 over TLS the retries fed the overload
+ * (46,157 of them; bench/README.md, "Admission"). */
+static void come_back_all(int64_t t0)
+{
+	G.n_waiting_retry = 0; /* a storm cut short may have left some waiting */
+	G.connect_window = G.n;
+	G.n_started = G.n; /* start_tick starts none: retry_tick does, when due */
+	G.inflight = G.n;
+	G.allow_retry = 1;
+	for (int i = 0; i < G.n; i++) {
+		G.conns[i].attempt = 0;
+		retry_later(&G.conns[i], t0);
+	}
+}
+
 /* All consoles drop at once (RST, as when a network path fails); while
  * they are away the controller publishes `missed` alerts; then every
- * console reconnects at once, signs in and, when the stream has an epoch,
+ * console reconnects (come_back_all: within 0.5 s, as consoles do), signs
+ * in and, when the stream has an epoch,
  * resumes from its last position, which must bring the missed alerts. */
 static void run_storm(struct phase *missed)
 {
@@ -2112,15 +2151,12 @@ static void run_storm(struct phase *missed)
 		}
 		run_until(missed_confirmed, now_us() + 10 * 1000000LL, NULL);
 	}
-	note("reconnect storm: %d consoles reconnect at once%s", closed,
+	note("reconnect storm: %d consoles reconnect within 0.5 s%s", closed,
 	     G.resume_mode ? ", resuming from their last position" : " (no stream epoch: no resume)");
 	t0 = now_us();
-	G.connect_window = G.n;
-	G.n_started = 0;
-	G.inflight = 0;
-	G.allow_retry = 1;
+	come_back_all(t0);
 	G.t_last_ready = G.t_last_resumed = t0;
-	run_until(storm_back, t0 + 60 * 1000000LL, connect_tick);
+	run_until(storm_back, t0 + 60 * 1000000LL, NULL);
 	G.allow_retry = 0;
 	resulti("storm", "dropped", closed);
 	resulti("storm", "back", G.n_ready);
@@ -2165,7 +2201,7 @@ static void run_storm(struct phase *missed)
 
 /* The broker restarted under the consoles (--restart-cmd: it stops the
  * broker, starts it again, waits until it is healthy and prints its pid);
- * every console reconnects at once and signs in, offering the ticket of
+ * every console reconnects (come_back_all) and signs in, offering the ticket of
  * the broker before (--tls): resumption across a restart. */
 static void run_restart_storm(const char *cmd)
 {
@@ -2191,15 +2227,13 @@ static void run_restart_storm(const char *cmd)
 	G.broker_pid = pid;
 	G.resume_mode = 0;
 	storm_missed = NULL;
-	note("restart storm: %d consoles reconnect at once to the new broker (pid %d)", closed, pid);
+	note("restart storm: %d consoles reconnect within 0.5 s to the new broker (pid %d)", closed,
+	     pid);
 	cm = cpu_mark();
 	t0 = now_us();
-	G.connect_window = G.n;
-	G.n_started = 0;
-	G.inflight = 0;
-	G.allow_retry = 1;
+	come_back_all(t0);
 	G.t_last_ready = t0;
-	run_until(storm_back, t0 + 60 * 1000000LL, connect_tick);
+	run_until(storm_back, t0 + 60 * 1000000LL, NULL);
 	G.allow_retry = 0;
 	resulti("restart", "dropped", closed);
 	resulti("restart", "back", G.n_ready);

@@ -44,6 +44,7 @@ struct status_batch;
 struct db_error;
 struct peers;
 struct nodes;
+struct listener;
 
 /* One WebSocket connection on tocsin.v1. The memory is lws' per-session
  * data (zeroed by lws, released by lws after LWS_CALLBACK_CLOSED); what it
@@ -160,6 +161,10 @@ struct broker {
 	unsigned n_sessions;
 	uint64_t next_session_id;
 	struct address_counts per_address; /* owned entries */
+	/* listener.c counts a connection in at accept, session.c out at
+	 * sign-in and listener.c at its end (admission.h) */
+	struct admission_gate handshakes;
+	struct listener *listener;        /* owned by server.c (listener.c) */
 	/* the signed-in controller, analyst and company operator sessions, a
 	 * few among thousands of consoles: tallies and escalations go to them
 	 * (fanout.c) without walking every session */

@@ -14,19 +14,28 @@
  * whole publish request held in it, in the control room's inbox, where a
  * controller targets and publishes it (issue 18). The report takes the
  * publish's sequence number (a refused publish stored nothing), so a
- * retry is answered with the same report. */
+ * retry is answered with the same report.
+ *
+ * Signatures (issues 18 and 23): first the broker is asked whether the
+ * document's <sender> is registered (cap_sender); a registered sender's
+ * document must carry an XML Signature its key verifies (cap_verify.c),
+ * else it is refused or held, marked "signature FAILED", as the sender's
+ * policy says. */
 #include "cap_import.h"
 #include "cap_state.h"
+#include "cap_verify.h"
 #include "bus_client.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RESEND_MS 2000
 #define READ_MAX (8 * 1024 * 1024)
+#define SIG_REASON_MAX 600
 
 char *cap_read_file(const char *path, size_t *len)
 {
@@ -227,7 +236,8 @@ static enum cap_outcome hold(const struct cap_importer *im, struct cap_alert *a,
 	json_t *r, *reply;
 
 	snprintf(text, sizeof text, "CAP import held: %s. From %s (%s), message %s. Areas: ",
-		 reason, name ? name : a->sender, a->sender, a->identifier);
+		 reason, name ? name : a->sender, a->sender, /* as sent, not the state key */
+		 json_string_value(json_object_get(a->origin, "identifier")));
 	for (size_t i = 0; i < json_array_size(a->geocodes) && strlen(text) < 1400; i++) {
 		const char *g = json_string_value(json_array_get(a->geocodes, i));
 		size_t n = strlen(text);
@@ -266,6 +276,92 @@ static enum cap_outcome hold(const struct cap_importer *im, struct cap_alert *a,
 	return out;
 }
 
+/* The registered key and policy of a->sender (bus request cap_sender):
+ * *reply the broker's answer (caller frees), NULL with the outcome when
+ * there was none or it was an error. */
+static enum cap_outcome ask_sender(const struct cap_importer *im, struct cap_alert *a,
+				   json_t **reply, char *reason, size_t rsize)
+{
+	json_t *r = json_pack("{s:s, s:s}", "type", "cap_sender", "sender", a->sender);
+	enum cap_outcome out = CAP_IMPORTED;
+	const char *type;
+
+	*reply = r ? call(im, r, 0, &out, reason, rsize) : NULL;
+	json_decref(r);
+	if (!r)
+		return CAP_RETRY;
+	if (!*reply)
+		return out;
+	type = json_string_value(json_object_get(*reply, "type"));
+	if (!type || strcmp(type, "cap_sender")) {
+		out = broker_refused(*reply, "cap_sender", reason, rsize);
+		json_decref(*reply);
+		*reply = NULL;
+	}
+	return out;
+}
+
+/* The state key of a registered sender's document held for a failed
+ * signature: its identifier and a digest of its bytes, so that a retry of
+ * the same bytes finds its pending import, and the genuine document with
+ * the same identifier (which a forger may have sent first) still imports. */
+static int failed_key(struct cap_alert *a, const char *xml, size_t len)
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1], *key = NULL;
+
+	crypto_hash_sha256(digest, (const unsigned char *)xml, len);
+	sodium_bin2hex(hex, sizeof hex, digest, 8);
+	if (asprintf(&key, "%s#signature-failed-%s", a->identifier, hex) < 0)
+		return -1;
+	free(a->identifier);
+	a->identifier = key;
+	return 0;
+}
+
+/* Registered senders' documents must carry their signature (issues 18 and
+ * 23): VERIFIED goes on, marked in the origin; a missing or failing one is
+ * refused (CAP_REJECTED) or held (CAP_HELD, marked "failed") as the
+ * sender's policy says. An unregistered sender goes on unmarked. */
+static enum cap_outcome check_signature(const struct cap_importer *im, struct cap_alert *a,
+					const char *xml, size_t len, char *reason, size_t rsize)
+{
+	json_t *reply = NULL;
+	enum cap_outcome out = ask_sender(im, a, &reply, reason, rsize);
+	const char *key, *policy;
+	enum cap_sig sig;
+	char why[400];
+
+	if (!reply || !json_is_true(json_object_get(reply, "registered"))) {
+		json_decref(reply);
+		return out;
+	}
+	key = json_string_value(json_object_get(reply, "public_key"));
+	policy = json_string_value(json_object_get(reply, "on_failure"));
+	sig = key ? cap_verify(xml, len, key, why, sizeof why) : CAP_SIG_ERROR;
+	if (!key)
+		snprintf(why, sizeof why, "the broker sent no key");
+	if (sig == CAP_SIG_VERIFIED) {
+		json_object_set_new(a->origin, "signature", json_string("verified"));
+		fprintf(stderr, "tocsin-cap: %s %s: signature verified (sender %s, key %.16s)\n",
+			a->sender, a->identifier, a->sender,
+			json_string_value(json_object_get(reply, "fingerprint")));
+		out = CAP_IMPORTED;
+	} else if (policy && !strcmp(policy, "refuse")) {
+		snprintf(reason, rsize, "signature: sender %s is registered and its signature is %s: "
+					"%s; refused, nothing stored", a->sender,
+			 sig == CAP_SIG_MISSING ? "missing" : "not accepted", why);
+		out = CAP_REJECTED;
+	} else {
+		json_object_set_new(a->origin, "signature", json_string("failed"));
+		snprintf(reason, rsize, "signature FAILED (sender %s is registered): %s; not "
+					"delivered, for a controller's review", a->sender, why);
+		out = failed_key(a, xml, len) ? CAP_RETRY : CAP_HELD;
+	}
+	json_decref(reply);
+	return out;
+}
+
 /* The publish's sequence number: the one a previous attempt at this CAP
  * message used, else a new one, written down before it is sent. */
 static enum cap_outcome publish_seq(const struct cap_importer *im, struct cap_alert *a,
@@ -285,6 +381,49 @@ static enum cap_outcome publish_seq(const struct cap_importer *im, struct cap_al
 	return CAP_IMPORTED;
 }
 
+/* 1 when this CAP message was imported or held here before (*out and
+ * *alert_id say which and what), 0 when not, -1 when the state is
+ * unreadable. */
+static int seen_before(const struct cap_importer *im, struct cap_alert *a, int64_t *alert_id,
+		       enum cap_outcome *out)
+{
+	int rc = cap_state_lookup(im->state_dir, a->sender, a->identifier, alert_id);
+	int held;
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	held = *alert_id < 0;
+	if (held)
+		*alert_id = -*alert_id;
+	fprintf(stderr, "tocsin-cap: %s %s was %s before as %s %" PRId64 "\n", a->sender,
+		a->identifier, held ? "held" : "imported", held ? "pending import" : "alert",
+		*alert_id);
+	*out = held ? CAP_HELD : CAP_IMPORTED;
+	return 1;
+}
+
+/* Before anything is sent: 1 when the message was imported or held here
+ * before, or its signature refuses it (*out says which), -1 when the
+ * state is unreadable, 0 to go on: sig_reason (SIG_REASON_MAX bytes) is
+ * then why it must be held for its signature, or empty. */
+static int screen(const struct cap_importer *im, struct cap_alert *a, const char *xml,
+		  size_t len, int64_t *alert_id, enum cap_outcome *out, char *sig_reason,
+		  char *reason, size_t rsize)
+{
+	int rc = seen_before(im, a, alert_id, out);
+
+	sig_reason[0] = '\0';
+	if (rc != 0)
+		return rc;
+	*out = check_signature(im, a, xml, len, reason, rsize);
+	if (*out == CAP_IMPORTED)
+		return 0;
+	if (*out != CAP_HELD)
+		return 1;
+	snprintf(sig_reason, SIG_REASON_MAX, "%s", reason);
+	return seen_before(im, a, alert_id, out); /* the same bytes held before */
+}
+
 enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, size_t len,
 				int64_t *alert_id, char *reason, size_t rsize)
 {
@@ -292,7 +431,8 @@ enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, 
 	struct cap_problem prob;
 	json_t *req = NULL, *reply = NULL, *note;
 	int64_t seq = 0;
-	enum cap_outcome out;
+	enum cap_outcome out = CAP_IMPORTED;
+	char sig_reason[SIG_REASON_MAX];
 	size_t i;
 	int rc;
 
@@ -303,19 +443,17 @@ enum cap_outcome cap_import_doc(const struct cap_importer *im, const char *xml, 
 	json_array_foreach(a.notes, i, note)
 		fprintf(stderr, "tocsin-cap: %s %s: not held: %s\n", a.sender, a.identifier,
 			json_string_value(note));
-	rc = cap_state_lookup(im->state_dir, a.sender, a.identifier, alert_id);
-	if (rc == 0) {
-		int held = *alert_id < 0;
-		if (held)
-			*alert_id = -*alert_id;
-		fprintf(stderr, "tocsin-cap: %s %s was %s before as %s %" PRId64 "\n", a.sender,
-			a.identifier, held ? "held" : "imported", held ? "pending import" : "alert",
-			*alert_id);
+	rc = screen(im, &a, xml, len, alert_id, &out, sig_reason, reason, rsize);
+	if (rc != 0) {
 		cap_alert_free(&a);
-		return held ? CAP_HELD : CAP_IMPORTED;
+		return rc < 0 ? CAP_RETRY : out;
 	}
 	req = json_object();
-	out = rc < 0 || !req ? CAP_RETRY : build_request(im, &a, req, reason, rsize);
+	out = !req ? CAP_RETRY : build_request(im, &a, req, reason, rsize);
+	if (out != CAP_RETRY && sig_reason[0]) {
+		snprintf(reason, rsize, "%s", sig_reason);
+		out = CAP_HELD; /* never delivered as genuine */
+	}
 	if (out == CAP_IMPORTED || out == CAP_HELD) {
 		enum cap_outcome up = upload_images(im, &a, req, reason, rsize);
 		if (up != CAP_IMPORTED)

@@ -7,6 +7,7 @@
 #include "cap_import.h"
 #include "cap_parse.h"
 #include "cap_state.h"
+#include "cap_verify.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -376,6 +377,7 @@ int main(int argc, char **argv)
 	else
 		rc = cmd_import(schema, &o, argc, argv, !strcmp(cmd, "watch"));
 	cap_schema_free(schema);
+	cap_verify_end();
 	xmlCleanupParser();
 	return rc;
 }

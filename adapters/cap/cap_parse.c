@@ -623,6 +623,11 @@ out:
 	return rc;
 }
 
+/* The broker takes at most 50 targets.geocodes (frame_publish.c): past
+ * that the publish would be refused whole, and every info block adds its
+ * own areaDescs in its language. */
+#define CAP_GEOCODES_MAX 50
+
 /* "NAME=VALUE" into a->geocodes, once: what the administrator's mapping
  * may turn into sites (tocsinctl geocode add). A valueName with "=" in it
  * or a pair over 300 bytes cannot be written so: noted instead. */
@@ -640,7 +645,47 @@ static void hold_geocode(struct cap_alert *a, xmlNodePtr n, const char *name, co
 	json_array_foreach(a->geocodes, i, v)
 		if (!strcmp(json_string_value(v), code))
 			return;
+	if (json_array_size(a->geocodes) >= CAP_GEOCODES_MAX) {
+		note(a, n, "%.300s is not mapped: an import maps at most %d geocodes", code,
+		     CAP_GEOCODES_MAX);
+		return;
+	}
 	json_array_append_new(a->geocodes, json_string(code));
+}
+
+/* An areaDesc or geocode element into a->geocodes; 0 when g is neither. */
+static int hold_area_code(struct cap_alert *a, xmlNodePtr g)
+{
+	if (is_cap(g, "areaDesc")) {
+		char *d = text_of(g); /* held in cap_info too */
+		if (d && *d)
+			hold_geocode(a, g, "areaDesc", d);
+		free(d);
+		return 1;
+	}
+	if (is_cap(g, "geocode")) {
+		char *k = child_text(g, "valueName"), *v = child_text(g, "value");
+		hold_geocode(a, g, k, v);
+		free(k);
+		free(v);
+		return 1;
+	}
+	return 0;
+}
+
+/* The geocodes and areaDescs of an info block after the first (issue 18):
+ * a feed may put a region's codes in its second language's block only.
+ * Its polygons and circles are not the model's area (the first block's
+ * is); cap_info holds them. */
+static void hold_more_area_codes(xmlNodePtr info, struct cap_alert *a)
+{
+	for (xmlNodePtr area = info->children; area; area = area->next) {
+		if (!is_cap(area, "area"))
+			continue;
+		for (xmlNodePtr g = area->children; g; g = g->next)
+			if (g->type == XML_ELEMENT_NODE)
+				(void)hold_area_code(a, g);
+	}
 }
 
 /* The first polygon or circle of the first area that has one; every
@@ -661,17 +706,7 @@ static int map_areas(xmlNodePtr info, struct cap_alert *a, struct cap_problem *e
 				if (is_cap(g, "polygon") ? map_polygon(g, a, err) : map_circle(g, a, err))
 					return -1;
 				held = 1;
-			} else if (is_cap(g, "areaDesc")) {
-				char *d = text_of(g); /* held in cap_info too */
-				if (d && *d)
-					hold_geocode(a, g, "areaDesc", d);
-				free(d);
-			} else if (is_cap(g, "geocode")) {
-				char *k = child_text(g, "valueName"), *v = child_text(g, "value");
-				hold_geocode(a, g, k, v);
-				free(k);
-				free(v);
-			} else {
+			} else if (!hold_area_code(a, g)) {
 				note(a, g, "not held: Tocsin holds one polygon or circle");
 			}
 		}
@@ -935,6 +970,9 @@ static int map_alert(xmlNodePtr root, struct cap_alert *a, struct cap_problem *e
 	} else if (map_info(info, a, err)) {
 		return -1;
 	}
+	for (xmlNodePtr more = info ? info->next : NULL; more; more = more->next)
+		if (is_cap(more, "info"))
+			hold_more_area_codes(more, a);
 	note_alert_extras(root, a);
 	hold_infos(root, a);
 	return 0;

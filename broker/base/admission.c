@@ -154,3 +154,24 @@ int admission_rate_allow(struct rate_bucket *r, int per_sec, int64_t now_us)
 	r->tokens -= 1.0;
 	return 1;
 }
+
+int admission_gate_room(const struct admission_gate *g, unsigned max)
+{
+	return g->in_flight < max;
+}
+
+int admission_gate_reopen(const struct admission_gate *g, unsigned max)
+{
+	return g->in_flight < max - max / 4;
+}
+
+void admission_gate_enter(struct admission_gate *g)
+{
+	g->in_flight++;
+}
+
+void admission_gate_leave(struct admission_gate *g)
+{
+	if (g->in_flight > 0)
+		g->in_flight--;
+}

@@ -1,7 +1,8 @@
 /* admission.h: who may open a WebSocket and how fast a connection may
  * talk: the Origin allow-list (against cross-site WebSocket hijacking),
- * connection caps per address and in total, and a per-connection message
- * rate. Pure apart from malloc; loop thread only; unit-tested. */
+ * connection caps per address and in total, a per-connection message
+ * rate, and the gate on handshakes in flight (when the listener stops
+ * accepting). Pure apart from malloc; loop thread only; unit-tested. */
 #ifndef TOCSIN_ADMISSION_H
 #define TOCSIN_ADMISSION_H
 
@@ -49,5 +50,23 @@ struct rate_bucket {
 
 /* 1 when one more message is allowed now, 0 when over the rate. */
 int admission_rate_allow(struct rate_bucket *r, int per_sec, int64_t now_us);
+
+/* The handshakes in flight: connections accepted and neither signed in
+ * nor gone (a TLS handshake, an HTTP request, a WebSocket upgrade, a
+ * session before its hello verified). The listener (listener.c) stops
+ * accepting when max are in flight, leaving the rest in the kernel's
+ * listen queue, and starts again once a quarter of them are through, so
+ * that it does not start and stop at every connection. */
+struct admission_gate {
+	unsigned in_flight;
+	uint64_t pauses;      /* times accepting stopped at max */
+};
+
+/* 1 while one more connection may be accepted. */
+int admission_gate_room(const struct admission_gate *g, unsigned max);
+/* 1 when a gate that stopped at max may accept again. */
+int admission_gate_reopen(const struct admission_gate *g, unsigned max);
+void admission_gate_enter(struct admission_gate *g);
+void admission_gate_leave(struct admission_gate *g);
 
 #endif

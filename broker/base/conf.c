@@ -135,6 +135,17 @@ static const struct setting table[] = {
 	  "(the client's, behind trusted-proxies)", RELOAD },
 	{ "max-connections", "TOCSIN_MAX_CONNECTIONS", T_INT, AT(max_connections), 1, 1000000,
 	  "19000", "N", "WebSocket connections in all", RELOAD },
+	/* 1,024: TLS storms of 10,000 (bench/README.md, "Admission") cost the
+	 * broker 4.7-5.7 s of CPU at 128 to 2,048 and 9.7 s at 4,096, where
+	 * handshakes waited so long that clients gave up on them; and 19,000
+	 * connections + 1,024 + 256 fit the unit's LimitNOFILE of 20,480 */
+	{ "max-handshakes", "TOCSIN_MAX_HANDSHAKES", T_INT, AT(max_handshakes), 1, 100000, "1024",
+	  "N", "connections accepted and not yet signed in (TLS handshakes, HTTP requests, "
+	  "WebSocket upgrades, hellos being checked); at this many the broker stops accepting "
+	  "and the next wait in the kernel's listen queue until some are through", RELOAD },
+	{ "listen-backlog", "TOCSIN_LISTEN_BACKLOG", T_INT, AT(listen_backlog), 16, 1000000,
+	  "65535", "N", "connections the kernel queues before the broker accepts them (at most "
+	  "the kernel's net.core.somaxconn)", 0 },
 	{ "image-sweep-seconds", "TOCSIN_IMAGE_SWEEP_SECONDS", T_INT, AT(image_sweep_s), 1, 86400,
 	  "60", "SECONDS", "how often the bytes of expired images are erased", RELOAD },
 	{ "crime-retention-days", "TOCSIN_CRIME_RETENTION_DAYS", T_INT, AT(crime_retention_days), 1,

@@ -65,6 +65,8 @@ struct conf {
 	int rate_per_sec;         /* rate-limit messages per second per connection */
 	int max_per_address;      /* max-connections-per-address */
 	int max_connections;      /* max-connections */
+	int max_handshakes;       /* max-handshakes: accepted, not yet signed in */
+	int listen_backlog;       /* listen-backlog: listen(2)'s backlog */
 	int image_sweep_s;        /* image-sweep-seconds */
 	int crime_retention_days; /* crime-retention-days: crime records kept this long */
 	int crime_sweep_s;        /* crime-sweep-seconds */

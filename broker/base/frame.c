@@ -179,6 +179,7 @@ static const struct {
 	{ "refresh", FRAME_REFRESH },
 	{ "site_history", FRAME_SITE_HISTORY },
 	{ "report_update", FRAME_REPORT_UPDATE },
+	{ "import_reject", FRAME_IMPORT_REJECT },
 	{ "admin", FRAME_ADMIN },
 	{ "release_approve", FRAME_RELEASE },
 	{ "release_reject", FRAME_RELEASE },
@@ -318,6 +319,7 @@ static int parse_body(json_t *root, struct client_frame *out, struct frame_error
 	case FRAME_INBOX:
 	case FRAME_REFRESH:
 	case FRAME_REPORT_UPDATE:
+	case FRAME_IMPORT_REJECT:
 	case FRAME_ADMIN:
 	case FRAME_RELEASE:
 	case FRAME_ALERT_UNVERIFIED:

@@ -46,6 +46,7 @@ enum frame_type {
 	FRAME_RELEASE, /* release_approve, release_reject: release.c checks them */
 	FRAME_ALERT_UNVERIFIED, /* unverified.c checks its members */
 	FRAME_CRIME_REPORT, /* crime_report.c checks its members */
+	FRAME_IMPORT_REJECT, /* inbox.c checks its members */
 };
 
 struct frame_publish {

@@ -279,19 +279,24 @@ bad:
 
 /* origin: what an imported message said of itself (its identifier,
  * sender, sent and sender name, as CAP has them); the CAP export gives
- * them back. Only an adapter may give it (broker/handle/publish.c). */
+ * them back. Only an adapter may give it (broker/handle/publish.c).
+ * signature: "verified" when the sender is registered and its XML
+ * Signature verified, "failed" when it did not (held for review, then
+ * published by a controller): the CAP importer's finding, shown with the
+ * source (adapters/cap/cap_verify.c). */
 static int check_origin(json_t *root, json_t *rec, struct frame_error *err)
 {
-	static const char *const names[] = { "identifier", "sender", "sent", "sender_name", NULL };
+	static const char *const names[] = { "identifier", "sender", "sent", "sender_name",
+					     "signature", NULL };
 	json_t *o = json_object_get(root, "origin"), *copy;
 	const char *v;
 	int64_t ms;
 
 	if (!o || json_is_null(o))
 		return 0;
-	if (!json_is_object(o) || json_object_size(o) > 4) {
+	if (!json_is_object(o) || json_object_size(o) > 5) {
 		frame_error_set(err, "bad_field", "origin",
-				"origin must be an object of identifier, sender, sent, sender_name");
+				"origin must be an object of identifier, sender, sent, sender_name, signature");
 		return -1;
 	}
 	copy = json_object();
@@ -305,6 +310,12 @@ static int check_origin(json_t *root, json_t *rec, struct frame_error *err)
 		}
 		/* CAP: identifier and sender without white space or commas (they
 		 * are written into references triplets), sent a time */
+		if (v && i == 4 && strcmp(v, "verified") && strcmp(v, "failed")) {
+			frame_error_set(err, "bad_field", "origin.signature",
+					"origin.signature is verified or failed");
+			json_decref(copy);
+			return -1;
+		}
 		if (v && (i < 2 ? strpbrk(v, " \t\r\n,") != NULL
 				: i == 2 && clock_parse_iso(v, &ms))) {
 			frame_error_set(err, "bad_field", i ? (i == 1 ? "origin.sender" : "origin.sent")
@@ -318,7 +329,7 @@ static int check_origin(json_t *root, json_t *rec, struct frame_error *err)
 	}
 	if (json_object_size(copy) != json_object_size(o)) {
 		frame_error_set(err, "bad_field", "origin",
-				"origin holds only identifier, sender, sent and sender_name");
+				"origin holds only identifier, sender, sent, sender_name and signature");
 		json_decref(copy);
 		return -1;
 	}

@@ -171,6 +171,14 @@ static void render_state(struct out *o, const struct metrics *m, const struct me
 {
 	counter(o, "tocsin_slow_consumer_closes_total",
 		"Connections closed because their outbound queue was full.", m->slow_closes);
+	gauge(o, "tocsin_handshakes_in_flight", "Connections accepted and not yet signed in "
+	      "(TLS handshakes, HTTP requests, WebSocket upgrades, hellos being checked).",
+	      (double)now->handshakes);
+	counter(o, "tocsin_accept_pauses_total", "Times the broker stopped accepting because "
+		"max-handshakes were in flight (the next wait in the listen queue).",
+		m->accept_pauses);
+	counter(o, "tocsin_accept_no_files_total", "Connections left in the listen queue for "
+		"want of a file descriptor (accept: EMFILE or ENFILE).", m->accept_no_files);
 	gauge(o, "tocsin_journal_records", "Journal records waiting to be written to the database.",
 	      (double)now->journal_pending);
 	head(o, "tocsin_db_up", "gauge", "1 while the broker's database connection is up.");

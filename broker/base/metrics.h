@@ -5,7 +5,7 @@
  * lines of text per metric, so the broker writes it itself. Every counter
  * lives in struct metrics (one in struct broker), is added to where the
  * event happens (publish.c, flush.c, receipt.c, escalation.c, session.c,
- * http_api.c, bus.c) and is only ever read by
+ * http_api.c, bus.c, listener.c) and is only ever read by
  * metrics_render; what is true only at the moment of a scrape (connections
  * by role, journal, database up) comes in a struct metrics_now. The
  * histograms have fixed buckets, so a scrape costs the same at any load.
@@ -21,7 +21,7 @@
 
 #define METRICS_SEVERITIES 4 /* minor, moderate, severe, extreme */
 #define METRICS_BUCKETS 12
-#define METRICS_ROLES (ROLE_ADMIN + 1) /* [ROLE_NONE]: not signed in yet */
+#define METRICS_ROLES (ROLE_INSPECTOR + 1) /* [ROLE_NONE]: not signed in yet */
 
 enum metrics_source { METRICS_CONSOLE, METRICS_ADAPTER };
 
@@ -50,6 +50,8 @@ struct metrics {
 	uint64_t acks, reads;                      /* receipt.c: stored */
 	uint64_t escalations;                      /* escalation.c: sites escalated */
 	uint64_t slow_closes;                      /* session.c: closed at the queue limit */
+	uint64_t accept_pauses;                    /* listener.c: stopped at max-handshakes */
+	uint64_t accept_no_files;                  /* listener.c: accept refused, EMFILE/ENFILE */
 	uint64_t signins, signin_failures, signin_lockouts; /* http_api.c */
 	uint64_t bus_in, bus_out;                  /* bus.c: requests in, events out */
 	uint64_t retention_erased[METRICS_RET_KINDS]; /* retention.c, crime_sweep.c: rows */
@@ -68,6 +70,7 @@ struct metrics {
 /* What is true at the moment of a scrape (http_ops.c fills it). */
 struct metrics_now {
 	unsigned connections[METRICS_ROLES];
+	unsigned handshakes;                       /* accepted, not yet signed in */
 	size_t journal_pending;
 	int db_up, db_records_up, ready;
 	int64_t head;

@@ -12,6 +12,7 @@ static const char *const role_names[] = {
 	[ROLE_COMPANY_OPERATOR] = "company_operator",
 	[ROLE_SITE_CONSOLE] = "site_console",
 	[ROLE_ADMIN] = "admin",
+	[ROLE_INSPECTOR] = "inspector",
 };
 
 const char *token_role_name(enum role role)

@@ -22,6 +22,7 @@ enum role {
 	ROLE_COMPANY_OPERATOR,
 	ROLE_SITE_CONSOLE,
 	ROLE_ADMIN,
+	ROLE_INSPECTOR, /* a duty inspector: the two-person release's second person only */
 };
 
 const char *token_role_name(enum role role);

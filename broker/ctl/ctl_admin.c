@@ -293,7 +293,8 @@ int ctl_admin_user_add(int argc, char **argv)
 			 "                          < PASSWORD\n"
 			 "Adds a user; the password is one line on standard input (prompted for,\n"
 			 "without echo, on a terminal) and stored as an argon2id hash.\n"
-			 "  ROLE               controller, analyst, company_operator, site_console, admin\n"
+			 "  ROLE               controller, analyst, company_operator, site_console, admin,\n"
+			 "                     inspector (approves or rejects held alerts: nothing else)\n"
 			 "  --org ORG          id or exact name (a site_console's defaults to its site's\n"
 			 "                     guarding company)\n"
 			 "  --site SITE        slug or id; required for, and only for, site_console\n"
@@ -416,7 +417,7 @@ static int blank(const char *s)
 static int user_update_check(const struct ctl_run *r)
 {
 	static const char *const roles[] = { "controller", "analyst", "company_operator",
-					     "site_console", "admin" };
+					     "site_console", "admin", "inspector" };
 	const char *role = ctl_args_get(r->args, "--role"), *cleared = ctl_args_get(r->args, "--cleared");
 	const char *name = ctl_args_get(r->args, "--display-name");
 	int known = 0;
@@ -425,7 +426,7 @@ static int user_update_check(const struct ctl_run *r)
 		known |= !strcmp(role, roles[i]);
 	if (role && !known) {
 		fprintf(stderr, "tocsinctl %s: --role takes controller, analyst, company_operator, "
-				"site_console or admin, not '%s'\n", r->cmd, role);
+				"site_console, admin or inspector, not '%s'\n", r->cmd, role);
 		return -1;
 	}
 	if (cleared && strcmp(cleared, "yes") && strcmp(cleared, "no")) {
@@ -515,7 +516,8 @@ int ctl_admin_user_update(int argc, char **argv)
 			 "site or clearance ends the user's live sessions (its tokens are revoked;\n"
 			 "they close with auth_revoked within seconds): it signs in again and gets\n"
 			 "the new claims. A new display name ends no session.\n"
-			 "  --role ROLE        controller, analyst, company_operator, site_console, admin\n"
+			 "  --role ROLE        controller, analyst, company_operator, site_console, admin,\n"
+			 "                     inspector\n"
 			 "                     (leaving site_console drops the site; becoming one\n"
 			 "                     needs --site)\n"
 			 "  --org ORG          id or exact name (a console moved with --site follows\n"

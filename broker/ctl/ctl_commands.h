@@ -73,6 +73,9 @@ int ctl_cap_key_init(const char *dir, gid_t gid, char *key_path, char *pub_path,
 /* ctl_cap.c */
 int ctl_cap_export(int argc, char **argv);
 
+/* ctl_cap_sender.c: cap sender add|list|remove */
+int ctl_cap_sender(int argc, char **argv);
+
 /* ctl_crime.c */
 int ctl_crime_import(int argc, char **argv);
 

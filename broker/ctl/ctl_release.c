@@ -28,6 +28,8 @@ int ctl_release_policy_show(int argc, char **argv)
 		       "severities waits for a second controller when it reaches more than\n"
 		       "max_sites sites, names a sector (whole_sector) or every security\n"
 		       "company (all_companies); it expires unsent after expiry_s seconds.\n"
+		       "approver: who may release it, controller (another controller or a\n"
+		       "duty inspector) or inspector (a duty inspector only).\n"
 		       RELEASE_HELP,
 		       argc, argv, args, 0, 0, policy_show);
 }
@@ -38,13 +40,13 @@ static int policy_set(struct ctl_run *r)
 			    ctl_args_get(r->args, "--max-sites"),
 			    ctl_args_get(r->args, "--whole-sector"),
 			    ctl_args_get(r->args, "--all-companies"),
-			    ctl_args_get(r->args, "--expiry") };
+			    ctl_args_get(r->args, "--expiry"), ctl_args_get(r->args, "--approver") };
 
 	return ctl_exec_print(r->cmd, r->conn,
 			      "SELECT * FROM tocsin_release_policy_set($1,"
 			      " string_to_array($2, ','), $3::integer, $4::boolean, $5::boolean,"
-			      " $6::integer)",
-			      6, p, r->o.json);
+			      " $6::integer, $7)",
+			      7, p, r->o.json);
 }
 
 int ctl_release_policy_set(int argc, char **argv)
@@ -52,17 +54,21 @@ int ctl_release_policy_set(int argc, char **argv)
 	struct ctl_arg args[] = { { "--severities", 0, 0, NULL }, { "--max-sites", 0, 0, NULL },
 				  { "--whole-sector", 0, 0, NULL },
 				  { "--all-companies", 0, 0, NULL }, { "--expiry", 0, 0, NULL },
-				  { "--actor", 0, 0, NULL }, { NULL, 0, 0, NULL } };
+				  { "--approver", 0, 0, NULL }, { "--actor", 0, 0, NULL },
+				  { NULL, 0, 0, NULL } };
 
 	return ctl_run("policy set",
 		       "usage: tocsinctl policy set [--severities LIST] [--max-sites N]\n"
 		       "                            [--whole-sector true|false]\n"
 		       "                            [--all-companies true|false]\n"
-		       "                            [--expiry SECONDS] [--actor NAME]\n"
+		       "                            [--expiry SECONDS]\n"
+		       "                            [--approver controller|inspector] [--actor NAME]\n"
 		       "Changes the release policy (what is not given stays) and prints it;\n"
 		       "audited as release_policy_set with the values before and after.\n"
 		       "LIST: severities, comma-separated (default severe,extreme); an empty\n"
 		       "LIST holds nothing. SECONDS: 30 to 86400 (default 600).\n"
+		       "--approver: who may be the second person: controller (default: another\n"
+		       "controller or a duty inspector) or inspector (a duty inspector only).\n"
 		       RELEASE_HELP,
 		       argc, argv, args, 0, 0, policy_set);
 }

@@ -97,6 +97,7 @@ static const struct ctl_command commands[] = {
 	{ "release", "report", ctl_release_report, "held alerts and how each ended (released alone too)" },
 	{ "alert", "verify", ctl_alert_keys_verify, "check an alert's signature: kept with it (ID) or a saved frame (FILE)" },
 	{ "cap", "export", ctl_cap_export, "an alert as OASIS CAP 1.2 XML (audited)" },
+	{ "cap", "sender", ctl_cap_sender, "add|list|remove CAP senders whose signatures are checked (audited)" },
 	{ "geocode", "add", ctl_geocode_add, "map a CAP geocode or areaDesc to sites and sectors (audited)" },
 	{ "geocode", "list", ctl_geocode_list, "the CAP geocode mappings" },
 	{ "geocode", "remove", ctl_geocode_remove, "remove a CAP geocode mapping (audited)" },

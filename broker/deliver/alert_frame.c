@@ -21,7 +21,10 @@
  * alert can be checked years later, after any number of key rotations
  * (`tocsinctl alert verify ID`). One INSERT per alert, queued after the
  * alert's own transaction has committed, and not waited for: the fan-out
- * does not wait on it. */
+ * does not wait on it. An alert journaled while the database is away
+ * (alert_frame_sign_journaled) carries its signature and signed text in
+ * its journal record, and the write-back keeps them in the publish's own
+ * transaction (tocsin_journal_apply): signed once all the same. */
 #include "deliver.h"
 #include "canon_json.h"
 #include "db.h"
@@ -70,20 +73,44 @@ static void kept(struct broker *b, void *arg, PGresult *res, const struct db_err
 			  err->message);
 }
 
-json_t *alert_frame_sign_kept(struct broker *b, int64_t id, const json_t *alert, int keep)
+/* The signature of an alert as its publisher makes it, and the canonical
+ * text it covers in *text (malloc'd, *len bytes; NULL when it could not be
+ * made). NULL: unsigned. */
+static json_t *sign_publisher(struct broker *b, const json_t *alert, char **text, size_t *len)
+{
+	*text = alert ? canon_json_dump(alert, len) : NULL;
+	return *text ? sign_key_sign_text(&b->alert_key, *text, *len) : NULL;
+}
+
+json_t *alert_frame_sign_kept(struct broker *b, int64_t id, const json_t *alert)
 {
 	size_t len;
-	char *text = alert ? canon_json_dump(alert, &len) : NULL, idtext[24];
-	json_t *sig = text ? sign_key_sign_text(&b->alert_key, text, len) : NULL;
+	char *text, idtext[24];
+	json_t *sig = sign_publisher(b, alert, &text, &len);
 	const char *params[4] = { idtext, json_string_value(json_object_get(sig, "key_id")),
 				  json_string_value(json_object_get(sig, "sig")), text };
 
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
-	if (sig && keep &&
+	if (sig &&
 	    db_query(b->db, "SELECT tocsin_alert_signature_keep($1, $2, $3, $4)", 4, params, kept,
 		     (void *)(intptr_t)id))
 		log_error("alert %lld: its signature was not kept: the database is not reachable",
 			  (long long)id);
+	free(text);
+	return sig;
+}
+
+json_t *alert_frame_sign_journaled(struct broker *b, const json_t *alert, json_t *rec)
+{
+	size_t len;
+	char *text;
+	json_t *sig = sign_publisher(b, alert, &text, &len);
+
+	if (sig)
+		json_object_set_new(rec, "signature",
+				    json_pack("{s:O, s:O, s:s%}", "key_id",
+					      json_object_get(sig, "key_id"), "sig",
+					      json_object_get(sig, "sig"), "signed", text, len));
 	free(text);
 	return sig;
 }

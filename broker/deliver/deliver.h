@@ -42,13 +42,17 @@ void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org);
  * except_session (0: none); OFFICIAL-SENSITIVE content to cleared ones
  * only; through their gates, so that none overtakes a sign-in's list. */
 void fanout_to_force(struct broker *b, struct msg *m, uint64_t except_session);
-/* Sends a message to every controller session but except_session (0:
- * none), and to the sessions of also_user (0: none): the two-person
- * release's frames (release.c). */
+/* Sends a message to every controller and duty inspector session but
+ * except_session (0: none), and to the sessions of also_user (0: none):
+ * the two-person release's frames (release.c). An inspector is on the
+ * desks' list for these alone: every other fan-out over it names the
+ * roles it serves, or (by organisation) leaves inspectors out. */
 void fanout_to_controllers(struct broker *b, struct msg *m, uint64_t except_session,
 			   int64_t also_user);
-/* 1 when a controller other than except_user is signed in here. */
-int fanout_controllers_present(struct broker *b, int64_t except_user);
+/* 1 when someone other than except_user who may release a held alert is
+ * signed in here: a duty inspector, or (unless inspectors_only, the
+ * policy's approver) a controller. */
+int fanout_approvers_present(struct broker *b, int64_t except_user, int inspectors_only);
 /* Sends a message to the consoles of one site (escalated:true alerts),
  * or to the operators of one company. */
 void fanout_to_site(struct broker *b, struct msg *m, int64_t site_id);
@@ -68,10 +72,13 @@ struct msg *alert_frame_signed_msg(json_t *sig, int64_t id, int64_t seq, json_t 
 /* Signs an alert once as its publisher (a publish, a relay) and keeps the
  * signature and the canonical text it covers with the alert in PostgreSQL
  * (alert_signatures, `tocsinctl alert verify ID`). Returns the signature
- * object (caller owns; NULL: unsigned, logged by alert_frame_signed_msg).
- * Asks nothing of the database when keep is 0 (a journaled alert, whose
- * row does not exist yet). */
-json_t *alert_frame_sign_kept(struct broker *b, int64_t id, const json_t *alert, int keep);
+ * object (caller owns; NULL: unsigned, logged by alert_frame_signed_msg). */
+json_t *alert_frame_sign_kept(struct broker *b, int64_t id, const json_t *alert);
+/* The same for an alert the journal takes while the database is away
+ * (its row does not exist yet): what alert_signatures will keep goes in
+ * the journal record rec, as "signature": {"key_id", "sig", "signed"},
+ * which the write-back stores (tocsin_journal_apply). */
+json_t *alert_frame_sign_journaled(struct broker *b, const json_t *alert, json_t *rec);
 /* MSG_TO_* bits from an alert's target roles and classification. */
 unsigned alert_frame_audience(const char *roles, const char *classification);
 

@@ -75,8 +75,8 @@ void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org)
 		return;
 	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
 		struct session *s = lws_container_of(d, struct session, desk_link);
-		if (may_see(s, m) && s->who.org_id == org)
-			session_send(s, m); /* every desk is a controller, analyst or operator */
+		if (may_see(s, m) && s->who.org_id == org && s->who.role != ROLE_INSPECTOR)
+			session_send(s, m); /* a controller, analyst or operator */
 	}
 }
 
@@ -98,8 +98,9 @@ void fanout_to_watchers(struct broker *b, struct msg *m, int64_t sender_org, int
 {
 	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
 		struct session *s = lws_container_of(d, struct session, desk_link);
-		if (may_see(s, m) && (is_force_desk(s) || (sender_org && s->who.org_id == sender_org) ||
-				      (watcher_org && s->who.org_id == watcher_org)))
+		if (may_see(s, m) && s->who.role != ROLE_INSPECTOR &&
+		    (is_force_desk(s) || (sender_org && s->who.org_id == sender_org) ||
+		     (watcher_org && s->who.org_id == watcher_org)))
 			session_send(s, m);
 	}
 }
@@ -109,17 +110,20 @@ void fanout_to_controllers(struct broker *b, struct msg *m, uint64_t except_sess
 {
 	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
 		struct session *s = lws_container_of(d, struct session, desk_link);
-		if ((s->who.role == ROLE_CONTROLLER || s->who.user_id == also_user) &&
+		if ((s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_INSPECTOR ||
+		     s->who.user_id == also_user) &&
 		    s->id != except_session)
 			session_send(s, m);
 	}
 }
 
-int fanout_controllers_present(struct broker *b, int64_t except_user)
+int fanout_approvers_present(struct broker *b, int64_t except_user, int inspectors_only)
 {
 	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
 		struct session *s = lws_container_of(d, struct session, desk_link);
-		if (s->who.role == ROLE_CONTROLLER && s->who.user_id != except_user)
+		if ((s->who.role == ROLE_INSPECTOR ||
+		     (s->who.role == ROLE_CONTROLLER && !inspectors_only)) &&
+		    s->who.user_id != except_user)
 			return 1;
 	}
 	return 0;

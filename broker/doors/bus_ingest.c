@@ -6,7 +6,8 @@
  * and then it takes the same path as a WebSocket request, with a
  * requester that answers over the bus: publish_request() and
  * report_request() (session.h). Images are checked as POST /api/images
- * checks them and stored with tocsin_image_store(). Loop thread only. */
+ * checks them and stored with tocsin_image_store(); cap_sender looks up a
+ * registered CAP sender's key (tocsin_bus_cap_sender). Loop thread only. */
 #include "broker.h"
 #include "handle.h"
 #include "bus_internal.h"
@@ -217,6 +218,68 @@ out:
 	free(bin);
 }
 
+/* What cap_sender_found needs: the requester, and the sender asked for. */
+struct cap_sender_ctx {
+	struct requester req;
+	char sender[256];
+};
+
+/* Columns: public_key, on_failure, fingerprint; no row when the sender is
+ * not registered. */
+static void cap_sender_found(struct broker *b, void *arg, PGresult *res,
+			     const struct db_error *err)
+{
+	struct cap_sender_ctx *c = arg;
+
+	if (err)
+		requester_db_error(b, &c->req, err, "bad_field");
+	else if (PQntuples(res) != 1)
+		requester_send(b, &c->req, json_pack("{s:s, s:s, s:b}", "type", "cap_sender",
+						     "sender", c->sender, "registered", 0));
+	else
+		requester_send(b, &c->req,
+			       json_pack("{s:s, s:s, s:b, s:s, s:s, s:s}", "type", "cap_sender",
+					 "sender", c->sender, "registered", 1, "public_key",
+					 PQgetvalue(res, 0, 0), "on_failure", PQgetvalue(res, 0, 1),
+					 "fingerprint", PQgetvalue(res, 0, 2)));
+	free(c);
+}
+
+/* cap_sender: the key and policy the administrator registered for a CAP
+ * <sender> (tocsinctl cap sender add), which the CAP importer verifies
+ * that sender's signatures with. Read-only: no dedupe on seq, like ping. */
+static void submit_cap_sender(struct bus *bus, const struct requester *r, json_t *root)
+{
+	json_t *v = json_object_get(root, "sender");
+	struct cap_sender_ctx *c;
+	char adapter[24];
+	const char *params[2];
+
+	if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 255 ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		reply_error(bus, r, v ? "bad_field" : "missing_field", "sender",
+			    "sender must be a CAP sender of 1 to 255 characters");
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		reply_error(bus, r, "internal", NULL, "out of memory");
+		return;
+	}
+	c->req = *r;
+	snprintf(c->sender, sizeof c->sender, "%s", json_string_value(v));
+	snprintf(adapter, sizeof adapter, "%lld", (long long)r->adapter_id);
+	params[0] = adapter;
+	params[1] = c->sender;
+	if (db_query(bus->b->db,
+		     "SELECT public_key, on_failure, fingerprint FROM tocsin_bus_cap_sender($1::integer, $2)",
+		     2, params, cap_sender_found, c)) {
+		reply_error(bus, r, "unavailable", NULL,
+			    "the database is not reachable; the CAP sender cannot be looked up");
+		free(c);
+	}
+}
+
 /* A resend of a publish the journal holds (journaled during an outage, by
  * this broker or the one before a restart): the first outcome. Once the
  * journal is written back, adapter_submissions has it (tocsin_journal_apply). */
@@ -279,8 +342,10 @@ void bus_ingest_request(struct bus *bus, const void *peer, size_t peer_len, cons
 			submit_frame(bus, &r, data, len);
 	} else if (!strcmp(name, "image"))
 		submit_image(bus, &r, root);
+	else if (!strcmp(name, "cap_sender"))
+		submit_cap_sender(bus, &r, root);
 	else {
-		snprintf(msg, sizeof msg, "unknown request type \"%.40s\" (publish, report, image, ping)",
+		snprintf(msg, sizeof msg, "unknown request type \"%.40s\" (publish, report, image, cap_sender, ping)",
 			 name);
 		reply_error(bus, &r, "unknown_type", "type", msg);
 	}

@@ -1,5 +1,6 @@
 /* doors.h: the doors at the top of the broker (doors/), where everything
- * comes in: the server and its loop (server.c), the tocsin.v1 protocol
+ * comes in: the server and its loop (server.c), the listening socket
+ * (listener.c), the tocsin.v1 protocol
  * callback and its dispatch table (proto.c), the HTTP API (http_api.c,
  * with the crime picture's views in crime_api.c)
  * and the bus's request intake (bus_ingest.c). main.c calls server_run;
@@ -18,6 +19,25 @@ struct bus;
 /* server.c: runs the broker until SIGINT or SIGTERM; 0 after an orderly
  * stop. */
 int server_run(struct broker *b);
+
+/* listener.c: the listening socket (--listen, --listen-backlog) and
+ * admission under overload: no accept past --max-handshakes in flight,
+ * and a rest when out of file descriptors. */
+struct listener;
+struct conf;
+/* Raises the soft RLIMIT_NOFILE towards what max-connections and
+ * max-handshakes need (up to the hard limit) and warns when it stays
+ * below; before lws sizes its tables from it (lws_create_context). */
+void listener_files(const struct conf *c);
+/* Binds and listens, and accepts on ev_loop into b->vhost; NULL (logged)
+ * when it cannot. */
+struct listener *listener_open(struct broker *b, void *ev_loop);
+void listener_free(struct listener *l);
+/* After each pass of the loop: accepts again once the gate has reopened. */
+void listener_pass(struct listener *l);
+/* lws destroys wsi: it leaves the handshakes in flight if still counted,
+ * and a descriptor is free (l may be NULL). */
+void listener_gone(struct listener *l, struct broker *b, struct lws *wsi);
 
 /* proto.c: the lws protocol callback of tocsin.v1 sessions. */
 int proto_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -84,6 +84,7 @@ static char *metrics(struct broker *b, size_t *len)
 		if (role >= 0 && role < METRICS_ROLES)
 			now.connections[role]++;
 	}
+	now.handshakes = b->handshakes.in_flight;
 	now.journal_pending = journal_pending(b->journal);
 	now.db_up = db_is_up(b->db);
 	now.db_records_up = db_is_up(b->db_records);

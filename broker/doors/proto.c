@@ -47,6 +47,7 @@ static void (*const dispatch_table[])(struct session *, struct client_frame *) =
 	[FRAME_CRIME_REPORT] = crime_report_handle,
 	[FRAME_INBOX] = inbox_handle,
 	[FRAME_REPORT_UPDATE] = inbox_update,
+	[FRAME_IMPORT_REJECT] = inbox_reject,
 	[FRAME_ADMIN] = admin_handle,
 	[FRAME_RELEASE] = release_handle,
 	[FRAME_ALERT_UNVERIFIED] = unverified_handle,
@@ -211,6 +212,9 @@ int proto_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return flush_writeable(b, s);
 	case LWS_CALLBACK_CLOSED:
 		session_gone(b, s);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		listener_gone(b->listener, b, wsi); /* whichever protocol lws tells */
 		return 0;
 	default:
 		return 0;

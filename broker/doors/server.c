@@ -204,9 +204,11 @@ static int http_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 {
 	struct broker *b;
 
+	b = lws_context_user(lws_get_context(wsi));
+	if (reason == LWS_CALLBACK_WSI_DESTROY)
+		listener_gone(b->listener, b, wsi);
 	if (reason != LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
 		return http_api_lws_callback(wsi, reason, user, in, len);
-	b = lws_context_user(lws_get_context(wsi));
 	return tls_files_tune(user) || ticket_keys_attach(b->ticket_keys, user) ? -1 : 0;
 }
 
@@ -310,8 +312,9 @@ int server_run(struct broker *b)
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
 	memset(&info, 0, sizeof info);
-	info.port = b->conf.port;
-	info.iface = b->conf.listen_host;
+	/* a server vhost (its TLS context too) that does not listen: the
+	 * listener accepts and hands lws the connections (listener.c) */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.mounts = &mount_api;
 	info.user = b;
@@ -320,16 +323,18 @@ int server_run(struct broker *b)
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
 	info.foreign_loops = foreign_loops;
 	tls_setup(b, &info);
+	listener_files(&b->conf);
 	b->ctx = lws_create_context(&info);
 	if (!b->ctx) {
-		log_error("cannot listen on %s:%d%s (or lws has no libev: package "
-			  "libwebsockets-evlib-ev)", b->conf.listen_host, b->conf.port,
-			  b->conf.tls_cert ? " with TLS" : "");
+		log_error("cannot start libwebsockets%s (or it has no libev: package "
+			  "libwebsockets-evlib-ev)", b->conf.tls_cert ? " with TLS" : "");
 		ev_loop_destroy(loop);
 		return 1;
 	}
 	b->vhost = lws_get_vhost_by_name(b->ctx, "tocsin");
 	b->wake = loop_wake_new(loop, b->ctx);
+	if (b->vhost && b->wake && !(b->listener = listener_open(b, loop)))
+		goto out;
 	b->ids.node = (unsigned)b->conf.node_id;
 	/* The bus reads its key and binds its endpoints while the broker may
 	 * still be root, like the TLS key and the port above; then no more
@@ -395,6 +400,7 @@ int server_run(struct broker *b)
 		/* with sessions still to write, only look for what is ready */
 		ev_run(loop, more ? EVRUN_NOWAIT : EVRUN_ONCE);
 		more = flush_pass(b);
+		listener_pass(b->listener);
 	}
 	ret = b->refused ? 1 : 0;
 	log_info("stopped");
@@ -431,6 +437,8 @@ out:
 	admission_counts_clear(&b->per_address);
 	token_keys_unwatch(b->token_keys);
 	ticket_keys_unwatch(b->ticket_keys);
+	listener_free(b->listener);
+	b->listener = NULL;
 	lws_context_destroy(b->ctx);
 	b->ctx = NULL;
 	loop_wake_free(b->wake);

@@ -102,6 +102,12 @@ void directory_handle(struct session *s, struct client_frame *f)
 	char id[24];
 	const char *params[1] = { id };
 
+	if (s->who.role == ROLE_INSPECTOR) { /* releases carry their recipients' names */
+		free(d);
+		session_reply_error(s, f->ref, "forbidden", NULL,
+				    "a duty inspector has no directory: a held alert names its sites");
+		return;
+	}
 	if (!d) {
 		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
 		return;

@@ -89,9 +89,11 @@ void relay_handle(struct session *s, struct client_frame *f);
 void relay_answer(struct session *s, struct client_frame *f);
 /* The relay_notice of relay alert (its object, with "relay") to the desk
  * of watcher_org, the organisation that sent the original; sites are the
- * relay's recipients. Also for a relay another node made (nodes.c). */
-void relay_notice(struct broker *b, const json_t *alert, const int64_t *sites, size_t n,
-		  int64_t watcher_org, const char *classification);
+ * relay's recipients. The notice carries the relay alert whole with sig,
+ * the relay's own signature (borrowed; NULL: unsigned), so that a desk
+ * checks the note it shows. Also for a relay another node made (nodes.c). */
+void relay_notice(struct broker *b, const json_t *alert, json_t *sig, const int64_t *sites,
+		  size_t n, int64_t watcher_org, const char *classification);
 
 /* status.c: building status, the board, area totals, report-now. */
 void status_handle(struct session *s, struct client_frame *f);
@@ -135,9 +137,14 @@ void report_to_force(struct broker *b, const char *type, const char *report_json
 void crime_report_handle(struct session *s, struct client_frame *f);
 
 /* inbox.c: the force's inbox, filtered, and working a report (handled,
- * assigned, linked to an alert). */
+ * assigned, linked to an alert, a pending CAP import rejected). */
 void inbox_handle(struct session *s, struct client_frame *f);
 void inbox_update(struct session *s, struct client_frame *f);
+/* import_reject: a pending CAP import closed with a reason. */
+void inbox_reject(struct session *s, struct client_frame *f);
+/* A publish released pending import report_id: every controller and
+ * analyst desk hears it closed (report_updated). */
+void inbox_announce(struct broker *b, int64_t report_id);
 
 /* admin.c: administration from the browser (the `admin` frame, role
  * admin), through tocsin_admin_web(); admin_password_ready is the

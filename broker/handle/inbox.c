@@ -9,7 +9,10 @@
  * alert (each member optional, at least one): tocsin_report_update()
  * writes one audit row per change, and every other controller and analyst
  * desk hears the report as it now is (report_updated), so a shared room
- * does not work a report twice. Only controllers and analysts; the checks
+ * does not work a report twice. `import_reject` closes a pending CAP
+ * import (kind cap_import) with a reason, tocsin_cap_pending_reject(); a
+ * publish that releases one (publish.c) calls inbox_announce, so every
+ * desk sees it closed as published. Only controllers and analysts; the checks
  * here are the types and ranges, PostgreSQL checks the rest (who may be
  * assigned, which alert exists).
  *
@@ -19,6 +22,7 @@
 #include "handle.h"
 #include "db.h"
 #include "frame_check.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 
 #define INBOX_MAX 200
 #define INBOX_QUERY_MAX 100    /* the text searched for, in characters */
+#define IMPORT_REASON_MAX 500  /* a rejected import's reason (064_cap_import_reject) */
 
 /* Who asked, and how to name the reply. */
 struct inbox_ctx {
@@ -184,24 +189,13 @@ void inbox_handle(struct session *s, struct client_frame *f)
 	json_decref(filter);
 }
 
-/* The report as it now is: to the desk that asked (with its ref), and as
- * news to every other controller and analyst. An unknown alert to link is
- * unknown_alert; an unknown report unknown_target (report_id). */
-static void report_updated(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+/* The report as it now is (res's one value): to the desk that asked
+ * (with its ref), and as news to every other controller and analyst. */
+static void send_updated(struct broker *b, struct inbox_ctx *c, PGresult *res)
 {
-	struct inbox_ctx *c = arg;
 	struct session *s = session_find(b, c->session_id);
-	json_t *report;
+	json_t *report = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 
-	if (err) {
-		if (s)
-			requester_reply_db_error(s, c->ref, err,
-						 strcmp(err->column, "alert_id") ? "unknown_target"
-										 : "unknown_alert");
-		free(c);
-		return;
-	}
-	report = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	if (s && report)
 		session_send_json(s, json_pack("{s:s, s:s, s:O}", "type", "report_updated", "ref",
 					       c->ref, "report", report));
@@ -209,6 +203,21 @@ static void report_updated(struct broker *b, void *arg, PGresult *res, const str
 		session_reply_error(s, c->ref, "internal", NULL, "the report is unreadable");
 	json_decref(report);
 	report_to_force(b, "report_updated", PQgetvalue(res, 0, 0), c->session_id);
+}
+
+/* A report_update's answer. An unknown alert to link is unknown_alert; an
+ * unknown report unknown_target (report_id). */
+static void report_updated(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct inbox_ctx *c = arg;
+	struct session *s = session_find(b, c->session_id);
+
+	if (!err)
+		send_updated(b, c, res);
+	else if (s)
+		requester_reply_db_error(s, c->ref, err,
+					 strcmp(err->column, "alert_id") ? "unknown_target"
+									 : "unknown_alert");
 	free(c);
 }
 
@@ -254,4 +263,89 @@ void inbox_update(struct session *s, struct client_frame *f)
 	query(s, f, "SELECT tocsin_report_update($1, $2, $3::jsonb, $4)", report, fields,
 	      report_updated, "the database is not reachable; nothing was changed");
 	json_decref(fields);
+}
+
+/* An import_reject's answer: the import as it now is, closed with its
+ * reason, or why not: not_pending (TS409: not a pending import, or no
+ * longer open), unknown_target (no such report), forbidden. */
+static void import_rejected(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
+{
+	struct inbox_ctx *c = arg;
+	struct session *s = session_find(b, c->session_id);
+
+	if (!err)
+		send_updated(b, c, res);
+	else if (s && !err->lost && !strcmp(err->sqlstate, "TS409"))
+		session_reply_error(s, c->ref, "not_pending", "report_id", err->message);
+	else if (s)
+		requester_reply_db_error(s, c->ref, err, "unknown_target");
+	free(c);
+}
+
+/* A reason that is only spaces says nothing: refused as an empty one. */
+static int blank(const char *text)
+{
+	for (; *text; text++)
+		if (!strchr(" \t\r\n", *text))
+			return 0;
+	return 1;
+}
+
+void inbox_reject(struct session *s, struct client_frame *f)
+{
+	struct frame_error err = { 0 };
+	int64_t report_id;
+	const char *reason = NULL;
+	char report[24];
+	json_t *text;
+
+	if (force_only(s, f))
+		return;
+	if (frame_check_int(f->root, "report_id", 1, INT64_MAX, 1, &report_id, NULL, &err) ||
+	    frame_check_text(f->root, "reason", 1, IMPORT_REASON_MAX, 1, &reason, &err)) {
+		session_reply_check_error(s, f->ref, &err);
+		return;
+	}
+	if (blank(reason)) {
+		session_reply_error(s, f->ref, "bad_field", "reason",
+				    "reason must say why the import is rejected");
+		return;
+	}
+	if (!(text = json_pack("[s]", reason))) { /* query() sends an array or an object */
+		session_reply_error(s, f->ref, "internal", NULL, "out of memory");
+		return;
+	}
+	snprintf(report, sizeof report, "%lld", (long long)report_id);
+	query(s, f, "SELECT tocsin_cap_pending_reject($1, $2, $3::jsonb->>0, $4)", report, text,
+	      import_rejected, "the database is not reachable; nothing was rejected");
+	json_decref(text);
+}
+
+/* A publish released a pending import: the import as it now is (handled,
+ * with its alert) to every controller and analyst desk. arg: the id's
+ * text, owned. */
+static void import_published(struct broker *b, void *arg, PGresult *res,
+			     const struct db_error *err)
+{
+	if (err)
+		log_error("pending import %s published, but not announced: %s", (char *)arg,
+			  err->message);
+	else if (PQntuples(res) == 1)
+		report_to_force(b, "report_updated", PQgetvalue(res, 0, 0), 0);
+	free(arg);
+}
+
+void inbox_announce(struct broker *b, int64_t report_id)
+{
+	char *id = malloc(24);
+	const char *params[1] = { id };
+
+	if (!id)
+		return;
+	snprintf(id, 24, "%lld", (long long)report_id);
+	if (db_query(b->db, "SELECT tocsin_partner_report_json(p) FROM partner_reports p WHERE p.id = $1",
+		     1, params, import_published, id)) {
+		log_error("pending import %s published, but not announced: no database", id);
+		free(id);
+	}
 }

@@ -30,6 +30,7 @@
  * only. */
 #include "broker.h"
 #include "handle.h"
+#include "clock.h"
 #include "db.h"
 #include "id_array.h"
 #include "log.h"
@@ -40,8 +41,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CATCH_UP_LIMIT 500    /* alerts read at most per catch-up */
-#define CATCH_UP_LIMIT_TEXT "500"
+/* A catch-up reads at most CATCH_UP_MAX alerts, fewer while reads are
+ * slow. It goes over the main connection, whose statement_timeout is
+ * 750 ms (server.c), and a cancelled statement loses that connection and
+ * restarts the journal's write-back (db.c, must_redo). After the soak's
+ * 30 s outage (issue 16, 0448b70) the catch-up had 7,600 of this node's
+ * journaled alerts to read past, 500 a read: a read took 0.4-1.1 s at load
+ * 9, was cancelled 94 times in 20 minutes, and the journal, restarted at
+ * each, grew from 12,829 to 162,947 records. Now the size follows the
+ * time of the last read (halved above CATCH_UP_SLOW_US, doubled below
+ * CATCH_UP_FAST_US, quartered after a failure), so one cancel at most
+ * teaches it. */
+#define CATCH_UP_MAX 500
+#define CATCH_UP_SLOW_US (150 * 1000)
+#define CATCH_UP_FAST_US (40 * 1000)
 #define POLL_US (1000 * 1000) /* a catch-up every second without a link */
 #define JOURNALED_MAX 65536   /* own journaled alerts remembered: hours of an outage */
 #define WAITING_MAX 20000     /* ids waiting for one kind's next read */
@@ -66,6 +79,9 @@ struct waiting {
 
 struct nodes {
 	int catching;        /* a catch-up read is in flight */
+	int limit;           /* alerts the next catch-up reads at most */
+	int asked;           /* ... and the one in flight */
+	int64_t sent_us;     /* when it was sent (clock_mono_us) */
 	int again;           /* another one after it */
 	int behind;          /* one could not be sent or failed: the poll sends it */
 	int64_t *journaled;  /* owned: own alerts fanned out with no position yet */
@@ -174,7 +190,7 @@ static void fan_row(struct broker *b, PGresult *res, int i)
 		if (strcmp(json_string_value(json_object_get(alert, "msg_type")) ?: "alert", "alert"))
 			in_force_ended_by(b, id, json_string_value(json_object_get(alert, "sent_at")) ?: "");
 		if (!PQgetisnull(res, i, 9))
-			relay_notice(b, alert, sites, n_sites, strtoll(PQgetvalue(res, i, 9), NULL, 10),
+			relay_notice(b, alert, sig, sites, n_sites, strtoll(PQgetvalue(res, i, 9), NULL, 10),
 				     PQgetvalue(res, i, 7));
 	} else {
 		log_error("alert %lld from another node not fanned out here: out of memory or "
@@ -186,6 +202,19 @@ static void fan_row(struct broker *b, PGresult *res, int i)
 	free(orgs);
 }
 
+/* Sizes the next catch-up from how the last one went (CATCH_UP_MAX). */
+static void catch_up_resize(struct nodes *n, int failed)
+{
+	int64_t took = clock_mono_us() - n->sent_us;
+
+	if (failed)
+		n->limit = n->limit > 4 ? n->limit / 4 : 1;
+	else if (took > CATCH_UP_SLOW_US && n->limit > 1)
+		n->limit /= 2;
+	else if (took < CATCH_UP_FAST_US && n->limit < CATCH_UP_MAX)
+		n->limit = n->limit * 2 < CATCH_UP_MAX ? n->limit * 2 : CATCH_UP_MAX;
+}
+
 static void caught_up(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct nodes *n = b->nodes;
@@ -193,6 +222,7 @@ static void caught_up(struct broker *b, void *arg, PGresult *res, const struct d
 	int64_t head;
 
 	n->catching = 0;
+	catch_up_resize(n, err != NULL);
 	if (err) {
 		if (!err->lost)
 			log_error("reading the alerts of other nodes failed: %s", err->message);
@@ -215,11 +245,11 @@ static void caught_up(struct broker *b, void *arg, PGresult *res, const struct d
 	/* fewer than asked for: every position up to the head was seen
 	 * (expired alerts are passed over) */
 	head = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-	if (rows < CATCH_UP_LIMIT && head > b->fanned)
+	if (rows < n->asked && head > b->fanned)
 		b->fanned = head;
 	if (b->fanned > b->head)
 		b->head = b->fanned;
-	if (rows == CATCH_UP_LIMIT || n->again) {
+	if (rows == n->asked || n->again) {
 		n->again = 0;
 		catch_up(b);
 	}
@@ -229,8 +259,8 @@ static void caught_up(struct broker *b, void *arg, PGresult *res, const struct d
 static void catch_up(struct broker *b)
 {
 	struct nodes *n = b->nodes;
-	char after[24];
-	const char *params[2] = { after, CATCH_UP_LIMIT_TEXT };
+	char after[24], limit[16];
+	const char *params[2] = { after, limit };
 
 	if (n->catching) {
 		n->again = 1;
@@ -239,6 +269,9 @@ static void catch_up(struct broker *b)
 	if (b->fanned < 0 || b->stopping)
 		return; /* the stream's head is not known yet: stream.c reads it */
 	snprintf(after, sizeof after, "%lld", (long long)b->fanned);
+	snprintf(limit, sizeof limit, "%d", n->limit);
+	n->asked = n->limit;
+	n->sent_us = clock_mono_us();
 	n->catching = 1; /* before: a lost connection calls back at once */
 	if (db_query(b->db,
 		     "SELECT head, alert_id, seq, recipient_sites, recipient_orgs, sender_org_id,"
@@ -422,6 +455,7 @@ int nodes_start(struct broker *b)
 		free(n);
 		return -1;
 	}
+	n->limit = CATCH_UP_MAX;
 	b->nodes = n;
 	loop_wake_timer(b->ctx, &b->sul_nodes, poll_cb, POLL_US);
 	return 0;

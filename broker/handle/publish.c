@@ -77,13 +77,15 @@ static void count(struct broker *b, const struct publish_ctx *p, json_t *alert)
 	metrics_observe_durable(&b->metrics, (double)(clock_now_us() - p->asked_us) / 1e6);
 }
 
-/* Fans a durable alert out and confirms it to its publisher. Steals alert. */
+/* Fans a durable alert out and confirms it to its publisher. Steals alert
+ * and sig, its signature: made once for the bus event, the shared control
+ * room's list, what an update or cancel ended and the alert frame. */
 static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t seq,
-		    json_t *alert, unsigned audience, const int64_t *sites, size_t n_sites,
-		    const int64_t *orgs, size_t n_orgs, const char *durable)
+		    json_t *alert, json_t *sig, unsigned audience, const int64_t *sites,
+		    size_t n_sites, const int64_t *orgs, size_t n_orgs, const char *durable)
 {
 	struct tally t = { .recipients = (long)n_sites };
-	json_t *reply, *sig;
+	json_t *reply;
 	int64_t sender_org = json_integer_value(json_object_get(json_object_get(alert, "sender"),
 								 "org_id"));
 	char sent_at[CLOCK_ISO_LEN];
@@ -91,10 +93,6 @@ static void deliver(struct broker *b, struct publish_ctx *p, int64_t id, int64_t
 
 	snprintf(sent_at, sizeof sent_at, "%s",
 		 json_string_value(json_object_get(alert, "sent_at")) ?: "");
-	/* signed once for the bus event, the shared control room's list, what
-	 * an update or cancel ended and the alert frame; the signature is kept
-	 * with a stored alert (a journaled one is not stored yet) */
-	sig = alert_frame_sign_kept(b, id, alert, !strcmp(durable, "database"));
 	count(b, p, alert);
 	emit_alert(b, p, id, alert, sig, sites, n_sites, durable);
 	if (seq > b->head)
@@ -234,7 +232,7 @@ static json_t *journal_alert_object(struct broker *b, struct publish_ctx *p)
 /* The degraded path: resolve from the cache, journal, deliver. Takes p. */
 static void publish_journaled(struct broker *b, struct publish_ctx *p)
 {
-	json_t *t = json_object_get(p->rec, "targets"), *recipients, *alert;
+	json_t *t = json_object_get(p->rec, "targets"), *recipients, *alert, *sig;
 	int64_t *orgs = NULL, *sites = NULL, *rsites = NULL, *rorgs = NULL;
 	size_t n_orgs, n_sites, n_rsites = 0, n_rorgs = 0;
 	const char *missing = needs_database(p->rec);
@@ -269,17 +267,22 @@ static void publish_journaled(struct broker *b, struct publish_ctx *p)
 		json_object_set_new(p->rec, "adapter_id", json_integer(p->req.adapter_id));
 		json_object_set_new(p->rec, "adapter_seq", json_integer(p->req.seq));
 	}
+	/* signed before it is journaled: the record carries the signature
+	 * and the text it covers, for the write-back to keep */
+	alert = journal_alert_object(b, p);
+	sig = alert ? alert_frame_sign_journaled(b, alert, p->rec) : NULL;
 	if (journal_append(b->journal, "publish", p->rec)) {
 		requester_error(b, &p->req, "unavailable", NULL,
 				"neither the database nor the journal could store the "
 				"alert; nothing was published");
+		json_decref(alert);
+		json_decref(sig);
 		goto out;
 	}
-	alert = journal_alert_object(b, p);
 	if (alert) {
 		json_t *roles = json_object_get(t, "roles");
 		char *rtext = roles ? json_dumps(roles, JSON_COMPACT) : NULL;
-		deliver(b, p, json_integer_value(json_object_get(p->rec, "alert_id")), 0, alert,
+		deliver(b, p, json_integer_value(json_object_get(p->rec, "alert_id")), 0, alert, sig,
 			alert_frame_audience(rtext ? rtext : "site_console,company_operator", "OFFICIAL"),
 			rsites, n_rsites, rorgs, n_rorgs, "journal");
 		free(rtext);
@@ -317,7 +320,7 @@ static void published(struct broker *b, void *arg, PGresult *res, const struct d
 {
 	struct publish_ctx *p = arg;
 	size_t n_sites = 0, n_orgs = 0;
-	int64_t *sites, *orgs;
+	int64_t *sites, *orgs, id;
 	json_t *alert;
 
 	if (err && err->lost) {
@@ -341,12 +344,16 @@ static void published(struct broker *b, void *arg, PGresult *res, const struct d
 	sites = id_array_parse(PQgetvalue(res, 0, 2), &n_sites);
 	orgs = id_array_parse(PQgetvalue(res, 0, 3), &n_orgs);
 	alert = json_loads(PQgetvalue(res, 0, 7), 0, NULL);
-	if (sites && orgs && alert)
-		deliver(b, p, strtoll(PQgetvalue(res, 0, 0), NULL, 10),
-			strtoll(PQgetvalue(res, 0, 1), NULL, 10), alert,
+	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (sites && orgs && alert) {
+		deliver(b, p, id, strtoll(PQgetvalue(res, 0, 1), NULL, 10), alert,
+			alert_frame_sign_kept(b, id, alert),
 			alert_frame_audience(PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6)), sites, n_sites,
 			orgs, n_orgs, "database");
-	else
+		/* a released pending import is closed now: every desk hears it */
+		if (json_object_get(p->rec, "pending_import") && !strcmp(PQgetvalue(res, 0, 8), "f"))
+			inbox_announce(b, json_integer_value(json_object_get(p->rec, "pending_import")));
+	} else
 		log_error("alert %s stored but not fanned out: out of memory", PQgetvalue(res, 0, 0));
 	free(sites);
 	free(orgs);

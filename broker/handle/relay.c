@@ -117,8 +117,13 @@ void relay_preview(struct session *s, struct client_frame *f)
 	free(rec);
 }
 
-void relay_notice(struct broker *b, const json_t *alert, const int64_t *sites, size_t n,
-		  int64_t watcher_org, const char *classification)
+/* The notice carries the relay alert and its signature: its note is text
+ * the company wrote for the force's desks, and a desk shows it only as
+ * verified when the summary members match the signed alert (signed.js,
+ * control/verify.js). The signature is the relay's own, made once for
+ * its frames (relayed, nodes.c): nothing more is signed for the notice. */
+void relay_notice(struct broker *b, const json_t *alert, json_t *sig, const int64_t *sites,
+		  size_t n, int64_t watcher_org, const char *classification)
 {
 	json_t *relay = json_object_get(alert, "relay"), *site_list = json_array();
 	struct msg *m;
@@ -127,13 +132,14 @@ void relay_notice(struct broker *b, const json_t *alert, const int64_t *sites, s
 
 	for (size_t i = 0; site_list && i < n; i++)
 		json_array_append_new(site_list, json_integer(sites[i]));
-	text = frame_dump(json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:o, s:O}", "type", "relay_notice",
-				    "alert_id", json_object_get(relay, "of"),
+	text = frame_dump(json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:o, s:O, s:O, s:O?}", "type",
+				    "relay_notice", "alert_id", json_object_get(relay, "of"),
 				    "relay_id", json_object_get(alert, "id"),
 				    "by_org_id", json_object_get(relay, "by_org_id"),
 				    "by_org_name", json_object_get(relay, "by_org_name"),
 				    "sites", site_list ? site_list : json_array(),
-				    "note", json_object_get(relay, "note") ?: json_null()),
+				    "note", json_object_get(relay, "note") ?: json_null(),
+				    "alert", alert, "signature", sig),
 			  &len);
 	if (text && (m = msg_new(text, len, MSG_CONTROL, 0))) {
 		m->audience = alert_frame_audience("", classification); /* the note may be sensitive */
@@ -164,7 +170,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 	seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	alert = json_loads(PQgetvalue(res, 0, 7), 0, NULL);
 	sites = id_array_parse(PQgetvalue(res, 0, 2), &n);
-	sig = alert_frame_sign_kept(b, id, alert, 1); /* once, for both frames, and kept */
+	sig = alert_frame_sign_kept(b, id, alert); /* once, for both frames, and kept */
 	if (alert && sites &&
 	    (m = alert_frame_signed_msg(json_incref(sig), id, seq, json_incref(alert), NULL,
 					alert_frame_audience("site_console", PQgetvalue(res, 0, 6))))) {
@@ -178,7 +184,7 @@ static void relayed(struct broker *b, void *arg, PGresult *res, const struct db_
 					       "ref", q->ref, "alert_id", (json_int_t)id, "of",
 					       (json_int_t)q->alert_id, "recipients", (int)n));
 	if (alert) {
-		relay_notice(b, alert, sites, sites ? n : 0,
+		relay_notice(b, alert, sig, sites, sites ? n : 0,
 			     strtoll(PQgetvalue(res, 0, 5), NULL, 10), PQgetvalue(res, 0, 6));
 		in_force_live(b, id, alert, sig, (int)n, 0);
 	}

@@ -8,11 +8,15 @@
  * controller, with exactly what would be sent. Another controller's
  * release_approve publishes it through publish_record(), the path every
  * alert takes (publish.c), in the author's name; release_reject ends it;
- * the author may not do either (own_alert). A timer ends the releases
+ * the author may not do either (own_alert). A duty inspector (063) sees
+ * the same frames and may decide too; the policy's approver may ask for
+ * an inspector alone (tocsin_release_decide says no to a controller
+ * then). An inspector publishes nothing (publish.c) and is on the desks'
+ * list for these frames only (deliver.h). A timer ends the releases
  * whose time is up (tocsin_release_expire) and tells the controllers and
  * the author. Break glass: a publish with release_alone {justification}
- * is delivered at once when no other controller is signed in to this
- * broker (with two brokers, "no other controller session known here"),
+ * is delivered at once when nobody else who may release it is signed in
+ * to this broker (with two brokers, "no other controller session known here"),
  * recorded for review, and raised to every controller who signs in in the
  * next 24 hours with the releases still waiting (release_sign_in).
  *
@@ -151,7 +155,7 @@ static void hold(struct broker *b, struct release_ctx *c)
 	}
 }
 
-/* Columns: held_because, recipients, expiry_s; no row: not held. */
+/* Columns: held_because, recipients, expiry_s, approver; no row: not held. */
 static void checked(struct broker *b, void *arg, PGresult *res, const struct db_error *err)
 {
 	struct release_ctx *c = arg;
@@ -165,9 +169,11 @@ static void checked(struct broker *b, void *arg, PGresult *res, const struct db_
 		/* not held (or the database went away: the journal path) */
 		publish_record(b, &c->req, c->rec);
 		c->rec = NULL;
-	} else if (c->justification && fanout_controllers_present(b, c->req.who.user_id)) {
+	} else if (c->justification &&
+		   fanout_approvers_present(b, c->req.who.user_id,
+					    !strcmp(PQgetvalue(res, 0, 3), "inspector"))) {
 		requester_error(b, &c->req, "release_alone_refused", "release_alone",
-				"another controller is signed in: ask them to release it; "
+				"someone who may release it is signed in: ask them to release it; "
 				"nothing was published");
 	} else {
 		snprintf(c->because, sizeof c->because, "%s", PQgetvalue(res, 0, 0));
@@ -296,9 +302,9 @@ void release_handle(struct session *s, struct client_frame *f)
 	int64_t alert_id;
 	int present, approve = type && !strcmp(type, "release_approve");
 
-	if (s->who.role != ROLE_CONTROLLER) {
+	if (s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_INSPECTOR) {
 		session_reply_error(s, f->ref, "forbidden", NULL,
-				    "only controllers release or reject held alerts");
+				    "only controllers and duty inspectors release or reject held alerts");
 		return;
 	}
 	if (frame_check_int(f->root, "alert_id", 1, (1LL << 53), 1, &alert_id, &present, &err) ||
@@ -382,7 +388,8 @@ void release_sign_in(struct session *s)
 {
 	struct broker *b = session_broker(s);
 
-	if (s->who.role != ROLE_CONTROLLER || !stream_writes_direct(b))
+	if ((s->who.role != ROLE_CONTROLLER && s->who.role != ROLE_INSPECTOR) ||
+	    !stream_writes_direct(b))
 		return;
 	if (db_query(b->db, "SELECT tocsin_release_open()", 0, NULL, opened,
 		     (void *)(uintptr_t)s->id))

@@ -136,21 +136,31 @@ lws_dll2_owner_t *session_site_chain(struct broker *b, int64_t site_id)
 	return &b->site_consoles[(uint64_t)site_id & (SITE_CHAINS - 1)];
 }
 
+void session_handshake_done(struct broker *b, struct lws *wsi)
+{
+	if (lws_get_opaque_user_data(wsi) != &b->handshakes)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	admission_gate_leave(&b->handshakes);
+}
+
 /* Lists a session once signed in where what it gets is looked up: a desk
- * (controller, analyst, company operator) in b->desks, a site console in
+ * (controller, analyst, company operator, duty inspector: deliver.h says
+ * what an inspector gets there) in b->desks, a site console in
  * its site's chain. Its role, organisation and site never change after (a
  * refresh that would change them is refused). */
 void session_sign_in(struct session *s)
 {
 	struct broker *b = session_broker(s);
 
+	session_handshake_done(b, s->wsi);
 	s->hello_checking = 0;
 	s->authed = 1;
 	s->recheck = 1; /* its hello's check and the sweep's horizon may cross */
 	if (s->who.role == ROLE_SITE_CONSOLE)
 		lws_dll2_add_head(&s->site_link, session_site_chain(b, s->who.site_id));
 	else if (s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST ||
-		 s->who.role == ROLE_COMPANY_OPERATOR)
+		 s->who.role == ROLE_COMPANY_OPERATOR || s->who.role == ROLE_INSPECTOR)
 		lws_dll2_add_head(&s->desk_link, &b->desks);
 	log_info("session %llu from %s: signed in as %s (%s)", (unsigned long long)s->id,
 		 s->remote, s->who.username, token_role_name(s->who.role));

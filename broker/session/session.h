@@ -31,6 +31,10 @@ struct session *session_find(struct broker *b, uint64_t id);
  * it with 4429 past the connection limits); session_gone takes it out. */
 void session_open(struct broker *b, struct session *s, struct lws *wsi);
 void session_gone(struct broker *b, struct session *s);
+/* A connection the listener counted among the handshakes in flight (it
+ * marks the wsi, doors/listener.c) leaves them: signed in, or gone. Once
+ * per connection; nothing for one not marked. */
+void session_handshake_done(struct broker *b, struct lws *wsi);
 /* Marks a session signed in (its token verified and not revoked) and
  * lists it where what it gets is looked up (desks, site chains). */
 void session_sign_in(struct session *s);

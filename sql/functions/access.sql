@@ -45,15 +45,16 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- May this user read this alert (its CAP, its row in a site's history)?
--- The sending organisation, the force (controller, analyst, admin of a
--- police organisation), and those it was sent to (tocsin_alert_sent_to).
+-- The sending organisation (but a duty inspector in it: 063, who reads
+-- held alerts only), the force (controller, analyst, admin of a police
+-- organisation), and those it was sent to (tocsin_alert_sent_to).
 CREATE OR REPLACE FUNCTION tocsin_alert_readable(p_user_id integer, p_alert_id bigint)
 RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT EXISTS (
         SELECT 1 FROM users u, alerts a
          WHERE u.id = p_user_id AND NOT u.disabled AND a.id = p_alert_id
-           AND (u.org_id = a.sender_org_id
+           AND ((u.org_id = a.sender_org_id AND u.role <> 'inspector')
                 OR (u.role IN ('controller', 'analyst', 'admin')
                     AND EXISTS (SELECT 1 FROM organisations o WHERE o.id = u.org_id
                                    AND o.kind IN ('police', 'police_unit')))

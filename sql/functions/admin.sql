@@ -383,8 +383,8 @@ BEGIN
             USING ERRCODE = 'TS422', COLUMN = 'username';
     END IF;
     IF p_role IS NULL OR p_role NOT IN ('controller', 'analyst', 'company_operator',
-                                        'site_console', 'admin') THEN
-        RAISE EXCEPTION 'the role must be controller, analyst, company_operator, site_console or admin'
+                                        'site_console', 'admin', 'inspector') THEN
+        RAISE EXCEPTION 'the role must be controller, analyst, company_operator, site_console, admin or inspector'
             USING ERRCODE = 'TS422', COLUMN = 'role';
     END IF;
     PERFORM tocsin_admin_check_hash(p_hash);
@@ -470,8 +470,8 @@ BEGIN
 
     IF p_fields ? 'role' THEN
         IF COALESCE(p_fields->>'role', '') NOT IN ('controller', 'analyst', 'company_operator',
-                                                   'site_console', 'admin') THEN
-            RAISE EXCEPTION 'the role must be controller, analyst, company_operator, site_console or admin'
+                                                   'site_console', 'admin', 'inspector') THEN
+            RAISE EXCEPTION 'the role must be controller, analyst, company_operator, site_console, admin or inspector'
                 USING ERRCODE = 'TS422', COLUMN = 'role';
         END IF;
         u.role := p_fields->>'role';

@@ -207,6 +207,46 @@ BEGIN
 END
 $$;
 
+-- tocsin_cap_pending_reject: a controller or analyst closes pending import
+-- p_report_id without publishing it, for p_reason (1 to 500 characters,
+-- checked by the broker): the item is handled by them, keeps the reason
+-- (reject_reason, 064_cap_import_reject) and writes one audit row
+-- report_updated (change 'rejected', with the reason and the import's CAP
+-- identifier and sender), in one transaction; locked as a publish of it
+-- locks it, so an import is published or rejected, once. Returns the
+-- report as it now is. TS403 for another role; TS404 naming report_id
+-- when there is no such report; TS409 naming report_id when it is not a
+-- pending import or is no longer open (published, rejected or handled).
+CREATE OR REPLACE FUNCTION tocsin_cap_pending_reject(p_user_id integer, p_report_id bigint,
+                                                     p_reason text, p_remote text)
+RETURNS json
+LANGUAGE plpgsql AS $$
+DECLARE
+    u   users%ROWTYPE := tocsin_status_user(p_user_id, '{controller,analyst}',
+                                            'reject a pending CAP import');
+    p   partner_reports%ROWTYPE := tocsin_report_lock(p_report_id);
+BEGIN
+    IF p.kind <> 'cap_import' THEN
+        RAISE EXCEPTION 'report % is not a pending CAP import', p_report_id
+            USING ERRCODE = 'TS409', COLUMN = 'report_id';
+    END IF;
+    IF p.handled_at IS NOT NULL THEN
+        RAISE EXCEPTION 'pending import % is already closed', p_report_id
+            USING ERRCODE = 'TS409', COLUMN = 'report_id';
+    END IF;
+    PERFORM tocsin_report_audit(u, p.id, 'rejected', NULL,
+                                jsonb_build_object('reason', p_reason,
+                                                   'identifier', p.cap->'origin'->'identifier',
+                                                   'sender', p.cap->'origin'->'sender'),
+                                p_remote);
+    UPDATE partner_reports
+       SET handled_at = clock_timestamp(), handled_by = u.id, reject_reason = p_reason
+     WHERE id = p.id
+    RETURNING * INTO p;
+    RETURN tocsin_partner_report_json(p);
+END
+$$;
+
 -- tocsin_publish: store an alert with the id the broker gave it, resolve
 -- its recipients, give it the next stream position, and audit the publish
 -- and its disclosure, all in the caller's transaction. p_rec is the
@@ -1028,7 +1068,12 @@ $$;
 -- records meeting the records connection's delivery batches in a deadlock
 -- is the likely cause (e2e 88 injects one).
 -- Delivery records replayed here are compacted into batches like any
--- others (tocsin_record_deliveries).
+-- others (tocsin_record_deliveries). A publish record carries the
+-- signature its frames went out with and the text it covers ("signature":
+-- key_id, sig, signed; broker/handle/publish.c), kept in alert_signatures
+-- in the publish's transaction, so that `tocsinctl alert verify ID` proves
+-- an alert of an outage as it does any other (issue 23: such an alert had
+-- none). A record of a broker from before has none and is written as before.
 CREATE OR REPLACE FUNCTION tocsin_journal_apply(p_jid text, p_kind text, p_rec jsonb)
 RETURNS text
 LANGUAGE plpgsql AS $$
@@ -1044,6 +1089,12 @@ BEGIN
         WHEN 'publish' THEN
             PERFORM tocsin_publish((r->>'alert_id')::bigint, (r->>'user_id')::integer, r,
                                    r->>'remote', tocsin_json_ints(r->'recipients'));
+            IF jsonb_typeof(r->'signature') = 'object' THEN
+                PERFORM tocsin_alert_signature_keep((r->>'alert_id')::bigint,
+                                                    r->'signature'->>'key_id',
+                                                    r->'signature'->>'sig',
+                                                    r->'signature'->>'signed');
+            END IF;
             IF r ? 'adapter_id' THEN
                 PERFORM tocsin_bus_journaled((r->>'adapter_id')::integer,
                                              (r->>'adapter_seq')::bigint,
@@ -1173,6 +1224,7 @@ GRANT EXECUTE ON FUNCTION
     tocsin_resolve_targets(jsonb),
     tocsin_cap_pending_take(jsonb),
     tocsin_cap_pending_link(alerts),
+    tocsin_cap_pending_reject(integer, bigint, text, text),
     tocsin_preview(integer, jsonb),
     tocsin_publish(bigint, integer, jsonb, text, integer[]),
     tocsin_relay(bigint, integer, bigint, integer[], text, text),

@@ -12,9 +12,11 @@
 
 -- Why the policy holds p_rec from p_user_id, or NULL when it does not;
 -- and the sites it would reach (the preview's rule: tocsin_resolve_targets,
--- or the referenced alert's recipients for an update).
+-- or the referenced alert's recipients for an update); and who may be the
+-- second person (approver: controller or inspector, 063_inspector), which
+-- the broker needs for break glass (is one signed in?).
 CREATE OR REPLACE FUNCTION tocsin_release_check(p_user_id integer, p_rec jsonb)
-RETURNS TABLE (held_because text, recipients integer[], expiry_s integer)
+RETURNS TABLE (held_because text, recipients integer[], expiry_s integer, approver text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     p        release_policy%ROWTYPE;
@@ -66,7 +68,7 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY SELECT format('a live %s alert: %s', v_sev, array_to_string(why, '; ')),
-                        v_sites, p.expiry_s;
+                        v_sites, p.expiry_s, p.approver;
 END
 $$;
 
@@ -128,11 +130,13 @@ BEGIN
 END
 $$;
 
--- Another controller approves or rejects. The author never may: the
--- refusal is audited (release_refused) and answered as a row with refused
--- set, not an error, so that its audit row is kept. Only a pending,
--- unexpired release may be decided (TS409, COLUMN state). Returns the
--- record to publish and its author.
+-- Another controller approves or rejects, or a duty inspector (063): the
+-- policy's approver 'controller' takes either, 'inspector' an inspector
+-- only (TS403 otherwise). The author never may: the refusal is audited
+-- (release_refused) and answered as a row with refused set, not an error,
+-- so that its audit row is kept. Only a pending, unexpired release may be
+-- decided (TS409, COLUMN state). Returns the record to publish and its
+-- author.
 CREATE OR REPLACE FUNCTION tocsin_release_decide(p_alert_id bigint, p_user_id integer,
                                                  p_approve boolean, p_reason text,
                                                  p_remote text)
@@ -144,8 +148,12 @@ DECLARE
     u users%ROWTYPE;
 BEGIN
     SELECT * INTO u FROM users x WHERE x.id = p_user_id AND NOT x.disabled;
-    IF NOT FOUND OR u.role <> 'controller' THEN
-        RAISE EXCEPTION 'only a controller may release or reject a held alert'
+    IF NOT FOUND OR u.role NOT IN ('controller', 'inspector') THEN
+        RAISE EXCEPTION 'only a controller or an inspector may release or reject a held alert'
+            USING ERRCODE = 'TS403';
+    END IF;
+    IF u.role <> 'inspector' AND (SELECT p.approver FROM release_policy p) = 'inspector' THEN
+        RAISE EXCEPTION 'the release policy asks a duty inspector to release or reject held alerts'
             USING ERRCODE = 'TS403';
     END IF;
     SELECT * INTO r FROM pending_releases x WHERE x.alert_id = p_alert_id FOR UPDATE;
@@ -158,7 +166,7 @@ BEGIN
             jsonb_build_object('why', 'the author', 'approve', p_approve));
         RETURN QUERY SELECT NULL::jsonb, r.author_user_id, NULL::text, NULL::integer,
             NULL::text, NULL::json,
-            'you wrote this alert: another controller must release or reject it'::text;
+            'you wrote this alert: another person must release or reject it'::text;
         RETURN;
     END IF;
     IF r.state <> 'pending' OR r.expires_at <= now() THEN
@@ -260,7 +268,8 @@ CREATE OR REPLACE FUNCTION tocsin_release_policy_set(p_actor text, p_severities 
                                                      p_max_sites integer,
                                                      p_whole_sector boolean,
                                                      p_all_companies boolean,
-                                                     p_expiry_s integer)
+                                                     p_expiry_s integer,
+                                                     p_approver text)
 RETURNS SETOF release_policy
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -272,12 +281,17 @@ BEGIN
         RAISE EXCEPTION 'severities must be among minor, moderate, severe, extreme'
             USING ERRCODE = 'TS422', COLUMN = 'severities';
     END IF;
+    IF p_approver IS NOT NULL AND p_approver NOT IN ('controller', 'inspector') THEN
+        RAISE EXCEPTION 'approver must be controller or inspector'
+            USING ERRCODE = 'TS422', COLUMN = 'approver';
+    END IF;
     UPDATE release_policy
        SET severities = COALESCE(p_severities, severities),
            max_sites = COALESCE(p_max_sites, max_sites),
            whole_sector = COALESCE(p_whole_sector, whole_sector),
            all_companies = COALESCE(p_all_companies, all_companies),
            expiry_s = COALESCE(p_expiry_s, expiry_s),
+           approver = COALESCE(p_approver, approver),
            updated_at = now(), updated_by = tocsin_admin_actor(p_actor)
     RETURNING * INTO new;
     PERFORM tocsin_admin_audit(tocsin_admin_actor(p_actor), 'release_policy_set', NULL, NULL,
@@ -296,7 +310,7 @@ REVOKE EXECUTE ON FUNCTION
     tocsin_release_alone(bigint, integer, jsonb, text, integer[], text, text),
     tocsin_release_open(),
     tocsin_release_report(timestamptz, timestamptz),
-    tocsin_release_policy_set(text, text[], integer, boolean, boolean, integer)
+    tocsin_release_policy_set(text, text[], integer, boolean, boolean, integer, text)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     tocsin_release_check(integer, jsonb),
@@ -311,5 +325,5 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
     tocsin_release_json(pending_releases),
     tocsin_release_report(timestamptz, timestamptz),
-    tocsin_release_policy_set(text, text[], integer, boolean, boolean, integer)
+    tocsin_release_policy_set(text, text[], integer, boolean, boolean, integer, text)
     TO tocsin_admin;

@@ -434,7 +434,8 @@ $$;
 
 -- One partner report as the protocol writes it (partner_report, inbox,
 -- report_updated): what was reported, where ('sighting', 'site' or null,
--- see 041_inbox_queue), and how the force is working it.
+-- see 041_inbox_queue), and how the force is working it (reject_reason:
+-- why a pending CAP import was closed unpublished, 064_cap_import_reject).
 CREATE OR REPLACE FUNCTION tocsin_partner_report_json(p partner_reports) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object(
@@ -446,7 +447,8 @@ LANGUAGE sql STABLE AS $$
         'by', u.display_name, 'image', p.image_id,
         'handled_at', tocsin_status_time(p.handled_at), 'handled_by', h.display_name,
         'assigned_to', p.assigned_to, 'assigned_to_name', a.display_name,
-        'alert_id', p.alert_id, 'crime_record_id', p.crime_record_id, 'cap', p.cap)
+        'alert_id', p.alert_id, 'crime_record_id', p.crime_record_id, 'cap', p.cap,
+        'reject_reason', p.reject_reason)
       FROM organisations o, users u
       LEFT JOIN sites s ON s.id = p.site_id
       LEFT JOIN users h ON h.id = p.handled_by
@@ -601,6 +603,22 @@ LANGUAGE sql AS $$
             jsonb_build_object('report_id', p_report_id, 'change', p_change) || p_detail);
 $$;
 
+-- Partner report p_report_id, locked until the caller's transaction ends
+-- (a report is worked by one desk at a time); TS404 naming report_id when
+-- there is none.
+CREATE OR REPLACE FUNCTION tocsin_report_lock(p_report_id bigint) RETURNS partner_reports
+LANGUAGE plpgsql AS $$
+DECLARE
+    p   partner_reports%ROWTYPE;
+BEGIN
+    SELECT * INTO p FROM partner_reports WHERE id = p_report_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no report %', p_report_id USING ERRCODE = 'TS404', COLUMN = 'report_id';
+    END IF;
+    RETURN p;
+END
+$$;
+
 -- tocsin_report_update: the force works a partner report. p_fields holds
 -- any of handled (boolean), assigned_to (a controller's or analyst's user
 -- id, or null) and alert_id (an alert, or null), checked for type by the
@@ -613,20 +631,17 @@ LANGUAGE plpgsql AS $$
 DECLARE
     u   users%ROWTYPE := tocsin_status_user(p_user_id, '{controller,analyst}',
                                             'work the partner reports');
-    p   partner_reports%ROWTYPE;
+    p   partner_reports%ROWTYPE := tocsin_report_lock(p_report_id);
     c   users%ROWTYPE;
     v   bigint;
 BEGIN
-    SELECT * INTO p FROM partner_reports WHERE id = p_report_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no report %', p_report_id USING ERRCODE = 'TS404', COLUMN = 'report_id';
-    END IF;
     IF p_fields ? 'handled' AND (p_fields->>'handled')::boolean <> (p.handled_at IS NOT NULL) THEN
         PERFORM tocsin_report_audit(u, p.id,
                                     CASE WHEN p.handled_at IS NULL THEN 'handled' ELSE 'reopened' END,
                                     NULL, '{}', p_remote);
         p.handled_at := CASE WHEN p.handled_at IS NULL THEN clock_timestamp() END;
         p.handled_by := CASE WHEN p.handled_at IS NOT NULL THEN u.id END;
+        p.reject_reason := NULL; -- open again: no longer rejected
     END IF;
     IF p_fields ? 'assigned_to' THEN
         v := (p_fields->>'assigned_to')::bigint;
@@ -663,7 +678,7 @@ BEGIN
     END IF;
     UPDATE partner_reports
        SET handled_at = p.handled_at, handled_by = p.handled_by, assigned_to = p.assigned_to,
-           assigned_at = p.assigned_at, alert_id = p.alert_id
+           assigned_at = p.assigned_at, alert_id = p.alert_id, reject_reason = p.reject_reason
      WHERE id = p.id;
     RETURN tocsin_partner_report_json(p);
 END
@@ -818,6 +833,7 @@ GRANT EXECUTE ON FUNCTION
                   text, text),
     tocsin_inbox(integer, integer, jsonb, text),
     tocsin_report_audit(users, bigint, text, bigint, jsonb, text),
+    tocsin_report_lock(bigint),
     tocsin_report_update(integer, bigint, jsonb, text),
     tocsin_site_history_report(status_reports, text)
     TO tocsin_broker;

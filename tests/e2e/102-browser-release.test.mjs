@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack } from './lib/harness.mjs';
-import { launch, openAs, textBecomes, shot, withoutProblems, UI_TIMEOUT } from './lib/browser.mjs';
+import { launch, openAs, textBecomes, shot, withoutProblems, sendToEveryCompany, UI_TIMEOUT } from './lib/browser.mjs';
 
 const CONSOLE = 'console.threadneedle';
 
@@ -33,17 +33,9 @@ describe('two-person release in the control room', { timeout: 600_000 }, () => {
     const { author, second, console: con } = p;
     const headline = `Extreme weather, all sites ${Date.now()}`;
     await withoutProblems(problems, async () => {
-      await author.selectOption('#template', 'live_incident');
-      await author.click('#template-apply');
-      await author.fill('#headline', headline);
-      await author.fill('#body', 'Severe flooding expected. Move people to upper floors.');
-      await author.fill('#instruction', 'Keep people inside and away from basements.');
-      await author.selectOption('#severity', 'extreme');
-      await author.check('input[name="area-kind"][value="none"]');
-      await author.uncheck('#target-area');
-      for (const id of companies) await author.check(`input[name="target-org"][value="${id}"]`);
-      await author.fill('#confirm-live', 'SEND');
-      await author.click('#send');
+      await sendToEveryCompany(author, companies, { headline,
+        body: 'Severe flooding expected. Move people to upper floors.',
+        instruction: 'Keep people inside and away from basements.' });
 
       // unmistakably not sent, in both rooms
       await textBecomes(author, '#compose-held', /NOT SENT — awaiting a second controller/, 'the author told it is held');
@@ -53,7 +45,7 @@ describe('two-person release in the control room', { timeout: 600_000 }, () => {
       assert.match(await item(second).locator('.release-state').textContent(), /NOT SENT/i);
       assert.match(await item(second).locator('.recipients').textContent(), /\d+ sites/);
       assert.equal(await item(author).locator('.release-approve').count(), 0, 'the author has no approve button');
-      assert.match(await item(author).locator('.release-own').textContent(), /another controller must release it/);
+      assert.match(await item(author).locator('.release-own').textContent(), /another person must release it/);
       assert.equal((await st.query('SELECT count(*)::int AS n FROM alerts WHERE headline = $1', [headline]))[0].n, 0);
       await shot(author, '102-held-author');
       await shot(second, '102-held-second');

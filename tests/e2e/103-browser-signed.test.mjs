@@ -7,8 +7,8 @@
 // frames): each is checked like a live alert.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, waitFor, consoleDirectory, newRef, demoPassword } from './lib/harness.mjs';
-import { launch, newContext, watch, signIn, textBecomes, shot, withoutProblems, UI_TIMEOUT } from './lib/browser.mjs';
+import { Stack, waitFor, consoleDirectory, newRef } from './lib/harness.mjs';
+import { launch, openBehindProxy, textBecomes, shot, withoutProblems, UI_TIMEOUT } from './lib/browser.mjs';
 
 describe('signed alerts in a console', { timeout: 600_000 }, () => {
   let st, browser, site, site2, ctl, page;
@@ -18,24 +18,14 @@ describe('signed alerts in a console', { timeout: 600_000 }, () => {
   // A console of a site on a browser of its own, behind the proxy: every
   // frame passes, but an alert (or an alert in force) whose headline says
   // TAMPER has one byte of its headline changed (TAMPER -> TAMPEX).
-  async function tamperedConsole(desk, pageName = 'console.html') {
-    const ctx = await newContext(browser, new URL(st.broker.httpUrl).host, desk.username, problems);
-    await ctx.routeWebSocket(/\/ws$/, (ws) => {
-      const server = ws.connectToServer();
-      ws.onMessage((m) => server.send(m));
-      server.onMessage((m) => {
-        if (typeof m === 'string' && /"type":"(alert|in_force)"/.test(m) && m.includes('TAMPER')) {
-          flipped++;
-          m = m.replace('TAMPER', 'TAMPEX');
-        }
-        ws.send(m);
-      });
+  function tamperedConsole(desk, pageName = 'console.html') {
+    return openBehindProxy(browser, st.broker.httpUrl, desk.username, pageName, problems, (m) => {
+      if (/"type":"(alert|in_force)"/.test(m) && m.includes('TAMPER')) {
+        flipped++;
+        return m.replace('TAMPER', 'TAMPEX');
+      }
+      return m;
     });
-    const p = await ctx.newPage();
-    watch(p, desk.username, problems);
-    await signIn(p, st.broker.httpUrl, desk.username, demoPassword(desk.username), pageName);
-    await p.waitForSelector('#conn[data-state="connected"]', { state: 'attached', timeout: UI_TIMEOUT });
-    return p;
   }
 
   before(async () => {

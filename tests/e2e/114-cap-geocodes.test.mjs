@@ -114,7 +114,8 @@ describe('CAP geocodes map to sites; what maps to nothing waits in the inbox', {
     assert.match(live.report.text, /areaDesc=Nowhere County/);
     assert.equal(live.report.cap.origin.identifier, 'KAR0-UNMAPPED-1');
     assert.equal(live.report.cap.cap_info.length, 2, 'both languages are held');
-    assert.deepEqual(live.report.cap.targets.geocodes, ['areaDesc=Nowhere County', 'SAME=006999']);
+    assert.deepEqual(live.report.cap.targets.geocodes, ['areaDesc=Nowhere County', 'SAME=006999',
+      'areaDesc=condado de Los Ángeles'], 'the codes of both info blocks');
     const inbox = await ctl.request({ type: 'inbox', kind: 'cap_import' });
     assert.ok(inbox.reports.some((x) => x.id === reportId && x.kind === 'cap_import'), JSON.stringify(inbox));
 

@@ -311,8 +311,13 @@ describe(`PostgreSQL stopped for ${OUTAGE_S} s mid-stream; the audit is complete
       const token = await st.token(site.username);
       const s = await connectResume(st.broker, token, cursor, { label: `${label}-resumed` });
       st.sessions.push(s);
-      assert.equal(s.welcome.resume.status, 'ok', JSON.stringify(s.welcome));
-      const done = await s.next('resume_done', 10000);
+      // "pending" when the read was cancelled: on a loaded machine the
+      // resume of a backlog of ~200 alerts can outlast the main
+      // connection's statement_timeout (750 ms), which loses the connection
+      // (db.c); the backlog follows once it is back (seen under five
+      // concurrent suites and a soak, load 10).
+      assert.ok(['ok', 'pending'].includes(s.welcome.resume.status), JSON.stringify(s.welcome));
+      const done = await s.next('resume_done', 30000);
       const replays = s.seen.slice(0, s.seen.indexOf(done)).filter((m) => m.type === 'alert');
       // The alerts published across the stop (to sites A, B and C) and those
       // of the outage for its site, in stream order.

@@ -86,8 +86,13 @@ describe('relay by a security company', { timeout: 240_000 }, () => {
 
     // The force's desk (controller, same organisation) gets relay_notice.
     const n = await ctl.next((m) => m.type === 'relay_notice' && m.relay_id === r.alert_id, 3000, 'relay_notice');
-    assert.deepEqual(n, { type: 'relay_notice', alert_id: original.id, relay_id: r.alert_id, by_org_id: citadel,
+    const { alert: signedRelay, signature, ...summary } = n;
+    assert.deepEqual(summary, { type: 'relay_notice', alert_id: original.id, relay_id: r.alert_id, by_org_id: citadel,
       by_org_name: 'Citadel Security', sites: relaySites, note });
+    // the relay alert whole, with its signature (checked by e2e 107)
+    assert.equal(signedRelay.id, r.alert_id);
+    assert.deepEqual(signedRelay.relay, got[`site:${relaySites[0]}`].alert.relay);
+    assert.equal(signature.alg, 'Ed25519');
     // The audit trail names the relay.
     const audit = await st.query(`SELECT action, actor_user_id, detail FROM audit WHERE alert_id = $1 AND action = 'relay'`, [r.alert_id]);
     assert.equal(audit.length, 1);

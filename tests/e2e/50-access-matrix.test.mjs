@@ -11,10 +11,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Stack, newRef, sleep, decodeToken, signToken, b64url, waitFor, demoPassword,
+  Stack, newRef, sleep, decodeToken, signToken, b64url, waitFor, demoPassword, ROOT,
 } from './lib/harness.mjs';
 import { upload, fetchImage, makePng } from './lib/images-helpers.mjs';
 import { loadMatrix, problems, renderTable, tableInDoc, cells } from './lib/matrix.mjs';
+import { TOCSINCTL } from './lib/bus.mjs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 
 const M = loadMatrix();
 const QUIET_MS = 800;   // how long a frame that must not come is waited for
@@ -88,6 +91,12 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
     // Severe alerts nobody acknowledges escalate after 2 s (the fixtures
     // are moderate or minor, so only the escalation cells' alerts do).
     st = await Stack.create({ label: import.meta.url, broker: { args: ['--escalate-after', '2'] } });
+    // the duty inspector is the force's to add (063): in the control
+    // room's organisation, so that nothing by organisation reaches it
+    execFileSync(TOCSINCTL, ['user', 'add', M.users.inspector, '--role', 'inspector', '--org', 'City Police Control Room',
+      '--database', execFileSync(path.join(ROOT, 'deploy/pg-local.sh'),
+        ['url', process.env.TOCSIN_TEST_VAR, 'tocsin_admin', st.db.name], { encoding: 'utf8' }).trim()],
+    { input: `${demoPassword(M.users.inspector)}\n` });
     for (const role of M.roles) S[role] = await st.connectAs(M.users[role]);
     X.console12 = await st.connectAs('console.cheapside');
     X.opB = await st.connectAs('op.bastion');
@@ -258,7 +267,7 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
   // and analysts list every alert in force; the admin none.)
   async function notReceivable(role, ids) {
     if (role === 'controller' || role === 'analyst') return [];
-    if (role === 'admin') return ids;
+    if (role === 'admin' || role === 'inspector') return ids;
     const u = U[M.users[role]];
     const rows = await st.query(`SELECT a.id::float8 AS id FROM alerts a
                                   WHERE a.id = ANY($1::bigint[])
@@ -270,6 +279,17 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
     [ids, role, u.cleared_sensitive, u.site_id ?? -1, u.org_id]);
     const ok = new Set(rows.map((r) => r.id));
     return ids.filter((id) => !ok.has(id));
+  }
+
+  // A live extreme alert to every company, which the default policy holds
+  // (a pending release), written by the session `by`; its id.
+  async function held(by) {
+    const companies = (await st.query(`SELECT id FROM organisations WHERE kind = 'security_company'
+                                        AND NOT disabled ORDER BY id`)).map((r) => r.id);
+    const r = await by.request({ type: 'publish', headline: `matrix held ${newRef('h')}`, body: 'Held.',
+      severity: 'extreme', targets: { orgs: companies } }, 10000);
+    assert.equal(r.type, 'release_pending', `${by.label} publish: ${JSON.stringify(r)}`);
+    return r.release.alert_id;
   }
 
   // ------------------------------------------------------------ one executor per action
@@ -347,7 +367,7 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
       const got = await inForceAs(role);
       const bad = await notReceivable(role, got);
       if (bad.length) return `leak: in force for ${role} but not sendable to it: ${bad}`;
-      if (role === 'admin') return got.length ? `leak: ${got}` : 'hidden';
+      if (role === 'admin' || role === 'inspector') return got.length ? `leak: ${got}` : 'hidden';
       if (scope === 'whole_force') return got.includes(F.A12) && got.includes(F.AN) ? 'allowed' : `missing: ${got}`;
       if (scope.startsWith('own')) return got.includes(F.A1) ? 'allowed' : `A1 not in force: ${got}`;
       return got.includes(F.A12) ? `leak: A12 in force for ${role}` : 'hidden';
@@ -575,6 +595,20 @@ describe('walking every cell of the access matrix', { timeout: 600_000 }, () => 
     },
 
     crime_picture: (role, scope) => crimeOutcome(role, scope),
+
+    // A rejection (an approval would deliver an extreme alert to every
+    // site, and the other cells' frames with it): the same check decides.
+    async release_decide(role, scope) {
+      const id = await held(scope === 'own_held_alert' ? S[role] : X.ctl2);
+      return outcome(S[role], { type: 'release_reject', alert_id: id, reason: `checked by ${role}` }, 'release_decided',
+        (r) => (r.release?.alert_id === id && r.release.state === 'rejected' ? null : `release ${JSON.stringify(r.release)}`));
+    },
+
+    async receive_release(role) {
+      const id = await held(X.ctl2);
+      const it = (m) => (m.type === 'release_pending' || m.type === 'release_decided') && m.release?.alert_id === id;
+      return ['controller', 'inspector'].includes(role) ? arrives(S[role], it) : never(S[role], it);
+    },
 
     // The record is stored as the token's (site, company, user), whatever
     // the message claims; the force's as the force's.

@@ -80,7 +80,8 @@ CHANGED=(
     "FUNCTION|tocsin_delivery_count()"
     # a journaled publish from an adapter records its (adapter, seq) as it
     # is written back; and a lock wait cancelled by lock_timeout (db.c) is
-    # raised, not kept as a refusal of the record
+    # raised, not kept as a refusal of the record; a journaled publish's
+    # signature is kept in alert_signatures (issue 23)
     "FUNCTION|tocsin_journal_apply(text, text, jsonb)"
     # images over the bus are submissions too (033_adapter_submission_images),
     # claimed as publishes and reports are (tocsin_adapter_claim)
@@ -165,6 +166,11 @@ CHANGED=(
     "FUNCTION|tocsin_admin_site_fields(public.sites, jsonb)"
     "FUNCTION|tocsin_admin_site_add(text, jsonb)"
     "FUNCTION|tocsin_admin_site_update(text, text, jsonb)"
+    # 063_inspector: the duty inspector role (issue 23), which tocsinctl
+    # user add and user update take
+    "TABLE|users"
+    "FUNCTION|tocsin_admin_user_add(text, text, text, text, text, text, boolean, text)"
+    "FUNCTION|tocsin_admin_user_update(text, text, jsonb)"
 )
 # What sql/ has and the old chain has not.
 ADDED=(
@@ -332,7 +338,7 @@ ADDED=(
     "ACL|FUNCTION tocsin_release_hold(p_alert_id bigint, p_user_id integer, p_rec jsonb, p_remote text, p_because text, p_recipients integer[])"
     "ACL|FUNCTION tocsin_release_json(r public.pending_releases)"
     "ACL|FUNCTION tocsin_release_open()"
-    "ACL|FUNCTION tocsin_release_policy_set(p_actor text, p_severities text[], p_max_sites integer, p_whole_sector boolean, p_all_companies boolean, p_expiry_s integer)"
+    "ACL|FUNCTION tocsin_release_policy_set(p_actor text, p_severities text[], p_max_sites integer, p_whole_sector boolean, p_all_companies boolean, p_expiry_s integer, p_approver text)"
     "ACL|FUNCTION tocsin_release_report(p_from timestamp with time zone, p_to timestamp with time zone)"
     "ACL|TABLE pending_releases"
     "ACL|TABLE release_policy"
@@ -348,7 +354,7 @@ ADDED=(
     "FUNCTION|tocsin_release_hold(bigint, integer, jsonb, text, text, integer[])"
     "FUNCTION|tocsin_release_json(public.pending_releases)"
     "FUNCTION|tocsin_release_open()"
-    "FUNCTION|tocsin_release_policy_set(text, text[], integer, boolean, boolean, integer)"
+    "FUNCTION|tocsin_release_policy_set(text, text[], integer, boolean, boolean, integer, text)"
     "FUNCTION|tocsin_release_report(timestamp with time zone, timestamp with time zone)"
     "INDEX|pending_releases_pending_idx"
     "TABLE|pending_releases"
@@ -546,8 +552,27 @@ ADDED=(
     "FUNCTION|tocsin_cap_pending_link(public.alerts)"
     "ACL|FUNCTION tocsin_cap_pending_link(a public.alerts)"
     "ACL|COLUMN partner_reports.cap"
+    # 064_cap_import_reject: a pending CAP import rejected with a reason
+    "ACL|COLUMN partner_reports.reject_reason"
+    "FUNCTION|tocsin_cap_pending_reject(integer, bigint, text, text)"
+    "FUNCTION|tocsin_report_lock(bigint)"
+    "ACL|FUNCTION tocsin_report_lock(p_report_id bigint)"
+    "ACL|FUNCTION tocsin_cap_pending_reject(p_user_id integer, p_report_id bigint, p_reason text, p_remote text)"
     "FUNCTION|tocsin_bus_report(integer, bigint, text, text, double precision, double precision, text, text, text, jsonb)"
     "ACL|FUNCTION tocsin_bus_report(p_adapter_id integer, p_seq bigint, p_kind text, p_text text, p_lat double precision, p_lon double precision, p_occurred_at text, p_image text, p_remote text, p_cap jsonb)"
+    # 061_cap_senders: CAP senders whose XML Signatures the importer checks
+    # (tocsinctl cap sender; issues 18 and 23)
+    "TABLE|cap_senders"
+    "CONSTRAINT|cap_senders cap_senders_pkey"
+    "ACL|TABLE cap_senders"
+    "FUNCTION|tocsin_admin_cap_sender_add(text, text, text, text, text, text)"
+    "ACL|FUNCTION tocsin_admin_cap_sender_add(p_actor text, p_sender text, p_public_key text, p_fingerprint text, p_subject text, p_on_failure text)"
+    "FUNCTION|tocsin_admin_cap_sender_list()"
+    "ACL|FUNCTION tocsin_admin_cap_sender_list()"
+    "FUNCTION|tocsin_admin_cap_sender_remove(text, text)"
+    "ACL|FUNCTION tocsin_admin_cap_sender_remove(p_actor text, p_sender text)"
+    "FUNCTION|tocsin_bus_cap_sender(integer, text)"
+    "ACL|FUNCTION tocsin_bus_cap_sender(p_adapter_id integer, p_sender text)"
 )
 
 fail() { echo "schema: FAIL: $*" >&2; exit 1; }

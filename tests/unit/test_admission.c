@@ -94,6 +94,37 @@ static void test_rate(void **state)
 	assert_int_equal(allowed, 50);
 }
 
+/* The gate stops at max and opens again once a quarter is through; below
+ * max 4 a quarter is none, and it opens as soon as one is through. */
+static void test_gate(void **state)
+{
+	struct admission_gate g = { 0 };
+
+	(void)state;
+	for (int i = 0; i < 8; i++) {
+		assert_true(admission_gate_room(&g, 8));
+		admission_gate_enter(&g);
+	}
+	assert_false(admission_gate_room(&g, 8));
+	admission_gate_leave(&g);
+	assert_true(admission_gate_room(&g, 8));
+	assert_false(admission_gate_reopen(&g, 8)); /* 7: not a quarter through */
+	admission_gate_leave(&g);
+	assert_false(admission_gate_reopen(&g, 8)); /* 6 */
+	admission_gate_leave(&g);
+	assert_true(admission_gate_reopen(&g, 8));  /* 5 */
+	g.in_flight = 1;
+	assert_false(admission_gate_reopen(&g, 1));
+	admission_gate_leave(&g);
+	assert_true(admission_gate_reopen(&g, 1));
+	admission_gate_leave(&g); /* never below 0 */
+	assert_int_equal(g.in_flight, 0);
+	g.in_flight = 3;
+	assert_false(admission_gate_reopen(&g, 3));
+	g.in_flight = 2;
+	assert_true(admission_gate_reopen(&g, 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -101,6 +132,7 @@ int main(void)
 		cmocka_unit_test(test_origin_list),
 		cmocka_unit_test(test_address_caps),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_gate),
 	};
 	return cmocka_run_group_tests_name("admission", tests, NULL, NULL);
 }

@@ -396,6 +396,46 @@ static void test_long_and_empty_held(void **state)
 	free(i);
 }
 
+/* The areas of every info block are mapped (issue 18): the second block's
+ * geocodes are held beside the first's, each once, and at most 50 (the
+ * broker's limit): past that they are noted, not sent to be refused. */
+static void test_geocodes_every_info(void **state)
+{
+	struct cap_alert a;
+	struct cap_problem err;
+	char *rest = NULL, *xml, *codes[2] = { NULL, NULL };
+	int rc;
+
+	for (int b = 0; b < 2; b++) {
+		size_t n = 0;
+		codes[b] = calloc(1, 8192);
+		assert_non_null(codes[b]);
+		for (int k = 0; k < 30; k++) /* block 2 repeats block 1's first 5 */
+			n += (size_t)snprintf(codes[b] + n, 8192 - n,
+					      "<geocode><valueName>ONS</valueName><value>E%d</value></geocode>",
+					      b ? k + 25 : k);
+	}
+	assert_true(asprintf(&rest, "<area><areaDesc>One</areaDesc>%s</area></info>\n%s"
+				    "<area><areaDesc>Two</areaDesc>%s</area>",
+			     codes[0], INFO_HEAD, codes[1]) > 0);
+	xml = with_info("Actual", "Alert", "", rest);
+	rc = cap_parse(schema, xml, strlen(xml), &a, &err);
+	if (rc)
+		fprintf(stderr, "refused: %s (line %d): %s\n", err.element, err.line, err.reason);
+	assert_int_equal(rc, 0);
+	assert_true(held_geocode(&a, "areaDesc=Two"));
+	assert_true(held_geocode(&a, "ONS=E29"));
+	assert_true(held_geocode(&a, "ONS=E47"));
+	assert_false(held_geocode(&a, "ONS=E48"));
+	assert_int_equal(json_array_size(a.geocodes), 50);
+	assert_true(noted(&a, "ONS=E48 is not mapped: an import maps at most 50 geocodes"));
+	cap_alert_free(&a);
+	free(xml);
+	free(rest);
+	free(codes[0]);
+	free(codes[1]);
+}
+
 /* An inline PNG becomes an image to upload; a Cancel needs no info; the
  * Tocsin parameters of an export come back; an empty headline falls to
  * the event only when the headline is absent. */
@@ -476,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_not_publishable),
 		cmocka_unit_test(test_mapped_extras),
 		cmocka_unit_test(test_long_and_empty_held),
+		cmocka_unit_test(test_geocodes_every_info),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

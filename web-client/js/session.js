@@ -29,6 +29,7 @@ const HOME_BY_ROLE = {
   site_console: 'console.html',
   company_operator: 'console.html',
   admin: 'admin.html',
+  inspector: 'inspector.html',
 };
 
 /* ---- The sign-in, in memory only ---------------------------------------

@@ -49,6 +49,7 @@ export const ROLE_LABELS = {
   site_console: 'Site console',
   company_operator: 'Company operator',
   admin: 'Administrator',
+  inspector: 'Duty inspector',
 };
 export const ROLES = Object.keys(ROLE_LABELS);
 /* The roles an alert is delivered to at a site (publish targets.roles). */

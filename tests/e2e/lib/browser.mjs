@@ -21,6 +21,7 @@ export const LANDING = {
   company_operator: 'console.html',
   site_console: 'console.html',
   admin: 'admin.html',
+  inspector: 'inspector.html',
 };
 
 // args: more Chromium switches (92-nginx: the host resolver and the test CA).
@@ -116,6 +117,40 @@ export async function openAs(browser, baseUrl, username, role, problems, opts = 
     throw new Error(`${username}: not connected (#conn ${JSON.stringify(conn)}); page problems: ${JSON.stringify(problems)}: ${err.message}`);
   }
   return page;
+}
+
+/* In the control room `page`: sends a live extreme alert to every company
+ * of `companies` (ids) with no area, which the default release policy
+ * holds (tests/e2e/102, 109). */
+export async function sendToEveryCompany(page, companies, { headline, body, instruction }) {
+  await page.selectOption('#template', 'live_incident');
+  await page.click('#template-apply');
+  await page.fill('#headline', headline);
+  await page.fill('#body', body);
+  await page.fill('#instruction', instruction);
+  await page.selectOption('#severity', 'extreme');
+  await page.check('input[name="area-kind"][value="none"]');
+  await page.uncheck('#target-area');
+  for (const id of companies) await page.check(`input[name="target-org"][value="${id}"]`);
+  await page.fill('#confirm-live', 'SEND');
+  await page.click('#send');
+}
+
+/* A signed-in page for `username` on `landing`, connected, whose
+ * WebSocket passes through a test proxy: each frame from the broker goes
+ * through alter(text) on its way to the page (a frame altered in transit). */
+export async function openBehindProxy(browser, baseUrl, username, landing, problems, alter) {
+  const ctx = await newContext(browser, new URL(baseUrl).host, username, problems);
+  await ctx.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => ws.send(typeof m === 'string' ? alter(m) : m));
+  });
+  const p = await ctx.newPage();
+  watch(p, username, problems);
+  await signIn(p, baseUrl, username, demoPassword(username), landing);
+  await p.waitForSelector('#conn[data-state="connected"]', { state: 'attached', timeout: UI_TIMEOUT });
+  return p;
 }
 
 export async function signIn(page, baseUrl, username, password, landing) {

@@ -19,7 +19,7 @@ export const END = '<!-- access-matrix:end -->';
 
 const ROLE_TITLES = {
   controller: 'controller', analyst: 'analyst', company_operator: 'company operator',
-  site_console: 'site console', admin: 'admin',
+  site_console: 'site console', admin: 'admin', inspector: 'duty inspector',
 };
 
 export function loadMatrix(file = MATRIX_JSON) {

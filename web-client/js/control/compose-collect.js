@@ -158,6 +158,8 @@ export function collect(mode) {
     if (!frame.instruction) delete frame.instruction;
     if (!frame.handling) delete frame.handling;
     frame.targets = t.targets;
+    // a pending CAP import: the broker keeps its origin and closes it
+    if (composer.pendingImport) frame.pending_import = composer.pendingImport;
   }
 
   if (liveConfirmNeeded() && !/\bSEND\b/i.test(f.confirmLive.value)) {

@@ -4,7 +4,9 @@
 // hidden, as an update goes to the original's recipients), a template
 // (js/control/templates.js) applied: the wording, the alert model's codes
 // and the question; area and recipients are kept; a new alert from a
-// partner report (the inbox): its text and place; and a crime-pattern
+// partner report (the inbox): its text and place; a pending CAP import
+// (the inbox): its wording, codes and area, to target and publish; and a
+// crime-pattern
 // alert from the crime picture (js/analyst/crime-panel.js).
 
 import { formatTime, setInvalid } from '../ui.js';
@@ -22,7 +24,9 @@ export function clearForm() {
   const { imagesStatus, previewBox } = composer.dom;
   form.reset();
   composer.fromReport = null;
+  composer.pendingImport = null;
   delete form.dataset.fromReport;
+  delete form.dataset.pendingImport;
   document.getElementById('compose-from-report').hidden = true;
   clearInvalid();
   f.filter.value = '';
@@ -155,17 +159,62 @@ export function startFromReport(r) {
     f.areaRadius.value = String(REPORT_RADIUS_M);
     f.targetArea.checked = true;
   }
-  composer.fromReport = r.id;
-  form.dataset.fromReport = String(r.id);
-  const note = document.getElementById('compose-from-report');
-  note.textContent = `From partner report ${r.id} (${r.site_name || r.org_name || 'a partner'}): check the wording and the area; the report is linked to the alert once it is sent.`;
-  note.hidden = false;
+  openFrom(r.id, `From partner report ${r.id} (${r.site_name || r.org_name || 'a partner'}): check the wording and the area; the report is linked to the alert once it is sent.`, f.headline);
+}
+
+/* The form filled from report id (a partner report or a pending import):
+ * says so in #compose-from-report (note), shows the form and puts the
+ * keyboard on focus. */
+function openFrom(id, note, focus) {
+  composer.fromReport = id;
+  composer.form.dataset.fromReport = String(id);
+  const box = document.getElementById('compose-from-report');
+  box.textContent = note;
+  box.hidden = false;
   renderAreaKind();
   updateBodyCount();
   renderLook();
   markPreviewStale();
   composer.panel.scrollIntoView({ block: 'start' });
-  f.headline.focus();
+  focus.focus();
+}
+
+/* Fill a select with value when it offers it (a CAP code this form
+ * does not offer keeps the form's default). */
+function pick(node, value) {
+  if (value && [...node.options].some((o) => o.value === value)) node.value = value;
+}
+
+/* Open a new alert on pending CAP import r (the inbox): the import's
+ * wording (headline, description as the details, instruction), its
+ * severity, urgency, certainty, category and status, classification
+ * OFFICIAL unless the import says otherwise, and its polygon or circle
+ * when it has one (not ticked as a target: nothing here is inside it).
+ * The controller picks the recipients; the publish carries
+ * pending_import, so the alert keeps the import's sender, identifier and
+ * sent, and the import is closed for every desk. */
+export function startFromImport(r) {
+  const { f, form } = composer;
+  const cap = r.cap || {};
+  if (!beginNew()) return;
+  f.headline.value = String(cap.headline || '').slice(0, 200);
+  f.body.value = String(cap.body || '').slice(0, 4000);
+  f.instruction.value = String(cap.instruction || '').slice(0, 2000);
+  for (const k of ['severity', 'urgency', 'certainty', 'category', 'status', 'classification']) pick(f[k], cap[k]);
+  if (cap.handling) f.handling.value = String(cap.handling).slice(0, 500);
+  if (cap.area?.circle) {
+    form.querySelector('input[name="area-kind"][value="circle"]').checked = true;
+    f.areaLat.value = String(cap.area.circle.lat);
+    f.areaLon.value = String(cap.area.circle.lon);
+    f.areaRadius.value = String(cap.area.circle.radius_m);
+  } else if (Array.isArray(cap.area?.polygon)) {
+    form.querySelector('input[name="area-kind"][value="polygon"]').checked = true;
+    f.areaPolygon.value = polygonLines(cap.area.polygon);
+  }
+  composer.pendingImport = r.id;
+  form.dataset.pendingImport = String(r.id);
+  const o = cap.origin || {};
+  openFrom(r.id, `Targeting CAP import ${r.id} from ${o.sender_name || o.sender || 'its sender'}: choose the recipients and send. The alert keeps the import's sender, identifier and sent time, and the import is closed for every desk.`, f.filter);
 }
 
 /* Open a crime-pattern alert from the crime picture (js/analyst/): the

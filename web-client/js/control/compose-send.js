@@ -129,7 +129,8 @@ export function onPublished(frame) {
   if (held && frame.ref && frame.ref === composer.publishRef) held.hidden = true;
   if (frame.ref && frame.ref === composer.publishRef) {
     composer.publishRef = null;
-    if (composer.fromReport && frame.alert_id) composer.onReportPublished?.(composer.fromReport, frame.alert_id);
+    // a pending import is closed by the publish itself (report_updated)
+    if (composer.fromReport && !composer.pendingImport && frame.alert_id) composer.onReportPublished?.(composer.fromReport, frame.alert_id);
     setSending(false);
     setMode(null);
     clearForm();

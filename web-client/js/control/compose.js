@@ -15,7 +15,7 @@ import {
 import { onPreview, wirePreview } from './compose-preview.js';
 import { onPublished, onError, onLost, wireSend } from './compose-send.js';
 import {
-  startUpdate, startFromReport, startFromPattern, applyTemplate, wireMode,
+  startUpdate, startFromReport, startFromImport, startFromPattern, applyTemplate, wireMode,
 } from './compose-mode.js';
 
 export function createCompose({ session, token, onAreaChange, onReportPublished }) {
@@ -38,6 +38,7 @@ export function createCompose({ session, token, onAreaChange, onReportPublished 
     applyTemplate,
     startUpdate,
     startFromReport,
+    startFromImport,
     startFromPattern,
     onPublished,
     onPreview,

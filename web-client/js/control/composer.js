@@ -22,6 +22,7 @@ export const composer = {
   uploading: false,
   updateOf: null,        // the sent record being updated, or null
   fromReport: null,      // the partner report id the new alert is published from, or null
+  pendingImport: null,   // the pending CAP import (report id) the alert publishes, or null
   onReportPublished: null, // the room's callback (report id, alert id) once it is
   ready: false,          // construction finished (callbacks may run)
 };

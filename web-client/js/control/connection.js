@@ -58,6 +58,7 @@ function onError(frame, req) {
       return;
     case 'inbox':
     case 'report_update':
+    case 'import_reject':
       onInboxError(frame, req);
       return;
     case 'release_approve':

@@ -7,7 +7,9 @@
 // the report is being worked, and drops it from a list it no longer
 // matches. Each item (inbox-item.js) marks it handled, assigns it, links
 // it to an alert or publishes an alert from it (the compose form,
-// prefilled; the report is linked to the alert once it is published).
+// prefilled; the report is linked to the alert once it is published); a
+// pending CAP import is targeted and published, or rejected with a
+// reason (`import_reject`), and closes live on every desk.
 // Reports with a place go on the board map too. The count clears once the
 // inbox is looked at (focus, a click, or two seconds in view).
 
@@ -29,12 +31,16 @@ const inbox = {
   list: null, empty: null, error: null, unreadBadge: null, summary: null,
 };
 
-/* An item's context: how it changes the report, or publishes from it. */
+/* An item's context: how it changes the report, or publishes from it
+ * (a pending CAP import: targets and publishes it, or rejects it). */
 function itemCtx(r) {
   return {
     colleagues: inbox.colleagues,
     update: (fields) => update(r.id, fields),
     publish: () => room.compose.startFromReport(r),
+    publishImport: () => room.compose.startFromImport(r),
+    reject: (reason) => send(r.id, 'import_reject', { reason }),
+    problem: (message) => showError(inbox.items.get(r.id)?.querySelector('.entry-error'), message),
   };
 }
 
@@ -135,14 +141,19 @@ function onReportUpdated(frame) {
   renderInbox();
 }
 
-function update(id, fields) {
+/* Sends a request about report id (report_update, import_reject). */
+function send(id, type, fields) {
   const li = inbox.items.get(id);
   const error = li?.querySelector('.entry-error');
   showError(error, '');
-  if (!room.session.request('report_update', { report_id: id, ...fields })) {
+  if (!room.session.request(type, { report_id: id, ...fields })) {
     showError(error, 'Not connected to the broker: nothing was changed. Try again when the connection is back.');
     if (inbox.reports.has(id)) renderItem(inbox.reports.get(id)); // the controls as they were
   }
+}
+
+function update(id, fields) {
+  send(id, 'report_update', fields);
 }
 
 /* A report published from: link it to its alert. */
@@ -155,9 +166,10 @@ export function inboxDirectory(directory) {
   setCompanies(directory.orgs);
 }
 
-/* An error frame of an `inbox` or `report_update` request. */
+/* An error frame of an `inbox`, `report_update` or `import_reject`
+ * request. */
 export function onInboxError(frame, req) {
-  if (req?.type === 'report_update') {
+  if (req?.type === 'report_update' || req?.type === 'import_reject') {
     const r = inbox.reports.get(req.report_id);
     if (r) renderItem(r); // the controls as they were
     const error = inbox.items.get(req.report_id)?.querySelector('.entry-error');

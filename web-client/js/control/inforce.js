@@ -38,7 +38,7 @@ function applyTally(rec, t) {
 /* A relay in force: a line under the alert it relays. */
 function onRelay(a, frame) {
   const n = { relay_id: a.id, by_org_id: a.relay.by_org_id, by_org_name: a.relay.by_org_name,
-    note: a.relay.note, at: a.sent_at, sites: undefined };
+    note: a.relay.note, at: a.sent_at, sites: undefined, alert: a, signature: frame.signature };
   const orig = room.sent.get(Number(a.relay.of));
   if (!orig) {
     const list = room.relayBuffer.get(a.relay.of) || [];

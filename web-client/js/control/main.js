@@ -23,6 +23,7 @@ import { setupInbox, linkReport } from './inbox.js';
 import { setupConnection } from './connection.js';
 import { setupChimes } from './chimes.js';
 import { setupReleases } from './releases.js';
+import { onHeld } from './compose-send.js';
 import { setupCrimePanel } from '../analyst/crime-panel.js';
 
 /* Templates and drawing the area. */
@@ -60,7 +61,7 @@ function main({ token, user }) {
   setupInbox();
   setupConnection();
   setupChimes();
-  setupReleases();
+  setupReleases({ session, user, mayDecide: room.isController, onHeld });
   setupCrimePanel(room);
   session.start();
 }

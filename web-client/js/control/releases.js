@@ -3,14 +3,16 @@
 // unmistakably NOT SENT, with exactly what would go out (text, area,
 // recipients); another controller approves or rejects it with a reason;
 // the author sees who released it, or why not. Break glass is in the
-// compose form (compose-collect.js).
+// compose form (compose-collect.js). The duty inspector's page
+// (inspector.html) shows the same list with the same actions: the page
+// gives its session, its user, whether it may decide and what to do when
+// its own publish is held (setupReleases).
 
 import { el, formatTime, describeError } from '../ui.js';
 import { areaText } from '../area.js';
-import { room } from './room.js';
-import { onHeld } from './compose-send.js';
 
 const items = new Map(); // alert id -> { release, node }
+const desk = { session: null, user: null, mayDecide: false };
 
 const STATE_TEXT = {
   pending: 'NOT SENT — awaiting a second controller',
@@ -30,16 +32,16 @@ function decidedText(r) {
 }
 
 function actions(r) {
-  const mine = r.author?.user_id === room.user.id;
+  const mine = r.author?.user_id === desk.user.id;
   if (r.state !== 'pending') return null;
-  if (mine || !room.isController) {
+  if (mine || !desk.mayDecide) {
     return el('p', { class: 'muted release-own' },
-      mine ? 'You wrote this alert: another controller must release it.' : 'Only a controller may release it.');
+      mine ? 'You wrote this alert: another person must release it.' : 'Only a controller or a duty inspector may release it.');
   }
   const reason = el('input', { type: 'text', class: 'release-reason', maxlength: '500',
     'aria-label': 'Reason (needed to reject)', placeholder: 'Reason (needed to reject)' });
   const send = (type) => {
-    const ref = room.session.request(type, { alert_id: r.alert_id, ...(reason.value.trim() ? { reason: reason.value.trim() } : {}) });
+    const ref = desk.session.request(type, { alert_id: r.alert_id, ...(reason.value.trim() ? { reason: reason.value.trim() } : {}) });
     if (!ref) showError(r.alert_id, 'Not connected to the broker: nothing was decided.');
   };
   return el('div', { class: 'release-actions' }, reason,
@@ -82,8 +84,10 @@ function showError(id, text) {
   node.hidden = false;
 }
 
-export function setupReleases() {
-  const { session } = room;
+/* session, user: the page's; mayDecide: its user may approve and reject
+ * (a controller, a duty inspector); onHeld(frame): its own publish was held. */
+export function setupReleases({ session, user, mayDecide, onHeld = () => {} }) {
+  Object.assign(desk, { session, user, mayDecide });
   session.on('release_pending', (frame) => {
     if (!frame.release) return;
     show(frame.release);

@@ -276,6 +276,8 @@ export function renderRelays(item, rec) {
         ` to ${n} site${n === 1 ? '' : 's'}`,
         r.at ? ` at ${formatTime(r.at)}` : '',
         r.note ? el('span', { class: 'relay-note' }, `: “${r.note}”`) : '',
+        r.signature ? el('span', { class: signatureMarkClass(r.signature) },
+          r.signature === 'valid' ? ' ✓ Verified' : ' ⚠ UNVERIFIED: confirm this relay by phone') : '',
         t ? el('span', { class: 'relay-tally' },
           ` — delivered ${t.delivered ?? 0}, acknowledged ${t.acknowledged ?? 0} of ${t.recipients ?? n}`) : '');
     })));

@@ -10,7 +10,7 @@ import { loadCache, mergeTally, TALLY_COUNTS } from '../session.js';
 import { room, MAX_SENT, MODEL, announce, bufferPut, itemFor } from './room.js';
 import { renderSent, refreshSent, persistSent } from './sent-item.js';
 import { receiptsAfterTally, fillReceipts } from './receipts.js';
-import { checkSent } from './verify.js';
+import { checkSent, checkRelay } from './verify.js';
 
 function applyTallyToRecord(rec, t) {
   const merged = mergeTally(rec, t);
@@ -97,6 +97,7 @@ export function addRelay(rec, n) {
   for (const k of ['by_org_id', 'by_org_name', 'sites', 'note']) {
     if (n[k] !== undefined && n[k] !== null) r[k] = n[k];
   }
+  checkRelay(rec, r, n); // a notice or an in_force carries the relay signed
   room.relayOf.set(n.relay_id, rec.alert_id);
   const t = room.tallyBuffer.get(n.relay_id);
   if (t) {

@@ -27,3 +27,31 @@ export function checkSent(rec, frame) {
     }
   });
 }
+
+/* The relay's members the desk shows, as the signed relay alert n.alert
+ * has them: 1 when the notice n says the same. */
+function sameAsSigned(n) {
+  const a = n.alert;
+  const rel = a?.relay || {};
+  return a?.id === n.relay_id && (n.alert_id === undefined || rel.of === n.alert_id) &&
+    (n.by_org_id ?? null) === (rel.by_org_id ?? null) && (n.note ?? null) === (rel.note ?? null);
+}
+
+/* Checks relay r of record rec from a frame n that carries it signed (a
+ * relay_notice, or an in_force: n.alert, n.signature). r.signature becomes
+ * a word of verify(), 'bad' when the notice's members are not the signed
+ * alert's. A failure stays: the relay arrives signed more than once, and
+ * an intact copy does not vouch for a note altered in another. Reported
+ * once, for the relay. */
+export function checkRelay(rec, r, n) {
+  if (!n.alert) return;
+  keys.verify(n.alert, n.signature).catch(() => 'unknown_key').then((result) => {
+    if (r.signature && r.signature !== 'valid') return;
+    r.signature = result === 'valid' && !sameAsSigned(n) ? 'bad' : result;
+    refreshSent(rec);
+    if (r.signature !== 'valid' && !r.signatureReported) {
+      r.signatureReported = true;
+      room.session.request('alert_unverified', { alert_id: r.relay_id, reason: r.signature });
+    }
+  });
+}
