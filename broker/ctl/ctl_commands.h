@@ -79,6 +79,9 @@ int ctl_cap_sender(int argc, char **argv);
 /* ctl_crime.c */
 int ctl_crime_import(int argc, char **argv);
 
+/* ctl_crime_stolen.c: add|list|remove, by its first word */
+int ctl_crime_stolen(int argc, char **argv);
+
 /* ctl_bus.c */
 int ctl_bus_keygen(int argc, char **argv);
 int ctl_bus_adapter_add(int argc, char **argv);

@@ -102,6 +102,7 @@ static const struct ctl_command commands[] = {
 	{ "geocode", "list", ctl_geocode_list, "the CAP geocode mappings" },
 	{ "geocode", "remove", ctl_geocode_remove, "remove a CAP geocode mapping (audited)" },
 	{ "crime", "import", ctl_crime_import, "import a data.police.uk street-level crime CSV (idempotent)" },
+	{ "crime", "stolen", ctl_crime_stolen, "the force's stolen-property register: add, list, remove (audited)" },
 	{ NULL, "board", ctl_alerts_board, "the latest status of every site" },
 };
 

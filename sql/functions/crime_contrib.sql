@@ -87,22 +87,17 @@ $$;
 -- An inbox item about record c, sent by user u: kind 'crime' (a partner's
 -- contribution, its text the partner's note or, without one, the
 -- category and property in words) or 'property_match' (c a sighting of a
--- serial that stolen record t put on the register). Its place is the
--- record's: the pin ('sighting') or the console's site ('site').
+-- serial on the register, p_text what tocsin_crime_match says of it). Its
+-- place is the record's: the pin ('sighting') or the console's site
+-- ('site').
 CREATE OR REPLACE FUNCTION tocsin_crime_inbox_item(u users, p_kind text, c crime_records,
-                                                   t crime_records, p_pinned boolean)
+                                                   p_text text, p_pinned boolean)
 RETURNS partner_reports
 LANGUAGE sql AS $$
     INSERT INTO partner_reports (kind, text, lat, lon, place, occurred_at, site_id, org_id,
                                  user_id, image_id, crime_record_id)
     VALUES (p_kind,
-            CASE p_kind WHEN 'property_match' THEN
-                format('Stolen %s reported stolen by %s (%s, record %s), %s here (record %s)',
-                       coalesce(nullif(concat_ws(' ', t.property_make, t.property_model), ''),
-                                t.property_kind, 'property'),
-                       coalesce((SELECT name FROM organisations WHERE id = t.org_id), t.source),
-                       to_char(t.at AT TIME ZONE 'Europe/London', 'YYYY-MM-DD HH24:MI'), t.id,
-                       c.property_status, c.id)
+            CASE p_kind WHEN 'property_match' THEN p_text
             ELSE coalesce(c.note, concat_ws(': ',
                      (SELECT name FROM crime_categories WHERE code = c.category),
                      nullif(concat_ws(' ', c.property_kind, c.property_make, c.property_model,
@@ -138,15 +133,20 @@ END
 $$;
 
 -- The stolen-property register's answer to record c, stored for user u:
--- when c is a sighting or a recovery of a serial some record reported
--- stolen (the latest such), a 'property_match' inbox item at c's place,
--- audited (property_match_added); else NULL.
+-- when c is a sighting or a recovery of a serial some partner's record
+-- reported stolen (the latest such) or the force put on its register
+-- (crime_stolen_property, tocsinctl crime stolen add), a
+-- 'property_match' inbox item at c's place, audited
+-- (property_match_added, naming the stolen record or the register
+-- entry); else NULL.
 CREATE OR REPLACE FUNCTION tocsin_crime_match(u users, c crime_records, p_remote text)
 RETURNS partner_reports
 LANGUAGE plpgsql AS $$
 DECLARE
-    t  crime_records;
-    m  partner_reports;
+    t       crime_records;
+    g       crime_stolen_property;
+    m       partner_reports;
+    v_text  text;
 BEGIN
     IF c.property_status NOT IN ('sighted', 'recovered') THEN
         RETURN NULL;
@@ -154,15 +154,29 @@ BEGIN
     SELECT * INTO t FROM crime_records r
      WHERE r.serial_hash = c.serial_hash AND r.property_status = 'stolen'
      ORDER BY r.at DESC, r.id DESC LIMIT 1;
-    IF NOT FOUND THEN
-        RETURN NULL;
+    IF FOUND THEN
+        v_text := format('Stolen %s reported stolen by %s (%s, record %s), %s here (record %s)',
+                         coalesce(nullif(concat_ws(' ', t.property_make, t.property_model), ''),
+                                  t.property_kind, 'property'),
+                         coalesce((SELECT name FROM organisations WHERE id = t.org_id), t.source),
+                         to_char(t.at AT TIME ZONE 'Europe/London', 'YYYY-MM-DD HH24:MI'), t.id,
+                         c.property_status, c.id);
+    ELSE
+        SELECT * INTO g FROM crime_stolen_property p WHERE p.serial_hash = c.serial_hash;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        v_text := format('Stolen %s on the force''s register (entry %s%s, reported %s), %s here (record %s)',
+                         concat_ws(' ', g.kind, g.make), g.id, ', crime ' || g.crime_ref,
+                         to_char(g.reported, 'YYYY-MM-DD'), c.property_status, c.id);
     END IF;
-    m := tocsin_crime_inbox_item(u, 'property_match', c, t, true);
+    m := tocsin_crime_inbox_item(u, 'property_match', c, v_text, true);
     INSERT INTO audit (action, actor_user_id, actor_username, actor_role, actor_org_id, site_id,
                        remote_addr, detail)
     VALUES ('property_match_added', u.id, u.username, u.role, u.org_id, c.site_id, p_remote,
-            jsonb_build_object('report_id', m.id, 'record_id', c.id, 'stolen_record_id', t.id,
-                               'lat', m.lat, 'lon', m.lon));
+            jsonb_strip_nulls(jsonb_build_object(
+                'report_id', m.id, 'record_id', c.id, 'stolen_record_id', t.id,
+                'register_id', g.id, 'lat', m.lat, 'lon', m.lon)));
     RETURN m;
 END
 $$;
