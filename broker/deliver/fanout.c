@@ -69,20 +69,28 @@ void fanout_to_company(struct broker *b, struct msg *m, int64_t org_id)
 	}
 }
 
+static int is_force_desk(const struct session *s)
+{
+	return s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST;
+}
+
+/* A desk that hears its organisation's frames: a controller, analyst or
+ * company operator. A duty inspector is on the desks list for releases
+ * only (fanout_to_controllers, fanout_approvers_present). */
+static int is_org_desk(const struct session *s)
+{
+	return is_force_desk(s) || s->who.role == ROLE_COMPANY_OPERATOR;
+}
+
 void fanout_to_org_desk(struct broker *b, struct msg *m, int64_t org)
 {
 	if (!org)
 		return;
 	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
 		struct session *s = lws_container_of(d, struct session, desk_link);
-		if (may_see(s, m) && s->who.org_id == org && s->who.role != ROLE_INSPECTOR)
-			session_send(s, m); /* a controller, analyst or operator */
+		if (may_see(s, m) && s->who.org_id == org && is_org_desk(s))
+			session_send(s, m);
 	}
-}
-
-static int is_force_desk(const struct session *s)
-{
-	return s->who.role == ROLE_CONTROLLER || s->who.role == ROLE_ANALYST;
 }
 
 void fanout_to_force(struct broker *b, struct msg *m, uint64_t except_session)
@@ -98,7 +106,7 @@ void fanout_to_watchers(struct broker *b, struct msg *m, int64_t sender_org, int
 {
 	for (lws_dll2_t *d = lws_dll2_get_head(&b->desks); d; d = d->next) {
 		struct session *s = lws_container_of(d, struct session, desk_link);
-		if (may_see(s, m) && s->who.role != ROLE_INSPECTOR &&
+		if (may_see(s, m) && is_org_desk(s) &&
 		    (is_force_desk(s) || (sender_org && s->who.org_id == sender_org) ||
 		     (watcher_org && s->who.org_id == watcher_org)))
 			session_send(s, m);
